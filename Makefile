@@ -1,0 +1,47 @@
+# vmgate: make demo runs the gateway against this machine's libvirtd; make test runs the tests.
+GO       ?= go
+BIN      := bin/vmgate
+SHARED   ?= $(abspath ../shared)
+export VMGATE_MIBDIRS ?= $(SHARED)/mibs
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: all build deps libvirtd test test-go lint fuzz demo bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vmgate
+
+deps:
+	deploy/testbed/deps
+
+libvirtd: deps
+	deploy/testbed/libvirtd-up
+
+test: deps libvirtd build lint test-go fuzz
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Each fuzz target for a few seconds on top of its checked-in corpus (testdata/fuzz).
+FUZZTIME ?= 10s
+fuzz:
+	@for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed 's/func //'); do \
+	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
+	  echo "fuzz $$pkg $$t"; \
+	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+demo: deps libvirtd build
+	deploy/demo
+
+bench: deps libvirtd build
+	bench/run
+
+clean:
+	rm -rf bin

@@ -1,0 +1,272 @@
+package hosts
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// UUID is a libvirt domain UUID.
+type UUID [16]byte
+
+// String renders the canonical 8-4-4-4-12 lowercase form.
+func (u UUID) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], u[10:16])
+	return string(b[:])
+}
+
+// ParseUUID accepts the canonical form, with or without dashes.
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	clean := make([]byte, 0, 32)
+	for i := 0; i < len(s); i++ {
+		if s[i] != '-' {
+			clean = append(clean, s[i])
+		}
+	}
+	if len(clean) != 32 {
+		return u, fmt.Errorf("uuid %q: want 32 hex digits", s)
+	}
+	if _, err := hex.Decode(u[:], clean); err != nil {
+		return u, fmt.Errorf("uuid %q: %w", s, err)
+	}
+	return u, nil
+}
+
+// Status is a host connection's state.
+type Status int
+
+const (
+	Connecting Status = iota + 1
+	Up
+	Down
+)
+
+func (s Status) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return fmt.Sprintf("status(%d)", int(s))
+}
+
+// Health is what the gateway shows of a host's connection.
+type Health struct {
+	Status           Status
+	Since            time.Time // when Status last changed
+	LastError        string    // last connection or sync error, "" if none
+	LastSync         time.Time // end of the last successful full resync
+	LastSyncDuration time.Duration
+}
+
+// DomainState mirrors libvirt's virDomainState.
+type DomainState int
+
+const (
+	StateNoState     DomainState = 0
+	StateRunning     DomainState = 1
+	StateBlocked     DomainState = 2
+	StatePaused      DomainState = 3
+	StateShutdown    DomainState = 4 // being shut down
+	StateShutoff     DomainState = 5
+	StateCrashed     DomainState = 6
+	StatePMSuspended DomainState = 7
+)
+
+// Hypervisor describes the host as libvirt reports it.
+type Hypervisor struct {
+	URI            string // as configured
+	Type           string // ConnectGetType, e.g. "QEMU"
+	Version        uint64 // ConnectGetVersion, e.g. 7002022
+	LibvirtVersion uint64 // ConnectGetLibVersion, e.g. 9000000
+	Hostname       string
+	Node           NodeInfo
+}
+
+// NodeInfo is libvirt's virNodeInfo.
+type NodeInfo struct {
+	Model     string
+	MemoryKiB uint64
+	CPUs      uint32
+	MHz       uint32
+	Nodes     uint32
+	Sockets   uint32
+	Cores     uint32
+	Threads   uint32
+}
+
+// Domain is a VM with what the MIB needs from its state and XML.
+type Domain struct {
+	UUID       UUID
+	Name       string
+	ID         int32 // -1 when inactive
+	State      DomainState
+	Reason     int32
+	Persistent bool
+	Autostart  bool
+
+	MemoryKiB        uint64 // <memory>: maximum
+	CurrentMemoryKiB uint64 // <currentMemory>
+	VCPUs            int    // current vCPUs (<vcpu current=...>, else <vcpu>)
+	MaxVCPUs         int    // <vcpu>
+
+	DomainType string // <domain type=...>: kvm, qemu, xen, test
+	OSType     string // <os><type>: hvm, xen, linux, exe
+	Arch       string // <os><type arch=...>
+	Machine    string // <os><type machine=...>
+	Kernel     string // direct kernel boot
+	Initrd     string
+	Cmdline    string
+	OSInfoID   string // libosinfo id from <metadata>, e.g. http://debian.org/debian/12
+
+	Disks       []Disk
+	NICs        []NIC
+	Controllers []Controller
+}
+
+// Disk is a <disk> of the domain XML.
+type Disk struct {
+	Device   string // disk, cdrom, floppy, lun
+	Type     string // file, block, volume, network, dir
+	Bus      string // virtio, sata, ide, scsi, usb, fdc
+	Target   string // vda, sda, hdc...: stable key
+	Source   string // path for file/block; pool/volume for volume; name for network
+	Pool     string // type=volume only
+	Volume   string // type=volume only
+	Format   string // <driver type=...>: raw, qcow2
+	ReadOnly bool
+}
+
+// NIC is an <interface> of the domain XML.
+type NIC struct {
+	MAC    string // lowercase aa:bb:cc:dd:ee:ff: stable key
+	Type   string // network, bridge, direct, user, ethernet
+	Source string // network or bridge name, or device
+	Model  string // virtio, e1000, rtl8139
+	Target string // host-side device (vnet0) while running
+}
+
+// Controller is a <controller> of the domain XML.
+type Controller struct {
+	Type  string // pci, usb, scsi, ide, sata, virtio-serial
+	Model string
+	Index int
+}
+
+// Pool is a storage pool.
+type Pool struct {
+	Name       string
+	UUID       UUID
+	Type       string // dir, logical, netfs...
+	Path       string // <target><path>
+	Active     bool
+	Capacity   uint64 // bytes
+	Allocation uint64
+	Available  uint64
+}
+
+// Volume is a storage volume of a pool.
+type Volume struct {
+	Pool       string
+	Name       string
+	Key        string
+	Path       string
+	Format     string // raw, qcow2, iso...
+	Capacity   uint64 // bytes
+	Allocation uint64
+}
+
+// Inventory is everything a full resync learns about a host.
+type Inventory struct {
+	Hypervisor Hypervisor
+	Domains    []Domain
+	Pools      []Pool
+	Volumes    []Volume
+}
+
+// DomainStats are the counters ConnectGetAllDomainStats returns for one domain.
+// Fields libvirt did not report are zero; Has* say which groups came back.
+type DomainStats struct {
+	UUID   UUID
+	State  DomainState
+	Reason int32
+
+	CPUTimeNs, CPUUserNs, CPUSystemNs uint64
+
+	HasBalloon          bool
+	BalloonCurrentKiB   uint64
+	BalloonMaximumKiB   uint64
+	BalloonRSSKiB       uint64
+	BalloonUnusedKiB    uint64 // guest-reported free memory, needs a balloon driver
+	BalloonAvailableKiB uint64
+	BalloonUsableKiB    uint64
+
+	VCPUs  []VCPUStats
+	Blocks []BlockStats
+	Nets   []NetStats
+}
+
+// VCPUStats is one vcpu.<n>.* group.
+type VCPUStats struct {
+	Number int
+	State  int
+	TimeNs uint64
+}
+
+// BlockStats is one block.<n>.* group.
+type BlockStats struct {
+	Name                           string // target, e.g. vda
+	Path                           string
+	RdReqs, RdBytes                uint64
+	WrReqs, WrBytes                uint64
+	Errors                         uint64
+	Capacity, Allocation, Physical uint64
+}
+
+// NetStats is one net.<n>.* group.
+type NetStats struct {
+	Name                            string // host-side device, e.g. vnet0
+	RxBytes, RxPkts, RxErrs, RxDrop uint64
+	TxBytes, TxPkts, TxErrs, TxDrop uint64
+}
+
+// Stats is one poll of a host's counters. It is immutable once handed to a Sink.
+type Stats struct {
+	At      time.Time
+	Domains map[UUID]DomainStats
+}
+
+// Sink receives what a Supervisor learns. Calls for one host arrive in order, from
+// one goroutine; they must return promptly.
+type Sink interface {
+	Health(host string, h Health)
+	// Synced replaces everything known about the host (a full resync).
+	Synced(host string, inv Inventory)
+	// DomainUpdated inserts or replaces one domain after an event or an operation.
+	DomainUpdated(host string, d Domain)
+	// DomainRemoved drops one domain (undefined, or transient and stopped).
+	DomainRemoved(host string, id UUID)
+	Stats(host string, s *Stats)
+}
+
+// Errors returned by operations; libvirt's own errors are wrapped and can be
+// inspected with errors.As(err, &libvirt.Error{}).
+var (
+	ErrNotConnected = errors.New("host not connected")
+	ErrTimeout      = errors.New("libvirt call timed out")
+	ErrNotFound     = errors.New("domain not found")
+)
