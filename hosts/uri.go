@@ -1,0 +1,237 @@
+package hosts
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Transports a URI may name after the "+": qemu+ssh://...
+const (
+	TransportUnix = "unix"
+	TransportTCP  = "tcp"
+	TransportTLS  = "tls"
+	TransportSSH  = "ssh"
+)
+
+// Default ports and sockets of libvirtd (see libvirt's "Remote support" docs).
+const (
+	DefaultTCPPort      = "16509"
+	DefaultTLSPort      = "16514"
+	DefaultSSHPort      = "22"
+	DefaultSystemSocket = "/var/run/libvirt/libvirt-sock"
+)
+
+// drivers vmgate accepts; the list is libvirt's hypervisor drivers that speak the
+// remote protocol and have domains.
+var drivers = map[string]bool{
+	"qemu": true, "xen": true, "test": true, "lxc": true, "libxl": true,
+	"bhyve": true, "ch": true, "vz": true, "openvz": true, "vbox": true,
+}
+
+// uriOptions are the query options ParseURI understands; libvirt has more, but an
+// option we would silently ignore is worse than a clear error.
+var uriOptions = map[string]bool{
+	"socket": true, "pkipath": true, "no_verify": true, "keyfile": true,
+	"known_hosts": true, "name": true, "mode": true, "no_tty": true,
+}
+
+// URI is a libvirt connection URI as virsh takes it, taken apart.
+type URI struct {
+	Raw       string
+	Driver    string // qemu, xen, test...
+	Transport string // unix, tcp, tls, ssh
+	User      string
+	Host      string // without port; "" for local unix
+	Port      string // "" means the transport's default
+	Path      string // /system, /session, /abs/file.xml
+	Options   url.Values
+
+	Socket     string // socket=: local socket, or remote socket for ssh
+	PKIPath    string // pkipath=
+	NoVerify   bool   // no_verify=1 (tls only)
+	KeyFile    string // keyfile= (ssh)
+	KnownHosts string // known_hosts= (ssh)
+	Name       string // name=: overrides the URI sent in ConnectOpen
+}
+
+// ParseURI parses a libvirt URI such as qemu+ssh://root@kvm1/system or
+// test+unix:///abs/node.xml.
+func ParseURI(s string) (URI, error) {
+	u := URI{Raw: s}
+	if s == "" {
+		return u, errors.New("uri: empty")
+	}
+	pu, err := url.Parse(s)
+	if err != nil {
+		return u, fmt.Errorf("uri: %q: %w", s, err)
+	}
+	if pu.Opaque != "" || pu.Scheme == "" {
+		return u, fmt.Errorf("uri: %q is not of the form driver[+transport]://[user@][host][:port]/path", s)
+	}
+	driver, transport, hasTransport := strings.Cut(pu.Scheme, "+")
+	if !drivers[driver] {
+		return u, fmt.Errorf("uri: unsupported driver %q in %q", driver, s)
+	}
+	if !hasTransport {
+		// libvirt: no transport means tls with a host, unix without.
+		transport = TransportUnix
+		if pu.Host != "" {
+			transport = TransportTLS
+		}
+	}
+	switch transport {
+	case TransportUnix, TransportTCP, TransportTLS, TransportSSH:
+	default:
+		return u, fmt.Errorf("uri: unsupported transport %q in %q", transport, s)
+	}
+	u.Driver, u.Transport = driver, transport
+	u.Host, u.Port, u.Path = pu.Hostname(), pu.Port(), pu.Path
+	if pu.User != nil {
+		if _, ok := pu.User.Password(); ok {
+			return u, fmt.Errorf("uri: password in %q: passwords in URIs are not accepted, use a key", redactURI(pu))
+		}
+		u.User = pu.User.Username()
+	}
+	if err := u.parseOptions(pu.Query()); err != nil {
+		return u, err
+	}
+	return u, u.check()
+}
+
+func redactURI(pu *url.URL) string {
+	c := *pu
+	if c.User != nil {
+		c.User = url.UserPassword(c.User.Username(), "xxxxx")
+	}
+	return c.String()
+}
+
+func (u *URI) parseOptions(q url.Values) error {
+	u.Options = q
+	var errs []error
+	for k := range q {
+		if !uriOptions[k] {
+			errs = append(errs, fmt.Errorf("uri: unsupported option %q in %q", k, u.Raw))
+		}
+	}
+	u.Socket, u.PKIPath = q.Get("socket"), q.Get("pkipath")
+	u.KeyFile, u.KnownHosts, u.Name = q.Get("keyfile"), q.Get("known_hosts"), q.Get("name")
+	if nv := q.Get("no_verify"); nv != "" {
+		n, err := strconv.Atoi(nv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("uri: no_verify=%q in %q: want 0 or 1", nv, u.Raw))
+		}
+		u.NoVerify = n != 0
+	}
+	switch m := q.Get("mode"); m {
+	case "", "legacy", "auto":
+	default:
+		errs = append(errs, fmt.Errorf("uri: mode=%q in %q: only legacy and auto are supported", m, u.Raw))
+	}
+	return errors.Join(errs...)
+}
+
+// check enforces what makes sense per transport and driver.
+func (u URI) check() error {
+	var errs []error
+	add := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("uri: "+format, a...))
+	}
+	if u.Transport == TransportUnix && (u.Host != "" || u.Port != "") {
+		add("transport unix takes no host, got %q in %q", u.Host, u.Raw)
+	}
+	if u.Transport != TransportUnix && u.Host == "" {
+		add("transport %s needs a host in %q", u.Transport, u.Raw)
+	}
+	if u.Port != "" {
+		if p, err := strconv.Atoi(u.Port); err != nil || p < 1 || p > 65535 {
+			add("invalid port %q in %q", u.Port, u.Raw)
+		}
+	}
+	if u.PKIPath != "" && u.Transport != TransportTLS {
+		add("pkipath only applies to tls, not %s, in %q", u.Transport, u.Raw)
+	}
+	if u.NoVerify && u.Transport != TransportTLS {
+		add("no_verify is only honoured for tls; for ssh set ssh.insecure_skip_host_key_check, in %q", u.Raw)
+	}
+	if (u.KeyFile != "" || u.KnownHosts != "") && u.Transport != TransportSSH {
+		add("keyfile/known_hosts only apply to ssh, not %s, in %q", u.Transport, u.Raw)
+	}
+	if u.Socket != "" && !filepath.IsAbs(u.Socket) {
+		add("socket=%q must be an absolute path in %q", u.Socket, u.Raw)
+	}
+	if u.Socket != "" && (u.Transport == TransportTCP || u.Transport == TransportTLS) {
+		add("socket only applies to unix and ssh, not %s, in %q", u.Transport, u.Raw)
+	}
+	if u.Name == "" {
+		errs = append(errs, u.checkPath())
+	}
+	return errors.Join(errs...)
+}
+
+func (u URI) checkPath() error {
+	switch u.Driver {
+	case "test":
+		if u.Path == "/default" || (filepath.IsAbs(u.Path) && u.Path != "/") {
+			return nil
+		}
+		return fmt.Errorf("uri: test driver needs /default or an absolute file path, got path %q in %q", u.Path, u.Raw)
+	case "qemu", "lxc", "vbox", "ch":
+		if u.Path == "/system" || u.Path == "/session" {
+			return nil
+		}
+		return fmt.Errorf("uri: path must be /system or /session, got %q in %q", u.Path, u.Raw)
+	}
+	if u.Path == "" || u.Path == "/" || u.Path == "/system" {
+		return nil
+	}
+	return fmt.Errorf("uri: path must be /system, got %q in %q", u.Path, u.Raw)
+}
+
+// DriverURI is the URI sent in ConnectOpen: once connected, every connection is local
+// to the daemon, so qemu+ssh://h/system asks for qemu:///system.
+func (u URI) DriverURI() string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Driver + "://" + u.Path
+}
+
+// Address is host:port for the network transports, with the transport's default port.
+func (u URI) Address() string {
+	port := u.Port
+	if port == "" {
+		switch u.Transport {
+		case TransportTCP:
+			port = DefaultTCPPort
+		case TransportTLS:
+			port = DefaultTLSPort
+		case TransportSSH:
+			port = DefaultSSHPort
+		}
+	}
+	return net.JoinHostPort(u.Host, port)
+}
+
+// SocketPath is the libvirt unix socket: the local one for unix, the remote one for ssh.
+// Session daemons listen under $XDG_RUNTIME_DIR (or ~/.cache) of the local user.
+func (u URI) SocketPath() string {
+	if u.Socket != "" {
+		return u.Socket
+	}
+	if u.Path == "/session" && u.Transport == TransportUnix {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "libvirt", "libvirt-sock")
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".cache", "libvirt", "libvirt-sock")
+		}
+	}
+	return DefaultSystemSocket
+}

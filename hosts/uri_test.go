@@ -1,0 +1,142 @@
+package hosts
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseURI(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		driver    string
+		transport string
+		driverURI string
+		addr      string
+		socket    string
+		user      string
+		wantErr   string
+	}{
+		{name: "local system", in: "qemu:///system", driver: "qemu", transport: "unix",
+			driverURI: "qemu:///system", socket: DefaultSystemSocket},
+		{name: "unix explicit", in: "qemu+unix:///system", driver: "qemu", transport: "unix",
+			driverURI: "qemu:///system", socket: DefaultSystemSocket},
+		{name: "unix socket option", in: "qemu+unix:///system?socket=/tmp/x/sock", transport: "unix",
+			driverURI: "qemu:///system", socket: "/tmp/x/sock"},
+		{name: "tcp default port", in: "qemu+tcp://kvm1/system", transport: "tcp",
+			driverURI: "qemu:///system", addr: "kvm1:16509"},
+		{name: "tcp port", in: "qemu+tcp://127.0.0.1:1234/system", transport: "tcp", addr: "127.0.0.1:1234"},
+		{name: "tls default", in: "qemu+tls://kvm1.example.net/system", transport: "tls", addr: "kvm1.example.net:16514"},
+		{name: "no transport with host is tls", in: "qemu://kvm1/system", transport: "tls", addr: "kvm1:16514"},
+		{name: "tls ipv6", in: "qemu+tls://[::1]:9/system", transport: "tls", addr: "[::1]:9"},
+		{name: "ssh", in: "qemu+ssh://root@kvm1:2222/system", transport: "ssh", user: "root",
+			addr: "kvm1:2222", socket: DefaultSystemSocket, driverURI: "qemu:///system"},
+		{name: "xen ssh", in: "xen+ssh://root@xen1/system", driver: "xen", transport: "ssh",
+			addr: "xen1:22", driverURI: "xen:///system"},
+		{name: "test file", in: "test+unix:///abs/node.xml", driver: "test", transport: "unix",
+			driverURI: "test:///abs/node.xml"},
+		{name: "test default", in: "test:///default", driverURI: "test:///default"},
+		{name: "test over tcp", in: "test+tcp://127.0.0.1/abs/n.xml", driverURI: "test:///abs/n.xml", addr: "127.0.0.1:16509"},
+		{name: "name override", in: "qemu+tcp://h/system?name=qemu:///session", driverURI: "qemu:///session"},
+		{name: "bad transport", in: "qemu+foo://h/system", wantErr: `unsupported transport "foo" in "qemu+foo://h/system"`},
+		{name: "bad driver", in: "foo://h/system", wantErr: `unsupported driver "foo"`},
+		{name: "empty", in: "", wantErr: "empty"},
+		{name: "no scheme", in: "kvm1", wantErr: "not of the form"},
+		{name: "password", in: "qemu+ssh://root:secret@h/system", wantErr: "passwords in URIs"},
+		{name: "unix with host", in: "qemu+unix://h/system", wantErr: "takes no host"},
+		{name: "tcp without host", in: "qemu+tcp:///system", wantErr: "needs a host"},
+		{name: "bad port", in: "qemu+tcp://h:99999/system", wantErr: `invalid port "99999"`},
+		{name: "qemu path", in: "qemu:///foo", wantErr: `path must be /system or /session, got "/foo"`},
+		{name: "test relative", in: "test:///", wantErr: "test driver needs"},
+		{name: "unknown option", in: "qemu:///system?bogus=1", wantErr: `unsupported option "bogus"`},
+		{name: "no_verify ssh", in: "qemu+ssh://h/system?no_verify=1", wantErr: "insecure_skip_host_key_check"},
+		{name: "no_verify junk", in: "qemu+tls://h/system?no_verify=yes", wantErr: "want 0 or 1"},
+		{name: "mode direct", in: "qemu:///system?mode=direct", wantErr: "mode="},
+		{name: "relative socket", in: "qemu:///system?socket=x", wantErr: "absolute path"},
+		{name: "pkipath on tcp", in: "qemu+tcp://h/system?pkipath=/x", wantErr: "pkipath only applies to tls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := ParseURI(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseURI(%q) err = %v, want containing %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseURI(%q): %v", tt.in, err)
+			}
+			check := func(what, got, want string) {
+				t.Helper()
+				if want != "" && got != want {
+					t.Errorf("%s = %q, want %q", what, got, want)
+				}
+			}
+			check("driver", u.Driver, tt.driver)
+			check("transport", u.Transport, tt.transport)
+			check("DriverURI", u.DriverURI(), tt.driverURI)
+			check("user", u.User, tt.user)
+			if tt.addr != "" {
+				check("Address", u.Address(), tt.addr)
+			}
+			check("SocketPath", u.SocketPath(), tt.socket)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	base := func() Config {
+		c := Config{Name: "kvm-07", URI: "qemu+tls://kvm7/system"}
+		c.SetDefaults()
+		return c
+	}
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		wantErr []string
+	}{
+		{name: "ok", mod: func(*Config) {}},
+		{name: "bad name", mod: func(c *Config) { c.Name = "kvm 07" }, wantErr: []string{`name: "kvm 07"`}},
+		{name: "long name", mod: func(c *Config) { c.Name = strings.Repeat("a", 33) }, wantErr: []string{"name:"}},
+		{name: "bad transport", mod: func(c *Config) { c.URI = "foo://h/system" }, wantErr: []string{`uri: unsupported driver "foo"`}},
+		{name: "several at once", mod: func(c *Config) { c.Name = ""; c.URI = "qemu+foo://h/system"; c.CallTimeout = -1 },
+			wantErr: []string{`name: ""`, `uri: unsupported transport "foo" in "qemu+foo://h/system"`, "call_timeout: -1ns"}},
+		{name: "ssh on tls", mod: func(c *Config) { c.SSH.UseAgent = true }, wantErr: []string{"ssh: set, but the uri transport is tls"}},
+		{name: "tls on ssh", mod: func(c *Config) { c.URI = "qemu+ssh://h/system"; c.TLS.CAFile = "/x" }, wantErr: []string{"tls: set"}},
+		{name: "cert without key", mod: func(c *Config) { c.TLS.CertFile = "/c.pem" }, wantErr: []string{"must be set together"}},
+		{name: "ssh session without socket", mod: func(c *Config) { c.URI = "qemu+ssh://h/session" }, wantErr: []string{"remote session daemon"}},
+		{name: "ssh session with socket", mod: func(c *Config) { c.URI = "qemu+ssh://h/session"; c.SSH.Socket = "/run/user/1000/libvirt/libvirt-sock" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.mod(&c)
+			err := c.Validate()
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate: nil, want %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate: %v\nwant containing %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSetDefaults(t *testing.T) {
+	c := Config{CallTimeout: time.Second}
+	c.SetDefaults()
+	if c.CallTimeout != time.Second || c.ConnectTimeout != DefaultConnectTimeout ||
+		c.KeepaliveTimeout != DefaultKeepaliveTimeout || c.BackoffMax != DefaultBackoffMax {
+		t.Fatalf("SetDefaults: %+v", c)
+	}
+}
