@@ -1,0 +1,343 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Namespaces of the index registry. Keys are built by the View (see the key helpers in
+// inventory.go); other tables (templates) pick their own namespace and key.
+const (
+	NSVM       = "vm"       // key: VM UUID (canonical form); vmId
+	NSStorage  = "storage"  // key: "<vmId>/<target>"; storageIndex
+	NSNetwork  = "network"  // key: "<vmId>/<mac>"; networkIndex
+	NSImage    = "image"    // key: "<host>:<path>"; diskImageIndex
+	NSPool     = "pool"     // key: "<host>:<pool name>"; storage pool index
+	NSOS       = "os"       // key: libosinfo id, else "type:<os type>"; osIndex
+	NSKernel   = "kernel"   // key: kernel NUL initrd NUL cmdline; kernelIndex
+	NSHost     = "host"     // key: configured host name; hypervisor index
+	NSTemplate = "template" // key: template file name; templateIndex
+)
+
+// MaxIndex is the largest index the registry hands out (SNMP indexes are 1..2^31-1).
+const MaxIndex = 1<<31 - 1
+
+// ErrRegistryCorrupt is returned by OpenRegistry when the registry file exists but
+// cannot be trusted. The daemon refuses to start rather than renumber every table.
+var ErrRegistryCorrupt = errors.New("index registry corrupt")
+
+const registryVersion = 1
+
+// Registry allocates stable SNMP table indexes: Index(namespace, key) returns the same
+// number for the same key for as long as the key is in use, across restarts. Numbers
+// come from a monotonic counter per namespace, so a number is not reused after its key
+// is released (until the counter wraps at MaxIndex). A released key keeps its number
+// for a grace period, so a VM that reappears (a host back from an outage) gets its old
+// vmId back. Changes are written to disk atomically, at most once per flush delay, and
+// on Close. Safe for concurrent use.
+type Registry struct {
+	path       string
+	logger     *slog.Logger
+	grace      time.Duration
+	flushDelay time.Duration
+	now        func() time.Time
+
+	saveMu sync.Mutex // serialises file writes
+
+	mu     sync.Mutex
+	spaces map[string]*regSpace
+	dirty  bool
+	timer  *time.Timer
+	closed bool
+}
+
+type regSpace struct {
+	Last    uint32               `json:"last"`
+	Entries map[string]*regEntry `json:"entries"`
+}
+
+type regEntry struct {
+	ID       uint32     `json:"id"`
+	Released *time.Time `json:"released,omitempty"`
+}
+
+type regFile struct {
+	Version    int                  `json:"version"`
+	Namespaces map[string]*regSpace `json:"namespaces"`
+}
+
+// RegistryOption configures OpenRegistry.
+type RegistryOption func(*Registry)
+
+// WithGrace sets how long a released key keeps its number (default 7 days).
+func WithGrace(d time.Duration) RegistryOption { return func(r *Registry) { r.grace = d } }
+
+// WithFlushDelay sets the minimum time between two file writes (default 1s).
+func WithFlushDelay(d time.Duration) RegistryOption {
+	return func(r *Registry) { r.flushDelay = d }
+}
+
+// WithRegistryClock replaces time.Now (tests).
+func WithRegistryClock(now func() time.Time) RegistryOption {
+	return func(r *Registry) { r.now = now }
+}
+
+// OpenRegistry loads the registry at path (e.g. <state_dir>/indexes.json). A missing
+// file starts an empty registry; an unreadable or corrupted one is an error wrapping
+// ErrRegistryCorrupt (or the I/O error). The directory must exist and be writable.
+func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Registry, error) {
+	r := &Registry{
+		path:       path,
+		logger:     logger,
+		grace:      7 * 24 * time.Hour,
+		flushDelay: time.Second,
+		now:        time.Now,
+		spaces:     map[string]*regSpace{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return r, nil
+	case err != nil:
+		return nil, fmt.Errorf("index registry: %w", err)
+	}
+	spaces, err := decodeRegistry(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrRegistryCorrupt, path, err)
+	}
+	r.spaces = spaces
+	return r, nil
+}
+
+// decodeRegistry parses and checks a registry file: ids in range, unique per
+// namespace and not above the namespace counter.
+func decodeRegistry(data []byte) (map[string]*regSpace, error) {
+	var f regFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	if f.Version != registryVersion {
+		return nil, fmt.Errorf("unsupported version %d", f.Version)
+	}
+	if f.Namespaces == nil {
+		return nil, errors.New("no namespaces")
+	}
+	for ns, sp := range f.Namespaces {
+		if sp == nil {
+			return nil, fmt.Errorf("namespace %q: null", ns)
+		}
+		if sp.Last > MaxIndex {
+			return nil, fmt.Errorf("namespace %q: counter %d out of range", ns, sp.Last)
+		}
+		if sp.Entries == nil {
+			sp.Entries = map[string]*regEntry{}
+		}
+		seen := make(map[uint32]string, len(sp.Entries))
+		for key, e := range sp.Entries {
+			if e == nil || e.ID == 0 || e.ID > MaxIndex {
+				return nil, fmt.Errorf("namespace %q: key %q: bad id", ns, key)
+			}
+			if other, dup := seen[e.ID]; dup {
+				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)
+			}
+			seen[e.ID] = key
+		}
+	}
+	return f.Namespaces, nil
+}
+
+// Index returns the number of key in namespace, allocating one if needed, and marks the
+// key in use (reviving it if it was released). It returns 0 only when every number of
+// the namespace is taken.
+func (r *Registry) Index(namespace, key string) uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := r.spaces[namespace]
+	if sp == nil {
+		sp = &regSpace{Entries: map[string]*regEntry{}}
+		r.spaces[namespace] = sp
+	}
+	if e, ok := sp.Entries[key]; ok {
+		if e.Released == nil {
+			return e.ID
+		}
+		if r.now().Sub(*e.Released) <= r.grace {
+			e.Released = nil
+			r.markDirty()
+			return e.ID
+		}
+		delete(sp.Entries, key) // expired: a fresh number, like any new key
+	}
+	id := r.allocate(sp)
+	if id == 0 {
+		return 0
+	}
+	sp.Entries[key] = &regEntry{ID: id}
+	r.markDirty()
+	return id
+}
+
+// allocate takes the next number of the namespace; after MaxIndex it wraps and looks for
+// the lowest number no entry (in use or in its grace period) holds.
+func (r *Registry) allocate(sp *regSpace) uint32 {
+	if sp.Last < MaxIndex {
+		sp.Last++
+		return sp.Last
+	}
+	used := make(map[uint32]bool, len(sp.Entries))
+	for _, e := range sp.Entries {
+		used[e.ID] = true
+	}
+	for id := uint32(1); id <= MaxIndex; id++ {
+		if !used[id] {
+			return id
+		}
+	}
+	return 0
+}
+
+// Lookup returns the number of key without allocating; false if the key has none or
+// its grace period is over.
+func (r *Registry) Lookup(namespace, key string) (uint32, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := r.spaces[namespace]
+	if sp == nil {
+		return 0, false
+	}
+	e, ok := sp.Entries[key]
+	if !ok || (e.Released != nil && r.now().Sub(*e.Released) > r.grace) {
+		return 0, false
+	}
+	return e.ID, true
+}
+
+// Release marks key as no longer in use; it keeps its number for the grace period.
+func (r *Registry) Release(namespace, key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := r.spaces[namespace]
+	if sp == nil {
+		return
+	}
+	if e, ok := sp.Entries[key]; ok && e.Released == nil {
+		t := r.now()
+		e.Released = &t
+		r.markDirty()
+	}
+}
+
+// markDirty schedules a flush unless one is pending. Called with r.mu held.
+func (r *Registry) markDirty() {
+	r.dirty = true
+	if r.timer == nil && !r.closed {
+		r.timer = time.AfterFunc(r.flushDelay, r.backgroundFlush)
+	}
+}
+
+func (r *Registry) backgroundFlush() {
+	r.mu.Lock()
+	r.timer = nil
+	r.mu.Unlock()
+	if err := r.Flush(); err != nil {
+		// Still dirty: the next change or Close retries.
+		r.logger.Error("index registry not saved", "path", r.path, "err", err)
+	}
+}
+
+// Flush writes pending changes now (temp file, fsync, rename, fsync of the directory).
+func (r *Registry) Flush() error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	r.mu.Lock()
+	if !r.dirty {
+		r.mu.Unlock()
+		return nil
+	}
+	r.purge()
+	data, err := json.MarshalIndent(regFile{Version: registryVersion, Namespaces: r.spaces}, "", " ")
+	r.dirty = false
+	r.mu.Unlock()
+	if err == nil {
+		err = writeFileAtomic(r.path, data)
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.dirty = true
+		r.mu.Unlock()
+		return fmt.Errorf("index registry %s: %w", r.path, err)
+	}
+	return nil
+}
+
+// purge drops released keys whose grace period is over. Called with r.mu held.
+func (r *Registry) purge() {
+	now := r.now()
+	for _, sp := range r.spaces {
+		for key, e := range sp.Entries {
+			if e.Released != nil && now.Sub(*e.Released) > r.grace {
+				delete(sp.Entries, key)
+			}
+		}
+	}
+}
+
+// Close stops background flushing and writes pending changes, including any a failed
+// background write left behind.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.mu.Unlock()
+	return r.Flush()
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves either the old or the
+// new content, never a torn file.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tmp.Close()
+			_ = os.Remove(name)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		return err
+	}
+	ok = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

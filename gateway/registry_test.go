@@ -1,0 +1,220 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func viewTestLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// viewClock is a settable clock safe for concurrent use.
+type viewClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newViewClock() *viewClock {
+	return &viewClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *viewClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *viewClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func openTestRegistry(t *testing.T, path string, opts ...RegistryOption) *Registry {
+	t.Helper()
+	r, err := OpenRegistry(path, viewTestLogger(), opts...)
+	if err != nil {
+		t.Fatalf("OpenRegistry: %v", err)
+	}
+	return r
+}
+
+func TestRegistryPersistsAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "indexes.json")
+	r := openTestRegistry(t, path)
+	want := map[[2]string]uint32{}
+	for _, k := range [][2]string{
+		{NSVM, "a"}, {NSVM, "b"}, {NSStorage, "1/vda"}, {NSVM, "c"}, {NSStorage, "1/vdb"},
+	} {
+		want[k] = r.Index(k[0], k[1])
+	}
+	if want[[2]string{NSVM, "a"}] != 1 || want[[2]string{NSVM, "c"}] != 3 ||
+		want[[2]string{NSStorage, "1/vdb"}] != 2 {
+		t.Fatalf("ids not allocated per namespace from 1: %v", want)
+	}
+	r.Release(NSVM, "b")
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	r2 := openTestRegistry(t, path)
+	t.Cleanup(func() { _ = r2.Close() })
+	for k, id := range want {
+		if got := r2.Index(k[0], k[1]); got != id {
+			t.Errorf("after reopen %v = %d, want %d", k, got, id)
+		}
+	}
+	if got := r2.Index(NSVM, "d"); got != 4 {
+		t.Errorf("new key after reopen = %d, want 4 (counter persisted)", got)
+	}
+}
+
+func TestRegistryNoReuseAfterRelease(t *testing.T) {
+	clk := newViewClock()
+	r := openTestRegistry(t, filepath.Join(t.TempDir(), "i.json"),
+		WithGrace(time.Hour), WithRegistryClock(clk.Now))
+	t.Cleanup(func() { _ = r.Close() })
+
+	a := r.Index(NSVM, "a")
+	r.Release(NSVM, "a")
+	if b := r.Index(NSVM, "b"); b == a {
+		t.Fatalf("released id %d reused for another key", a)
+	}
+	clk.Add(30 * time.Minute)
+	if got := r.Index(NSVM, "a"); got != a {
+		t.Fatalf("key back within grace got %d, want its old id %d", got, a)
+	}
+	r.Release(NSVM, "a")
+	clk.Add(2 * time.Hour)
+	if _, ok := r.Lookup(NSVM, "a"); ok {
+		t.Fatalf("Lookup after grace still finds the key")
+	}
+	got := r.Index(NSVM, "a")
+	if got == a || got != 3 {
+		t.Fatalf("key back after grace got %d, want a fresh id 3", got)
+	}
+}
+
+func TestRegistryWrapsWithoutCollision(t *testing.T) {
+	r := openTestRegistry(t, filepath.Join(t.TempDir(), "i.json"))
+	t.Cleanup(func() { _ = r.Close() })
+	r.Index(NSVM, "one") // 1
+	r.mu.Lock()
+	r.spaces[NSVM].Last = MaxIndex
+	r.mu.Unlock()
+	if got := r.Index(NSVM, "two"); got != 2 {
+		t.Fatalf("after wrap got %d, want 2 (1 is taken)", got)
+	}
+}
+
+func TestRegistryCorruptFile(t *testing.T) {
+	tests := []struct {
+		name, content string
+	}{
+		{"not json", "{nope"},
+		{"truncated", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":1}`},
+		{"wrong version", `{"version":9,"namespaces":{}}`},
+		{"no namespaces", `{"version":1}`},
+		{"zero id", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":0}}}}}`},
+		{"duplicate id", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":1},"b":{"id":1}}}}}`},
+		{"id out of range", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":4294967295}}}}}`},
+		{"empty", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "indexes.json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenRegistry(path, viewTestLogger())
+			if !errors.Is(err, ErrRegistryCorrupt) {
+				t.Fatalf("err = %v, want ErrRegistryCorrupt", err)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestRegistryBatchedBackgroundFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "indexes.json")
+	r := openTestRegistry(t, path, WithFlushDelay(10*time.Millisecond))
+	t.Cleanup(func() { _ = r.Close() })
+	id := r.Index(NSHost, "kvm-1")
+	viewWaitFor(t, "registry file written in the background", func() bool {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		var f regFile
+		if json.Unmarshal(data, &f) != nil || f.Namespaces[NSHost] == nil {
+			return false
+		}
+		e := f.Namespaces[NSHost].Entries["kvm-1"]
+		return e != nil && e.ID == id
+	})
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary files left behind: %v", leftovers)
+	}
+}
+
+func TestRegistryUnwritableDirFailsOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "indexes.json")
+	r := openTestRegistry(t, path, WithFlushDelay(time.Hour))
+	r.Index(NSVM, "a")
+	if err := r.Close(); err == nil {
+		t.Fatal("Close into a missing directory succeeded")
+	}
+}
+
+func TestRegistryConcurrent(t *testing.T) {
+	r := openTestRegistry(t, filepath.Join(t.TempDir(), "i.json"), WithFlushDelay(time.Millisecond))
+	t.Cleanup(func() { _ = r.Close() })
+	var wg sync.WaitGroup
+	ids := make([][]uint32, 4)
+	for g := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				key := string(rune('a' + i%50))
+				ids[g] = append(ids[g], r.Index(NSVM, key))
+				if i%7 == 0 {
+					r.Release(NSVM, key)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	byKey := map[string]uint32{}
+	for g := range ids {
+		for i, id := range ids[g] {
+			key := string(rune('a' + i%50))
+			if prev, ok := byKey[key]; ok && prev != id {
+				t.Fatalf("key %q got ids %d and %d", key, prev, id)
+			}
+			byKey[key] = id
+		}
+	}
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func viewWaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
