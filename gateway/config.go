@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// maxConfigSize bounds what LoadConfig reads: a config is a few KiB, a bigger file is a
+// mistake (a disk image passed to --config), not a configuration.
+const maxConfigSize = 4 << 20
+
+// Config is vmgate's configuration file.
+type Config struct {
+	SNMP      snmp.Config     `yaml:"snmp"`
+	Hosts     []hosts.Config  `yaml:"hosts"`
+	Templates TemplatesConfig `yaml:"templates"`
+
+	// Warnings are problems that do not stop vmgate (an over-permissive file mode, a
+	// read-write community...); the caller logs them.
+	Warnings []string `yaml:"-"`
+}
+
+// TemplatesConfig says where the domain XML templates used to create VMs by SET live.
+type TemplatesConfig struct {
+	// Dir holds one domain XML file per template (*.xml). Empty: no templates, VM
+	// creation by SET is refused.
+	Dir string `yaml:"dir"`
+}
+
+// ConfigError lists every problem found in one config file. Error() prints one problem
+// per line, each prefixed with the file name.
+type ConfigError struct {
+	Path string
+	Errs []error
+}
+
+func (e *ConfigError) Error() string {
+	var b bytes.Buffer
+	for i, err := range e.Errs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if e.Path != "" {
+			b.WriteString(e.Path)
+			b.WriteString(": ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() []error { return e.Errs }
+
+// LoadConfig reads, decodes strictly, defaults and validates the file at path. Every
+// problem comes back at once in a *ConfigError.
+func LoadConfig(path string) (*Config, error) {
+	data, mode, err := readConfig(path)
+	if err != nil {
+		return nil, &ConfigError{Path: path, Errs: []error{err}}
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return nil, &ConfigError{Path: path, Errs: ce.Errs}
+		}
+		return nil, &ConfigError{Path: path, Errs: []error{err}}
+	}
+	if mode&0o077 != 0 {
+		cfg.Warnings = append([]string{fmt.Sprintf(
+			"config file %s has mode %#o: group/others may read its secrets; chmod 600 it",
+			path, mode)}, cfg.Warnings...)
+	}
+	return cfg, nil
+}
+
+func readConfig(path string) ([]byte, os.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read: %w", err)
+	}
+	if len(data) > maxConfigSize {
+		return nil, 0, fmt.Errorf("larger than %d bytes: not a config file", maxConfigSize)
+	}
+	return data, fi.Mode().Perm(), nil
+}
+
+// ParseConfig decodes one YAML document strictly (unknown keys are errors, with their
+// line), applies defaults and validates. It does no I/O.
+func ParseConfig(data []byte) (*Config, error) {
+	cfg, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, &ConfigError{Errs: flatten(err)}
+	}
+	cfg.Warnings = append(cfg.Warnings, cfg.warnings()...)
+	return cfg, nil
+}
+
+func decode(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty: no YAML document (see config.example.yaml)")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, len(te.Errors))
+			for i, m := range te.Errors {
+				errs[i] = errors.New(m)
+			}
+			return nil, &ConfigError{Errs: errs}
+		}
+		return nil, fmt.Errorf("yaml syntax: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document: want exactly one")
+	}
+	return &cfg, nil
+}
+
+// flatten turns a tree of joined errors into its leaves, so each prints on one line.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
+}

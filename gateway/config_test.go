@@ -1,0 +1,439 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+const exampleConfig = "../config.example.yaml"
+
+// minimalYAML is the smallest valid config; tests append to it or replace parts.
+const minimalYAML = `
+snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: /tmp/vmgate-state
+hosts:
+  - name: kvm-1
+    uri: "qemu+tls://kvm-1.example.net/system"
+`
+
+// writeConfig writes a config file with the given mode into a fresh temp dir.
+func writeConfig(t *testing.T, body string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vmgate.yaml")
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil { // umask may have trimmed it
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExampleConfig(t *testing.T) {
+	cfg, err := LoadConfig(exampleConfig)
+	if err != nil {
+		t.Fatalf("config.example.yaml does not load:\n%v", err)
+	}
+	if len(cfg.Hosts) < 4 || len(cfg.SNMP.Users) < 2 || len(cfg.SNMP.Communities) < 1 || len(cfg.SNMP.Notify) < 2 {
+		t.Errorf("example lost its samples: %d hosts, %d users, %d communities, %d notify",
+			len(cfg.Hosts), len(cfg.SNMP.Users), len(cfg.SNMP.Communities), len(cfg.SNMP.Notify))
+	}
+	transports := map[string]bool{}
+	for _, h := range cfg.Hosts {
+		u, err := hosts.ParseURI(h.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		transports[u.Transport] = true
+	}
+	for _, tr := range []string{hosts.TransportUnix, hosts.TransportTCP, hosts.TransportTLS, hosts.TransportSSH} {
+		if !transports[tr] {
+			t.Errorf("example has no %s host", tr)
+		}
+	}
+}
+
+// TestExampleHasEveryKey walks the Config type and checks that every YAML key it can
+// take appears in config.example.yaml, so a key added to snmp.Config or hosts.Config
+// without an example fails here.
+func TestExampleHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	yamlKeys(&doc, "", have)
+	want := map[string]bool{}
+	typeKeys(reflect.TypeFor[Config](), "", want)
+	var missing []string
+	for k := range want {
+		if !have[k] {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("config.example.yaml lacks keys (add them, commented): %s", strings.Join(missing, ", "))
+	}
+}
+
+// yamlKeys collects dotted key paths of a YAML tree; sequences add "[]".
+func yamlKeys(n *yaml.Node, prefix string, out map[string]bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			yamlKeys(c, prefix, out)
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			yamlKeys(c, prefix+"[]", out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := prefix + "." + n.Content[i].Value
+			out[k] = true
+			yamlKeys(n.Content[i+1], k, out)
+		}
+	}
+}
+
+// typeKeys collects the dotted key paths a type decodes, as yamlKeys names them.
+func typeKeys(t reflect.Type, prefix string, out map[string]bool) {
+	switch t.Kind() {
+	case reflect.Slice:
+		typeKeys(t.Elem(), prefix+"[]", out)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" || name == "" {
+				continue
+			}
+			k := prefix + "." + name
+			out[k] = true
+			typeKeys(f.Type, k, out)
+		}
+	}
+}
+
+func TestParseConfigStrict(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error, in order of appearance not required
+	}{
+		{"empty", "", []string{"empty: no YAML document"}},
+		{"only comments", "# nothing\n\n", []string{"empty: no YAML document"}},
+		{"unknown top key", minimalYAML + "extra: 1\n", []string{"line 8: field extra not found"}},
+		{"unknown snmp key", strings.Replace(minimalYAML, "state_dir:", "statedir:", 1), []string{"line 4: field statedir not found"}},
+		{"unknown host key", minimalYAML + "    tls: {cafile: x}\n", []string{"line 8: field cafile not found"}},
+		{"unknown templates key", minimalYAML + "templates: {path: /x}\n", []string{"line 8: field path not found"}},
+		{"duplicate key", minimalYAML + "hosts: []\n", []string{`mapping key "hosts" already defined at line 5`}},
+		{"wrong type", strings.Replace(minimalYAML, `["udp:127.0.0.1:0"]`, `{a: b}`, 1), []string{"line 3: cannot unmarshal !!map into []string"}},
+		{"bad duration", minimalYAML + "    call_timeout: soon\n", []string{"line 8: cannot unmarshal !!str `soon` into time.Duration"}},
+		{"bad access", strings.Replace(minimalYAML, "hosts:", "  communities: [{community: publicxx, access: all}]\nhosts:", 1), []string{`unknown access "all"`}},
+		{"syntax", "snmp:\n  listen: [\n", []string{"yaml syntax:"}},
+		{"tab indent", "snmp:\n\tlisten: []\n", []string{"yaml syntax:", "line 2"}},
+		{"two documents", minimalYAML + "---\nsnmp: {}\n", []string{"more than one YAML document"}},
+		{"not a mapping", "- a\n- b\n", []string{"cannot unmarshal !!seq into gateway.Config"}},
+		{"several unknown keys at once", minimalYAML + "foo: 1\nbar: 2\n", []string{"line 8: field foo", "line 9: field bar"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("ParseConfig succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte(minimalYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cfg.Hosts[0]
+	for _, d := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"connect_timeout", h.ConnectTimeout, hosts.DefaultConnectTimeout},
+		{"call_timeout", h.CallTimeout, hosts.DefaultCallTimeout},
+		{"keepalive_interval", h.KeepaliveInterval, hosts.DefaultKeepaliveInterval},
+		{"keepalive_timeout", h.KeepaliveTimeout, hosts.DefaultKeepaliveTimeout},
+		{"stats_interval", h.StatsInterval, hosts.DefaultStatsInterval},
+		{"backoff_max", h.BackoffMax, hosts.DefaultBackoffMax},
+	} {
+		if d.got != d.want {
+			t.Errorf("hosts[0].%s = %s, want %s", d.name, d.got, d.want)
+		}
+	}
+	if cfg.SNMP.MaxMessageSize != snmp.DefaultMaxMessageSize {
+		t.Errorf("snmp.max_message_size = %d, want %d", cfg.SNMP.MaxMessageSize, snmp.DefaultMaxMessageSize)
+	}
+	if cfg.SNMP.Workers <= 0 {
+		t.Errorf("snmp.workers = %d, want > 0", cfg.SNMP.Workers)
+	}
+	if len(cfg.SNMP.Communities) != 0 {
+		t.Errorf("communities default to %d entries, want none", len(cfg.SNMP.Communities))
+	}
+	// An explicit value survives the defaults.
+	cfg, err = ParseConfig([]byte(minimalYAML + "    call_timeout: 2s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Hosts[0].CallTimeout; got != 2*time.Second {
+		t.Errorf("explicit call_timeout = %s, want 2s", got)
+	}
+}
+
+// validConfig is a config with one of everything, valid; tests break one part.
+func validConfig(t *testing.T) *Config {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(`
+snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: /tmp/vmgate-state
+  communities:
+    - {community: public-secret, access: read-only, context: ""}
+    - {community: kvm-secret, access: read-only, context: kvm-1}
+  users:
+    - {name: ops, auth_protocol: SHA-256, auth_passphrase: auth-secret-1, priv_protocol: AES,
+       priv_passphrase: priv-secret-1, access: read-write, contexts: ["*"]}
+    - {name: mon, auth_protocol: SHA, auth_passphrase: auth-secret-2, access: read-only,
+       contexts: ["", kvm-1]}
+hosts:
+  - {name: kvm-1, uri: "qemu+tls://kvm-1.example.net/system"}
+  - {name: kvm-2, uri: "qemu+ssh://root@kvm-2.example.net/system", ssh: {key_file: /etc/vmgate/id}}
+templates: {dir: /etc/vmgate/templates}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   []string // one line each; none = valid
+	}{
+		{"valid", func(c *Config) {}, nil},
+		{"bad transport", func(c *Config) { c.Hosts[1].URI = "qemu+foo://h/system" },
+			[]string{`hosts[1] "kvm-2": uri: unsupported transport "foo"`}},
+		{"bad host name", func(c *Config) { c.Hosts[0].Name = "kvm 1" },
+			[]string{`hosts[0] "kvm 1": name: "kvm 1" must match`}},
+		{"empty host name", func(c *Config) { c.Hosts[0].Name = "" },
+			[]string{`hosts[0] "": name: "" must match`}},
+		{"duplicate host", func(c *Config) { c.Hosts[1].Name = "kvm-1" },
+			[]string{`hosts[1] "kvm-1": name: duplicate of hosts[0]`}},
+		{"user context unknown", func(c *Config) { c.SNMP.Users[1].Contexts = []string{"", "kvm-9"} },
+			[]string{`snmp.users[1] "mon": contexts[1]: "kvm-9" is not a configured host`}},
+		{"community context unknown", func(c *Config) { c.SNMP.Communities[1].Context = "kvm-9" },
+			[]string{`snmp.communities[1]: context: "kvm-9" is not a configured host`}},
+		{"context of a removed host", func(c *Config) { c.Hosts = c.Hosts[1:] },
+			[]string{`snmp.communities[1]: context: "kvm-1"`, `snmp.users[1] "mon": contexts[1]: "kvm-1"`}},
+		{"short passphrase", func(c *Config) { c.SNMP.Users[0].AuthPassphrase = "short7!" },
+			[]string{`snmp.users[0] "ops": auth_passphrase: shorter than 8 characters`}},
+		{"relative templates", func(c *Config) { c.Templates.Dir = "templates" },
+			[]string{`templates.dir: "templates" must be an absolute path`}},
+		{"no listen", func(c *Config) { c.SNMP.Listen = nil }, []string{"snmp.listen: at least one"}},
+		{"tls options on ssh host", func(c *Config) { c.Hosts[1].TLS.CAFile = "/ca.pem" },
+			[]string{`hosts[1] "kvm-2": tls: set, but the uri transport is ssh`}},
+		{"every problem at once", func(c *Config) {
+			c.SNMP.StateDir = ""
+			c.Hosts[0].URI = "nope://x"
+			c.Hosts[1].Name = "kvm-1"
+			c.Templates.Dir = "rel"
+		}, []string{"snmp.state_dir", `hosts[0] "kvm-1": uri:`, `hosts[1] "kvm-1": name: duplicate`, "templates.dir"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig(t)
+			tt.mutate(c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want %q", tt.want)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) < len(tt.want) {
+				t.Errorf("got %d problems, want at least %d:\n%v", len(lines), len(tt.want), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\nlacks %q", err, w)
+				}
+			}
+			for _, s := range []string{"auth-secret", "priv-secret", "public-secret", "kvm-secret", "short7!"} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error reveals secret %q:\n%v", s, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsRedacted(t *testing.T) {
+	cfg := validConfig(t)
+	secrets := []string{"auth-secret-1", "priv-secret-1", "auth-secret-2", "public-secret", "kvm-secret"}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logger.Info("users", "user", cfg.SNMP.Users[0].AuthPassphrase, "community", cfg.SNMP.Communities[0].Community)
+	renders := map[string]string{
+		"yaml":     string(out),
+		"%v":       fmt.Sprintf("%v", cfg),
+		"%+v":      fmt.Sprintf("%+v", cfg.SNMP),
+		"slog":     logs.String(),
+		"Validate": fmt.Sprint(cfg.Validate()),
+	}
+	if !strings.Contains(string(out), "<secret>") {
+		t.Errorf("marshalled config has no <secret>:\n%s", out)
+	}
+	for name, r := range renders {
+		for _, s := range secrets {
+			if strings.Contains(r, s) {
+				t.Errorf("%s rendering reveals %q:\n%s", name, s, r)
+			}
+		}
+	}
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     os.FileMode
+		wantWarn string // substring of the first warning; "" = no mode warning
+	}{
+		{"owner only", 0o600, ""},
+		{"owner read-only", 0o400, ""},
+		{"group readable", 0o640, "has mode 0640: group/others may read its secrets"},
+		{"world readable", 0o644, "has mode 0644"},
+		{"group writable", 0o620, "has mode 0620"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeConfig(t, minimalYAML, tt.mode)
+			cfg, err := LoadConfig(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var modeWarn string
+			for _, w := range cfg.Warnings {
+				if strings.Contains(w, "has mode") {
+					modeWarn = w
+				}
+			}
+			switch {
+			case tt.wantWarn == "" && modeWarn != "":
+				t.Errorf("unexpected warning %q", modeWarn)
+			case tt.wantWarn != "" && !strings.Contains(modeWarn, tt.wantWarn):
+				t.Errorf("warnings %q lack %q", cfg.Warnings, tt.wantWarn)
+			case tt.wantWarn != "" && !strings.Contains(modeWarn, p):
+				t.Errorf("warning %q does not name the file %s", modeWarn, p)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		path func(t *testing.T) string
+		want string
+	}{
+		{"missing", func(t *testing.T) string { return filepath.Join(dir, "nope.yaml") }, "no such file"},
+		{"directory", func(t *testing.T) string { return dir }, "not a regular file"},
+		{"empty", func(t *testing.T) string { return writeConfig(t, "", 0o600) }, "empty"},
+		{"syntax", func(t *testing.T) string { return writeConfig(t, "snmp: [\n", 0o600) }, "yaml syntax"},
+		{"unknown key", func(t *testing.T) string { return writeConfig(t, minimalYAML+"x: 1\n", 0o600) }, "line 8: field x not found"},
+		{"invalid", func(t *testing.T) string { return writeConfig(t, "snmp: {}\n", 0o600) }, "snmp.state_dir"},
+		{"too big", func(t *testing.T) string {
+			return writeConfig(t, minimalYAML+"#"+strings.Repeat("x", maxConfigSize)+"\n", 0o600)
+		}, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.path(t)
+			_, err := LoadConfig(p)
+			if err == nil {
+				t.Fatal("LoadConfig succeeded, want an error")
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *ConfigError", err)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, p+": ") {
+					t.Errorf("line %q does not start with the file name", line)
+				}
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: /tmp/s
+  communities: [{community: private1, access: read-write, context: ""}]
+  users: [{name: u, auth_protocol: SHA, auth_passphrase: 12345678, access: read-write, contexts: ["*"]}]
+hosts:
+  - {name: a, uri: "qemu+tls://a/system", tls: {insecure_skip_verify: true}}
+  - {name: b, uri: "qemu+ssh://b/system", ssh: {insecure_skip_host_key_check: true}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(cfg.Warnings, "\n")
+	for _, w := range []string{
+		"snmp.communities[0]: read-write community",
+		`snmp.users[0] "u": read-write without privacy`,
+		`hosts[0] "a": tls.insecure_skip_verify`,
+		`hosts[1] "b": ssh.insecure_skip_host_key_check`,
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("warnings lack %q:\n%s", w, all)
+		}
+	}
+}
