@@ -1,0 +1,282 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// DefaultStatsInterval is the polling period assumed for a host whose HostSpec gives none.
+const DefaultStatsInterval = 10 * time.Second
+
+// View is the gateway's merged view of every host: a go-memdb inventory (VMs, storage
+// pools, disk images, hosts) plus one immutable counter snapshot per host. It implements
+// hosts.Sink. Writers are serialised by a mutex and only touch memory (index
+// allocation included; the registry writes its file in the background), so Sink calls
+// return promptly; readers take a Snapshot (Read) and never block writers.
+type View struct {
+	db                   *memdb.MemDB
+	reg                  *Registry
+	logger               *slog.Logger
+	now                  func() time.Time
+	defaultStatsInterval time.Duration
+
+	mu         sync.Mutex // one writer at a time
+	seq        uint64     // counts Sink calls: "reported first" for the merged rule
+	configured map[string]HostSpec
+	dupWarned  map[hosts.UUID]bool
+
+	statsMu sync.RWMutex
+	stats   map[string]*atomic.Pointer[hosts.Stats]
+}
+
+var _ hosts.Sink = (*View)(nil)
+
+// HostSpec is a configured host as the view needs it.
+type HostSpec struct {
+	Name          string
+	URI           string
+	StatsInterval time.Duration // 0: DefaultStatsInterval
+}
+
+// ViewOption configures NewView.
+type ViewOption func(*View)
+
+// WithViewClock replaces time.Now (tests).
+func WithViewClock(now func() time.Time) ViewOption { return func(v *View) { v.now = now } }
+
+// NewView returns an empty view allocating its indexes from reg. The caller owns reg
+// and closes it after the last Sink call.
+func NewView(reg *Registry, logger *slog.Logger, opts ...ViewOption) (*View, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("view: %w", err)
+	}
+	v := &View{
+		db:                   db,
+		reg:                  reg,
+		logger:               logger,
+		now:                  time.Now,
+		defaultStatsInterval: DefaultStatsInterval,
+		dupWarned:            map[hosts.UUID]bool{},
+		stats:                map[string]*atomic.Pointer[hosts.Stats]{},
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
+}
+
+// SetHosts declares the configured hosts (at start and on every reload, BEFORE starting
+// the supervisors of new hosts). Hosts no longer listed lose all their rows; from the
+// first call on, Sink calls for unlisted hosts are ignored, so a late event from a
+// stopped supervisor cannot resurrect a removed host.
+func (v *View) SetHosts(specs []HostSpec) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.configured = make(map[string]HostSpec, len(specs))
+	for _, s := range specs {
+		v.configured[s.Name] = s
+	}
+	w := v.begin()
+	defer w.txn.Abort()
+	it, err := w.txn.Get(tableHost, indexID)
+	if err != nil {
+		v.logger.Error("view: list hosts", "err", err)
+		return
+	}
+	var gone []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if _, ok := v.configured[raw.(*HostEntry).Name]; !ok {
+			gone = append(gone, raw.(*HostEntry).Name)
+		}
+	}
+	for _, name := range gone {
+		if err := w.dropHost(name); err != nil {
+			v.logger.Error("view: remove host", "host", name, "err", err)
+			return
+		}
+	}
+	for _, s := range specs {
+		if err := w.putHost(s.Name, func(*HostEntry) {}); err != nil {
+			v.logger.Error("view: add host", "host", s.Name, "err", err)
+			return
+		}
+	}
+	w.commit()
+}
+
+// Health records a host's connection state. A host that is not Up keeps its rows; the
+// read API reports them as stale.
+func (v *View) Health(host string, h hosts.Health) {
+	v.write(host, "health", func(w *writeTxn) error {
+		return w.putHost(host, func(e *HostEntry) { e.Health = h })
+	})
+}
+
+// Synced replaces everything known about host (domains, pools, images) in one
+// transaction: domains deleted meanwhile disappear, new ones appear.
+func (v *View) Synced(host string, inv hosts.Inventory) {
+	v.write(host, "sync", func(w *writeTxn) error { return w.sync(host, inv) })
+}
+
+// DomainUpdated inserts or replaces one domain of host.
+func (v *View) DomainUpdated(host string, d hosts.Domain) {
+	v.write(host, "domain update", func(w *writeTxn) error {
+		w.touch(d.UUID)
+		old, err := w.hostVM(host, d.UUID)
+		if err != nil {
+			return err
+		}
+		first := w.seq
+		if old != nil {
+			first = old.FirstSeen
+		}
+		if err := w.putVM(host, d, first, w.volumeResolver(host, nil)); err != nil {
+			return err
+		}
+		return w.afterDomains(host)
+	})
+}
+
+// DomainRemoved drops one domain of host.
+func (v *View) DomainRemoved(host string, id hosts.UUID) {
+	v.write(host, "domain removal", func(w *writeTxn) error {
+		w.touch(id)
+		old, err := w.hostVM(host, id)
+		if err != nil || old == nil {
+			return err
+		}
+		if err := w.txn.Delete(tableVM, old); err != nil {
+			return err
+		}
+		return w.afterDomains(host)
+	})
+}
+
+// Stats swaps host's counter snapshot. s must not be modified afterwards.
+func (v *View) Stats(host string, s *hosts.Stats) {
+	if s == nil {
+		return
+	}
+	v.statsMu.RLock()
+	p := v.stats[host]
+	v.statsMu.RUnlock()
+	if p == nil {
+		v.statsMu.Lock()
+		if p = v.stats[host]; p == nil {
+			p = new(atomic.Pointer[hosts.Stats])
+			v.stats[host] = p
+		}
+		v.statsMu.Unlock()
+	}
+	p.Store(s)
+}
+
+// write runs fn in one write transaction for host and commits it, or logs why not.
+func (v *View) write(host, what string, fn func(*writeTxn) error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.configured != nil {
+		if _, ok := v.configured[host]; !ok {
+			v.logger.Debug("view: ignoring unconfigured host", "host", host, "op", what)
+			return
+		}
+	}
+	w := v.begin()
+	defer w.txn.Abort()
+	if err := fn(w); err != nil {
+		v.logger.Error("view: "+what+" not applied", "host", host, "err", err)
+		return
+	}
+	w.commit()
+}
+
+func (v *View) begin() *writeTxn {
+	v.seq++
+	return &writeTxn{v: v, txn: v.db.Txn(true), seq: v.seq, now: v.now(),
+		before: map[hosts.UUID]map[[2]string]bool{}}
+}
+
+// writeTxn is one write transaction plus what it needs to release indexes and warn
+// about duplicates when it commits.
+type writeTxn struct {
+	v      *View
+	txn    *memdb.Txn
+	seq    uint64
+	now    time.Time
+	before map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
+}
+
+// touch records the registry keys a UUID's records hold before they change.
+func (w *writeTxn) touch(u hosts.UUID) {
+	if _, ok := w.before[u]; !ok {
+		w.before[u] = w.subKeys(u)
+	}
+}
+
+// records returns every host's record of u, hosts in name order.
+func (w *writeTxn) records(u hosts.UUID) []*VM {
+	it, err := w.txn.Get(tableVM, indexUUID, u[:])
+	if err != nil {
+		return nil
+	}
+	var out []*VM
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*VM))
+	}
+	slices.SortFunc(out, func(a, b *VM) int { return strings.Compare(a.Host, b.Host) })
+	return out
+}
+
+func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
+	keys := map[[2]string]bool{}
+	for _, vm := range w.records(u) {
+		for _, d := range vm.Disks {
+			keys[[2]string{NSStorage, storageRegKey(vm.VMID, d.Target)}] = true
+		}
+		for _, n := range vm.NICs {
+			keys[[2]string{NSNetwork, networkRegKey(vm.VMID, n.MAC)}] = true
+		}
+	}
+	return keys
+}
+
+// commit releases the indexes no record holds any more, warns once about each new
+// duplicate UUID, and commits.
+func (w *writeTxn) commit() {
+	v := w.v
+	for u, old := range w.before {
+		now := w.subKeys(u)
+		for k := range old {
+			if !now[k] {
+				v.reg.Release(k[0], k[1])
+			}
+		}
+		recs := w.records(u)
+		if len(recs) == 0 {
+			v.reg.Release(NSVM, u.String())
+		}
+		switch {
+		case len(recs) > 1 && !v.dupWarned[u]:
+			v.dupWarned[u] = true
+			names := make([]string, len(recs))
+			for i, r := range recs {
+				names[i] = r.Host
+			}
+			v.logger.Warn("same VM UUID on several hosts; the merged context shows one",
+				"uuid", u.String(), "hosts", names)
+		case len(recs) <= 1:
+			delete(v.dupWarned, u)
+		}
+	}
+	w.txn.Commit()
+}

@@ -1,0 +1,364 @@
+package gateway
+
+import (
+	"iter"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// Snapshot is one consistent picture of the view: a memdb read transaction plus the
+// counter snapshots of every host taken at the same moment. It never changes and
+// needs no closing; take a fresh one per SNMP request (Read is cheap: O(hosts)).
+//
+// Contexts: "" is the merged cluster, any other name a configured host. An unknown
+// context has no rows. Iterators yield rows in index order starting at the first row
+// whose index is >= from, each step O(log n); stop them early by breaking out of the
+// range loop. Every record is shared with the view: never modify one.
+type Snapshot struct {
+	txn      *memdb.Txn
+	now      time.Time
+	hosts    map[string]*HostEntry
+	stats    map[string]*hosts.Stats
+	interval time.Duration
+}
+
+// VMRow is a VM as a context shows it.
+type VMRow struct {
+	*VM
+	// Stale is true when the VM's host is not Up: Domain.State is the last one known,
+	// the real state is unknown (show it as such), and counters are not current.
+	Stale bool
+}
+
+// OSRow is a row of the supported OS table: a guest OS some VM of the context runs.
+type OSRow struct {
+	Index    uint32
+	OSInfoID string // libosinfo id, "" when the domain XML has none
+	OSType   string // hvm, xen, linux, exe
+}
+
+// KernelRow is a row of the kernel table: a direct kernel boot some VM of the context uses.
+type KernelRow struct {
+	Index                   uint32
+	Kernel, Initrd, Cmdline string
+}
+
+// Read returns a snapshot of the view as it is now.
+func (v *View) Read() *Snapshot {
+	s := &Snapshot{
+		txn:      v.db.Txn(false),
+		now:      v.now(),
+		hosts:    map[string]*HostEntry{},
+		stats:    map[string]*hosts.Stats{},
+		interval: v.defaultStatsInterval,
+	}
+	if it, err := s.txn.Get(tableHost, indexID); err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			e := raw.(*HostEntry)
+			s.hosts[e.Name] = e
+		}
+	}
+	v.statsMu.RLock()
+	for name, p := range v.stats {
+		if st := p.Load(); st != nil {
+			s.stats[name] = st
+		}
+	}
+	v.statsMu.RUnlock()
+	return s
+}
+
+// Now is the time the snapshot was taken (for uptimes and ages).
+func (s *Snapshot) Now() time.Time { return s.now }
+
+// up reports whether host is connected: its records are current.
+func (s *Snapshot) up(host string) bool {
+	e := s.hosts[host]
+	return e != nil && e.Health.Status == hosts.Up
+}
+
+func (s *Snapshot) row(vm *VM) VMRow { return VMRow{VM: vm, Stale: !s.up(vm.Host)} }
+
+// VMs yields the VMs of ctx with vmId >= from, in vmId order. In the merged context a
+// UUID known to several hosts appears once, as chosen by Prefer.
+func (s *Snapshot) VMs(ctx string, from uint32) iter.Seq[VMRow] {
+	if ctx != "" {
+		return s.hostVMs(ctx, from)
+	}
+	return func(yield func(VMRow) bool) {
+		it, err := s.txn.LowerBound(tableVM, indexVMID, numKey(from))
+		if err != nil {
+			return
+		}
+		var best *VM
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			vm := raw.(*VM)
+			if best != nil && best.VMID != vm.VMID {
+				if !yield(s.row(best)) {
+					return
+				}
+				best = nil
+			}
+			if best == nil || s.Prefer(vm, best) {
+				best = vm
+			}
+		}
+		if best != nil {
+			yield(s.row(best))
+		}
+	}
+}
+
+func (s *Snapshot) hostVMs(host string, from uint32) iter.Seq[VMRow] {
+	return func(yield func(VMRow) bool) {
+		if s.hosts[host] == nil {
+			return
+		}
+		it, err := s.txn.LowerBound(tableVM, indexID, hostNumKey(host, from))
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			vm := raw.(*VM)
+			if vm.Host != host || !yield(s.row(vm)) {
+				return
+			}
+		}
+	}
+}
+
+// VM returns the VM of ctx with vmId id.
+func (s *Snapshot) VM(ctx string, id uint32) (VMRow, bool) {
+	for r := range s.VMs(ctx, id) {
+		return r, r.VMID == id
+	}
+	return VMRow{}, false
+}
+
+// VMByUUID returns the VM of ctx with that UUID.
+func (s *Snapshot) VMByUUID(ctx string, u hosts.UUID) (VMRow, bool) {
+	it, err := s.txn.Get(tableVM, indexUUID, u[:])
+	if err != nil {
+		return VMRow{}, false
+	}
+	raw := it.Next()
+	if raw == nil {
+		return VMRow{}, false
+	}
+	return s.VM(ctx, raw.(*VM).VMID)
+}
+
+// Prefer is the merged-context rule between two hosts' records of one UUID (a live
+// migration in flight, a cloned definition): a true if a wins. The record from an Up
+// host whose domain is active (running, blocked, paused, shutting down, pmsuspended)
+// wins; if both or neither are, the host that reported the UUID first; then the
+// smaller host name.
+func (s *Snapshot) Prefer(a, b *VM) bool {
+	aa, ba := s.active(a), s.active(b)
+	if aa != ba {
+		return aa
+	}
+	if a.FirstSeen != b.FirstSeen {
+		return a.FirstSeen < b.FirstSeen
+	}
+	return a.Host < b.Host
+}
+
+func (s *Snapshot) active(vm *VM) bool {
+	if !s.up(vm.Host) {
+		return false // state unknown
+	}
+	switch vm.Domain.State {
+	case hosts.StateRunning, hosts.StateBlocked, hosts.StatePaused, hosts.StateShutdown,
+		hosts.StatePMSuspended:
+		return true
+	}
+	return false
+}
+
+// Hosts yields the configured hosts with hypervisor index >= from, in index order.
+func (s *Snapshot) Hosts(from uint32) iter.Seq[*HostEntry] {
+	return func(yield func(*HostEntry) bool) {
+		it, err := s.txn.LowerBound(tableHost, indexNumber, numKey(from))
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(*HostEntry)) {
+				return
+			}
+		}
+	}
+}
+
+// Host returns a host by configured name (= context name).
+func (s *Snapshot) Host(name string) (*HostEntry, bool) {
+	e, ok := s.hosts[name]
+	return e, ok
+}
+
+// HostHealth returns a host's connection health.
+func (s *Snapshot) HostHealth(name string) (hosts.Health, bool) {
+	if e, ok := s.hosts[name]; ok {
+		return e.Health, true
+	}
+	return hosts.Health{}, false
+}
+
+// Stats returns host's last counter snapshot (nil if none yet) and whether it is fresh:
+// the host is Up and the snapshot is at most 3 stats intervals old.
+func (s *Snapshot) Stats(host string) (st *hosts.Stats, fresh bool) {
+	st = s.stats[host]
+	if st == nil {
+		return nil, false
+	}
+	iv := s.interval
+	if e := s.hosts[host]; e != nil && e.StatsInterval > 0 {
+		iv = e.StatsInterval
+	}
+	return st, s.up(host) && s.now.Sub(st.At) <= 3*iv
+}
+
+// DomainStats returns the counters of a VM row from its own host's snapshot: ok is
+// false when that snapshot has none for the domain, fresh as for Stats.
+func (s *Snapshot) DomainStats(r VMRow) (ds hosts.DomainStats, fresh, ok bool) {
+	st, fresh := s.Stats(r.Host)
+	if st == nil {
+		return ds, false, false
+	}
+	ds, ok = st.Domains[r.Domain.UUID]
+	return ds, fresh && ok, ok
+}
+
+// Pools yields the storage pools of ctx (every host's in the merged context) with
+// index >= from, in index order.
+func (s *Snapshot) Pools(ctx string, from uint32) iter.Seq[*StoragePool] {
+	return func(yield func(*StoragePool) bool) {
+		scan(s, tablePool, ctx, from, func(raw any) bool { return yield(raw.(*StoragePool)) })
+	}
+}
+
+// Pool returns the pool of ctx with that index.
+func (s *Snapshot) Pool(ctx string, idx uint32) (*StoragePool, bool) {
+	for p := range s.Pools(ctx, idx) {
+		return p, p.Index == idx
+	}
+	return nil, false
+}
+
+// Images yields the disk images of ctx (pool volumes and image files used outside
+// pools) with index >= from, in index order.
+func (s *Snapshot) Images(ctx string, from uint32) iter.Seq[*DiskImage] {
+	return func(yield func(*DiskImage) bool) {
+		scan(s, tableImage, ctx, from, func(raw any) bool { return yield(raw.(*DiskImage)) })
+	}
+}
+
+// Image returns the disk image of ctx with that index.
+func (s *Snapshot) Image(ctx string, idx uint32) (*DiskImage, bool) {
+	for im := range s.Images(ctx, idx) {
+		return im, im.Index == idx
+	}
+	return nil, false
+}
+
+// scan walks a table with a global "id" index and a per-host "host" index, from
+// index from, until fn returns false or the context's rows end.
+func scan(s *Snapshot, table, ctx string, from uint32, fn func(any) bool) {
+	index, key := indexID, numKey(from)
+	if ctx != "" {
+		if s.hosts[ctx] == nil {
+			return
+		}
+		index, key = indexHost, hostNumKey(ctx, from)
+	}
+	it, err := s.txn.LowerBound(table, index, key)
+	if err != nil {
+		return
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if ctx != "" && rowHost(raw) != ctx {
+			return
+		}
+		if !fn(raw) {
+			return
+		}
+	}
+}
+
+func rowHost(raw any) string {
+	switch r := raw.(type) {
+	case *StoragePool:
+		return r.Host
+	case *DiskImage:
+		return r.Host
+	}
+	return ""
+}
+
+// OSes yields the guest OSes the VMs of ctx run, with osIndex >= from, in index order.
+func (s *Snapshot) OSes(ctx string, from uint32) iter.Seq[OSRow] {
+	return func(yield func(OSRow) bool) {
+		s.distinct(ctx, indexOS, indexHostOS, from, func(vm *VM) uint32 { return vm.OSIndex },
+			func(vm *VM) bool {
+				return yield(OSRow{Index: vm.OSIndex, OSInfoID: vm.Domain.OSInfoID, OSType: vm.Domain.OSType})
+			})
+	}
+}
+
+// OS returns the OS row of ctx with that index.
+func (s *Snapshot) OS(ctx string, idx uint32) (OSRow, bool) {
+	for r := range s.OSes(ctx, idx) {
+		return r, r.Index == idx
+	}
+	return OSRow{}, false
+}
+
+// Kernels yields the direct kernel boots the VMs of ctx use, with kernelIndex >= from.
+func (s *Snapshot) Kernels(ctx string, from uint32) iter.Seq[KernelRow] {
+	return func(yield func(KernelRow) bool) {
+		s.distinct(ctx, indexKernel, indexHostKn, from, func(vm *VM) uint32 { return vm.KernelIndex },
+			func(vm *VM) bool {
+				d := &vm.Domain
+				return yield(KernelRow{Index: vm.KernelIndex, Kernel: d.Kernel, Initrd: d.Initrd, Cmdline: d.Cmdline})
+			})
+	}
+}
+
+// Kernel returns the kernel row of ctx with that index.
+func (s *Snapshot) Kernel(ctx string, idx uint32) (KernelRow, bool) {
+	for r := range s.Kernels(ctx, idx) {
+		return r, r.Index == idx
+	}
+	return KernelRow{}, false
+}
+
+// distinct yields one VM per distinct value of a VM index (OS, kernel), each found by
+// a LowerBound seek past the previous value: O(log n) per row.
+func (s *Snapshot) distinct(ctx, global, perHost string, from uint32, val func(*VM) uint32, yield func(*VM) bool) {
+	if ctx != "" && s.hosts[ctx] == nil {
+		return
+	}
+	for next := uint64(from); next <= MaxIndex; {
+		index, key := global, numKey(uint32(next))
+		if ctx != "" {
+			index, key = perHost, hostNumKey(ctx, uint32(next))
+		}
+		raw, err := s.txn.LowerBound(tableVM, index, key)
+		if err != nil {
+			return
+		}
+		first := raw.Next()
+		if first == nil {
+			return
+		}
+		vm := first.(*VM)
+		if (ctx != "" && vm.Host != ctx) || !yield(vm) {
+			return
+		}
+		next = uint64(val(vm)) + 1
+	}
+}
