@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ReadyTimeout bounds how long Start waits for the agent to answer its first request.
+const ReadyTimeout = 20 * time.Second
+
+// stopTimeout bounds how long Stop waits after SIGTERM before it kills the process.
+const stopTimeout = 15 * time.Second
+
+// Gateway is one vmgate process under test, with its config file and state directory.
+type Gateway struct {
+	Bin        string // the vmgate binary
+	Dir        string // private scratch directory (config, state, net-snmp client state)
+	ConfigPath string
+	StateDir   string
+	Port       int    // UDP port on 127.0.0.1
+	Addr       string // net-snmp agent spec: udp:127.0.0.1:PORT
+
+	cfg  Config
+	log  *syncBuffer
+	mu   sync.Mutex
+	proc *process
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid after done
+}
+
+// Start writes cfg (with a free loopback port and a private state_dir filled in), starts
+// vmgate and waits until it answers a GET for sysUpTime. The process is stopped in
+// t.Cleanup; its log is printed when the test failed.
+func Start(t testing.TB, bin string, cfg Config) *Gateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &Gateway{
+		Bin:        bin,
+		Dir:        dir,
+		ConfigPath: filepath.Join(dir, "vmgate.yaml"),
+		StateDir:   filepath.Join(dir, "state"),
+		Port:       FreeUDPPort(t),
+		log:        &syncBuffer{},
+	}
+	g.Addr = "udp:127.0.0.1:" + strconv.Itoa(g.Port)
+	for _, d := range []string{g.StateDir, filepath.Join(dir, "netsnmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		g.stop()
+		if t.Failed() {
+			t.Logf("vmgate log (%s):\n%s", g.ConfigPath, g.Logs())
+		}
+	})
+	g.WriteConfig(t, cfg)
+	g.Start(t)
+	return g
+}
+
+// Config returns the configuration last written.
+func (g *Gateway) Config() Config { return g.cfg }
+
+// WriteConfig renders cfg into the config file (mode 0600). It does not reload.
+func (g *Gateway) WriteConfig(t testing.TB, cfg Config) {
+	t.Helper()
+	g.cfg = cfg
+	data, err := cfg.render(g.listen(), g.StateDir)
+	if err != nil {
+		t.Fatalf("render config: %v", err)
+	}
+	g.WriteConfigBytes(t, data)
+}
+
+// WriteConfigBytes replaces the config file with raw bytes (for broken-file tests).
+func (g *Gateway) WriteConfigBytes(t testing.TB, data []byte) {
+	t.Helper()
+	tmp := g.ConfigPath + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, g.ConfigPath); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (g *Gateway) listen() string { return "udp:127.0.0.1:" + strconv.Itoa(g.Port) }
+
+// Start starts the process (again, after Stop) with the current config and state_dir,
+// and waits for readiness.
+func (g *Gateway) Start(t testing.TB) {
+	t.Helper()
+	g.mu.Lock()
+	if g.proc != nil {
+		g.mu.Unlock()
+		t.Fatal("vmgate already running")
+	}
+	fmt.Fprintf(g.log, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(g.Bin, "--config", g.ConfigPath, "--log.level", "debug")
+	cmd.Stdout = g.log
+	cmd.Stderr = g.log
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	if err := cmd.Start(); err != nil {
+		g.mu.Unlock()
+		t.Fatalf("start vmgate: %v", err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	g.proc = p
+	g.mu.Unlock()
+	g.WaitReady(t)
+}
+
+// WaitReady polls sysUpTime.0 until the agent answers or ReadyTimeout passes; it fails
+// at once when the process exits.
+func (g *Gateway) WaitReady(t testing.TB) {
+	t.Helper()
+	cred, ok := g.cfg.probeCred()
+	if !ok {
+		t.Fatal("config has neither a community nor a user: cannot probe readiness")
+	}
+	deadline := time.Now().Add(ReadyTimeout)
+	var last Result
+	for time.Now().Before(deadline) {
+		if g.Exited() {
+			t.Fatalf("vmgate exited before it was ready: %v\n%s", g.exitErr(), g.Logs())
+		}
+		last = g.run(cred, "snmpget", []string{"-t", "0.3", "-r", "0"}, sysUpTime)
+		if last.Err == nil && strings.Contains(last.Stdout, sysUpTime) {
+			return
+		}
+	}
+	t.Fatalf("vmgate not ready after %v: last probe: %s\n%s", ReadyTimeout, last, g.Logs())
+}
+
+// Exited reports whether the process has ended.
+func (g *Gateway) Exited() bool {
+	g.mu.Lock()
+	p := g.proc
+	g.mu.Unlock()
+	if p == nil {
+		return true
+	}
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g *Gateway) exitErr() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.proc == nil {
+		return nil
+	}
+	return g.proc.err
+}
+
+// PID is the running process's id, 0 when stopped.
+func (g *Gateway) PID() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.proc == nil {
+		return 0
+	}
+	return g.proc.cmd.Process.Pid
+}
+
+// Signal sends sig to the running process.
+func (g *Gateway) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	g.mu.Lock()
+	p := g.proc
+	g.mu.Unlock()
+	if p == nil {
+		t.Fatal("vmgate not running")
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// Stop sends SIGTERM and waits for the process to exit; it fails the test unless the
+// exit was clean (status 0).
+func (g *Gateway) Stop(t testing.TB) {
+	t.Helper()
+	if err := g.stop(); err != nil {
+		t.Fatalf("vmgate stop: %v\n%s", err, g.Logs())
+	}
+}
+
+func (g *Gateway) stop() error {
+	g.mu.Lock()
+	p := g.proc
+	g.proc = nil
+	g.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("did not exit within %v of SIGTERM: killed", stopTimeout)
+	}
+	fmt.Fprintf(g.log, "=== exited: %v\n", p.err)
+	return p.err
+}
+
+// Logs returns everything the process wrote to stdout and stderr so far.
+func (g *Gateway) Logs() string { return g.log.String() }
+
+// LogLen and LogsSince let a test look only at what was logged after a point.
+func (g *Gateway) LogLen() int { return g.log.Len() }
+
+// LogsSince returns the log written after LogLen returned off.
+func (g *Gateway) LogsSince(off int) string {
+	s := g.log.String()
+	if off > len(s) {
+		return ""
+	}
+	return s[off:]
+}
+
+// WaitLog polls the log until it contains substr after offset off, or fails the test.
+func (g *Gateway) WaitLog(t testing.TB, off int, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(g.LogsSince(off), substr) {
+			return
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-g.doneChan():
+			t.Fatalf("vmgate exited while waiting for log %q:\n%s", substr, g.Logs())
+		}
+	}
+	t.Fatalf("log %q not seen within %v:\n%s", substr, timeout, g.LogsSince(off))
+}
+
+func (g *Gateway) doneChan() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.proc == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return g.proc.done
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Build compiles ./cmd/vmgate of the module rooted at root into dir and returns the path.
+// ErrNoMain is returned while the command has no Go files yet.
+func Build(root, dir string) (string, error) {
+	files, _ := filepath.Glob(filepath.Join(root, "cmd", "vmgate", "*.go"))
+	if len(files) == 0 {
+		return "", ErrNoMain
+	}
+	bin := filepath.Join(dir, "vmgate")
+	args := []string{"build", "-o", bin, "-ldflags", "-X main.version=e2e-test"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/vmgate")...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/vmgate: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ErrNoMain says cmd/vmgate has no source yet.
+var ErrNoMain = errors.New("cmd/vmgate has no Go files yet")
+
+// syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRestartKeepsEngineID: stop, start with the same state_dir: same snmpEngineID,
+// snmpEngineBoots one higher (RFC 3414 section 2.2.2).
+func TestRestartKeepsEngineID(t *testing.T) {
+	g := Start(t, binary(t), baseConfig(t))
+	read := func() (string, uint64) {
+		vars := g.Get(t, admin.Cred(""), snmpEngineID, snmpEngineBoots)
+		boots, err := vars[1].Uint()
+		if err != nil || vars[0].Type != "Hex-STRING" {
+			t.Fatalf("engine objects:\n%s", fmtVars(vars))
+		}
+		return vars[0].Hex(), boots
+	}
+	id1, boots1 := read()
+	if len(id1) < 10 || boots1 < 1 {
+		t.Fatalf("implausible engine ID %s / boots %d", id1, boots1)
+	}
+	for i := uint64(1); i <= 2; i++ {
+		g.Stop(t)
+		g.Start(t)
+		id, boots := read()
+		if id != id1 {
+			t.Fatalf("restart %d: engine ID %s, was %s", i, id, id1)
+		}
+		if boots != boots1+i {
+			t.Fatalf("restart %d: engineBoots %d, want %d", i, boots, boots1+i)
+		}
+	}
+}
+
+// TestGarbagePackets: datagrams that are not BER never crash the agent; each counts in
+// snmpInASNParseErrs and the agent answers afterwards.
+func TestGarbagePackets(t *testing.T) {
+	g := Start(t, binary(t), baseConfig(t))
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pkts [][]byte
+	for range 40 { // random bytes; a first byte other than SEQUENCE makes them non-BER
+		b := make([]byte, 1+rng.IntN(300))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+		}
+		if b[0] == 0x30 {
+			b[0] = 0x31
+		}
+		pkts = append(pkts, b)
+	}
+	valid := v2cGetPacket(t, "public")
+	for n := 1; n < len(valid); n += 3 { // every truncation of a valid request
+		pkts = append(pkts, valid[:n])
+	}
+	pkts = append(pkts,
+		[]byte{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01},              // 2 GiB length
+		[]byte{0x30, 0x89, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x01, 0x01},        // 9-byte length
+		[]byte{0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00},                          // indefinite length
+		[]byte{0x30, 0x06, 0x02, 0x84, 0xff, 0xff, 0xff, 0xff},                    // integer longer than its sequence
+		[]byte{0x30, 0x0a, 0x02, 0x01, 0x01, 0x04, 0x7f, 'p', 'u', 'b', 'l', 'i'}, // string past the end
+		[]byte{0x30, 0x00},             // empty sequence
+		[]byte{0x30},                   // tag only
+		[]byte{0x30, 0x03, 0x02, 0x01}, // short by one
+	)
+	before := g.Counter(t, V2c("public"), snmpInASNParseErrs)
+	for _, p := range pkts {
+		sendUDP(t, g, p)
+	}
+	want := before + uint64(len(pkts))
+	deadline := time.Now().Add(10 * time.Second)
+	var got uint64
+	for time.Now().Before(deadline) {
+		if g.Exited() {
+			t.Fatalf("vmgate exited on garbage input:\n%s", g.Logs())
+		}
+		if got = g.Counter(t, V2c("public"), snmpInASNParseErrs); got >= want {
+			break
+		}
+	}
+	if got != want {
+		t.Fatalf("snmpInASNParseErrs %d -> %d, want +%d", before, got, len(pkts))
+	}
+	g.Get(t, admin.Cred(""), sysUpTime)
+}
+
+// TestReloadOnSIGHUP: a community added to the file works after SIGHUP; a broken file
+// is refused and the running config stays in force.
+func TestReloadOnSIGHUP(t *testing.T) {
+	g := Start(t, binary(t), baseConfig(t))
+	added := V2c("added-by-reload")
+	r := g.Run(t, "snmpget", added, "-t", "0.5", sysUpTime)
+	mustFail(t, r)
+
+	cfg := g.Config()
+	cfg.Communities = append(cfg.Communities, Community{Community: "added-by-reload", Access: "read-only"})
+	g.WriteConfig(t, cfg)
+	g.Signal(t, syscall.SIGHUP)
+	waitAnswers(t, g, added)
+
+	off := g.LogLen()
+	g.WriteConfigBytes(t, []byte("snmp:\n  listen: [this is not: valid yaml\n"))
+	g.Signal(t, syscall.SIGHUP)
+	g.WaitLog(t, off, "level=ERROR", 10*time.Second)
+	g.Get(t, added, sysUpTime)
+	g.Get(t, V2c("public"), sysUpTime)
+	g.Get(t, admin.Cred(""), sysUpTime)
+
+	off = g.LogLen()
+	bad := cfg
+	bad.Users = append(bad.Users, User{Name: "short", AuthProtocol: "SHA", AuthPassphrase: "short", Access: "read-only", Contexts: []string{""}})
+	g.WriteConfig(t, bad) // valid YAML, invalid config: passphrase too short
+	g.Signal(t, syscall.SIGHUP)
+	g.WaitLog(t, off, "level=ERROR", 10*time.Second)
+	g.Get(t, added, sysUpTime)
+	if g.Exited() {
+		t.Fatal("vmgate exited after a bad reload")
+	}
+}
+
+// waitAnswers polls until cred gets an answer for sysUpTime, for up to 10 s.
+func waitAnswers(t *testing.T, g *Gateway, cred Cred) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var r Result
+	for time.Now().Before(deadline) {
+		r = g.Run(t, "snmpget", cred, "-t", "0.3", sysUpTime)
+		if r.Err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s never answered: %s\n%s", cred, r, g.Logs())
+}
