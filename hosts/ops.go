@@ -1,0 +1,250 @@
+package hosts
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// Apply says where a change takes effect; the values are libvirt's
+// VIR_DOMAIN_AFFECT_* (and VIR_DOMAIN_MEM/VCPU_MAXIMUM) flags. Zero means libvirt's
+// "current": live if running, config otherwise.
+type Apply int
+
+const (
+	ApplyLive    Apply = 1
+	ApplyConfig  Apply = 2
+	ApplyMaximum Apply = 4 // SetMemory and SetVCPUs: change the maximum
+)
+
+// Operations below run on the live connection under ctx and call_timeout. They fail
+// with ErrNotConnected when the host is not up, ErrTimeout, ErrNotFound for an unknown
+// UUID, or libvirt's own error (errors.As(err, &libvirt.Error{})). After a successful
+// change they re-read the domain and report it to the Sink, so the view is current
+// when they return.
+
+// Define defines (or redefines) a persistent domain from XML and returns it.
+func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {
+	c, err := s.conn()
+	if err != nil {
+		return Domain{}, err
+	}
+	var dom libvirt.Domain
+	err = c.call(ctx, "DomainDefineXML", func(l *lv) (err error) {
+		dom, err = l.DomainDefineXMLFlags(doc, libvirt.DomainDefineValidate)
+		return err
+	})
+	if err != nil {
+		return Domain{}, s.opErr(err)
+	}
+	d, found, err := s.update(ctx, c, UUID(dom.UUID))
+	if err == nil && !found {
+		err = fmt.Errorf("domain %q vanished right after define: %w", dom.Name, ErrNotFound)
+	}
+	return d, s.opErr(err)
+}
+
+// Undefine removes a domain's persistent config (keeping NVRAM files); a running
+// domain becomes transient.
+func (s *Supervisor) Undefine(ctx context.Context, id UUID) error {
+	flags := libvirt.DomainUndefineManagedSave | libvirt.DomainUndefineSnapshotsMetadata
+	if s.uri.Driver == "qemu" {
+		flags |= libvirt.DomainUndefineKeepNvram
+	}
+	return s.domainOp(ctx, id, "undefine", func(l *lv, d libvirt.Domain) error {
+		return l.DomainUndefineFlags(d, flags)
+	})
+}
+
+// Start boots a defined, inactive domain.
+func (s *Supervisor) Start(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "start", func(l *lv, d libvirt.Domain) error {
+		_, err := l.DomainCreateWithFlags(d, 0)
+		return err
+	})
+}
+
+// Suspend pauses a running domain.
+func (s *Supervisor) Suspend(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "suspend", func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
+}
+
+// Resume continues a paused domain.
+func (s *Supervisor) Resume(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "resume", func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
+}
+
+// Shutdown asks the guest to power off (ACPI); it returns before the guest is off.
+func (s *Supervisor) Shutdown(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "shutdown", func(l *lv, d libvirt.Domain) error { return l.DomainShutdown(d) })
+}
+
+// Destroy powers a domain off at once.
+func (s *Supervisor) Destroy(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "destroy", func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
+}
+
+// Rename renames an inactive domain.
+func (s *Supervisor) Rename(ctx context.Context, id UUID, name string) error {
+	return s.domainOp(ctx, id, "rename", func(l *lv, d libvirt.Domain) error {
+		_, err := l.DomainRename(d, libvirt.OptString{name}, 0)
+		return err
+	})
+}
+
+// SetMemory sets the current memory (balloon) in KiB, or the maximum with ApplyMaximum.
+func (s *Supervisor) SetMemory(ctx context.Context, id UUID, kib uint64, apply Apply) error {
+	return s.domainOp(ctx, id, "set memory", func(l *lv, d libvirt.Domain) error {
+		return l.DomainSetMemoryFlags(d, kib, uint32(apply))
+	})
+}
+
+// SetMaxMemory sets <memory> in the persistent config, in KiB.
+func (s *Supervisor) SetMaxMemory(ctx context.Context, id UUID, kib uint64) error {
+	return s.SetMemory(ctx, id, kib, ApplyMaximum|ApplyConfig)
+}
+
+// SetVCPUs sets the number of vCPUs, or the maximum with ApplyMaximum.
+func (s *Supervisor) SetVCPUs(ctx context.Context, id UUID, n uint32, apply Apply) error {
+	return s.domainOp(ctx, id, "set vcpus", func(l *lv, d libvirt.Domain) error {
+		return l.DomainSetVcpusFlags(d, n, uint32(apply))
+	})
+}
+
+// AttachDevice adds a device given as XML (<disk>, <interface>...).
+func (s *Supervisor) AttachDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+	return s.domainOp(ctx, id, "attach device", func(l *lv, d libvirt.Domain) error {
+		return l.DomainAttachDeviceFlags(d, doc, uint32(apply))
+	})
+}
+
+// DetachDevice removes the device the XML matches. Live detach of some devices needs
+// the guest's cooperation and completes later (a device-removed event follows).
+func (s *Supervisor) DetachDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+	return s.domainOp(ctx, id, "detach device", func(l *lv, d libvirt.Domain) error {
+		return l.DomainDetachDeviceFlags(d, doc, uint32(apply))
+	})
+}
+
+// UpdateDevice changes a device in place (e.g. a cdrom's media, a NIC's link state).
+func (s *Supervisor) UpdateDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+	return s.domainOp(ctx, id, "update device", func(l *lv, d libvirt.Domain) error {
+		return l.DomainUpdateDeviceFlags(d, doc, libvirt.DomainDeviceModifyFlags(apply))
+	})
+}
+
+// Refresh re-reads one domain and reports it (or its removal) to the Sink.
+func (s *Supervisor) Refresh(ctx context.Context, id UUID) error {
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	return s.opErr(s.refresh(ctx, c, id))
+}
+
+// DomainXML returns the domain's XML, the persistent config when inactive is true.
+// Secure fields (passwords) are never requested.
+func (s *Supervisor) DomainXML(ctx context.Context, id UUID, inactive bool) (string, error) {
+	var doc string
+	var flags libvirt.DomainXMLFlags
+	if inactive {
+		flags = libvirt.DomainXMLInactive
+	}
+	err := s.withDomain(ctx, id, "get xml", func(l *lv, d libvirt.Domain) (err error) {
+		doc, err = l.DomainGetXMLDesc(d, flags)
+		return err
+	})
+	return doc, err
+}
+
+// Capabilities returns the host's capabilities XML.
+func (s *Supervisor) Capabilities(ctx context.Context) (string, error) {
+	var caps string
+	err := s.withConn(ctx, "ConnectGetCapabilities", func(l *lv) (err error) {
+		caps, err = l.ConnectGetCapabilities()
+		return err
+	})
+	return caps, err
+}
+
+// NodeInfo reads the host's CPU and memory facts.
+func (s *Supervisor) NodeInfo(ctx context.Context) (NodeInfo, error) {
+	var ni NodeInfo
+	err := s.withConn(ctx, "NodeGetInfo", func(l *lv) (err error) {
+		ni, err = nodeInfo(l)
+		return err
+	})
+	return ni, err
+}
+
+// Pools reads all storage pools.
+func (s *Supervisor) Pools(ctx context.Context) ([]Pool, error) {
+	c, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := s.storage(ctx, c)
+	return p, s.opErr(err)
+}
+
+// Volumes reads the volumes of all active pools.
+func (s *Supervisor) Volumes(ctx context.Context) ([]Volume, error) {
+	c, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := s.storage(ctx, c)
+	return v, s.opErr(err)
+}
+
+// PollStats reads the counters of all domains now and reports them to the Sink.
+func (s *Supervisor) PollStats(ctx context.Context) (*Stats, error) {
+	c, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.pollStats(ctx, c)
+	return st, s.opErr(err)
+}
+
+func (s *Supervisor) withConn(ctx context.Context, what string, fn func(*lv) error) error {
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	return s.opErr(c.call(ctx, what, fn))
+}
+
+// withDomain looks the domain up and runs fn on it, in one deadline-bound call.
+func (s *Supervisor) withDomain(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
+	return s.withConn(ctx, fmt.Sprintf("%s %s", what, id), func(l *lv) error {
+		d, err := l.DomainLookupByUUID(libvirt.UUID(id))
+		if err != nil {
+			return err
+		}
+		return fn(l, d)
+	})
+}
+
+// domainOp is withDomain followed by a refresh of the domain.
+func (s *Supervisor) domainOp(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
+	if err := s.withDomain(ctx, id, what, fn); err != nil {
+		return err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	if err := s.refresh(ctx, c, id); err != nil {
+		s.log.Warn("refresh after operation failed", "op", what, "uuid", id.String(), "err", err)
+	}
+	return nil
+}
+
+func (s *Supervisor) opErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("host %q: %w", s.cfg.Name, err)
+}

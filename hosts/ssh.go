@@ -1,0 +1,278 @@
+package hosts
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// sshDialer tunnels to the remote libvirt unix socket over an SSH connection with
+// direct-streamlocal (the sshd must allow stream local forwarding, OpenSSH's default).
+type sshDialer struct {
+	addr, user, socket    string
+	keyFile, knownHosts   string
+	useAgent, skipHostKey bool
+	keepalive, timeout    time.Duration
+}
+
+func newSSHDialer(cfg Config, u URI, logger *slog.Logger) (DialFunc, error) {
+	d := &sshDialer{
+		addr: u.Address(), user: u.User, socket: u.SocketPath(),
+		keyFile: cfg.SSH.KeyFile, knownHosts: cfg.SSH.KnownHosts,
+		useAgent: cfg.SSH.UseAgent, skipHostKey: cfg.SSH.InsecureSkipHostKeyCheck,
+		keepalive: cfg.KeepaliveInterval, timeout: cfg.KeepaliveTimeout,
+	}
+	if cfg.SSH.Socket != "" {
+		d.socket = cfg.SSH.Socket
+	}
+	if d.keyFile == "" {
+		d.keyFile = u.KeyFile
+	}
+	if d.knownHosts == "" {
+		d.knownHosts = u.KnownHosts
+	}
+	home, _ := os.UserHomeDir()
+	if d.knownHosts == "" {
+		d.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	if d.user == "" {
+		cur, err := user.Current()
+		if err != nil {
+			return nil, fmt.Errorf("ssh: no user in the uri and no local user: %w", err)
+		}
+		d.user = cur.Username
+	}
+	if d.skipHostKey {
+		logger.Warn("ssh host key verification is OFF (insecure_skip_host_key_check): connections can be intercepted", "addr", d.addr)
+	}
+	return d.dial, nil
+}
+
+func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
+	auth, closeAgent, err := d.authMethods()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAgent()
+	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: dial %s: %w", d.addr, err)
+	}
+	release := deadlineConn(ctx, nc)
+	cfg := &ssh.ClientConfig{User: d.user, Auth: auth}
+	if err := d.hostKeyConfig(cfg, nc.RemoteAddr()); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(nc, d.addr, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ssh: handshake with %s as %s: %w", d.addr, d.user, err)
+	}
+	client := ssh.NewClient(sc, chans, reqs)
+	ch, err := client.Dial("unix", d.socket)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("ssh: %s: open remote socket %s: %w", d.addr, d.socket, err)
+	}
+	if err := release(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("ssh: %s: %w", d.addr, err)
+	}
+	go sshKeepalive(client, d.keepalive, d.timeout)
+	return &sshConn{Conn: ch, client: client}, nil
+}
+
+func (d *sshDialer) authMethods() ([]ssh.AuthMethod, func(), error) {
+	var methods []ssh.AuthMethod
+	closeAgent := func() {}
+	keys := []string{d.keyFile}
+	if d.keyFile == "" && !d.useAgent {
+		home, _ := os.UserHomeDir()
+		keys = nil
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if p := filepath.Join(home, ".ssh", n); fileExists(p) {
+				keys = append(keys, p)
+			}
+		}
+	}
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		signer, err := loadKey(k)
+		if err != nil {
+			return nil, closeAgent, err
+		}
+		methods = append(methods, ssh.PublicKeys(signer))
+	}
+	if d.useAgent {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			return nil, closeAgent, errors.New("ssh: use_agent is set but SSH_AUTH_SOCK is empty")
+		}
+		ac, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, closeAgent, fmt.Errorf("ssh: agent %s: %w", sock, err)
+		}
+		closeAgent = func() { ac.Close() }
+		methods = append(methods, ssh.PublicKeysCallback(agent.NewClient(ac).Signers))
+	}
+	if len(methods) == 0 {
+		return nil, closeAgent, errors.New("ssh: no key: set ssh.key_file or ssh.use_agent, or have ~/.ssh/id_ed25519")
+	}
+	return methods, closeAgent, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func loadKey(path string) (ssh.Signer, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: key_file: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("ssh: key_file %s is passphrase protected: load it into an agent and set use_agent", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh: key_file %s: %w", path, err)
+	}
+	return signer, nil
+}
+
+// hostKeyConfig sets the host key check and, from known_hosts, the host key algorithms
+// to ask for, so a server with several keys presents one we know.
+func (d *sshDialer) hostKeyConfig(cfg *ssh.ClientConfig, remote net.Addr) error {
+	if d.skipHostKey {
+		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // configured by name, logged
+		return nil
+	}
+	cb, err := knownhosts.New(d.knownHosts)
+	if err != nil {
+		return fmt.Errorf("ssh: known_hosts: %w", err)
+	}
+	cfg.HostKeyAlgorithms = knownAlgorithms(cb, d.addr, remote)
+	cfg.HostKeyCallback = func(host string, remote net.Addr, key ssh.PublicKey) error {
+		return d.explainHostKey(cb(host, remote, key), host, key)
+	}
+	return nil
+}
+
+func (d *sshDialer) explainHostKey(err error, host string, key ssh.PublicKey) error {
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	fp := ssh.FingerprintSHA256(key)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ke) && len(ke.Want) == 0:
+		return fmt.Errorf("ssh: host %s is unknown: its %s key %s is not in %s; verify the fingerprint and add it", host, key.Type(), fp, d.knownHosts)
+	case errors.As(err, &ke):
+		w := ke.Want[0]
+		return fmt.Errorf("ssh: host key of %s CHANGED: got %s %s, but %s:%d has %s %s; refusing (possible man-in-the-middle)",
+			host, key.Type(), fp, w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key))
+	case errors.As(err, &re):
+		return fmt.Errorf("ssh: host key of %s (%s) is revoked in %s:%d", host, fp, re.Revoked.Filename, re.Revoked.Line)
+	}
+	return fmt.Errorf("ssh: host key of %s (%s): %w", host, fp, err)
+}
+
+// knownAlgorithms asks the known_hosts callback which keys it has for the host by
+// offering a key it cannot know.
+func knownAlgorithms(cb ssh.HostKeyCallback, host string, remote net.Addr) []string {
+	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if !errors.As(cb(host, remote, probe), &ke) {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	for _, k := range ke.Want {
+		for _, a := range algorithmsFor(k.Key.Type()) {
+			if !seen[a] {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+func algorithmsFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// sshKeepalive closes the client when the server stops answering keepalive requests,
+// which also ends the libvirt connection tunnelled through it.
+func sshKeepalive(client *ssh.Client, every, timeout time.Duration) {
+	if every <= 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() { _ = client.Wait(); close(done) }()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		timer := time.NewTimer(timeout)
+		select {
+		case err := <-reply:
+			timer.Stop()
+			if err != nil {
+				client.Close()
+				return
+			}
+		case <-timer.C:
+			client.Close()
+			return
+		case <-done:
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// sshConn is the tunnelled libvirt stream; closing it closes the SSH client too.
+type sshConn struct {
+	net.Conn
+	client *ssh.Client
+	once   sync.Once
+}
+
+func (c *sshConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { _ = c.client.Close() })
+	return err
+}

@@ -1,0 +1,190 @@
+package hosts
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// statsGroups are the ConnectGetAllDomainStats groups vmgate asks for, in one call.
+const statsGroups = libvirt.DomainStatsState | libvirt.DomainStatsCPUTotal |
+	libvirt.DomainStatsBalloon | libvirt.DomainStatsVCPU |
+	libvirt.DomainStatsInterface | libvirt.DomainStatsBlock
+
+// parseDomainStats turns one record's typed parameters into DomainStats. Unknown
+// fields are ignored: libvirt adds new ones in every release.
+func parseDomainStats(id UUID, params []libvirt.TypedParam) DomainStats {
+	ds := DomainStats{UUID: id}
+	vcpus := map[int]*VCPUStats{}
+	blocks := map[int]*BlockStats{}
+	nets := map[int]*NetStats{}
+	for _, p := range params {
+		group, rest, _ := strings.Cut(p.Field, ".")
+		switch group {
+		case "state":
+			ds.parseState(rest, p.Value.I)
+		case "cpu":
+			ds.parseCPU(rest, p.Value.I)
+		case "balloon":
+			ds.HasBalloon = true
+			ds.parseBalloon(rest, p.Value.I)
+		case "vcpu":
+			if n, field, ok := indexed(rest); ok {
+				parseVCPU(entry(vcpus, n), field, p.Value.I)
+			}
+		case "block":
+			if n, field, ok := indexed(rest); ok {
+				parseBlock(entry(blocks, n), field, p.Value.I)
+			}
+		case "net":
+			if n, field, ok := indexed(rest); ok {
+				parseNet(entry(nets, n), field, p.Value.I)
+			}
+		}
+	}
+	ds.VCPUs = ordered(vcpus, func(n int, v *VCPUStats) { v.Number = n })
+	ds.Blocks = ordered(blocks, nil)
+	ds.Nets = ordered(nets, nil)
+	return ds
+}
+
+func (ds *DomainStats) parseState(field string, v any) {
+	switch field {
+	case "state":
+		ds.State = DomainState(asUint(v))
+	case "reason":
+		ds.Reason = int32(asUint(v))
+	}
+}
+
+func (ds *DomainStats) parseCPU(field string, v any) {
+	switch field {
+	case "time":
+		ds.CPUTimeNs = asUint(v)
+	case "user":
+		ds.CPUUserNs = asUint(v)
+	case "system":
+		ds.CPUSystemNs = asUint(v)
+	}
+}
+
+func (ds *DomainStats) parseBalloon(field string, v any) {
+	dst := map[string]*uint64{
+		"current": &ds.BalloonCurrentKiB, "maximum": &ds.BalloonMaximumKiB,
+		"rss": &ds.BalloonRSSKiB, "unused": &ds.BalloonUnusedKiB,
+		"available": &ds.BalloonAvailableKiB, "usable": &ds.BalloonUsableKiB,
+	}[field]
+	if dst != nil {
+		*dst = asUint(v)
+	}
+}
+
+func parseVCPU(s *VCPUStats, field string, v any) {
+	switch field {
+	case "state":
+		s.State = int(asUint(v))
+	case "time":
+		s.TimeNs = asUint(v)
+	}
+}
+
+func parseBlock(s *BlockStats, field string, v any) {
+	if field == "name" || field == "path" {
+		str, _ := v.(string)
+		if field == "name" {
+			s.Name = str
+		} else {
+			s.Path = str
+		}
+		return
+	}
+	dst := map[string]*uint64{
+		"rd.reqs": &s.RdReqs, "rd.bytes": &s.RdBytes, "wr.reqs": &s.WrReqs,
+		"wr.bytes": &s.WrBytes, "errors": &s.Errors, "capacity": &s.Capacity,
+		"allocation": &s.Allocation, "physical": &s.Physical,
+	}[field]
+	if dst != nil {
+		*dst = asUint(v)
+	}
+}
+
+func parseNet(s *NetStats, field string, v any) {
+	if field == "name" {
+		s.Name, _ = v.(string)
+		return
+	}
+	dst := map[string]*uint64{
+		"rx.bytes": &s.RxBytes, "rx.pkts": &s.RxPkts, "rx.errs": &s.RxErrs, "rx.drop": &s.RxDrop,
+		"tx.bytes": &s.TxBytes, "tx.pkts": &s.TxPkts, "tx.errs": &s.TxErrs, "tx.drop": &s.TxDrop,
+	}[field]
+	if dst != nil {
+		*dst = asUint(v)
+	}
+}
+
+// indexed splits "3.rd.bytes" into 3 and "rd.bytes"; "count" and "current" are not.
+func indexed(s string) (int, string, bool) {
+	num, field, ok := strings.Cut(s, ".")
+	if !ok {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || n > 1<<16 {
+		return 0, "", false
+	}
+	return n, field, true
+}
+
+func entry[T any](m map[int]*T, n int) *T {
+	if v, ok := m[n]; ok {
+		return v
+	}
+	v := new(T)
+	m[n] = v
+	return v
+}
+
+// ordered returns the map's values by index.
+func ordered[T any](m map[int]*T, set func(int, *T)) []T {
+	if len(m) == 0 {
+		return nil
+	}
+	hi := -1
+	for n := range m {
+		hi = max(hi, n)
+	}
+	out := make([]T, 0, len(m))
+	for n := 0; n <= hi; n++ {
+		if v, ok := m[n]; ok {
+			if set != nil {
+				set(n, v)
+			}
+			out = append(out, *v)
+		}
+	}
+	return out
+}
+
+// asUint reads a typed parameter's numeric value; negatives and non-numbers give 0.
+func asUint(v any) uint64 {
+	switch x := v.(type) {
+	case uint64:
+		return x
+	case uint32:
+		return uint64(x)
+	case int64:
+		if x > 0 {
+			return uint64(x)
+		}
+	case int32:
+		if x > 0 {
+			return uint64(x)
+		}
+	case float64:
+		if x > 0 {
+			return uint64(x)
+		}
+	}
+	return 0
+}

@@ -1,0 +1,283 @@
+package hosts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Supervisor holds the connection to one hypervisor: it connects, resyncs, follows
+// events, polls counters, reconnects with backoff, and runs operations.
+type Supervisor struct {
+	cfg    Config
+	uri    URI
+	sink   Sink
+	log    *slog.Logger
+	dial   DialFunc
+	minBO  time.Duration
+	sinkMu sync.Mutex    // Sink calls are serialized and ordered
+	view   chan struct{} // held while reading a domain and reporting it, so reports stay in order
+
+	mu     sync.Mutex
+	cur    *conn // nil unless Up
+	health Health
+}
+
+// Option adjusts a Supervisor; for tests and special transports.
+type Option func(*Supervisor)
+
+// WithDialer replaces the dialer the URI's transport would use; the URI still decides
+// which driver URI is opened.
+func WithDialer(d DialFunc) Option { return func(s *Supervisor) { s.dial = d } }
+
+// WithBackoffStart sets the first reconnect delay (default 500ms).
+func WithBackoffStart(d time.Duration) Option { return func(s *Supervisor) { s.minBO = d } }
+
+// New checks cfg (after SetDefaults on a copy) and prepares a Supervisor; Run starts it.
+func New(cfg Config, sink Sink, logger *slog.Logger, opts ...Option) (*Supervisor, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("host %q: %w", cfg.Name, err)
+	}
+	u, err := ParseURI(cfg.URI)
+	if err != nil {
+		return nil, fmt.Errorf("host %q: %w", cfg.Name, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Supervisor{
+		cfg: cfg, uri: u, sink: sink, log: logger.With("host", cfg.Name),
+		minBO: 500 * time.Millisecond, view: make(chan struct{}, 1),
+		health: Health{Status: Connecting, Since: time.Now()},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.dial == nil {
+		if s.dial, err = newDialer(cfg, u, s.log); err != nil {
+			return nil, fmt.Errorf("host %q: %w", cfg.Name, err)
+		}
+	}
+	return s, nil
+}
+
+// Name is the host's configured name (its SNMP context).
+func (s *Supervisor) Name() string { return s.cfg.Name }
+
+// Health is the connection's current health.
+func (s *Supervisor) Health() Health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.health
+}
+
+// Run connects and keeps connecting until ctx is done; it then closes the connection
+// and returns nil. Connection problems are reported through Health, not returned.
+func (s *Supervisor) Run(ctx context.Context) error {
+	s.emit(func() { s.sink.Health(s.cfg.Name, s.Health()) })
+	bo := backoff{min: s.minBO, max: s.cfg.BackoffMax}
+	for {
+		wasUp, err := s.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wasUp {
+			bo.reset()
+		}
+		wait := bo.next()
+		s.log.Warn("libvirt connection failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		s.setDown(err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// session is one connection's life: connect, subscribe, resync, then serve events,
+// stats and the watchdog until the connection ends or ctx is done.
+func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	c, err := openConn(cctx, s.dial, s.uri.DriverURI(), s.cfg.CallTimeout)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		c.kill(errors.New("session ended"))
+		<-c.disconnected()
+	}()
+	dirty := newDirtySet()
+	if err := s.subscribe(ctx, c, dirty); err != nil {
+		return false, err
+	}
+	s.setConn(c)
+	defer s.setConn(nil)
+	if err := s.resync(ctx, c); err != nil {
+		return false, fmt.Errorf("resync: %w", err)
+	}
+	go s.watchdog(c)
+	if _, err := s.pollStats(ctx, c); connLost(err) {
+		return true, err
+	}
+	ticker := time.NewTicker(s.cfg.StatsInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case <-c.disconnected():
+			return true, c.closed()
+		case <-dirty.ready():
+			for _, id := range dirty.take() {
+				if err := s.refresh(ctx, c, id); connLost(err) {
+					return true, err
+				}
+			}
+		case <-ticker.C:
+			if _, err := s.pollStats(ctx, c); connLost(err) {
+				return true, err
+			}
+		}
+	}
+}
+
+// watchdog probes the connection every keepalive_interval and kills it when a probe
+// is not answered within keepalive_timeout, which makes every hung call return.
+func (s *Supervisor) watchdog(c *conn) {
+	t := time.NewTicker(s.cfg.KeepaliveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.disconnected():
+			return
+		case <-t.C:
+		}
+		err := c.callWithin(context.Background(), s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) error {
+			_, err := l.ConnectGetLibVersion()
+			return err
+		})
+		if err != nil {
+			s.log.Warn("keepalive failed, disconnecting", "err", err)
+			c.kill(err)
+			return
+		}
+	}
+}
+
+func (s *Supervisor) setConn(c *conn) {
+	s.mu.Lock()
+	s.cur = c
+	s.mu.Unlock()
+}
+
+// conn returns the live connection or ErrNotConnected.
+func (s *Supervisor) conn() (*conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil {
+		return nil, fmt.Errorf("host %q: %w (%s)", s.cfg.Name, ErrNotConnected, s.health.Status)
+	}
+	return s.cur, nil
+}
+
+// emit serializes Sink calls.
+func (s *Supervisor) emit(f func()) {
+	s.sinkMu.Lock()
+	defer s.sinkMu.Unlock()
+	f()
+}
+
+func (s *Supervisor) setHealth(f func(h *Health)) {
+	s.mu.Lock()
+	old := s.health
+	f(&s.health)
+	h := s.health
+	s.mu.Unlock()
+	if h != old {
+		s.emit(func() { s.sink.Health(s.cfg.Name, h) })
+	}
+}
+
+// setDown keeps Since across retries while the host stays down.
+func (s *Supervisor) setDown(err error) {
+	msg := "disconnected"
+	if err != nil {
+		msg = err.Error()
+	}
+	s.setHealth(func(h *Health) {
+		if h.Status != Down {
+			h.Status, h.Since = Down, time.Now()
+		}
+		h.LastError = msg
+	})
+}
+
+func (s *Supervisor) setUp(start time.Time) {
+	now := time.Now()
+	s.setHealth(func(h *Health) {
+		h.Status, h.Since, h.LastError = Up, now, ""
+		h.LastSync, h.LastSyncDuration = now, now.Sub(start)
+	})
+}
+
+// backoff is jittered exponential: each wait is random in [d/2, d], d doubling to max.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+func (b *backoff) next() time.Duration {
+	switch {
+	case b.cur == 0:
+		b.cur = b.min
+	case b.cur < b.max:
+		b.cur = min(b.cur*2, b.max)
+	}
+	half := b.cur / 2
+	return half + rand.N(half+1)
+}
+
+// dirtySet collects the UUIDs events name, so a storm of events for one domain
+// costs one re-read, and the event readers never block.
+type dirtySet struct {
+	mu  sync.Mutex
+	ids map[UUID]struct{}
+	sig chan struct{}
+}
+
+func newDirtySet() *dirtySet {
+	return &dirtySet{ids: map[UUID]struct{}{}, sig: make(chan struct{}, 1)}
+}
+
+func (d *dirtySet) add(id UUID) {
+	d.mu.Lock()
+	d.ids[id] = struct{}{}
+	d.mu.Unlock()
+	select {
+	case d.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dirtySet) ready() <-chan struct{} { return d.sig }
+
+func (d *dirtySet) take() []UUID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]UUID, 0, len(d.ids))
+	for id := range d.ids {
+		out = append(out, id)
+	}
+	clear(d.ids)
+	return out
+}

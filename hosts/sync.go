@@ -1,0 +1,269 @@
+package hosts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// subscribe registers for lifecycle and device events before the resync, so nothing
+// that happens during the resync is missed. The readers drain go-libvirt's channels
+// until they close (when the connection ends) and only mark domains dirty.
+func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) error {
+	var lc <-chan libvirt.DomainEventLifecycleMsg
+	err := c.call(ctx, "subscribe lifecycle events", func(l *lv) (err error) {
+		lc, err = l.LifecycleEvents(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		for ev := range lc {
+			dirty.add(UUID(ev.Dom.UUID))
+		}
+	}()
+	for _, id := range []libvirt.DomainEventID{libvirt.DomainEventIDDeviceAdded, libvirt.DomainEventIDDeviceRemoved} {
+		var ch <-chan any
+		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) (err error) {
+			ch, err = l.SubscribeEvents(ctx, id, nil)
+			return err
+		})
+		if connLost(err) {
+			return err
+		}
+		if err != nil { // an old or limited driver: lifecycle events are enough
+			s.log.Info("device events unavailable", "err", err)
+			continue
+		}
+		go drainDeviceEvents(ch, dirty)
+	}
+	return nil
+}
+
+func drainDeviceEvents(ch <-chan any, dirty *dirtySet) {
+	for ev := range ch {
+		switch e := ev.(type) {
+		case *libvirt.DomainEventCallbackDeviceAddedMsg:
+			dirty.add(UUID(e.Dom.UUID))
+		case *libvirt.DomainEventCallbackDeviceRemovedMsg:
+			dirty.add(UUID(e.Msg.Dom.UUID))
+		}
+	}
+}
+
+// resync reads everything and reports it as one Synced.
+func (s *Supervisor) resync(ctx context.Context, c *conn) error {
+	if err := s.lockView(ctx); err != nil {
+		return err
+	}
+	defer s.unlockView()
+	start := time.Now()
+	inv, err := s.inventory(ctx, c)
+	if err != nil {
+		return err
+	}
+	s.emit(func() { s.sink.Synced(s.cfg.Name, inv) })
+	s.setUp(start)
+	s.log.Info("resynced", "domains", len(inv.Domains), "pools", len(inv.Pools),
+		"volumes", len(inv.Volumes), "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (s *Supervisor) lockView(ctx context.Context) error {
+	select {
+	case s.view <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the host view: %w", ctx.Err())
+	}
+}
+
+func (s *Supervisor) unlockView() { <-s.view }
+
+func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) {
+	inv := Inventory{}
+	var err error
+	if inv.Hypervisor, err = s.hypervisor(ctx, c); err != nil {
+		return inv, err
+	}
+	if inv.Domains, err = s.domains(ctx, c); err != nil {
+		return inv, err
+	}
+	inv.Pools, inv.Volumes, err = s.storage(ctx, c)
+	if connLost(err) {
+		return inv, err
+	}
+	if err != nil { // hosts without a storage driver still have domains
+		s.log.Warn("storage pools not read", "err", err)
+	}
+	return inv, nil
+}
+
+func (s *Supervisor) hypervisor(ctx context.Context, c *conn) (Hypervisor, error) {
+	h := Hypervisor{URI: s.cfg.URI}
+	err := c.call(ctx, "read hypervisor info", func(l *lv) (err error) {
+		if h.Type, err = l.ConnectGetType(); err != nil {
+			return fmt.Errorf("ConnectGetType: %w", err)
+		}
+		if h.Version, err = l.ConnectGetVersion(); err != nil {
+			return fmt.Errorf("ConnectGetVersion: %w", err)
+		}
+		if h.LibvirtVersion, err = l.ConnectGetLibVersion(); err != nil {
+			return fmt.Errorf("ConnectGetLibVersion: %w", err)
+		}
+		if h.Hostname, err = l.ConnectGetHostname(); err != nil {
+			return fmt.Errorf("ConnectGetHostname: %w", err)
+		}
+		h.Node, err = nodeInfo(l)
+		return err
+	})
+	return h, err
+}
+
+func nodeInfo(l *lv) (NodeInfo, error) {
+	model, mem, cpus, mhz, nodes, sockets, cores, threads, err := l.NodeGetInfo()
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("NodeGetInfo: %w", err)
+	}
+	var b strings.Builder
+	for _, ch := range model {
+		if ch == 0 {
+			break
+		}
+		b.WriteByte(byte(ch))
+	}
+	return NodeInfo{
+		Model: b.String(), MemoryKiB: mem, CPUs: uint32(cpus), MHz: uint32(mhz),
+		Nodes: uint32(nodes), Sockets: uint32(sockets), Cores: uint32(cores), Threads: uint32(threads),
+	}, nil
+}
+
+// domains lists all domains and describes them with a few calls in flight at once.
+func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
+	var list []libvirt.Domain
+	err := c.call(ctx, "ConnectListAllDomains", func(l *lv) (err error) {
+		list, _, err = l.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Domain, len(list))
+	errs := make([]error, len(list))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, dom := range list {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = describe(ctx, c, dom)
+		}()
+	}
+	wg.Wait()
+	doms := out[:0]
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, ErrNotFound): // gone since the list: its event follows
+		case err != nil:
+			return nil, err
+		default:
+			doms = append(doms, out[i])
+		}
+	}
+	return doms, nil
+}
+
+// describe reads one domain's XML, state, persistence and autostart.
+func describe(ctx context.Context, c *conn, dom libvirt.Domain) (Domain, error) {
+	var d Domain
+	err := c.call(ctx, fmt.Sprintf("describe domain %q", dom.Name), func(l *lv) error {
+		doc, err := l.DomainGetXMLDesc(dom, 0)
+		if err != nil {
+			return err
+		}
+		if d, err = ParseDomainXML(doc); err != nil {
+			return err
+		}
+		state, reason, err := l.DomainGetState(dom, 0)
+		if err != nil {
+			return err
+		}
+		persistent, err := l.DomainIsPersistent(dom)
+		if err != nil {
+			return err
+		}
+		autostart, err := l.DomainGetAutostart(dom)
+		if err != nil {
+			return err
+		}
+		d.State, d.Reason = DomainState(state), reason
+		d.Persistent, d.Autostart = persistent == 1, autostart == 1
+		d.ID = -1
+		if d.State != StateShutoff && dom.ID > 0 {
+			d.ID = dom.ID
+		}
+		return nil
+	})
+	return d, err
+}
+
+// refresh re-reads one domain and reports it updated, or removed when libvirt no
+// longer knows it (undefined, or transient and stopped).
+func (s *Supervisor) refresh(ctx context.Context, c *conn, id UUID) error {
+	_, _, err := s.update(ctx, c, id)
+	return err
+}
+
+// update is refresh that also returns the domain, and found=false once removed.
+func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, found bool, err error) {
+	if err := s.lockView(ctx); err != nil {
+		return d, false, err
+	}
+	defer s.unlockView()
+	var dom libvirt.Domain
+	err = c.call(ctx, "DomainLookupByUUID "+id.String(), func(l *lv) (err error) {
+		dom, err = l.DomainLookupByUUID(libvirt.UUID(id))
+		return err
+	})
+	if err == nil {
+		d, err = describe(ctx, c, dom)
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.emit(func() { s.sink.DomainRemoved(s.cfg.Name, id) })
+		return d, false, nil
+	case err != nil:
+		s.log.Warn("domain not re-read", "uuid", id.String(), "err", err)
+		return d, false, err
+	}
+	s.emit(func() { s.sink.DomainUpdated(s.cfg.Name, d) })
+	return d, true, nil
+}
+
+// pollStats makes the one ConnectGetAllDomainStats call for all domains and reports it.
+func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
+	var recs []libvirt.DomainStatsRecord
+	err := c.call(ctx, "ConnectGetAllDomainStats", func(l *lv) (err error) {
+		recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0)
+		return err
+	})
+	if err != nil {
+		s.log.Warn("stats not read", "err", err)
+		return nil, err
+	}
+	st := &Stats{At: time.Now(), Domains: make(map[UUID]DomainStats, len(recs))}
+	for _, r := range recs {
+		id := UUID(r.Dom.UUID)
+		st.Domains[id] = parseDomainStats(id, r.Params)
+	}
+	s.emit(func() { s.sink.Stats(s.cfg.Name, st) })
+	return st, nil
+}
