@@ -1,0 +1,167 @@
+package snmp
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// response is the PDU part of a Response: error status, 1-based index, varbinds.
+type response struct {
+	status gosnmp.SNMPError
+	index  int
+	vars   []VarBind
+}
+
+// wrapper puts a response PDU into a whole message for the requester.
+type wrapper func(pdu []byte) ([]byte, error)
+
+// encode marshals a Response with the request's ID. A varbind a handler filled with a
+// value that does not fit its type turns the response into genErr naming it.
+func (e *Engine) encode(p *pdu, resp response, wrap wrapper) ([]byte, error) {
+	vbs, bad, err := encodeVarBinds(resp.vars)
+	if err != nil {
+		e.log.Error("snmp response not encodable", "err", err)
+		vbs, _, err = encodeVarBinds(p.vars)
+		if err != nil {
+			return nil, err
+		}
+		resp = response{status: gosnmp.GenErr, index: bad}
+	}
+	return wrap(buildPDU(gosnmp.GetResponse, p.requestID, resp.status, resp.index, vbs))
+}
+
+// serve runs one request PDU and returns the encoded response that fits in maxSize,
+// or nil when nothing may be sent.
+func (e *Engine) serve(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize int, wrap wrapper) ([]byte, error) {
+	var resp response
+	switch p.typ {
+	case gosnmp.GetRequest:
+		resp = e.serveGet(ctx, r, p, v1)
+	case gosnmp.GetNextRequest:
+		resp = e.serveNext(ctx, r, p, v1)
+	case gosnmp.GetBulkRequest:
+		return e.serveBulk(ctx, r, p, maxSize, wrap)
+	case gosnmp.SetRequest:
+		resp = e.serveSet(ctx, r, p, v1)
+	default:
+		return nil, fmt.Errorf("unsupported PDU type %v", p.typ)
+	}
+	if v1 && resp.status != gosnmp.NoError {
+		resp.status = v1Status(resp.status)
+		resp.vars = p.vars // RFC 1157: an error response echoes the request
+	}
+	out, err := e.encode(p, resp, wrap)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) <= maxSize {
+		return out, nil
+	}
+	// RFC 3416 section 4.2.1: tooBig with an empty list (v1 echoes the request).
+	tb := response{status: gosnmp.TooBig}
+	if v1 {
+		tb.vars = p.vars
+	}
+	out, err = e.encode(p, tb, wrap)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxSize {
+		e.cnt.silentDrops.Add(1)
+		return nil, nil
+	}
+	return out, nil
+}
+
+func (e *Engine) serveGet(ctx context.Context, r *Request, p *pdu, v1 bool) response {
+	out := make([]VarBind, len(p.vars))
+	for i, vb := range p.vars {
+		out[i] = e.get(ctx, r, vb.OID, v1)
+		if v1 && isException(out[i].Type) {
+			return response{status: gosnmp.NoSuchName, index: i + 1}
+		}
+	}
+	return response{vars: out}
+}
+
+func (e *Engine) serveNext(ctx context.Context, r *Request, p *pdu, v1 bool) response {
+	out := make([]VarBind, len(p.vars))
+	for i, vb := range p.vars {
+		out[i] = e.next(ctx, r, vb.OID, v1)
+		if v1 && isException(out[i].Type) {
+			return response{status: gosnmp.NoSuchName, index: i + 1}
+		}
+	}
+	return response{vars: out}
+}
+
+// maxBulkVars caps one GETBULK answer, whatever max-repetitions says.
+const maxBulkVars = 4096
+
+// serveBulk runs GETBULK (RFC 3416 section 4.2.3) and trims the answer to maxSize.
+func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int, wrap wrapper) ([]byte, error) {
+	n := min(p.nonRepeaters, len(p.vars))
+	reps := p.vars[n:]
+	limit := min(maxBulkVars, maxSize/8) // no varbind encodes in fewer than ~8 bytes
+	out := make([]VarBind, 0, min(limit, n+len(reps)*min(p.maxReps, 64)))
+	for _, vb := range p.vars[:n] {
+		out = append(out, e.next(ctx, r, vb.OID, false))
+	}
+	last := make([]OID, len(reps))
+	for i, vb := range reps {
+		last[i] = vb.OID
+	}
+	for rep := 0; rep < p.maxReps && len(reps) > 0 && len(out)+len(reps) <= limit; rep++ {
+		ended := 0
+		for i := range reps {
+			vb := e.next(ctx, r, last[i], false)
+			if vb.Type == gosnmp.EndOfMibView {
+				ended++
+			} else {
+				last[i] = vb.OID
+			}
+			out = append(out, vb)
+		}
+		if ended == len(reps) || ctx.Err() != nil {
+			break
+		}
+	}
+	vbs, _, err := encodeVarBinds(out)
+	if err != nil {
+		e.log.Error("snmp response not encodable", "err", err)
+		return e.encode(p, response{status: gosnmp.GenErr, index: 1}, wrap)
+	}
+	return fitBulk(p.requestID, vbs, maxSize, wrap)
+}
+
+// fitBulk wraps the longest prefix of vbs that fits in maxSize; tooBig when not even
+// one varbind fits.
+func fitBulk(requestID int32, vbs [][]byte, maxSize int, wrap wrapper) ([]byte, error) {
+	build := func(k int) ([]byte, error) {
+		return wrap(buildPDU(gosnmp.GetResponse, requestID, gosnmp.NoError, 0, vbs[:k]))
+	}
+	full, err := build(len(vbs))
+	if err != nil || len(full) <= maxSize {
+		return full, err
+	}
+	var encErr error
+	// sort.Search finds the smallest k whose encoding does not fit.
+	k := sort.Search(len(vbs), func(k int) bool {
+		b, err := build(k)
+		if err != nil {
+			encErr = err
+			return true
+		}
+		return len(b) > maxSize
+	})
+	if encErr != nil {
+		return nil, encErr
+	}
+	if k <= 1 {
+		return wrap(buildPDU(gosnmp.GetResponse, requestID, gosnmp.TooBig, 0, nil))
+	}
+	return build(k - 1)
+}

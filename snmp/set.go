@@ -1,0 +1,97 @@
+package snmp
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// setGroup is the varbinds of one SET that fall in one handler's subtree.
+type setGroup struct {
+	s    Setter
+	root OID
+	vars []SetVar
+}
+
+// serveSet runs a SET in two phases (RFC 3416 section 4.2.5): TestSet on every
+// handler, then CommitSet on each. SETs are serialized.
+func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) response {
+	echo := response{vars: p.vars}
+	if r.Principal.Access != ReadWrite {
+		if r.Principal.Model != ModelUSM {
+			e.cnt.inBadCommunityUses.Add(1)
+		}
+		return response{status: gosnmp.NoAccess, index: 1, vars: p.vars}
+	}
+	es := e.reg.load()
+	var groups []*setGroup
+	byRoot := map[int]*setGroup{}
+	for i, vb := range p.vars {
+		if v1 && vb.Type == gosnmp.Counter64 {
+			return response{status: gosnmp.BadValue, index: i + 1, vars: p.vars}
+		}
+		h, _ := find(es, vb.OID)
+		var s Setter
+		if h >= 0 {
+			s, _ = es[h].h.(Setter)
+		}
+		if s == nil {
+			return response{status: gosnmp.NotWritable, index: i + 1, vars: p.vars}
+		}
+		g := byRoot[h]
+		if g == nil {
+			g = &setGroup{s: s, root: es[h].root}
+			byRoot[h] = g
+			groups = append(groups, g)
+		}
+		g.vars = append(g.vars, SetVar{Index: i + 1, VarBind: vb})
+	}
+	e.setMu.Lock()
+	defer e.setMu.Unlock()
+	for _, g := range groups {
+		if err := g.s.TestSet(ctx, r, g.vars); err != nil {
+			return e.setFailed(r, g, err, gosnmp.GenErr, p.vars)
+		}
+	}
+	for i, g := range groups {
+		if err := g.s.CommitSet(ctx, r, g.vars); err != nil {
+			// Earlier groups are applied and there is no undo across handlers.
+			def := gosnmp.CommitFailed
+			if i > 0 {
+				def = gosnmp.UndoFailed
+			}
+			resp := e.setFailed(r, g, err, def, p.vars)
+			if i > 0 && resp.status == gosnmp.CommitFailed {
+				resp.status = gosnmp.UndoFailed
+			}
+			return resp
+		}
+	}
+	return echo
+}
+
+// setFailed turns a TestSet/CommitSet error into a response and logs it.
+func (e *Engine) setFailed(r *Request, g *setGroup, err error, def gosnmp.SNMPError, vars []VarBind) response {
+	resp := response{status: def, index: g.vars[0].Index, vars: vars}
+	var se *SetError
+	if errors.As(err, &se) {
+		if se.Status != gosnmp.NoError {
+			resp.status = se.Status
+		}
+		if se.Index >= 1 && se.Index <= len(vars) {
+			resp.index = se.Index
+		}
+	}
+	e.log.Info("snmp set refused", "context", r.Context, "principal", principalLabel(r.Principal),
+		"subtree", g.root.String(), "status", resp.status.String(), "index", resp.index, "err", err)
+	return resp
+}
+
+// principalLabel names a principal for logs: the user name, never a community string.
+func principalLabel(p Principal) string {
+	if p.Model == ModelUSM {
+		return p.Name
+	}
+	return "community"
+}
