@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+const libvirtSock = "/var/run/libvirt/libvirt-sock"
+
+// TestViewWithRealSupervisors drives the view with two real hosts.Supervisors on the
+// libvirt test driver (each connection is a private fake host built from
+// testdata/node.xml, so both hosts report the same UUIDs: a real duplicate).
+func TestViewWithRealSupervisors(t *testing.T) {
+	if c, err := net.Dial("unix", libvirtSock); err != nil {
+		t.Skipf("SKIPPING INTEGRATION TEST: libvirtd not reachable at %s (run deploy/testbed/libvirtd-up): %v", libvirtSock, err)
+	} else {
+		_ = c.Close()
+	}
+	node, err := filepath.Abs("testdata/node.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := newTestView(t)
+	tv.View.now = time.Now // real supervisors, real time
+	uri := "test+unix://" + node
+	names := []string{"gw-t1", "gw-t2"}
+	var specs []HostSpec
+	for _, n := range names {
+		specs = append(specs, HostSpec{Name: n, URI: uri, StatsInterval: time.Second})
+	}
+	tv.SetHosts(specs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	sups := map[string]*hosts.Supervisor{}
+	for _, n := range names {
+		sup, err := hosts.New(hosts.Config{Name: n, URI: uri, StatsInterval: time.Second}, tv.View, viewTestLogger())
+		if err != nil {
+			t.Fatalf("hosts.New: %v", err)
+		}
+		sups[n] = sup
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = sup.Run(ctx) }()
+	}
+
+	webUUID, _ := hosts.ParseUUID("5c1f0a2e-7b3d-4e6f-9a10-000000000001")
+	viewWaitFor(t, "both hosts synced with fresh counters", func() bool {
+		s := tv.Read()
+		for _, n := range names {
+			e, ok := s.Host(n)
+			if !ok || e.Health.Status != hosts.Up || e.SyncedAt.IsZero() || e.VMs != 2 {
+				return false
+			}
+			r, ok := s.VMByUUID(n, webUUID)
+			if !ok {
+				return false
+			}
+			if _, fresh, ok := s.DomainStats(r); !ok || !fresh {
+				return false
+			}
+		}
+		return true
+	})
+
+	s := tv.Read()
+	merged := slices.Collect(s.VMs("", 0))
+	if len(merged) != 2 {
+		t.Fatalf("merged context shows %d VMs, want 2 (same UUIDs on both hosts)", len(merged))
+	}
+	for _, n := range names {
+		if got := len(slices.Collect(s.VMs(n, 0))); got != 2 {
+			t.Errorf("context %s shows %d VMs, want 2", n, got)
+		}
+	}
+	web, _ := s.VMByUUID("", webUUID)
+	if web.Domain.Name != "gw-web" || web.Domain.State != hosts.StateRunning || web.Stale {
+		t.Errorf("merged gw-web = %+v", web.VM)
+	}
+	if len(web.Disks) != 1 || web.Disks[0].DiskImageIndex == 0 {
+		t.Fatalf("gw-web disks = %+v", web.Disks)
+	}
+	im, ok := s.Image(web.Host, web.Disks[0].DiskImageIndex)
+	if !ok || im.Volume == nil || im.Path != "/gw-pool/web.qcow2" {
+		t.Errorf("gw-web's volume image = %+v %v", im, ok)
+	}
+	if kn := slices.Collect(s.Kernels("", 0)); len(kn) != 1 || kn[0].Kernel != "/boot/vmlinuz-gw" {
+		t.Errorf("kernels = %+v", kn)
+	}
+	if got := len(slices.Collect(s.Pools("", 0))); got != 2 {
+		t.Errorf("merged pools = %d, want one per host", got)
+	}
+
+	// Pause the domain on the merged winner and power it off on the other host: each
+	// context follows its own events, and the merged row stays with the host where the
+	// domain is still active (paused).
+	other := names[0]
+	if web.Host == other {
+		other = names[1]
+	}
+	opCtx, opCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer opCancel()
+	if err := sups[web.Host].Suspend(opCtx, webUUID); err != nil {
+		t.Fatalf("suspend on %s: %v", web.Host, err)
+	}
+	if err := sups[other].Destroy(opCtx, webUUID); err != nil {
+		t.Fatalf("destroy on %s: %v", other, err)
+	}
+	viewWaitFor(t, "events applied", func() bool {
+		s := tv.Read()
+		a, _ := s.VMByUUID(web.Host, webUUID)
+		b, _ := s.VMByUUID(other, webUUID)
+		return a.VM != nil && b.VM != nil &&
+			a.Domain.State == hosts.StatePaused && b.Domain.State == hosts.StateShutoff
+	})
+	if m, _ := tv.Read().VMByUUID("", webUUID); m.Host != web.Host {
+		t.Errorf("merged row from %s, want %s where the domain is still active", m.Host, web.Host)
+	}
+}
