@@ -29,9 +29,9 @@ type View struct {
 	now                  func() time.Time
 	defaultStatsInterval time.Duration
 
-	mu         sync.Mutex // one writer at a time
-	seq        uint64     // counts Sink calls: "reported first" for the merged rule
-	configured map[string]HostSpec
+	mu         sync.Mutex                          // one writer at a time
+	seq        uint64                              // counts Sink calls: "reported first" for the merged rule
+	configured atomic.Pointer[map[string]HostSpec] // nil until SetHosts
 	dupWarned  map[hosts.UUID]bool
 
 	statsMu sync.RWMutex
@@ -45,6 +45,19 @@ type HostSpec struct {
 	Name          string
 	URI           string
 	StatsInterval time.Duration // 0: DefaultStatsInterval
+}
+
+// HostSpecs converts the hosts section of the configuration for SetHosts.
+func HostSpecs(cfgs []hosts.Config) []HostSpec {
+	out := make([]HostSpec, 0, len(cfgs))
+	for _, c := range cfgs {
+		iv := c.StatsInterval
+		if iv == 0 {
+			iv = hosts.DefaultStatsInterval
+		}
+		out = append(out, HostSpec{Name: c.Name, URI: c.URI, StatsInterval: iv})
+	}
+	return out
 }
 
 // ViewOption configures NewView.
@@ -82,10 +95,11 @@ func NewView(reg *Registry, logger *slog.Logger, opts ...ViewOption) (*View, err
 func (v *View) SetHosts(specs []HostSpec) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.configured = make(map[string]HostSpec, len(specs))
+	configured := make(map[string]HostSpec, len(specs))
 	for _, s := range specs {
-		v.configured[s.Name] = s
+		configured[s.Name] = s
 	}
+	v.configured.Store(&configured)
 	w := v.begin()
 	defer w.txn.Abort()
 	it, err := w.txn.Get(tableHost, indexID)
@@ -95,7 +109,7 @@ func (v *View) SetHosts(specs []HostSpec) {
 	}
 	var gone []string
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if _, ok := v.configured[raw.(*HostEntry).Name]; !ok {
+		if _, ok := configured[raw.(*HostEntry).Name]; !ok {
 			gone = append(gone, raw.(*HostEntry).Name)
 		}
 	}
@@ -164,7 +178,7 @@ func (v *View) DomainRemoved(host string, id hosts.UUID) {
 
 // Stats swaps host's counter snapshot. s must not be modified afterwards.
 func (v *View) Stats(host string, s *hosts.Stats) {
-	if s == nil {
+	if s == nil || !v.accepts(host) {
 		return
 	}
 	v.statsMu.RLock()
@@ -181,15 +195,34 @@ func (v *View) Stats(host string, s *hosts.Stats) {
 	p.Store(s)
 }
 
+// accepts reports whether Sink calls for host are applied: before the first SetHosts
+// every host is, afterwards only configured ones.
+func (v *View) accepts(host string) bool {
+	m := v.configured.Load()
+	if m == nil {
+		return true
+	}
+	_, ok := (*m)[host]
+	return ok
+}
+
+// spec returns host's configuration, if SetHosts gave one.
+func (v *View) spec(host string) (HostSpec, bool) {
+	m := v.configured.Load()
+	if m == nil {
+		return HostSpec{}, false
+	}
+	s, ok := (*m)[host]
+	return s, ok
+}
+
 // write runs fn in one write transaction for host and commits it, or logs why not.
 func (v *View) write(host, what string, fn func(*writeTxn) error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.configured != nil {
-		if _, ok := v.configured[host]; !ok {
-			v.logger.Debug("view: ignoring unconfigured host", "host", host, "op", what)
-			return
-		}
+	if !v.accepts(host) {
+		v.logger.Debug("view: ignoring unconfigured host", "host", host, "op", what)
+		return
 	}
 	w := v.begin()
 	defer w.txn.Abort()

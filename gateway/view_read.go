@@ -194,6 +194,14 @@ func (s *Snapshot) Hosts(from uint32) iter.Seq[*HostEntry] {
 	}
 }
 
+// HostByIndex returns the host with that hypervisor index.
+func (s *Snapshot) HostByIndex(idx uint32) (*HostEntry, bool) {
+	for e := range s.Hosts(idx) {
+		return e, e.Index == idx
+	}
+	return nil, false
+}
+
 // Host returns a host by configured name (= context name).
 func (s *Snapshot) Host(name string) (*HostEntry, bool) {
 	e, ok := s.hosts[name]

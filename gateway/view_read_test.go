@@ -145,6 +145,13 @@ func TestReadSubTablesCarryIndexes(t *testing.T) {
 	if !slices.Equal(hostNames, []string{"a", "b"}) {
 		t.Errorf("hosts %v", hostNames)
 	}
+	hb, _ := s.Host("b")
+	if h, ok := s.HostByIndex(hb.Index); !ok || h.Name != "b" {
+		t.Errorf("HostByIndex(%d) = %+v %v", hb.Index, h, ok)
+	}
+	if _, ok := s.HostByIndex(hb.Index + 1); ok {
+		t.Errorf("HostByIndex past the last host found one")
+	}
 }
 
 func pools2index(s *Snapshot, host string) uint32 {

@@ -396,3 +396,17 @@ func TestVMIDNotReusedAfterDeletion(t *testing.T) {
 		t.Fatalf("VM back after grace got vmId %d, want a fresh one above %d", late.VMID, n.VMID)
 	}
 }
+
+func TestHostSpecs(t *testing.T) {
+	got := HostSpecs([]hosts.Config{
+		{Name: "a", URI: "qemu:///system"},
+		{Name: "b", URI: "test:///x", StatsInterval: 3 * time.Second},
+	})
+	want := []HostSpec{
+		{Name: "a", URI: "qemu:///system", StatsInterval: hosts.DefaultStatsInterval},
+		{Name: "b", URI: "test:///x", StatsInterval: 3 * time.Second},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("HostSpecs = %+v, want %+v", got, want)
+	}
+}
