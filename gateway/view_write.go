@@ -320,7 +320,7 @@ func (w *writeTxn) putHost(host string, edit func(*HostEntry)) error {
 			return fmt.Errorf("host index: %w", errNoIndex)
 		}
 	}
-	if spec, ok := w.v.configured[host]; ok {
+	if spec, ok := w.v.spec(host); ok {
 		if spec.URI != "" {
 			e.URI = spec.URI
 		}
