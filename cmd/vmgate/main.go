@@ -1,0 +1,133 @@
+// Command vmgate serves the VMs of many libvirt hypervisors as one SNMP agent.
+//
+//	vmgate --config /etc/vmgate/vmgate.yaml [--check] [--log.format text|json] [--log.level info]
+//	vmgate --version
+//	vmgate --print-mib > VIRTUAL-MACHINES-MIB.txt
+//
+// SIGINT and SIGTERM stop it cleanly; SIGHUP reloads the configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/vmgate/vmgate/gateway"
+	"github.com/vmgate/vmgate/mib"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is main with its outputs and exit code explicit.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vmgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration `FILE` (YAML); required")
+	check := fs.Bool("check", false, "validate the configuration, print every problem and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	printMIB := fs.Bool("print-mib", false, "write the VIRTUAL-MACHINES-MIB module text to stdout and exit")
+	logFormat := fs.String("log.format", "text", "log format: text or json")
+	logLevel := fs.String("log.level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "vmgate: unexpected arguments %q\n", fs.Args())
+		return 2
+	case *showVersion:
+		fmt.Fprintf(stdout, "vmgate %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case *printMIB:
+		if _, err := stdout.Write(mib.ModuleText()); err != nil {
+			fmt.Fprintf(stderr, "vmgate: %v\n", err)
+			return 1
+		}
+		return 0
+	case *configPath == "":
+		fmt.Fprintln(stderr, "vmgate: --config FILE is required")
+		return 2
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmgate: %v\n", err)
+		return 2
+	}
+	if *check {
+		return checkConfig(*configPath, stdout, stderr)
+	}
+	return serve(*configPath, logger)
+}
+
+// checkConfig is --check: every problem on its own line on stderr, exit 1 on any.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintln(stdout, "config OK")
+	return 0
+}
+
+func serve(path string, logger *slog.Logger) int {
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		logConfigError(logger, err)
+		logger.Error("cannot start: invalid configuration", "file", path)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	logger.Info("vmgate starting", "version", version, "config", path)
+	opts := gateway.Options{Version: version, ConfigPath: path, Reload: hup}
+	if err := gateway.Run(ctx, cfg, logger, opts); err != nil {
+		logger.Error("vmgate stopped", "err", err)
+		return 1
+	}
+	logger.Info("vmgate stopped")
+	return 0
+}
+
+func logConfigError(logger *slog.Logger, err error) {
+	var ce *gateway.ConfigError
+	if !errors.As(err, &ce) {
+		logger.Error("config", "err", err)
+		return
+	}
+	for _, e := range ce.Errs {
+		logger.Error("config problem", "file", ce.Path, "err", e)
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log.level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log.format %q: want text or json", format)
+}

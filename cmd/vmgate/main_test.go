@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+const testVersion = "v9.8.7-test"
+
+// buildBinary builds vmgate once per test run, with the version stamped as the Makefile does.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vmgate")
+	cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBinary(t *testing.T, bin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func configYAML(listen, stateDir, sysName string) string {
+	return fmt.Sprintf(`
+snmp:
+  listen: [%q]
+  state_dir: %s
+  sys_name: %s
+  communities: [{community: bin-test-community, access: read-only, context: ""}]
+hosts: []
+`, listen, stateDir, sysName)
+}
+
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", strings.Replace(configYAML("udp:127.0.0.1:16999", filepath.Join(dir, "state"), "ok"),
+		"hosts: []", `hosts: [{name: kvm-1, uri: "qemu+tls://kvm-1.example.net/system"}]`, 1))
+	bad := writeFile(t, dir, "bad.yaml", `
+snmp:
+  listen: ["sctp:0.0.0.0:161"]
+  state_dir: /tmp/x
+  users:
+    - {name: ops, auth_protocol: SHA, auth_passphrase: tiny-pw, access: read-only, contexts: [kvm-9]}
+hosts:
+  - {name: kvm-1, uri: "qemu+foo://h/system"}
+  - {name: kvm-1, uri: "qemu:///system"}
+`)
+	unknownKey := writeFile(t, dir, "unknown.yaml", "snmp:\n  listen: []\n  comunities: []\n")
+	empty := writeFile(t, dir, "empty.yaml", "")
+
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string   // exact, when set
+		stderrHas  []string // substrings
+		stderrNone bool
+	}{
+		{"version", []string{"--version"}, 0, "", nil, true},
+		{"check good", []string{"--config", good, "--check"}, 0, "config OK\n", nil, true},
+		{"check example", []string{"--config", "../../config.example.yaml", "--check"}, 0, "config OK\n", nil, false},
+		{"check bad", []string{"--check", "--config", bad}, 1, "", []string{
+			bad + `: snmp.listen[0]: unsupported transport "sctp"`,
+			bad + `: snmp.users[0] "ops": auth_passphrase: shorter than 8 characters`,
+			bad + `: snmp.users[0] "ops": contexts[0]: "kvm-9" is not a configured host`,
+			bad + `: hosts[0] "kvm-1": uri: unsupported transport "foo"`,
+			bad + `: hosts[1] "kvm-1": name: duplicate of hosts[0]`,
+		}, false},
+		{"check unknown key", []string{"--check", "--config", unknownKey}, 1, "",
+			[]string{unknownKey + ": line 3: field comunities not found"}, false},
+		{"check empty", []string{"--check", "--config", empty}, 1, "", []string{empty + ": empty"}, false},
+		{"check missing", []string{"--check", "--config", filepath.Join(dir, "nope.yaml")}, 1, "",
+			[]string{"nope.yaml: open", "no such file"}, false},
+		{"no config", []string{"--check"}, 2, "", []string{"--config FILE is required"}, false},
+		{"bad log format", []string{"--config", good, "--log.format", "xml"}, 2, "", []string{`--log.format "xml"`}, false},
+		{"bad log level", []string{"--config", good, "--log.level", "loud"}, 2, "", []string{`--log.level "loud"`}, false},
+		{"unknown flag", []string{"--nope"}, 2, "", []string{"flag provided but not defined: -nope"}, false},
+		{"stray argument", []string{"--config", good, "extra"}, 2, "", []string{`unexpected arguments ["extra"]`}, false},
+		{"start with invalid config", []string{"--config", bad}, 1, "", []string{"config problem", "cannot start: invalid configuration"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, bin, tt.args...)
+			if r.code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			if tt.stdout != "" && r.stdout != tt.stdout {
+				t.Errorf("stdout %q, want %q", r.stdout, tt.stdout)
+			}
+			if tt.stderrNone && r.stderr != "" {
+				t.Errorf("stderr %q, want none", r.stderr)
+			}
+			for _, w := range tt.stderrHas {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "tiny-pw") || strings.Contains(r.stderr, "bin-test-community") {
+				t.Errorf("stderr reveals a secret:\n%s", r.stderr)
+			}
+		})
+	}
+
+	t.Run("check prints one problem per line", func(t *testing.T) {
+		r := runBinary(t, bin, "--check", "--config", bad)
+		for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if !strings.HasPrefix(line, bad+": ") {
+				t.Errorf("line %q does not start with the file name", line)
+			}
+		}
+	})
+	t.Run("version text", func(t *testing.T) {
+		r := runBinary(t, bin, "--version")
+		if !strings.HasPrefix(r.stdout, "vmgate "+testVersion+" go") {
+			t.Errorf("--version printed %q", r.stdout)
+		}
+	})
+	t.Run("print-mib", func(t *testing.T) {
+		r := runBinary(t, bin, "--print-mib")
+		if r.code != 0 || !strings.Contains(r.stdout, "VIRTUAL-MACHINES-MIB DEFINITIONS ::= BEGIN") {
+			t.Errorf("--print-mib: exit %d, output starts %.80q", r.code, r.stdout)
+		}
+	})
+	t.Run("check warns about a readable file", func(t *testing.T) {
+		p := writeFile(t, t.TempDir(), "open.yaml", configYAML("udp:127.0.0.1:16999", "/tmp/s", "x"))
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runBinary(t, bin, "--check", "--config", p)
+		if r.code != 0 || !strings.Contains(r.stderr, "warning: config file "+p+" has mode 0644") {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+// syncBuffer collects a child's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func sysName(port int) (string, error) {
+	c := &gosnmp.GoSNMP{Target: "127.0.0.1", Port: uint16(port), Community: "bin-test-community",
+		Version: gosnmp.Version2c, Timeout: 250 * time.Millisecond, Retries: 0}
+	if err := c.Connect(); err != nil {
+		return "", err
+	}
+	defer c.Conn.Close()
+	pkt, err := c.Get([]string{".1.3.6.1.2.1.1.5.0"})
+	if err != nil {
+		return "", err
+	}
+	if len(pkt.Variables) != 1 {
+		return "", fmt.Errorf("%d varbinds", len(pkt.Variables))
+	}
+	b, _ := pkt.Variables[0].Value.([]byte)
+	return string(b), nil
+}
+
+// TestBinaryServe runs the daemon: it serves, survives a broken reload, applies a good
+// one, stops cleanly on SIGTERM, and fails clearly when its port is taken.
+func TestBinaryServe(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	port := freeUDPPort(t)
+	listen := fmt.Sprintf("udp:127.0.0.1:%d", port)
+	state := filepath.Join(dir, "state")
+	cfgPath := writeFile(t, dir, "vmgate.yaml", configYAML(listen, state, "before"))
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "--config", cfgPath, "--log.format", "json")
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("vmgate log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, "vmgate to answer", func() bool { s, err := sysName(port); return err == nil && s == "before" })
+
+	t.Run("port in use", func(t *testing.T) {
+		other := writeFile(t, t.TempDir(), "other.yaml", configYAML(listen, t.TempDir(), "x"))
+		r := runBinary(t, bin, "--config", other)
+		if r.code != 1 || !strings.Contains(r.stderr, "address already in use") {
+			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+		}
+	})
+	t.Run("unwritable state_dir", func(t *testing.T) {
+		d := t.TempDir()
+		f := writeFile(t, d, "file", "")
+		p := writeFile(t, d, "c.yaml", configYAML(fmt.Sprintf("udp:127.0.0.1:%d", freeUDPPort(t)), filepath.Join(f, "state"), "x"))
+		r := runBinary(t, bin, "--config", p)
+		if r.code != 1 || !strings.Contains(r.stderr, "state_dir") {
+			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("SIGHUP with a broken file keeps serving the old config", func(t *testing.T) {
+		writeFile(t, dir, "vmgate.yaml", configYAML(listen, state, "broken")+"nonsense: true\n")
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the rejection in the log", func() bool {
+			return strings.Contains(logs.String(), "reload rejected: keeping the running configuration")
+		})
+		if s, err := sysName(port); err != nil || s != "before" {
+			t.Errorf("after a rejected reload sysName = %q, %v; want before", s, err)
+		}
+	})
+	t.Run("SIGHUP with a good file applies it", func(t *testing.T) {
+		writeFile(t, dir, "vmgate.yaml", configYAML(listen, state, "after"))
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the new sysName", func() bool { s, err := sysName(port); return err == nil && s == "after" })
+	})
+	t.Run("SIGTERM stops cleanly", func(t *testing.T) {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("exit after SIGTERM: %v, want status 0", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("vmgate did not stop after SIGTERM")
+		}
+	})
+	t.Run("logs are JSON lines without secrets", func(t *testing.T) {
+		out := logs.String()
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Errorf("not JSON: %q", line)
+			}
+		}
+		if strings.Contains(out, "bin-test-community") {
+			t.Error("the community reached the log")
+		}
+		for _, w := range []string{`"msg":"vmgate starting"`, `"version":"` + testVersion + `"`, `"msg":"vmgate stopped"`} {
+			if !strings.Contains(out, w) {
+				t.Errorf("log lacks %s", w)
+			}
+		}
+	})
+}

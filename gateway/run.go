@@ -1,0 +1,220 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// RegistryFile is the index registry's file name inside snmp.state_dir.
+const RegistryFile = "indexes.json"
+
+// Options tune a Gateway.
+type Options struct {
+	Version string // shown in sysDescr
+	// ConfigPath is re-read, validated and applied on every value received on Reload
+	// (main sends SIGHUP there). A config with problems is logged and not applied.
+	ConfigPath string
+	Reload     <-chan os.Signal
+}
+
+// Gateway is the running composition: the SNMP engine, the merged view with its index
+// registry, and one supervisor per configured host.
+type Gateway struct {
+	logger *slog.Logger
+	opts   Options
+	engine *snmp.Engine
+	reg    *Registry
+	view   *View
+	hosts  *hostSet
+	reqs   chan reloadReq
+
+	mu  sync.Mutex
+	cfg *Config
+}
+
+type reloadReq struct {
+	cfg  *Config
+	done chan error
+}
+
+// Run builds a Gateway from a validated cfg and runs it until ctx is done (nil) or a
+// part fails (its error: the SNMP port in use, state_dir unwritable...).
+func Run(ctx context.Context, cfg *Config, logger *slog.Logger, opts Options) error {
+	g, err := New(cfg, logger, opts)
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx)
+}
+
+// New prepares everything that can fail before serving: state_dir, the engine's
+// persistent state and the index registry. cfg must have passed Validate.
+func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
+	if err := os.MkdirAll(cfg.SNMP.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("snmp.state_dir: %w", err)
+	}
+	engine, err := snmp.New(cfg.SNMP, snmp.WithLogger(logger), snmp.WithVersion(opts.Version))
+	if err != nil {
+		return nil, fmt.Errorf("snmp engine: %w", err)
+	}
+	reg, err := OpenRegistry(filepath.Join(cfg.SNMP.StateDir, RegistryFile), logger)
+	if err != nil {
+		return nil, err
+	}
+	view, err := NewView(reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		logger: logger, opts: opts, engine: engine, reg: reg, view: view, cfg: cfg,
+		reqs: make(chan reloadReq),
+	}
+	g.hosts = newHostSet(view, logger)
+	engine.SetContexts(hostNames(cfg.Hosts))
+	registerMIB(engine, view)
+	return g, nil
+}
+
+// registerMIB is where the VIRTUAL-MACHINES-MIB tables, reading view, get registered
+// on the engine. Until they exist the engine serves its built-in groups only.
+func registerMIB(e *snmp.Engine, v *View) {}
+
+// Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
+// engine. Host supervisors never fail the gateway: a host down is a health state.
+func (g *Gateway) Run(ctx context.Context) error {
+	for _, w := range g.Config().Warnings {
+		g.logger.Warn("config: " + w)
+	}
+	grp, ctx := errgroup.WithContext(ctx)
+	cfg := g.Config()
+	g.view.SetHosts(HostSpecs(cfg.Hosts))
+	g.hosts.apply(ctx, grp, cfg.Hosts)
+	grp.Go(func() error {
+		if err := g.engine.Serve(ctx); err != nil {
+			return fmt.Errorf("snmp: %w", err)
+		}
+		return nil
+	})
+	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
+	err := grp.Wait()
+	g.hosts.stopAll()
+	if cerr := g.reg.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("index registry: %w", cerr))
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Config returns the configuration in force.
+func (g *Gateway) Config() *Config {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
+}
+
+// Engine returns the SNMP engine (Addrs, Register).
+func (g *Gateway) Engine() *snmp.Engine { return g.engine }
+
+// View returns the merged view.
+func (g *Gateway) View() *View { return g.view }
+
+// Addrs returns the engine's bound addresses once it serves.
+func (g *Gateway) Addrs() []net.Addr { return g.engine.Addrs() }
+
+// Host returns the supervisor of a configured host, for control operations.
+func (g *Gateway) Host(name string) (*hosts.Supervisor, bool) { return g.hosts.get(name) }
+
+// Reload applies cfg, which must have passed Validate, while Run runs. On error the
+// running configuration stays.
+func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
+	r := reloadReq{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case g.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Gateway) reloadLoop(ctx context.Context, grp *errgroup.Group) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-g.reqs:
+			r.done <- g.apply(ctx, grp, r.cfg)
+		case <-g.opts.Reload:
+			g.reloadFile(ctx, grp)
+		}
+	}
+}
+
+// reloadFile is SIGHUP: load and validate the whole file first; any problem keeps the
+// running configuration.
+func (g *Gateway) reloadFile(ctx context.Context, grp *errgroup.Group) {
+	g.logger.Info("reloading configuration", "file", g.opts.ConfigPath)
+	cfg, err := LoadConfig(g.opts.ConfigPath)
+	if err == nil {
+		err = g.apply(ctx, grp, cfg)
+	}
+	if err == nil {
+		return
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		for _, e := range ce.Errs {
+			g.logger.Error("config problem", "file", ce.Path, "err", e)
+		}
+	} else {
+		g.logger.Error("reload failed", "file", g.opts.ConfigPath, "err", err)
+	}
+	g.logger.Error("reload rejected: keeping the running configuration", "file", g.opts.ConfigPath)
+}
+
+// apply swaps in cfg: engine users/communities/sys*/notify, contexts, the view's host
+// list, then the supervisors of added, removed and changed hosts.
+func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) error {
+	old := g.Config()
+	g.engine.SetContexts(hostNames(cfg.Hosts))
+	if err := g.engine.Reload(cfg.SNMP); err != nil {
+		g.engine.SetContexts(hostNames(old.Hosts))
+		return fmt.Errorf("snmp: %w", err)
+	}
+	g.view.SetHosts(HostSpecs(cfg.Hosts))
+	added, removed, changed := g.hosts.apply(ctx, grp, cfg.Hosts)
+	g.mu.Lock()
+	g.cfg = cfg
+	g.mu.Unlock()
+	for _, w := range cfg.Warnings {
+		g.logger.Warn("config: " + w)
+	}
+	g.logger.Info("configuration reloaded", "hosts", len(cfg.Hosts),
+		"hosts_added", added, "hosts_removed", removed, "hosts_changed", changed)
+	return nil
+}
+
+func hostNames(hs []hosts.Config) []string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	return names
+}
