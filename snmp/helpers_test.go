@@ -41,6 +41,12 @@ func newTableHandler() *tableHandler {
 	return h
 }
 
+func (h *tableHandler) setFail(s gosnmp.SNMPError) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failCommit = s
+}
+
 func (h *tableHandler) put(vb VarBind) { h.rows[vb.OID.String()] = vb }
 
 func (h *tableHandler) sorted() []VarBind {

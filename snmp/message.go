@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -246,6 +247,12 @@ func parsePDU(b []byte) (*pdu, error) {
 			return nil, fmt.Errorf("%w: varbind %d: %w", errBER, i+1, err)
 		}
 		p.vars[i] = VarBind{OID: oid, Type: v.Type, Value: v.Value}
+		if u, ok := v.Value.(uint); ok { // gosnmp's Counter32 and Gauge32: the contract says uint32
+			if u > math.MaxUint32 {
+				return nil, fmt.Errorf("%w: varbind %d: %v %d out of range", errBER, i+1, v.Type, u)
+			}
+			p.vars[i].Value = uint32(u)
+		}
 	}
 	return p, nil
 }
