@@ -42,6 +42,7 @@ type VM struct {
 	Domain hosts.Domain
 	Disks  []Disk // Domain.Disks with their indexes, sorted by StorageIndex
 	NICs   []NIC  // Domain.NICs with their indexes, sorted by NetworkIndex
+	HBAs   []HBA  // Domain.Controllers with their indexes, sorted by HBAIndex
 
 	OSIndex     uint32 // supportedOsTable row
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
@@ -57,12 +58,21 @@ type Disk struct {
 	StorageIndex   uint32
 	DiskImageIndex uint32 // 0 when the disk has no source (empty cdrom)
 	ImagePath      string // the DiskImage's Path: the volume's path for type=volume, else Source
+	regKey         string
 }
 
 // NIC is a domain interface with its networkIndex.
 type NIC struct {
 	hosts.NIC
 	NetworkIndex uint32
+	regKey       string
+}
+
+// HBA is a domain controller with its hbaIndex.
+type HBA struct {
+	hosts.Controller
+	HBAIndex uint32
+	regKey   string
 }
 
 // StoragePool is a pool of one host with its index (unique over all hosts).
@@ -194,7 +204,11 @@ func vmKernelKey(o any) ([]byte, bool) {
 
 func storageRegKey(vmID uint32, target string) string { return fmt.Sprintf("%d/%s", vmID, target) }
 func networkRegKey(vmID uint32, mac string) string    { return fmt.Sprintf("%d/%s", vmID, mac) }
-func hostRegKey(host, name string) string             { return host + ":" + name }
+
+func hbaRegKey(vmID uint32, c hosts.Controller) string {
+	return fmt.Sprintf("%d/%s/%d", vmID, c.Type, c.Index)
+}
+func hostRegKey(host, name string) string { return host + ":" + name }
 
 // osRegKey identifies a guest OS: its libosinfo id, else its OS type.
 func osRegKey(d *hosts.Domain) string {

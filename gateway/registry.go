@@ -13,11 +13,14 @@ import (
 )
 
 // Namespaces of the index registry. Keys are built by the View (see the key helpers in
-// inventory.go); other tables (templates) pick their own namespace and key.
+// inventory.go); other tables (templates) pick their own namespace and key. The view
+// releases vm, storage, network, hba, image, pool and host keys when their object goes;
+// os and kernel keys are few and kept.
 const (
 	NSVM       = "vm"       // key: VM UUID (canonical form); vmId
 	NSStorage  = "storage"  // key: "<vmId>/<target>"; storageIndex
 	NSNetwork  = "network"  // key: "<vmId>/<mac>"; networkIndex
+	NSHBA      = "hba"      // key: "<vmId>/<controller type>/<controller index>"; hbaIndex
 	NSImage    = "image"    // key: "<host>:<path>"; diskImageIndex
 	NSPool     = "pool"     // key: "<host>:<pool name>"; storage pool index
 	NSOS       = "os"       // key: libosinfo id, else "type:<os type>"; osIndex

@@ -274,10 +274,13 @@ func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 	keys := map[[2]string]bool{}
 	for _, vm := range w.records(u) {
 		for _, d := range vm.Disks {
-			keys[[2]string{NSStorage, storageRegKey(vm.VMID, d.Target)}] = true
+			keys[[2]string{NSStorage, d.regKey}] = true
 		}
 		for _, n := range vm.NICs {
-			keys[[2]string{NSNetwork, networkRegKey(vm.VMID, n.MAC)}] = true
+			keys[[2]string{NSNetwork, n.regKey}] = true
+		}
+		for _, c := range vm.HBAs {
+			keys[[2]string{NSHBA, c.regKey}] = true
 		}
 	}
 	return keys

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/vmgate/vmgate/hosts"
 )
@@ -112,38 +113,48 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, firstSeen uint64, resolve 
 	if k := kernelRegKey(&d); k != "" {
 		vm.KernelIndex = reg.Index(NSKernel, k)
 	}
-	targets := map[string]bool{}
-	for i, disk := range d.Disks {
-		key := uniqueKey(targets, disk.Target, i)
-		dk := Disk{Disk: disk, StorageIndex: reg.Index(NSStorage, storageRegKey(vmID, key))}
-		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
-			dk.DiskImageIndex = reg.Index(NSImage, hostRegKey(host, dk.ImagePath))
-		}
-		vm.Disks = append(vm.Disks, dk)
-	}
-	macs := map[string]bool{}
-	for i, nic := range d.NICs {
-		key := uniqueKey(macs, nic.MAC, i)
-		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: reg.Index(NSNetwork, networkRegKey(vmID, key))})
-	}
-	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmpUint32(a.StorageIndex, b.StorageIndex) })
-	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmpUint32(a.NetworkIndex, b.NetworkIndex) })
+	w.indexDevices(vm, resolve)
 	if err := w.txn.Insert(tableVM, vm); err != nil {
 		return fmt.Errorf("domain %s: %w", d.UUID, err)
 	}
 	return nil
 }
 
-// uniqueKey returns k, or k#i when k is empty or already used in this domain, so that
-// two devices never share a sub-index.
+// indexDevices fills vm's disks, NICs and HBAs from its domain with their indexes.
+// Each device remembers its registry key so that it can be released when it goes.
+func (w *writeTxn) indexDevices(vm *VM, resolve func(hosts.Disk) string) {
+	reg, d := w.v.reg, &vm.Domain
+	used := map[string]bool{}
+	for i, disk := range d.Disks {
+		key := uniqueKey(used, storageRegKey(vm.VMID, disk.Target), i)
+		dk := Disk{Disk: disk, StorageIndex: reg.Index(NSStorage, key), regKey: key}
+		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
+			dk.DiskImageIndex = reg.Index(NSImage, hostRegKey(vm.Host, dk.ImagePath))
+		}
+		vm.Disks = append(vm.Disks, dk)
+	}
+	for i, nic := range d.NICs {
+		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
+		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: reg.Index(NSNetwork, key), regKey: key})
+	}
+	for i, c := range d.Controllers {
+		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
+		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: reg.Index(NSHBA, key), regKey: key})
+	}
+	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmpUint32(a.StorageIndex, b.StorageIndex) })
+	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmpUint32(a.NetworkIndex, b.NetworkIndex) })
+	slices.SortFunc(vm.HBAs, func(a, b HBA) int { return cmpUint32(a.HBAIndex, b.HBAIndex) })
+}
+
+// uniqueKey returns k, or k#i when k is already used by another device of this domain
+// (an empty target or MAC, a duplicate), so that two devices never share a sub-index.
 func uniqueKey(used map[string]bool, k string, i int) string {
-	if k == "" || used[k] {
+	if used[k] || strings.HasSuffix(k, "/") {
 		k = fmt.Sprintf("%s#%d", k, i)
 	}
 	used[k] = true
 	return k
 }
-
 func cmpUint32(a, b uint32) int {
 	switch {
 	case a < b:
