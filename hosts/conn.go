@@ -41,8 +41,8 @@ func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout 
 	case err = <-done:
 	case <-ctx.Done():
 		c.kill(fmt.Errorf("connect: %w", ErrTimeout))
-		err = <-done // returns promptly now that the socket is closed
-		err = errors.Join(fmt.Errorf("no answer to ConnectOpen %q: %w", driverURI, ErrTimeout), err)
+		<-done // returns promptly now that the socket is closed
+		err = fmt.Errorf("no answer within connect_timeout: %w", ErrTimeout)
 	}
 	if err != nil {
 		c.kill(err)

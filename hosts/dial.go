@@ -34,22 +34,14 @@ func newDialer(cfg Config, u URI, logger *slog.Logger) (DialFunc, error) {
 func dialUnix(path string) DialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", path)
-		if err != nil {
-			return nil, fmt.Errorf("dial unix %s: %w", path, err)
-		}
-		return c, nil
+		return d.DialContext(ctx, "unix", path) // its errors name network and path
 	}
 }
 
 func dialTCP(addr string) DialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
 		d := net.Dialer{KeepAlive: 15 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial tcp %s: %w", addr, err)
-		}
-		return c, nil
+		return d.DialContext(ctx, "tcp", addr)
 	}
 }
 
