@@ -238,4 +238,6 @@ func (p *proxy) set(frozen, down bool) {
 	}
 }
 
-func (p *proxy) String() string { return fmt.Sprintf("proxy(frozen=%v down=%v)", p.isFrozen(), p.isDown()) }
+func (p *proxy) String() string {
+	return fmt.Sprintf("proxy(frozen=%v down=%v)", p.isFrozen(), p.isDown())
+}
