@@ -59,6 +59,12 @@ type Scalar struct {
 	OID    snmp.OID
 	Type   gosnmp.Asn1BER // the BER type on the wire
 	Access Access
+	Limit  Limit // as Column.Limit
+}
+
+// Check checks a SET value for the scalar; see CheckValue.
+func (s *Scalar) Check(typ gosnmp.Asn1BER, v any) (gosnmp.SNMPError, error) {
+	return CheckValue(s.Name, s.Type, s.Access, s.Limit, typ, v)
 }
 
 // Instance returns the OID of the scalar's instance (OID.0).
@@ -66,14 +72,14 @@ func (s *Scalar) Instance() snmp.OID { return s.OID.Append(0) }
 
 // The scalars.
 var (
-	VmmName          = &Scalar{"vmmName", Monitor.Append(1), gosnmp.OctetString, ReadOnly}
-	VmmVersion       = &Scalar{"vmmVersion", Monitor.Append(2), gosnmp.Gauge32, ReadOnly}
-	VmmVersionString = &Scalar{"vmmVersionString", Monitor.Append(3), gosnmp.OctetString, ReadOnly}
-	VmIndexNext      = &Scalar{"vmIndexNext", Objects.Append(2), gosnmp.Gauge32, ReadOnly}
+	VmmName          = &Scalar{"vmmName", Monitor.Append(1), gosnmp.OctetString, ReadOnly, Limit{}}
+	VmmVersion       = &Scalar{"vmmVersion", Monitor.Append(2), gosnmp.Gauge32, ReadOnly, Limit{}}
+	VmmVersionString = &Scalar{"vmmVersionString", Monitor.Append(3), gosnmp.OctetString, ReadOnly, Limit{}}
+	VmIndexNext      = &Scalar{"vmIndexNext", Objects.Append(2), gosnmp.Gauge32, ReadOnly, Limit{}}
 	// VirtualMachineTemplate is the current template's templateIndex (0: none).
-	VirtualMachineTemplate = &Scalar{"virtualMachineTemplate", Templates.Append(1), gosnmp.Gauge32, ReadWrite}
+	VirtualMachineTemplate = &Scalar{"virtualMachineTemplate", Templates.Append(1), gosnmp.Gauge32, ReadWrite, Limit{0, MaxIndex}}
 	// StorageTemplate is the diskImageIndex new VMs get a copy of (0: none).
-	StorageTemplate = &Scalar{"storageTemplate", Templates.Append(2), gosnmp.Gauge32, ReadWrite}
+	StorageTemplate = &Scalar{"storageTemplate", Templates.Append(2), gosnmp.Gauge32, ReadWrite, Limit{0, MaxIndex}}
 )
 
 // Scalars returns every scalar in OID order.

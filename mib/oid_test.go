@@ -202,6 +202,20 @@ func berOf(syntax string) gosnmp.Asn1BER {
 	return gosnmp.UnknownType
 }
 
+var rangeRe = regexp.MustCompile(`^[A-Za-z0-9 ]+ \((-?[0-9]+)\.\.(-?[0-9]+)\)`)
+
+// limitOf returns the single range of a SYNTAX as snmptranslate -Td shows it, e.g.
+// "OCTET STRING (1..255)"; zero for none (or a list like "(0 | 16)").
+func limitOf(syntax string) Limit {
+	m := rangeRe.FindStringSubmatch(syntax)
+	if m == nil {
+		return Limit{}
+	}
+	lo, _ := strconv.ParseInt(m[1], 10, 64)
+	hi, _ := strconv.ParseInt(m[2], 10, 64)
+	return Limit{lo, hi}
+}
+
 var enumItem = regexp.MustCompile(`([A-Za-z][A-Za-z0-9-]*)\((-?[0-9]+)\)`)
 
 // TestDefinitionsMatchNetSNMP checks, for every column and scalar, the BER type, the
@@ -211,16 +225,17 @@ func TestDefinitionsMatchNetSNMP(t *testing.T) {
 		name   string
 		ber    gosnmp.Asn1BER
 		access Access
+		limit  Limit
 	}
 	var objs []object
 	for _, s := range Scalars() {
-		objs = append(objs, object{s.Name, s.Type, s.Access})
+		objs = append(objs, object{s.Name, s.Type, s.Access, s.Limit})
 	}
 	args := []string{"-On", "-Td"}
 	for _, tb := range Tables() {
 		args = append(args, ModuleName+"::"+tb.EntryName)
 		for _, c := range tb.Columns {
-			objs = append(objs, object{c.Name, c.Type, c.Access})
+			objs = append(objs, object{c.Name, c.Type, c.Access, c.Limit})
 		}
 	}
 	for _, o := range objs {
@@ -247,6 +262,9 @@ func TestDefinitionsMatchNetSNMP(t *testing.T) {
 		}
 		if d.access != o.access.String() {
 			t.Errorf("%s: MIB MAX-ACCESS %q, Go %v", o.name, d.access, o.access)
+		}
+		if got := limitOf(d.syntax); o.access.Writable() && got != o.limit || !o.access.Writable() && o.limit != (Limit{}) {
+			t.Errorf("%s: MIB range %v (%q), Go limit %v", o.name, got, d.syntax, o.limit)
 		}
 		items := enumItem.FindAllStringSubmatch(d.syntax, -1)
 		labels, isEnum := enums[o.name]
