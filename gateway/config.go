@@ -79,7 +79,43 @@ func LoadConfig(path string) (*Config, error) {
 			"config file %s has mode %#o: group/others may read its secrets; chmod 600 it",
 			path, mode)}, cfg.Warnings...)
 	}
+	cfg.Warnings = append(cfg.Warnings, cfg.fileWarnings()...)
 	return cfg, nil
+}
+
+// fileWarnings checks the files the config names: missing ones (the config may be
+// checked on another machine than the one it is for, so not an error) and private
+// keys that group/others can read.
+func (c *Config) fileWarnings() []string {
+	var w []string
+	check := func(where, file string, private bool) {
+		if file == "" {
+			return
+		}
+		fi, err := os.Stat(file)
+		switch {
+		case err != nil:
+			w = append(w, fmt.Sprintf("%s: %q: %v", where, file, errors.Unwrap(err)))
+		case private && fi.Mode().Perm()&0o077 != 0:
+			w = append(w, fmt.Sprintf("%s: private key %q has mode %#o: chmod 600 it", where, file, fi.Mode().Perm()))
+		}
+	}
+	for i, h := range c.Hosts {
+		p := fmt.Sprintf("hosts[%d] %q: ", i, h.Name)
+		check(p+"tls.ca_file", h.TLS.CAFile, false)
+		check(p+"tls.cert_file", h.TLS.CertFile, false)
+		check(p+"tls.key_file", h.TLS.KeyFile, true)
+		check(p+"ssh.key_file", h.SSH.KeyFile, true)
+		check(p+"ssh.known_hosts", h.SSH.KnownHosts, false)
+	}
+	if d := c.Templates.Dir; d != "" {
+		if fi, err := os.Stat(d); err != nil {
+			w = append(w, fmt.Sprintf("templates.dir: %q: %v; VM creation by SET will fail", d, errors.Unwrap(err)))
+		} else if !fi.IsDir() {
+			w = append(w, fmt.Sprintf("templates.dir: %q is not a directory", d))
+		}
+	}
+	return w
 }
 
 func readConfig(path string) ([]byte, os.FileMode, error) {

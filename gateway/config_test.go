@@ -437,3 +437,39 @@ hosts:
 		}
 	}
 }
+
+func TestFileWarnings(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(key, []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := minimalYAML + fmt.Sprintf(`    tls: {ca_file: %s/missing-ca.pem}
+  - name: kvm-2
+    uri: "qemu+ssh://root@kvm-2/system"
+    ssh: {key_file: %s, known_hosts: %s}
+templates: {dir: %s}
+`, dir, key, filepath.Join(dir, "kh"), notDir)
+	cfg, err := LoadConfig(writeConfig(t, body, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(cfg.Warnings, "\n")
+	for _, w := range []string{
+		`hosts[0] "kvm-1": tls.ca_file: "` + dir + `/missing-ca.pem": no such file or directory`,
+		`hosts[1] "kvm-2": ssh.key_file: private key "` + key + `" has mode 0644`,
+		`hosts[1] "kvm-2": ssh.known_hosts: "` + dir + `/kh": no such file`,
+		`templates.dir: "` + notDir + `" is not a directory`,
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("warnings lack %q:\n%s", w, all)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log.format", "text", "log format: text or json")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	switch {
