@@ -1,0 +1,106 @@
+package snmp
+
+import (
+	"testing"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+func TestGetBulk(t *testing.T) {
+	cfg := baseConfig(t)
+	_, addr := startEngine(t, cfg)
+	x := v2client(t, addr, "public", gosnmp.Version2c)
+	tests := []struct {
+		name    string
+		oids    []string
+		nonRep  uint8
+		maxReps uint32
+		want    []string // OIDs, "end" for endOfMibView
+	}{
+		{name: "non-repeaters then interleaved repetitions",
+			oids: []string{"1.3.6.1.2.1.1.4.0", oidStr(testRoot, 1), oidStr(testRoot, 3, 2)}, nonRep: 1, maxReps: 3,
+			want: []string{".1.3.6.1.2.1.1.5.0",
+				oidStr(testRoot, 1, 1), oidStr(testRoot, 3, 3),
+				oidStr(testRoot, 1, 2), oidStr(testRoot, 4, 1),
+				oidStr(testRoot, 1, 3), oidStr(OIDSNMPEngine, 1, 0)}},
+		{name: "end of MIB view stops the repetitions",
+			oids: []string{oidStr(OIDUSMStats, 6, 0)}, maxReps: 5, want: []string{"end"}},
+		{name: "one column reaches the end, the other goes on",
+			oids: []string{oidStr(OIDUSMStats, 5, 0), oidStr(OIDUSMStats, 4, 0)}, maxReps: 3,
+			want: []string{oidStr(OIDUSMStats, 6, 0), oidStr(OIDUSMStats, 5, 0), "end", oidStr(OIDUSMStats, 6, 0), "end", "end"}},
+		{name: "non-repeaters larger than the list", oids: []string{"1.3.6.1.2.1.1.1.0"}, nonRep: 5, maxReps: 10,
+			want: []string{".1.3.6.1.2.1.1.2.0"}},
+		{name: "zero max-repetitions", oids: []string{"1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0"}, nonRep: 1, maxReps: 0,
+			want: []string{".1.3.6.1.2.1.1.2.0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := x.GetBulk(tt.oids, tt.nonRep, tt.maxReps)
+			if err != nil {
+				t.Fatalf("GetBulk: %v", err)
+			}
+			var got []string
+			for _, v := range res.Variables {
+				if v.Type == gosnmp.EndOfMibView {
+					got = append(got, "end")
+				} else {
+					got = append(got, v.Name)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestResponseSize: GETBULK answers are trimmed to the size limit, a GET that cannot
+// fit gets tooBig.
+func TestResponseSize(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.MaxMessageSize = 484
+	_, addr := startEngine(t, cfg)
+	bulk := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.GetBulkRequest,
+		RequestID: 7, MaxRepetitions: 200, Variables: []gosnmp.SnmpPDU{{Name: ".1.3", Type: gosnmp.Null}}}
+	raw, err := bulk.MarshalMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := udpExchange(t, addr, raw)
+	if len(reply) > 484 {
+		t.Errorf("GETBULK reply of %d bytes over the 484 limit", len(reply))
+	}
+	m, err := parseMessage(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parsePDU(m.pdu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.vars) < 5 || p.requestID != 7 {
+		t.Errorf("trimmed GETBULK: %d varbinds, request ID %d", len(p.vars), p.requestID)
+	}
+	for _, v := range p.vars {
+		if v.Type == gosnmp.EndOfMibView {
+			t.Errorf("trimmed GETBULK reached the end of the MIB: %v", p.vars)
+		}
+	}
+	x := v2client(t, addr, "public", gosnmp.Version2c)
+	oids := make([]string, 40)
+	for i := range oids {
+		oids[i] = "1.3.6.1.2.1.1.1.0" // sysDescr, ~70 bytes each
+	}
+	res, err := x.Get(oids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Error != gosnmp.TooBig || len(res.Variables) != 0 {
+		t.Errorf("oversized GET: status %v with %d varbinds, want tooBig and none", res.Error, len(res.Variables))
+	}
+}
