@@ -312,3 +312,24 @@ func TestNotificationObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPysmiCompiles compiles the module with pysmi (what pysnmp-based managers use).
+func TestPysmiCompiles(t *testing.T) {
+	bin := needTool(t, "mibdump")
+	out := t.TempDir()
+	cmd := exec.Command(bin, "--mib-source=file://"+moduleDir(t), "--mib-source=file://"+mibDirs(t),
+		"--destination-directory="+out, "--no-python-compile", "--rebuild", ModuleName)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mibdump: %v\n%s", err, b)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(l), "Failed MIBs:"); ok && strings.TrimSpace(f) != "" {
+			t.Fatalf("mibdump failed:\n%s", b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, ModuleName+".py")); err != nil {
+		t.Fatalf("mibdump wrote no %s.py: %v\n%s", ModuleName, err, b)
+	}
+}
