@@ -87,22 +87,23 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 }
 
 func serve(path string, logger *slog.Logger) int {
-	cfg, err := gateway.LoadConfig(path)
-	if err != nil {
-		logConfigError(logger, err)
-		logger.Error("cannot start: invalid configuration", "file", path)
-		return 1
-	}
+	// Signals first: a SIGHUP sent during start-up must not kill the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		logConfigError(logger, err)
+		logger.Error("cannot start: invalid configuration", "file", path)
+		return 1
+	}
 	logger.Info("vmgate starting", "version", version, "config", path)
 	opts := gateway.Options{Version: version, ConfigPath: path, Reload: hup}
 	if err := gateway.Run(ctx, cfg, logger, opts); err != nil {
-		logger.Error("vmgate stopped", "err", err)
+		logger.Error("vmgate failed", "err", err)
 		return 1
 	}
 	logger.Info("vmgate stopped")
