@@ -48,7 +48,7 @@ type VM struct {
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
 
 	FirstSeen uint64    // order in which the view first heard of this (UUID, host)
-	Updated   time.Time // when the view last stored this record
+	Updated   time.Time // when the record last changed
 }
 
 // Disk is a domain disk with its storageIndex and, when it has a source, the

@@ -150,11 +150,7 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 		if err != nil {
 			return err
 		}
-		first := w.seq
-		if old != nil {
-			first = old.FirstSeen
-		}
-		if err := w.putVM(host, d, first, w.volumeResolver(host, nil)); err != nil {
+		if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
 			return err
 		}
 		return w.afterDomains(host)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -31,11 +32,7 @@ func (w *writeTxn) sync(host string, inv hosts.Inventory) error {
 		}
 		seen[d.UUID] = true
 		w.touch(d.UUID)
-		first := w.seq
-		if o := old[d.UUID]; o != nil {
-			first = o.FirstSeen
-		}
-		if err := w.putVM(host, d, first, resolve); err != nil {
+		if err := w.putVM(host, d, old[d.UUID], resolve); err != nil {
 			return err
 		}
 	}
@@ -98,8 +95,10 @@ func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
 	return nil, nil
 }
 
-// putVM stores a fresh record of d for host, allocating its indexes.
-func (w *writeTxn) putVM(host string, d hosts.Domain, firstSeen uint64, resolve func(hosts.Disk) string) error {
+// putVM stores a fresh record of d for host, allocating its indexes. old is host's
+// current record of the UUID, if any: it keeps its FirstSeen, and stays in place when
+// nothing changed (a resync rewrites only what differs).
+func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(hosts.Disk) string) error {
 	reg := w.v.reg
 	vmID := reg.Index(NSVM, d.UUID.String())
 	if vmID == 0 {
@@ -108,16 +107,30 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, firstSeen uint64, resolve 
 	d.Disks = slices.Clone(d.Disks)
 	d.NICs = slices.Clone(d.NICs)
 	d.Controllers = slices.Clone(d.Controllers)
-	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: firstSeen, Updated: w.now,
+	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
 		OSIndex: reg.Index(NSOS, osRegKey(&d))}
+	if old != nil {
+		vm.FirstSeen = old.FirstSeen
+	}
 	if k := kernelRegKey(&d); k != "" {
 		vm.KernelIndex = reg.Index(NSKernel, k)
 	}
 	w.indexDevices(vm, resolve)
+	if old != nil && sameVM(old, vm) {
+		return nil
+	}
 	if err := w.txn.Insert(tableVM, vm); err != nil {
 		return fmt.Errorf("domain %s: %w", d.UUID, err)
 	}
 	return nil
+}
+
+// sameVM reports whether two records of one (UUID, host) differ only in Updated.
+func sameVM(a, b *VM) bool {
+	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
+		a.KernelIndex == b.KernelIndex && reflect.DeepEqual(a.Domain, b.Domain) &&
+		reflect.DeepEqual(a.Disks, b.Disks) && reflect.DeepEqual(a.NICs, b.NICs) &&
+		reflect.DeepEqual(a.HBAs, b.HBAs)
 }
 
 // indexDevices fills vm's disks, NICs and HBAs from its domain with their indexes.

@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+func TestHostSpecs(t *testing.T) {
+	got := HostSpecs([]hosts.Config{
+		{Name: "a", URI: "qemu:///system"},
+		{Name: "b", URI: "test:///x", StatsInterval: 3 * time.Second},
+	})
+	want := []HostSpec{
+		{Name: "a", URI: "qemu:///system", StatsInterval: hosts.DefaultStatsInterval},
+		{Name: "b", URI: "test:///x", StatsInterval: 3 * time.Second},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("HostSpecs = %+v, want %+v", got, want)
+	}
+}
+
+// released reports whether key of ns is in the registry and released.
+func released(t *testing.T, r *Registry, ns, key string) bool {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.spaces[ns].Entries[key]
+	if e == nil {
+		t.Fatalf("registry has no %s key %q", ns, key)
+	}
+	return e.Released != nil
+}
+
+func TestDeviceIndexesDistinctAndReleased(t *testing.T) {
+	tv := newTestView(t, "a", "b")
+	d := dom(1, hosts.StateRunning, "/x", "/y")
+	d.Disks[1].Target = d.Disks[0].Target // a duplicate target must not share an index
+	d.NICs = append(d.NICs, hosts.NIC{})  // no MAC
+	d.Controllers = []hosts.Controller{{Type: "pci", Index: 0}, {Type: "usb", Index: 0}}
+	tv.DomainUpdated("a", d)
+	tv.DomainUpdated("b", d) // same UUID elsewhere: same sub-indexes
+	s := tv.Read()
+	ra, _ := s.VMByUUID("a", uuidN(1))
+	rb, _ := s.VMByUUID("b", uuidN(1))
+	seen := map[[2]uint32]bool{}
+	for _, dk := range ra.Disks {
+		seen[[2]uint32{1, dk.StorageIndex}] = true
+	}
+	for _, n := range ra.NICs {
+		seen[[2]uint32{2, n.NetworkIndex}] = true
+	}
+	for _, c := range ra.HBAs {
+		seen[[2]uint32{3, c.HBAIndex}] = true
+	}
+	if len(seen) != 6 {
+		t.Fatalf("devices share indexes: %+v %+v %+v", ra.Disks, ra.NICs, ra.HBAs)
+	}
+	if !slices.EqualFunc(ra.Disks, rb.Disks, func(x, y Disk) bool { return x.StorageIndex == y.StorageIndex }) {
+		t.Errorf("hosts disagree on storage indexes: %+v vs %+v", ra.Disks, rb.Disks)
+	}
+
+	// Detach the second disk and the USB controller on a only: b still holds them.
+	d2 := d
+	d2.Disks = d.Disks[:1]
+	d2.Controllers = d.Controllers[:1]
+	tv.DomainUpdated("a", d2)
+	gone := ra.Disks[1].regKey
+	if released(t, tv.reg, NSStorage, gone) {
+		t.Fatalf("storage key %q released while host b still uses it", gone)
+	}
+	tv.DomainUpdated("b", d2)
+	if !released(t, tv.reg, NSStorage, gone) || !released(t, tv.reg, NSHBA, ra.HBAs[1].regKey) {
+		t.Errorf("keys of detached devices not released")
+	}
+	if released(t, tv.reg, NSStorage, ra.Disks[0].regKey) {
+		t.Errorf("key of a kept disk released")
+	}
+	tv.DomainRemoved("a", uuidN(1))
+	tv.DomainRemoved("b", uuidN(1))
+	if !released(t, tv.reg, NSVM, uuidN(1).String()) || !released(t, tv.reg, NSNetwork, ra.NICs[0].regKey) {
+		t.Errorf("keys of a removed VM not released")
+	}
+}
