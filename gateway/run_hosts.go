@@ -76,7 +76,7 @@ func (s *hostSet) apply(ctx context.Context, grp *errgroup.Group, cfgs []hosts.C
 // logged, not fatal: the others keep running.
 func (s *hostSet) start(ctx context.Context, grp *errgroup.Group, c hosts.Config) bool {
 	logger := s.logger.With("host", c.Name)
-	sup, err := hosts.New(c, s.sink, logger)
+	sup, err := hosts.New(c, s.sink, s.logger) // it adds "host" itself
 	if err != nil {
 		logger.Error("host not started", "err", err)
 		return false
