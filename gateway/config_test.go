@@ -421,6 +421,7 @@ snmp:
 hosts:
   - {name: a, uri: "qemu+tls://a/system", tls: {insecure_skip_verify: true}}
   - {name: b, uri: "qemu+ssh://b/system", ssh: {insecure_skip_host_key_check: true}}
+  - {name: c, uri: "qemu+ssh://b/system"}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -431,6 +432,7 @@ hosts:
 		`snmp.users[0] "u": read-write without privacy`,
 		`hosts[0] "a": tls.insecure_skip_verify`,
 		`hosts[1] "b": ssh.insecure_skip_host_key_check`,
+		`hosts[2] "c": uri: same as hosts[1]`,
 	} {
 		if !strings.Contains(all, w) {
 			t.Errorf("warnings lack %q:\n%s", w, all)

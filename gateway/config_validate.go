@@ -81,7 +81,13 @@ func (c *Config) warnings() []string {
 			w = append(w, fmt.Sprintf("snmp.users[%d] %q: read-write without privacy: SETs travel unencrypted; prefer authPriv", i, u.Name))
 		}
 	}
+	uris := map[string]int{}
 	for i, h := range c.Hosts {
+		if j, dup := uris[h.URI]; dup {
+			w = append(w, fmt.Sprintf("hosts[%d] %q: uri: same as hosts[%d] (same hypervisor twice: its VMs show in both contexts)", i, h.Name, j))
+		} else {
+			uris[h.URI] = i
+		}
 		if h.TLS.InsecureSkipVerify {
 			w = append(w, fmt.Sprintf("hosts[%d] %q: tls.insecure_skip_verify: the server certificate is not checked", i, h.Name))
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -93,9 +94,7 @@ func registerMIB(e *snmp.Engine, v *View) {}
 // Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
 // engine. Host supervisors never fail the gateway: a host down is a health state.
 func (g *Gateway) Run(ctx context.Context) error {
-	for _, w := range g.Config().Warnings {
-		g.logger.Warn("config: " + w)
-	}
+	g.logConfig(g.Config())
 	grp, ctx := errgroup.WithContext(ctx)
 	cfg := g.Config()
 	g.view.SetHosts(HostSpecs(cfg.Hosts))
@@ -203,12 +202,24 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 	g.mu.Lock()
 	g.cfg = cfg
 	g.mu.Unlock()
-	for _, w := range cfg.Warnings {
-		g.logger.Warn("config: " + w)
-	}
+	g.logConfig(cfg)
 	g.logger.Info("configuration reloaded", "hosts", len(cfg.Hosts),
 		"hosts_added", added, "hosts_removed", removed, "hosts_changed", changed)
 	return nil
+}
+
+// logConfig logs cfg's warnings and, at debug level, the effective configuration with
+// defaults applied (secrets marshal as <secret>).
+func (g *Gateway) logConfig(cfg *Config) {
+	for _, w := range cfg.Warnings {
+		g.logger.Warn("config: " + w)
+	}
+	if !g.logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	if out, err := yaml.Marshal(cfg); err == nil {
+		g.logger.Debug("effective configuration", "config", string(out))
+	}
 }
 
 func hostNames(hs []hosts.Config) []string {

@@ -235,6 +235,9 @@ func TestRunReload(t *testing.T) {
 		})
 	})
 
+	if !strings.Contains(logs.String(), "effective configuration") || !strings.Contains(logs.String(), "<secret>") {
+		t.Errorf("no redacted effective configuration at debug level:\n%s", logs)
+	}
 	if strings.Contains(logs.String(), "ops-auth-pass") || strings.Contains(logs.String(), "community-") {
 		t.Errorf("a secret reached the log:\n%s", logs)
 	}
