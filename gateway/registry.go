@@ -93,8 +93,9 @@ func WithRegistryClock(now func() time.Time) RegistryOption {
 }
 
 // OpenRegistry loads the registry at path (e.g. <state_dir>/indexes.json). A missing
-// file starts an empty registry; an unreadable or corrupted one is an error wrapping
-// ErrRegistryCorrupt (or the I/O error). The directory must exist and be writable.
+// file starts an empty registry, written at once so that an unwritable directory is a
+// start-up error; an unreadable file is an error, a corrupted one an error wrapping
+// ErrRegistryCorrupt.
 func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Registry, error) {
 	r := &Registry{
 		path:       path,
@@ -110,6 +111,10 @@ func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Re
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		r.dirty = true
+		if err := r.Flush(); err != nil {
+			return nil, err
+		}
 		return r, nil
 	case err != nil:
 		return nil, fmt.Errorf("index registry: %w", err)
@@ -149,6 +154,9 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 		for key, e := range sp.Entries {
 			if e == nil || e.ID == 0 || e.ID > MaxIndex {
 				return nil, fmt.Errorf("namespace %q: key %q: bad id", ns, key)
+			}
+			if e.ID > sp.Last {
+				return nil, fmt.Errorf("namespace %q: key %q: id %d above counter %d", ns, key, e.ID, sp.Last)
 			}
 			if other, dup := seen[e.ID]; dup {
 				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)

@@ -126,6 +126,7 @@ func TestRegistryCorruptFile(t *testing.T) {
 		{"duplicate id", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":1},"b":{"id":1}}}}}`},
 		{"id out of range", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":4294967295}}}}}`},
 		{"empty", ""},
+		{"id above counter", `{"version":1,"namespaces":{"vm":{"last":1,"entries":{"a":{"id":2}}}}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,12 +168,23 @@ func TestRegistryBatchedBackgroundFlush(t *testing.T) {
 	}
 }
 
-func TestRegistryUnwritableDirFailsOnClose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "missing-dir", "indexes.json")
-	r := openTestRegistry(t, path, WithFlushDelay(time.Hour))
+func TestRegistryUnwritableDir(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenRegistry(filepath.Join(dir, "missing-dir", "indexes.json"), viewTestLogger()); err == nil {
+		t.Fatal("OpenRegistry in a missing directory succeeded")
+	}
+	// A directory that goes away later: the final write on Close reports it.
+	sub := filepath.Join(dir, "state")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := openTestRegistry(t, filepath.Join(sub, "indexes.json"), WithFlushDelay(time.Hour))
+	if err := os.RemoveAll(sub); err != nil {
+		t.Fatal(err)
+	}
 	r.Index(NSVM, "a")
 	if err := r.Close(); err == nil {
-		t.Fatal("Close into a missing directory succeeded")
+		t.Fatal("Close into a removed directory succeeded")
 	}
 }
 
