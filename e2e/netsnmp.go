@@ -106,6 +106,20 @@ func (r Result) Output() string { return r.Stdout + r.Stderr }
 // Vars parses stdout (printed with -On) into varbinds.
 func (r Result) Vars() []Var { return ParseVars(r.Stdout) }
 
+// endOfMibView is how net-snmp prints an endOfMibView exception.
+const endOfMibView = "No more variables left in this MIB View"
+
+// WalkVars is Vars without the endOfMibView marker net-snmp's walks print when the
+// walked subtree is the last one in the agent's view (RFC 3416: the exception comes back
+// under the requested name, which is inside the subtree).
+func (r Result) WalkVars() []Var {
+	vars := r.Vars()
+	if n := len(vars); n > 0 && vars[n-1].Type == "" && strings.HasPrefix(vars[n-1].Value, endOfMibView) {
+		vars = vars[:n-1]
+	}
+	return vars
+}
+
 // DefaultOpts are added to every command: numeric OIDs, numeric enums, no units, no retries (so counters move by exactly one per request), a generous
 // timeout because the binary may run under the race detector.
 var DefaultOpts = []string{"-On", "-Oe", "-OU", "-r", "0", "-t", "5"}
@@ -242,7 +256,7 @@ func (g *Gateway) Walk(t testing.TB, cred Cred, root string, opts ...string) []V
 	if r.Err != nil {
 		t.Fatalf("%s %s: %s", tool, cred, r)
 	}
-	return r.Vars()
+	return r.WalkVars()
 }
 
 // ErrToolMissing is returned by NetSNMPMissing when a net-snmp command is not on PATH.

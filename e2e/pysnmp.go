@@ -52,6 +52,17 @@ type PyResult struct {
 	VarBinds        [][]string `json:"varbinds"` // [oid, pysnmp type name, value]
 }
 
+func (r PyResult) String() string {
+	s := func(p *string) string {
+		if p == nil {
+			return "-"
+		}
+		return *p
+	}
+	return fmt.Sprintf("error_indication=%s error_status=%s error_index=%d varbinds=%v",
+		s(r.ErrorIndication), s(r.ErrorStatus), r.ErrorIndex, r.VarBinds)
+}
+
 // PySNMPMissing says why pysnmp cannot be used, or nil.
 func PySNMPMissing() error {
 	out, err := exec.Command(Python, "-c", "import pysnmp; print(pysnmp.__version__)").CombinedOutput()
