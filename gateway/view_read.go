@@ -1,13 +1,35 @@
 package gateway
 
 import (
+	"cmp"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/vmgate/vmgate/hosts"
 )
+
+// How the VIRTUAL-MACHINES-MIB tables read a Snapshot (ctx = the request's context):
+//
+//	virtualMachinesTable {vmId}        VMs / VM; a Stale row's state is unknown(9)
+//	memoryTable {vmId}                 VMs + DomainStats (Balloon*)
+//	cpuTable {vmId, cpuIndex}          cpuIndex = vCPU number + 1 (Domain.VCPUs); counters in
+//	                                   DomainStats.VCPUs; MHz from Host(row.Host).Hypervisor.Node
+//	storageTable {vmId, storageIndex}  VMRow.Disks / DiskFrom; counters: DomainStats.Blocks
+//	                                   whose Name is the disk's Target
+//	networkTable {vmId, networkIndex}  VMRow.NICs / NICFrom; counters: DomainStats.Nets whose
+//	                                   Name is the NIC's Target (host-side device)
+//	hbaTable {vmId, hbaIndex}          VMRow.HBAs / HBAFrom
+//	diskImagesTable {diskImageIndex}   Images / Image (Volume nil: a file outside pools)
+//	supportedOsTable, kernelTable      OSes / OS, Kernels / Kernel
+//	hypervisor table, vmm scalars      Hosts / HostByIndex; Host(ctx) in a host's context
+//	templates                          not in the view: Registry.Index(NSTemplate, file)
+//
+// GETNEXT on a two-level index (vmId, sub) after (v, s): VM(ctx, v) and its first
+// device with index > s (DiskFrom(s+1)...), else the first row of VMs(ctx, v+1) that
+// has a device.
 
 // Snapshot is one consistent picture of the view: a memdb read transaction plus the
 // counter snapshots of every host taken at the same moment. It never changes and
@@ -31,6 +53,31 @@ type VMRow struct {
 	// Stale is true when the VM's host is not Up: Domain.State is the last one known,
 	// the real state is unknown (show it as such), and counters are not current.
 	Stale bool
+}
+
+// DiskFrom returns the VM's first disk with StorageIndex >= from.
+func (r VMRow) DiskFrom(from uint32) (Disk, bool) {
+	return firstFrom(r.Disks, from, func(d Disk) uint32 { return d.StorageIndex })
+}
+
+// NICFrom returns the VM's first NIC with NetworkIndex >= from.
+func (r VMRow) NICFrom(from uint32) (NIC, bool) {
+	return firstFrom(r.NICs, from, func(n NIC) uint32 { return n.NetworkIndex })
+}
+
+// HBAFrom returns the VM's first controller with HBAIndex >= from.
+func (r VMRow) HBAFrom(from uint32) (HBA, bool) {
+	return firstFrom(r.HBAs, from, func(h HBA) uint32 { return h.HBAIndex })
+}
+
+// firstFrom binary-searches a slice sorted by index.
+func firstFrom[T any](xs []T, from uint32, index func(T) uint32) (T, bool) {
+	i, _ := slices.BinarySearchFunc(xs, from, func(x T, k uint32) int { return cmp.Compare(index(x), k) })
+	if i == len(xs) {
+		var zero T
+		return zero, false
+	}
+	return xs[i], true
 }
 
 // OSRow is a row of the supported OS table: a guest OS some VM of the context runs.

@@ -89,6 +89,27 @@ func TestReadSubTablesCarryIndexes(t *testing.T) {
 			t.Errorf("disks not sorted by storage index: %+v", r.Disks)
 		}
 	}
+	for _, tc := range []struct {
+		from uint32
+		want uint32 // 0: none
+	}{
+		{0, r.Disks[0].StorageIndex},
+		{r.Disks[0].StorageIndex, r.Disks[0].StorageIndex},
+		{r.Disks[0].StorageIndex + 1, r.Disks[1].StorageIndex},
+		{r.Disks[2].StorageIndex, r.Disks[2].StorageIndex},
+		{r.Disks[2].StorageIndex + 1, 0},
+	} {
+		d, ok := r.DiskFrom(tc.from)
+		if ok != (tc.want != 0) || d.StorageIndex != tc.want {
+			t.Errorf("DiskFrom(%d) = %d %v, want %d", tc.from, d.StorageIndex, ok, tc.want)
+		}
+	}
+	if n, ok := r.NICFrom(0); !ok || n.NetworkIndex != r.NICs[0].NetworkIndex {
+		t.Errorf("NICFrom(0) = %+v %v", n, ok)
+	}
+	if _, ok := r.HBAFrom(1); ok {
+		t.Errorf("HBAFrom on a VM without controllers found one")
+	}
 	byTarget := map[string]Disk{}
 	for _, d := range r.Disks {
 		byTarget[d.Target] = d
