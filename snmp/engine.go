@@ -24,6 +24,7 @@ type counters struct {
 	unavailableContexts, unknownContexts                                           atomic.Uint32
 	unsupportedSecLevels, notInTimeWindows, unknownUserNames                       atomic.Uint32
 	unknownEngineIDs, wrongDigests, decryptionErrors                               atomic.Uint32
+	panics                                                                         atomic.Uint32 // recovered in handlePacket: a bug
 }
 
 // Engine is an SNMP agent: it owns the engine ID and boots, the transports and the

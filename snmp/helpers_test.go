@@ -129,8 +129,8 @@ func (h *tableHandler) CommitSet(_ context.Context, _ *Request, vars []SetVar) e
 	return nil
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
+func testLogger(tb testing.TB) *slog.Logger {
+	tb.Helper()
 	if os.Getenv("SNMP_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

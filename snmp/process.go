@@ -28,6 +28,7 @@ func (e *Engine) handlePacket(ctx context.Context, raw []byte, from net.Addr, ma
 	defer func() {
 		if r := recover(); r != nil {
 			e.cnt.inASNParseErrs.Add(1)
+			e.cnt.panics.Add(1)
 			e.log.Error("snmp packet handling panicked", "from", addrString(from), "panic", fmt.Sprint(r),
 				"stack", string(debug.Stack()))
 			out = nil
