@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -114,4 +119,28 @@ func (c Config) probeCred() (Cred, bool) {
 		return c.Users[0].Cred(""), true
 	}
 	return Cred{}, false
+}
+
+// TestDriverHost is a host served by libvirt's test driver through the local libvirtd:
+// nodeXML (made absolute) describes its fake domains, pools and volumes. Each connection
+// gets a private copy of that state.
+func TestDriverHost(name, nodeXML string) (Host, error) {
+	abs, err := filepath.Abs(nodeXML)
+	if err != nil {
+		return Host{}, err
+	}
+	return Host{Name: name, URI: "test+unix://" + abs}, nil
+}
+
+// LibvirtSocket is the local libvirtd's socket (deploy/testbed/libvirtd-up starts it).
+const LibvirtSocket = "/var/run/libvirt/libvirt-sock"
+
+// LibvirtMissing says why the local libvirtd cannot be reached, or nil; tests that need
+// it skip loudly with this reason.
+func LibvirtMissing() error {
+	c, err := net.DialTimeout("unix", LibvirtSocket, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("libvirtd not reachable at %s (run deploy/testbed/libvirtd-up): %w", LibvirtSocket, err)
+	}
+	return c.Close()
 }

@@ -69,7 +69,7 @@ var (
 // baseConfig is a gateway with the two communities, admin, reader and one host.
 func baseConfig(t *testing.T, extraUsers ...User) Config {
 	t.Helper()
-	node, err := filepath.Abs(filepath.Join("testdata", "node.xml"))
+	host, err := TestDriverHost(hostCtx, filepath.Join("testdata", "node.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func baseConfig(t *testing.T, extraUsers ...User) Config {
 		SysName:     "vmgate-e2e",
 		Communities: []Community{public, private},
 		Users:       append([]User{admin, reader}, extraUsers...),
-		Hosts:       []Host{{Name: hostCtx, URI: "test+unix://" + node}},
+		Hosts:       []Host{host},
 	}
 }
 
