@@ -32,17 +32,17 @@ type scalar struct {
 	get func() VarBind
 }
 
-// Scalars is a read-only Handler over a fixed set of scalar instances, sorted by OID.
-type Scalars struct{ s []scalar }
+// scalars is a read-only Handler over a fixed set of scalar instances, sorted by OID.
+type scalars struct{ s []scalar }
 
-func (h *Scalars) add(oid OID, get func() VarBind) { h.s = append(h.s, scalar{oid: oid, get: get}) }
+func (h *scalars) add(oid OID, get func() VarBind) { h.s = append(h.s, scalar{oid: oid, get: get}) }
 
-func (h *Scalars) sort() {
+func (h *scalars) sort() {
 	slices.SortFunc(h.s, func(a, b scalar) int { return a.oid.Compare(b.oid) })
 }
 
 // Get implements Handler.
-func (h *Scalars) Get(_ context.Context, _ *Request, oid OID) VarBind {
+func (h *scalars) Get(_ context.Context, _ *Request, oid OID) VarBind {
 	i, ok := slices.BinarySearchFunc(h.s, oid, func(s scalar, o OID) int { return s.oid.Compare(o) })
 	if ok {
 		vb := h.s[i].get()
@@ -58,7 +58,7 @@ func (h *Scalars) Get(_ context.Context, _ *Request, oid OID) VarBind {
 }
 
 // Next implements Handler.
-func (h *Scalars) Next(_ context.Context, _ *Request, oid OID) (VarBind, bool) {
+func (h *scalars) Next(_ context.Context, _ *Request, oid OID) (VarBind, bool) {
 	i, ok := slices.BinarySearchFunc(h.s, oid, func(s scalar, o OID) int { return s.oid.Compare(o) })
 	if ok {
 		i++
@@ -87,7 +87,7 @@ func octets(f func() string) func() VarBind {
 func (e *Engine) sysUpTime() uint32 { return uint32(time.Since(e.start) / (10 * time.Millisecond)) }
 
 func (e *Engine) registerBuiltins() {
-	sys := &Scalars{}
+	sys := &scalars{}
 	sys.add(OIDSystem.Append(1, 0), octets(func() string {
 		return "vmgate " + e.version + " SNMP gateway for libvirt hypervisors (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 	}))
@@ -100,7 +100,7 @@ func (e *Engine) registerBuiltins() {
 	e.Register(OIDSystem, sys)
 
 	c := &e.cnt
-	snmp := &Scalars{}
+	snmp := &scalars{}
 	for _, s := range []struct {
 		sub uint32
 		c   *atomic.Uint32
@@ -112,7 +112,7 @@ func (e *Engine) registerBuiltins() {
 	snmp.sort()
 	e.Register(OIDSNMP, snmp)
 
-	eng := &Scalars{}
+	eng := &scalars{}
 	eng.add(OIDSNMPEngine.Append(1, 0), func() VarBind { return VarBind{Type: gosnmp.OctetString, Value: e.EngineID()} })
 	eng.add(OIDSNMPEngine.Append(2, 0), integer(func() int { return int(e.boots) }))
 	eng.add(OIDSNMPEngine.Append(3, 0), integer(func() int { return int(e.engineTime()) }))
@@ -120,7 +120,7 @@ func (e *Engine) registerBuiltins() {
 	e.Register(OIDSNMPEngine, eng)
 
 	e.Register(OIDMPDStats, counterGroup(OIDMPDStats, &c.unknownSecurityModels, &c.invalidMsgs, &c.unknownPDUHandlers))
-	tgt := &Scalars{}
+	tgt := &scalars{}
 	tgt.add(OIDTargetStats.Append(4, 0), counter(&c.unavailableContexts))
 	tgt.add(OIDTargetStats.Append(5, 0), counter(&c.unknownContexts))
 	e.Register(OIDTargetStats, tgt)
@@ -129,8 +129,8 @@ func (e *Engine) registerBuiltins() {
 }
 
 // counterGroup serves root.1.0, root.2.0, ... from cs.
-func counterGroup(root OID, cs ...*atomic.Uint32) *Scalars {
-	h := &Scalars{}
+func counterGroup(root OID, cs ...*atomic.Uint32) *scalars {
+	h := &scalars{}
 	for i, c := range cs {
 		h.add(root.Append(uint32(i+1), 0), counter(c))
 	}

@@ -48,9 +48,10 @@ type Engine struct {
 	setMu    sync.Mutex // SET PDUs run one at a time
 	salt     atomic.Uint64
 
-	mu    sync.Mutex
-	addrs []net.Addr
-	ready chan struct{}
+	served atomic.Bool
+	mu     sync.Mutex
+	addrs  []net.Addr
+	ready  chan struct{}
 }
 
 // Option configures an Engine.

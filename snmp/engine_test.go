@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -164,5 +165,35 @@ func TestGetExceptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// badHandler answers with a value that does not fit its type.
+type badHandler struct{}
+
+func (badHandler) Get(_ context.Context, _ *Request, oid OID) VarBind {
+	return VarBind{OID: oid, Type: gosnmp.Integer, Value: "not an int"}
+}
+
+func (badHandler) Next(context.Context, *Request, OID) (VarBind, bool) { return VarBind{}, false }
+
+func TestUnencodableValueIsGenErr(t *testing.T) {
+	e, addr := startEngine(t, baseConfig(t))
+	root := MustOID("1.3.6.1.4.1.99999.7")
+	e.Register(root, badHandler{})
+	res, err := v2client(t, addr, "public", gosnmp.Version2c).Get([]string{"1.3.6.1.2.1.1.5.0", root.Append(1, 0).String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Error != gosnmp.GenErr || res.ErrorIndex != 2 {
+		t.Errorf("status %v index %d, want genErr 2", res.Error, res.ErrorIndex)
+	}
+	e.Unregister(root)
+	res, err = v2client(t, addr, "public", gosnmp.Version2c).Get([]string{root.Append(1, 0).String()})
+	if err != nil || res.Variables[0].Type != gosnmp.NoSuchObject {
+		t.Errorf("after Unregister: %v %v", res, err)
+	}
+	if err := e.Serve(context.Background()); err == nil {
+		t.Error("second Serve succeeded")
 	}
 }

@@ -28,6 +28,9 @@ type job struct {
 // Serve binds every listen address, serves until ctx is done, then closes them. A
 // bind failure closes what was bound and returns the error.
 func (e *Engine) Serve(ctx context.Context) error {
+	if !e.served.CompareAndSwap(false, true) {
+		return errors.New("snmp: Serve called twice")
+	}
 	var pcs []net.PacketConn
 	var lns []net.Listener
 	closeAll := func() {
