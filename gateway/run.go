@@ -99,12 +99,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	cfg := g.Config()
 	g.view.SetHosts(HostSpecs(cfg.Hosts))
 	g.hosts.apply(ctx, grp, cfg.Hosts)
-	grp.Go(func() error {
-		if err := g.engine.Serve(ctx); err != nil {
-			return fmt.Errorf("snmp: %w", err)
-		}
-		return nil
-	})
+	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
 	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
 	err := grp.Wait()
 	g.hosts.stopAll()
