@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"net"
 	"path/filepath"
 	"slices"
@@ -14,10 +17,8 @@ import (
 
 const libvirtSock = "/var/run/libvirt/libvirt-sock"
 
-// TestViewWithRealSupervisors drives the view with two real hosts.Supervisors on the
-// libvirt test driver (each connection is a private fake host built from
-// testdata/node.xml, so both hosts report the same UUIDs: a real duplicate).
-func TestViewWithRealSupervisors(t *testing.T) {
+func requireLibvirtd(t *testing.T) string {
+	t.Helper()
 	if c, err := net.Dial("unix", libvirtSock); err != nil {
 		t.Skipf("SKIPPING INTEGRATION TEST: libvirtd not reachable at %s (run deploy/testbed/libvirtd-up): %v", libvirtSock, err)
 	} else {
@@ -27,6 +28,14 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return node
+}
+
+// TestViewWithRealSupervisors drives the view with two real hosts.Supervisors on the
+// libvirt test driver (each connection is a private fake host built from
+// testdata/node.xml, so both hosts report the same UUIDs: a real duplicate).
+func TestViewWithRealSupervisors(t *testing.T) {
+	node := requireLibvirtd(t)
 	tv := newTestView(t)
 	tv.View.now = time.Now // real supervisors, real time
 	uri := "test+unix://" + node
@@ -122,5 +131,120 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	})
 	if m, _ := tv.Read().VMByUUID("", webUUID); m.Host != web.Host {
 		t.Errorf("merged row from %s, want %s where the domain is still active", m.Host, web.Host)
+	}
+}
+
+// cuttableDialer reaches the local libvirtd until cut: then it closes the open
+// connections and refuses new ones until restored, like a host that drops off the net.
+type cuttableDialer struct {
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func (d *cuttableDialer) dial(ctx context.Context) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
+		return nil, errors.New("test: host unreachable")
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "unix", libvirtSock)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *cuttableDialer) set(down bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.down = down
+	if down {
+		for _, c := range d.conns {
+			_ = c.Close()
+		}
+		d.conns = nil
+	}
+}
+
+// TestViewReconnectReconciles cuts a real supervisor's connection. The test driver
+// gives every connection a fresh host from node.xml, so what changed during the first
+// connection (a domain defined, one paused) is gone after the reconnect: the view must
+// show the stale rows while the host is down, then exactly the new inventory, with the
+// same vmIds for the domains that stayed.
+func TestViewReconnectReconciles(t *testing.T) {
+	node := requireLibvirtd(t)
+	tv := newTestView(t)
+	tv.View.now = time.Now
+	const host = "gw-reconnect"
+	uri := "test+unix://" + node
+	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
+	dialer := &cuttableDialer{}
+	sup, err := hosts.New(hosts.Config{Name: host, URI: uri, StatsInterval: time.Second,
+		BackoffMax: 200 * time.Millisecond}, tv.View, viewTestLogger(),
+		hosts.WithDialer(dialer.dial), hosts.WithBackoffStart(20*time.Millisecond))
+	if err != nil {
+		t.Fatalf("hosts.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() { defer close(done); _ = sup.Run(ctx) }()
+	hostIs := func(st hosts.Status, vms int) func() bool {
+		return func() bool {
+			e, ok := tv.Read().Host(host)
+			return ok && e.Health.Status == st && e.VMs == vms
+		}
+	}
+	viewWaitFor(t, "host up with 2 VMs", hostIs(hosts.Up, 2))
+	before := vmIDs(t, tv.Read(), host)
+
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	name := "gw-new-" + hex.EncodeToString(suffix)
+	opCtx, opCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer opCancel()
+	added, err := sup.Define(opCtx, "<domain type='test'><name>"+name+
+		"</name><memory>65536</memory><os><type>hvm</type></os></domain>")
+	if err != nil {
+		t.Fatalf("define %s: %v", name, err)
+	}
+	viewWaitFor(t, "defined domain in the view", hostIs(hosts.Up, 3))
+
+	dialer.set(true)
+	viewWaitFor(t, "host down", hostIs(hosts.Down, 3))
+	s := tv.Read()
+	for r := range s.VMs("", 0) {
+		if !r.Stale {
+			t.Errorf("%s not stale while its host is down", r.Domain.Name)
+		}
+		if _, fresh, _ := s.DomainStats(r); fresh {
+			t.Errorf("%s counters fresh while its host is down", r.Domain.Name)
+		}
+	}
+	if h, _ := s.HostHealth(host); h.LastError == "" {
+		t.Errorf("down host without last error: %+v", h)
+	}
+
+	dialer.set(false)
+	viewWaitFor(t, "host back with the fixture's 2 VMs", hostIs(hosts.Up, 2))
+	s = tv.Read()
+	after := vmIDs(t, s, host)
+	if _, ghost := after[added.UUID]; ghost {
+		t.Errorf("domain %s gone from the host is still in the view", name)
+	}
+	for u, id := range before {
+		if after[u] != id {
+			t.Errorf("%s: vmId %d after reconnect, want %d", u, after[u], id)
+		}
+	}
+	if got := len(slices.Collect(s.VMs("", 0))); got != 2 {
+		t.Errorf("merged context shows %d VMs, want 2", got)
+	}
+	for r := range s.VMs("", 0) {
+		if r.Stale {
+			t.Errorf("%s still stale after the resync", r.Domain.Name)
+		}
 	}
 }
