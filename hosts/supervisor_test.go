@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -332,14 +331,6 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 	<-ctx.Done()
 	if err := s.Refresh(ctx, fixRunning); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Refresh with an expired ctx = %v", err)
-	}
-}
-
-func virsh(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("virsh %v: %v\n%s", args, err, out)
 	}
 }
 

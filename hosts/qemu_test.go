@@ -1,0 +1,120 @@
+package hosts
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// tinyVM is a 64 MiB diskless TCG guest: it boots into firmware and idles, which is
+// all the lifecycle needs.
+func tinyVM(name string) string {
+	return fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <interface type='user'><mac address='52:54:00:aa:bb:01'/><model type='e1000'/></interface>
+  </devices>
+</domain>`, name)
+}
+
+func virsh(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestQEMULifecycleEvents drives a real VM with virsh, a client of its own, so what
+// reaches the Sink comes from libvirt's events, not from our operations' refreshes.
+func TestQEMULifecycleEvents(t *testing.T) {
+	requireLibvirtd(t)
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skipf("SKIPPING: no qemu-system-x86_64: %v", err)
+	}
+	name := randomPrefix(t) + "-vm"
+	t.Cleanup(func() {
+		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
+		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
+	})
+	sink := newFakeSink()
+	s := startSupervisor(t, Config{Name: "qemu", URI: "qemu:///system", StatsInterval: time.Hour,
+		// A loaded test machine re-probes QEMU's capabilities on define: >30s seen.
+		CallTimeout: 3 * time.Minute}, sink)
+	waitUp(t, sink)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	d, err := s.Define(ctx, tinyVM(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := d.UUID
+	if d.DomainType != "qemu" || d.MemoryKiB != 65536 || len(d.NICs) != 1 || d.NICs[0].MAC != "52:54:00:aa:bb:01" {
+		t.Errorf("defined: %+v", d)
+	}
+	wantState := func(what string, st DomainState) {
+		t.Helper()
+		waitFor(t, 2*time.Minute, what, func() bool {
+			got, ok := sink.domain(id)
+			return ok && got.State == st
+		})
+	}
+	virsh(t, "start", name)
+	wantState("running after virsh start", StateRunning)
+	if got, _ := sink.domain(id); got.ID <= 0 {
+		t.Errorf("running domain has no id: %+v", got)
+	}
+	st, err := s.PollStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := st.Domains[id]; ds.State != StateRunning || ds.CPUTimeNs == 0 || len(ds.VCPUs) != 1 {
+		t.Errorf("stats of a running VM: %+v", ds)
+	}
+	virsh(t, "suspend", name)
+	wantState("paused after virsh suspend", StatePaused)
+	virsh(t, "resume", name)
+	wantState("running after virsh resume", StateRunning)
+	virsh(t, "destroy", name)
+	wantState("shut off after virsh destroy", StateShutoff)
+	virsh(t, "undefine", name)
+	waitFor(t, 2*time.Minute, "removed after virsh undefine", func() bool {
+		_, ok := sink.domain(id)
+		return !ok
+	})
+
+	// A transient domain disappears when it stops.
+	tname := name + "-t"
+	xmlFile := filepath.Join(t.TempDir(), "t.xml")
+	if err := os.WriteFile(xmlFile, []byte(tinyVM(tname)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exec.Command("virsh", "-c", "qemu:///system", "destroy", tname).Run() })
+	virsh(t, "create", xmlFile)
+	var tid UUID
+	waitFor(t, 2*time.Minute, "transient domain running", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, d := range sink.view {
+			if d.Name == tname && d.State == StateRunning && !d.Persistent {
+				tid = d.UUID
+				return true
+			}
+		}
+		return false
+	})
+	virsh(t, "destroy", tname)
+	waitFor(t, 2*time.Minute, "transient domain removed once stopped", func() bool {
+		_, ok := sink.domain(tid)
+		return !ok
+	})
+}
