@@ -1,0 +1,132 @@
+package mib
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// Handler serves the module's subtree (Root) from a View: every scalar and table, in
+// every context. Register it with snmp.Engine.Register(mib.Root, h). It is safe for
+// concurrent use; it holds no lock: each request reads one Snapshot of the view.
+type Handler struct {
+	view  View
+	log   *slog.Logger
+	ctl   Controller // the SET side (set*.go); nil: read-only
+	nodes []node     // the module's objects in OID order
+	snaps snapCache
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// NewHandler returns a handler serving v.
+func NewHandler(v View, opts ...Option) *Handler {
+	h := &Handler{view: v, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(h)
+	}
+	h.nodes = nodesOf()
+	return h
+}
+
+// node is one object of the module the handler serves: a scalar or a table.
+type node interface {
+	// root is the scalar's OID or the table's entry OID: every instance has it as a prefix.
+	root() snmp.OID
+	get(s Snapshot, oid snmp.OID) snmp.VarBind
+	next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool)
+}
+
+// snapshot returns the request's snapshot: the same for every varbind of one PDU (the
+// engine makes one *snmp.Request per PDU), so a GETBULK answers from one picture and
+// pays for one view read.
+func (h *Handler) snapshot(r *snmp.Request) Snapshot { return h.snaps.get(r, h.view) }
+
+// Get implements snmp.Handler.
+func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.VarBind {
+	i := h.holder(oid)
+	if i < 0 {
+		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchObject}
+	}
+	s := h.snapshot(r)
+	if !s.Known() {
+		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
+	}
+	vb := h.nodes[i].get(s, oid)
+	vb.OID = oid
+	return vb
+}
+
+// Next implements snmp.Handler: the first instance after oid, objects in OID order.
+func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp.VarBind, bool) {
+	start := h.holder(oid)
+	if start < 0 {
+		// The first node whose root is after oid (oid may be an ancestor of it).
+		start, _ = slices.BinarySearchFunc(h.nodes, oid, func(n node, o snmp.OID) int {
+			return n.root().Compare(o)
+		})
+	}
+	if start >= len(h.nodes) {
+		return snmp.VarBind{}, false
+	}
+	s := h.snapshot(r)
+	if !s.Known() {
+		return snmp.VarBind{}, false
+	}
+	for _, n := range h.nodes[start:] {
+		if vb, ok := n.next(s, oid); ok {
+			return vb, true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return snmp.VarBind{}, false
+}
+
+// holder returns the index of the node whose root is a prefix of oid, or -1.
+func (h *Handler) holder(oid snmp.OID) int {
+	i, _ := slices.BinarySearchFunc(h.nodes, oid, func(n node, o snmp.OID) int {
+		if n.root().Compare(o) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	if i > 0 && oid.HasPrefix(h.nodes[i-1].root()) {
+		return i - 1
+	}
+	return -1
+}
+
+// snapCache remembers the snapshot of the last few requests, keyed by the request
+// pointer. Holding the pointer keeps the request alive, so its address cannot be
+// reused by another request while cached.
+type snapCache struct {
+	slots [8]atomic.Pointer[reqSnap]
+	next  atomic.Uint32
+}
+
+type reqSnap struct {
+	r *snmp.Request
+	s Snapshot
+}
+
+func (c *snapCache) get(r *snmp.Request, v View) Snapshot {
+	for i := range c.slots {
+		if p := c.slots[i].Load(); p != nil && p.r == r {
+			return p.s
+		}
+	}
+	s := v.Snapshot(r.Context)
+	c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(&reqSnap{r: r, s: s})
+	return s
+}

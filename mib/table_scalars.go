@@ -1,0 +1,68 @@
+package mib
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// nodesOf lists the objects the handler serves, in OID order.
+func nodesOf() []node {
+	return []node{
+		newScalar(VmmName, func(s Snapshot) value {
+			h, ok := s.Host()
+			return value{gosnmp.OctetString, h.Type, ok}
+		}),
+		newScalar(VmmVersion, func(s Snapshot) value {
+			h, ok := s.Host()
+			return value{gosnmp.Gauge32, gauge(h.Version), ok}
+		}),
+		newScalar(VmmVersionString, func(s Snapshot) value {
+			h, ok := s.Host()
+			return value{gosnmp.OctetString, versionString(h.Version), ok}
+		}),
+		newScalar(VmIndexNext, func(s Snapshot) value {
+			return value{gosnmp.Gauge32, s.IndexNext(), true}
+		}),
+		newScalar(VirtualMachineTemplate, func(s Snapshot) value {
+			t, _ := s.TemplateChoice()
+			return value{gosnmp.Gauge32, t, true}
+		}),
+		newScalar(StorageTemplate, func(s Snapshot) value {
+			_, st := s.TemplateChoice()
+			return value{gosnmp.Gauge32, st, true}
+		}),
+	}
+}
+
+// Value helpers: the Go types snmp.VarBind wants for each BER type.
+
+func str(s string) value          { return value{gosnmp.OctetString, s, true} }
+func u32(n uint32) value          { return value{gosnmp.Gauge32, n, true} }
+func g32(n uint64) value          { return value{gosnmp.Gauge32, gauge(n), true} }
+func c64(n uint64, ok bool) value { return value{gosnmp.Counter64, n, ok} }
+func integer(n int) value         { return value{gosnmp.Integer, n, true} }
+func octets(b []byte) value       { return value{gosnmp.OctetString, b, true} }
+
+// uuid returns a UUID's 16 octets (UUIDorZero).
+func uuid(u [16]byte) value { return octets(u[:]) }
+
+// gauge clamps to Gauge32/Unsigned32: "a gauge whose true value does not fit reports its
+// maximum value".
+func gauge(n uint64) uint32 {
+	if n > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(n)
+}
+
+// versionString renders libvirt's major*1000000 + minor*1000 + release as
+// "major.minor.release"; "" for 0 (unknown).
+func versionString(v uint64) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.FormatUint(v/1000000, 10) + "." + strconv.FormatUint(v/1000%1000, 10) + "." +
+		strconv.FormatUint(v%1000, 10)
+}

@@ -1,0 +1,198 @@
+package mib
+
+import "time"
+
+// View is the read side of the gateway as the MIB handler needs it (gateway implements
+// it; mib never imports gateway or hosts). The handler takes one Snapshot per request.
+type View interface {
+	// Snapshot returns one consistent picture of context ctx: "" is the merged cluster
+	// (one row per VM UUID), any other name one hypervisor. It must be cheap (no copy
+	// of the rows) and safe for concurrent use.
+	Snapshot(ctx string) Snapshot
+}
+
+// Snapshot is one context's rows at one moment. Every seek method returns the first row
+// whose index is >= the arguments (compared as the index tuple: {vmID, sub} orders by
+// vmID, then sub; all zero: the first row), false when there is none; each must cost
+// O(log n) in the number of rows (plus the rows of VMs without such sub-rows skipped). Rows are values: the handler
+// may keep them, never modifies their strings' backing data.
+type Snapshot interface {
+	// Known reports whether the context exists ("" always does). An unknown context
+	// has no instances at all.
+	Known() bool
+	// Host is the context's own hypervisor (vmmName, vmmVersion...); false in the
+	// merged context.
+	Host() (HypervisorRow, bool)
+	// IndexNext is vmIndexNext: a vmId no VM has, for creating one.
+	IndexNext() uint32
+	// TemplateChoice returns virtualMachineTemplate and storageTemplate (0: none).
+	TemplateChoice() (template, storage uint32)
+
+	Hypervisor(from uint32) (HypervisorRow, bool) // every configured host, in every context
+	VM(from uint32) (VMRow, bool)                 // virtualMachinesTable and memoryTable
+	CPU(vmID, cpu uint32) (CPURow, bool)
+	Storage(vmID, storage uint32) (StorageRow, bool)
+	DiskImage(from uint32) (DiskImageRow, bool)
+	Network(vmID, network uint32) (NetworkRow, bool)
+	NetworkAddress(vmID, network, addr uint32) (NetworkAddressRow, bool)
+	HBA(vmID, hba uint32) (HBARow, bool)
+	OS(from uint32) (OSRow, bool)
+	Kernel(from uint32) (KernelRow, bool)
+	Template(from uint32) (TemplateRow, bool)
+}
+
+// HypervisorRow is a row of hypervisorTable.
+type HypervisorRow struct {
+	Index          uint32
+	Name           string // configured name = context name
+	URI            string // as configured; the handler hides a password and the query
+	Type           string // virConnectGetType, "" if never connected
+	Version        uint64 // virConnectGetVersion, 0 if unknown
+	LibvirtVersion uint64 // virConnectGetLibVersion, 0 if unknown
+	Hostname       string
+	CPUModel       string
+	CPUs           uint32
+	MHz            uint32
+	MemoryKiB      uint64
+	Conn           ConnState
+	LastError      string
+	LastSync       time.Time // zero: never synced
+	LastSyncTook   time.Duration
+	VMCount        uint32
+}
+
+// VMRow is a row of virtualMachinesTable and memoryTable. A VM whose host is not
+// connected has Stale set: its state reads unknown(9) and it has no current counters.
+type VMRow struct {
+	ID          uint32
+	UUID        [16]byte
+	Name        string
+	Host        string
+	OSIndex     uint32
+	KernelIndex uint32
+	State       VMState // libvirt's state + 1 as last known (the handler shows unknown if Stale)
+	Stale       bool
+	ConfFile    string // "" when unknown
+	Autostart   bool
+	Persistent  bool
+	Uptime      time.Duration // 0 when inactive or unknown
+	VCPUs       uint32
+	MaxVCPUs    uint32
+	MemoryKiB   uint64 // current memory
+	MaxMemKiB   uint64 // maximum memory
+
+	// Counters is true when the stats below are current (the host is connected and its
+	// last poll is recent). Otherwise the handler shows no Counter64 instances and 0
+	// for the memory gauges (the MIB's "0 if unknown").
+	Counters   bool
+	CPUTimeNs  uint64
+	UsedKiB    uint64 // balloon: available - unused; 0 if the guest does not report
+	FreeKiB    uint64 // balloon: unused
+	BalloonKiB uint64 // balloon: current
+	RSSKiB     uint64
+}
+
+// CPURow is a row of cpuTable: vCPU number Index-1 of VM VMID.
+type CPURow struct {
+	VMID     uint32
+	Index    uint32
+	UUID     [16]byte
+	Arch     string
+	MHz      uint32
+	State    CPUState
+	Counters bool // as VMRow.Counters
+	TimeNs   uint64
+}
+
+// StorageRow is a row of storageTable.
+type StorageRow struct {
+	VMID           uint32
+	Index          uint32
+	UUID           [16]byte
+	Device         StorageDevice
+	DiskImageIndex uint32 // 0: empty drive or a source outside diskImagesTable
+	Target         string
+	Bus            string
+	Capacity       uint64 // bytes, 0 if unknown
+	Allocation     uint64
+	Counters       bool // as VMRow.Counters
+	ReadReqs       uint64
+	ReadBytes      uint64
+	WriteReqs      uint64
+	WriteBytes     uint64
+}
+
+// DiskImageRow is a row of diskImagesTable.
+type DiskImageRow struct {
+	Index      uint32
+	Path       string
+	Host       string
+	Pool       string // "" outside pools
+	Name       string
+	Format     string
+	Capacity   uint64
+	Allocation uint64
+}
+
+// NetworkRow is a row of networkTable.
+type NetworkRow struct {
+	VMID                                       uint32
+	Index                                      uint32
+	UUID                                       [16]byte
+	MAC                                        [6]byte
+	Model                                      string
+	SourceType                                 SourceType
+	Source                                     string
+	Target                                     string // host-side device, "" when inactive
+	Counters                                   bool   // as VMRow.Counters
+	InOctets, InPackets, InErrors, InDrops     uint64
+	OutOctets, OutPackets, OutErrors, OutDrops uint64
+}
+
+// NetworkAddressRow is a row of networkAddressTable.
+type NetworkAddressRow struct {
+	VMID         uint32
+	NetworkIndex uint32
+	Index        uint32
+	Type         InetAddressType
+	Address      []byte // 4 or 16 octets; never modified
+	PrefixLength uint32
+	Source       AddrSource
+}
+
+// HBARow is a row of hbaTable.
+type HBARow struct {
+	VMID            uint32
+	Index           uint32
+	UUID            [16]byte
+	Type            string
+	Model           string
+	ControllerIndex uint32
+}
+
+// OSRow is a row of supportedOsTable. The handler derives name, version and family
+// from the libosinfo id (or shows the OS type alone).
+type OSRow struct {
+	Index    uint32
+	OSInfoID string // e.g. http://debian.org/debian/12; "" when the definition has none
+	OSType   string // hvm, xen, linux, exe
+}
+
+// KernelRow is a row of kernelTable.
+type KernelRow struct {
+	Index   uint32
+	Path    string
+	Initrd  string
+	Cmdline string
+}
+
+// TemplateRow is a row of virtualMachineTemplateTable.
+type TemplateRow struct {
+	Index          uint32
+	Name           string
+	MemoryMiB      uint32
+	VCPUs          uint32
+	DiskImageIndex uint32
+	XMLFile        string
+	Status         RowStatus
+}
