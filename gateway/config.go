@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"go.yaml.in/yaml/v3"
@@ -26,6 +27,16 @@ type Config struct {
 	// Warnings are problems that do not stop vmgate (an over-permissive file mode, a
 	// read-write community...); the caller logs them.
 	Warnings []string `yaml:"-"`
+}
+
+// LogValue renders the configuration for slog as YAML with every secret as <secret>,
+// so logging it whole is safe with any handler (JSON would otherwise print secrets).
+func (c Config) LogValue() slog.Value {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return slog.StringValue("<unprintable config: " + err.Error() + ">")
+	}
+	return slog.StringValue(string(out))
 }
 
 // TemplatesConfig says where the domain XML templates used to create VMs by SET live.

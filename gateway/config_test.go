@@ -312,14 +312,17 @@ func TestSecretsRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs, jsonLogs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	logger.Info("users", "user", cfg.SNMP.Users[0].AuthPassphrase, "community", cfg.SNMP.Communities[0].Community)
+	logger.Info("whole", "config", cfg, "value", *cfg)
+	slog.New(slog.NewJSONHandler(&jsonLogs, nil)).Info("whole", "config", cfg, "value", *cfg)
 	renders := map[string]string{
 		"yaml":     string(out),
 		"%v":       fmt.Sprintf("%v", cfg),
 		"%+v":      fmt.Sprintf("%+v", cfg.SNMP),
 		"slog":     logs.String(),
+		"json":     jsonLogs.String(),
 		"Validate": fmt.Sprint(cfg.Validate()),
 	}
 	if !strings.Contains(string(out), "<secret>") {

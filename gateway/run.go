@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -209,12 +208,7 @@ func (g *Gateway) logConfig(cfg *Config) {
 	for _, w := range cfg.Warnings {
 		g.logger.Warn("config: " + w)
 	}
-	if !g.logger.Enabled(context.Background(), slog.LevelDebug) {
-		return
-	}
-	if out, err := yaml.Marshal(cfg); err == nil {
-		g.logger.Debug("effective configuration", "config", string(out))
-	}
+	g.logger.Debug("effective configuration", "config", cfg)
 }
 
 func hostNames(hs []hosts.Config) []string {
