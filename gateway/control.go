@@ -1,0 +1,272 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+)
+
+// Control implements mib.Controller: SETs of the VIRTUAL-MACHINES-MIB become
+// operations of the hosts' supervisors. Its read methods use the view only.
+type Control struct {
+	view   *View
+	reg    *Registry
+	tpl    *Templates
+	host   func(name string) (*hosts.Supervisor, bool)
+	logger *slog.Logger
+}
+
+var _ mib.Controller = (*Control)(nil)
+
+// NewControl returns the controller over view (with its registry), the template store
+// and the supervisors host returns by configured name.
+func NewControl(view *View, reg *Registry, tpl *Templates,
+	host func(string) (*hosts.Supervisor, bool), logger *slog.Logger) *Control {
+	return &Control{view: view, reg: reg, tpl: tpl, host: host, logger: logger}
+}
+
+// VM implements mib.Controller.
+func (c *Control) VM(scope string, vmID uint32) (mib.VMInfo, bool) {
+	r, ok := c.view.Read().VM(scope, vmID)
+	if !ok {
+		return mib.VMInfo{}, false
+	}
+	d := &r.Domain
+	info := mib.VMInfo{
+		ID: r.VMID, UUID: d.UUID.String(), Name: d.Name, Host: r.Host,
+		State: mib.VMState(int(d.State) + 1), Persistent: d.Persistent, Autostart: d.Autostart,
+		MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
+		VCPUs: uint32(max(d.VCPUs, 0)), MaxVCPUs: uint32(max(d.MaxVCPUs, 0)),
+	}
+	if r.Stale {
+		info.State = mib.StateUnknown
+	}
+	for _, dk := range r.Disks {
+		info.Disks = append(info.Disks, mib.DiskInfo{Index: dk.StorageIndex, Device: deviceOf(dk.Device),
+			Target: dk.Target, Bus: dk.Bus, Image: dk.DiskImageIndex})
+	}
+	return info, true
+}
+
+// VMIDFree implements mib.Controller.
+func (c *Control) VMIDFree(vmID uint32) bool { return c.reg.Free(NSVM, vmID) }
+
+// StorageIndexFree implements mib.Controller.
+func (c *Control) StorageIndexFree(_, idx uint32) bool { return c.reg.Free(NSStorage, idx) }
+
+// HostUp implements mib.Controller.
+func (c *Control) HostUp(name string) (up, known bool) {
+	h, ok := c.view.Read().HostHealth(name)
+	return ok && h.Status == hosts.Up, ok
+}
+
+// Image implements mib.Controller.
+func (c *Control) Image(scope string, idx uint32) (mib.ImageInfo, bool) {
+	im, ok := c.view.Read().Image(scope, idx)
+	if !ok {
+		return mib.ImageInfo{}, false
+	}
+	return mib.ImageInfo{Index: im.Index, Host: im.Host, Path: im.Path, Format: im.Format,
+		InPool: im.Volume != nil}, true
+}
+
+// Template implements mib.Controller.
+func (c *Control) Template(idx uint32) (mib.TemplateInfo, bool) {
+	t, ok := c.tpl.Get(idx)
+	if !ok {
+		return mib.TemplateInfo{}, false
+	}
+	return templateInfo(t), true
+}
+
+func templateInfo(t Template) mib.TemplateInfo {
+	return mib.TemplateInfo{Index: t.Index, Name: t.Name, MemoryMb: t.MemoryMb, VCPUs: t.VCPUs,
+		Image: t.Image, XMLFile: t.Path(""), Status: mib.RowActive}
+}
+
+// CurrentTemplates implements mib.Controller.
+func (c *Control) CurrentTemplates() (vm, storage uint32) { return c.tpl.Current() }
+
+// SetCurrentTemplates implements mib.Controller.
+func (c *Control) SetCurrentTemplates(vm, storage uint32) error { return c.tpl.SetCurrent(vm, storage) }
+
+// Create implements mib.Controller: bind the manager's vmId to a fresh UUID, define the
+// domain from the template, start it for createAndGo. A failed start undefines it again.
+func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
+	sup, err := c.supervisor(spec.Host)
+	if err != nil {
+		return err
+	}
+	t, ok := c.tpl.Get(spec.Template)
+	if !ok {
+		return fmt.Errorf("template %d: no such template", spec.Template)
+	}
+	name := spec.Name
+	if name == "" {
+		name = c.uniqueName(spec.Host, t.Name+"-"+strconv.FormatUint(uint64(spec.VMID), 10))
+	}
+	id, err := newUUID()
+	if err != nil {
+		return err
+	}
+	doc, err := NewDomainXML(t.XML, name, id, t.MemoryMb, t.VCPUs)
+	if err != nil {
+		return fmt.Errorf("template %s: %w", t.File, err)
+	}
+	if err := c.reg.Bind(NSVM, id.String(), spec.VMID); err != nil {
+		return err
+	}
+	if _, err := sup.Define(ctx, doc); err != nil {
+		c.reg.Unbind(NSVM, id.String())
+		return err
+	}
+	if !spec.Start {
+		return nil
+	}
+	if err := sup.Start(ctx, id); err != nil {
+		if uerr := sup.Undefine(ctx, id); uerr != nil {
+			return fmt.Errorf("%w: start: %w; undefine: %w", mib.ErrPartial, err, uerr)
+		}
+		return fmt.Errorf("start: %w (domain undefined again)", err)
+	}
+	return nil
+}
+
+// uniqueName returns base, or base-2, base-3... when a domain of host has that name.
+func (c *Control) uniqueName(host, base string) string {
+	used := map[string]bool{}
+	for r := range c.view.Read().VMs(host, 0) {
+		used[r.Domain.Name] = true
+	}
+	name := base
+	for i := 2; used[name]; i++ {
+		name = base + "-" + strconv.Itoa(i)
+	}
+	return name
+}
+
+// Destroy implements mib.Controller.
+func (c *Control) Destroy(ctx context.Context, host string, vmID uint32) error {
+	sup, vm, err := c.target(host, vmID)
+	if err != nil {
+		return err
+	}
+	if vm.State.Active() {
+		if err := sup.Destroy(ctx, vm.uuid); err != nil {
+			return err
+		}
+	}
+	if err := sup.Undefine(ctx, vm.uuid); err != nil {
+		if vm.State.Active() {
+			return fmt.Errorf("%w: powered off, undefine: %w", mib.ErrPartial, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// SetState implements mib.Controller with the transitions of vmState's DESCRIPTION.
+func (c *Control) SetState(ctx context.Context, host string, vmID uint32, to mib.VMState) error {
+	sup, vm, err := c.target(host, vmID)
+	if err != nil {
+		return err
+	}
+	from := vm.State
+	switch {
+	case to == from, to == mib.StateRunning && from == mib.StateBlocked,
+		to == mib.StatePaused && from == mib.StatePaused:
+		return nil
+	case to == mib.StateRunning && from == mib.StatePaused:
+		return sup.Resume(ctx, vm.uuid)
+	case to == mib.StateRunning && !from.Active():
+		return sup.Start(ctx, vm.uuid)
+	case to == mib.StatePaused:
+		return sup.Suspend(ctx, vm.uuid)
+	case to == mib.StateShutdown:
+		return sup.Shutdown(ctx, vm.uuid)
+	case to == mib.StateShutoff && from.Active():
+		return sup.Destroy(ctx, vm.uuid)
+	}
+	return fmt.Errorf("vmState %v -> %v: not a supported transition", from, to)
+}
+
+// Rename implements mib.Controller.
+func (c *Control) Rename(ctx context.Context, host string, vmID uint32, name string) error {
+	sup, vm, err := c.target(host, vmID)
+	if err != nil {
+		return err
+	}
+	return sup.Rename(ctx, vm.uuid, name)
+}
+
+// SetAutostart implements mib.Controller. hosts.Supervisor has no autostart operation
+// yet; TestSet refuses changes, so this is reached only for the current value.
+func (c *Control) SetAutostart(_ context.Context, host string, vmID uint32, on bool) error {
+	_, vm, err := c.target(host, vmID)
+	if err != nil {
+		return err
+	}
+	if vm.Autostart != on {
+		return errors.New("changing autostart is not supported")
+	}
+	return nil
+}
+
+type targetVM struct {
+	mib.VMInfo
+	uuid hosts.UUID
+}
+
+// target returns the supervisor and the view's record of vmID on host.
+func (c *Control) target(host string, vmID uint32) (*hosts.Supervisor, targetVM, error) {
+	sup, err := c.supervisor(host)
+	if err != nil {
+		return nil, targetVM{}, err
+	}
+	info, ok := c.VM(host, vmID)
+	if !ok {
+		return nil, targetVM{}, fmt.Errorf("vmId %d on host %q: %w", vmID, host, hosts.ErrNotFound)
+	}
+	u, err := hosts.ParseUUID(info.UUID)
+	if err != nil {
+		return nil, targetVM{}, err
+	}
+	return sup, targetVM{VMInfo: info, uuid: u}, nil
+}
+
+func (c *Control) supervisor(host string) (*hosts.Supervisor, error) {
+	sup, ok := c.host(host)
+	if !ok {
+		return nil, fmt.Errorf("host %q: not configured", host)
+	}
+	return sup, nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() (hosts.UUID, error) {
+	var u hosts.UUID
+	if _, err := rand.Read(u[:]); err != nil {
+		return u, fmt.Errorf("uuid: %w", err)
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u, nil
+}
+
+func deviceOf(s string) mib.StorageDevice {
+	switch s {
+	case "cdrom":
+		return mib.DeviceCdRom
+	case "floppy":
+		return mib.DeviceFloppy
+	case "lun":
+		return mib.DeviceLun
+	}
+	return mib.DeviceDisk
+}

@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrIndexTaken is returned by Bind when the number belongs to another key.
+var ErrIndexTaken = errors.New("index already taken")
+
+// Free reports whether id (1..MaxIndex) is held by no key of namespace, in use or in
+// its grace period: a manager may create a row with it (Bind).
+func (r *Registry) Free(namespace string, id uint32) bool {
+	if id == 0 || id > MaxIndex {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owner(namespace, id) == ""
+}
+
+// NextFree returns the number Index would give the next new key of namespace if it
+// is free, else the lowest free number above it; 0 when there is none.
+func (r *Registry) NextFree(namespace string) uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var last uint32
+	if sp := r.spaces[namespace]; sp != nil {
+		last = sp.Last
+	}
+	for id := last + 1; id != 0 && id <= MaxIndex; id++ {
+		if r.owner(namespace, id) == "" {
+			return id
+		}
+	}
+	return 0
+}
+
+// Bind gives key the number id, chosen by a manager creating a row (vmId of a new VM,
+// storageIndex of a new disk), before the object exists, so that the view finds the
+// number when the object appears. Binding a key to the number it already has is a
+// no-op; a number held by another key is ErrIndexTaken. The namespace counter moves
+// past id so that Index never hands it out again.
+func (r *Registry) Bind(namespace, key string, id uint32) error {
+	if id == 0 || id > MaxIndex {
+		return fmt.Errorf("bind %s %q: index %d out of range", namespace, key, id)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if other := r.owner(namespace, id); other != "" && other != key {
+		return fmt.Errorf("bind %s %q to %d: %w (by %q)", namespace, key, id, ErrIndexTaken, other)
+	}
+	sp := r.spaces[namespace]
+	if sp == nil {
+		sp = &regSpace{Entries: map[string]*regEntry{}}
+		r.spaces[namespace] = sp
+	}
+	sp.Entries[key] = &regEntry{ID: id}
+	if id > sp.Last {
+		sp.Last = id
+	}
+	r.markDirty()
+	return nil
+}
+
+// Unbind removes key at once (no grace period): undoes a Bind whose object was never
+// created.
+func (r *Registry) Unbind(namespace, key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sp := r.spaces[namespace]; sp != nil {
+		if _, ok := sp.Entries[key]; ok {
+			delete(sp.Entries, key)
+			r.markDirty()
+		}
+	}
+}
+
+// owner returns the key holding id in namespace ("" for none); expired keys do not
+// count. Called with r.mu held; O(keys), which SETs can afford.
+func (r *Registry) owner(namespace string, id uint32) string {
+	sp := r.spaces[namespace]
+	if sp == nil {
+		return ""
+	}
+	now := r.now()
+	for key, e := range sp.Entries {
+		if e.ID == id && (e.Released == nil || now.Sub(*e.Released) <= r.grace) {
+			return key
+		}
+	}
+	return ""
+}

@@ -1,0 +1,293 @@
+package gateway
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// TemplatesStateFile is the template store's state (current templates, disk images of
+// templates) inside snmp.state_dir.
+const TemplatesStateFile = "templates.json"
+
+// Template is a row of virtualMachineTemplateTable: one domain XML file of the
+// template directory.
+type Template struct {
+	Index    uint32 // templateIndex, from the registry (namespace NSTemplate, key File)
+	File     string // base name inside the directory, e.g. "small.xml"
+	Name     string // domainTemplateName: the domain's <name>, else the file's base name
+	MemoryMb uint32 // from <memory>
+	VCPUs    uint32 // from <vcpu>
+	Image    uint32 // templateDiskImageIndex (kept in the state file)
+	XML      string // the file's content
+}
+
+// Path returns the template file's path.
+func (t Template) Path(dir string) string { return filepath.Join(dir, t.File) }
+
+// Templates is the template store: the *.xml files of templates.dir, read again when
+// they change, and the choice of current templates, persisted in the state file.
+// Safe for concurrent use.
+type Templates struct {
+	dir    string
+	state  string
+	reg    *Registry
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	st      templateState
+	rows    []Template // by Index
+	scanned map[string]fileStamp
+}
+
+type templateState struct {
+	Current uint32            `json:"current"`
+	Storage uint32            `json:"storage"`
+	Images  map[string]uint32 `json:"images,omitempty"` // file -> templateDiskImageIndex
+}
+
+type fileStamp struct {
+	size  int64
+	mtime int64
+}
+
+// OpenTemplates opens the store of dir ("" : no templates) with its state in stateDir.
+func OpenTemplates(dir, stateDir string, reg *Registry, logger *slog.Logger) (*Templates, error) {
+	t := &Templates{dir: dir, state: filepath.Join(stateDir, TemplatesStateFile), reg: reg, logger: logger}
+	data, err := os.ReadFile(t.state)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("templates state: %w", err)
+	default:
+		if err := json.Unmarshal(data, &t.st); err != nil {
+			return nil, fmt.Errorf("templates state %s: %w", t.state, err)
+		}
+	}
+	if t.st.Images == nil {
+		t.st.Images = map[string]uint32{}
+	}
+	return t, nil
+}
+
+// Dir is the template directory ("" when templates are disabled).
+func (t *Templates) Dir() string { return t.dir }
+
+// List returns every template, by Index.
+func (t *Templates) List() []Template {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rescan()
+	return slices.Clone(t.rows)
+}
+
+// Get returns the template with index idx.
+func (t *Templates) Get(idx uint32) (Template, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rescan()
+	i, ok := slices.BinarySearchFunc(t.rows, idx, func(r Template, idx uint32) int { return cmpU32(r.Index, idx) })
+	if !ok {
+		return Template{}, false
+	}
+	return t.rows[i], true
+}
+
+// Current returns virtualMachineTemplate and storageTemplate; a current template whose
+// file disappeared reads 0.
+func (t *Templates) Current() (vm, storage uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rescan()
+	vm = t.st.Current
+	if _, ok := slices.BinarySearchFunc(t.rows, vm, func(r Template, idx uint32) int { return cmpU32(r.Index, idx) }); !ok {
+		vm = 0
+	}
+	return vm, t.st.Storage
+}
+
+// SetCurrent persists the current templates; vm must be a template's index or 0.
+func (t *Templates) SetCurrent(vm, storage uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.st
+	st.Current, st.Storage = vm, storage
+	if err := t.save(st); err != nil {
+		return err
+	}
+	t.st = st
+	return nil
+}
+
+// Put writes a template: its file (temp + fsync + rename) and its disk image. A new
+// file gets index tpl.Index (Bind) when not 0.
+func (t *Templates) Put(tpl Template) error {
+	if t.dir == "" {
+		return errors.New("templates.dir is not configured")
+	}
+	if tpl.File == "" || filepath.Base(tpl.File) != tpl.File || !strings.HasSuffix(tpl.File, ".xml") {
+		return fmt.Errorf("template file name %q: want a plain name ending in .xml", tpl.File)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tpl.Index != 0 {
+		if err := t.reg.Bind(NSTemplate, tpl.File, tpl.Index); err != nil {
+			return err
+		}
+	}
+	if err := writeFileAtomic(tpl.Path(t.dir), []byte(tpl.XML)); err != nil {
+		return fmt.Errorf("template %s: %w", tpl.File, err)
+	}
+	st := t.st
+	st.Images = maps.Clone(t.st.Images)
+	st.Images[tpl.File] = tpl.Image
+	if err := t.save(st); err != nil {
+		return err
+	}
+	t.st = st
+	t.scanned = nil
+	return nil
+}
+
+// Delete removes the template file of idx.
+func (t *Templates) Delete(idx uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rescan()
+	for _, r := range t.rows {
+		if r.Index != idx {
+			continue
+		}
+		if err := os.Remove(r.Path(t.dir)); err != nil {
+			return fmt.Errorf("template %s: %w", r.File, err)
+		}
+		t.reg.Release(NSTemplate, r.File)
+		t.scanned = nil
+		return nil
+	}
+	return fmt.Errorf("template %d: %w", idx, fs.ErrNotExist)
+}
+
+func (t *Templates) save(st templateState) error {
+	data, err := json.MarshalIndent(st, "", " ")
+	if err == nil {
+		err = writeFileAtomic(t.state, data)
+	}
+	if err != nil {
+		return fmt.Errorf("templates state %s: %w", t.state, err)
+	}
+	return nil
+}
+
+// rescan re-reads the directory when a file was added, removed or changed. Called with
+// t.mu held. A file that is not a domain definition is logged and skipped.
+func (t *Templates) rescan() {
+	if t.dir == "" {
+		return
+	}
+	ents, err := os.ReadDir(t.dir)
+	if err != nil {
+		t.logger.Warn("template directory unreadable", "dir", t.dir, "err", err)
+		return
+	}
+	stamps := map[string]fileStamp{}
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".xml") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			stamps[e.Name()] = fileStamp{fi.Size(), fi.ModTime().UnixNano()}
+		}
+	}
+	if t.scanned != nil && maps.Equal(stamps, t.scanned) {
+		return
+	}
+	rows := make([]Template, 0, len(stamps))
+	for name := range stamps {
+		tpl, err := readTemplate(t.dir, name)
+		if err != nil {
+			t.logger.Warn("template skipped", "file", filepath.Join(t.dir, name), "err", err)
+			continue
+		}
+		tpl.Index = t.reg.Index(NSTemplate, name)
+		tpl.Image = t.st.Images[name]
+		rows = append(rows, tpl)
+	}
+	slices.SortFunc(rows, func(a, b Template) int { return cmpU32(a.Index, b.Index) })
+	t.rows, t.scanned = rows, stamps
+}
+
+// domainHead is what the store reads of a template's domain XML.
+type domainHead struct {
+	XMLName xml.Name `xml:"domain"`
+	Name    string   `xml:"name"`
+	Memory  struct {
+		Unit  string `xml:"unit,attr"`
+		Value uint64 `xml:",chardata"`
+	} `xml:"memory"`
+	VCPU uint32 `xml:"vcpu"`
+}
+
+func readTemplate(dir, name string) (Template, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return Template{}, err
+	}
+	var h domainHead
+	if err := xml.Unmarshal(data, &h); err != nil {
+		return Template{}, fmt.Errorf("not a domain definition: %w", err)
+	}
+	tpl := Template{File: name, Name: h.Name, VCPUs: max(h.VCPU, 1), XML: string(data)}
+	if tpl.Name == "" {
+		tpl.Name = strings.TrimSuffix(name, ".xml")
+	}
+	kib, err := toKiB(h.Memory.Value, h.Memory.Unit)
+	if err != nil {
+		return Template{}, err
+	}
+	tpl.MemoryMb = uint32(min(kib/1024, 1<<32-1))
+	if tpl.MemoryMb == 0 {
+		tpl.MemoryMb = 512 // DEFVAL of templateMemoryMb
+	}
+	return tpl, nil
+}
+
+// toKiB converts a libvirt memory amount (unit default KiB) to KiB.
+func toKiB(v uint64, unit string) (uint64, error) {
+	switch strings.ToLower(unit) {
+	case "", "k", "kib":
+		return v, nil
+	case "b", "bytes":
+		return v / 1024, nil
+	case "kb":
+		return v * 1000 / 1024, nil
+	case "m", "mib":
+		return v << 10, nil
+	case "mb":
+		return v * 1000 * 1000 / 1024, nil
+	case "g", "gib":
+		return v << 20, nil
+	case "gb":
+		return v * 1000 * 1000 * 1000 / 1024, nil
+	}
+	return 0, fmt.Errorf("memory unit %q not supported", unit)
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
