@@ -161,9 +161,9 @@ func (u *usmUser) decrypt(m *message) ([]byte, error) {
 	}
 	r := &berReader{buf: pt}
 	t, err := r.next()
-	// CFB output is as long as its input; CBC adds under a block of padding.
-	if err != nil || t.tag != 0x30 || len(pt)-t.end >= des.BlockSize ||
-		(u.priv != gosnmp.DES && t.end != len(pt)) {
+	// CBC pads to its 8-byte block; some managers (pysnmp) pad AES-CFB input too,
+	// with 1 to 16 zeros.
+	if err != nil || t.tag != 0x30 || len(pt)-t.end > aes.BlockSize {
 		return nil, fmt.Errorf("%w: plaintext is not a scopedPDU", errDecrypt)
 	}
 	return pt[:t.end], nil // drop DES padding

@@ -225,3 +225,37 @@ func TestReportableFlag(t *testing.T) {
 		t.Errorf("usmStatsWrongDigests = %d, want 1", n)
 	}
 }
+
+// TestDecryptPadding: pysnmp pads AES-CFB plaintext with 1..16 zero bytes and CBC-DES
+// pads to 8; both must decrypt, and more than that is garbage.
+func TestDecryptPadding(t *testing.T) {
+	e := fixedEngine(t)
+	scoped := appendTLV(nil, 0x30, appendTLV(appendTLV(nil, 0x04, e.engineID), 0x04, []byte("kvm1")))
+	for _, priv := range []string{"AES", "AES-256", "DES"} {
+		u, err := newUSMUser(User{Name: "p", AuthProtocol: "SHA", AuthPassphrase: authPass,
+			PrivProtocol: priv, PrivPassphrase: privPass}, e.engineID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pad := range []int{0, 1, 16, 24} {
+			t.Run(priv+"/pad "+itoa(pad), func(t *testing.T) {
+				salt, ct, err := e.encrypt(u, 3, 77, append(bytes.Clone(scoped), make([]byte, pad)...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := &message{encrypted: ct, usm: usmHeader{boots: 3, time: 77, privParams: salt}}
+				got, err := u.decrypt(m)
+				wantOK := pad <= 16
+				if priv == "DES" { // plus the cipher's own padding to 8
+					wantOK = (len(scoped)+pad+7)/8*8-len(scoped) <= 16
+				}
+				if wantOK != (err == nil) {
+					t.Fatalf("decrypt with %d bytes of padding: %v", pad, err)
+				}
+				if err == nil && !bytes.Equal(got, scoped) {
+					t.Errorf("plaintext %x, want %x", got, scoped)
+				}
+			})
+		}
+	}
+}
