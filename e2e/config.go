@@ -17,6 +17,9 @@ type Config struct {
 	Users        []User
 	Hosts        []Host
 	TemplatesDir string
+	// ExtraListen are listen addresses besides the Gateway's own udp:127.0.0.1:PORT
+	// (e.g. "tcp:127.0.0.1:PORT", "udp6:[::1]:PORT"); loopback only.
+	ExtraListen []string
 	// Raw, when set, is merged on top of the generated document's top-level keys (for keys
 	// the helpers do not model).
 	Raw map[string]any
@@ -78,7 +81,7 @@ type document struct {
 func (c Config) render(listen, stateDir string) ([]byte, error) {
 	d := document{
 		SNMP: snmpSection{
-			Listen: []string{listen}, StateDir: stateDir, SysName: c.SysName,
+			Listen: append([]string{listen}, c.ExtraListen...), StateDir: stateDir, SysName: c.SysName,
 			Communities: c.Communities, Users: c.Users,
 		},
 		Hosts: c.Hosts,

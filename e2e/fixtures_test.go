@@ -33,20 +33,25 @@ func userName(auth, priv string) string {
 	return n
 }
 
-// comboUsers returns one read-only user per auth x priv pair, plus a noAuthNoPriv user,
-// each with its own passphrases.
+// comboUser is a read-only user of every context with its own passphrases; priv "" is
+// authNoPriv.
+func comboUser(auth, priv string) User {
+	u := User{
+		Name: userName(auth, priv), AuthProtocol: auth, AuthPassphrase: "auth-" + userName(auth, priv),
+		Access: "read-only", Contexts: []string{"*"},
+	}
+	if priv != "" {
+		u.PrivProtocol, u.PrivPassphrase = priv, "priv-"+userName(auth, priv)
+	}
+	return u
+}
+
+// comboUsers returns one user per auth x priv pair, plus a noAuthNoPriv user first.
 func comboUsers() []User {
 	users := []User{{Name: "u-noauth", Access: "read-only", Contexts: []string{"*"}}}
 	for _, a := range authNames {
 		for _, p := range privNames {
-			u := User{
-				Name: userName(a, p), AuthProtocol: a, AuthPassphrase: "auth-" + userName(a, p),
-				Access: "read-only", Contexts: []string{"*"},
-			}
-			if p != "" {
-				u.PrivProtocol, u.PrivPassphrase = p, "priv-"+userName(a, p)
-			}
-			users = append(users, u)
+			users = append(users, comboUser(a, p))
 		}
 	}
 	return users

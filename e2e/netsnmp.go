@@ -148,10 +148,16 @@ func needsValue(opt string) bool {
 }
 
 func (g *Gateway) run(cred Cred, tool string, opts []string, args ...string) Result {
+	return g.RunAt(g.Addr, cred, tool, opts, args...)
+}
+
+// RunAt runs a net-snmp tool against another of the gateway's addresses (a net-snmp
+// agent spec such as "tcp:127.0.0.1:1161" or "udp6:[::1]:1161"): options, then OIDs.
+func (g *Gateway) RunAt(addr string, cred Cred, tool string, opts []string, args ...string) Result {
 	all := append([]string{}, DefaultOpts...)
 	all = append(all, cred.Args()...)
 	all = append(all, opts...)
-	all = append(all, g.Addr)
+	all = append(all, addr)
 	all = append(all, args...)
 	return runTool(filepath.Join(g.Dir, "netsnmp"), tool, all...)
 }
