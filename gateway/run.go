@@ -82,13 +82,14 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	}
 	g.hosts = newHostSet(view, logger)
 	engine.SetContexts(hostNames(cfg.Hosts))
-	registerMIB(engine, view)
+	registerMIB(g)
 	return g, nil
 }
 
-// registerMIB is where the VIRTUAL-MACHINES-MIB tables, reading view, get registered
-// on the engine. Until they exist the engine serves its built-in groups only.
-func registerMIB(e *snmp.Engine, v *View) {}
+// registerMIB is where the VIRTUAL-MACHINES-MIB tables get registered on g.Engine():
+// they read g.View(), and SETs reach hosts through g.Host(name) and templates through
+// g.Config().Templates. Until they exist the engine serves its built-in groups only.
+func registerMIB(g *Gateway) {}
 
 // Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
 // engine. Host supervisors never fail the gateway: a host down is a health state.
