@@ -26,6 +26,12 @@ const secretMask = "<secret>"
 // String hides the secret.
 func (s Secret) String() string { return secretMask }
 
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return `"` + secretMask + `"` }
+
+// MarshalText hides the secret from encoding/json and friends.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(secretMask), nil }
+
 // LogValue hides the secret from slog.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(secretMask) }
 

@@ -1,6 +1,9 @@
 package snmp
 
 import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -128,5 +131,22 @@ users:
 	var a Access
 	if err := yaml.Unmarshal([]byte("admin"), &a); err == nil {
 		t.Error("unknown access accepted")
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	c := validConfig()
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "community", c.Communities[1].Community, "users", c.Users)
+	j, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logged.String(), string(j)} {
+		for _, secret := range []string{"authpass1", "privpass1", "private", "trapcomm"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q printed in %s", secret, out)
+			}
+		}
 	}
 }
