@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -29,19 +31,21 @@ func (e *Engine) Notify(ctx context.Context, trapOID OID, vbs []VarBind) error {
 	for _, vb := range vbs {
 		pdus = append(pdus, gosnmp.SnmpPDU{Name: vb.OID.String(), Type: vb.Type, Value: vb.Value})
 	}
-	var errs []error
+	// Targets are served in parallel: an unreachable inform receiver retrying must
+	// not delay the others.
+	errs := make([]error, len(sec.notify))
+	var wg sync.WaitGroup
 	for i, t := range sec.notify {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if err := e.notifyOne(ctx, sec, t, pdus); err != nil {
-			errs = append(errs, fmt.Errorf("notify[%d] %s: %w", i, t.Address, err))
-			e.log.Warn("snmp notification failed", "target", t.Address, "trap_oid", trapOID.String(), "err", err)
-			continue
-		}
-		e.log.Debug("snmp notification sent", "target", t.Address, "trap_oid", trapOID.String(), "inform", t.Inform)
+		wg.Go(func() {
+			if err := e.notifyOne(ctx, sec, t, slices.Clone(pdus)); err != nil {
+				errs[i] = fmt.Errorf("notify[%d] %s: %w", i, t.Address, err)
+				e.log.Warn("snmp notification failed", "target", t.Address, "trap_oid", trapOID.String(), "err", err)
+				return
+			}
+			e.log.Debug("snmp notification sent", "target", t.Address, "trap_oid", trapOID.String(), "inform", t.Inform)
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
