@@ -123,3 +123,82 @@ func checkSortedUnder(t *testing.T, vars []Var, root string) {
 		prev = cur
 	}
 }
+
+// TestGetBulkEdges: non-repeaters and repetitions land exactly (RFC 3416 4.2.3), a huge
+// max-repetitions is cut to what fits in one message instead of failing, and a GET of
+// many varbinds is answered in order.
+func TestGetBulkEdges(t *testing.T) {
+	g := Start(t, binary(t), baseConfig(t))
+	for _, cred := range []Cred{V2c("public"), admin.Cred(""), admin.Cred(hostCtx)} {
+		t.Run(cred.String(), func(t *testing.T) {
+			r := g.Run(t, "snmpbulkget", cred, "-Cn1", "-Cr3", ".1.3.6.1.2.1.1.3", systemGroup)
+			mustSucceed(t, r)
+			want := []string{sysUpTime, sysDescr, sysObjectID, sysUpTime}
+			got := r.Vars()
+			if len(got) != len(want) {
+				t.Fatalf("want %v, got %s", want, r)
+			}
+			for i := range want {
+				if got[i].OID != want[i] {
+					t.Fatalf("varbind %d: want %s, got %s", i, want[i], r)
+				}
+			}
+
+			r = g.Run(t, "snmpbulkget", cred, "-Cr10000", ".1")
+			mustSucceed(t, r)
+			vars := r.Vars()
+			if len(vars) < 20 || len(vars) > 10000 {
+				t.Fatalf("GETBULK -Cr10000 returned %d varbinds", len(vars))
+			}
+			checkSortedUnder(t, trimEnd(vars), ".1")
+
+			oids := make([]string, 0, 120)
+			for range 40 {
+				oids = append(oids, sysName, sysUpTime, snmpEngineBoots)
+			}
+			vs := g.Get(t, cred, oids...)
+			for i, v := range vs {
+				if v.OID != oids[i] {
+					t.Fatalf("varbind %d: %s, want %s", i, v.OID, oids[i])
+				}
+			}
+		})
+	}
+}
+
+// trimEnd drops trailing endOfMibView exceptions of a GETBULK answer.
+func trimEnd(vars []Var) []Var {
+	for len(vars) > 0 && vars[len(vars)-1].Type == "" && strings.HasPrefix(vars[len(vars)-1].Value, endOfMibView) {
+		vars = vars[:len(vars)-1]
+	}
+	return vars
+}
+
+// TestGetBulkFitsMessageSize: with max_message_size 484 (the RFC 3417 minimum) a
+// GETBULK asking for far more is answered with as many varbinds as fit, never tooBig,
+// and a walk still returns everything.
+func TestGetBulkFitsMessageSize(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.MaxMessageSize = 484
+	g := Start(t, binary(t), cfg)
+	full := g.Walk(t, V2c("public"), ".1.3.6.1", "-Cr10")
+	for _, cred := range []Cred{V2c("public"), admin.Cred("")} {
+		t.Run(cred.String(), func(t *testing.T) {
+			r := g.Run(t, "snmpbulkget", cred, "-Cr1000", ".1.3.6.1")
+			mustSucceed(t, r)
+			vars := trimEnd(r.Vars())
+			if len(vars) == 0 || len(vars) >= len(full) {
+				t.Fatalf("GETBULK in 484 bytes: %d varbinds of %d:\n%s", len(vars), len(full), r)
+			}
+			for i, v := range vars {
+				if v.OID != full[i].OID {
+					t.Fatalf("varbind %d: %s, walk says %s", i, v.OID, full[i].OID)
+				}
+			}
+			walk := g.Walk(t, cred, ".1.3.6.1", "-Cr50")
+			if len(walk) != len(full) {
+				t.Fatalf("walk with -Cr50: %d varbinds, want %d", len(walk), len(full))
+			}
+		})
+	}
+}

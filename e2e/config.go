@@ -20,6 +20,8 @@ type Config struct {
 	// ExtraListen are listen addresses besides the Gateway's own udp:127.0.0.1:PORT
 	// (e.g. "tcp:127.0.0.1:PORT", "udp6:[::1]:PORT"); loopback only.
 	ExtraListen []string
+	// MaxMessageSize is snmp.max_message_size (0: vmgate's default).
+	MaxMessageSize int
 	// Raw, when set, is merged on top of the generated document's top-level keys (for keys
 	// the helpers do not model).
 	Raw map[string]any
@@ -65,6 +67,7 @@ type snmpSection struct {
 	SysName     string      `yaml:"sys_name,omitempty"`
 	Communities []Community `yaml:"communities,omitempty"`
 	Users       []User      `yaml:"users,omitempty"`
+	MaxMsgSize  int         `yaml:"max_message_size,omitempty"`
 }
 
 type templatesSection struct {
@@ -82,7 +85,7 @@ func (c Config) render(listen, stateDir string) ([]byte, error) {
 	d := document{
 		SNMP: snmpSection{
 			Listen: append([]string{listen}, c.ExtraListen...), StateDir: stateDir, SysName: c.SysName,
-			Communities: c.Communities, Users: c.Users,
+			Communities: c.Communities, Users: c.Users, MaxMsgSize: c.MaxMessageSize,
 		},
 		Hosts: c.Hosts,
 	}
