@@ -3,6 +3,7 @@ package mib
 import (
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -12,7 +13,7 @@ func nodesOf() []node {
 	return []node{
 		newScalar(VmmName, func(s Snapshot) value {
 			h, ok := s.Host()
-			return value{gosnmp.OctetString, h.Type, ok}
+			return value{gosnmp.OctetString, adminString(h.Type), ok}
 		}),
 		newScalar(VmmVersion, func(s Snapshot) value {
 			h, ok := s.Host()
@@ -22,9 +23,21 @@ func nodesOf() []node {
 			h, ok := s.Host()
 			return value{gosnmp.OctetString, versionString(h.Version), ok}
 		}),
+		hypervisorTable(),
 		newScalar(VmIndexNext, func(s Snapshot) value {
-			return value{gosnmp.Gauge32, s.IndexNext(), true}
+			n := s.IndexNext()
+			return value{gosnmp.Gauge32, n, n != 0}
 		}),
+		vmTable(),
+		memoryTable(),
+		cpuTable(),
+		storageTable(),
+		diskImagesTable(),
+		networkTable(),
+		networkAddressTable(),
+		hbaTable(),
+		osTable(),
+		kernelTable(),
 		newScalar(VirtualMachineTemplate, func(s Snapshot) value {
 			t, _ := s.TemplateChoice()
 			return value{gosnmp.Gauge32, t, true}
@@ -33,6 +46,7 @@ func nodesOf() []node {
 			_, st := s.TemplateChoice()
 			return value{gosnmp.Gauge32, st, true}
 		}),
+		templateTable(),
 	}
 }
 
@@ -65,4 +79,20 @@ func versionString(v uint64) string {
 	}
 	return strconv.FormatUint(v/1000000, 10) + "." + strconv.FormatUint(v/1000%1000, 10) + "." +
 		strconv.FormatUint(v%1000, 10)
+}
+
+// Text columns are cut to their SIZE: SnmpAdminString and DisplayString 255 octets,
+// LongUtf8String 1024, at a UTF-8 character boundary.
+func adminString(s string) string   { return cut(s, 255) }
+func displayString(s string) string { return cut(s, 255) }
+func longString(s string) string    { return cut(s, 1024) }
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

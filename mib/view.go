@@ -72,14 +72,16 @@ type VMRow struct {
 	KernelIndex uint32
 	State       VMState // libvirt's state + 1 as last known (the handler shows unknown if Stale)
 	Stale       bool
-	ConfFile    string // "" when unknown
-	Autostart   bool
-	Persistent  bool
-	Uptime      time.Duration // 0 when inactive or unknown
-	VCPUs       uint32
-	MaxVCPUs    uint32
-	MemoryKiB   uint64 // current memory
-	MaxMemKiB   uint64 // maximum memory
+	// ConfDir is where the host's driver keeps persistent definitions (vmConfFile is
+	// ConfDir/Name.xml); "" when unknown.
+	ConfDir    string
+	Autostart  bool
+	Persistent bool
+	Uptime     time.Duration // 0 when inactive or unknown
+	VCPUs      uint32
+	MaxVCPUs   uint32
+	MemoryKiB  uint64 // current memory
+	MaxMemKiB  uint64 // maximum memory
 
 	// Counters is true when the stats below are current (the host is connected and its
 	// last poll is recent). Otherwise the handler shows no Counter64 instances and 0
@@ -99,8 +101,8 @@ type CPURow struct {
 	UUID     [16]byte
 	Arch     string
 	MHz      uint32
-	State    CPUState
-	Counters bool // as VMRow.Counters
+	State    CPUState // 0: unknown (no instance of cpuState)
+	Counters bool     // as VMRow.Counters
 	TimeNs   uint64
 }
 

@@ -1,0 +1,139 @@
+package mib
+
+// The device tables of the VMs: storageTable, networkTable, networkAddressTable and
+// hbaTable. Counter64 columns have no instance when the counters are not current.
+
+func storageTable() node {
+	return &table[StorageRow]{
+		t:    StorageTable,
+		seek: func(s Snapshot, from key) (StorageRow, bool) { return s.Storage(from[0], from[1]) },
+		key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
+		col:  storageColumn,
+	}
+}
+
+func storageColumn(r *StorageRow, col uint32) value {
+	switch col {
+	case ColStorageVmUUID:
+		return uuid(r.UUID)
+	case ColStorageDevice:
+		return value{tInt, int(r.Device), r.Device.Valid()}
+	case ColStorageDiskImageIndex:
+		return u32(r.DiskImageIndex)
+	case ColStorageTargetDevice:
+		return str(displayString(r.Target))
+	case ColStorageBus:
+		return str(displayString(r.Bus))
+	case ColStorageCapacity:
+		return c64(r.Capacity, true)
+	case ColStorageAllocation:
+		return c64(r.Allocation, true)
+	case ColStorageReadRequests:
+		return c64(r.ReadReqs, r.Counters)
+	case ColStorageReadBytes:
+		return c64(r.ReadBytes, r.Counters)
+	case ColStorageWriteRequests:
+		return c64(r.WriteReqs, r.Counters)
+	case ColStorageWriteBytes:
+		return c64(r.WriteBytes, r.Counters)
+	case ColStorageRowStatus:
+		return integer(int(RowActive))
+	}
+	return value{}
+}
+
+func networkTable() node {
+	return &table[NetworkRow]{
+		t:    NetworkTable,
+		seek: func(s Snapshot, from key) (NetworkRow, bool) { return s.Network(from[0], from[1]) },
+		key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
+		col:  networkColumn,
+	}
+}
+
+func networkColumn(r *NetworkRow, col uint32) value {
+	switch col {
+	case ColNetworkVmUUID:
+		return uuid(r.UUID)
+	case ColNetworkMacAddress:
+		mac := r.MAC
+		return octets(mac[:])
+	case ColNetworkModel:
+		return str(displayString(r.Model))
+	case ColNetworkSourceType:
+		t := r.SourceType
+		if !t.Valid() {
+			t = SourceOther
+		}
+		return integer(int(t))
+	case ColNetworkSource:
+		return str(adminString(r.Source))
+	case ColNetworkTargetDevice:
+		return str(displayString(r.Target))
+	case ColNetworkInOctets:
+		return c64(r.InOctets, r.Counters)
+	case ColNetworkInPackets:
+		return c64(r.InPackets, r.Counters)
+	case ColNetworkInErrors:
+		return c64(r.InErrors, r.Counters)
+	case ColNetworkInDrops:
+		return c64(r.InDrops, r.Counters)
+	case ColNetworkOutOctets:
+		return c64(r.OutOctets, r.Counters)
+	case ColNetworkOutPackets:
+		return c64(r.OutPackets, r.Counters)
+	case ColNetworkOutErrors:
+		return c64(r.OutErrors, r.Counters)
+	case ColNetworkOutDrops:
+		return c64(r.OutDrops, r.Counters)
+	}
+	return value{}
+}
+
+func networkAddressTable() node {
+	return &table[NetworkAddressRow]{
+		t: NetworkAddressTable,
+		seek: func(s Snapshot, from key) (NetworkAddressRow, bool) {
+			return s.NetworkAddress(from[0], from[1], from[2])
+		},
+		key: func(r *NetworkAddressRow) key { return key{r.VMID, r.NetworkIndex, r.Index} },
+		col: networkAddressColumn,
+	}
+}
+
+func networkAddressColumn(r *NetworkAddressRow, col uint32) value {
+	switch col {
+	case ColNetworkAddressType:
+		return integer(int(r.Type))
+	case ColNetworkAddress:
+		return octets(r.Address)
+	case ColNetworkAddressPrefixLength:
+		return u32(r.PrefixLength)
+	case ColNetworkAddressSource:
+		return value{tInt, int(r.Source), r.Source.Valid()}
+	}
+	return value{}
+}
+
+func hbaTable() node {
+	return &table[HBARow]{
+		t:    HbaTable,
+		seek: func(s Snapshot, from key) (HBARow, bool) { return s.HBA(from[0], from[1]) },
+		key:  func(r *HBARow) key { return key{r.VMID, r.Index} },
+		col:  hbaColumn,
+	}
+}
+
+func hbaColumn(r *HBARow, col uint32) value {
+	switch col {
+	case ColHbaVmUUID:
+		return uuid(r.UUID)
+	case ColHbaType:
+		return str(displayString(r.Type))
+	case ColHbaModel:
+		return str(displayString(r.Model))
+	case ColHbaControllerIndex:
+		return u32(r.ControllerIndex)
+	}
+	return value{}
+}
