@@ -230,6 +230,21 @@ func (g *Gateway) stop() error {
 	return p.err
 }
 
+// Kill ends the process with SIGKILL (a crash: nothing runs on the way out) and waits.
+func (g *Gateway) Kill(t testing.TB) {
+	t.Helper()
+	g.mu.Lock()
+	p := g.proc
+	g.proc = nil
+	g.mu.Unlock()
+	if p == nil {
+		t.Fatal("vmgate not running")
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	fmt.Fprintf(g.log, "=== killed: %v\n", p.err)
+}
+
 // Logs returns everything the process wrote to stdout and stderr so far.
 func (g *Gateway) Logs() string { return g.log.String() }
 

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// TestRestartKeepsEngineID: stop, start with the same state_dir: same snmpEngineID,
-// snmpEngineBoots one higher (RFC 3414 section 2.2.2).
+// TestRestartKeepsEngineID: stop (or crash), start with the same state_dir: same
+// snmpEngineID, snmpEngineBoots one higher (RFC 3414 section 2.2.2).
 func TestRestartKeepsEngineID(t *testing.T) {
 	g := Start(t, binary(t), baseConfig(t))
 	read := func() (string, uint64) {
@@ -23,8 +23,12 @@ func TestRestartKeepsEngineID(t *testing.T) {
 	if len(id1) < 10 || boots1 < 1 {
 		t.Fatalf("implausible engine ID %s / boots %d", id1, boots1)
 	}
-	for i := uint64(1); i <= 2; i++ {
-		g.Stop(t)
+	for i := uint64(1); i <= 3; i++ {
+		if i == 3 {
+			g.Kill(t) // a crash must not lose the boot count either
+		} else {
+			g.Stop(t)
+		}
 		g.Start(t)
 		id, boots := read()
 		if id != id1 {
