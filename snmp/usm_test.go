@@ -18,6 +18,8 @@ type rawV3 struct {
 	context     string
 	msgID       uint32
 	requestID   uint32
+	maxSize     uint32 // msgMaxSize; 0 = 65507
+	bulk        uint32 // GETBULK max-repetitions; 0 = a GET
 }
 
 // build marshals the request with gosnmp, keys localized to r.engineID.
@@ -42,7 +44,13 @@ func (r rawV3) build(t *testing.T, oids ...string) []byte {
 	}
 	pkt := &gosnmp.SnmpPacket{Version: gosnmp.Version3, MsgFlags: r.flags, SecurityModel: gosnmp.UserSecurityModel,
 		SecurityParameters: sp, ContextEngineID: string(r.engineID), ContextName: r.context,
-		PDUType: gosnmp.GetRequest, MsgID: r.msgID, RequestID: r.requestID, MsgMaxSize: 65507, Variables: vars}
+		PDUType: gosnmp.GetRequest, MsgID: r.msgID, RequestID: r.requestID, MsgMaxSize: r.maxSize, Variables: vars}
+	if pkt.MsgMaxSize == 0 {
+		pkt.MsgMaxSize = 65507
+	}
+	if r.bulk > 0 {
+		pkt.PDUType, pkt.MaxRepetitions = gosnmp.GetBulkRequest, r.bulk
+	}
 	b, err := pkt.MarshalMsg()
 	if err != nil {
 		t.Fatal(err)
@@ -257,5 +265,29 @@ func TestDecryptPadding(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestManagerMaxSize: a v3 GETBULK answer fits the manager's msgMaxSize, encrypted.
+func TestManagerMaxSize(t *testing.T) {
+	cfg := baseConfig(t)
+	e, addr := startEngine(t, cfg)
+	u, err := newUSMUser(cfg.Users[1], e.EngineID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []uint32{484, 1000, 1472} {
+		t.Run(itoa(int(size)), func(t *testing.T) {
+			req := rawV3{engineID: e.EngineID(), boots: e.Boots(), time: e.engineTime(), user: cfg.Users[1],
+				flags: gosnmp.AuthPriv | gosnmp.Reportable, msgID: size, requestID: size, maxSize: size, bulk: 500}
+			reply := udpExchange(t, addr, req.build(t, ".1.3"))
+			if len(reply) > int(size) {
+				t.Errorf("reply of %d bytes over msgMaxSize %d", len(reply), size)
+			}
+			d := decodeReply(t, reply, u)
+			if d.p.typ != gosnmp.GetResponse || len(d.p.vars) < 3 {
+				t.Errorf("reply %v with %d varbinds", d.p.typ, len(d.p.vars))
+			}
+		})
 	}
 }
