@@ -276,3 +276,29 @@ func TestConcurrentReadersSeeWholeSyncs(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestWritesProceedDuringWalk: a reader in the middle of a walk blocks no writer (the
+// writes below would deadlock otherwise) and keeps seeing its own snapshot.
+func TestWritesProceedDuringWalk(t *testing.T) {
+	tv := readFixture(t)
+	s := tv.Read()
+	var walked []string
+	for r := range s.VMs("", 0) {
+		if len(walked) == 0 {
+			tv.Synced("a", hosts.Inventory{})
+			tv.DomainRemoved("b", uuidN(3))
+			tv.Health("b", hosts.Health{Status: hosts.Down})
+		}
+		walked = append(walked, r.Host+"/"+r.Domain.Name)
+		if r.Stale {
+			t.Errorf("%s stale in a snapshot taken while its host was up", r.Domain.Name)
+		}
+	}
+	if !slices.Equal(walked, []string{"a/vm1", "a/vm2", "b/vm3"}) {
+		t.Errorf("walk saw %v, want the snapshot's rows", walked)
+	}
+	now := slices.Collect(tv.Read().VMs("", 0))
+	if len(now) != 1 || now[0].Host != "b" || now[0].Domain.Name != "vm2" || !now[0].Stale {
+		t.Errorf("after the writes: %+v", now)
+	}
+}
