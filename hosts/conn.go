@@ -21,7 +21,7 @@ type lv = libvirt.Libvirt
 // that is the only way to make go-libvirt return (ErrInterrupted) from a hung call.
 type conn struct {
 	l           *libvirt.Libvirt
-	nc          net.Conn
+	nc          *readErrConn
 	callTimeout time.Duration
 
 	mu     sync.Mutex
@@ -30,10 +30,11 @@ type conn struct {
 
 // openConn dials and opens the driver URI, all under ctx (the connect deadline).
 func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout time.Duration) (*conn, error) {
-	nc, err := dial(ctx)
+	raw, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}
+	nc := &readErrConn{Conn: raw}
 	c := &conn{l: libvirt.NewWithDialer(dialers.NewAlreadyConnected(nc)), nc: nc, callTimeout: callTimeout}
 	done := make(chan error, 1)
 	go func() { done <- c.l.ConnectToURI(libvirt.ConnectURI(driverURI)) }()
@@ -46,9 +47,38 @@ func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout 
 	}
 	if err != nil {
 		c.kill(err)
+		if rerr := nc.readErr(); rerr != nil {
+			// What the peer said (e.g. a TLS alert) explains go-libvirt's ErrInterrupted.
+			err = fmt.Errorf("%w (connection: %w)", err, rerr)
+		}
 		return nil, fmt.Errorf("open %q: %w", driverURI, err)
 	}
 	return c, nil
+}
+
+// readErrConn remembers the first read error, which go-libvirt swallows.
+type readErrConn struct {
+	net.Conn
+	mu  sync.Mutex
+	err error
+}
+
+func (c *readErrConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *readErrConn) readErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // kill closes the connection; every pending and future call fails.
@@ -67,6 +97,9 @@ func (c *conn) closed() error {
 	defer c.mu.Unlock()
 	if c.reason != nil {
 		return c.reason
+	}
+	if rerr := c.nc.readErr(); rerr != nil {
+		return fmt.Errorf("connection lost: %w", rerr)
 	}
 	return errors.New("connection closed by the peer")
 }
