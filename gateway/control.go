@@ -66,6 +66,19 @@ func (c *Control) HostUp(name string) (up, known bool) {
 	return ok && h.Status == hosts.Up, ok
 }
 
+// NameTaken implements mib.Controller.
+func (c *Control) NameTaken(host, name string) bool {
+	for r := range c.view.Read().VMs(host, 0) {
+		if r.Domain.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TemplateDir implements mib.Controller.
+func (c *Control) TemplateDir() string { return c.tpl.Dir() }
+
 // Image implements mib.Controller.
 func (c *Control) Image(scope string, idx uint32) (mib.ImageInfo, bool) {
 	im, ok := c.view.Read().Image(scope, idx)
@@ -115,7 +128,11 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 	if err != nil {
 		return err
 	}
-	doc, err := NewDomainXML(t.XML, name, id, t.MemoryMb, t.VCPUs)
+	mem := t.MemoryMb
+	if spec.MemoryMb != 0 {
+		mem = spec.MemoryMb
+	}
+	doc, err := NewDomainXML(t.XML, name, id, mem, t.VCPUs)
 	if err != nil {
 		return fmt.Errorf("template %s: %w", t.File, err)
 	}
@@ -140,12 +157,8 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 
 // uniqueName returns base, or base-2, base-3... when a domain of host has that name.
 func (c *Control) uniqueName(host, base string) string {
-	used := map[string]bool{}
-	for r := range c.view.Read().VMs(host, 0) {
-		used[r.Domain.Name] = true
-	}
 	name := base
-	for i := 2; used[name]; i++ {
+	for i := 2; c.NameTaken(host, name); i++ {
 		name = base + "-" + strconv.Itoa(i)
 	}
 	return name

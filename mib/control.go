@@ -22,10 +22,14 @@ type Controller interface {
 	StorageIndexFree(vmID, idx uint32) bool
 	// HostUp reports whether name is a configured host (known) and connected (up).
 	HostUp(name string) (up, known bool)
+	// NameTaken reports whether a domain of host has that name.
+	NameTaken(host, name string) bool
 	Image(scope string, idx uint32) (ImageInfo, bool)
 	Template(idx uint32) (TemplateInfo, bool)
 	// CurrentTemplates returns virtualMachineTemplate and storageTemplate.
 	CurrentTemplates() (vm, storage uint32)
+	// TemplateDir is the template directory ("" when templates are disabled).
+	TemplateDir() string
 
 	Create(ctx context.Context, spec CreateSpec) error
 	// Destroy powers the domain off if it is active and undefines it; disks are kept.
@@ -101,6 +105,7 @@ type CreateSpec struct {
 	Host      string
 	Name      string // "" : the template's name, '-', vmId (made unique on the host)
 	Template  uint32
+	MemoryMb  uint32 // memoryTotalMb set in the creating PDU; 0: the template's
 	Autostart *bool
 	Start     bool // createAndGo
 }

@@ -1,0 +1,105 @@
+package mib
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// templateRow plans virtualMachineTemplateTable. Rows are created whole by
+// createAndGo (domainTemplateName required; createAndWait is not supported: wrongValue)
+// and destroyed by destroy; columns of an existing (active) row cannot change
+// (inconsistentValue, as the MIB says for active rows).
+func (p *planner) templateRow(rv *rowVars) ([]change, error) {
+	idx := rv.index[0]
+	cur, _ := p.ctl.CurrentTemplates()
+	old, exists := p.ctl.Template(idx)
+	if v, ok := rv.get(ColTemplateXmlFile); ok && !p.insideTemplateDir(v.text) {
+		return nil, setErr(gosnmp.WrongValue, v, "templateXmlFile %q is outside the template directory", v.text)
+	}
+	rs, hasRS := rv.get(ColTemplateRowStatus)
+	if !hasRS {
+		v := rv.anyVar()
+		if !exists {
+			return nil, setErr(gosnmp.InconsistentName, v, "template %d does not exist: create it with templateRowStatus", idx)
+		}
+		return nil, setErr(gosnmp.InconsistentValue, v, "columns of an active template cannot change")
+	}
+	switch RowStatus(rs.num) {
+	case RowActive:
+		if !exists {
+			return nil, setErr(gosnmp.InconsistentValue, rs, "template %d does not exist", idx)
+		}
+		if len(rv.cols) > 1 {
+			return nil, setErr(gosnmp.InconsistentValue, rv.anyVar(), "columns of an active template cannot change")
+		}
+		return nil, nil
+	case RowDestroy:
+		if !exists {
+			return nil, nil
+		}
+		if idx == cur {
+			return nil, setErr(gosnmp.InconsistentValue, rs, "template %d is the current template", idx)
+		}
+		return []change{{index: rs.Index, object: obj("templateRowStatus", idx), old: old.Name, new: "destroy",
+			do: func(context.Context) error { return p.ctl.DeleteTemplate(idx) }}}, nil
+	}
+	// createAndGo
+	if exists {
+		return nil, setErr(gosnmp.InconsistentValue, rs, "template %d exists", idx)
+	}
+	if p.ctl.TemplateDir() == "" {
+		return nil, setErr(gosnmp.InconsistentValue, rs, "templates.dir is not configured")
+	}
+	t := TemplateInfo{Index: idx, MemoryMb: 512, VCPUs: 1, Status: RowActive}
+	nv, ok := rv.get(ColDomainTemplateName)
+	if !ok {
+		return nil, setErr(gosnmp.InconsistentValue, rs, "createAndGo needs domainTemplateName in the same PDU")
+	}
+	if strings.ContainsAny(nv.text, "/\\") || strings.HasPrefix(nv.text, ".") {
+		return nil, setErr(gosnmp.WrongValue, nv, "domainTemplateName %q cannot name a file", nv.text)
+	}
+	t.Name = nv.text
+	if v, ok := rv.get(ColTemplateMemoryMb); ok {
+		t.MemoryMb = uint32(v.num)
+	}
+	if v, ok := rv.get(ColTemplateVcpus); ok {
+		t.VCPUs = uint32(v.num)
+	}
+	if v, ok := rv.get(ColTemplateDiskImageIndex); ok {
+		t.Image = uint32(v.num)
+		if err := p.imageInPool(v, t.Image); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := rv.get(ColTemplateXmlFile); ok {
+		t.XMLFile = v.text
+	}
+	return []change{{index: rs.Index, object: obj("templateRowStatus", idx), old: "", new: t.Name,
+		do:   func(context.Context) error { return p.ctl.PutTemplate(t) },
+		undo: func(context.Context) error { return p.ctl.DeleteTemplate(idx) }}}, nil
+}
+
+// insideTemplateDir accepts a file name of the template directory, or a path in it.
+func (p *planner) insideTemplateDir(path string) bool {
+	if path == "" {
+		return true
+	}
+	dir := p.ctl.TemplateDir()
+	if !filepath.IsAbs(path) {
+		return filepath.Base(path) == path && path != ".." && path != "."
+	}
+	return dir != "" && filepath.Dir(filepath.Clean(path)) == filepath.Clean(dir)
+}
+
+func (p *planner) imageInPool(v setVar, image uint32) error {
+	if image == 0 {
+		return nil
+	}
+	if im, ok := p.ctl.Image(p.scope, image); !ok || !im.InPool {
+		return setErr(gosnmp.InconsistentValue, v, "disk image %d is not in a pool", image)
+	}
+	return nil
+}
