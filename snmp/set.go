@@ -31,7 +31,7 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) resp
 		if v1 && vb.Type == gosnmp.Counter64 {
 			return response{status: gosnmp.BadValue, index: i + 1, vars: p.vars}
 		}
-		h, _ := find(es, vb.OID)
+		h, _, _ := find(es, vb.OID)
 		var s Setter
 		if h >= 0 {
 			s, _ = es[h].h.(Setter)
