@@ -36,6 +36,7 @@ type Gateway struct {
 	engine *snmp.Engine
 	reg    *Registry
 	view   *View
+	tpl    *Templates // templates.dir and the current templates (templates.go)
 	hosts  *hostSet
 	reqs   chan reloadReq
 
@@ -76,8 +77,12 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	tpl, err := OpenTemplates(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
-		logger: logger, opts: opts, engine: engine, reg: reg, view: view, cfg: cfg,
+		logger: logger, opts: opts, engine: engine, reg: reg, view: view, tpl: tpl, cfg: cfg,
 		reqs: make(chan reloadReq),
 	}
 	g.hosts = newHostSet(view, logger)
