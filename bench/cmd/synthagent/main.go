@@ -4,6 +4,7 @@
 // runs until SIGINT/SIGTERM.
 //
 //	synthagent [-listen udp:127.0.0.1:0] [-rows 100000] [-cols 5] [-community public]
+//	           [-user bench -auth SHA-256 -auth-pass ... -priv AES -priv-pass ...]
 package main
 
 import (
@@ -30,6 +31,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	community := fs.String("community", "public", "read-only v2c community")
 	stateDir := fs.String("state-dir", "", "engine state directory (default: a temporary one)")
 	workers := fs.Int("workers", 0, "engine workers (0: engine default)")
+	user := fs.String("user", "bench", "read-only SNMPv3 user")
+	auth := fs.String("auth", "SHA-256", "its auth protocol")
+	authPass := fs.String("auth-pass", "bench-auth-pass", "its auth passphrase")
+	priv := fs.String("priv", "AES", "its privacy protocol")
+	privPass := fs.String("priv-pass", "bench-priv-pass", "its privacy passphrase")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,7 +58,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		StateDir:    *stateDir,
 		SysName:     "synthagent",
 		Communities: []snmp.Community{{Community: snmp.Secret(*community), Access: snmp.ReadOnly}},
-		Workers:     *workers,
+		Users: []snmp.User{{
+			Name: *user, AuthProtocol: *auth, AuthPassphrase: snmp.Secret(*authPass),
+			PrivProtocol: *priv, PrivPassphrase: snmp.Secret(*privPass),
+			Access: snmp.ReadOnly, Contexts: []string{""},
+		}},
+		Workers: *workers,
 	}
 	eng, err := snmp.New(cfg, snmp.WithLogger(logger), snmp.WithVersion("synthagent"))
 	if err != nil {
