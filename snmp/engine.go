@@ -58,7 +58,13 @@ type Engine struct {
 type Option func(*Engine)
 
 // WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) {
+		if l != nil {
+			e.log = l
+		}
+	}
+}
 
 // WithVersion sets the version shown in sysDescr.
 func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
