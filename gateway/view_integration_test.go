@@ -31,6 +31,34 @@ func requireLibvirtd(t *testing.T) string {
 	return node
 }
 
+// runSupervisor starts a supervisor for host on uri reporting to tv, through a
+// cuttableDialer. Cleanup first cuts the connection and waits until the view shows the
+// host down, so that no libvirt call is in flight when Run's context is cancelled
+// (hosts.describe races with a call abandoned on cancellation; see the report).
+func runSupervisor(t *testing.T, tv *testView, host, uri string) (*hosts.Supervisor, *cuttableDialer) {
+	t.Helper()
+	dialer := &cuttableDialer{}
+	sup, err := hosts.New(hosts.Config{Name: host, URI: uri, StatsInterval: time.Second,
+		BackoffMax: 200 * time.Millisecond}, tv.View, viewTestLogger(),
+		hosts.WithDialer(dialer.dial), hosts.WithBackoffStart(20*time.Millisecond))
+	if err != nil {
+		t.Fatalf("hosts.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sup.Run(ctx) }()
+	t.Cleanup(func() {
+		dialer.set(true)
+		viewWaitFor(t, host+" down before stopping its supervisor", func() bool {
+			h, ok := tv.Read().HostHealth(host)
+			return ok && h.Status == hosts.Down
+		})
+		cancel()
+		<-done
+	})
+	return sup, dialer
+}
+
 // TestViewWithRealSupervisors drives the view with two real hosts.Supervisors on the
 // libvirt test driver (each connection is a private fake host built from
 // testdata/node.xml, so both hosts report the same UUIDs: a real duplicate).
@@ -46,18 +74,9 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	}
 	tv.SetHosts(specs)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	sups := map[string]*hosts.Supervisor{}
 	for _, n := range names {
-		sup, err := hosts.New(hosts.Config{Name: n, URI: uri, StatsInterval: time.Second}, tv.View, viewTestLogger())
-		if err != nil {
-			t.Fatalf("hosts.New: %v", err)
-		}
-		sups[n] = sup
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = sup.Run(ctx) }()
+		sups[n], _ = runSupervisor(t, tv, n, uri)
 	}
 
 	webUUID, _ := hosts.ParseUUID("5c1f0a2e-7b3d-4e6f-9a10-000000000001")
@@ -114,7 +133,7 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	if web.Host == other {
 		other = names[1]
 	}
-	opCtx, opCancel := context.WithTimeout(ctx, 30*time.Second)
+	opCtx, opCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer opCancel()
 	if err := sups[web.Host].Suspend(opCtx, webUUID); err != nil {
 		t.Fatalf("suspend on %s: %v", web.Host, err)
@@ -180,17 +199,7 @@ func TestViewReconnectReconciles(t *testing.T) {
 	const host = "gw-reconnect"
 	uri := "test+unix://" + node
 	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
-	dialer := &cuttableDialer{}
-	sup, err := hosts.New(hosts.Config{Name: host, URI: uri, StatsInterval: time.Second,
-		BackoffMax: 200 * time.Millisecond}, tv.View, viewTestLogger(),
-		hosts.WithDialer(dialer.dial), hosts.WithBackoffStart(20*time.Millisecond))
-	if err != nil {
-		t.Fatalf("hosts.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() { defer close(done); _ = sup.Run(ctx) }()
+	sup, dialer := runSupervisor(t, tv, host, uri)
 	hostIs := func(st hosts.Status, vms int) func() bool {
 		return func() bool {
 			e, ok := tv.Read().Host(host)
@@ -203,7 +212,7 @@ func TestViewReconnectReconciles(t *testing.T) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	name := "gw-new-" + hex.EncodeToString(suffix)
-	opCtx, opCancel := context.WithTimeout(ctx, 30*time.Second)
+	opCtx, opCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer opCancel()
 	added, err := sup.Define(opCtx, "<domain type='test'><name>"+name+
 		"</name><memory>65536</memory><os><type>hvm</type></os></domain>")
