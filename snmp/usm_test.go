@@ -2,7 +2,9 @@ package snmp
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,5 +291,56 @@ func TestManagerMaxSize(t *testing.T) {
 				t.Errorf("reply %v with %d varbinds", d.p.typ, len(d.p.vars))
 			}
 		})
+	}
+}
+
+// countingHandler counts the calls that reach it.
+type countingHandler struct{ n atomic.Int32 }
+
+func (c *countingHandler) Get(_ context.Context, _ *Request, oid OID) VarBind {
+	c.n.Add(1)
+	return VarBind{OID: oid, Type: gosnmp.Integer, Value: 1}
+}
+
+func (c *countingHandler) Next(context.Context, *Request, OID) (VarBind, bool) {
+	c.n.Add(1)
+	return VarBind{}, false
+}
+
+// TestRejectedNeverReachHandlers: wrong passwords, stale times, unknown users and
+// levels never call a handler; the valid request does.
+func TestRejectedNeverReachHandlers(t *testing.T) {
+	cfg := baseConfig(t)
+	e, addr := startEngine(t, cfg)
+	h := &countingHandler{}
+	root := MustOID("1.3.6.1.4.1.99999.5")
+	e.Register(root, h)
+	ro, rw := cfg.Users[0], cfg.Users[1]
+	wrongAuth, wrongPriv := ro, rw
+	wrongAuth.AuthPassphrase = "not-the-password"
+	wrongPriv.PrivPassphrase = "not-the-password"
+	now := e.engineTime()
+	id, boots := e.EngineID(), e.Boots()
+	rep := gosnmp.Reportable
+	bad := []rawV3{
+		{engineID: id, boots: boots, time: now, user: wrongAuth, flags: rep | gosnmp.AuthNoPriv},
+		{engineID: id, boots: boots, time: now, user: wrongPriv, flags: rep | gosnmp.AuthPriv},
+		{engineID: id, boots: boots, time: now + 151, user: ro, flags: rep | gosnmp.AuthNoPriv},
+		{engineID: id, boots: boots + 1, time: now, user: ro, flags: rep | gosnmp.AuthNoPriv},
+		{engineID: id, boots: boots, time: now, user: User{Name: "ro"}, flags: rep},
+		{engineID: id, boots: boots, time: now, user: User{Name: "ghost"}, flags: rep},
+		{engineID: []byte("\x80\x00\x00\x00\x05other"), boots: boots, time: now, user: ro, flags: rep | gosnmp.AuthNoPriv},
+	}
+	for i, r := range bad {
+		r.msgID, r.requestID = uint32(i+1), uint32(i+1)
+		udpExchange(t, addr, r.build(t, root.Append(1, 0).String()))
+	}
+	if n := h.n.Load(); n != 0 {
+		t.Fatalf("rejected requests reached the handler %d times", n)
+	}
+	good := rawV3{engineID: id, boots: boots, time: now, user: rw, flags: rep | gosnmp.AuthPriv, msgID: 99, requestID: 99}
+	udpExchange(t, addr, good.build(t, root.Append(1, 0).String()))
+	if n := h.n.Load(); n != 1 {
+		t.Errorf("valid request reached the handler %d times, want 1", n)
 	}
 }
