@@ -3,6 +3,7 @@ package hosts
 import (
 	"encoding/xml"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -205,11 +206,17 @@ func kib(m memXML) (uint64, error) {
 	}
 	unit := strings.ToLower(m.Unit)
 	if b, ok := unitBytes[unit]; ok {
+		if n > math.MaxUint64/b {
+			return 0, fmt.Errorf("value %s %s overflows", v, m.Unit)
+		}
 		return n * b / 1024, nil
 	}
 	mul, ok := unitKiB[unit]
 	if !ok {
 		return 0, fmt.Errorf("unit %q unknown", m.Unit)
+	}
+	if n > math.MaxUint64/mul {
+		return 0, fmt.Errorf("value %s %s overflows", v, m.Unit)
 	}
 	return n * mul, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -90,9 +91,15 @@ func bytesOf(m memXML) (uint64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("size %q: %w", v, err)
 		}
+		if n > math.MaxUint64/b {
+			return 0, fmt.Errorf("size %s %s overflows", v, m.Unit)
+		}
 		return n * b, nil
 	}
 	k, err := kib(m)
+	if k > math.MaxUint64/1024 {
+		return 0, fmt.Errorf("size %s %s overflows", v, m.Unit)
+	}
 	return k * 1024, err
 }
 

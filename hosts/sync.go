@@ -252,7 +252,12 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 	var recs []libvirt.DomainStatsRecord
 	err := c.call(ctx, "ConnectGetAllDomainStats", func(l *lv) (err error) {
-		recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0)
+		// NOWAIT: a domain busy with a job (migration, snapshot) reports what it can
+		// instead of holding up every other domain's counters.
+		recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), uint32(libvirt.ConnectGetAllDomainsStatsNowait))
+		if isLibvirtCode(err, libvirt.ErrInvalidArg) || isLibvirtCode(err, libvirt.ErrNoSupport) {
+			recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0) // older daemons
+		}
 		return err
 	})
 	if err != nil {

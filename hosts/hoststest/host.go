@@ -79,6 +79,17 @@ func StartHost(t testing.TB, prefix string) *Host {
 	return h
 }
 
+// TLSURIFor is the test+tls URI of another test-driver fixture; any absolute path
+// the test can write is visible to the host's libvirtd.
+func (h *Host) TLSURIFor(nodeXML string) string {
+	return "test+tls://" + h.IP + nodeXML
+}
+
+// SSHURIFor is the test+ssh URI of another test-driver fixture.
+func (h *Host) SSHURIFor(nodeXML string) string {
+	return "test+ssh://" + h.SSHUser + "@" + h.IP + nodeXML + "?socket=" + h.Socket
+}
+
 // TLSConfig is a hosts.Config for the TLS endpoint with the host's certificates.
 func (h *Host) TLSConfig(name string) hosts.Config {
 	return hosts.Config{

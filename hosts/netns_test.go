@@ -1,0 +1,351 @@
+package hosts_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/hosts/hoststest"
+)
+
+// These tests run package hosts against hypervisors in network namespaces
+// (deploy/testbed/netns-host): a libvirtd on TLS and an sshd in front of its socket,
+// reached over a real link that the tests can cut. They use the test driver with
+// fixtures written by the test, so a restart can change what the host has.
+
+// hang bounds how long a test waits for something that should happen; it catches
+// hangs, it does not measure speed.
+const hang = 60 * time.Second
+
+// fastTimings make faults show within seconds.
+func fastTimings(c hosts.Config) hosts.Config {
+	c.ConnectTimeout = 3 * time.Second
+	c.CallTimeout = 5 * time.Second
+	c.KeepaliveInterval = 500 * time.Millisecond
+	c.KeepaliveTimeout = 2 * time.Second
+	c.StatsInterval = 2 * time.Second
+	c.BackoffMax = time.Second
+	return c
+}
+
+type fixture struct {
+	path  string
+	names []string // sorted
+}
+
+// writeFixture writes a test-driver node.xml with one running domain per name, with
+// fresh UUIDs except where ids gives one.
+func writeFixture(t *testing.T, path string, ids map[string]string, names ...string) fixture {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<node>\n")
+	for _, n := range names {
+		id, ok := ids[n]
+		if !ok {
+			var u hosts.UUID
+			_, _ = rand.Read(u[:])
+			id = u.String()
+			ids[n] = id
+		}
+		fmt.Fprintf(&b, "<domain type='test'><name>%s</name><uuid>%s</uuid>"+
+			"<memory unit='KiB'>65536</memory><vcpu>1</vcpu>"+
+			"<os><type arch='x86_64'>hvm</type></os></domain>\n", n, id)
+	}
+	b.WriteString("</node>\n")
+	if err := os.WriteFile(path+".tmp", []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+	sorted := slices.Clone(names)
+	slices.Sort(sorted)
+	return fixture{path: path, names: sorted}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// run starts a Supervisor and stops it in t.Cleanup (before the host goes down, as
+// cleanups run last-in first-out).
+func run(t *testing.T, cfg hosts.Config, sink hosts.Sink) *hosts.Supervisor {
+	t.Helper()
+	s, err := hosts.New(fastTimings(cfg), sink, testLogger(t), hosts.WithBackoffStart(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("hosts.New(%s): %v", cfg.URI, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run(%s) = %v", cfg.Name, err)
+			}
+		case <-time.After(hang):
+			t.Errorf("Run(%s) did not return after cancel", cfg.Name)
+		}
+	})
+	return s
+}
+
+func waitStatus(t *testing.T, sink *hoststest.Sink, name string, want hosts.Status) hosts.Health {
+	t.Helper()
+	hoststest.WaitFor(t, hang, fmt.Sprintf("%s to be %s", name, want), func() (bool, string) {
+		h := sink.LastHealth(name)
+		return h.Status == want, fmt.Sprintf("%+v", h)
+	})
+	return sink.LastHealth(name)
+}
+
+// checkView: the last full sync and the current view both hold exactly the fixture's
+// domains, each once: no duplicates, no ghosts of an earlier sync.
+func checkView(t *testing.T, sink *hoststest.Sink, name string, fx fixture) {
+	t.Helper()
+	syncs := sink.Syncs(name)
+	if len(syncs) == 0 {
+		t.Fatalf("%s: no Synced", name)
+	}
+	var synced []string
+	seen := map[hosts.UUID]bool{}
+	for _, d := range syncs[len(syncs)-1].Domains {
+		if seen[d.UUID] {
+			t.Errorf("%s: domain %s (%s) twice in one sync", name, d.Name, d.UUID)
+		}
+		seen[d.UUID] = true
+		synced = append(synced, d.Name)
+	}
+	slices.Sort(synced)
+	if !slices.Equal(synced, fx.names) {
+		t.Errorf("%s: last sync has %v, want %v", name, synced, fx.names)
+	}
+	if got := sink.DomainNames(name); !slices.Equal(got, fx.names) {
+		t.Errorf("%s: view has %v, want %v", name, got, fx.names)
+	}
+}
+
+// transports are the two ways in to a netns host, as Configs for a fixture.
+func transports(h *hoststest.Host, fx fixture) []hosts.Config {
+	tlsCfg := h.TLSConfig("tls")
+	tlsCfg.URI = h.TLSURIFor(fx.path)
+	sshCfg := h.SSHConfig("ssh")
+	sshCfg.URI = h.SSHURIFor(fx.path)
+	return []hosts.Config{tlsCfg, sshCfg}
+}
+
+func TestNetnsConnect(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-conn")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "conn-a", "conn-b", "conn-c")
+	byName := func(name, server string) hosts.Config {
+		c := h.TLSConfig(name)
+		c.URI = h.TLSURIFor(fx.path)
+		c.TLS.ServerName = server
+		return c
+	}
+	cfgs := append(transports(h, fx), byName("tls-dns-name", h.DNSName))
+	for _, cfg := range cfgs {
+		t.Run(cfg.Name, func(t *testing.T) {
+			sink := hoststest.NewSink()
+			s := run(t, cfg, sink)
+			waitStatus(t, sink, cfg.Name, hosts.Up)
+			checkView(t, sink, cfg.Name, fx)
+			if got := s.Health().Status; got != hosts.Up {
+				t.Errorf("Supervisor.Health().Status = %s, want up", got)
+			}
+			inv := sink.Syncs(cfg.Name)[0]
+			if inv.Hypervisor.Type != "TEST" {
+				t.Errorf("hypervisor type = %q, want TEST", inv.Hypervisor.Type)
+			}
+		})
+	}
+}
+
+// TestNetnsLibvirtdRestart kills the host's libvirtd, changes what the host has while
+// it is down, and restarts it: both transports must reconnect and resync to exactly
+// the new set (the removed domain gone, the kept one once, the new one there).
+func TestNetnsLibvirtdRestart(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-restart")
+	ids := map[string]string{}
+	path := filepath.Join(t.TempDir(), "node.xml")
+	fx := writeFixture(t, path, ids, "rs-keep", "rs-gone")
+	sink := hoststest.NewSink()
+	cfgs := transports(h, fx)
+	for _, cfg := range cfgs {
+		run(t, cfg, sink)
+	}
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+		checkView(t, sink, cfg.Name, fx)
+	}
+
+	h.KillLibvirtd(t)
+	for _, cfg := range cfgs {
+		down := waitStatus(t, sink, cfg.Name, hosts.Down)
+		if down.LastError == "" {
+			t.Errorf("%s: down without LastError", cfg.Name)
+		}
+		t.Logf("%s down: %s", cfg.Name, down.LastError)
+	}
+	before := map[string]int{}
+	for _, cfg := range cfgs {
+		before[cfg.Name] = len(sink.Syncs(cfg.Name))
+	}
+	fx = writeFixture(t, path, ids, "rs-keep", "rs-new")
+	h.Up(t)
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
+			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
+		}
+		checkView(t, sink, cfg.Name, fx)
+	}
+}
+
+// TestNetnsLinkCut drops every packet on the host's link: nothing is refused, the
+// connection just goes silent, and only the watchdog (TLS) or the SSH keepalive can
+// tell. Health must go Down, then Up again once the link is back.
+func TestNetnsLinkCut(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-cut")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "cut-a", "cut-b")
+	sink := hoststest.NewSink()
+	cfgs := transports(h, fx)
+	for _, cfg := range cfgs {
+		run(t, cfg, sink)
+	}
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+	}
+	before := map[string]int{}
+	for _, cfg := range cfgs {
+		before[cfg.Name] = len(sink.Syncs(cfg.Name))
+	}
+
+	h.Cut(t)
+	for _, cfg := range cfgs {
+		down := waitStatus(t, sink, cfg.Name, hosts.Down)
+		t.Logf("%s down after cut: %s", cfg.Name, down.LastError)
+		if down.LastError == "" {
+			t.Errorf("%s: down without LastError", cfg.Name)
+		}
+	}
+	h.Restore(t)
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
+			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
+		}
+		checkView(t, sink, cfg.Name, fx)
+	}
+}
+
+// TestNetnsRefused: wrong trust must fail with an error that says what is wrong, and
+// never get as far as a sync; insecure_skip_host_key_check is the one way past an
+// unknown host key.
+func TestNetnsRefused(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-refuse")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "ref-a")
+	hostKey := readHostKey(t, h.SSHHostKey)
+	fp := ssh.FingerprintSHA256(hostKey)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "known_hosts_empty")
+	changed := filepath.Join(dir, "known_hosts_changed")
+	writeFile(t, empty, "")
+	writeFile(t, changed, h.IP+" "+otherHostKey(t)+"\n")
+
+	tlsBase, sshBase := transports(h, fx)[0], transports(h, fx)[1]
+	wrongCA := tlsBase
+	wrongCA.TLS.CAFile = h.OtherCAFile
+	wrongName := tlsBase
+	wrongName.TLS.ServerName = "not-" + h.DNSName
+	unknown := sshBase
+	unknown.SSH.KnownHosts = empty
+	changedKey := sshBase
+	changedKey.SSH.KnownHosts = changed
+	skip := sshBase
+	skip.SSH.KnownHosts = empty
+	skip.SSH.InsecureSkipHostKeyCheck = true
+
+	tests := []struct {
+		name    string
+		cfg     hosts.Config
+		wantErr []string // all in LastError; nil: must connect
+	}{
+		{"wrong CA", wrongCA, []string{"tls", h.IP, "certificate signed by unknown authority"}},
+		{"wrong server name", wrongName, []string{"tls", "not-" + h.DNSName, "certificate"}},
+		{"unknown host key", unknown, []string{"ssh", h.IP, "unknown", fp, empty}},
+		{"changed host key", changedKey, []string{"ssh", h.IP, "CHANGED", fp, changed}},
+		{"unknown host key skipped", skip, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Name = strings.ReplaceAll(tt.name, " ", "-")
+			sink := hoststest.NewSink()
+			run(t, tt.cfg, sink)
+			if tt.wantErr == nil {
+				waitStatus(t, sink, tt.cfg.Name, hosts.Up)
+				checkView(t, sink, tt.cfg.Name, fx)
+				return
+			}
+			down := waitStatus(t, sink, tt.cfg.Name, hosts.Down)
+			for _, w := range tt.wantErr {
+				if !strings.Contains(down.LastError, w) {
+					t.Errorf("LastError %q does not mention %q", down.LastError, w)
+				}
+			}
+			for _, hl := range sink.HealthHistory(tt.cfg.Name) {
+				if hl.Status == hosts.Up {
+					t.Errorf("went up: %+v", hl)
+				}
+			}
+			if n := len(sink.Syncs(tt.cfg.Name)); n != 0 {
+				t.Errorf("%d syncs, want none", n)
+			}
+		})
+	}
+}
+
+func readHostKey(t *testing.T, path string) ssh.PublicKey {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return k
+}
+
+// otherHostKey is an ed25519 public key in authorized_keys form that no host has.
+func otherHostKey(t *testing.T) string {
+	t.Helper()
+	seed := make([]byte, 32)
+	_, _ = rand.Read(seed)
+	signer, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
