@@ -1,0 +1,301 @@
+package mib
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// fakeCtl is a Controller over in-memory VMs; it records the calls of the commit phase
+// and fails the call named in failOn.
+type fakeCtl struct {
+	vms       map[uint32]VMInfo
+	hosts     map[string]bool // name -> up
+	images    map[uint32]ImageInfo
+	templates map[uint32]TemplateInfo
+	cur, stor uint32
+	taken     map[uint32]bool // vmIds held in the registry without a VM
+	calls     []string
+	failOn    string
+}
+
+func newFake() *fakeCtl {
+	return &fakeCtl{
+		vms: map[uint32]VMInfo{
+			1: {ID: 1, Name: "web", Host: "h1", State: StateShutoff, Persistent: true, MemoryKiB: 65536,
+				MaxMemKiB: 65536, VCPUs: 1, MaxVCPUs: 2,
+				Disks: []DiskInfo{{Index: 3, Device: DeviceCdRom, Target: "sda", Bus: "sata"}}},
+			2: {ID: 2, Name: "db", Host: "h1", State: StateRunning, Persistent: true, MemoryKiB: 65536,
+				MaxMemKiB: 131072, VCPUs: 2, MaxVCPUs: 2},
+			3: {ID: 3, Name: "old", Host: "h2", State: StateUnknown},
+		},
+		hosts:     map[string]bool{"h1": true, "h2": false},
+		images:    map[uint32]ImageInfo{7: {Index: 7, Host: "h1", Path: "/p/a.raw", InPool: true}, 8: {Index: 8, Host: "h2", Path: "/p/b.raw"}},
+		templates: map[uint32]TemplateInfo{1: {Index: 1, Name: "tiny", MemoryMb: 64, VCPUs: 1, Status: RowActive}},
+		cur:       1,
+		taken:     map[uint32]bool{9: true},
+	}
+}
+
+func (f *fakeCtl) call(format string, args ...any) error {
+	c := fmt.Sprintf(format, args...)
+	f.calls = append(f.calls, c)
+	if f.failOn != "" && strings.HasPrefix(c, f.failOn) {
+		return errors.New("injected failure")
+	}
+	return nil
+}
+
+func (f *fakeCtl) VM(scope string, id uint32) (VMInfo, bool) {
+	vm, ok := f.vms[id]
+	if ok && scope != "" && vm.Host != scope {
+		return VMInfo{}, false
+	}
+	return vm, ok
+}
+func (f *fakeCtl) VMIDFree(id uint32) bool                    { _, ok := f.vms[id]; return !ok && !f.taken[id] }
+func (f *fakeCtl) StorageIndexFree(_, idx uint32) bool        { return idx != 3 }
+func (f *fakeCtl) HostUp(name string) (bool, bool)            { up, ok := f.hosts[name]; return up, ok }
+func (f *fakeCtl) NameTaken(host, name string) bool           { return name == "db" || name == "web" }
+func (f *fakeCtl) Image(_ string, i uint32) (ImageInfo, bool) { im, ok := f.images[i]; return im, ok }
+func (f *fakeCtl) Template(i uint32) (TemplateInfo, bool)     { t, ok := f.templates[i]; return t, ok }
+func (f *fakeCtl) CurrentTemplates() (uint32, uint32)         { return f.cur, f.stor }
+func (f *fakeCtl) TemplateDir() string                        { return "/etc/vmgate/templates" }
+func (f *fakeCtl) Create(_ context.Context, s CreateSpec) error {
+	return f.call("create %d %s %q mem=%d start=%v", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start)
+}
+func (f *fakeCtl) Destroy(_ context.Context, h string, id uint32) error {
+	return f.call("destroy %s %d", h, id)
+}
+func (f *fakeCtl) SetState(_ context.Context, h string, id uint32, to VMState) error {
+	return f.call("state %d %v", id, to)
+}
+func (f *fakeCtl) Rename(_ context.Context, h string, id uint32, n string) error {
+	return f.call("rename %d %s", id, n)
+}
+func (f *fakeCtl) SetMemory(_ context.Context, h string, id uint32, mb uint32) error {
+	return f.call("memory %d %d", id, mb)
+}
+func (f *fakeCtl) SetVCPUs(_ context.Context, h string, id uint32, n uint32) error {
+	return f.call("vcpus %d %d", id, n)
+}
+func (f *fakeCtl) SetAutostart(_ context.Context, h string, id uint32, on bool) error {
+	return f.call("autostart %d %v", id, on)
+}
+func (f *fakeCtl) AttachDisk(_ context.Context, h string, id uint32, d DiskSpec) error {
+	return f.call("attach %d %d %v img=%d", id, d.Index, d.Device, d.Image)
+}
+func (f *fakeCtl) DetachDisk(_ context.Context, h string, id uint32, t string) error {
+	return f.call("detach %d %s", id, t)
+}
+func (f *fakeCtl) ChangeMedia(_ context.Context, h string, id uint32, t string, img uint32) error {
+	return f.call("media %d %s %d", id, t, img)
+}
+func (f *fakeCtl) SetCurrentTemplates(vm, st uint32) error { return f.call("templates %d %d", vm, st) }
+func (f *fakeCtl) PutTemplate(t TemplateInfo) error {
+	return f.call("put template %d %s %d %d", t.Index, t.Name, t.MemoryMb, t.VCPUs)
+}
+func (f *fakeCtl) DeleteTemplate(i uint32) error { return f.call("delete template %d", i) }
+
+// sv builds a SET varbind of column col of table t at idx.
+func sv(t *Table, col uint32, typ gosnmp.Asn1BER, v any, idx ...uint32) snmp.VarBind {
+	return snmp.VarBind{OID: t.Instance(col, idx...), Type: typ, Value: v}
+}
+
+func rs(t *Table, col uint32, s RowStatus, idx ...uint32) snmp.VarBind {
+	return sv(t, col, gosnmp.Integer, int(s), idx...)
+}
+
+func setVars(vbs ...snmp.VarBind) []snmp.SetVar {
+	out := make([]snmp.SetVar, len(vbs))
+	for i, vb := range vbs {
+		out[i] = snmp.SetVar{Index: i + 1, VarBind: vb}
+	}
+	return out
+}
+
+func status(err error) (gosnmp.SNMPError, int) {
+	var se *snmp.SetError
+	if errors.As(err, &se) {
+		return se.Status, se.Index
+	}
+	if err != nil {
+		return gosnmp.GenErr, 0
+	}
+	return gosnmp.NoError, 0
+}
+
+func TestTestSetStatuses(t *testing.T) {
+	vmT, memT, cpuT, stT, tplT := VirtualMachinesTable, MemoryTable, CpuTable, StorageTable, VirtualMachineTemplateTable
+	name := func(s string, id uint32) snmp.VarBind { return sv(vmT, ColVmName, gosnmp.OctetString, []byte(s), id) }
+	state := func(s VMState, id uint32) snmp.VarBind { return sv(vmT, ColVmState, gosnmp.Integer, int(s), id) }
+	host := func(s string, id uint32) snmp.VarBind { return sv(vmT, ColVmHost, gosnmp.OctetString, []byte(s), id) }
+	tests := []struct {
+		name  string
+		scope string
+		vars  []snmp.VarBind
+		want  gosnmp.SNMPError
+		index int
+		calls []string
+	}{
+		{"read-only column", "h1", []snmp.VarBind{sv(vmT, ColVmUUID, gosnmp.OctetString, []byte("x"), 1)}, gosnmp.NotWritable, 1, nil},
+		{"unknown object", "h1", []snmp.VarBind{{OID: Root.Append(1, 99, 0), Type: gosnmp.Integer, Value: 1}}, gosnmp.NotWritable, 1, nil},
+		{"wrong type", "h1", []snmp.VarBind{sv(vmT, ColVmState, gosnmp.OctetString, []byte("x"), 1)}, gosnmp.WrongType, 1, nil},
+		{"wrong length", "h1", []snmp.VarBind{name("", 1)}, gosnmp.WrongLength, 1, nil},
+		{"wrong value enum", "h1", []snmp.VarBind{state(42, 1)}, gosnmp.WrongValue, 1, nil},
+		{"wrong value crashed", "h1", []snmp.VarBind{state(StateCrashed, 1)}, gosnmp.WrongValue, 1, nil},
+		{"wrong value notInService", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowNotInService, 5)}, gosnmp.WrongValue, 1, nil},
+		{"no creation: bad index", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 0)}, gosnmp.NoCreation, 1, nil},
+		{"no creation: memory of no VM", "h1", []snmp.VarBind{sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(64), 50)}, gosnmp.NoCreation, 1, nil},
+		{"inconsistent name: taken vmId", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndWait, 9)}, gosnmp.InconsistentName, 1, nil},
+		{"inconsistent name: column of no row", "h1", []snmp.VarBind{name("x", 50)}, gosnmp.InconsistentName, 1, nil},
+		{"create on existing row", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"create in merged context without vmHost", "", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5)}, gosnmp.InconsistentValue, 1, nil},
+		{"create on a down host", "", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), host("h2", 5)}, gosnmp.InconsistentValue, 2, nil},
+		{"create with another host's vmHost", "h1", []snmp.VarBind{host("h2", 5), rs(vmT, ColVmRowStatus, RowCreateAndGo, 5)}, gosnmp.InconsistentValue, 1, nil},
+		{"create with a taken name", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), name("db", 5)}, gosnmp.InconsistentValue, 2, nil},
+		{"create with vmState", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), state(StateRunning, 5)}, gosnmp.InconsistentValue, 2, nil},
+		{"rename a running VM", "h1", []snmp.VarBind{name("new", 2)}, gosnmp.InconsistentValue, 1, nil},
+		{"rename to a taken name", "h1", []snmp.VarBind{name("db", 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"impossible transition", "h1", []snmp.VarBind{state(StatePaused, 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"VM on a down host", "", []snmp.VarBind{state(StateRunning, 3)}, gosnmp.InconsistentValue, 1, nil},
+		{"VM of another context", "h2", []snmp.VarBind{state(StateRunning, 1)}, gosnmp.InconsistentName, 1, nil},
+		{"memory above the running maximum", "h1", []snmp.VarBind{sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(256), 2)}, gosnmp.InconsistentValue, 1, nil},
+		{"vCPU beyond the running maximum", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndGo, 2, 3)}, gosnmp.InconsistentValue, 1, nil},
+		{"vCPU index not next", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndGo, 1, 5)}, gosnmp.InconsistentName, 1, nil},
+		{"remove the only vCPU", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowDestroy, 1, 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"vCPU createAndWait", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndWait, 1, 2)}, gosnmp.WrongValue, 1, nil},
+		{"disk without image", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20)}, gosnmp.InconsistentValue, 1, nil},
+		{"disk image of another host", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(8), 1, 20)}, gosnmp.InconsistentValue, 2, nil},
+		{"disk on a taken index", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 4), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 4)}, gosnmp.NoError, 0,
+			[]string{"attach 1 4 disk img=7"}},
+		{"template xml outside the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/passwd"), 4)}, gosnmp.WrongValue, 2, nil},
+		{"template without a name", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4)}, gosnmp.InconsistentValue, 1, nil},
+		{"destroy the current template", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"unknown template", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(5)}}, gosnmp.InconsistentValue, 1, nil},
+		{"same object twice", "h1", []snmp.VarBind{state(StateRunning, 1), state(StateRunning, 1)}, gosnmp.InconsistentValue, 2, nil},
+
+		{"create in host context", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndWait, 5), sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(96), 5)}, gosnmp.NoError, 0,
+			[]string{`create 5 h1 "" mem=96 start=false`}},
+		{"createAndGo in merged context", "", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), host("h1", 5), name("new", 5)}, gosnmp.NoError, 0,
+			[]string{`create 5 h1 "new" mem=0 start=true`}},
+		{"rename then start", "h1", []snmp.VarBind{state(StateRunning, 1), name("web2", 1)}, gosnmp.NoError, 0,
+			[]string{"rename 1 web2", "state 1 running"}},
+		{"no-op transition", "h1", []snmp.VarBind{state(StateRunning, 2)}, gosnmp.NoError, 0, nil},
+		{"destroy", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowDestroy, 2)}, gosnmp.NoError, 0, []string{"destroy h1 2"}},
+		{"destroy a missing row", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowDestroy, 77)}, gosnmp.NoError, 0, nil},
+		{"raise memory of a shut-off VM", "h1", []snmp.VarBind{sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(128), 1)}, gosnmp.NoError, 0, []string{"memory 1 128"}},
+		{"add a vCPU", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndGo, 1, 2)}, gosnmp.NoError, 0, []string{"vcpus 1 2"}},
+		{"remove the last vCPU", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowDestroy, 2, 2)}, gosnmp.NoError, 0, []string{"vcpus 2 1"}},
+		{"change media", "h1", []snmp.VarBind{sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 3)}, gosnmp.NoError, 0, []string{"media 1 sda 7"}},
+		{"detach", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowDestroy, 1, 3)}, gosnmp.NoError, 0, []string{"detach 1 sda"}},
+		{"new template", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateVcpus, gosnmp.Gauge32, uint(4), 4)}, gosnmp.NoError, 0,
+			[]string{"put template 4 big 512 4"}},
+		{"current template", "", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(0)}}, gosnmp.NoError, 0, []string{"templates 0 0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			h := NewHandler(nil, WithController(f))
+			r := &snmp.Request{Context: tt.scope, Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
+			vars := setVars(tt.vars...)
+			st, idx := status(h.TestSet(context.Background(), r, vars))
+			if st != tt.want || idx != tt.index {
+				t.Fatalf("TestSet: %v at %d, want %v at %d (%v)", st, idx, tt.want, tt.index, h.TestSet(context.Background(), r, vars))
+			}
+			if len(f.calls) != 0 {
+				t.Fatalf("TestSet changed something: %v", f.calls)
+			}
+			if st != gosnmp.NoError {
+				return
+			}
+			if err := h.CommitSet(context.Background(), r, vars); err != nil {
+				t.Fatalf("CommitSet: %v", err)
+			}
+			if fmt.Sprint(f.calls) != fmt.Sprint(tt.calls) {
+				t.Fatalf("calls %q, want %q", f.calls, tt.calls)
+			}
+		})
+	}
+}
+
+func TestCommitSetUndo(t *testing.T) {
+	vmT := VirtualMachinesTable
+	vars := setVars(
+		sv(vmT, ColVmName, gosnmp.OctetString, []byte("web2"), 1),
+		sv(vmT, ColVmState, gosnmp.Integer, int(StateRunning), 1),
+	)
+	r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
+	tests := []struct {
+		name   string
+		failOn string
+		want   gosnmp.SNMPError
+		index  int
+		calls  string
+	}{
+		{"first step fails", "rename 1 web2", gosnmp.CommitFailed, 1, "[rename 1 web2]"},
+		{"second fails, first undone", "state", gosnmp.CommitFailed, 2, "[rename 1 web2 state 1 running rename 1 web]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.failOn = tt.failOn
+			var logs bytes.Buffer
+			h := NewHandler(nil, WithController(f), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			st, idx := status(h.CommitSet(context.Background(), r, vars))
+			if st != tt.want || idx != tt.index {
+				t.Fatalf("CommitSet: %v at %d, want %v at %d", st, idx, tt.want, tt.index)
+			}
+			if got := fmt.Sprint(f.calls); got != tt.calls {
+				t.Fatalf("calls %s, want %s", got, tt.calls)
+			}
+			for _, want := range []string{"principal=admin", "context=h1", "object=vmName.1", "old=web", "new=web2", "result=failed"} {
+				if !strings.Contains(logs.String(), want) {
+					t.Fatalf("audit log lacks %q:\n%s", want, logs.String())
+				}
+			}
+		})
+	}
+	t.Run("undo impossible", func(t *testing.T) {
+		f := newFake()
+		f.failOn = "state"
+		h := NewHandler(nil, WithController(f))
+		// destroy (no undo) of VM 2, then a failing start of VM 1
+		vars := setVars(rs(vmT, ColVmRowStatus, RowDestroy, 2), sv(vmT, ColVmState, gosnmp.Integer, int(StateRunning), 1))
+		st, idx := status(h.CommitSet(context.Background(), r, vars))
+		if st != gosnmp.UndoFailed || idx != 2 {
+			t.Fatalf("CommitSet: %v at %d, want undoFailed at 2", st, idx)
+		}
+	})
+	t.Run("partial", func(t *testing.T) {
+		f := &partialCtl{fakeCtl: newFake()}
+		h := NewHandler(nil, WithController(f))
+		st, _ := status(h.CommitSet(context.Background(), r, setVars(rs(vmT, ColVmRowStatus, RowCreateAndGo, 5))))
+		if st != gosnmp.UndoFailed {
+			t.Fatalf("CommitSet: %v, want undoFailed", st)
+		}
+	})
+}
+
+type partialCtl struct{ *fakeCtl }
+
+func (p *partialCtl) Create(context.Context, CreateSpec) error {
+	return fmt.Errorf("start: boom: %w", ErrPartial)
+}
+
+func TestReadOnlyWithoutController(t *testing.T) {
+	h := NewHandler(nil)
+	r := &snmp.Request{Context: "h1"}
+	st, idx := status(h.TestSet(context.Background(), r, setVars(sv(VirtualMachinesTable, ColVmState, gosnmp.Integer, 2, 1))))
+	if st != gosnmp.NotWritable || idx != 1 {
+		t.Fatalf("got %v at %d, want notWritable at 1", st, idx)
+	}
+}
