@@ -141,3 +141,37 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServePDU feeds PDUs straight to dispatch, past the security checks a mutated
+// v3 message never gets through, as the read-write community would.
+func FuzzServePDU(f *testing.F) {
+	e := fixedEngine(f)
+	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzHandlePacket", "v*"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, body, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		lit, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(body, "[]byte("), ")"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if m, err := parseMessage([]byte(lit)); err == nil && m.pdu != nil {
+			f.Add(m.pdu, false)
+			f.Add(m.pdu, true)
+		}
+	}
+	wrap := func(pdu []byte) ([]byte, error) { return wrapCommunity(wireV2c, []byte("private"), pdu), nil }
+	f.Fuzz(func(t *testing.T, b []byte, v1 bool) {
+		p, err := parsePDU(b)
+		if err != nil || !isRequest(p.typ) {
+			return
+		}
+		r := &Request{Principal: Principal{Model: ModelV2c, Access: ReadWrite}}
+		out, err := e.serve(context.Background(), r, p, v1, 1500, wrap)
+		if err == nil && len(out) > 1500 {
+			t.Fatalf("response of %d bytes over the 1500 limit", len(out))
+		}
+	})
+}
