@@ -39,6 +39,9 @@ func WithBackoffStart(d time.Duration) Option { return func(s *Supervisor) { s.m
 
 // New checks cfg (after SetDefaults on a copy) and prepares a Supervisor; Run starts it.
 func New(cfg Config, sink Sink, logger *slog.Logger, opts ...Option) (*Supervisor, error) {
+	if sink == nil {
+		return nil, fmt.Errorf("host %q: nil Sink", cfg.Name)
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("host %q: %w", cfg.Name, err)
@@ -78,6 +81,7 @@ func (s *Supervisor) Health() Health {
 
 // Run connects and keeps connecting until ctx is done; it then closes the connection
 // and returns nil. Connection problems are reported through Health, not returned.
+// Call it once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.emit(func() { s.sink.Health(s.cfg.Name, s.Health()) })
 	bo := backoff{min: s.minBO, max: s.cfg.BackoffMax}

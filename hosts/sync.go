@@ -1,15 +1,24 @@
 package hosts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
 )
+
+// domainEvents are the events, besides lifecycle, after which a domain is re-read.
+var domainEvents = []libvirt.DomainEventID{
+	libvirt.DomainEventIDDeviceAdded, libvirt.DomainEventIDDeviceRemoved,
+	libvirt.DomainEventIDDeviceRemovalFailed, libvirt.DomainEventIDBalloonChange,
+	libvirt.DomainEventIDTunable, libvirt.DomainEventIDMetadataChange,
+}
 
 // subscribe registers for lifecycle and device events before the resync, so nothing
 // that happens during the resync is missed. The readers drain go-libvirt's channels
@@ -28,7 +37,7 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			dirty.add(UUID(ev.Dom.UUID))
 		}
 	}()
-	for _, id := range []libvirt.DomainEventID{libvirt.DomainEventIDDeviceAdded, libvirt.DomainEventIDDeviceRemoved} {
+	for _, id := range domainEvents {
 		var ch <-chan any
 		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) (err error) {
 			ch, err = l.SubscribeEvents(ctx, id, nil)
@@ -38,23 +47,39 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			return err
 		}
 		if err != nil { // an old or limited driver: lifecycle events are enough
-			s.log.Info("device events unavailable", "err", err)
+			s.log.Info("domain event unavailable", "event_id", int(id), "err", err)
 			continue
 		}
-		go drainDeviceEvents(ch, dirty)
+		go drainEvents(ch, dirty)
 	}
 	return nil
 }
 
-func drainDeviceEvents(ch <-chan any, dirty *dirtySet) {
+func drainEvents(ch <-chan any, dirty *dirtySet) {
 	for ev := range ch {
-		switch e := ev.(type) {
-		case *libvirt.DomainEventCallbackDeviceAddedMsg:
-			dirty.add(UUID(e.Dom.UUID))
-		case *libvirt.DomainEventCallbackDeviceRemovedMsg:
-			dirty.add(UUID(e.Msg.Dom.UUID))
+		if d, ok := eventDomain(ev); ok {
+			dirty.add(UUID(d.UUID))
 		}
 	}
+}
+
+// eventDomain is the domain an event is about.
+func eventDomain(ev any) (libvirt.Domain, bool) {
+	switch e := ev.(type) {
+	case *libvirt.DomainEventCallbackDeviceAddedMsg:
+		return e.Dom, true
+	case *libvirt.DomainEventCallbackDeviceRemovedMsg:
+		return e.Msg.Dom, true
+	case *libvirt.DomainEventCallbackDeviceRemovalFailedMsg:
+		return e.Dom, true
+	case *libvirt.DomainEventCallbackBalloonChangeMsg:
+		return e.Msg.Dom, true
+	case *libvirt.DomainEventCallbackTunableMsg:
+		return e.Dom, true
+	case *libvirt.DomainEventCallbackMetadataChangeMsg:
+		return e.Dom, true
+	}
+	return libvirt.Domain{}, false
 }
 
 // resync reads everything and reports it as one Synced.
@@ -102,6 +127,12 @@ func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) 
 	if err != nil { // hosts without a storage driver still have domains
 		s.log.Warn("storage pools not read", "err", err)
 	}
+	// libvirt lists in hash order: sort, so equal hosts give equal inventories.
+	slices.SortFunc(inv.Domains, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(inv.Pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(inv.Volumes, func(a, b Volume) int {
+		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
+	})
 	return inv, nil
 }
 
