@@ -47,6 +47,11 @@ type VM struct {
 	OSIndex     uint32 // supportedOsTable row
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
 
+	// ActiveSince is when the current run of an active domain started, as the view saw
+	// it start (uptime = Snapshot.Now() - ActiveSince); zero when inactive or unknown
+	// (running already when first seen, or restarted while the host was not followed).
+	ActiveSince time.Time
+
 	FirstSeen uint64    // order in which the view first heard of this (UUID, host)
 	Updated   time.Time // when the record last changed
 }

@@ -242,6 +242,7 @@ type writeTxn struct {
 	txn    *memdb.Txn
 	seq    uint64
 	now    time.Time
+	resync bool                              // a full resync, not an event
 	before map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
 }
 

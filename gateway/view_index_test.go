@@ -84,3 +84,62 @@ func TestDeviceIndexesDistinctAndReleased(t *testing.T) {
 		t.Errorf("keys of a removed VM not released")
 	}
 }
+
+func TestActiveSince(t *testing.T) {
+	type step struct {
+		resync bool // report by Synced instead of DomainUpdated
+		state  hosts.DomainState
+		id     int32
+		known  bool // ActiveSince set afterwards
+		keep   bool // ... and unchanged from the previous step
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"running at first sight: unknown", []step{{true, hosts.StateRunning, 4, false, false}}},
+		{"start event: known and kept while the run goes on", []step{
+			{true, hosts.StateShutoff, -1, false, false},
+			{false, hosts.StateRunning, 5, true, false},
+			{false, hosts.StatePaused, 5, true, true},
+			{true, hosts.StateRunning, 5, true, true},
+		}},
+		{"restart seen only by a resync: unknown", []step{
+			{false, hosts.StateShutoff, -1, false, false},
+			{false, hosts.StateRunning, 5, true, false},
+			{true, hosts.StateRunning, 6, false, false},
+		}},
+		{"start seen only by a resync: unknown", []step{
+			{true, hosts.StateShutoff, -1, false, false},
+			{true, hosts.StateRunning, 7, false, false},
+		}},
+		{"stopped: zero", []step{
+			{false, hosts.StateShutoff, -1, false, false},
+			{false, hosts.StateRunning, 8, true, false},
+			{false, hosts.StateShutoff, -1, false, false},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tv := newTestView(t, "a")
+			var prev time.Time
+			for i, st := range tc.steps {
+				tv.clk.Add(time.Minute)
+				d := dom(1, st.state)
+				d.ID = st.id
+				if st.resync {
+					tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d}})
+				} else {
+					tv.DomainUpdated("a", d)
+				}
+				r, _ := tv.Read().VMByUUID("a", d.UUID)
+				got := r.ActiveSince
+				if !got.IsZero() != st.known || (st.keep && !got.Equal(prev)) ||
+					(st.known && !st.keep && !got.Equal(tv.clk.Now())) {
+					t.Fatalf("step %d: ActiveSince = %v (previous %v, now %v)", i, got, prev, tv.clk.Now())
+				}
+				prev = got
+			}
+		})
+	}
+}

@@ -13,7 +13,8 @@ import (
 
 // How the VIRTUAL-MACHINES-MIB tables read a Snapshot (ctx = the request's context):
 //
-//	virtualMachinesTable {vmId}        VMs / VM; a Stale row's state is unknown(9)
+//	virtualMachinesTable {vmId}        VMs / VM; a Stale row's state is unknown(9);
+//	                                   uptime = Now() - ActiveSince (zero: unknown)
 //	memoryTable {vmId}                 VMs + DomainStats (Balloon*)
 //	cpuTable {vmId, cpuIndex}          cpuIndex = vCPU number + 1 (Domain.VCPUs); counters in
 //	                                   DomainStats.VCPUs; MHz from Host(row.Host).Hypervisor.Node
@@ -215,10 +216,13 @@ func (s *Snapshot) Prefer(a, b *VM) bool {
 }
 
 func (s *Snapshot) active(vm *VM) bool {
-	if !s.up(vm.Host) {
-		return false // state unknown
-	}
-	switch vm.Domain.State {
+	return s.up(vm.Host) && DomainActive(vm.Domain.State) // a down host's state is unknown
+}
+
+// DomainActive reports whether a domain in state st has a running instance (running,
+// blocked, paused, shutting down, pmsuspended).
+func DomainActive(st hosts.DomainState) bool {
+	switch st {
 	case hosts.StateRunning, hosts.StateBlocked, hosts.StatePaused, hosts.StateShutdown,
 		hosts.StatePMSuspended:
 		return true

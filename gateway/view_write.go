@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vmgate/vmgate/hosts"
 )
@@ -15,6 +16,7 @@ var errNoIndex = errors.New("no free index")
 
 // sync replaces host's domains, pools and images with inv.
 func (w *writeTxn) sync(host string, inv hosts.Inventory) error {
+	w.resync = true
 	old := map[hosts.UUID]*VM{}
 	if err := w.eachHostVM(host, func(vm *VM) { old[vm.Domain.UUID] = vm; w.touch(vm.Domain.UUID) }); err != nil {
 		return err
@@ -112,6 +114,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}
+	vm.ActiveSince = w.activeSince(old, &d)
 	if k := kernelRegKey(&d); k != "" {
 		vm.KernelIndex = reg.Index(NSKernel, k)
 	}
@@ -125,9 +128,29 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	return nil
 }
 
+// activeSince carries the start of a domain's current run: kept while the same run
+// goes on (active before and now with the same domain ID), the time of the change when
+// an event shows the domain starting, zero (unknown) otherwise: first sight, another
+// run, or a start that only a resync saw (it happened while the host was not followed).
+func (w *writeTxn) activeSince(old *VM, d *hosts.Domain) time.Time {
+	switch {
+	case !DomainActive(d.State) || old == nil:
+		return time.Time{}
+	case DomainActive(old.Domain.State):
+		if old.Domain.ID == d.ID {
+			return old.ActiveSince
+		}
+		return time.Time{}
+	case w.resync:
+		return time.Time{}
+	}
+	return w.now
+}
+
 // sameVM reports whether two records of one (UUID, host) differ only in Updated.
 func sameVM(a, b *VM) bool {
 	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
+		a.ActiveSince.Equal(b.ActiveSince) &&
 		a.KernelIndex == b.KernelIndex && reflect.DeepEqual(a.Domain, b.Domain) &&
 		reflect.DeepEqual(a.Disks, b.Disks) && reflect.DeepEqual(a.NICs, b.NICs) &&
 		reflect.DeepEqual(a.HBAs, b.HBAs)
