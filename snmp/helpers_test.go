@@ -232,3 +232,16 @@ func connect(t *testing.T, x *gosnmp.GoSNMP) {
 func oidStr(o OID, subs ...uint32) string { return o.Append(subs...).String() }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// eventually polls cond until it holds or 5 s pass: packets sent together are handled
+// by concurrent workers, so counters settle a moment after the last reply.
+func eventually(t *testing.T, cond func() bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -122,14 +123,14 @@ func TestCountersAndBadInput(t *testing.T) {
 	want := map[string]uint32{
 		"snmpInBadCommunityNames": 1, "snmpInBadVersions": 1, "snmpInASNParseErrs": 3, "snmpInPkts": 6,
 	}
-	got := map[string]uint32{
-		"snmpInBadCommunityNames": e.cnt.inBadCommunityNames.Load(), "snmpInBadVersions": e.cnt.inBadVersions.Load(),
-		"snmpInASNParseErrs": e.cnt.inASNParseErrs.Load(), "snmpInPkts": e.cnt.inPkts.Load(),
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("%s = %d, want %d", k, got[k], w)
+	got := func() map[string]uint32 {
+		return map[string]uint32{
+			"snmpInBadCommunityNames": e.cnt.inBadCommunityNames.Load(), "snmpInBadVersions": e.cnt.inBadVersions.Load(),
+			"snmpInASNParseErrs": e.cnt.inASNParseErrs.Load(), "snmpInPkts": e.cnt.inPkts.Load(),
 		}
+	}
+	if !eventually(t, func() bool { return maps.Equal(got(), want) }) {
+		t.Errorf("counters %v, want %v", got(), want)
 	}
 	// The counters are visible over SNMP too.
 	res, err := v2client(t, addr, "public", gosnmp.Version2c).Get([]string{

@@ -231,8 +231,8 @@ func TestReportableFlag(t *testing.T) {
 	if d.m.msgID != 2 || d.p.typ != gosnmp.GetResponse {
 		t.Fatalf("first reply: msgID %d PDU %v, want the valid request's response", d.m.msgID, d.p.typ)
 	}
-	if n := e.cnt.wrongDigests.Load(); n != 1 {
-		t.Errorf("usmStatsWrongDigests = %d, want 1", n)
+	if !eventually(t, func() bool { return e.cnt.wrongDigests.Load() == 1 }) {
+		t.Errorf("usmStatsWrongDigests = %d, want 1", e.cnt.wrongDigests.Load())
 	}
 }
 
