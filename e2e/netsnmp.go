@@ -240,6 +240,16 @@ func (g *Gateway) Get(t testing.TB, cred Cred, oids ...string) []Var {
 	return vars
 }
 
+// Set runs snmpset with (oid, type, value) triples, net-snmp's type letters (i u t a o
+// s x d b c g...); the caller checks the Result (success or "Reason: ...").
+func (g *Gateway) Set(t testing.TB, cred Cred, triples ...string) Result {
+	t.Helper()
+	if len(triples)%3 != 0 {
+		t.Fatalf("snmpset wants oid type value triples, got %q", triples)
+	}
+	return g.Run(t, "snmpset", cred, triples...)
+}
+
 // Counter reads one Counter32/Counter64/Gauge32/Integer/TimeTicks value by GET.
 func (g *Gateway) Counter(t testing.TB, cred Cred, oid string) uint64 {
 	t.Helper()

@@ -28,12 +28,44 @@ func TestSetRefused(t *testing.T) {
 			if c.oid == sysUpTime {
 				typ, val = "t", "1"
 			}
-			r := g.Run(t, "snmpset", c.cred, c.oid, typ, val)
+			r := g.Set(t, c.cred, c.oid, typ, val)
 			mustFail(t, r)
 			mustContain(t, r, c.reason)
 			mustContain(t, r, "Failed object: "+c.oid)
 			if got := g.Get(t, V2c("public"), sysName)[0].Value; got != "vmgate-e2e" {
 				t.Fatalf("sysName changed to %q", got)
+			}
+		})
+	}
+}
+
+// TestSetRefusedPySNMP: the same refusals as pysnmp sees them (its own v1/v2c/v3 stacks).
+func TestSetRefusedPySNMP(t *testing.T) {
+	if err := PySNMPMissing(); err != nil {
+		t.Skipf("SKIPPING pysnmp test: %v", err)
+	}
+	desReader := User{Name: "des-reader", AuthProtocol: "SHA-512", AuthPassphrase: "des-reader-auth",
+		PrivProtocol: "DES", PrivPassphrase: "des-reader-priv", Access: "read-only", Contexts: []string{"*"}}
+	g := Start(t, binary(t), baseConfig(t, desReader))
+	cases := []struct {
+		name   string
+		cred   Cred
+		oid    string
+		status string
+	}{
+		{"v1 read-only", V1("public"), sysName, "noSuchName"},
+		{"v2c read-only", V2c("public"), sysName, "noAccess"},
+		{"v3 read-only", desReader.Cred(hostCtx), sysName, "noAccess"},
+		{"v2c writer, read-only object", V2c("private-rw"), sysDescr, "notWritable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := PyRequestFor(c.cred, "set")
+			req.SetValues = [][]string{{c.oid[1:], "s", "changed-by-pysnmp"}}
+			res := g.PySNMP(t, req)
+			skipKnownPaddingBug(t, desReader, res)
+			if res.ErrorStatus == nil || *res.ErrorStatus != c.status || res.ErrorIndex != 1 {
+				t.Fatalf("want %s at index 1, got %s", c.status, res)
 			}
 		})
 	}
