@@ -85,7 +85,7 @@ func templateCuts(doc string) (cuts [][2]int, insertAt int, err error) {
 			cut := len(stack) == 2 && replaced[t.Name.Local] ||
 				len(stack) == 4 && t.Name.Local == "mac" && stack[1] == "devices" && stack[2] == "interface"
 			if cut {
-				if err := d.Skip(); err != nil {
+				if err := skipRaw(d); err != nil {
 					return nil, 0, fmt.Errorf("template XML: %w", err)
 				}
 				stack = stack[:len(stack)-1]
@@ -100,5 +100,26 @@ func templateCuts(doc string) (cuts [][2]int, insertAt int, err error) {
 	if insertAt < 0 {
 		return nil, 0, errors.New("template XML: no <domain> element")
 	}
+	if len(stack) != 0 {
+		return nil, 0, fmt.Errorf("template XML: <%s> not closed", stack[len(stack)-1])
+	}
 	return cuts, insertAt, nil
+}
+
+// skipRaw consumes tokens up to the end of the element just started (RawToken does not
+// track nesting, so Decoder.Skip cannot be used with it).
+func skipRaw(d *xml.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := d.RawToken()
+		if err != nil {
+			return err
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return nil
 }

@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openTestTemplates(t *testing.T, dir string) (*Templates, *Registry, string) {
+	t.Helper()
+	state := t.TempDir()
+	reg, err := OpenRegistry(filepath.Join(state, RegistryFile), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	tpl, err := OpenTemplates(dir, state, reg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, reg, state
+}
+
+const smallXML = `<domain type='qemu'>
+  <name>small</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <memory unit='MiB'>64</memory>
+  <currentMemory unit='MiB'>64</currentMemory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>
+  </devices>
+</domain>
+`
+
+func TestTemplatesStore(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(smallXML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.xml"), []byte("<nope"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tpl, reg, state := openTestTemplates(t, dir)
+	rows := tpl.List()
+	if len(rows) != 1 || rows[0].Name != "small" || rows[0].MemoryMb != 64 || rows[0].VCPUs != 2 {
+		t.Fatalf("rows %+v", rows)
+	}
+	small := rows[0]
+	if idx, ok := reg.Lookup(NSTemplate, "small.xml"); !ok || idx != small.Index {
+		t.Fatalf("registry index %d %v, row %d", idx, ok, small.Index)
+	}
+	if vm, _ := tpl.Current(); vm != 0 {
+		t.Fatalf("current %d before any choice", vm)
+	}
+	if err := tpl.SetCurrent(small.Index, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// A SET-created template: written atomically, bound to the manager's index.
+	if err := tpl.Put(Template{Index: 40, File: "big.xml", Image: 3, XML: strings.Replace(smallXML, "small", "big", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	big, ok := tpl.Get(40)
+	if !ok || big.Name != "big" || big.Image != 3 {
+		t.Fatalf("big %+v %v", big, ok)
+	}
+	if err := tpl.Put(Template{File: "../evil.xml"}); err == nil {
+		t.Fatal("a path outside the directory was accepted")
+	}
+
+	// State survives a reopen.
+	tpl2, err := OpenTemplates(dir, state, reg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm, _ := tpl2.Current(); vm != small.Index {
+		t.Fatalf("current after reopen %d, want %d", vm, small.Index)
+	}
+	if b, _ := tpl2.Get(40); b.Image != 3 {
+		t.Fatalf("image after reopen %d", b.Image)
+	}
+
+	// The current template's file removed: it reads 0.
+	if err := tpl2.Delete(small.Index); err != nil {
+		t.Fatal(err)
+	}
+	if vm, _ := tpl2.Current(); vm != 0 {
+		t.Fatalf("current %d after its file went", vm)
+	}
+	if err := tpl2.Delete(small.Index); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("second delete: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp"))
+	if len(left) != 0 {
+		t.Fatalf("temp files left: %v", left)
+	}
+}
+
+func TestNewDomainXML(t *testing.T) {
+	u := hosts.UUID{0xaa, 1, 2, 3}
+	tests := []struct {
+		name, tmpl string
+		vcpuMax    string
+	}{
+		{"file", smallXML, ""},
+		{"builtin", "", ""},
+		{"self-closing children", "<domain type='qemu'><name/><vcpu/><os><type>hvm</type></os></domain>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := NewDomainXML(tt.tmpl, "new<vm>", u, 96, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Name   string `xml:"name"`
+				UUID   string `xml:"uuid"`
+				Memory []string
+				Mem    string   `xml:"memory"`
+				Cur    string   `xml:"currentMemory"`
+				VCPU   []string `xml:"vcpu"`
+				MACs   []string `xml:"devices>interface>mac"`
+				OS     string   `xml:"os>type"`
+			}
+			if err := xml.Unmarshal([]byte(doc), &d); err != nil {
+				t.Fatalf("%v\n%s", err, doc)
+			}
+			if d.Name != "new<vm>" || d.UUID != u.String() || d.Mem != "98304" || d.Cur != "98304" ||
+				len(d.VCPU) != 1 || d.VCPU[0] != "1" || len(d.MACs) != 0 || d.OS != "hvm" {
+				t.Fatalf("%+v\n%s", d, doc)
+			}
+			if strings.Count(doc, "<name>") != 1 || strings.Contains(doc, "11111111-2222") {
+				t.Fatalf("old values left:\n%s", doc)
+			}
+		})
+	}
+	for _, bad := range []string{"<nodomain/>", "<domain>", "plain text"} {
+		if _, err := NewDomainXML(bad, "x", u, 1, 1); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestFreeTarget(t *testing.T) {
+	disks := []mib.DiskInfo{{Target: "vda"}, {Target: "vdb"}, {Target: "sda"}}
+	tests := []struct{ bus, want string }{{"virtio", "vdc"}, {"sata", "sdb"}, {"ide", "hda"}, {"fdc", "fda"}}
+	for _, tt := range tests {
+		if got := FreeTarget(tt.bus, disks); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.bus, got, tt.want)
+		}
+	}
+	if got := driveSuffix(26); got != "aa" {
+		t.Errorf("driveSuffix(26) = %s", got)
+	}
+}
+
+func TestRegistryBind(t *testing.T) {
+	reg, err := OpenRegistry(filepath.Join(t.TempDir(), RegistryFile), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	a := reg.Index(NSVM, "a")
+	if reg.Free(NSVM, a) || !reg.Free(NSVM, a+1) || reg.Free(NSVM, 0) {
+		t.Fatal("Free wrong")
+	}
+	if next := reg.NextFree(NSVM); next != a+1 {
+		t.Fatalf("NextFree %d, want %d", next, a+1)
+	}
+	if err := reg.Bind(NSVM, "b", a); !errors.Is(err, ErrIndexTaken) {
+		t.Fatalf("bind to a taken index: %v", err)
+	}
+	if err := reg.Bind(NSVM, "b", 50); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Index(NSVM, "b"); got != 50 {
+		t.Fatalf("bound key got %d", got)
+	}
+	if got := reg.Index(NSVM, "c"); got != 51 {
+		t.Fatalf("next new key got %d, want 51 (past the bound one)", got)
+	}
+	reg.Release(NSVM, "c")
+	if reg.Free(NSVM, 51) {
+		t.Fatal("a released key's index is free during its grace period")
+	}
+	reg.Unbind(NSVM, "b")
+	if !reg.Free(NSVM, 50) {
+		t.Fatal("unbound index not free")
+	}
+}
