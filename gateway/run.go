@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
 	"github.com/vmgate/vmgate/snmp"
 )
 
@@ -65,7 +66,8 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err := os.MkdirAll(cfg.SNMP.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("snmp.state_dir: %w", err)
 	}
-	engine, err := snmp.New(cfg.SNMP, snmp.WithLogger(logger), snmp.WithVersion(opts.Version))
+	engine, err := snmp.New(cfg.SNMP, snmp.WithLogger(logger), snmp.WithVersion(opts.Version),
+		snmp.WithSysObjectID(mib.AgentOID))
 	if err != nil {
 		return nil, fmt.Errorf("snmp engine: %w", err)
 	}
@@ -91,10 +93,13 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// registerMIB is where the VIRTUAL-MACHINES-MIB tables get registered on g.Engine():
-// they read g.View(), and SETs reach hosts through g.Host(name) and templates through
-// g.Config().Templates. Until they exist the engine serves its built-in groups only.
-func registerMIB(g *Gateway) {}
+// registerMIB registers the VIRTUAL-MACHINES-MIB on g.Engine(): the tables read
+// g.View() and the template store; SETs reach hosts through g.Control().
+func registerMIB(g *Gateway) {
+	h := mib.NewHandler(NewMIBView(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
+		mib.WithController(g.Control()))
+	g.engine.Register(mib.Root, h)
+}
 
 // Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
 // engine. Host supervisors never fail the gateway: a host down is a health state.

@@ -1,0 +1,421 @@
+package gateway
+
+import (
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+)
+
+// MIBView adapts the merged view (and the template store) to mib.View: the
+// VIRTUAL-MACHINES-MIB handler reads through it, one snapshot per SNMP request.
+// Safe for concurrent use.
+type MIBView struct {
+	view *View
+	reg  *Registry
+	tpl  *Templates // nil: no templates
+
+	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
+	starts   sync.Map // vmKey -> vmStart: when the agent first saw a run of a domain
+}
+
+// vmKey identifies one host's record of a domain.
+type vmKey struct {
+	host string
+	uuid hosts.UUID
+}
+
+// vmStart is the start of one run of a domain (libvirt gives every run a new domain ID).
+type vmStart struct {
+	id    int32
+	since time.Time
+}
+
+var _ mib.View = (*MIBView)(nil)
+
+// NewMIBView returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil)
+// gives the template rows and the current templates.
+func NewMIBView(v *View, reg *Registry, tpl *Templates) *MIBView {
+	return &MIBView{view: v, reg: reg, tpl: tpl}
+}
+
+// Snapshot implements mib.View: one read transaction of the view.
+func (m *MIBView) Snapshot(ctx string) mib.Snapshot {
+	return &mibSnap{m: m, s: m.view.Read(), ctx: ctx}
+}
+
+// mibSnap is one request's picture. The engine serves one PDU's varbinds in sequence,
+// but the template list is loaded under a Once all the same.
+type mibSnap struct {
+	m   *MIBView
+	s   *Snapshot
+	ctx string
+
+	tplOnce sync.Once
+	tpls    []Template
+}
+
+func (ms *mibSnap) Known() bool {
+	if ms.ctx == "" {
+		return true
+	}
+	_, ok := ms.s.Host(ms.ctx)
+	return ok
+}
+
+func (ms *mibSnap) Host() (mib.HypervisorRow, bool) {
+	if ms.ctx == "" {
+		return mib.HypervisorRow{}, false
+	}
+	e, ok := ms.s.Host(ms.ctx)
+	if !ok {
+		return mib.HypervisorRow{}, false
+	}
+	return hypervisorRow(e), true
+}
+
+func (ms *mibSnap) IndexNext() uint32 {
+	if ms.m.reg == nil {
+		return 0
+	}
+	return ms.m.reg.NextFree(NSVM)
+}
+
+func (ms *mibSnap) TemplateChoice() (uint32, uint32) {
+	if ms.m.tpl == nil {
+		return 0, 0
+	}
+	return ms.m.tpl.Current()
+}
+
+func (ms *mibSnap) Hypervisor(from uint32) (mib.HypervisorRow, bool) {
+	for e := range ms.s.Hosts(from) {
+		return hypervisorRow(e), true
+	}
+	return mib.HypervisorRow{}, false
+}
+
+func hypervisorRow(e *HostEntry) mib.HypervisorRow {
+	hv, h := &e.Hypervisor, &e.Health
+	last := h.LastSync
+	if last.IsZero() {
+		last = e.SyncedAt
+	}
+	conn := mib.ConnConnecting
+	switch h.Status {
+	case hosts.Up:
+		conn = mib.ConnConnected
+	case hosts.Down:
+		conn = mib.ConnDisconnected
+	}
+	return mib.HypervisorRow{
+		Index: e.Index, Name: e.Name, URI: e.URI, Type: hv.Type, Version: hv.Version,
+		LibvirtVersion: hv.LibvirtVersion, Hostname: hv.Hostname, CPUModel: hv.Node.Model,
+		CPUs: hv.Node.CPUs, MHz: hv.Node.MHz, MemoryKiB: hv.Node.MemoryKiB, Conn: conn,
+		LastError: h.LastError, LastSync: last, LastSyncTook: h.LastSyncDuration,
+		VMCount: uint32(max(e.VMs, 0)),
+	}
+}
+
+func (ms *mibSnap) VM(from uint32) (mib.VMRow, bool) {
+	for r := range ms.s.VMs(ms.ctx, from) {
+		return ms.vmRow(r), true
+	}
+	return mib.VMRow{}, false
+}
+
+func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
+	d := &r.Domain
+	row := mib.VMRow{
+		ID: r.VMID, UUID: d.UUID, Name: d.Name, Host: r.Host, OSIndex: r.OSIndex,
+		KernelIndex: r.KernelIndex, State: mib.VMState(int(d.State) + 1), Stale: r.Stale,
+		Autostart: d.Autostart, Persistent: d.Persistent,
+		VCPUs: uint32(max(d.VCPUs, 0)), MaxVCPUs: uint32(max(d.MaxVCPUs, 0)),
+		MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
+	}
+	if row.MemoryKiB == 0 {
+		row.MemoryKiB = d.MemoryKiB
+	}
+	if e, ok := ms.s.Host(r.Host); ok {
+		row.ConfDir = ms.m.confDir(e.URI)
+	}
+	if !r.Stale && row.State.Active() {
+		row.Uptime = ms.s.Now().Sub(ms.m.started(r))
+	}
+	ds, fresh := ms.domainStats(r)
+	row.Counters = fresh
+	if fresh {
+		row.CPUTimeNs = ds.CPUTimeNs
+		if ds.HasBalloon {
+			row.BalloonKiB, row.RSSKiB, row.FreeKiB = ds.BalloonCurrentKiB, ds.BalloonRSSKiB, ds.BalloonUnusedKiB
+			if ds.BalloonAvailableKiB > ds.BalloonUnusedKiB && ds.BalloonUnusedKiB > 0 {
+				row.UsedKiB = ds.BalloonAvailableKiB - ds.BalloonUnusedKiB
+			}
+		}
+	}
+	return row
+}
+
+// domainStats returns a VM's counters and whether they are current: its host is
+// connected and polled recently. A domain missing from a current poll (inactive) has
+// zero counters, which are current.
+func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
+	st, fresh := ms.s.Stats(r.Host)
+	if !fresh || r.Stale {
+		return hosts.DomainStats{}, false
+	}
+	return st.Domains[r.Domain.UUID], true
+}
+
+// started returns when the agent first saw the current run of an active domain (its
+// domain ID): the record's time of change then, i.e. the start event or the first
+// synchronisation after the agent started.
+func (m *MIBView) started(r VMRow) time.Time {
+	k := vmKey{r.Host, r.Domain.UUID}
+	if v, ok := m.starts.Load(k); ok && v.(vmStart).id == r.Domain.ID {
+		return v.(vmStart).since
+	}
+	m.starts.Store(k, vmStart{id: r.Domain.ID, since: r.Updated})
+	return r.Updated
+}
+
+// confDir returns where libvirt's system daemon of the URI's driver keeps persistent
+// domain definitions ("" when not known: session daemons, test driver...).
+func (m *MIBView) confDir(uri string) string {
+	if v, ok := m.confDirs.Load(uri); ok {
+		return v.(string)
+	}
+	dir := ""
+	if u, err := url.Parse(uri); err == nil && u.Path == "/system" {
+		driver, _, _ := strings.Cut(u.Scheme, "+")
+		switch driver {
+		case "qemu":
+			dir = "/etc/libvirt/qemu"
+		case "xen", "libxl":
+			dir = "/etc/libvirt/libxl"
+		case "lxc":
+			dir = "/etc/libvirt/lxc"
+		}
+	}
+	m.confDirs.Store(uri, dir)
+	return dir
+}
+
+// subRow finds the first sub-row >= (vmID, sub) of the VMs of the context: in VM
+// vmID from sub on, else the first sub-row of a following VM. at(r, sub) returns the
+// first sub-row of r whose index is >= sub.
+func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r VMRow, sub uint32) (R, bool)) (R, bool) {
+	for r := range ms.s.VMs(ms.ctx, vmID) {
+		from := uint32(0)
+		if r.VMID == vmID {
+			from = sub
+		}
+		if row, ok := at(r, from); ok {
+			return row, true
+		}
+	}
+	var zero R
+	return zero, false
+}
+
+func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
+	return subRow(ms, vmID, cpu, func(r VMRow, from uint32) (mib.CPURow, bool) {
+		n := uint32(max(r.Domain.VCPUs, 0))
+		from = max(from, 1)
+		if from > n {
+			return mib.CPURow{}, false
+		}
+		row := mib.CPURow{VMID: r.VMID, Index: from, UUID: r.Domain.UUID, Arch: r.Domain.Arch}
+		if e, ok := ms.s.Host(r.Host); ok {
+			row.MHz = e.Hypervisor.Node.MHz
+		}
+		ds, fresh := ms.domainStats(r)
+		row.Counters = fresh
+		if fresh {
+			row.State = mib.CPUOffline
+			for _, v := range ds.VCPUs {
+				if v.Number == int(from-1) {
+					row.State, row.TimeNs = mib.CPUState(v.State+1), v.TimeNs
+				}
+			}
+		}
+		return row, true
+	})
+}
+
+func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
+	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.StorageRow, bool) {
+		i, _ := slices.BinarySearchFunc(r.Disks, from, func(d Disk, k uint32) int { return cmpU32(d.StorageIndex, k) })
+		if i == len(r.Disks) {
+			return mib.StorageRow{}, false
+		}
+		return ms.storageRow(r, &r.Disks[i]), true
+	})
+}
+
+func (ms *mibSnap) storageRow(r VMRow, d *Disk) mib.StorageRow {
+	row := mib.StorageRow{VMID: r.VMID, Index: d.StorageIndex, UUID: r.Domain.UUID,
+		Device: storageDevice(d.Device), DiskImageIndex: d.DiskImageIndex, Target: d.Target, Bus: d.Bus}
+	ds, fresh := ms.domainStats(r)
+	row.Counters = fresh
+	var blk *hosts.BlockStats
+	for i := range ds.Blocks {
+		if ds.Blocks[i].Name == d.Target {
+			blk = &ds.Blocks[i]
+		}
+	}
+	switch {
+	case blk != nil:
+		row.Capacity, row.Allocation = blk.Capacity, blk.Allocation
+		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
+	case d.DiskImageIndex != 0:
+		if im, ok := ms.s.Image("", d.DiskImageIndex); ok && im.Volume != nil {
+			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
+		}
+	}
+	return row
+}
+
+func storageDevice(s string) mib.StorageDevice {
+	switch s {
+	case "cdrom":
+		return mib.DeviceCdRom
+	case "floppy":
+		return mib.DeviceFloppy
+	case "lun":
+		return mib.DeviceLun
+	}
+	return mib.DeviceDisk
+}
+
+func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
+	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.NetworkRow, bool) {
+		i, _ := slices.BinarySearchFunc(r.NICs, from, func(n NIC, k uint32) int { return cmpU32(n.NetworkIndex, k) })
+		if i == len(r.NICs) {
+			return mib.NetworkRow{}, false
+		}
+		return ms.networkRow(r, &r.NICs[i]), true
+	})
+}
+
+func (ms *mibSnap) networkRow(r VMRow, n *NIC) mib.NetworkRow {
+	row := mib.NetworkRow{VMID: r.VMID, Index: n.NetworkIndex, UUID: r.Domain.UUID, MAC: parseMAC(n.MAC),
+		Model: n.Model, SourceType: sourceType(n.Type), Source: n.Source, Target: n.Target}
+	ds, fresh := ms.domainStats(r)
+	row.Counters = fresh
+	for i := range ds.Nets {
+		if s := &ds.Nets[i]; n.Target != "" && s.Name == n.Target {
+			row.InOctets, row.InPackets, row.InErrors, row.InDrops = s.RxBytes, s.RxPkts, s.RxErrs, s.RxDrop
+			row.OutOctets, row.OutPackets, row.OutErrors, row.OutDrops = s.TxBytes, s.TxPkts, s.TxErrs, s.TxDrop
+		}
+	}
+	return row
+}
+
+func sourceType(t string) mib.SourceType {
+	switch t {
+	case "bridge":
+		return mib.SourceBridge
+	case "network":
+		return mib.SourceNetwork
+	case "direct":
+		return mib.SourceDirect
+	case "user":
+		return mib.SourceUser
+	}
+	return mib.SourceOther
+}
+
+// parseMAC parses aa:bb:cc:dd:ee:ff without allocating; a malformed MAC reads zero.
+func parseMAC(s string) [6]byte {
+	var mac [6]byte
+	if len(s) != 17 {
+		return mac
+	}
+	for i := range mac {
+		hi, ok1 := unhex(s[3*i])
+		lo, ok2 := unhex(s[3*i+1])
+		if !ok1 || !ok2 || (i < 5 && s[3*i+2] != ':' && s[3*i+2] != '-') {
+			return [6]byte{}
+		}
+		mac[i] = hi<<4 | lo
+	}
+	return mac
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// NetworkAddress implements mib.Snapshot: the view does not learn guest addresses
+// yet, so networkAddressTable is empty.
+func (ms *mibSnap) NetworkAddress(_, _, _ uint32) (mib.NetworkAddressRow, bool) {
+	return mib.NetworkAddressRow{}, false
+}
+
+func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
+	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.HBARow, bool) {
+		i, _ := slices.BinarySearchFunc(r.HBAs, from, func(h HBA, k uint32) int { return cmpU32(h.HBAIndex, k) })
+		if i == len(r.HBAs) {
+			return mib.HBARow{}, false
+		}
+		h := &r.HBAs[i]
+		return mib.HBARow{VMID: r.VMID, Index: h.HBAIndex, UUID: r.Domain.UUID, Type: h.Type, Model: h.Model,
+			ControllerIndex: uint32(max(h.Index, 0))}, true
+	})
+}
+
+func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
+	for im := range ms.s.Images(ms.ctx, from) {
+		row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
+			Format: im.Format}
+		if v := im.Volume; v != nil {
+			row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
+		}
+		return row, true
+	}
+	return mib.DiskImageRow{}, false
+}
+
+func (ms *mibSnap) OS(from uint32) (mib.OSRow, bool) {
+	for o := range ms.s.OSes(ms.ctx, from) {
+		return mib.OSRow{Index: o.Index, OSInfoID: o.OSInfoID, OSType: o.OSType}, true
+	}
+	return mib.OSRow{}, false
+}
+
+func (ms *mibSnap) Kernel(from uint32) (mib.KernelRow, bool) {
+	for k := range ms.s.Kernels(ms.ctx, from) {
+		return mib.KernelRow{Index: k.Index, Path: k.Kernel, Initrd: k.Initrd, Cmdline: k.Cmdline}, true
+	}
+	return mib.KernelRow{}, false
+}
+
+// Template implements mib.Snapshot: the template store's rows, the same in every
+// context. The list is read once per snapshot (the store rescans its directory).
+func (ms *mibSnap) Template(from uint32) (mib.TemplateRow, bool) {
+	if ms.m.tpl == nil {
+		return mib.TemplateRow{}, false
+	}
+	ms.tplOnce.Do(func() { ms.tpls = ms.m.tpl.List() })
+	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t Template, k uint32) int { return cmpU32(t.Index, k) })
+	if i == len(ms.tpls) {
+		return mib.TemplateRow{}, false
+	}
+	t := &ms.tpls[i]
+	return mib.TemplateRow{Index: t.Index, Name: t.Name, MemoryMiB: t.MemoryMb, VCPUs: t.VCPUs,
+		DiskImageIndex: t.Image, XMLFile: t.Path(ms.m.tpl.Dir()), Status: mib.RowActive}, true
+}
