@@ -63,9 +63,9 @@ func mibFixture(t *testing.T) (*View, *mib.Handler) {
 		return hosts.DomainStats{UUID: u, State: hosts.StateRunning, CPUTimeNs: 5_000_000_000,
 			HasBalloon: true, BalloonCurrentKiB: 1 << 20, BalloonAvailableKiB: 1000000, BalloonUnusedKiB: 600000,
 			BalloonRSSKiB: 300000,
-			VCPUs:  []hosts.VCPUStats{{Number: 0, State: 1, TimeNs: 2_000_000_000}, {Number: 1, State: 2, TimeNs: 3_000_000_000}},
-			Blocks: []hosts.BlockStats{{Name: "vda", RdReqs: 10, RdBytes: 4096, WrReqs: 20, WrBytes: 8192, Capacity: 10 << 30, Allocation: 2 << 30}},
-			Nets:   []hosts.NetStats{{Name: "vnet0", RxBytes: 1000, RxPkts: 10, TxBytes: 2000, TxPkts: 20}, {Name: "vnet9", RxBytes: 7}},
+			VCPUs:         []hosts.VCPUStats{{Number: 0, State: 1, TimeNs: 2_000_000_000}, {Number: 1, State: 2, TimeNs: 3_000_000_000}},
+			Blocks:        []hosts.BlockStats{{Name: "vda", RdReqs: 10, RdBytes: 4096, WrReqs: 20, WrBytes: 8192, Capacity: 10 << 30, Allocation: 2 << 30}},
+			Nets:          []hosts.NetStats{{Name: "vnet0", RxBytes: 1000, RxPkts: 10, TxBytes: 2000, TxPkts: 20}, {Name: "vnet9", RxBytes: 7}},
 		}
 	}
 	v.Stats("kvm1", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{web1.UUID: stats(web1.UUID)}})
