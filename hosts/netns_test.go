@@ -4,11 +4,16 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,9 +112,42 @@ func waitStatus(t *testing.T, sink *hoststest.Sink, name string, want hosts.Stat
 	t.Helper()
 	hoststest.WaitFor(t, hang, fmt.Sprintf("%s to be %s", name, want), func() (bool, string) {
 		h := sink.LastHealth(name)
-		return h.Status == want, fmt.Sprintf("%+v", h)
+		detail := fmt.Sprintf("%+v", h)
+		if strings.Contains(h.LastError, "no answer within connect_timeout") {
+			detail += " (over TLS: libvirtd writes one byte, 1, after the handshake to say it" +
+				" accepted the client certificate; the dialer must read it before the RPC" +
+				" stream starts, see TestNetnsTLSAck)"
+		}
+		return h.Status == want, detail
 	})
 	return sink.LastHealth(name)
+}
+
+// TestNetnsTLSAck pins down the protocol detail a TLS dialer must handle: after the
+// handshake, libvirtd sends a single byte, 1 when it accepted the client certificate
+// (virNetServerClient; go-libvirt's socket/dialers/tls.go reads it too), before any RPC.
+func TestNetnsTLSAck(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-ack")
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(h.CAFile)
+	if err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("CA %s: %v", h.CAFile, err)
+	}
+	pair, err := tls.LoadX509KeyPair(h.CertFile, h.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort(h.IP, strconv.Itoa(h.TLSPort))
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: h.IP})
+	if err != nil {
+		t.Fatalf("tls dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(hang))
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil || b[0] != 1 {
+		t.Fatalf("first byte after the handshake = %v, %v; want 1", b, err)
+	}
 }
 
 // checkView: the last full sync and the current view both hold exactly the fixture's
