@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -63,7 +62,6 @@ func TestV3PySNMPContexts(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := g.PySNMP(t, PyRequestFor(c.user.Cred(c.ctx), "get", sysUpTime[1:], sysName[1:]))
-			skipKnownPaddingBug(t, c.user, res)
 			if res.ErrorIndication != nil || res.ErrorStatus != nil || len(res.VarBinds) != 2 {
 				t.Fatalf("get in context %q: %s", c.ctx, res)
 			}
@@ -71,7 +69,6 @@ func TestV3PySNMPContexts(t *testing.T) {
 				t.Fatalf("unexpected varbinds %v", res.VarBinds)
 			}
 			walk := g.PySNMP(t, PyRequestFor(c.user.Cred(c.ctx), "walk", systemGroup[1:]))
-			skipKnownPaddingBug(t, c.user, walk)
 			if walk.ErrorIndication != nil || len(walk.VarBinds) < 5 {
 				t.Fatalf("walk in context %q: %s", c.ctx, walk)
 			}
@@ -79,7 +76,6 @@ func TestV3PySNMPContexts(t *testing.T) {
 	}
 	t.Run("host-only user refused merged context", func(t *testing.T) {
 		res := g.PySNMP(t, PyRequestFor(extra[1].Cred(""), "get", sysUpTime[1:]))
-		skipKnownPaddingBug(t, extra[1], res)
 		if res.ErrorStatus == nil || *res.ErrorStatus != "authorizationError" || len(res.VarBinds) != 0 {
 			t.Fatalf("%s in context \"\": want authorizationError, got %s", extra[1].Name, res)
 		}
@@ -89,7 +85,6 @@ func TestV3PySNMPContexts(t *testing.T) {
 			req := PyRequestFor(extra[1].Cred("no-such-host"), "get", sysUpTime[1:])
 			req.Timeout = 1
 			res := g.PySNMP(t, req)
-			skipKnownPaddingBug(t, extra[1], res)
 			// pysnmp names reports it has no text for by the counter's OID.
 			if res.ErrorIndication == nil || *res.ErrorIndication != snmpUnknownContexts[1:] || len(res.VarBinds) != 0 {
 				t.Fatalf("want the snmpUnknownContexts report, got %s", res)
@@ -198,21 +193,6 @@ func TestV3NotInTimeWindow(t *testing.T) {
 	}
 }
 
-// skipKnownPaddingBug skips, loudly, while the engine rejects decrypted plaintext followed
-// by padding. pysnmp 4.4 pads what it encrypts: DES to the next multiple of 8 bytes (a
-// whole 8-byte block when already aligned), AES to the next multiple of 16. BER ignores
-// trailing bytes and net-snmp accepts them; since commit a6ead92 ("stricter decryption
-// check", snmp/usm.go) vmgate answers such requests with usmStatsDecryptionErrors: every
-// pysnmp AES request, and DES requests whose scopedPDU length is a multiple of 8. The
-// skip disappears by itself once the engine is fixed.
-func skipKnownPaddingBug(t *testing.T, u User, res PyResult) {
-	t.Helper()
-	if res.ErrorIndication != nil && u.PrivProtocol != "" &&
-		strings.Contains(strings.ToLower(*res.ErrorIndication), "cipher") {
-		t.Skipf("KNOWN ENGINE BUG, NOT A PASS: pysnmp %s request refused with %q: snmp/usm.go rejects plaintext with trailing padding (pysnmp 4.4 pads DES/AES input)", u.PrivProtocol, *res.ErrorIndication)
-	}
-}
-
 // TestV3PySNMPProtocols: pysnmp, a second independent USM implementation, with each
 // privacy protocol, paired with short auth hashes so that AES-192/256 need their key
 // extension (Blumenthal for AES-192/AES-256, Reeder for the -C variants).
@@ -232,7 +212,6 @@ func TestV3PySNMPProtocols(t *testing.T) {
 	for _, u := range users {
 		t.Run(u.Name, func(t *testing.T) {
 			res := g.PySNMP(t, PyRequestFor(u.Cred(hostCtx), "get", sysUpTime[1:], sysName[1:]))
-			skipKnownPaddingBug(t, u, res)
 			if res.ErrorIndication != nil || res.ErrorStatus != nil || len(res.VarBinds) != 2 ||
 				res.VarBinds[1][2] != "vmgate-e2e" {
 				t.Fatalf("pysnmp get: %s", res)
