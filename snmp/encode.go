@@ -15,23 +15,32 @@ import (
 // errEncode marks a varbind whose value does not fit its type.
 var errEncode = errors.New("cannot encode varbind")
 
-// encodeVarBinds returns each varbind's BER element, encoded by gosnmp's codec. On a
-// bad value it returns the 1-based index of the first culprit.
+// encodeVarBinds returns each varbind's BER element: the common types natively, the
+// rest by gosnmp's codec. On a bad value it returns the 1-based index of the culprit.
 func encodeVarBinds(vars []VarBind) ([][]byte, int, error) {
 	if len(vars) == 0 {
 		return nil, 0, nil
 	}
-	list, err := marshalVBL(vars)
-	if err == nil {
-		out, err := splitVBL(list, len(vars))
-		return out, 0, err
-	}
-	for i := range vars { // find the culprit
-		if _, err := marshalVBL(vars[i : i+1]); err != nil {
-			return nil, i + 1, fmt.Errorf("%w %d (%s, type %v): %w", errEncode, i+1, vars[i].OID, vars[i].Type, err)
+	buf := make([]byte, 0, 48*len(vars))
+	ends := make([]int, len(vars))
+	for i, vb := range vars {
+		var ok bool
+		if buf, ok = appendVarBind(buf, vb); !ok {
+			list, err := marshalVBL(vars[i : i+1])
+			if err != nil {
+				return nil, i + 1, fmt.Errorf("%w %d (%s, type %v): %w", errEncode, i+1, vb.OID, vb.Type, err)
+			}
+			buf = append(buf, list...)
 		}
+		ends[i] = len(buf)
 	}
-	return nil, 1, fmt.Errorf("%w: %w", errEncode, err)
+	out := make([][]byte, len(vars))
+	start := 0
+	for i, end := range ends {
+		out[i] = buf[start:end:end]
+		start = end
+	}
+	return out, 0, nil
 }
 
 // marshalVBL has gosnmp marshal a packet holding vars and returns the contents of
@@ -63,22 +72,6 @@ func marshalVBL(vars []VarBind) ([]byte, error) {
 	}
 	l, err := pr.expect(0x30, "variable-bindings")
 	return l.value, err
-}
-
-func splitVBL(list []byte, n int) ([][]byte, error) {
-	out := make([][]byte, 0, n)
-	r := &berReader{buf: list}
-	for !r.done() {
-		t, err := r.next()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, list[t.start:t.end])
-	}
-	if len(out) != n {
-		return nil, fmt.Errorf("%w: %d varbinds encoded, want %d", errEncode, len(out), n)
-	}
-	return out, nil
 }
 
 // buildPDU assembles a PDU element from encoded varbinds.
