@@ -69,9 +69,20 @@ func Start(t testing.TB, bin string, cfg Config) *Gateway {
 			t.Logf("vmgate log (%s):\n%s", g.ConfigPath, g.Logs())
 		}
 	})
-	g.WriteConfig(t, cfg)
-	g.Start(t)
-	return g
+	// The port was free when picked; should another process take it before vmgate binds
+	// it, pick another.
+	for attempt := 1; ; attempt++ {
+		g.WriteConfig(t, cfg)
+		err := g.start()
+		if err == nil {
+			return g
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		g.Port = FreeUDPPort(t)
+		g.Addr = "udp:127.0.0.1:" + strconv.Itoa(g.Port)
+	}
 }
 
 // Config returns the configuration last written.
@@ -106,11 +117,21 @@ func (g *Gateway) listen() string { return "udp:127.0.0.1:" + strconv.Itoa(g.Por
 // and waits for readiness.
 func (g *Gateway) Start(t testing.TB) {
 	t.Helper()
+	if err := g.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errPortTaken is start's error when another process bound the port first.
+var errPortTaken = errors.New("listen address already in use")
+
+func (g *Gateway) start() error {
 	g.mu.Lock()
 	if g.proc != nil {
 		g.mu.Unlock()
-		t.Fatal("vmgate already running")
+		return errors.New("vmgate already running")
 	}
+	off := g.log.Len()
 	fmt.Fprintf(g.log, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(g.Bin, "--config", g.ConfigPath, "--log.level", "debug")
 	cmd.Stdout = g.log
@@ -118,7 +139,7 @@ func (g *Gateway) Start(t testing.TB) {
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	if err := cmd.Start(); err != nil {
 		g.mu.Unlock()
-		t.Fatalf("start vmgate: %v", err)
+		return fmt.Errorf("start vmgate: %w", err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -127,29 +148,44 @@ func (g *Gateway) Start(t testing.TB) {
 	}()
 	g.proc = p
 	g.mu.Unlock()
-	g.WaitReady(t)
+	err := g.waitReady()
+	if err != nil && g.Exited() {
+		g.mu.Lock()
+		g.proc = nil
+		g.mu.Unlock()
+		if strings.Contains(g.LogsSince(off), "address already in use") {
+			return fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+	}
+	return err
 }
 
 // WaitReady polls sysUpTime.0 until the agent answers or ReadyTimeout passes; it fails
 // at once when the process exits.
 func (g *Gateway) WaitReady(t testing.TB) {
 	t.Helper()
+	if err := g.waitReady(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (g *Gateway) waitReady() error {
 	cred, ok := g.cfg.probeCred()
 	if !ok {
-		t.Fatal("config has neither a community nor a user: cannot probe readiness")
+		return errors.New("config has neither a community nor a user: cannot probe readiness")
 	}
 	deadline := time.Now().Add(ReadyTimeout)
 	var last Result
 	for time.Now().Before(deadline) {
 		if g.Exited() {
-			t.Fatalf("vmgate exited before it was ready: %v\n%s", g.exitErr(), g.Logs())
+			return fmt.Errorf("vmgate exited before it was ready: %v\n%s", g.exitErr(), g.Logs())
 		}
 		last = g.run(cred, "snmpget", []string{"-t", "0.3", "-r", "0"}, sysUpTime)
 		if last.Err == nil && strings.Contains(last.Stdout, sysUpTime) {
-			return
+			return nil
 		}
 	}
-	t.Fatalf("vmgate not ready after %v: last probe: %s\n%s", ReadyTimeout, last, g.Logs())
+	return fmt.Errorf("vmgate not ready after %v: last probe: %s\n%s", ReadyTimeout, last, g.Logs())
 }
 
 // Exited reports whether the process has ended.
