@@ -227,34 +227,47 @@ func parsePDU(b []byte) (*pdu, error) {
 	if p.typ == gosnmp.GetBulkRequest {
 		p.nonRepeaters, p.maxReps = clampInt(a), clampInt(c)
 	}
-	if _, err := r.expect(0x30, "variable-bindings"); err != nil {
+	vbl, err := r.expect(0x30, "variable-bindings")
+	if err != nil {
 		return nil, err
 	}
-	// Wrap the PDU in a v2c envelope so gosnmp decodes the varbinds.
+	if vars, ok := nullVarBinds(vbl.value); ok { // GET, GETNEXT, GETBULK: no gosnmp needed
+		p.vars = vars
+		return p, nil
+	}
+	if p.vars, err = gosnmpVarBinds(b[:t.end]); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// gosnmpVarBinds decodes the varbinds of a PDU element with gosnmp's codec, by
+// wrapping the PDU in a v2c envelope.
+func gosnmpVarBinds(pduElem []byte) ([]VarBind, error) {
 	env := appendBERInt(nil, wireV2c)
 	env = appendTLV(env, 0x04, nil)
-	env = append(env, b[:t.end]...)
+	env = append(env, pduElem...)
 	wrapped := appendTLV(nil, 0x30, env)
 	x := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
 	pkt, err := x.SnmpDecodePacket(wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("%w: varbinds: %w", errBER, err)
 	}
-	p.vars = make([]VarBind, len(pkt.Variables))
+	vars := make([]VarBind, len(pkt.Variables))
 	for i, v := range pkt.Variables {
 		oid, err := ParseOID(v.Name)
 		if err != nil {
 			return nil, fmt.Errorf("%w: varbind %d: %w", errBER, i+1, err)
 		}
-		p.vars[i] = VarBind{OID: oid, Type: v.Type, Value: v.Value}
+		vars[i] = VarBind{OID: oid, Type: v.Type, Value: v.Value}
 		if u, ok := v.Value.(uint); ok { // gosnmp's Counter32 and Gauge32: the contract says uint32
 			if u > math.MaxUint32 {
 				return nil, fmt.Errorf("%w: varbind %d: %v %d out of range", errBER, i+1, v.Type, u)
 			}
-			p.vars[i].Value = uint32(u)
+			vars[i].Value = uint32(u)
 		}
 	}
-	return p, nil
+	return vars, nil
 }
 
 func clampInt(n int64) int {
@@ -265,4 +278,71 @@ func clampInt(n int64) int {
 		return 1 << 20
 	}
 	return int(n)
+}
+
+// nullVarBinds decodes a varbind list whose values are all NULL, as in every read
+// request; ok is false for anything else (then gosnmp's codec decodes it).
+func nullVarBinds(list []byte) ([]VarBind, bool) {
+	var vars []VarBind
+	r := &berReader{buf: list}
+	for !r.done() {
+		vb, err := r.expect(0x30, "varbind")
+		if err != nil || len(vb.value) < 4 || vb.value[len(vb.value)-2] != 0x05 || vb.value[len(vb.value)-1] != 0 {
+			return nil, false
+		}
+		in := sub(vb)
+		o, err := in.expect(0x06, "name")
+		if err != nil || in.pos != len(vb.value)-2 {
+			return nil, false
+		}
+		oid, ok := decodeOID(o.value)
+		if !ok {
+			return nil, false
+		}
+		vars = append(vars, VarBind{OID: oid, Type: gosnmp.Null})
+	}
+	return vars, true
+}
+
+// decodeOID decodes OBJECT IDENTIFIER contents; ok is false on any irregularity.
+func decodeOID(b []byte) (OID, bool) {
+	if len(b) == 0 || b[len(b)-1]&0x80 != 0 {
+		return nil, false
+	}
+	o := make(OID, 0, len(b)+1)
+	var v uint64
+	first := true
+	for i, c := range b {
+		if v == 0 && c == 0x80 && (i == 0 || b[i-1]&0x80 == 0) {
+			return nil, false // non-minimal arc
+		}
+		v = v<<7 | uint64(c&0x7f)
+		if v > math.MaxUint32+80 {
+			return nil, false
+		}
+		if c&0x80 != 0 {
+			continue
+		}
+		if first {
+			switch {
+			case v < 40:
+				o = append(o, 0, uint32(v))
+			case v < 80:
+				o = append(o, 1, uint32(v-40))
+			default:
+				if v-80 > math.MaxUint32 {
+					return nil, false
+				}
+				o = append(o, 2, uint32(v-80))
+			}
+			first = false
+		} else {
+			if v > math.MaxUint32 {
+				return nil, false
+			}
+			o = append(o, uint32(v))
+		}
+		v = 0
+	}
+	return o, true
 }
