@@ -132,7 +132,7 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 	if spec.MemoryMb != 0 {
 		mem = spec.MemoryMb
 	}
-	doc, err := NewDomainXML(t.XML, name, id, mem, t.VCPUs)
+	doc, err := NewDomainXML(t.XML, name, id, mem, t.VCPUs, t.MaxVCPUs)
 	if err != nil {
 		return fmt.Errorf("template %s: %w", t.File, err)
 	}
@@ -140,6 +140,10 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 		return err
 	}
 	if _, err := sup.Define(ctx, doc); err != nil {
+		if errors.Is(err, hosts.ErrTimeout) {
+			// libvirt may still define it: keep the vmId bound so that it shows up there.
+			return fmt.Errorf("%w: define %s: outcome unknown: %w", mib.ErrPartial, id, err)
+		}
 		c.reg.Unbind(NSVM, id.String())
 		return err
 	}

@@ -152,7 +152,7 @@ func (c *Control) PutTemplate(t mib.TemplateInfo) error {
 		}
 		base = string(data)
 	}
-	doc, err := NewDomainXML(base, t.Name, hosts.UUID{}, t.MemoryMb, t.VCPUs)
+	doc, err := NewDomainXML(base, t.Name, hosts.UUID{}, t.MemoryMb, t.VCPUs, t.VCPUs)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ type Template struct {
 	File     string // base name inside the directory, e.g. "small.xml"
 	Name     string // domainTemplateName: the domain's <name>, else the file's base name
 	MemoryMb uint32 // from <memory>
-	VCPUs    uint32 // from <vcpu>
+	VCPUs    uint32 // from <vcpu current=...>, else <vcpu>
+	MaxVCPUs uint32 // from <vcpu>: a new VM can get vCPUs live up to this
 	Image    uint32 // templateDiskImageIndex (kept in the state file)
 	XML      string // the file's content
 }
@@ -234,7 +235,10 @@ type domainHead struct {
 		Unit  string `xml:"unit,attr"`
 		Value uint64 `xml:",chardata"`
 	} `xml:"memory"`
-	VCPU uint32 `xml:"vcpu"`
+	VCPU struct {
+		Current uint32 `xml:"current,attr"`
+		Max     uint32 `xml:",chardata"`
+	} `xml:"vcpu"`
 }
 
 func readTemplate(dir, name string) (Template, error) {
@@ -246,7 +250,11 @@ func readTemplate(dir, name string) (Template, error) {
 	if err := xml.Unmarshal(data, &h); err != nil {
 		return Template{}, fmt.Errorf("not a domain definition: %w", err)
 	}
-	tpl := Template{File: name, Name: h.Name, VCPUs: max(h.VCPU, 1), XML: string(data)}
+	tpl := Template{File: name, Name: h.Name, MaxVCPUs: max(h.VCPU.Max, 1), XML: string(data)}
+	tpl.VCPUs = tpl.MaxVCPUs
+	if h.VCPU.Current != 0 && h.VCPU.Current < tpl.VCPUs {
+		tpl.VCPUs = h.VCPU.Current
+	}
 	if tpl.Name == "" {
 		tpl.Name = strings.TrimSuffix(name, ".xml")
 	}

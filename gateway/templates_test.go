@@ -54,7 +54,7 @@ func TestTemplatesStore(t *testing.T) {
 	}
 	tpl, reg, state := openTestTemplates(t, dir)
 	rows := tpl.List()
-	if len(rows) != 1 || rows[0].Name != "small" || rows[0].MemoryMb != 64 || rows[0].VCPUs != 2 {
+	if len(rows) != 1 || rows[0].Name != "small" || rows[0].MemoryMb != 64 || rows[0].VCPUs != 1 || rows[0].MaxVCPUs != 2 {
 		t.Fatalf("rows %+v", rows)
 	}
 	small := rows[0]
@@ -120,7 +120,7 @@ func TestNewDomainXML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := NewDomainXML(tt.tmpl, "new<vm>", u, 96, 1)
+			doc, err := NewDomainXML(tt.tmpl, "new<vm>", u, 96, 1, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestNewDomainXML(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"<nodomain/>", "<domain>", "plain text"} {
-		if _, err := NewDomainXML(bad, "x", u, 1, 1); err == nil {
+		if _, err := NewDomainXML(bad, "x", u, 1, 1, 1); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

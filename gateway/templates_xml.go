@@ -27,9 +27,10 @@ var replaced = map[string]bool{"name": true, "uuid": true, "memory": true, "curr
 	"vcpu": true, "vcpus": true}
 
 // NewDomainXML returns the definition of a new VM from a template's XML ("" : the
-// built-in one): name, UUID, memory and vCPUs replaced, MAC addresses removed (libvirt
-// generates fresh ones). The rest of the text is kept byte for byte.
-func NewDomainXML(tmpl, name string, id hosts.UUID, memMb, vcpus uint32) (string, error) {
+// built-in one): name, UUID, memory and vCPUs (maxVCPUs > vcpus: that maximum, for
+// adding vCPUs live) replaced, MAC addresses removed (libvirt generates fresh ones).
+// The rest of the text is kept byte for byte.
+func NewDomainXML(tmpl, name string, id hosts.UUID, memMb, vcpus, maxVCPUs uint32) (string, error) {
 	if tmpl == "" {
 		tmpl = builtinTemplate
 	}
@@ -43,8 +44,12 @@ func NewDomainXML(tmpl, name string, id hosts.UUID, memMb, vcpus uint32) (string
 		return "", err
 	}
 	fmt.Fprintf(&head, "</name>\n  <uuid>%s</uuid>\n  <memory unit='KiB'>%d</memory>\n"+
-		"  <currentMemory unit='KiB'>%d</currentMemory>\n  <vcpu>%d</vcpu>",
-		id, uint64(memMb)<<10, uint64(memMb)<<10, vcpus)
+		"  <currentMemory unit='KiB'>%d</currentMemory>\n", id, uint64(memMb)<<10, uint64(memMb)<<10)
+	if maxVCPUs > vcpus {
+		fmt.Fprintf(&head, "  <vcpu current='%d'>%d</vcpu>", vcpus, maxVCPUs)
+	} else {
+		fmt.Fprintf(&head, "  <vcpu>%d</vcpu>", vcpus)
+	}
 	var out strings.Builder
 	out.WriteString(tmpl[:insertAt])
 	out.WriteString(head.String())
