@@ -78,7 +78,6 @@ func startMIBGateway(t *testing.T) *Gateway {
 	cfg := baseConfig(t)
 	cfg.Hosts = []Host{a}
 	g := Start(t, bin, cfg)
-	t.Cleanup(func() { g.Stop(t) })
 	waitVMs(t, g, admin.Cred(mibHostA), "mib-web", "mib-kernel")
 	cfg.Hosts = []Host{a, b}
 	g.WriteConfig(t, cfg)
@@ -226,7 +225,7 @@ func TestMIBWalkWholeTree(t *testing.T) {
 			inModule := 0
 			var prev []uint64
 			for _, v := range vars {
-				if v.Type == "" {
+				if v.Type == "" && (strings.HasPrefix(v.Value, "No Such") || strings.HasPrefix(v.Value, "No more")) {
 					t.Fatalf("walk returned an exception at %s: %s", v.OID, v.Value)
 				}
 				cur := oidNums(t, v.OID)
