@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		name, stat string
+		want       time.Duration
+		wantErr    bool
+	}{
+		{"plain", "42 (snmpd) S 1 42 42 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 100 1000 200", 2 * time.Second, false},
+		{"comm with spaces and parens", "7 (a b) c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1", 70 * time.Millisecond, false},
+		{"truncated", "7 (x) R 1 2", 0, true},
+		{"no comm", "garbage", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStatCPU(tt.stat)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseStatCPU = %v, %v; want %v, err %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseEvent(t *testing.T) {
+	tests := []struct {
+		name, line string
+		ok         bool
+		at         time.Time
+		text       string
+	}{
+		{"suspended", "2026-11-23 19:32:20.502+0000: event 'lifecycle' for domain 'x': Suspended Paused", true,
+			time.Date(2026, 11, 23, 19, 32, 20, 502e6, time.UTC), "event 'lifecycle' for domain 'x': Suspended Paused"},
+		{"no timestamp", "event 'lifecycle' for domain 'x': Resumed Unpaused", false, time.Time{}, ""},
+		{"empty", "", false, time.Time{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, ok := parseEvent(tt.line)
+			if ok != tt.ok || !ev.at.Equal(tt.at) || ev.text != tt.text {
+				t.Errorf("parseEvent = %+v, %v; want at %v text %q ok %v", ev, ok, tt.at, tt.text, tt.ok)
+			}
+		})
+	}
+}
+
+// TestWriteNode checks the node file is XML with the wanted domains, UUIDs and MACs
+// distinct across hosts.
+func TestWriteNode(t *testing.T) {
+	type domain struct {
+		UUID string `xml:"uuid"`
+		MAC  struct {
+			Address string `xml:"address,attr"`
+		} `xml:"devices>interface>mac"`
+	}
+	var node struct {
+		Domains []domain `xml:"domain"`
+	}
+	seen := map[string]bool{}
+	for h := range 3 {
+		var b strings.Builder
+		writeNode(&b, h, 20)
+		if err := xml.Unmarshal([]byte(b.String()), &node); err != nil {
+			t.Fatalf("host %d: %v", h, err)
+		}
+		if len(node.Domains) != 20 {
+			t.Fatalf("host %d: %d domains, want 20", h, len(node.Domains))
+		}
+		for _, d := range node.Domains {
+			for _, k := range []string{d.UUID, d.MAC.Address} {
+				if k == "" || seen[k] {
+					t.Errorf("host %d: empty or repeated %q", h, k)
+				}
+				seen[k] = true
+			}
+		}
+		node.Domains = nil
+	}
+}
+
+func TestPct(t *testing.T) {
+	xs := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tt := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 5}, {99, 10}, {100, 10}, {0, 1}} {
+		if got := pct(xs, tt.p); got != tt.want {
+			t.Errorf("pct(%v) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}

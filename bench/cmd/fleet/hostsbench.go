@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// rpcsPerVM is what hosts.Supervisor's resync calls per domain (describe: XML, state,
+// persistent, autostart).
+const rpcsPerVM = 4
+
+// firstView waits until every fleet host is Up and synced with all its VMs, then
+// checks the merged context holds hosts x vms VMs.
+func (b *bench) firstView(ctx context.Context) error {
+	n := b.fleet.hosts
+	lpid := libvirtdPID()
+	l0 := cpuOr0(lpid) // the gateway's CPU counts from process start: the bench did nothing before
+	var firstUp, allUp time.Duration
+	deadline := time.Now().Add(5 * time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := b.g.View().Read()
+		synced := 0
+		for h := range n {
+			e, ok := s.Host(hostName(h))
+			if ok && e.Health.Status == hosts.Up && !e.SyncedAt.IsZero() && e.VMs == b.fleet.vms {
+				synced++
+			}
+		}
+		el := time.Since(b.start)
+		if synced > 0 && firstUp == 0 {
+			firstUp = el
+		}
+		if synced == n {
+			allUp = el
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("first view: only %d of %d hosts synced after 5 minutes", synced, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	gcpu, lcpu := selfCPU(), cpuOr0(lpid)-l0
+	s := b.g.View().Read()
+	total := 0
+	for range s.VMs("", 0) {
+		total++
+	}
+	var syncs []time.Duration
+	for h := range n {
+		if hh, ok := s.HostHealth(hostName(h)); ok {
+			syncs = append(syncs, hh.LastSyncDuration)
+		}
+	}
+	slices.Sort(syncs)
+	fmt.Printf("\n== first full view (gateway.New -> every host Up and synced)\n")
+	fmt.Printf("first host synced      %8.3f s\n", firstUp.Seconds())
+	fmt.Printf("all %d hosts synced   %8.3f s   (merged context: %d VMs, want %d)\n", n, allUp.Seconds(), total, n*b.fleet.vms)
+	fmt.Printf("CPU meanwhile          gateway %.2f s, libvirtd %.2f s (%d RPCs per VM per resync, over one connection per host)\n",
+		gcpu.Seconds(), lcpu.Seconds(), rpcsPerVM)
+	fmt.Printf("per-host full resync   p50 %.1f ms, max %.1f ms (Health.LastSyncDuration)\n",
+		ms(pct(syncs, 50)), ms(pct(syncs, 100)))
+	if total != n*b.fleet.vms {
+		return fmt.Errorf("first view: merged context has %d VMs, want %d", total, n*b.fleet.vms)
+	}
+	return nil
+}
+
+// peer times what a naive poller pays: one virsh per host, one after the other.
+func (b *bench) peer(ctx context.Context) error {
+	fmt.Printf("\n== peer: one virsh process per host, sequentially over %d hosts\n", b.fleet.hosts)
+	for _, cmd := range [][]string{{"list", "--all"}, {"domstats"}} {
+		t0 := time.Now()
+		lines := 0
+		for h := range b.fleet.hosts {
+			out, err := exec.CommandContext(ctx, "virsh", append([]string{"-c", b.fleet.uri(h)}, cmd...)...).Output()
+			if err != nil {
+				return fmt.Errorf("virsh %s on %s: %w", strings.Join(cmd, " "), hostName(h), err)
+			}
+			lines += strings.Count(string(out), "\n")
+		}
+		el := time.Since(t0)
+		fmt.Printf("virsh %-10s       %8.3f s   (%.1f ms per host, %d lines)\n",
+			strings.Join(cmd, " "), el.Seconds(), ms(el)/float64(b.fleet.hosts), lines)
+	}
+	return nil
+}
+
+// steadyState measures the gateway's CPU (this process: nothing else runs in it
+// meanwhile) and libvirtd's over b.o.steady, then memory.
+func (b *bench) steadyState(ctx context.Context) error {
+	lpid := libvirtdPID()
+	c0, l0 := selfCPU(), cpuOr0(lpid)
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.o.steady):
+	}
+	el := time.Since(t0)
+	c1, l1 := selfCPU(), cpuOr0(lpid)
+	b.steady = (c1 - c0).Seconds() / el.Seconds()
+	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.hosts)
+	fmt.Printf("gateway CPU            %8.2f %% of one core (%.1f ms CPU per second)\n", 100*b.steady, 1000*b.steady)
+	if lpid > 0 {
+		fmt.Printf("libvirtd CPU (peer)    %8.2f %% of one core (serving the gateway's polls, and other clients)\n",
+			100*(l1-l0).Seconds()/el.Seconds())
+	}
+	rss, hwm, err := memStatus("self")
+	if err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("gateway memory         VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB (%d goroutines)\n",
+		float64(rss)/1024, float64(hwm)/1024, float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine())
+	if lpid > 0 {
+		if rss, hwm, err := memStatus(fmt.Sprint(lpid)); err == nil {
+			fmt.Printf("libvirtd memory (peer) VmRSS %.1f MiB, VmHWM %.1f MiB (all its clients)\n", float64(rss)/1024, float64(hwm)/1024)
+		}
+	}
+	return nil
+}
+
+func cpuOr0(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	d, _ := pidCPU(pid)
+	return d
+}
+
+// pct is the p-th percentile (nearest rank) of sorted xs.
+func pct(xs []time.Duration, p float64) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(p/100*float64(len(xs))+0.5) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

