@@ -209,4 +209,3 @@ func (b *bench) profile(fn func() error) error {
 	defer pprof.StopCPUProfile()
 	return fn()
 }
-func (b *bench) walks(ctx context.Context) error { return nil }
