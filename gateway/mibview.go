@@ -49,8 +49,8 @@ func (m *MIBView) Snapshot(ctx string) mib.Snapshot {
 	return &mibSnap{m: m, s: m.view.Read(), ctx: ctx}
 }
 
-// mibSnap is one request's picture. The engine serves one PDU's varbinds in sequence,
-// but the template list is loaded under a Once all the same.
+// mibSnap is one request's picture. It serves one PDU, whose varbinds the engine
+// handles in sequence: its caches (cursor, last host) are not for concurrent use.
 type mibSnap struct {
 	m   *MIBView
 	s   *Snapshot
@@ -58,6 +58,13 @@ type mibSnap struct {
 
 	tplOnce sync.Once
 	tpls    []Template
+
+	cur        vmCursor
+	lastHost   *HostEntry
+	statsHost  string
+	stats      *hosts.Stats
+	statsFresh bool
+	statsValid bool
 }
 
 func (ms *mibSnap) Known() bool {
@@ -123,10 +130,11 @@ func hypervisorRow(e *HostEntry) mib.HypervisorRow {
 }
 
 func (ms *mibSnap) VM(from uint32) (mib.VMRow, bool) {
-	for r := range ms.s.VMs(ms.ctx, from) {
-		return ms.vmRow(r), true
+	r, ok := ms.seekVM(from)
+	if !ok {
+		return mib.VMRow{}, false
 	}
-	return mib.VMRow{}, false
+	return ms.vmRow(r), true
 }
 
 func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
@@ -141,7 +149,7 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 	if row.MemoryKiB == 0 {
 		row.MemoryKiB = d.MemoryKiB
 	}
-	if e, ok := ms.s.Host(r.Host); ok {
+	if e, ok := ms.hostEntry(r.Host); ok {
 		row.ConfDir = ms.m.confDir(e.URI)
 	}
 	if !r.Stale && row.State.Active() {
@@ -165,7 +173,7 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 // connected and polled recently. A domain missing from a current poll (inactive) has
 // zero counters, which are current.
 func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
-	st, fresh := ms.s.Stats(r.Host)
+	st, fresh := ms.hostStats(r.Host)
 	if !fresh || r.Stale {
 		return hosts.DomainStats{}, false
 	}
@@ -210,7 +218,12 @@ func (m *MIBView) confDir(uri string) string {
 // vmID from sub on, else the first sub-row of a following VM. at(r, sub) returns the
 // first sub-row of r whose index is >= sub.
 func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r VMRow, sub uint32) (R, bool)) (R, bool) {
-	for r := range ms.s.VMs(ms.ctx, vmID) {
+	var zero R
+	for next := uint64(vmID); next <= MaxIndex; {
+		r, ok := ms.seekVM(uint32(next))
+		if !ok {
+			return zero, false
+		}
 		from := uint32(0)
 		if r.VMID == vmID {
 			from = sub
@@ -218,8 +231,8 @@ func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r VMRow, sub uint32) (
 		if row, ok := at(r, from); ok {
 			return row, true
 		}
+		next = uint64(r.VMID) + 1
 	}
-	var zero R
 	return zero, false
 }
 
@@ -231,7 +244,7 @@ func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 			return mib.CPURow{}, false
 		}
 		row := mib.CPURow{VMID: r.VMID, Index: from, UUID: r.Domain.UUID, Arch: r.Domain.Arch}
-		if e, ok := ms.s.Host(r.Host); ok {
+		if e, ok := ms.hostEntry(r.Host); ok {
 			row.MHz = e.Hypervisor.Node.MHz
 		}
 		ds, fresh := ms.domainStats(r)

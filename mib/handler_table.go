@@ -2,6 +2,7 @@ package mib
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -58,40 +59,76 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 }
 
 // next walks column by column (all rows of a column, then the next column). A row
-// without an instance of the column is stepped over with one more seek.
+// without an instance of the column is stepped over with one more seek. It does the
+// arithmetic of Table.Start on key arrays, so that a step allocates only its result.
 func (tb *table[R]) next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool) {
 	n := tb.t.IndexLen()
-	cur, ok := tb.t.Start(oid)
-	for ; ok; cur, ok = tb.t.NextColumn(cur.Col) {
-		var from key
-		copy(from[:], cur.From)
+	col, from, ok := start(tb.t, oid)
+	for ; ok; col, ok = nextColumn(tb.t, col) {
 		for {
 			row, found := tb.seek(s, from)
 			if !found {
 				break
 			}
 			k := tb.key(&row)
-			if v := tb.col(&row, cur.Col); v.ok {
-				return v.varbind(tb.t.Instance(cur.Col, k[:n]...)), true
+			if v := tb.col(&row, col); v.ok {
+				return v.varbind(instance(tb.t, col, k, n)), true
 			}
 			if from, found = after(k, n); !found {
 				break
 			}
 		}
+		from = key{}
 	}
 	return snmp.VarBind{}, false
 }
 
-// after returns the smallest index greater than k (n values); false if none.
-func after(k key, n int) (key, bool) {
-	for i := n - 1; i >= 0; i-- {
-		if k[i] < ^uint32(0) {
-			k[i]++
-			return k, true
+// start is Table.Start with the row bound as a key (all zero: the first row).
+func start(t *Table, oid snmp.OID) (col uint32, from key, ok bool) {
+	if !oid.HasPrefix(t.entry) {
+		if oid.Compare(t.entry) < 0 && len(t.accessible) > 0 {
+			return t.accessible[0], key{}, true
 		}
-		k[i] = 0
+		return 0, key{}, false
 	}
-	return k, false
+	rest := oid[len(t.entry):]
+	if len(rest) == 0 {
+		return t.accessible[0], key{}, len(t.accessible) > 0
+	}
+	col = rest[0]
+	i, exact := slices.BinarySearch(t.accessible, col)
+	if !exact {
+		if i == len(t.accessible) {
+			return 0, key{}, false
+		}
+		return t.accessible[i], key{}, true
+	}
+	n, r := t.IndexLen(), rest[1:]
+	copy(from[:], r[:min(len(r), n)])
+	if len(r) < n {
+		return col, from, true // r padded with zeros is the smallest index after r
+	}
+	if from, ok = after(from, n); !ok { // r[:n] itself is not after r: the next one is
+		col, ok = nextColumn(t, col)
+		return col, key{}, ok
+	}
+	return col, from, true
+}
+
+// nextColumn returns the accessible column after col.
+func nextColumn(t *Table, col uint32) (uint32, bool) {
+	c, ok := t.NextColumn(col)
+	return c.Col, ok
+}
+
+// instance returns Entry.col.k[:n] in one allocation.
+func instance(t *Table, col uint32, k key, n int) snmp.OID {
+	e := t.entry
+	o := make(snmp.OID, len(e)+1+n)
+	copy(o, e)
+	o[len(e)] = col
+	copy(o[len(e)+1:], k[:n])
+	return o
 }
 
 // scalar serves a scalar's one instance (OID.0).
@@ -122,4 +159,16 @@ func (sc *scalar) next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool) {
 		return v.varbind(sc.inst), true
 	}
 	return snmp.VarBind{}, false
+}
+
+// after returns the smallest index greater than k (n values); false if none.
+func after(k key, n int) (key, bool) {
+	for i := n - 1; i >= 0; i-- {
+		if k[i] < ^uint32(0) {
+			k[i]++
+			return k, true
+		}
+		k[i] = 0
+	}
+	return k, false
 }

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// benchMIB is a handler over a view with one host of n VMs (2 disks, 1 NIC, 2 vCPUs
+// each) and current counters.
+func benchMIB(b *testing.B, n int) *mib.Handler {
+	b.Helper()
+	reg, err := OpenRegistry(filepath.Join(b.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = reg.Close() })
+	v, err := NewView(reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v.SetHosts([]HostSpec{{Name: "h", URI: "qemu:///system"}})
+	v.Health("h", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	inv := hosts.Inventory{}
+	st := &hosts.Stats{At: time.Now(), Domains: map[hosts.UUID]hosts.DomainStats{}}
+	for i := range n {
+		u := hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)}
+		inv.Domains = append(inv.Domains, hosts.Domain{UUID: u, Name: fmt.Sprintf("vm%05d", i), ID: int32(i + 1),
+			State: hosts.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 2, MaxVCPUs: 2, OSType: "hvm",
+			Disks: []hosts.Disk{
+				{Device: "disk", Type: "file", Bus: "virtio", Target: "vda", Source: fmt.Sprintf("/img/%d-a", i)},
+				{Device: "disk", Type: "file", Bus: "virtio", Target: "vdb", Source: fmt.Sprintf("/img/%d-b", i)},
+			},
+			NICs: []hosts.NIC{{MAC: fmt.Sprintf("52:54:00:%02x:%02x:%02x", byte(i>>16), byte(i>>8), byte(i)),
+				Type: "network", Source: "default", Target: fmt.Sprintf("vnet%d", i)}},
+		})
+		st.Domains[u] = hosts.DomainStats{UUID: u, CPUTimeNs: uint64(i) * 1e9,
+			Blocks: []hosts.BlockStats{{Name: "vda", RdBytes: 1}, {Name: "vdb", RdBytes: 2}},
+			Nets:   []hosts.NetStats{{Name: fmt.Sprintf("vnet%d", i), RxBytes: 3}}}
+	}
+	v.Synced("h", inv)
+	v.Stats("h", st)
+	return mib.NewHandler(NewMIBView(v, reg, nil))
+}
+
+// BenchmarkMIBWalk walks a table with GETBULK-sized requests (25 varbinds share one
+// request, as in snmpbulkwalk -Cr25); ns/op and allocs/op are per varbind.
+func BenchmarkMIBWalk(b *testing.B) {
+	h := benchMIB(b, 1000)
+	for _, table := range []string{"virtualMachinesTable", "storageTable", "networkTable", "cpuTable"} {
+		root, _ := mib.Lookup(table)
+		b.Run(table, func(b *testing.B) {
+			ctx := context.Background()
+			cur, r := root, &snmp.Request{}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%25 == 0 {
+					r = &snmp.Request{}
+				}
+				vb, ok := h.Next(ctx, r, cur)
+				if !ok || !vb.OID.HasPrefix(root) {
+					cur = root
+					continue
+				}
+				cur = vb.OID
+			}
+		})
+	}
+}
+
+// BenchmarkMIBGet reads one column of random rows, one request per GET.
+func BenchmarkMIBGet(b *testing.B) {
+	h := benchMIB(b, 1000)
+	col, _ := mib.Lookup("vmName")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Get(ctx, &snmp.Request{}, col.Append(uint32(i%1000+1)))
+	}
+}
