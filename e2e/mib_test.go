@@ -77,6 +77,9 @@ func startMIBGateway(t *testing.T) *Gateway {
 	}
 	cfg := baseConfig(t)
 	cfg.Hosts = []Host{a}
+	if cfg.TemplatesDir, err = filepath.Abs(filepath.Join("testdata", "mib-templates")); err != nil {
+		t.Fatal(err)
+	}
 	g := Start(t, bin, cfg)
 	waitVMs(t, g, admin.Cred(mibHostA), "mib-web", "mib-kernel")
 	cfg.Hosts = []Host{a, b}

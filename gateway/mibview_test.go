@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -242,5 +243,67 @@ func TestMIBViewWalkContexts(t *testing.T) {
 				t.Errorf("%d VMs, want %d", hostsSeen, vms)
 			}
 		})
+	}
+}
+
+// TestMIBViewTemplates: virtualMachineTemplateTable lists the template directory's XML
+// files, the same in every context, and the scalars show the store's current choice.
+func TestMIBViewTemplates(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	for name, xml := range map[string]string{
+		"small.xml": `<domain type="kvm"><name>small</name><memory unit="MiB">512</memory><vcpu>1</vcpu></domain>`,
+		"big.xml":   `<domain type="kvm"><name>big</name><memory unit="GiB">4</memory><vcpu current="2">4</vcpu></domain>`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(xml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	reg, err := OpenRegistry(filepath.Join(state, "indexes.json"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	v, err := NewView(reg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.SetHosts([]HostSpec{{Name: "kvm1", URI: "test:///default"}})
+	tpl, err := OpenTemplates(dir, state, reg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := tpl.List()
+	if len(rows) != 2 {
+		t.Fatalf("store lists %d templates, want 2", len(rows))
+	}
+	if err := tpl.SetCurrent(rows[1].Index, 0); err != nil {
+		t.Fatal(err)
+	}
+	h := mib.NewHandler(NewMIBView(v, reg, tpl))
+	for _, ctx := range []string{"", "kvm1"} {
+		r := &snmp.Request{Context: ctx}
+		got := map[string]any{}
+		for _, row := range rows {
+			for _, col := range []string{"domainTemplateName", "templateMemoryMb", "templateXmlFile", "templateRowStatus"} {
+				vb := h.Get(context.Background(), r, mibOID(t, col, row.Index))
+				got[row.Name+"/"+col] = vb.Value
+			}
+		}
+		want := map[string]any{
+			"small/domainTemplateName": "small", "small/templateMemoryMb": uint32(512),
+			"small/templateXmlFile": filepath.Join(dir, "small.xml"), "small/templateRowStatus": 1,
+			"big/domainTemplateName": "big", "big/templateMemoryMb": uint32(4096),
+			"big/templateXmlFile": filepath.Join(dir, "big.xml"), "big/templateRowStatus": 1,
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("context %q: %s = %#v, want %#v", ctx, k, got[k], w)
+			}
+		}
+		vb := h.Get(context.Background(), r, mibOID(t, "virtualMachineTemplate", 0))
+		if vb.Value != rows[1].Index {
+			t.Errorf("context %q: virtualMachineTemplate = %v, want %d", ctx, vb.Value, rows[1].Index)
+		}
 	}
 }
