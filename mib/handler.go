@@ -13,7 +13,22 @@ import (
 
 // Handler serves the module's subtree (Root) from a View: every scalar and table, in
 // every context. Register it with snmp.Engine.Register(mib.Root, h). It is safe for
-// concurrent use; it holds no lock: each request reads one Snapshot of the view.
+// concurrent use; it holds no lock: each request (PDU) reads one Snapshot of the view.
+//
+// What it shows, where the MIB leaves a choice:
+//   - Contexts: "" is the merged cluster, a host name that host only; a context the
+//     view does not know has no instances. vmmName, vmmVersion and vmmVersionString
+//     exist in a host's context only (noSuchInstance in the merged one, as the MIB
+//     says); hypervisorTable, the template table and the two template scalars are the
+//     same in every context.
+//   - A VM whose host is not connected keeps its last known definition (name, memory,
+//     vCPUs, devices, capacities) with vmState unknown(9); its Counter64 columns and
+//     cpuState have no instance (noSuchInstance; walks step over them), and the memory
+//     statistics read 0, the MIB's "0 if unknown". The same holds while a connected
+//     host's counters are older than three polls.
+//   - Walks go column by column; GETNEXT costs O(log n) per step (one seek, two when
+//     a column ends), plus one seek per row stepped over for a missing instance.
+//   - vmIndexNext has no instance when the registry has no free vmId left.
 type Handler struct {
 	view  View
 	log   *slog.Logger

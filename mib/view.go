@@ -3,7 +3,8 @@ package mib
 import "time"
 
 // View is the read side of the gateway as the MIB handler needs it (gateway implements
-// it; mib never imports gateway or hosts). The handler takes one Snapshot per request.
+// it; mib never imports gateway or hosts). The handler takes one Snapshot per request
+// (PDU) and uses it from one goroutine: a Snapshot may keep cursors without locks.
 type View interface {
 	// Snapshot returns one consistent picture of context ctx: "" is the merged cluster
 	// (one row per VM UUID), any other name one hypervisor. It must be cheap (no copy
