@@ -185,28 +185,33 @@ func transports(h *hoststest.Host, fx fixture) []hosts.Config {
 	return []hosts.Config{tlsCfg, sshCfg}
 }
 
+// TestNetnsConnect: each way in reaches Up and syncs the host's inventory.
 func TestNetnsConnect(t *testing.T) {
 	h := hoststest.StartHost(t, "vg-conn")
 	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "conn-a", "conn-b", "conn-c")
-	byName := func(name, server string) hosts.Config {
-		c := h.TLSConfig(name)
-		c.URI = h.TLSURIFor(fx.path)
-		c.TLS.ServerName = server
-		return c
+	tlsCfg, sshCfg := transports(h, fx)[0], transports(h, fx)[1]
+	dnsName := tlsCfg
+	dnsName.TLS.ServerName = h.DNSName
+	tests := []struct {
+		name string
+		cfg  hosts.Config
+	}{
+		{"tls", tlsCfg},
+		{"ssh", sshCfg},
+		{"tls server_name", dnsName},
 	}
-	cfgs := append(transports(h, fx), byName("tls-dns-name", h.DNSName))
-	for _, cfg := range cfgs {
-		t.Run(cfg.Name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Name = strings.ReplaceAll(tt.name, " ", "-")
 			sink := hoststest.NewSink()
-			s := run(t, cfg, sink)
-			waitStatus(t, sink, cfg.Name, hosts.Up)
-			checkView(t, sink, cfg.Name, fx)
+			s := run(t, tt.cfg, sink)
+			waitStatus(t, sink, tt.cfg.Name, hosts.Up)
+			checkView(t, sink, tt.cfg.Name, fx)
 			if got := s.Health().Status; got != hosts.Up {
 				t.Errorf("Supervisor.Health().Status = %s, want up", got)
 			}
-			inv := sink.Syncs(cfg.Name)[0]
-			if inv.Hypervisor.Type != "TEST" {
-				t.Errorf("hypervisor type = %q, want TEST", inv.Hypervisor.Type)
+			if got := sink.Syncs(tt.cfg.Name)[0].Hypervisor.Type; got != "TEST" {
+				t.Errorf("hypervisor type = %q, want TEST", got)
 			}
 		})
 	}
