@@ -102,6 +102,7 @@ func (b *bench) peer(ctx context.Context) error {
 // meanwhile) and libvirtd's over b.o.steady, then memory.
 func (b *bench) steadyState(ctx context.Context) error {
 	lpid := libvirtdPID()
+	g0 := runtime.NumGoroutine()
 	c0, l0 := selfCPU(), cpuOr0(lpid)
 	t0 := time.Now()
 	select {
@@ -124,8 +125,9 @@ func (b *bench) steadyState(ctx context.Context) error {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("gateway memory         VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB (%d goroutines)\n",
-		float64(rss)/1024, float64(hwm)/1024, float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine())
+	fmt.Printf("gateway memory         VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB\n",
+		float64(rss)/1024, float64(hwm)/1024, float64(ms.HeapInuse)/(1<<20))
+	fmt.Printf("gateway goroutines     %d at the start of the window, %d at its end\n", g0, runtime.NumGoroutine())
 	if lpid > 0 {
 		if rss, hwm, err := memStatus(fmt.Sprint(lpid)); err == nil {
 			fmt.Printf("libvirtd memory (peer) VmRSS %.1f MiB, VmHWM %.1f MiB (all its clients)\n", float64(rss)/1024, float64(hwm)/1024)
