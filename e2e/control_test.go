@@ -1,0 +1,369 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Numeric OIDs of the VIRTUAL-MACHINES-MIB objects the control tests set.
+const (
+	vmObjects        = ".1.3.6.1.3.7466.1"
+	vmIndexNext      = vmObjects + ".2.0"
+	vmEntry          = vmObjects + ".3.1"
+	memoryEntry      = vmObjects + ".4.1"
+	cpuEntry         = vmObjects + ".5.1"
+	hypervisorEntry  = vmObjects + ".1.4.1"
+	vmTemplate       = vmObjects + ".13.1.0"
+	templateEntry    = vmObjects + ".13.3.1"
+	colVmUUID        = 2
+	colVmName        = 3
+	colVmState       = 5
+	colVmRowStatus   = 8
+	colVmHost        = 9
+	colVmVcpus       = 13
+	colMemoryTotalMb = 2
+	colCpuRowStatus  = 7
+	colTplRowStatus  = 7
+	colHvConnState   = 13
+)
+
+func inst(entry string, col int, idx ...uint32) string {
+	s := fmt.Sprintf("%s.%d", entry, col)
+	for _, i := range idx {
+		s += "." + strconv.FormatUint(uint64(i), 10)
+	}
+	return s
+}
+
+// ops may write, but only in the merged context.
+var ops = User{
+	Name: "ops", AuthProtocol: "SHA-256", AuthPassphrase: "ops-auth-pass",
+	PrivProtocol: "AES", PrivPassphrase: "ops-priv-pass", Access: "read-write", Contexts: []string{""},
+}
+
+func randomName(t *testing.T, prefix string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+// waitConnected polls until every configured host reads connected(1).
+func waitConnected(t *testing.T, g *Gateway, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := g.Run(t, "snmpbulkwalk", admin.Cred(""), hypervisorEntry+"."+strconv.Itoa(colHvConnState))
+		vars := r.WalkVars()
+		ok := r.Err == nil && len(vars) > 0
+		for _, v := range vars {
+			ok = ok && v.Value == "1"
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hosts not connected within %s: %s", timeout, r)
+		}
+		time.Sleep(200 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+// vmIDByName finds a VM's vmId in ctx by name.
+func vmIDByName(t *testing.T, g *Gateway, ctx, name string) (uint32, bool) {
+	t.Helper()
+	for _, v := range g.Walk(t, admin.Cred(ctx), inst(vmEntry, colVmName)) {
+		if v.Value == name {
+			return lastSub(t, v.OID), true
+		}
+	}
+	return 0, false
+}
+
+func lastSub(t *testing.T, oid string) uint32 {
+	t.Helper()
+	n, err := strconv.ParseUint(oid[strings.LastIndexByte(oid, '.')+1:], 10, 32)
+	if err != nil {
+		t.Fatalf("%s: %v", oid, err)
+	}
+	return uint32(n)
+}
+
+func getVal(t *testing.T, g *Gateway, cred Cred, oid string) string {
+	t.Helper()
+	r := g.Run(t, "snmpget", cred, oid)
+	if r.Err != nil {
+		t.Fatalf("get %s: %s", oid, r)
+	}
+	vars := r.Vars()
+	if len(vars) != 1 {
+		t.Fatalf("get %s: %s", oid, r)
+	}
+	return vars[0].Value
+}
+
+// controlGateway starts vmgate on the test-driver host with a template directory
+// holding one test-driver template, chosen as the current template.
+func controlGateway(t *testing.T) (*Gateway, uint32) {
+	t.Helper()
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING control test: %v", err)
+	}
+	dir := t.TempDir()
+	tpl := `<domain type='test'>
+  <name>ctl</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>
+`
+	if err := os.WriteFile(filepath.Join(dir, "ctl.xml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(t, ops)
+	cfg.TemplatesDir = dir
+	g := Start(t, binary(t), cfg)
+	waitConnected(t, g, 60*time.Second)
+	rows := g.Walk(t, admin.Cred(""), inst(templateEntry, colTplRowStatus))
+	if len(rows) != 1 {
+		t.Fatalf("template rows: %v", rows)
+	}
+	idx := lastSub(t, rows[0].OID)
+	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), vmTemplate, "u", strconv.Itoa(int(idx))))
+	return g, idx
+}
+
+// TestControlErrors: every error status a SET can get, reached by a real snmpset, and
+// nothing changed.
+func TestControlErrors(t *testing.T) {
+	g, _ := controlGateway(t)
+	id, ok := vmIDByName(t, g, hostCtx, "e2e-vm-1")
+	if !ok {
+		t.Fatal("fixture VM e2e-vm-1 not listed")
+	}
+	long := strings.Repeat("x", 256)
+	state := getVal(t, g, admin.Cred(hostCtx), inst(vmEntry, colVmState, id))
+	cases := []struct {
+		name    string
+		cred    Cred
+		triples []string
+		reason  string
+		failed  string // the failed object, when not the first triple's
+	}{
+		{"notWritable", admin.Cred(hostCtx), []string{inst(vmEntry, colVmUUID, id), "s", "x"}, "notWritable", ""},
+		{"wrongType", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "s", "running"}, "wrongType", ""},
+		{"wrongLength", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, id), "s", long}, "wrongLength", ""},
+		{"wrongValue", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "7"}, "wrongValue", ""},
+		{"wrongValue notReady", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, 77), "i", "3"}, "wrongValue", ""},
+		{"noCreation", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, 0), "i", "5"}, "noCreation", ""},
+		{"inconsistentName", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, 999999), "s", "x"}, "inconsistentName", ""},
+		{"inconsistentName taken vmId", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "6", inst(cpuEntry, colCpuRowStatus, id, 5), "i", "4"}, "inconsistentName", inst(cpuEntry, colCpuRowStatus, id, 5)},
+		{"inconsistentValue exists", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "4"}, "inconsistentValue", ""},
+		{"inconsistentValue rename running", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, id), "s", "other"}, "inconsistentValue", ""},
+		{"inconsistentValue transition", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "8"}, "inconsistentValue", ""},
+		{"inconsistentValue no vmHost", admin.Cred(""), []string{inst(vmEntry, colVmRowStatus, 999998), "i", "5"}, "inconsistentValue", ""},
+		{"noAccess read-only", reader.Cred(""), []string{inst(vmEntry, colVmState, id), "i", "2"}, "noAccess", ""},
+		{"authorizationError other context", ops.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "2"}, "authorizationError", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := g.Set(t, c.cred, c.triples...)
+			mustFail(t, r)
+			mustContain(t, r, "Reason: "+c.reason)
+			if c.failed == "" {
+				c.failed = c.triples[0]
+			}
+			if c.reason != "authorizationError" {
+				mustContain(t, r, "Failed object: "+c.failed)
+			}
+			if got := getVal(t, g, admin.Cred(hostCtx), inst(vmEntry, colVmState, id)); got != state {
+				t.Fatalf("vmState changed from %s to %s", state, got)
+			}
+		})
+	}
+}
+
+// TestControlLifecycle: create, rename, RAM, vCPU, state transitions and destroy on the
+// test driver, each answered and visible to the next GET at once.
+func TestControlLifecycle(t *testing.T) {
+	g, _ := controlGateway(t)
+	cred := admin.Cred(hostCtx)
+	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	name := randomName(t, "ctl-e2e-")
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", name))
+	if got := getVal(t, g, cred, inst(vmEntry, colVmState, id)); got != "6" {
+		t.Fatalf("new VM state %s, want shutoff(6)", got)
+	}
+	if next := mustUint(t, getVal(t, g, cred, vmIndexNext)); next == uint64(id) {
+		t.Fatalf("vmIndexNext still %d", next)
+	}
+	// The merged context shows it with the same vmId, on its host.
+	if got := getVal(t, g, admin.Cred(""), inst(vmEntry, colVmHost, id)); got != hostCtx {
+		t.Fatalf("vmHost %q", got)
+	}
+	steps := []struct {
+		name     string
+		triples  []string
+		check    string
+		want     string
+		failWith string
+	}{
+		{"rename", []string{inst(vmEntry, colVmName, id), "s", name + "-r"}, inst(vmEntry, colVmName, id), name + "-r", ""},
+		{"RAM raised while shut off", []string{inst(memoryEntry, colMemoryTotalMb, id), "u", "96"}, inst(memoryEntry, colMemoryTotalMb, id), "96", ""},
+		{"add a vCPU", []string{inst(cpuEntry, colCpuRowStatus, id, 2), "i", "4"}, inst(vmEntry, colVmVcpus, id), "2", ""},
+		{"remove it", []string{inst(cpuEntry, colCpuRowStatus, id, 2), "i", "6"}, inst(vmEntry, colVmVcpus, id), "1", ""},
+		{"start", []string{inst(vmEntry, colVmState, id), "i", "2"}, inst(vmEntry, colVmState, id), "2", ""},
+		{"rename while running", []string{inst(vmEntry, colVmName, id), "s", name + "-x"}, inst(vmEntry, colVmName, id), name + "-r", "inconsistentValue"},
+		{"RAM above the maximum while running", []string{inst(memoryEntry, colMemoryTotalMb, id), "u", "4096"}, inst(memoryEntry, colMemoryTotalMb, id), "96", "inconsistentValue"},
+		{"pause", []string{inst(vmEntry, colVmState, id), "i", "4"}, inst(vmEntry, colVmState, id), "4", ""},
+		{"resume", []string{inst(vmEntry, colVmState, id), "i", "2"}, inst(vmEntry, colVmState, id), "2", ""},
+		{"power off", []string{inst(vmEntry, colVmState, id), "i", "6"}, inst(vmEntry, colVmState, id), "6", ""},
+	}
+	for _, s := range steps {
+		r := g.Set(t, cred, s.triples...)
+		if s.failWith == "" {
+			mustSucceed(t, r)
+		} else {
+			mustFail(t, r)
+			mustContain(t, r, "Reason: "+s.failWith)
+		}
+		if got := getVal(t, g, cred, s.check); got != s.want {
+			t.Fatalf("%s: %s reads %q, want %q", s.name, s.check, got, s.want)
+		}
+	}
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "6"))
+	r := g.Run(t, "snmpget", cred, inst(vmEntry, colVmName, id))
+	mustContain(t, r, "No Such Instance")
+	mustContain(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "4"), "Reason: inconsistentName")
+
+	// Created from the merged context, with vmHost; the audit log names the principal.
+	id2 := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	mustSucceed(t, g.Set(t, ops.Cred(""), inst(vmEntry, colVmRowStatus, id2), "i", "4", inst(vmEntry, colVmHost, id2), "s", hostCtx))
+	if got := getVal(t, g, cred, inst(vmEntry, colVmState, id2)); got != "2" {
+		t.Fatalf("createAndGo: state %s, want running(2)", got)
+	}
+	mustSucceed(t, g.Set(t, ops.Cred(""), inst(vmEntry, colVmRowStatus, id2), "i", "6"))
+	for _, want := range []string{"msg=set", "principal=ops", "object=vmRowStatus." + strconv.Itoa(int(id2)), "result=ok"} {
+		if !strings.Contains(g.Logs(), want) {
+			t.Fatalf("audit log lacks %q", want)
+		}
+	}
+}
+
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
+}
+
+// TestExperiments runs deploy/experiments, the design's nine experiments, against a
+// real QEMU host (qemu:///system) with a diskless 64 MiB TCG template and a 16 MiB raw
+// image in a transient pool of its own.
+func TestExperiments(t *testing.T) {
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING experiments: %v", err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("SKIPPING experiments: qemu-system-x86_64 not installed")
+	}
+	mibdirs := stdMIBDirs()
+	if mibdirs == "" {
+		t.Skip("SKIPPING experiments: no MIB directory with SNMPv2-SMI.txt (set VMGATE_MIBDIRS)")
+	}
+	bin := binary(t)
+	script, err := filepath.Abs(filepath.Join("..", "deploy", "experiments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := randomName(t, "vgexp-")
+	tplDir := t.TempDir()
+	tpl := fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices></devices>
+</domain>
+`, prefix)
+	if err := os.WriteFile(filepath.Join(tplDir, prefix+".xml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The pool directory must be reachable by QEMU's user: under a 0755 directory.
+	poolDir := filepath.Join(os.TempDir(), prefix)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(script, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", script, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	image := run("prepare", poolDir)
+	t.Cleanup(func() {
+		_ = exec.Command(script, "cleanup", poolDir).Run()
+		_ = os.RemoveAll(poolDir)
+	})
+
+	cfg := Config{
+		Users:        []User{admin},
+		TemplatesDir: tplDir,
+		Raw: map[string]any{"hosts": []map[string]any{{
+			"name": "qemu-e2e", "uri": "qemu:///system", "call_timeout": "60s",
+		}}},
+	}
+	g := Start(t, bin, cfg)
+	waitConnected(t, g, 120*time.Second)
+	name := prefix + "-vm"
+	t.Cleanup(func() { // the script deletes the VM; this is for a failure half-way
+		for _, n := range []string{name, prefix + "-1", prefix + "-2", prefix + "-3"} {
+			_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", n).Run()
+			_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", n).Run()
+		}
+	})
+	cmd := exec.Command(script, "run")
+	cmd.Env = append(os.Environ(),
+		"VMGATE_ADDR="+g.Addr, "VMGATE_USER="+admin.Name,
+		"VMGATE_AUTH_PROTO="+admin.AuthProtocol, "VMGATE_AUTH_PASS="+admin.AuthPassphrase,
+		"VMGATE_PRIV_PROTO="+admin.PrivProtocol, "VMGATE_PRIV_PASS="+admin.PrivPassphrase,
+		"VMGATE_CONTEXT=qemu-e2e", "VMGATE_IMAGE="+image, "VMGATE_NAME="+name,
+		"VMGATE_MIBDIRS="+mibdirs, "HOME="+g.Dir, "SNMP_PERSISTENT_DIR="+filepath.Join(g.Dir, "netsnmp"))
+	out, err := cmd.CombinedOutput()
+	t.Logf("deploy/experiments:\n%s", out)
+	if err != nil {
+		t.Fatalf("deploy/experiments: %v", err)
+	}
+	if !strings.Contains(string(out), "All nine experiments passed.") {
+		t.Fatal("the script did not finish")
+	}
+	if _, err := os.Stat(image); err != nil {
+		t.Fatalf("the disk image was not kept: %v", err)
+	}
+}
+
+// stdMIBDirs returns net-snmp's MIB directory for the standard modules: $VMGATE_MIBDIRS,
+// else ../shared/mibs or /usr/share/snmp/mibs when they hold SNMPv2-SMI.
+func stdMIBDirs() string {
+	for _, d := range []string{os.Getenv("VMGATE_MIBDIRS"), "../../shared/mibs", "/work/shared/mibs", "/usr/share/snmp/mibs"} {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "SNMPv2-SMI.txt")); err == nil {
+			abs, _ := filepath.Abs(d)
+			return abs
+		}
+	}
+	return ""
+}
