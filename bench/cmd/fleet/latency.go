@@ -20,6 +20,10 @@ import (
 
 const localURI = "qemu:///system"
 
+// latencyBound bounds the whole phase; defining the first QEMU VM after a libvirtd
+// restart makes libvirt probe QEMU's capabilities, which took up to a minute here.
+const latencyBound = 6 * time.Minute
+
 // tinyVM is a 64 MiB diskless TCG guest: it idles in firmware, all a lifecycle needs.
 func tinyVM(name string) string {
 	return fmt.Sprintf(`<domain type='qemu'>
@@ -63,6 +67,8 @@ func (b *bench) latency(ctx context.Context) error {
 		fmt.Printf("\n== suspend/resume latency: SKIPPED, no qemu-system-x86_64\n")
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, latencyBound)
+	defer cancel()
 	name, err := b.defineVM(ctx)
 	if err != nil {
 		return err
