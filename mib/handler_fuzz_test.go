@@ -1,0 +1,59 @@
+package mib_test
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// FuzzHandler sends arbitrary OIDs (as strangers do) to Get and Next in every context:
+// no panic, Get answers for the OID asked, Next answers strictly after it, inside the
+// module, never with an exception, and agrees with Get.
+func FuzzHandler(f *testing.F) {
+	seed := func(o snmp.OID) []byte {
+		b := make([]byte, 4*len(o))
+		for i, n := range o {
+			binary.BigEndian.PutUint32(b[4*i:], n)
+		}
+		return b
+	}
+	for _, name := range []string{"vmName", "cpuState", "networkAddress", "vmmName", "templateRowStatus", "vmgateAgent"} {
+		o, _ := mib.Lookup(name)
+		f.Add(seed(o.Append(1, 1)), uint8(0))
+		f.Add(seed(o), uint8(1))
+	}
+	f.Add(seed(snmp.OID{1}), uint8(2))
+	f.Add(seed(mib.Root.Append(1, 6, 1, 12, 2, 4294967295)), uint8(0))
+	h := mib.NewHandler(fixture())
+	ctxs := []string{"", "kvm1", "kvm2", "nosuch"}
+	f.Fuzz(func(t *testing.T, raw []byte, c uint8) {
+		oid := make(snmp.OID, len(raw)/4)
+		for i := range oid {
+			oid[i] = binary.BigEndian.Uint32(raw[4*i:])
+		}
+		r := &snmp.Request{Context: ctxs[int(c)%len(ctxs)]}
+		vb := h.Get(context.Background(), r, oid)
+		if vb.OID.Compare(oid) != 0 {
+			t.Fatalf("Get(%v) answered for %v", oid, vb.OID)
+		}
+		next, ok := h.Next(context.Background(), r, oid)
+		if !ok {
+			return
+		}
+		if next.OID.Compare(oid) <= 0 || !next.OID.HasPrefix(mib.Root) {
+			t.Fatalf("Next(%v) = %v", oid, next.OID)
+		}
+		switch next.Type {
+		case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
+			t.Fatalf("Next(%v) = exception %v", oid, next.Type)
+		}
+		if got := h.Get(context.Background(), r, next.OID); got.Type != next.Type || !equalValue(got.Value, next.Value) {
+			t.Fatalf("Next(%v) = %v %v, Get = %v %v", oid, next.Type, next.Value, got.Type, got.Value)
+		}
+	})
+}
