@@ -34,6 +34,7 @@ type Handler struct {
 	log   *slog.Logger
 	ctl   Controller // the SET side (set*.go); nil: read-only
 	nodes []node     // the module's objects in OID order
+	roots []snmp.OID // nodes[i].root(), for the binary searches
 	snaps snapCache
 }
 
@@ -50,6 +51,9 @@ func NewHandler(v View, opts ...Option) *Handler {
 		o(h)
 	}
 	h.nodes = nodesOf()
+	for _, n := range h.nodes {
+		h.roots = append(h.roots, n.root())
+	}
 	return h
 }
 
@@ -86,9 +90,7 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	start := h.holder(oid)
 	if start < 0 {
 		// The first node whose root is after oid (oid may be an ancestor of it).
-		start, _ = slices.BinarySearchFunc(h.nodes, oid, func(n node, o snmp.OID) int {
-			return n.root().Compare(o)
-		})
+		start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
 	}
 	if start >= len(h.nodes) {
 		return snmp.VarBind{}, false
@@ -110,13 +112,13 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 
 // holder returns the index of the node whose root is a prefix of oid, or -1.
 func (h *Handler) holder(oid snmp.OID) int {
-	i, _ := slices.BinarySearchFunc(h.nodes, oid, func(n node, o snmp.OID) int {
-		if n.root().Compare(o) <= 0 {
+	i, _ := slices.BinarySearchFunc(h.roots, oid, func(r, o snmp.OID) int {
+		if r.Compare(o) <= 0 {
 			return -1
 		}
 		return 1
 	})
-	if i > 0 && oid.HasPrefix(h.nodes[i-1].root()) {
+	if i > 0 && oid.HasPrefix(h.roots[i-1]) {
 		return i - 1
 	}
 	return -1
