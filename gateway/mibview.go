@@ -56,8 +56,10 @@ type mibSnap struct {
 	s   *Snapshot
 	ctx string
 
-	tplOnce sync.Once
-	tpls    []Template
+	tplOnce    sync.Once
+	tpls       []Template
+	choiceOnce sync.Once
+	choice     [2]uint32
 
 	cur        vmCursor
 	lastHost   *HostEntry
@@ -93,11 +95,14 @@ func (ms *mibSnap) IndexNext() uint32 {
 	return ms.m.reg.NextFree(NSVM)
 }
 
+// TemplateChoice implements mib.Snapshot, once per snapshot (the store rescans its
+// directory on every call).
 func (ms *mibSnap) TemplateChoice() (uint32, uint32) {
 	if ms.m.tpl == nil {
 		return 0, 0
 	}
-	return ms.m.tpl.Current()
+	ms.choiceOnce.Do(func() { ms.choice[0], ms.choice[1] = ms.m.tpl.Current() })
+	return ms.choice[0], ms.choice[1]
 }
 
 func (ms *mibSnap) Hypervisor(from uint32) (mib.HypervisorRow, bool) {
