@@ -307,3 +307,43 @@ func TestMIBViewTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestMIBViewOldCounters: a connected host whose last poll is older than three stats
+// intervals shows its VMs' state, but no counters.
+func TestMIBViewOldCounters(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	v, err := NewView(reg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.SetHosts([]HostSpec{{Name: "h", URI: "test:///default", StatsInterval: time.Second}})
+	v.Health("h", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	d := hosts.Domain{UUID: hosts.UUID{1}, Name: "old", ID: 1, State: hosts.StateRunning, VCPUs: 1, MemoryKiB: 1024}
+	v.Synced("h", hosts.Inventory{Domains: []hosts.Domain{d}})
+	v.Stats("h", &hosts.Stats{At: time.Now().Add(-time.Hour), Domains: map[hosts.UUID]hosts.DomainStats{
+		d.UUID: {UUID: d.UUID, CPUTimeNs: 1e9, HasBalloon: true, BalloonRSSKiB: 5}}})
+	h := mib.NewHandler(NewMIBView(v, reg, nil))
+	id := vmIDOf(t, v, "old")
+	for _, tc := range []struct {
+		col string
+		idx []uint32
+		typ gosnmp.Asn1BER
+		val any
+	}{
+		{"vmState", []uint32{id}, gosnmp.Integer, 2},
+		{"vmCpuMilliseconds", []uint32{id}, gosnmp.NoSuchInstance, nil},
+		{"memoryRssKB", []uint32{id}, gosnmp.Gauge32, uint32(0)},
+		{"cpuMilliseconds", []uint32{id, 1}, gosnmp.NoSuchInstance, nil},
+		{"cpuState", []uint32{id, 1}, gosnmp.NoSuchInstance, nil},
+	} {
+		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, tc.col, tc.idx...))
+		if vb.Type != tc.typ || vb.Value != tc.val {
+			t.Errorf("%s = %v %#v, want %v %#v", tc.col, vb.Type, vb.Value, tc.typ, tc.val)
+		}
+	}
+}
