@@ -157,8 +157,11 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 	if e, ok := ms.hostEntry(r.Host); ok {
 		row.ConfDir = ms.m.confDir(e.URI)
 	}
-	if !r.Stale && row.State.Active() {
+	switch {
+	case !r.Stale && row.State.Active():
 		row.Uptime = ms.s.Now().Sub(ms.m.started(r))
+	case !r.Stale:
+		ms.m.starts.Delete(vmKey{r.Host, d.UUID}) // the run ended: forget it
 	}
 	ds, fresh := ms.domainStats(r)
 	row.Counters = fresh
