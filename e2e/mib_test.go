@@ -171,8 +171,8 @@ func TestMIBGolden(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/snmptable"); err != nil {
 		t.Skip("SKIPPING: snmptable (net-snmp) not installed")
 	}
-	g := startMIBGateway(t)
 	mibPath := mibDirs(t)
+	g := startMIBGateway(t)
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
