@@ -295,6 +295,52 @@ func TestNetnsLinkCut(t *testing.T) {
 	}
 }
 
+// TestNetnsLibvirtdHung stops the host's libvirtd (SIGSTOP): the link is fine and the
+// kernel still accepts connections, but nothing answers. The watchdog must take the
+// connection down, reconnects must time out instead of hanging, and all must recover
+// when the daemon continues.
+func TestNetnsLibvirtdHung(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-hung")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "hung-a", "hung-b")
+	sink := hoststest.NewSink()
+	cfgs := transports(h, fx)
+	for _, cfg := range cfgs {
+		run(t, cfg, sink)
+	}
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+	}
+	before := map[string]int{}
+	for _, cfg := range cfgs {
+		before[cfg.Name] = len(sink.Syncs(cfg.Name))
+	}
+
+	h.FreezeLibvirtd(t)
+	for _, cfg := range cfgs {
+		down := waitStatus(t, sink, cfg.Name, hosts.Down)
+		t.Logf("%s down while hung: %s", cfg.Name, down.LastError)
+	}
+	// Reconnect attempts against the hung daemon must fail too, not hang: a later
+	// report comes, with the connect error instead of the watchdog's.
+	for _, cfg := range cfgs {
+		first := len(sink.HealthHistory(cfg.Name))
+		hoststest.WaitFor(t, hang, cfg.Name+" to report a failed reconnect", func() (bool, string) {
+			hist := sink.HealthHistory(cfg.Name)
+			last := hist[len(hist)-1]
+			return len(hist) > first && last.Status == hosts.Down, fmt.Sprintf("%+v", last)
+		})
+		t.Logf("%s reconnect while hung: %s", cfg.Name, sink.LastHealth(cfg.Name).LastError)
+	}
+	h.ThawLibvirtd(t)
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
+			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
+		}
+		checkView(t, sink, cfg.Name, fx)
+	}
+}
+
 // TestNetnsRefused: wrong trust must fail with an error that says what is wrong, and
 // never get as far as a sync; insecure_skip_host_key_check is the one way past an
 // unknown host key.

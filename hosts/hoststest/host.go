@@ -115,6 +115,21 @@ func (h *Host) KillLibvirtd(t testing.TB) { h.do(t, "kill", h.Name, "libvirtd") 
 // and waits until it answers.
 func (h *Host) Up(t testing.TB) { h.do(t, "up", h.Name) }
 
+// FreezeLibvirtd stops the host's libvirtd (SIGSTOP): it keeps its sockets but answers
+// nothing, like a hung daemon. ThawLibvirtd continues it; t.Cleanup does too.
+func (h *Host) FreezeLibvirtd(t testing.TB) {
+	t.Helper()
+	h.do(t, "freeze", h.Name)
+	t.Cleanup(func() {
+		if out, err := run(h.script, "thaw", h.Name); err != nil {
+			t.Logf("netns-host thaw %s: %v\n%s", h.Name, err, out)
+		}
+	})
+}
+
+// ThawLibvirtd continues a frozen libvirtd (SIGCONT).
+func (h *Host) ThawLibvirtd(t testing.TB) { h.do(t, "thaw", h.Name) }
+
 // Cut drops all traffic on the host's link, silently, until Restore.
 func (h *Host) Cut(t testing.TB) { h.do(t, "cut", h.Name) }
 
