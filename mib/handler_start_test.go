@@ -1,8 +1,11 @@
 package mib
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/snmp"
 )
@@ -33,6 +36,35 @@ func TestStartMatchesTableStart(t *testing.T) {
 			copy(want[:], cur.From)
 			if ok != ok2 || (ok && (cur.Col != col || want != from)) {
 				t.Fatalf("%s %v: Start = %v %v %v, start = %v %v %v", tb.Name, snmp.OID(oid), cur.Col, cur.From, ok, col, from, ok2)
+			}
+		}
+	}
+}
+
+// TestParseMatchesParseInstance checks the handler's allocation-free instance parsing
+// against Table.ParseInstance.
+func TestParseMatchesParseInstance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []uint32{0, 1, 2, MaxIndex, MaxIndex + 1, ^uint32(0)}
+	for _, tb := range Tables() {
+		for range 3000 {
+			oid := tb.Entry().Append(uint32(rng.IntN(len(tb.Columns) + 2)))
+			if rng.IntN(8) == 0 {
+				oid = oid[:len(oid)-1-rng.IntN(2)]
+			}
+			for range rng.IntN(5) {
+				oid = append(oid, vals[rng.IntN(len(vals))])
+			}
+			col, idx, err := tb.ParseInstance(oid)
+			col2, k, exc := parse(tb, oid)
+			var want key
+			copy(want[:], idx)
+			switch {
+			case errors.Is(err, ErrNoSuchObject) && exc == gosnmp.NoSuchObject:
+			case errors.Is(err, ErrNoSuchInstance) && exc == gosnmp.NoSuchInstance:
+			case err == nil && exc == 0 && col == col2 && want == k:
+			default:
+				t.Fatalf("%s %v: ParseInstance = %v %v %v, parse = %v %v %v", tb.Name, oid, col, idx, err, col2, k, exc)
 			}
 		}
 	}

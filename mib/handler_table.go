@@ -1,7 +1,6 @@
 package mib
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/gosnmp/gosnmp"
@@ -38,15 +37,10 @@ type table[R any] struct {
 func (tb *table[R]) root() snmp.OID { return tb.t.Entry() }
 
 func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
-	col, idx, err := tb.t.ParseInstance(oid)
-	if err != nil {
-		if errors.Is(err, ErrNoSuchObject) {
-			return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchObject}
-		}
-		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
+	col, k, exc := parse(tb.t, oid)
+	if exc != 0 {
+		return snmp.VarBind{OID: oid, Type: exc}
 	}
-	var k key
-	copy(k[:], idx)
 	row, ok := tb.seek(s, k)
 	if !ok || tb.key(&row) != k {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
@@ -56,6 +50,30 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 	}
 	return v.varbind(oid)
+}
+
+// parse is Table.ParseInstance into a key, without allocating: exc is NoSuchObject
+// when oid names no accessible column, NoSuchInstance when its index is malformed
+// (wrong length, a value 0 or above MaxIndex), else 0.
+func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
+	if len(oid) <= len(t.entry) || !oid.HasPrefix(t.entry) {
+		return 0, k, gosnmp.NoSuchObject
+	}
+	col = oid[len(t.entry)]
+	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
+		return 0, k, gosnmp.NoSuchObject
+	}
+	idx := oid[len(t.entry)+1:]
+	if len(idx) != t.IndexLen() {
+		return 0, k, gosnmp.NoSuchInstance
+	}
+	for i, v := range idx {
+		if v == 0 || v > MaxIndex {
+			return 0, k, gosnmp.NoSuchInstance
+		}
+		k[i] = v
+	}
+	return col, k, 0
 }
 
 // next walks column by column (all rows of a column, then the next column). A row
