@@ -108,33 +108,46 @@ func (c *conn) disconnected() <-chan struct{} { return c.l.Disconnected() }
 
 // call runs fn with a hard cap of callTimeout, after which the connection is killed.
 // The caller's ctx may give up sooner; fn then finishes (or is killed) on its own.
-func (c *conn) call(ctx context.Context, what string, fn func(*libvirt.Libvirt) error) error {
-	return c.callWithin(ctx, c.callTimeout, what, fn)
+// fn must not write to variables the caller reads: use callT to return values, so a
+// call the caller gave up on cannot race with it.
+func (c *conn) call(ctx context.Context, what string, fn func(*lv) error) error {
+	_, err := callT(ctx, c, what, func(l *lv) (struct{}, error) { return struct{}{}, fn(l) })
+	return err
 }
 
-func (c *conn) callWithin(ctx context.Context, limit time.Duration, what string, fn func(*libvirt.Libvirt) error) error {
+// callT is call for a function with a result.
+func callT[T any](ctx context.Context, c *conn, what string, fn func(*lv) (T, error)) (T, error) {
+	return callWithin(ctx, c, c.callTimeout, what, fn)
+}
+
+func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what string, fn func(*lv) (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
-	res := make(chan error, 1)
+	type result struct {
+		v   T
+		err error
+	}
+	res := make(chan result, 1)
 	go func() {
 		timer := time.AfterFunc(limit, func() {
 			c.kill(fmt.Errorf("%s: no answer within %s: %w", what, limit, ErrTimeout))
 		})
-		err := fn(c.l)
+		v, err := fn(c.l)
 		if !timer.Stop() {
 			err = fmt.Errorf("no answer within %s: %w", limit, ErrTimeout)
 		}
-		res <- err
+		res <- result{v, err}
 	}()
 	select {
-	case err := <-res:
-		return wrapCallErr(what, err)
+	case r := <-res:
+		return r.v, wrapCallErr(what, r.err)
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%s: %w: %w", what, ErrTimeout, ctx.Err())
+			return zero, fmt.Errorf("%s: %w: %w", what, ErrTimeout, ctx.Err())
 		}
-		return fmt.Errorf("%s: %w", what, ctx.Err())
+		return zero, fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 }
 

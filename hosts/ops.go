@@ -30,10 +30,8 @@ func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {
 	if err != nil {
 		return Domain{}, err
 	}
-	var dom libvirt.Domain
-	err = c.call(ctx, "DomainDefineXML", func(l *lv) (err error) {
-		dom, err = l.DomainDefineXMLFlags(doc, libvirt.DomainDefineValidate)
-		return err
+	dom, err := callT(ctx, c, "DomainDefineXML", func(l *lv) (libvirt.Domain, error) {
+		return l.DomainDefineXMLFlags(doc, libvirt.DomainDefineValidate)
 	})
 	if err != nil {
 		return Domain{}, s.opErr(err)
@@ -146,36 +144,25 @@ func (s *Supervisor) Refresh(ctx context.Context, id UUID) error {
 // DomainXML returns the domain's XML, the persistent config when inactive is true.
 // Secure fields (passwords) are never requested.
 func (s *Supervisor) DomainXML(ctx context.Context, id UUID, inactive bool) (string, error) {
-	var doc string
 	var flags libvirt.DomainXMLFlags
 	if inactive {
 		flags = libvirt.DomainXMLInactive
 	}
-	err := s.withDomain(ctx, id, "get xml", func(l *lv, d libvirt.Domain) (err error) {
-		doc, err = l.DomainGetXMLDesc(d, flags)
-		return err
+	return withDomainT(ctx, s, id, "get xml", func(l *lv, d libvirt.Domain) (string, error) {
+		return l.DomainGetXMLDesc(d, flags)
 	})
-	return doc, err
 }
 
 // Capabilities returns the host's capabilities XML.
 func (s *Supervisor) Capabilities(ctx context.Context) (string, error) {
-	var caps string
-	err := s.withConn(ctx, "ConnectGetCapabilities", func(l *lv) (err error) {
-		caps, err = l.ConnectGetCapabilities()
-		return err
+	return withConnT(ctx, s, "ConnectGetCapabilities", func(l *lv) (string, error) {
+		return l.ConnectGetCapabilities()
 	})
-	return caps, err
 }
 
 // NodeInfo reads the host's CPU and memory facts.
 func (s *Supervisor) NodeInfo(ctx context.Context) (NodeInfo, error) {
-	var ni NodeInfo
-	err := s.withConn(ctx, "NodeGetInfo", func(l *lv) (err error) {
-		ni, err = nodeInfo(l)
-		return err
-	})
-	return ni, err
+	return withConnT(ctx, s, "NodeGetInfo", nodeInfo)
 }
 
 // Pools reads all storage pools.
@@ -208,23 +195,34 @@ func (s *Supervisor) PollStats(ctx context.Context) (*Stats, error) {
 	return st, s.opErr(err)
 }
 
-func (s *Supervisor) withConn(ctx context.Context, what string, fn func(*lv) error) error {
+// withConnT runs fn on the live connection.
+func withConnT[T any](ctx context.Context, s *Supervisor, what string, fn func(*lv) (T, error)) (T, error) {
 	c, err := s.conn()
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return s.opErr(c.call(ctx, what, fn))
+	v, err := callT(ctx, c, what, fn)
+	return v, s.opErr(err)
 }
 
-// withDomain looks the domain up and runs fn on it, in one deadline-bound call.
-func (s *Supervisor) withDomain(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
-	return s.withConn(ctx, fmt.Sprintf("%s %s", what, id), func(l *lv) error {
+// withDomainT looks the domain up and runs fn on it, in one deadline-bound call.
+func withDomainT[T any](ctx context.Context, s *Supervisor, id UUID, what string, fn func(*lv, libvirt.Domain) (T, error)) (T, error) {
+	return withConnT(ctx, s, fmt.Sprintf("%s %s", what, id), func(l *lv) (T, error) {
 		d, err := l.DomainLookupByUUID(libvirt.UUID(id))
 		if err != nil {
-			return err
+			var zero T
+			return zero, err
 		}
 		return fn(l, d)
 	})
+}
+
+func (s *Supervisor) withDomain(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
+	_, err := withDomainT(ctx, s, id, what, func(l *lv, d libvirt.Domain) (struct{}, error) {
+		return struct{}{}, fn(l, d)
+	})
+	return err
 }
 
 // domainOp is withDomain followed by a refresh of the domain.

@@ -23,7 +23,17 @@ type privateLibvirtd struct {
 	exited  chan error // receives the daemon's exit once
 }
 
+func startPrivateLibvirtdQemu(t *testing.T) *privateLibvirtd {
+	t.Helper()
+	return startPrivate(t, true)
+}
+
 func startPrivateLibvirtd(t *testing.T) *privateLibvirtd {
+	t.Helper()
+	return startPrivate(t, false)
+}
+
+func startPrivate(t *testing.T, qemu bool) *privateLibvirtd {
 	t.Helper()
 	requireLibvirtd(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
@@ -54,6 +64,11 @@ log_outputs = "3:file:%s/libvirtd.log"
 `, filepath.Join(dir, "sock"), p.tcpPort, dir)
 	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if qemu { // no virtlogd in the private namespace
+		if err := os.WriteFile(filepath.Join(dir, "root/etc/qemu.conf"), []byte("stdio_handler = \"file\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p.start(t)
 	t.Cleanup(func() {

@@ -105,28 +105,28 @@ func bytesOf(m memXML) (uint64, error) {
 
 // storage reads all pools and the volumes of the active ones.
 func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, error) {
-	var pools []Pool
-	var vols []Volume
-	err := c.call(ctx, "read storage pools", func(l *lv) error {
+	pools, err := callT(ctx, c, "read storage pools", func(l *lv) ([]Pool, error) {
 		list, _, err := l.ConnectListAllStoragePools(1, 0)
 		if err != nil {
-			return fmt.Errorf("ConnectListAllStoragePools: %w", err)
+			return nil, fmt.Errorf("ConnectListAllStoragePools: %w", err)
 		}
+		var pools []Pool
 		for _, sp := range list {
 			p, err := readPool(l, sp)
 			if libvirt.IsNotFound(err) || isNoPool(err) {
 				continue // removed meanwhile
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			pools = append(pools, p)
 		}
-		return nil
+		return pools, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	var vols []Volume
 	for _, p := range pools {
 		if !p.Active {
 			continue
@@ -166,31 +166,31 @@ func readPool(l *lv, sp libvirt.StoragePool) (Pool, error) {
 
 // poolVolumes lists one pool's volumes with one call for the list and one per volume.
 func (s *Supervisor) poolVolumes(ctx context.Context, c *conn, pool string) ([]Volume, error) {
-	var vols []Volume
-	err := c.call(ctx, fmt.Sprintf("read volumes of pool %q", pool), func(l *lv) error {
+	vols, err := callT(ctx, c, fmt.Sprintf("read volumes of pool %q", pool), func(l *lv) ([]Volume, error) {
 		sp, err := l.StoragePoolLookupByName(pool)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		list, _, err := l.StoragePoolListAllVolumes(sp, 1, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var vols []Volume
 		for _, sv := range list {
 			doc, err := l.StorageVolGetXMLDesc(sv, 0)
 			if isLibvirtCode(err, libvirt.ErrNoStorageVol) {
 				continue // deleted meanwhile
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			v, err := ParseVolumeXML(pool, doc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			vols = append(vols, v)
 		}
-		return nil
+		return vols, nil
 	})
 	if isNoPool(err) {
 		return nil, nil

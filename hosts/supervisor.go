@@ -165,9 +165,8 @@ func (s *Supervisor) watchdog(c *conn) {
 			return
 		case <-t.C:
 		}
-		err := c.callWithin(context.Background(), s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) error {
-			_, err := l.ConnectGetLibVersion()
-			return err
+		_, err := callWithin(context.Background(), c, s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) (uint64, error) {
+			return l.ConnectGetLibVersion()
 		})
 		if err != nil {
 			s.log.Warn("keepalive failed, disconnecting", "err", err)

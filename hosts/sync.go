@@ -24,23 +24,28 @@ var domainEvents = []libvirt.DomainEventID{
 // that happens during the resync is missed. The readers drain go-libvirt's channels
 // until they close (when the connection ends) and only mark domains dirty.
 func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) error {
-	var lc <-chan libvirt.DomainEventLifecycleMsg
-	err := c.call(ctx, "subscribe lifecycle events", func(l *lv) (err error) {
-		lc, err = l.LifecycleEvents(ctx)
+	// The readers start inside the call: were it abandoned, its channel is drained
+	// all the same, or go-libvirt's sender would block forever.
+	err := c.call(ctx, "subscribe lifecycle events", func(l *lv) error {
+		lc, err := l.LifecycleEvents(ctx)
+		if err == nil {
+			go func() {
+				for ev := range lc {
+					dirty.add(UUID(ev.Dom.UUID))
+				}
+			}()
+		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	go func() {
-		for ev := range lc {
-			dirty.add(UUID(ev.Dom.UUID))
-		}
-	}()
 	for _, id := range domainEvents {
-		var ch <-chan any
-		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) (err error) {
-			ch, err = l.SubscribeEvents(ctx, id, nil)
+		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) error {
+			ch, err := l.SubscribeEvents(ctx, id, nil)
+			if err == nil {
+				go drainEvents(ch, dirty)
+			}
 			return err
 		})
 		if connLost(err) {
@@ -48,9 +53,7 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 		}
 		if err != nil { // an old or limited driver: lifecycle events are enough
 			s.log.Info("domain event unavailable", "event_id", int(id), "err", err)
-			continue
 		}
-		go drainEvents(ch, dirty)
 	}
 	return nil
 }
@@ -137,24 +140,23 @@ func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) 
 }
 
 func (s *Supervisor) hypervisor(ctx context.Context, c *conn) (Hypervisor, error) {
-	h := Hypervisor{URI: s.cfg.URI}
-	err := c.call(ctx, "read hypervisor info", func(l *lv) (err error) {
+	return callT(ctx, c, "read hypervisor info", func(l *lv) (h Hypervisor, err error) {
+		h.URI = s.cfg.URI
 		if h.Type, err = l.ConnectGetType(); err != nil {
-			return fmt.Errorf("ConnectGetType: %w", err)
+			return h, fmt.Errorf("ConnectGetType: %w", err)
 		}
 		if h.Version, err = l.ConnectGetVersion(); err != nil {
-			return fmt.Errorf("ConnectGetVersion: %w", err)
+			return h, fmt.Errorf("ConnectGetVersion: %w", err)
 		}
 		if h.LibvirtVersion, err = l.ConnectGetLibVersion(); err != nil {
-			return fmt.Errorf("ConnectGetLibVersion: %w", err)
+			return h, fmt.Errorf("ConnectGetLibVersion: %w", err)
 		}
 		if h.Hostname, err = l.ConnectGetHostname(); err != nil {
-			return fmt.Errorf("ConnectGetHostname: %w", err)
+			return h, fmt.Errorf("ConnectGetHostname: %w", err)
 		}
 		h.Node, err = nodeInfo(l)
-		return err
+		return h, err
 	})
-	return h, err
 }
 
 func nodeInfo(l *lv) (NodeInfo, error) {
@@ -177,10 +179,9 @@ func nodeInfo(l *lv) (NodeInfo, error) {
 
 // domains lists all domains and describes them with a few calls in flight at once.
 func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
-	var list []libvirt.Domain
-	err := c.call(ctx, "ConnectListAllDomains", func(l *lv) (err error) {
-		list, _, err = l.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
-		return err
+	list, err := callT(ctx, c, "ConnectListAllDomains", func(l *lv) ([]libvirt.Domain, error) {
+		list, _, err := l.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+		return list, err
 	})
 	if err != nil {
 		return nil, err
@@ -214,26 +215,26 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 
 // describe reads one domain's XML, state, persistence and autostart.
 func describe(ctx context.Context, c *conn, dom libvirt.Domain) (Domain, error) {
-	var d Domain
-	err := c.call(ctx, fmt.Sprintf("describe domain %q", dom.Name), func(l *lv) error {
+	return callT(ctx, c, fmt.Sprintf("describe domain %q", dom.Name), func(l *lv) (Domain, error) {
 		doc, err := l.DomainGetXMLDesc(dom, 0)
 		if err != nil {
-			return err
+			return Domain{}, err
 		}
-		if d, err = ParseDomainXML(doc); err != nil {
-			return err
+		d, err := ParseDomainXML(doc)
+		if err != nil {
+			return Domain{}, err
 		}
 		state, reason, err := l.DomainGetState(dom, 0)
 		if err != nil {
-			return err
+			return Domain{}, err
 		}
 		persistent, err := l.DomainIsPersistent(dom)
 		if err != nil {
-			return err
+			return Domain{}, err
 		}
 		autostart, err := l.DomainGetAutostart(dom)
 		if err != nil {
-			return err
+			return Domain{}, err
 		}
 		d.State, d.Reason = DomainState(state), reason
 		d.Persistent, d.Autostart = persistent == 1, autostart == 1
@@ -241,9 +242,8 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain) (Domain, error) 
 		if d.State != StateShutoff && dom.ID > 0 {
 			d.ID = dom.ID
 		}
-		return nil
+		return d, nil
 	})
-	return d, err
 }
 
 // refresh re-reads one domain and reports it updated, or removed when libvirt no
@@ -259,10 +259,8 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return d, false, err
 	}
 	defer s.unlockView()
-	var dom libvirt.Domain
-	err = c.call(ctx, "DomainLookupByUUID "+id.String(), func(l *lv) (err error) {
-		dom, err = l.DomainLookupByUUID(libvirt.UUID(id))
-		return err
+	dom, err := callT(ctx, c, "DomainLookupByUUID "+id.String(), func(l *lv) (libvirt.Domain, error) {
+		return l.DomainLookupByUUID(libvirt.UUID(id))
 	})
 	if err == nil {
 		d, err = describe(ctx, c, dom)
@@ -281,15 +279,14 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 
 // pollStats makes the one ConnectGetAllDomainStats call for all domains and reports it.
 func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
-	var recs []libvirt.DomainStatsRecord
-	err := c.call(ctx, "ConnectGetAllDomainStats", func(l *lv) (err error) {
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
 		// NOWAIT: a domain busy with a job (migration, snapshot) reports what it can
 		// instead of holding up every other domain's counters.
-		recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), uint32(libvirt.ConnectGetAllDomainsStatsNowait))
+		recs, err := l.ConnectGetAllDomainStats(nil, uint32(statsGroups), uint32(libvirt.ConnectGetAllDomainsStatsNowait))
 		if isLibvirtCode(err, libvirt.ErrInvalidArg) || isLibvirtCode(err, libvirt.ErrNoSupport) {
-			recs, err = l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0) // older daemons
+			return l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0) // older daemons
 		}
-		return err
+		return recs, err
 	})
 	if err != nil {
 		s.log.Warn("stats not read", "err", err)
