@@ -332,6 +332,26 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 	if err := s.Refresh(ctx, fixRunning); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Refresh with an expired ctx = %v", err)
 	}
+	// A caller that gives up while its call hangs: the call finishes on its own later
+	// (killed by call_timeout), without racing with the caller (run with -race).
+	p.set(true, false)
+	for _, op := range []func(context.Context) error{
+		func(ctx context.Context) error { _, err := s.NodeInfo(ctx); return err },
+		func(ctx context.Context) error { _, err := s.DomainXML(ctx, fixRunning, false); return err },
+		func(ctx context.Context) error { _, err := s.PollStats(ctx); return err },
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := op(ctx)
+		cancel()
+		if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrNotConnected) {
+			t.Errorf("op on a hung host with a short deadline = %v, want ErrTimeout", err)
+		}
+	}
+	p.set(false, false)
+	waitFor(t, 20*time.Second, "up again", func() bool {
+		_, err := s.NodeInfo(context.Background())
+		return err == nil
+	})
 }
 
 func TestLibvirtdRestart(t *testing.T) {
