@@ -80,7 +80,7 @@ func writeFixture(t *testing.T, path string, ids map[string]string, names ...str
 }
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // run starts a Supervisor and stops it in t.Cleanup (before the host goes down, as
