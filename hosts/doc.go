@@ -3,4 +3,16 @@
 // keepalive watchdog, reconnects with backoff, subscribes to events, resyncs after every
 // (re)connect, polls bulk stats and runs the operations the gateway asks for, each under
 // a deadline. It reports what it learns to a Sink. It knows nothing of SNMP.
+//
+// Life of a connection: dial and ConnectOpen under connect_timeout; subscribe to
+// lifecycle and device events; full resync (Sink.Synced, Health Up); then events mark
+// domains dirty and each is re-read (Sink.DomainUpdated, or DomainRemoved when libvirt
+// no longer knows it), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats),
+// and a ConnectGetLibVersion probe runs every keepalive_interval. A probe unanswered
+// within keepalive_timeout, or any call past call_timeout, closes the connection: that
+// is the only way to make go-libvirt give up a call. Then Health goes Down (Since is
+// kept while retries fail) and the Supervisor retries with jittered exponential backoff.
+//
+// Sink calls for one host never overlap and a domain's reports keep libvirt's order.
+// Operations re-read the domain they changed before returning, so the Sink is current.
 package hosts
