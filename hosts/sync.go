@@ -204,8 +204,10 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 	for i, err := range errs {
 		switch {
 		case errors.Is(err, ErrNotFound): // gone since the list: its event follows
-		case err != nil:
+		case connLost(err) || ctx.Err() != nil:
 			return nil, err
+		case err != nil: // one odd domain must not keep the whole host down
+			s.log.Warn("domain skipped in resync", "domain", list[i].Name, "err", err)
 		default:
 			doms = append(doms, out[i])
 		}
