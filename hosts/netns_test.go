@@ -67,6 +67,12 @@ func writeFixture(t *testing.T, path string, ids map[string]string, names ...str
 			"<memory unit='KiB'>65536</memory><vcpu>1</vcpu>"+
 			"<os><type arch='x86_64'>hvm</type></os></domain>\n", n, id)
 	}
+	// one pool with one volume, so storage goes over the remote transports too
+	b.WriteString("<pool type='dir'><name>fx-pool</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>" +
+		"<capacity unit='GiB'>10</capacity><allocation unit='GiB'>1</allocation><available unit='GiB'>9</available>" +
+		"<target><path>/fx-pool</path></target><volume type='file'><name>fx-vol.img</name><key>/fx-pool/fx-vol.img</key>" +
+		"<capacity unit='MiB'>100</capacity><allocation unit='MiB'>10</allocation>" +
+		"<target><path>/fx-pool/fx-vol.img</path></target></volume></pool>\n")
 	b.WriteString("</node>\n")
 	if err := os.WriteFile(path+".tmp", []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -173,6 +179,10 @@ func checkView(t *testing.T, sink *hoststest.Sink, name string, fx fixture) {
 	}
 	if got := sink.DomainNames(name); !slices.Equal(got, fx.names) {
 		t.Errorf("%s: view has %v, want %v", name, got, fx.names)
+	}
+	inv := syncs[len(syncs)-1]
+	if len(inv.Pools) != 1 || inv.Pools[0].Name != "fx-pool" || len(inv.Volumes) != 1 || inv.Volumes[0].Name != "fx-vol.img" {
+		t.Errorf("%s: last sync has pools %+v, volumes %+v; want fx-pool with fx-vol.img", name, inv.Pools, inv.Volumes)
 	}
 }
 
