@@ -62,7 +62,9 @@ type node interface {
 	// root is the scalar's OID or the table's entry OID: every instance has it as a prefix.
 	root() snmp.OID
 	get(s Snapshot, oid snmp.OID) snmp.VarBind
-	next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool)
+	// next returns the first instance after oid; v1 leaves out Counter64 columns,
+	// which SNMPv1 cannot carry (RFC 3584 4.2.2.1), a whole column at a time.
+	next(s Snapshot, oid snmp.OID, v1 bool) (snmp.VarBind, bool)
 }
 
 // snapshot returns the request's snapshot: the same for every varbind of one PDU (the
@@ -99,8 +101,9 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	if !s.Known() {
 		return snmp.VarBind{}, false
 	}
+	v1 := r.Principal.Model == snmp.ModelV1
 	for _, n := range h.nodes[start:] {
-		if vb, ok := n.next(s, oid); ok {
+		if vb, ok := n.next(s, oid, v1); ok {
 			return vb, true
 		}
 		if ctx.Err() != nil {

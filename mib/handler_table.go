@@ -79,10 +79,14 @@ func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
 // next walks column by column (all rows of a column, then the next column). A row
 // without an instance of the column is stepped over with one more seek. It does the
 // arithmetic of Table.Start on key arrays, so that a step allocates only its result.
-func (tb *table[R]) next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool) {
+func (tb *table[R]) next(s Snapshot, oid snmp.OID, v1 bool) (snmp.VarBind, bool) {
 	n := tb.t.IndexLen()
 	col, from, ok := start(tb.t, oid)
 	for ; ok; col, ok = nextColumn(tb.t, col) {
+		if v1 && isCounter64(tb.t, col) {
+			from = key{}
+			continue
+		}
 		for {
 			row, found := tb.seek(s, from)
 			if !found {
@@ -169,7 +173,7 @@ func (sc *scalar) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 }
 
-func (sc *scalar) next(s Snapshot, oid snmp.OID) (snmp.VarBind, bool) {
+func (sc *scalar) next(s Snapshot, oid snmp.OID, _ bool) (snmp.VarBind, bool) {
 	if oid.Compare(sc.inst) >= 0 {
 		return snmp.VarBind{}, false
 	}
@@ -189,4 +193,10 @@ func after(k key, n int) (key, bool) {
 		k[i] = 0
 	}
 	return k, false
+}
+
+// isCounter64 reports whether column col of t is a Counter64 (or CounterBasedGauge64).
+func isCounter64(t *Table, col uint32) bool {
+	c, ok := t.Column(col)
+	return ok && c.Type == gosnmp.Counter64
 }
