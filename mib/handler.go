@@ -131,7 +131,7 @@ func (h *Handler) holder(oid snmp.OID) int {
 // pointer. Holding the pointer keeps the request alive, so its address cannot be
 // reused by another request while cached.
 type snapCache struct {
-	slots [8]atomic.Pointer[reqSnap]
+	slots [16]atomic.Pointer[reqSnap] // more than the engine's default 8 workers
 	next  atomic.Uint32
 }
 
