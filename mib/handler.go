@@ -24,8 +24,9 @@ import (
 //   - A VM whose host is not connected keeps its last known definition (name, memory,
 //     vCPUs, devices, capacities) with vmState unknown(9); its Counter64 columns and
 //     cpuState have no instance (noSuchInstance; walks step over them), and the memory
-//     statistics read 0, the MIB's "0 if unknown". The same holds while a connected
-//     host's counters are older than three polls.
+//     statistics read 0, the MIB's "0 if unknown". While a connected host's last
+//     counter poll is older than three polling intervals, its VMs show their state
+//     but, in the same way, no counters.
 //   - Walks go column by column; GETNEXT costs O(log n) per step (one seek, two when
 //     a column ends), plus one seek per row stepped over for a missing instance.
 //   - vmIndexNext has no instance when the registry has no free vmId left.
@@ -41,8 +42,14 @@ type Handler struct {
 // Option configures a Handler.
 type Option func(*Handler)
 
-// WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+// WithLogger sets the logger (default: discard; nil is ignored).
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handler) {
+		if l != nil {
+			h.log = l
+		}
+	}
+}
 
 // NewHandler returns a handler serving v.
 func NewHandler(v View, opts ...Option) *Handler {
