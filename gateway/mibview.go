@@ -21,17 +21,13 @@ type MIBView struct {
 	tpl  *Templates // nil: no templates
 
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
-	starts   sync.Map // vmKey -> vmStart: when the agent first saw a run of a domain
+	starts   sync.Map // hosts.UUID -> vmStart: when the agent first saw a run of a domain
 }
 
-// vmKey identifies one host's record of a domain.
-type vmKey struct {
-	host string
-	uuid hosts.UUID
-}
-
-// vmStart is the start of one run of a domain (libvirt gives every run a new domain ID).
+// vmStart is the start of one run of a domain on a host (libvirt gives every run a new
+// domain ID).
 type vmStart struct {
+	host  string
 	id    int32
 	since time.Time
 }
@@ -62,6 +58,7 @@ type mibSnap struct {
 	choice     [2]uint32
 
 	cur        vmCursor
+	imgs       imageCursor
 	lastHost   *HostEntry
 	statsHost  string
 	stats      *hosts.Stats
@@ -161,7 +158,9 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 	case !r.Stale && row.State.Active():
 		row.Uptime = ms.s.Now().Sub(ms.m.started(r))
 	case !r.Stale:
-		ms.m.starts.Delete(vmKey{r.Host, d.UUID}) // the run ended: forget it
+		if v, ok := ms.m.starts.Load(d.UUID); ok && v.(vmStart).host == r.Host {
+			ms.m.starts.Delete(d.UUID) // the run ended: forget it
+		}
 	}
 	ds, fresh := ms.domainStats(r)
 	row.Counters = fresh
@@ -192,11 +191,12 @@ func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
 // domain ID): the record's time of change then, i.e. the start event or the first
 // synchronisation after the agent started.
 func (m *MIBView) started(r VMRow) time.Time {
-	k := vmKey{r.Host, r.Domain.UUID}
-	if v, ok := m.starts.Load(k); ok && v.(vmStart).id == r.Domain.ID {
-		return v.(vmStart).since
+	if v, ok := m.starts.Load(r.Domain.UUID); ok {
+		if st := v.(vmStart); st.id == r.Domain.ID && st.host == r.Host {
+			return st.since
+		}
 	}
-	m.starts.Store(k, vmStart{id: r.Domain.ID, since: r.Updated})
+	m.starts.Store(r.Domain.UUID, vmStart{host: r.Host, id: r.Domain.ID, since: r.Updated})
 	return r.Updated
 }
 
@@ -295,7 +295,7 @@ func (ms *mibSnap) storageRow(r VMRow, d *Disk) mib.StorageRow {
 		row.Capacity, row.Allocation = blk.Capacity, blk.Allocation
 		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
 	case d.DiskImageIndex != 0:
-		if im, ok := ms.s.Image("", d.DiskImageIndex); ok && im.Volume != nil {
+		if im := ms.image(d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
 		}
 	}
@@ -400,15 +400,16 @@ func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
 }
 
 func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
-	for im := range ms.s.Images(ms.ctx, from) {
-		row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
-			Format: im.Format}
-		if v := im.Volume; v != nil {
-			row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
-		}
-		return row, true
+	im := ms.seekImage(from)
+	if im == nil {
+		return mib.DiskImageRow{}, false
 	}
-	return mib.DiskImageRow{}, false
+	row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
+		Format: im.Format}
+	if v := im.Volume; v != nil {
+		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
+	}
+	return row, true
 }
 
 func (ms *mibSnap) OS(from uint32) (mib.OSRow, bool) {

@@ -123,3 +123,61 @@ func (ms *mibSnap) hostStats(name string) (*hosts.Stats, bool) {
 	}
 	return ms.stats, ms.statsFresh
 }
+
+// imageCursor is vmCursor for diskImagesTable: a walk continues the open iterator.
+type imageCursor struct {
+	valid bool
+	from  uint32
+	im    *DiskImage // the last answer; nil: none
+	it    memdb.ResultIterator
+}
+
+// seekImage returns the first disk image of the context whose index is >= from.
+func (ms *mibSnap) seekImage(from uint32) *DiskImage {
+	c := &ms.imgs
+	if c.valid {
+		switch {
+		case from == c.from, c.im != nil && from > c.from && from <= c.im.Index:
+			return c.im
+		case c.im != nil && c.it != nil && from == c.im.Index+1:
+			c.from, c.im = from, ms.nextImage()
+			return c.im
+		case c.im == nil && from > c.from:
+			c.from = from
+			return nil
+		}
+	}
+	*c = imageCursor{valid: true, from: from}
+	s := ms.s
+	var err error
+	if ms.ctx == "" {
+		c.it, err = s.txn.LowerBound(tableImage, indexID, numKey(from))
+	} else if s.hosts[ms.ctx] != nil {
+		c.it, err = s.txn.LowerBound(tableImage, indexHost, hostNumKey(ms.ctx, from))
+	}
+	if err != nil || c.it == nil {
+		c.it = nil
+		return nil
+	}
+	c.im = ms.nextImage()
+	return c.im
+}
+
+func (ms *mibSnap) nextImage() *DiskImage {
+	c := &ms.imgs
+	raw := c.it.Next()
+	if raw == nil || (ms.ctx != "" && raw.(*DiskImage).Host != ms.ctx) {
+		c.it = nil
+		return nil
+	}
+	return raw.(*DiskImage)
+}
+
+// image returns the disk image with index idx, of any host (a unique-index lookup).
+func (ms *mibSnap) image(idx uint32) *DiskImage {
+	raw, err := ms.s.txn.First(tableImage, indexID, numKey(idx))
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(*DiskImage)
+}

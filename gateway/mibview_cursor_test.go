@@ -128,3 +128,37 @@ func TestSubRowSeeks(t *testing.T) {
 		}
 	}
 }
+
+// TestImageCursorMatchesImages: diskImagesTable seeks, in any order, answer as
+// Snapshot.Images does.
+func TestImageCursorMatchesImages(t *testing.T) {
+	v, _ := mibFixture(t)
+	m := NewMIBView(v, nil, nil)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, ctx := range []string{"", "kvm1", "kvm2", "nosuch"} {
+		ms := m.Snapshot(ctx).(*mibSnap)
+		var last uint32
+		for i := range 500 {
+			from := last + 1
+			switch rng.IntN(4) {
+			case 0:
+				from = uint32(rng.IntN(8))
+			case 1:
+				from = last
+			}
+			got := ms.seekImage(from)
+			var want *DiskImage
+			for im := range ms.s.Images(ctx, from) {
+				want = im
+				break
+			}
+			if got != want {
+				t.Fatalf("context %q seek %d (#%d): cursor %+v, Images %+v", ctx, from, i, got, want)
+			}
+			last = 0
+			if got != nil {
+				last = got.Index
+			}
+		}
+	}
+}
