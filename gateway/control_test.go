@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+)
+
+// controlFixture is a Control over a real supervisor of libvirt's test driver
+// (testdata/node.xml: its pool gw-pool holds web.qcow2) and a template directory with
+// one test-driver template, the current one.
+type controlFixture struct {
+	tv   *testView
+	ctl  *Control
+	sup  *hosts.Supervisor
+	tmpl uint32
+	host string
+}
+
+func newControlFixture(t *testing.T) *controlFixture {
+	t.Helper()
+	node := requireLibvirtd(t)
+	tv := newTestView(t)
+	tv.View.now = time.Now
+	const host = "gw-ctl"
+	uri := "test+unix://" + node
+	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
+	sup, _ := runSupervisor(t, tv, host, uri)
+	viewWaitFor(t, host+" up", func() bool { h, ok := tv.Read().HostHealth(host); return ok && h.Status == hosts.Up })
+
+	dir := t.TempDir()
+	tpl := "<domain type='test'><name>ctl</name><memory unit='MiB'>64</memory>" +
+		"<vcpu current='1'>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+	if err := os.WriteFile(filepath.Join(dir, "ctl.xml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := OpenTemplates(dir, t.TempDir(), tv.reg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := store.List()
+	if len(rows) != 1 {
+		t.Fatalf("templates %+v", rows)
+	}
+	if err := store.SetCurrent(rows[0].Index, 0); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(name string) (*hosts.Supervisor, bool) { return sup, name == host }
+	return &controlFixture{tv: tv, ctl: NewControl(tv.View, tv.reg, store, lookup, discard()),
+		sup: sup, tmpl: rows[0].Index, host: host}
+}
+
+// TestControlOnTestDriver drives every Control operation against a real supervisor and
+// checks that the view shows each result as soon as the call returns.
+func TestControlOnTestDriver(t *testing.T) {
+	f := newControlFixture(t)
+	ctx := context.Background()
+	c := f.ctl
+	id := f.tv.reg.NextFree(NSVM)
+	if !c.VMIDFree(id) {
+		t.Fatalf("NextFree %d is not free", id)
+	}
+	if err := c.Create(ctx, mib.CreateSpec{VMID: id, Host: f.host, Template: f.tmpl, MemoryMb: 80}); err != nil {
+		t.Fatal(err)
+	}
+	vm, ok := c.VM(f.host, id)
+	if !ok || vm.Name != "ctl-"+itoa(id) || vm.State != mib.StateShutoff || vm.MemoryKiB != 80<<10 ||
+		vm.VCPUs != 1 || vm.MaxVCPUs != 2 || !vm.Persistent {
+		t.Fatalf("created VM %+v %v", vm, ok)
+	}
+	if c.VMIDFree(id) || !c.NameTaken(f.host, vm.Name) {
+		t.Fatal("the new VM's vmId or name still reads free")
+	}
+	// The default name is made unique.
+	id2 := f.tv.reg.NextFree(NSVM)
+	if err := c.Create(ctx, mib.CreateSpec{VMID: id2, Host: f.host, Template: f.tmpl, Name: ""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Destroy(ctx, f.host, id2); err != nil {
+		t.Fatal(err)
+	}
+
+	var image uint32
+	for im := range f.tv.Read().Images(f.host, 0) {
+		if im.Path == "/gw-pool/web.qcow2" {
+			image = im.Index
+		}
+	}
+	if image == 0 {
+		t.Fatal("pool volume web.qcow2 not in the view")
+	}
+	steps := []struct {
+		name  string
+		do    func() error
+		check func(mib.VMInfo) bool
+	}{
+		{"rename", func() error { return c.Rename(ctx, f.host, id, "ctl-renamed") },
+			func(v mib.VMInfo) bool { return v.Name == "ctl-renamed" }},
+		{"memory above the maximum while shut off", func() error { return c.SetMemory(ctx, f.host, id, 128) },
+			func(v mib.VMInfo) bool { return v.MemoryKiB == 128<<10 && v.MaxMemKiB >= 128<<10 }},
+		{"vCPUs", func() error { return c.SetVCPUs(ctx, f.host, id, 2) },
+			func(v mib.VMInfo) bool { return v.VCPUs == 2 }},
+		{"start", func() error { return c.SetState(ctx, f.host, id, mib.StateRunning) },
+			func(v mib.VMInfo) bool { return v.State == mib.StateRunning }},
+		{"pause", func() error { return c.SetState(ctx, f.host, id, mib.StatePaused) },
+			func(v mib.VMInfo) bool { return v.State == mib.StatePaused }},
+		{"resume", func() error { return c.SetState(ctx, f.host, id, mib.StateRunning) },
+			func(v mib.VMInfo) bool { return v.State == mib.StateRunning }},
+		{"power off", func() error { return c.SetState(ctx, f.host, id, mib.StateShutoff) },
+			func(v mib.VMInfo) bool { return v.State == mib.StateShutoff }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if v, _ := c.VM(f.host, id); !s.check(v) {
+			t.Fatalf("%s: the view shows %+v", s.name, v)
+		}
+	}
+	// The test driver cannot attach devices: the failed attach releases the index the
+	// manager chose.
+	err := c.AttachDisk(ctx, f.host, id, mib.DiskSpec{Index: 4242, Device: mib.DeviceDisk, Image: image})
+	if err == nil {
+		t.Fatal("attach on the test driver succeeded")
+	}
+	if !c.StorageIndexFree(id, 4242) {
+		t.Fatal("storageIndex 4242 still bound after a failed attach")
+	}
+	if err := c.Destroy(ctx, f.host, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.VM(f.host, id); ok {
+		t.Fatal("destroyed VM still in the view")
+	}
+	if c.VMIDFree(id) {
+		t.Fatal("a destroyed VM's vmId is free at once (it must keep its grace period)")
+	}
+	if err := c.SetState(ctx, "nope", id, mib.StateRunning); err == nil {
+		t.Fatal("unknown host accepted")
+	}
+}
+
+func itoa(n uint32) string { return string(appendUint(nil, n)) }
+
+func appendUint(b []byte, n uint32) []byte {
+	if n >= 10 {
+		b = appendUint(b, n/10)
+	}
+	return append(b, byte('0'+n%10))
+}
