@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestParseURI(t *testing.T) {
@@ -138,5 +140,39 @@ func TestSetDefaults(t *testing.T) {
 	if c.CallTimeout != time.Second || c.ConnectTimeout != DefaultConnectTimeout ||
 		c.KeepaliveTimeout != DefaultKeepaliveTimeout || c.BackoffMax != DefaultBackoffMax {
 		t.Fatalf("SetDefaults: %+v", c)
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	doc := `
+name: kvm-07
+uri: qemu+ssh://root@kvm7/system
+ssh:
+  key_file: /etc/vmgate/id_ed25519
+  known_hosts: /etc/vmgate/known_hosts
+  use_agent: false
+  socket: /var/run/libvirt/libvirt-sock
+connect_timeout: 5s
+call_timeout: 1m
+keepalive_interval: 2s
+keepalive_timeout: 6s
+stats_interval: 15s
+backoff_max: 2m
+`
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Name: "kvm-07", URI: "qemu+ssh://root@kvm7/system",
+		SSH:            SSHConfig{KeyFile: "/etc/vmgate/id_ed25519", KnownHosts: "/etc/vmgate/known_hosts", Socket: "/var/run/libvirt/libvirt-sock"},
+		ConnectTimeout: 5 * time.Second, CallTimeout: time.Minute, KeepaliveInterval: 2 * time.Second,
+		KeepaliveTimeout: 6 * time.Second, StatsInterval: 15 * time.Second, BackoffMax: 2 * time.Minute}
+	if c != want {
+		t.Fatalf("decoded %+v\nwant    %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
