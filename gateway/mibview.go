@@ -64,6 +64,8 @@ type mibSnap struct {
 	stats      *hosts.Stats
 	statsFresh bool
 	statsValid bool
+	dsVM       *VM // the record whose counters ds holds
+	ds         hosts.DomainStats
 }
 
 func (ms *mibSnap) Known() bool {
@@ -184,7 +186,10 @@ func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
 	if !fresh || r.Stale {
 		return hosts.DomainStats{}, false
 	}
-	return st.Domains[r.Domain.UUID], true
+	if ms.dsVM != r.VM { // the sub-rows of one VM come one after another
+		ms.ds, ms.dsVM = st.Domains[r.Domain.UUID], r.VM
+	}
+	return ms.ds, true
 }
 
 // started returns when the agent first saw the current run of an active domain (its

@@ -77,7 +77,7 @@ type node interface {
 // snapshot returns the request's snapshot: the same for every varbind of one PDU (the
 // engine makes one *snmp.Request per PDU), so a GETBULK answers from one picture and
 // pays for one view read.
-func (h *Handler) snapshot(r *snmp.Request) Snapshot { return h.snaps.get(r, h.view) }
+func (h *Handler) snapshot(r *snmp.Request) Snapshot { return h.snaps.get(r, h.view).s }
 
 // Get implements snmp.Handler.
 func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.VarBind {
@@ -96,21 +96,23 @@ func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.Var
 
 // Next implements snmp.Handler: the first instance after oid, objects in OID order.
 func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp.VarBind, bool) {
-	start := h.holder(oid)
-	if start < 0 {
-		// The first node whose root is after oid (oid may be an ancestor of it).
-		start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
-	}
-	if start >= len(h.nodes) {
-		return snmp.VarBind{}, false
-	}
-	s := h.snapshot(r)
+	rs := h.snaps.get(r, h.view)
+	s := rs.s
 	if !s.Known() {
 		return snmp.VarBind{}, false
 	}
+	// A walk asks after the instance the last answer gave: try that node first.
+	start := rs.hint
+	if start < 0 || !oid.HasPrefix(h.roots[start]) {
+		if start = h.holder(oid); start < 0 {
+			// The first node whose root is after oid (oid may be an ancestor of it).
+			start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
+		}
+	}
 	v1 := r.Principal.Model == snmp.ModelV1
-	for _, n := range h.nodes[start:] {
-		if vb, ok := n.next(s, oid, v1); ok {
+	for i := start; i < len(h.nodes); i++ {
+		if vb, ok := h.nodes[i].next(s, oid, v1); ok {
+			rs.hint = i
 			return vb, true
 		}
 		if ctx.Err() != nil {
@@ -142,18 +144,21 @@ type snapCache struct {
 	next  atomic.Uint32
 }
 
+// reqSnap is one request's snapshot. Only the goroutine serving the request touches
+// hint.
 type reqSnap struct {
-	r *snmp.Request
-	s Snapshot
+	r    *snmp.Request
+	s    Snapshot
+	hint int // the node of the last GETNEXT answer, -1 for none
 }
 
-func (c *snapCache) get(r *snmp.Request, v View) Snapshot {
+func (c *snapCache) get(r *snmp.Request, v View) *reqSnap {
 	for i := range c.slots {
 		if p := c.slots[i].Load(); p != nil && p.r == r {
-			return p.s
+			return p
 		}
 	}
-	s := v.Snapshot(r.Context)
-	c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(&reqSnap{r: r, s: s})
-	return s
+	p := &reqSnap{r: r, s: v.Snapshot(r.Context), hint: -1}
+	c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(p)
+	return p
 }
