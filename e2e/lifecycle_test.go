@@ -124,6 +124,26 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if g.Exited() {
 		t.Fatal("vmgate exited after a bad reload")
 	}
+
+	// Revocation: drop a community and change a user's passphrase; after the reload the
+	// old secrets no longer work and the new passphrase does.
+	revoked := cfg
+	revoked.Communities = []Community{private, {Community: "added-by-reload", Access: "read-only"}}
+	newReader := reader
+	newReader.AuthPassphrase = "reader-auth-pass-2"
+	revoked.Users = []User{admin, newReader}
+	g.WriteConfig(t, revoked)
+	off = g.LogLen()
+	g.Signal(t, syscall.SIGHUP)
+	g.WaitLog(t, off, "configuration reloaded", 10*time.Second)
+	r = g.Run(t, "snmpget", V2c("public"), "-t", "0.5", sysUpTime)
+	mustFail(t, r)
+	mustContain(t, r, "Timeout: No Response")
+	r = g.Run(t, "snmpget", reader.Cred(""), "-t", "0.5", sysUpTime)
+	mustFail(t, r)
+	mustContain(t, r, "Authentication failure (incorrect password, community or key)")
+	g.Get(t, newReader.Cred(""), sysUpTime)
+	g.Get(t, added, sysUpTime)
 }
 
 // waitAnswers polls until cred gets an answer for sysUpTime, for up to 10 s.
