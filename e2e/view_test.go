@@ -41,26 +41,30 @@ func TestMergedView(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			// Hosts connect and sync in the background: poll until the names show up.
-			deadline := time.Now().Add(30 * time.Second)
-			var out string
-			for {
-				r := g.Run(t, "snmpbulkwalk", c.cred, "-Cr25", root)
-				mustSucceed(t, r)
-				out = r.Stdout
-				if containsAll(out, c.want) || time.Now().After(deadline) {
-					break
-				}
-			}
-			if !containsAll(out, c.want) {
-				t.Fatalf("walk of %s for %s lacks %v:\n%s", root, c.cred, c.want, out)
-			}
+			out := waitForNames(t, g, c.cred, root, c.want...)
 			for _, n := range c.not {
 				if strings.Contains(out, `"`+n+`"`) {
 					t.Fatalf("walk for %s shows %s from another host:\n%s", c.cred, n, out)
 				}
 			}
 		})
+	}
+}
+
+// waitForNames walks root until the output holds every name as a string value (hosts
+// connect and sync in the background) and returns that output; it fails after 30 s.
+func waitForNames(t *testing.T, g *Gateway, cred Cred, root string, names ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := g.Run(t, "snmpbulkwalk", cred, "-Cr25", root)
+		mustSucceed(t, r)
+		if containsAll(r.Stdout, names) {
+			return r.Stdout
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("walk of %s for %s lacks %v:\n%s", root, cred, names, r.Stdout)
+		}
 	}
 }
 
