@@ -291,6 +291,29 @@ func (p *partialCtl) Create(context.Context, CreateSpec) error {
 	return fmt.Errorf("start: boom: %w", ErrPartial)
 }
 
+// TestCreateWithTemplateDisk: copying a template's disk image is not implemented, so
+// creation is refused while a storage template or a template disk is set.
+func TestCreateWithTemplateDisk(t *testing.T) {
+	r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
+	vars := setVars(rs(VirtualMachinesTable, ColVmRowStatus, RowCreateAndGo, 5))
+	for _, tc := range []struct {
+		name string
+		set  func(*fakeCtl)
+	}{
+		{"storageTemplate", func(f *fakeCtl) { f.stor = 7 }},
+		{"templateDiskImageIndex", func(f *fakeCtl) { tp := f.templates[1]; tp.Image = 7; f.templates[1] = tp }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			tc.set(f)
+			st, idx := status(NewHandler(nil, WithController(f)).TestSet(context.Background(), r, vars))
+			if st != gosnmp.InconsistentValue || idx != 1 {
+				t.Fatalf("got %v at %d, want inconsistentValue at 1", st, idx)
+			}
+		})
+	}
+}
+
 func TestReadOnlyWithoutController(t *testing.T) {
 	h := NewHandler(nil)
 	r := &snmp.Request{Context: "h1"}

@@ -115,9 +115,15 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 	if spec.Host, err = p.createHost(rv, rs); err != nil {
 		return nil, err
 	}
-	tpl, _ := p.ctl.CurrentTemplates()
-	if _, ok := p.ctl.Template(tpl); !ok {
+	tpl, storage := p.ctl.CurrentTemplates()
+	t, ok := p.ctl.Template(tpl)
+	if !ok {
 		return nil, setErr(gosnmp.InconsistentValue, rs, "no current template (virtualMachineTemplate is %d)", tpl)
+	}
+	if storage != 0 || t.Image != 0 {
+		// Copying a volume for the new VM is not implemented: refuse rather than create
+		// a VM without the disk the manager expects.
+		return nil, setErr(gosnmp.InconsistentValue, rs, "copying a template disk image (storageTemplate %d, templateDiskImageIndex %d) is not supported", storage, t.Image)
 	}
 	spec.Template = tpl
 	if v, ok := rv.get(ColVmState); ok {
