@@ -20,6 +20,7 @@ type MIBView struct {
 	reg  *Registry
 	tpl  *Templates // nil: no templates
 
+	reads    readCache
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
 	starts   sync.Map // hosts.UUID -> vmStart: when the agent first saw a run of a domain
 }
@@ -42,7 +43,7 @@ func NewMIBView(v *View, reg *Registry, tpl *Templates) *MIBView {
 
 // Snapshot implements mib.View: one read transaction of the view.
 func (m *MIBView) Snapshot(ctx string) mib.Snapshot {
-	return &mibSnap{m: m, s: m.view.Read(), ctx: ctx}
+	return &mibSnap{m: m, s: m.view.readFast(&m.reads), ctx: ctx}
 }
 
 // mibSnap is one request's picture. It serves one PDU, whose varbinds the engine

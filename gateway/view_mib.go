@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"sync/atomic"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// readCache makes a read of the view cheap for the MIB, which reads once per SNMP
+// request. View.Read rebuilds a map of every host and of every host's counters per
+// call (tens of microseconds with 100 hosts); readFast gives a Snapshot with the same
+// content but shares the maps of an earlier read while nothing in them changed: the
+// host map until a write touches the host table (its memdb watch channel closes), the
+// counters map until a host's snapshot pointer changes. Snapshots never modify their
+// maps, so sharing them is safe. Lock-free for readers.
+type readCache struct {
+	hosts atomic.Pointer[hostMap]
+	stats atomic.Pointer[map[string]*hosts.Stats]
+}
+
+type hostMap struct {
+	m     map[string]*HostEntry
+	watch <-chan struct{} // closed when the host table changes
+}
+
+// readFast returns what v.Read returns.
+func (v *View) readFast(c *readCache) *Snapshot {
+	s := &Snapshot{txn: v.db.Txn(false), now: v.now(), interval: v.defaultStatsInterval}
+	// The transaction is taken first: if the watch is still open after that, the host
+	// table has not changed since the cached map was built, so the map is this
+	// transaction's. A map built from an older transaction has a closed watch.
+	hm := c.hosts.Load()
+	if hm == nil || closed(hm.watch) {
+		hm = &hostMap{m: map[string]*HostEntry{}}
+		if it, err := s.txn.Get(tableHost, indexID); err == nil {
+			hm.watch = it.WatchCh()
+			for raw := it.Next(); raw != nil; raw = it.Next() {
+				e := raw.(*HostEntry)
+				hm.m[e.Name] = e
+			}
+		}
+		if hm.watch != nil {
+			c.hosts.Store(hm)
+		}
+	}
+	s.hosts = hm.m
+	s.stats = v.statsMap(c)
+	return s
+}
+
+// statsMap returns the hosts' current counter snapshots, the cached map when every
+// pointer in it is still current.
+func (v *View) statsMap(c *readCache) map[string]*hosts.Stats {
+	v.statsMu.RLock()
+	defer v.statsMu.RUnlock()
+	if old := c.stats.Load(); old != nil {
+		n, same := 0, true
+		for name, p := range v.stats {
+			if st := p.Load(); st != nil {
+				n++
+				if (*old)[name] != st {
+					same = false
+					break
+				}
+			}
+		}
+		if same && n == len(*old) {
+			return *old
+		}
+	}
+	m := make(map[string]*hosts.Stats, len(v.stats))
+	for name, p := range v.stats {
+		if st := p.Load(); st != nil {
+			m[name] = st
+		}
+	}
+	c.stats.Store(&m)
+	return m
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
