@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,14 +26,16 @@ const localURI = "qemu:///system"
 const latencyBound = 6 * time.Minute
 
 // tinyVM is a 64 MiB diskless TCG guest: it idles in firmware, all a lifecycle needs.
-func tinyVM(name string) string {
+// A fixed UUID makes a retried define (after a lost reply) an update, not a conflict.
+func tinyVM(name, uuid string) string {
 	return fmt.Sprintf(`<domain type='qemu'>
   <name>%s</name>
+  <uuid>%s</uuid>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <on_poweroff>destroy</on_poweroff>
-</domain>`, name)
+</domain>`, name, uuid)
 }
 
 func virsh(ctx context.Context, args ...string) (string, error) {
@@ -74,7 +77,7 @@ func (b *bench) latency(ctx context.Context) error {
 		return err
 	}
 	defer undefine(name)
-	if _, err := virsh(ctx, "start", name); err != nil {
+	if err := retryVirsh(ctx, "start", name); err != nil {
 		return err
 	}
 	out, err := virsh(ctx, "domuuid", name)
@@ -119,18 +122,58 @@ func (b *bench) latency(ctx context.Context) error {
 }
 
 func (b *bench) defineVM(ctx context.Context) (string, error) {
-	var r [4]byte
+	var r [16]byte
 	_, _ = rand.Read(r[:])
-	name := "fleetbench-" + hex.EncodeToString(r[:])
+	r[6], r[8] = r[6]&0x0f|0x40, r[8]&0x3f|0x80 // version 4
+	name := "fleetbench-" + hex.EncodeToString(r[:4])
 	path := filepath.Join(b.work, name+".xml")
-	if err := os.WriteFile(path, []byte(tinyVM(name)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(tinyVM(name, hosts.UUID(r).String())), 0o644); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "fleet: defining QEMU VM %s (libvirt may probe QEMU first: up to minutes)\n", name)
-	if _, err := virsh(ctx, "define", path); err != nil {
+	if err := retryVirsh(ctx, "define", path); err != nil {
 		return "", err
 	}
 	return name, nil
+}
+
+// retryVirsh runs a virsh command up to 3 times: the shared test libvirtd (9.0.0) has
+// been seen to crash under other clients and be restarted (deploy/testbed/libvirtd-up)
+// while this ran. Between attempts it waits for libvirtd to answer again.
+func retryVirsh(ctx context.Context, args ...string) error {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			fmt.Fprintf(os.Stderr, "fleet: %v; waiting for libvirtd and retrying\n", err)
+			if werr := waitLibvirtd(ctx, time.Minute); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		if _, err = virsh(ctx, args...); err == nil {
+			return nil
+		}
+		if attempt > 0 && strings.Contains(err.Error(), "already active") {
+			return nil // the start before the crash went through
+		}
+	}
+	return err
+}
+
+// waitLibvirtd polls `virsh uri` until libvirtd answers.
+func waitLibvirtd(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := virsh(ctx, "uri"); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("libvirtd not answering after %s: %w", within, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // undefine removes the VM, on a fresh context: it runs on the way out, after a signal too.
