@@ -23,17 +23,7 @@ type privateLibvirtd struct {
 	exited  chan error // receives the daemon's exit once
 }
 
-func startPrivateLibvirtdQemu(t *testing.T) *privateLibvirtd {
-	t.Helper()
-	return startPrivate(t, true)
-}
-
 func startPrivateLibvirtd(t *testing.T) *privateLibvirtd {
-	t.Helper()
-	return startPrivate(t, false)
-}
-
-func startPrivate(t *testing.T, qemu bool) *privateLibvirtd {
 	t.Helper()
 	requireLibvirtd(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
@@ -65,11 +55,7 @@ log_outputs = "3:file:%s/libvirtd.log"
 	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if qemu { // no virtlogd in the private namespace
-		if err := os.WriteFile(filepath.Join(dir, "root/etc/qemu.conf"), []byte("stdio_handler = \"file\"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+
 	p.start(t)
 	t.Cleanup(func() {
 		if p.crashed() {
