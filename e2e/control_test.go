@@ -112,6 +112,44 @@ func getVal(t *testing.T, g *Gateway, cred Cred, oid string) string {
 	return vars[0].Value
 }
 
+// TestControlTemplates: a template row created by SET becomes an XML file in the
+// template directory at the manager's index, can be chosen, and is destroyed with its
+// file; the current template cannot be destroyed.
+func TestControlTemplates(t *testing.T) {
+	g, cur := controlGateway(t)
+	dir := g.Config().TemplatesDir
+	cred := admin.Cred("")
+	const idx = 4040
+	name := randomName(t, "tpl-e2e-")
+	mustSucceed(t, g.Set(t, cred,
+		inst(templateEntry, colTplRowStatus, idx), "i", "4",
+		inst(templateEntry, 2, idx), "s", name,
+		inst(templateEntry, 3, idx), "u", "128",
+		inst(templateEntry, 4, idx), "u", "2"))
+	data, err := os.ReadFile(filepath.Join(dir, name+".xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<name>" + name + "</name>", "<memory unit='KiB'>131072</memory>", "<vcpu>2</vcpu>"} {
+		if !strings.Contains(string(data), want) {
+			t.Fatalf("template file lacks %q:\n%s", want, data)
+		}
+	}
+	if got := getVal(t, g, cred, inst(templateEntry, 2, idx)); got != name {
+		t.Fatalf("domainTemplateName.%d = %q", idx, got)
+	}
+	mustContain(t, g.Set(t, cred, inst(templateEntry, 3, idx), "u", "256"), "Reason: inconsistentValue")
+	mustContain(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, cur), "i", "6"), "Reason: inconsistentValue")
+	mustContain(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx+1), "i", "5"), "Reason: wrongValue")
+	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(idx)))
+	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(cur))))
+	mustSucceed(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx), "i", "6"))
+	if _, err := os.Stat(filepath.Join(dir, name+".xml")); !os.IsNotExist(err) {
+		t.Fatalf("template file still there: %v", err)
+	}
+	mustContain(t, g.Run(t, "snmpget", cred, inst(templateEntry, 2, idx)), "No Such Instance")
+}
+
 // controlGateway starts vmgate on the test-driver host with a template directory
 // holding one test-driver template, chosen as the current template.
 func controlGateway(t *testing.T) (*Gateway, uint32) {
