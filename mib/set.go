@@ -210,11 +210,11 @@ func extraValueCheck(v setVar) error {
 		case StateDefined, StateBlocked, StateCrashed, StateUnknown:
 			return setErr(gosnmp.WrongValue, v, "vmState %v cannot be written", VMState(n))
 		}
-	case "vmRowStatus", "storageRowStatus":
+	case "vmRowStatus":
 		if RowStatus(n) == RowNotInService {
 			return setErr(gosnmp.WrongValue, v, "%s: notInService(2) is not supported", v.col.Name)
 		}
-	case "cpuRowStatus", "templateRowStatus":
+	case "cpuRowStatus", "storageRowStatus", "templateRowStatus":
 		if RowStatus(n) == RowNotInService || RowStatus(n) == RowCreateAndWait {
 			return setErr(gosnmp.WrongValue, v, "%s: %v is not supported", v.col.Name, RowStatus(n))
 		}

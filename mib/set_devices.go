@@ -65,7 +65,7 @@ func (p *planner) cpuRow(rv *rowVars) ([]change, error) {
 	return []change{c}, nil
 }
 
-// storageRow plans storageTable: createAndGo/createAndWait attaches a device, destroy
+// storageRow plans storageTable: createAndGo attaches a device, destroy
 // detaches it, storageDiskImageIndex on a cdRom/floppy row changes the medium.
 func (p *planner) storageRow(rv *rowVars) ([]change, error) {
 	id, si := rv.index[0], rv.index[1]
@@ -83,7 +83,7 @@ func (p *planner) storageRow(rv *rowVars) ([]change, error) {
 	}
 	if rs, ok := rv.get(ColStorageRowStatus); ok {
 		switch RowStatus(rs.num) {
-		case RowCreateAndGo, RowCreateAndWait:
+		case RowCreateAndGo:
 			if exists {
 				return nil, setErr(gosnmp.InconsistentValue, rs, "storage row %d.%d exists", id, si)
 			}

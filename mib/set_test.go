@@ -173,6 +173,7 @@ func TestTestSetStatuses(t *testing.T) {
 		{"vCPU index not next", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndGo, 1, 5)}, gosnmp.InconsistentName, 1, nil},
 		{"remove the only vCPU", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowDestroy, 1, 1)}, gosnmp.InconsistentValue, 1, nil},
 		{"vCPU createAndWait", "h1", []snmp.VarBind{rs(cpuT, ColCpuRowStatus, RowCreateAndWait, 1, 2)}, gosnmp.WrongValue, 1, nil},
+		{"disk createAndWait", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndWait, 1, 20)}, gosnmp.WrongValue, 1, nil},
 		{"disk without image", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20)}, gosnmp.InconsistentValue, 1, nil},
 		{"disk image of another host", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(8), 1, 20)}, gosnmp.InconsistentValue, 2, nil},
 		{"disk on a taken index", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 4), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 4)}, gosnmp.NoError, 0,
