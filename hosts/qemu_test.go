@@ -41,9 +41,20 @@ func TestQEMULifecycleEvents(t *testing.T) {
 		t.Skipf("SKIPPING: no qemu-system-x86_64: %v", err)
 	}
 	name := randomPrefix(t) + "-vm"
+	defineFailed := false
 	t.Cleanup(func() {
-		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
-		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
+		// A define that timed out here may still complete in libvirtd: wait for it.
+		deadline := time.Now().Add(time.Second)
+		if defineFailed {
+			deadline = time.Now().Add(5 * time.Minute)
+		}
+		for {
+			_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
+			if exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run() == nil || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(2 * time.Second)
+		}
 	})
 	sink := newFakeSink()
 	s := startSupervisor(t, Config{Name: "qemu", URI: "qemu:///system", StatsInterval: time.Hour,
@@ -55,6 +66,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 
 	d, err := s.Define(ctx, tinyVM(name))
 	if err != nil {
+		defineFailed = true
 		t.Fatal(err)
 	}
 	id := d.UUID
