@@ -205,7 +205,7 @@ func TestControlErrors(t *testing.T) {
 		{"wrongValue notReady", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, 77), "i", "3"}, "wrongValue", ""},
 		{"noCreation", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, 0), "i", "5"}, "noCreation", ""},
 		{"inconsistentName", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, 999999), "s", "x"}, "inconsistentName", ""},
-		{"inconsistentName taken vmId", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "6", inst(cpuEntry, colCpuRowStatus, id, 5), "i", "4"}, "inconsistentName", inst(cpuEntry, colCpuRowStatus, id, 5)},
+		{"inconsistentName vCPU index not next", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "6", inst(cpuEntry, colCpuRowStatus, id, 5), "i", "4"}, "inconsistentName", inst(cpuEntry, colCpuRowStatus, id, 5)},
 		{"inconsistentValue exists", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "4"}, "inconsistentValue", ""},
 		{"inconsistentValue rename running", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, id), "s", "other"}, "inconsistentValue", ""},
 		{"inconsistentValue transition", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "8"}, "inconsistentValue", ""},
