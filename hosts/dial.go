@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -104,8 +105,30 @@ func dialTLS(c TLSConfig, u URI) DialFunc {
 		if err != nil {
 			return nil, fmt.Errorf("dial tls %s (server name %q): %w", addr, cfg.ServerName, err)
 		}
+		if err := readTLSAck(ctx, conn); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("dial tls %s: %w", addr, err)
+		}
 		return conn, nil
 	}
+}
+
+// readTLSAck reads the byte libvirtd sends right after the handshake: 1 when it accepted
+// the client certificate. Until it is consumed every RPC frame would be off by one.
+func readTLSAck(ctx context.Context, conn net.Conn) error {
+	done := deadlineConn(ctx, conn)
+	var b [1]byte
+	_, err := io.ReadFull(conn, b[:])
+	if derr := done(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("reading libvirtd's certificate check answer: %w", err)
+	}
+	if b[0] != 1 {
+		return fmt.Errorf("libvirtd refused the client certificate (answer %d)", b[0])
+	}
+	return nil
 }
 
 // deadlineConn applies ctx's deadline to c for a handshake that takes no context, and

@@ -115,7 +115,18 @@ func tlsFront(t *testing.T, ca *testCA, socket string) string {
 			if err != nil {
 				return
 			}
-			go forward(c, socket)
+			go func() {
+				// libvirtd answers a completed handshake with one byte: 1 = certificate accepted.
+				if err := c.(*tls.Conn).Handshake(); err != nil {
+					c.Close()
+					return
+				}
+				if _, err := c.Write([]byte{1}); err != nil {
+					c.Close()
+					return
+				}
+				forward(c, socket)
+			}()
 		}
 	}()
 	return l.Addr().String()
