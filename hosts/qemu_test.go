@@ -60,7 +60,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	s := startSupervisor(t, Config{Name: "qemu", URI: "qemu:///system", StatsInterval: time.Hour,
 		// A loaded test machine re-probes QEMU's capabilities on define: >30s seen.
 		CallTimeout: 3 * time.Minute}, sink)
-	waitUp(t, sink)
+	waitFor(t, 3*time.Minute, "qemu host up", func() bool { return sink.lastHealth().Status == Up })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
