@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
@@ -15,6 +16,9 @@ import (
 // Control implements mib.Controller: SETs of the VIRTUAL-MACHINES-MIB become
 // operations of the hosts' supervisors. Its read methods use the view only.
 type Control struct {
+	// commit is held by the MIB handler around each SET's commit (sync.Locker): changes
+	// of two PDUs never interleave, whatever the engine's scheduling.
+	commit sync.Mutex
 	view   *View
 	reg    *Registry
 	tpl    *Templates
@@ -23,6 +27,10 @@ type Control struct {
 }
 
 var _ mib.Controller = (*Control)(nil)
+
+// Lock and Unlock make Control a sync.Locker for the MIB handler's commits.
+func (c *Control) Lock()   { c.commit.Lock() }
+func (c *Control) Unlock() { c.commit.Unlock() }
 
 // NewControl returns the controller over view (with its registry), the template store
 // and the supervisors host returns by configured name.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -28,8 +29,14 @@ func (h *Handler) TestSet(_ context.Context, r *snmp.Request, vars []snmp.SetVar
 	return err
 }
 
-// CommitSet implements snmp.Setter.
+// CommitSet implements snmp.Setter. It plans again against the view as it is now and
+// applies; a Controller that is also a sync.Locker is held meanwhile, so that commits
+// stay whole even if the engine stopped serializing SET PDUs.
 func (h *Handler) CommitSet(ctx context.Context, r *snmp.Request, vars []snmp.SetVar) error {
+	if l, ok := h.ctl.(sync.Locker); ok {
+		l.Lock()
+		defer l.Unlock()
+	}
 	changes, err := h.plan(r, vars)
 	if err != nil {
 		// The view changed since TestSet (an event between the phases): nothing applied.

@@ -323,3 +323,29 @@ func TestReadOnlyWithoutController(t *testing.T) {
 		t.Fatalf("got %v at %d, want notWritable at 1", st, idx)
 	}
 }
+
+// lockingCtl is a fakeCtl that is also a sync.Locker and checks it is held on commit.
+type lockingCtl struct {
+	*fakeCtl
+	held, sawHeld bool
+}
+
+func (l *lockingCtl) Lock()   { l.held = true }
+func (l *lockingCtl) Unlock() { l.held = false }
+func (l *lockingCtl) SetState(ctx context.Context, h string, id uint32, to VMState) error {
+	l.sawHeld = l.held
+	return l.fakeCtl.SetState(ctx, h, id, to)
+}
+
+func TestCommitHoldsLocker(t *testing.T) {
+	l := &lockingCtl{fakeCtl: newFake()}
+	h := NewHandler(nil, WithController(l))
+	r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
+	vars := setVars(sv(VirtualMachinesTable, ColVmState, gosnmp.Integer, int(StateRunning), 1))
+	if err := h.CommitSet(context.Background(), r, vars); err != nil {
+		t.Fatal(err)
+	}
+	if !l.sawHeld || l.held {
+		t.Fatalf("lock held during the change: %v, after: %v", l.sawHeld, l.held)
+	}
+}
