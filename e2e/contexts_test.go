@@ -9,7 +9,7 @@ import (
 	"github.com/vmgate/vmgate/mib"
 )
 
-// limitedUser may read one host's context only (set in TestMIBContexts).
+// limitedUser may read one host's context only (set in TestQemuContexts).
 func limitedUser(context string) User {
 	return User{
 		Name: "limited", AuthProtocol: "SHA-256", AuthPassphrase: "limited-auth-pass",
@@ -18,13 +18,13 @@ func limitedUser(context string) User {
 	}
 }
 
-// TestMIBContexts serves two hosts, a real QEMU one (qemu:///system with one domain of
+// TestQemuContexts serves two hosts, a real QEMU one (qemu:///system with one domain of
 // the test's own) and a test-driver one (e2e-vm-1): each host's context shows only its
 // own VMs, the merged context both; a user or a community bound to one context sees
 // that one only and gets authorizationError elsewhere; an unknown context is answered
 // with a Report (snmpUnknownContexts). Then it walks the whole tree from .1 in every
 // context.
-func TestMIBContexts(t *testing.T) {
+func TestQemuContexts(t *testing.T) {
 	bin := needQemu(t)
 	mibPath := mibDirs(t)
 	host := "mibctx-" + randHex(t, 4)
