@@ -44,8 +44,8 @@ type process struct {
 }
 
 // Start writes cfg (with a free loopback port and a private state_dir filled in), starts
-// vmgate and waits until it answers a GET for sysUpTime. The process is stopped in
-// t.Cleanup; its log is printed when the test failed.
+// vmgate and waits until it answers a GET for sysUpTime. The process is stopped with
+// SIGTERM in t.Cleanup and must exit 0; its log is printed when the test failed.
 func Start(t testing.TB, bin string, cfg Config) *Gateway {
 	t.Helper()
 	dir := t.TempDir()
@@ -64,7 +64,11 @@ func Start(t testing.TB, bin string, cfg Config) *Gateway {
 		}
 	}
 	t.Cleanup(func() {
-		g.stop()
+		// A clean exit is part of every test: a data race found by the race-enabled
+		// binary (GORACE=halt_on_error=1) or a panic ends it non-zero.
+		if err := g.stop(); err != nil {
+			t.Errorf("vmgate did not exit cleanly: %v", err)
+		}
 		if t.Failed() {
 			t.Logf("vmgate log (%s):\n%s", g.ConfigPath, g.Logs())
 		}
