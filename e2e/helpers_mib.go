@@ -262,6 +262,9 @@ func readTable(t testing.TB, g *Gateway, mibPath string, cred Cred, table string
 			if i < len(f) {
 				row[h] = f[i]
 			}
+			if strings.HasSuffix(h, "UUID") {
+				row[h] = normUUID(row[h])
+			}
 		}
 		rows[row["index"]] = row
 	}
@@ -300,6 +303,23 @@ func getByName(t testing.TB, g *Gateway, mibPath string, cred Cred, names ...str
 		args = append(args, mib.ModuleName+"::"+n)
 	}
 	return g.Run(t, "snmpget", cred, args...)
+}
+
+// normUUID pads the groups net-snmp prints for UUIDorZero's display hint
+// "4x-2x-2x-2x-6x" without leading zeros ("2115689-8f27-...") to the usual
+// 8-4-4-4-12 form.
+func normUUID(s string) string {
+	parts := strings.Split(s, "-")
+	widths := []int{8, 4, 4, 4, 12}
+	if len(parts) != len(widths) {
+		return s
+	}
+	for i, p := range parts {
+		if len(p) < widths[i] {
+			parts[i] = strings.Repeat("0", widths[i]-len(p)) + p
+		}
+	}
+	return strings.ToLower(strings.Join(parts, "-"))
 }
 
 // normMAC turns net-snmp's "52:54:0:a:bb:1" (display hint 1x:) into 52:54:00:0a:bb:01.
