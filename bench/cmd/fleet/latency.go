@@ -61,7 +61,15 @@ var ops = []lifecycleOp{
 }
 
 // sample is one operation's timings, all from the moment virsh was started.
-type sample struct{ virsh, event, view, snmp time.Duration }
+// statsPoll is set when a stats poll of host "local" completed between the virsh start
+// and the view showing the change: the supervisor's session loop runs polls and event
+// refreshes one after the other, so such a change may wait for the poll. fleetPoll is
+// the same for the fleet's first host: the fleet's polls start together every 10 s and
+// load the one libvirtd (and the gateway) in a burst.
+type sample struct {
+	virsh, event, view, snmp time.Duration
+	statsPoll, fleetPoll     bool
+}
 
 // latency defines and starts a real QEMU VM, adds qemu:///system to the gateway as host
 // "local" (a config reload), then suspends and resumes it with virsh b.o.cycles times.
@@ -108,6 +116,8 @@ func (b *bench) latency(ctx context.Context) error {
 		}
 	}
 	res := map[string][]sample{}
+	stBegin, _ := b.g.View().Read().Stats("local")
+	tBegin := time.Now()
 	for range b.o.cycles {
 		for _, op := range ops {
 			s, err := b.cycle(ctx, name, op, poll, events)
@@ -118,6 +128,10 @@ func (b *bench) latency(ctx context.Context) error {
 		}
 	}
 	printLatency(res, b.o.cycles, poll.snmpOK)
+	if stEnd, _ := b.g.View().Read().Stats("local"); stBegin != nil && stEnd != nil {
+		fmt.Printf("(stats polls of the host meanwhile: counters taken at %s and %s, cycles ran %.1f s)\n",
+			stBegin.At.Format("15:04:05.000"), stEnd.At.Format("15:04:05.000"), time.Since(tBegin).Seconds())
+	}
 	return nil
 }
 
@@ -216,6 +230,8 @@ func (b *bench) waitState(ctx context.Context, u hosts.UUID, st hosts.DomainStat
 
 // cycle runs one virsh operation and times the view, vmState and virsh event.
 func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *statePoller, events <-chan event) (sample, error) {
+	st0, _ := b.g.View().Read().Stats("local")
+	fl0, _ := b.g.View().Read().Stats(hostName(0))
 	t0 := time.Now()
 	done := make(chan error, 1)
 	var tExit time.Time
@@ -231,7 +247,9 @@ func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *state
 	if err := <-done; err != nil {
 		return sample{}, err
 	}
-	s := sample{virsh: tExit.Sub(t0), view: tView.Sub(t0)}
+	st1, _ := b.g.View().Read().Stats("local")
+	fl1, _ := b.g.View().Read().Stats(hostName(0))
+	s := sample{virsh: tExit.Sub(t0), view: tView.Sub(t0), statsPoll: st1 != st0, fleetPoll: fl1 != fl0}
 	if !tSNMP.IsZero() {
 		s.snmp = tSNMP.Sub(t0)
 	}
@@ -326,6 +344,20 @@ func printLatency(res map[string][]sample, cycles int, snmpOK bool) {
 			after = append(after, last-s.event)
 		}
 	}
+	var slow, slowPoll, slowFleet, polls, fleetPolls int
+	for _, op := range ops {
+		for _, s := range res[op.cmd] {
+			polls += b2i(s.statsPoll)
+			fleetPolls += b2i(s.fleetPoll)
+			if s.view-s.event > 50*time.Millisecond {
+				slow++
+				slowPoll += b2i(s.statsPoll)
+				slowFleet += b2i(s.fleetPoll)
+			}
+		}
+	}
+	fmt.Printf("changes seen > 50 ms after the event: %d of %d; of those, %d overlapped a stats poll of the VM's host, %d the fleet's poll round (in all: %d and %d of %d changes)\n",
+		slow, len(after), slowPoll, slowFleet, polls, fleetPolls, len(after))
 	slices.Sort(after)
 	what := "view"
 	if snmpOK {
@@ -334,6 +366,13 @@ func printLatency(res map[string][]sample, cycles int, snmpOK bool) {
 	verdict(fmt.Sprintf("state change in %s <= 100 ms after the libvirt event (p99 of %d)", what, len(after)),
 		ms(pct(after, 99)) <= 100, fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 			ms(pct(after, 50)), ms(pct(after, 99)), ms(pct(after, 100))))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func verdict(target string, ok bool, got string) {

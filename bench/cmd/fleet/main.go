@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&phases, "phases", "view,peer,steady,latency,walk", "phases to run (view always runs)")
 	flag.StringVar(&o.snmpdAddr, "snmpd", "", "net-snmp snmpd to walk as the peer, HOST:PORT (walk phase)")
 	flag.IntVar(&o.snmpdPID, "snmpd-pid", 0, "snmpd's pid, for its CPU")
-	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds")
+	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds (at least as many as the vmgate table walk)")
 	flag.DurationVar(&o.walkTimeout, "walk-timeout", 120*time.Second, "bound of one snmpbulkwalk")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the vmgate walks to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
