@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,17 @@ var ops = []lifecycleOp{
 type sample struct {
 	virsh, event, view, snmp time.Duration
 	statsPoll, fleetPoll     bool
+	gc                       bool // a GC cycle of the gateway's process ran meanwhile
+}
+
+// gcCycles is the number of completed GC cycles of this process (the gateway's).
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // latency defines and starts a real QEMU VM, adds qemu:///system to the gateway as host
@@ -232,6 +244,7 @@ func (b *bench) waitState(ctx context.Context, u hosts.UUID, st hosts.DomainStat
 func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *statePoller, events <-chan event) (sample, error) {
 	st0, _ := b.g.View().Read().Stats("local")
 	fl0, _ := b.g.View().Read().Stats(hostName(0))
+	gc0 := gcCycles()
 	t0 := time.Now()
 	done := make(chan error, 1)
 	var tExit time.Time
@@ -249,7 +262,8 @@ func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *state
 	}
 	st1, _ := b.g.View().Read().Stats("local")
 	fl1, _ := b.g.View().Read().Stats(hostName(0))
-	s := sample{virsh: tExit.Sub(t0), view: tView.Sub(t0), statsPoll: st1 != st0, fleetPoll: fl1 != fl0}
+	s := sample{virsh: tExit.Sub(t0), view: tView.Sub(t0), statsPoll: st1 != st0, fleetPoll: fl1 != fl0,
+		gc: gcCycles() != gc0}
 	if !tSNMP.IsZero() {
 		s.snmp = tSNMP.Sub(t0)
 	}
@@ -344,20 +358,22 @@ func printLatency(res map[string][]sample, cycles int, snmpOK bool) {
 			after = append(after, last-s.event)
 		}
 	}
-	var slow, slowPoll, slowFleet, polls, fleetPolls int
+	var slow, slowPoll, slowFleet, slowGC, polls, fleetPolls, gcs int
 	for _, op := range ops {
 		for _, s := range res[op.cmd] {
 			polls += b2i(s.statsPoll)
 			fleetPolls += b2i(s.fleetPoll)
+			gcs += b2i(s.gc)
 			if s.view-s.event > 50*time.Millisecond {
 				slow++
 				slowPoll += b2i(s.statsPoll)
 				slowFleet += b2i(s.fleetPoll)
+				slowGC += b2i(s.gc)
 			}
 		}
 	}
-	fmt.Printf("changes seen > 50 ms after the event: %d of %d; of those, %d overlapped a stats poll of the VM's host, %d the fleet's poll round (in all: %d and %d of %d changes)\n",
-		slow, len(after), slowPoll, slowFleet, polls, fleetPolls, len(after))
+	fmt.Printf("changes seen > 50 ms after the event: %d of %d; of those, %d overlapped a stats poll of the VM's host, %d the fleet's poll round, %d a GC cycle (in all: %d, %d and %d of %d changes)\n",
+		slow, len(after), slowPoll, slowFleet, slowGC, polls, fleetPolls, gcs, len(after))
 	slices.Sort(after)
 	what := "view"
 	if snmpOK {
