@@ -56,7 +56,7 @@ func (c *Control) VM(scope string, vmID uint32) (mib.VMInfo, bool) {
 		info.State = mib.StateUnknown
 	}
 	for _, dk := range r.Disks {
-		info.Disks = append(info.Disks, mib.DiskInfo{Index: dk.StorageIndex, Device: deviceOf(dk.Device),
+		info.Disks = append(info.Disks, mib.DiskInfo{Index: dk.StorageIndex, Device: storageDevice(dk.Device),
 			Target: dk.Target, Bus: dk.Bus, Image: dk.DiskImageIndex})
 	}
 	return info, true
@@ -284,14 +284,3 @@ func newUUID() (hosts.UUID, error) {
 	return u, nil
 }
 
-func deviceOf(s string) mib.StorageDevice {
-	switch s {
-	case "cdrom":
-		return mib.DeviceCdRom
-	case "floppy":
-		return mib.DeviceFloppy
-	case "lun":
-		return mib.DeviceLun
-	}
-	return mib.DeviceDisk
-}
