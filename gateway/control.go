@@ -283,4 +283,3 @@ func newUUID() (hosts.UUID, error) {
 	u[8] = u[8]&0x3f | 0x80
 	return u, nil
 }
-
