@@ -22,8 +22,7 @@ const (
 	targetSpeedup   = 1.5                   // x snmpd's varbinds/s
 	targetCPUPerVB  = 1.0                   // us of agent CPU per varbind
 	snmpdPeerTable  = ".1.3.6.1.2.1.25.4.2" // hrSWRunTable
-	walkReps        = 25
-	walkRepetitions = "-Cr25" // walkReps
+	walkRepetitions = "-Cr25"
 	// wideRepetitions is an extra walk showing how much of the cost is per PDU.
 	wideRepetitions = "-Cr100"
 )
@@ -85,9 +84,6 @@ func (b *bench) walks(ctx context.Context) error {
 	bg(table).print(note)
 	bg(module).print(note)
 	bg(wide).print("(not judged: shows the per-PDU share)")
-	per := b.readCost()
-	fmt.Printf("gateway View.Read(): %.1f us per call with %d hosts; the MIB handler reads once per PDU: %.2f us per varbind at %s\n",
-		float64(per)/1e3, b.fleet.hosts, float64(per)/1e3/walkReps, walkRepetitions)
 	if b.o.snmpdAddr == "" {
 		fmt.Printf("no snmpd peer (-snmpd): targets not judged\n")
 		return nil
@@ -110,17 +106,6 @@ func (b *bench) walks(ctx context.Context) error {
 		fmt.Printf("CPU profile of the vmgate walks: %s (go tool pprof -top %s)\n", b.o.cpuprofile, b.o.cpuprofile)
 	}
 	return nil
-}
-
-// readCost times the view read every PDU starts with (mib.Handler takes one snapshot
-// per request).
-func (b *bench) readCost() time.Duration {
-	const n = 20000
-	t0 := time.Now()
-	for range n {
-		_ = b.g.View().Read()
-	}
-	return time.Since(t0) / n
 }
 
 // mibServed reports whether a GETNEXT on the module's root lands inside it.
