@@ -93,10 +93,12 @@ func (b *bench) latency(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, latencyBound)
 	defer cancel()
 	name, err := b.defineVM(ctx)
+	if name != "" {
+		defer undefine(name) // also after a failed or interrupted define: it may have gone through
+	}
 	if err != nil {
 		return err
 	}
-	defer undefine(name)
 	if err := retryVirsh(ctx, "start", name); err != nil {
 		return err
 	}
@@ -157,10 +159,7 @@ func (b *bench) defineVM(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "fleet: defining QEMU VM %s (libvirt may probe QEMU first: up to minutes)\n", name)
-	if err := retryVirsh(ctx, "define", path); err != nil {
-		return "", err
-	}
-	return name, nil
+	return name, retryVirsh(ctx, "define", path)
 }
 
 // retryVirsh runs a virsh command up to 3 times: the shared test libvirtd (9.0.0) has
@@ -207,7 +206,7 @@ func undefine(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, _ = virsh(ctx, "destroy", name)
-	if _, err := virsh(ctx, "undefine", name); err != nil {
+	if _, err := virsh(ctx, "undefine", name); err != nil && !strings.Contains(err.Error(), "failed to get domain") {
 		fmt.Fprintln(os.Stderr, "fleet: cleanup:", err)
 	}
 }
