@@ -359,7 +359,7 @@ func TestExperiments(t *testing.T) {
 		Users:        []User{admin},
 		TemplatesDir: tplDir,
 		Raw: map[string]any{"hosts": []map[string]any{{
-			"name": "qemu-e2e", "uri": "qemu:///system", "call_timeout": "60s",
+			"name": "qemu-e2e", "uri": "qemu:///system", "call_timeout": "60s", "stats_interval": "2s",
 		}}},
 	}
 	g := Start(t, bin, cfg)
