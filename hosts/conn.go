@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -34,15 +35,21 @@ func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout 
 	if err != nil {
 		return nil, err
 	}
-	nc := &readErrConn{Conn: raw}
+	nc := &readErrConn{Conn: raw, opened: make(chan struct{})}
 	c := &conn{l: libvirt.NewWithDialer(dialers.NewAlreadyConnected(nc)), nc: nc, callTimeout: callTimeout}
 	done := make(chan error, 1)
-	go func() { done <- c.l.ConnectToURI(libvirt.ConnectURI(driverURI)) }()
+	go func() {
+		err := c.l.ConnectToURI(libvirt.ConnectURI(driverURI))
+		close(nc.opened)
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// Closing the socket is safe even if the ConnectOpen reply just got through:
+		// readErrConn holds the read error back until ConnectToURI has returned.
 		c.kill(fmt.Errorf("connect: %w", ErrTimeout))
-		<-done // returns promptly now that the socket is closed
+		<-done // returns promptly: the socket is closed or the reply is in hand
 		err = fmt.Errorf("no answer within connect_timeout: %w", ErrTimeout)
 	}
 	if err != nil {
@@ -57,22 +64,84 @@ func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout 
 }
 
 // readErrConn remembers the first read error, which go-libvirt swallows.
+//
+// It also works around a data race in go-libvirt's ConnectToURI: once the ConnectOpen
+// reply is routed, ConnectToURI assigns l.disconnected, which the goroutine watching the
+// socket reads as soon as a read fails. So a socket that dies right after a successful
+// ConnectOpen (our connect timeout closing it, or the peer going away) raced, and could
+// leave Disconnected() open forever. readErrConn follows the RPC framing of what it
+// passes up; once a successful ConnectOpen reply has gone through, a read error is held
+// back until ConnectToURI has returned (opened is closed), which it does without any
+// further read. Before that reply, errors pass at once, so a hung connect still fails.
 type readErrConn struct {
 	net.Conn
-	mu  sync.Mutex
-	err error
+	opened chan struct{} // closed when ConnectToURI has returned
+
+	mu   sync.Mutex
+	err  error
+	open openReplyWatch
 }
 
 func (c *readErrConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	c.mu.Lock()
+	c.open.feed(b[:n])
+	hold := false
 	if err != nil {
-		c.mu.Lock()
 		if c.err == nil {
 			c.err = err
 		}
-		c.mu.Unlock()
+		hold = c.open.seen
+	}
+	c.mu.Unlock()
+	if hold {
+		<-c.opened
 	}
 	return n, err
+}
+
+// openReplyWatch follows libvirt RPC packet framing (a 4-byte length including itself,
+// then program, version, procedure, type, serial, status) in a byte stream until it has
+// seen the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN.
+type openReplyWatch struct {
+	seen bool
+	hdr  [28]byte
+	hn   int // bytes of hdr filled
+	rest int // body bytes of the current packet still to come
+	open bool
+}
+
+const (
+	rpcRemoteProgram   = 0x20008086 // REMOTE_PROGRAM
+	rpcProcConnectOpen = 1          // REMOTE_PROC_CONNECT_OPEN
+	rpcTypeReply       = 1          // VIR_NET_REPLY
+	rpcStatusOK        = 0          // VIR_NET_OK
+)
+
+func (w *openReplyWatch) feed(p []byte) {
+	for len(p) > 0 && !w.seen {
+		if w.hn < len(w.hdr) {
+			k := copy(w.hdr[w.hn:], p)
+			w.hn += k
+			p = p[k:]
+			if w.hn < len(w.hdr) {
+				return
+			}
+			be := binary.BigEndian
+			w.rest = max(int(be.Uint32(w.hdr[0:4]))-len(w.hdr), 0)
+			w.open = be.Uint32(w.hdr[4:8]) == rpcRemoteProgram &&
+				be.Uint32(w.hdr[12:16]) == rpcProcConnectOpen &&
+				be.Uint32(w.hdr[16:20]) == rpcTypeReply &&
+				be.Uint32(w.hdr[24:28]) == rpcStatusOK
+		}
+		k := min(w.rest, len(p))
+		w.rest -= k
+		p = p[k:]
+		if w.rest == 0 {
+			w.seen = w.open
+			w.hn = 0
+		}
+	}
 }
 
 func (c *readErrConn) readErr() error {

@@ -1,0 +1,199 @@
+package hosts
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// rpcPacket is one libvirt RPC packet: header fields and the body.
+type rpcPacket struct {
+	program, version, proc, typ uint32
+	serial                      uint32
+	status                      uint32
+	body                        []byte
+}
+
+func (p rpcPacket) bytes() []byte {
+	b := make([]byte, 28, 28+len(p.body))
+	be := binary.BigEndian
+	be.PutUint32(b[0:], uint32(28+len(p.body)))
+	be.PutUint32(b[4:], p.program)
+	be.PutUint32(b[8:], p.version)
+	be.PutUint32(b[12:], p.proc)
+	be.PutUint32(b[16:], p.typ)
+	be.PutUint32(b[20:], p.serial)
+	be.PutUint32(b[24:], p.status)
+	return append(b, p.body...)
+}
+
+func readRPC(r io.Reader) (rpcPacket, error) {
+	var h [28]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return rpcPacket{}, err
+	}
+	be := binary.BigEndian
+	p := rpcPacket{program: be.Uint32(h[4:]), version: be.Uint32(h[8:]), proc: be.Uint32(h[12:]),
+		typ: be.Uint32(h[16:]), serial: be.Uint32(h[20:]), status: be.Uint32(h[24:])}
+	n := int(be.Uint32(h[0:])) - len(h)
+	if n < 0 || n > 1<<20 {
+		return rpcPacket{}, errors.New("bad packet length")
+	}
+	p.body = make([]byte, n)
+	_, err := io.ReadFull(r, p.body)
+	return p, err
+}
+
+const rpcProcAuthList = 66 // REMOTE_PROC_AUTH_LIST
+
+// fakeLibvirtd answers go-libvirt's connect sequence (AuthList: no auth; ConnectOpen:
+// OK unless openStatus says otherwise) on srv, then calls afterOpen (if the open is
+// answered at all) and returns. With answerOpen false it never answers ConnectOpen.
+func fakeLibvirtd(srv net.Conn, answerOpen bool, openStatus uint32, afterOpen func()) {
+	for {
+		p, err := readRPC(srv)
+		if err != nil {
+			return
+		}
+		reply := rpcPacket{program: p.program, version: p.version, proc: p.proc, typ: rpcTypeReply, serial: p.serial}
+		switch p.proc {
+		case rpcProcAuthList:
+			reply.body = []byte{0, 0, 0, 0} // empty list of auth types
+		case rpcProcConnectOpen:
+			if !answerOpen {
+				continue
+			}
+			reply.status = openStatus
+			if openStatus != rpcStatusOK {
+				reply.body = make([]byte, 64) // virNetMessageError: code 1, the rest empty
+				reply.body[3] = 1
+			}
+		}
+		if _, err := srv.Write(reply.bytes()); err != nil {
+			return
+		}
+		if p.proc == rpcProcConnectOpen {
+			afterOpen()
+			return
+		}
+	}
+}
+
+// TestOpenConnSocketDiesAfterOpen: the socket going away right after a successful
+// ConnectOpen (the peer closing it, or our connect timeout firing at that moment) used
+// to race in go-libvirt's ConnectToURI (it assigns l.disconnected while the socket
+// watcher reads it; -race reports it) and could leave Disconnected() open forever.
+// Repeated, since the interleaving varies; -race catches the unsynchronized pair
+// whatever the order.
+func TestOpenConnSocketDiesAfterOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		// after the ConnectOpen reply is written: what ends the connection
+		end func(srv net.Conn, cancel context.CancelFunc)
+	}{
+		{"peer closes", func(srv net.Conn, _ context.CancelFunc) { _ = srv.Close() }},
+		{"connect timeout fires", func(_ net.Conn, cancel context.CancelFunc) { cancel() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i < 50; i++ {
+				cli, srv := net.Pipe()
+				ctx, cancel := context.WithCancel(context.Background())
+				go fakeLibvirtd(srv, true, rpcStatusOK, func() { tt.end(srv, cancel) })
+				dial := func(context.Context) (net.Conn, error) { return cli, nil }
+				c, err := openConn(ctx, dial, "test:///default", time.Minute)
+				if err == nil {
+					// Whatever ended it, the connection must be seen as gone.
+					c.kill(errors.New("test done"))
+					select {
+					case <-c.disconnected():
+					case <-time.After(60 * time.Second):
+						t.Fatalf("iteration %d: Disconnected() still open after the socket closed", i)
+					}
+				} else if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrNotConnected) {
+					t.Logf("iteration %d: open failed: %v", i, err)
+				}
+				cancel()
+				_ = srv.Close()
+			}
+		})
+	}
+}
+
+// TestOpenConnTimeout: a peer that never answers ConnectOpen, or refuses it, still
+// fails the open (the held-back read error only applies after a successful reply).
+func TestOpenConnTimeout(t *testing.T) {
+	tests := []struct {
+		name        string
+		answer      bool
+		status      uint32
+		wantTimeout bool
+	}{
+		{"no answer", false, rpcStatusOK, true},
+		{"error reply", true, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cli, srv := net.Pipe()
+			t.Cleanup(func() { _ = srv.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			t.Cleanup(cancel)
+			go fakeLibvirtd(srv, tt.answer, tt.status, func() {})
+			dial := func(context.Context) (net.Conn, error) { return cli, nil }
+			c, err := openConn(ctx, dial, "test:///default", time.Minute)
+			if err == nil {
+				c.kill(errors.New("test done"))
+				t.Fatal("open succeeded, want an error")
+			}
+			if got := errors.Is(err, ErrTimeout); got != tt.wantTimeout {
+				t.Fatalf("open error %v: ErrTimeout %v, want %v", err, got, tt.wantTimeout)
+			}
+		})
+	}
+}
+
+// TestOpenReplyWatch: the framing follower finds a successful ConnectOpen reply
+// however the stream is split, and nothing else.
+func TestOpenReplyWatch(t *testing.T) {
+	authReply := rpcPacket{program: rpcRemoteProgram, version: 1, proc: rpcProcAuthList, typ: rpcTypeReply, serial: 1, body: []byte{0, 0, 0, 0}}.bytes()
+	openOK := rpcPacket{program: rpcRemoteProgram, version: 1, proc: rpcProcConnectOpen, typ: rpcTypeReply, serial: 2}.bytes()
+	openErr := rpcPacket{program: rpcRemoteProgram, version: 1, proc: rpcProcConnectOpen, typ: rpcTypeReply, serial: 2, status: 1, body: make([]byte, 40)}.bytes()
+	// A packet whose body looks like an OK ConnectOpen reply header.
+	decoy := rpcPacket{program: rpcRemoteProgram, version: 1, proc: rpcProcAuthList, typ: rpcTypeReply, serial: 1, body: openOK}.bytes()
+	cat := func(bs ...[]byte) []byte {
+		var out []byte
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		stream []byte
+		want   bool
+	}{
+		{"auth then open", cat(authReply, openOK), true},
+		{"auth only", authReply, false},
+		{"open reply but one byte short", cat(authReply, openOK)[:len(authReply)+len(openOK)-1], false},
+		{"error reply", cat(authReply, openErr), false},
+		{"decoy in a body", decoy, false},
+		{"decoy then open", cat(decoy, openOK), true},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{1, 3, 28, 1 << 10} {
+			var w openReplyWatch
+			for s := tt.stream; len(s) > 0; {
+				k := min(chunk, len(s))
+				w.feed(s[:k])
+				s = s[k:]
+			}
+			if w.seen != tt.want {
+				t.Errorf("%s, chunks of %d: seen %v, want %v", tt.name, chunk, w.seen, tt.want)
+			}
+		}
+	}
+}
