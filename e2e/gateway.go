@@ -17,7 +17,7 @@ import (
 )
 
 // ReadyTimeout bounds how long Start waits for the agent to answer its first request.
-const ReadyTimeout = 20 * time.Second
+const ReadyTimeout = 90 * time.Second
 
 // stopTimeout bounds how long Stop waits after SIGTERM before it kills the process.
 const stopTimeout = 15 * time.Second

@@ -77,7 +77,7 @@ func TestGarbagePackets(t *testing.T) {
 	for i, p := range pkts {
 		sendUDP(t, g, p)
 		want++
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		got := g.Counter(t, V2c("public"), snmpInASNParseErrs)
 		for got < want && time.Now().Before(deadline) && !g.Exited() {
 			got = g.Counter(t, V2c("public"), snmpInASNParseErrs)
@@ -109,7 +109,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	off := g.LogLen()
 	g.WriteConfigBytes(t, []byte("snmp:\n  listen: [this is not: valid yaml\n"))
 	g.Signal(t, syscall.SIGHUP)
-	g.WaitLog(t, off, "reload rejected: keeping the running configuration", 10*time.Second)
+	g.WaitLog(t, off, "reload rejected: keeping the running configuration", 90*time.Second)
 	g.Get(t, added, sysUpTime)
 	g.Get(t, V2c("public"), sysUpTime)
 	g.Get(t, admin.Cred(""), sysUpTime)
@@ -119,7 +119,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	bad.Users = append(bad.Users, User{Name: "short", AuthProtocol: "SHA", AuthPassphrase: "short", Access: "read-only", Contexts: []string{""}})
 	g.WriteConfig(t, bad) // valid YAML, invalid config: passphrase too short
 	g.Signal(t, syscall.SIGHUP)
-	g.WaitLog(t, off, "reload rejected: keeping the running configuration", 10*time.Second)
+	g.WaitLog(t, off, "reload rejected: keeping the running configuration", 90*time.Second)
 	g.Get(t, added, sysUpTime)
 	if g.Exited() {
 		t.Fatal("vmgate exited after a bad reload")
@@ -135,7 +135,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	g.WriteConfig(t, revoked)
 	off = g.LogLen()
 	g.Signal(t, syscall.SIGHUP)
-	g.WaitLog(t, off, "configuration reloaded", 10*time.Second)
+	g.WaitLog(t, off, "configuration reloaded", 90*time.Second)
 	r = g.Run(t, "snmpget", V2c("public"), "-t", "0.5", sysUpTime)
 	mustFail(t, r)
 	mustContain(t, r, "Timeout: No Response")
@@ -146,10 +146,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	g.Get(t, added, sysUpTime)
 }
 
-// waitAnswers polls until cred gets an answer for sysUpTime, for up to 10 s.
+// waitAnswers polls until cred gets an answer for sysUpTime, for up to 90 s.
 func waitAnswers(t *testing.T, g *Gateway, cred Cred) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	var r Result
 	for time.Now().Before(deadline) {
 		r = g.Run(t, "snmpget", cred, "-t", "0.3", sysUpTime)

@@ -94,14 +94,14 @@ func startMIBGateway(t *testing.T) *Gateway {
 func waitVMs(t *testing.T, g *Gateway, cred Cred, names ...string) {
 	t.Helper()
 	col, _ := mib.Lookup("vmName")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		r := g.Run(t, "snmpbulkwalk", cred, "-Cr25", col.String())
 		if r.Err == nil && containsAll(r.Stdout, names) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: VMs %v not served after 30s: %s\n%s", cred, names, r, g.Logs())
+			t.Fatalf("%s: VMs %v not served after 90s: %s\n%s", cred, names, r, g.Logs())
 		}
 	}
 }

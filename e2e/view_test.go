@@ -52,10 +52,10 @@ func TestMergedView(t *testing.T) {
 }
 
 // waitForNames walks root until the output holds every name as a string value (hosts
-// connect and sync in the background) and returns that output; it fails after 30 s.
+// connect and sync in the background) and returns that output; it fails after 90 s.
 func waitForNames(t *testing.T, g *Gateway, cred Cred, root string, names ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		r := g.Run(t, "snmpbulkwalk", cred, "-Cr25", root)
 		mustSucceed(t, r)

@@ -222,7 +222,7 @@ func TestRegistryConcurrent(t *testing.T) {
 // waitFor polls cond until it holds or a generous deadline passes.
 func viewWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -44,7 +44,7 @@ func (l *lockedBuffer) String() string {
 // runWaitFor polls cond until it holds or a generous deadline passes.
 func runWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -100,7 +100,7 @@ exec "$@"`, "sh", r, "libvirtd", "--listen", "--config", filepath.Join(p.dir, "l
 	}
 	p.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, exited chan<- error) { exited <- cmd.Wait() }(p.cmd, p.exited)
-	waitFor(t, 30*time.Second, "private libvirtd socket", func() bool {
+	waitFor(t, 90*time.Second, "private libvirtd socket", func() bool {
 		c, err := net.Dial("unix", p.socket)
 		if err == nil {
 			c.Close()

@@ -34,7 +34,7 @@ func privateTestHost(t *testing.T, name string) Config {
 
 func waitUp(t *testing.T, sink *fakeSink) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "host up", func() bool { return sink.lastHealth().Status == Up })
+	waitFor(t, 90*time.Second, "host up", func() bool { return sink.lastHealth().Status == Up })
 }
 
 func TestTestDriverSync(t *testing.T) {
@@ -69,7 +69,7 @@ func TestTestDriverSync(t *testing.T) {
 	if h := s.Health(); h.LastSync.IsZero() || h.LastError != "" {
 		t.Errorf("health = %+v", h)
 	}
-	waitFor(t, 10*time.Second, "stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	waitFor(t, 90*time.Second, "stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
 }
 
 func TestTestDriverOperations(t *testing.T) {
@@ -239,21 +239,21 @@ func TestUnreachableHostsAreIsolated(t *testing.T) {
 	startSupervisor(t, testHost(t, "good"), good)
 
 	waitUp(t, good)
-	waitFor(t, 20*time.Second, "refused host down", func() bool {
+	waitFor(t, 90*time.Second, "refused host down", func() bool {
 		h := refused.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, "connection refused")
 	})
-	waitFor(t, 20*time.Second, "hung host down on connect timeout", func() bool {
+	waitFor(t, 90*time.Second, "hung host down on connect timeout", func() bool {
 		h := hanging.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, ErrTimeout.Error())
 	})
-	waitFor(t, 20*time.Second, "hung host retried", func() bool { return len(accepted) >= 2 })
+	waitFor(t, 90*time.Second, "hung host retried", func() bool { return len(accepted) >= 2 })
 	if h := good.lastHealth(); h.Status != Up {
 		t.Errorf("good host affected: %+v", h)
 	}
 	// Since stays while a host stays down, retries do not flap its status.
 	first := refused.lastHealth().Since
-	waitFor(t, 20*time.Second, "more retries", func() bool { return len(accepted) >= 3 })
+	waitFor(t, 90*time.Second, "more retries", func() bool { return len(accepted) >= 3 })
 	if h := refused.lastHealth(); h.Status != Down || !h.Since.Equal(first) {
 		t.Errorf("down host flapped: %+v (since was %s)", h, first)
 	}
@@ -275,7 +275,7 @@ func TestWatchdogAndReconnect(t *testing.T) {
 	p.set(true, false)
 	res := make(chan error, 1)
 	go func() { _, err := s.DomainXML(context.Background(), fixRunning, false); res <- err }()
-	waitFor(t, 20*time.Second, "watchdog fired", func() bool {
+	waitFor(t, 90*time.Second, "watchdog fired", func() bool {
 		h := sink.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, "keepalive")
 	})
@@ -293,7 +293,7 @@ func TestWatchdogAndReconnect(t *testing.T) {
 	writeNode(t, dir, "fix-stopped", "fix-new", "555555555502", "555555555503")
 	syncs, _, _, _ := sink.counts()
 	p.set(false, false)
-	waitFor(t, 20*time.Second, "resync after reconnect", func() bool {
+	waitFor(t, 90*time.Second, "resync after reconnect", func() bool {
 		n, _, _, _ := sink.counts()
 		return n > syncs && sink.lastHealth().Status == Up
 	})
@@ -321,7 +321,7 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("DomainXML on a hung host = %v, want ErrTimeout", err)
 	}
-	waitFor(t, 20*time.Second, "host down after call timeout", func() bool { return sink.lastHealth().Status == Down })
+	waitFor(t, 90*time.Second, "host down after call timeout", func() bool { return sink.lastHealth().Status == Down })
 	p.set(false, false)
 	waitUp(t, sink)
 
@@ -348,7 +348,7 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 		}
 	}
 	p.set(false, false)
-	waitFor(t, 20*time.Second, "up again", func() bool {
+	waitFor(t, 90*time.Second, "up again", func() bool {
 		_, err := s.NodeInfo(context.Background())
 		return err == nil
 	})
@@ -368,13 +368,13 @@ func TestLibvirtdRestart(t *testing.T) {
 	}
 
 	d.kill()
-	waitFor(t, 20*time.Second, "host down after libvirtd died", func() bool { return sink.lastHealth().Status == Down })
+	waitFor(t, 90*time.Second, "host down after libvirtd died", func() bool { return sink.lastHealth().Status == Down })
 	if err := s.Resume(ctx, fixRunning); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Resume while down = %v, want ErrNotConnected", err)
 	}
 	syncs, _, _, _ := sink.counts()
 	d.start(t)
-	waitFor(t, 30*time.Second, "resync after libvirtd restart", func() bool {
+	waitFor(t, 90*time.Second, "resync after libvirtd restart", func() bool {
 		n, _, _, _ := sink.counts()
 		return n > syncs && sink.lastHealth().Status == Up
 	})

@@ -186,7 +186,7 @@ func TestTLSTransport(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 20*time.Second, "tls host down with "+tt.wantErr, func() bool {
+			waitFor(t, 90*time.Second, "tls host down with "+tt.wantErr, func() bool {
 				h := sink.lastHealth()
 				return h.Status == Down && strings.Contains(h.LastError, tt.wantErr)
 			})
@@ -338,7 +338,7 @@ func TestSSHTransport(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 20*time.Second, "ssh host down", func() bool { return sink.lastHealth().Status == Down })
+			waitFor(t, 90*time.Second, "ssh host down", func() bool { return sink.lastHealth().Status == Down })
 			for _, w := range tt.wantErr {
 				if h := sink.lastHealth(); !strings.Contains(h.LastError, w) {
 					t.Errorf("LastError %q does not name %q", h.LastError, w)
@@ -347,7 +347,7 @@ func TestSSHTransport(t *testing.T) {
 		})
 	}
 	// Every supervisor has stopped: closing the libvirt stream closed the SSH clients.
-	waitFor(t, 20*time.Second, "ssh connections closed", func() bool { return front.open.Load() == 0 })
+	waitFor(t, 90*time.Second, "ssh connections closed", func() bool { return front.open.Load() == 0 })
 }
 
 func writeWrongKey(t *testing.T, dir string) string {

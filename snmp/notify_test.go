@@ -105,7 +105,7 @@ func TestNotify(t *testing.T) {
 		t.Fatalf("Notify: %v", err)
 	}
 	// Traps are unconfirmed: poll until the receiver has counted them.
-	for deadline := time.Now().Add(5 * time.Second); rcv.count() < 3 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(60 * time.Second); rcv.count() < 3 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	rcv.mu.Lock()
