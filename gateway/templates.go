@@ -213,7 +213,9 @@ func (t *Templates) rescan() {
 		return
 	}
 	rows := make([]Template, 0, len(stamps))
-	for name := range stamps {
+	// By file name, not map order: files seen for the first time get their indexes in
+	// a stable order (a fresh gateway numbers the same directory the same way).
+	for _, name := range slices.Sorted(maps.Keys(stamps)) {
 		tpl, err := readTemplate(t.dir, name)
 		if err != nil {
 			t.logger.Warn("template skipped", "file", filepath.Join(t.dir, name), "err", err)

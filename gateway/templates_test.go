@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,6 +106,32 @@ func TestTemplatesStore(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp"))
 	if len(left) != 0 {
 		t.Fatalf("temp files left: %v", left)
+	}
+}
+
+// TestTemplatesFirstIndexesByName: templates first seen together are numbered in file
+// name order, so a fresh gateway numbers a directory the same way every time (they used
+// to be numbered in map order: TestMIBGolden's two templates swapped now and then).
+func TestTemplatesFirstIndexesByName(t *testing.T) {
+	names := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"}
+	for run := 0; run < 5; run++ {
+		dir := t.TempDir()
+		for _, n := range slices.Backward(names) {
+			x := strings.Replace(smallXML, "<name>small</name>", "<name>"+n+"</name>", 1)
+			if err := os.WriteFile(filepath.Join(dir, n+".xml"), []byte(x), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tpl, _, _ := openTestTemplates(t, dir)
+		rows := tpl.List()
+		if len(rows) != len(names) {
+			t.Fatalf("run %d: %d rows, want %d", run, len(rows), len(names))
+		}
+		for i, r := range rows {
+			if r.Name != names[i] || r.Index != uint32(i+1) {
+				t.Fatalf("run %d: row %d is %s with index %d, want %s with index %d", run, i, r.Name, r.Index, names[i], i+1)
+			}
+		}
 	}
 }
 
