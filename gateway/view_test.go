@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -394,5 +395,30 @@ func TestVMIDNotReusedAfterDeletion(t *testing.T) {
 	late, _ := tv.Read().VMByUUID("", uuidN(1))
 	if late.VMID == old.VMID || late.VMID <= n.VMID {
 		t.Fatalf("VM back after grace got vmId %d, want a fresh one above %d", late.VMID, n.VMID)
+	}
+}
+
+// TestImagesFirstIndexesByPath: volumes no VM uses, first seen in one sync, get their
+// diskImageIndex in path order, the same on every run (they used to get it in map order).
+func TestImagesFirstIndexesByPath(t *testing.T) {
+	paths := []string{"/p/a.img", "/p/b.img", "/p/c.img", "/p/d.img", "/p/e.img", "/p/f.img", "/p/g.img", "/p/h.img"}
+	for run := 0; run < 5; run++ {
+		tv := newTestView(t, "a")
+		var vols []hosts.Volume
+		for _, p := range slices.Backward(paths) {
+			vols = append(vols, hosts.Volume{Pool: "p", Name: filepath.Base(p), Path: p})
+		}
+		tv.Synced("a", hosts.Inventory{Pools: []hosts.Pool{{Name: "p", Active: true}}, Volumes: vols})
+		var got []string
+		for im := range tv.Read().Images("a", 0) {
+			got = append(got, fmt.Sprintf("%d %s", im.Index, im.Path))
+		}
+		var want []string
+		for i, p := range paths {
+			want = append(want, fmt.Sprintf("%d %s", i+1, p))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("run %d: images %q, want %q", run, got, want)
+		}
 	}
 }

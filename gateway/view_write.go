@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -331,7 +332,10 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 			reg.Release(NSImage, hostRegKey(host, p))
 		}
 	}
-	for p, im := range want {
+	// By path, not map order: images first seen together (e.g. a pool's volumes no VM
+	// uses) get their diskImageIndex in the same order on every run.
+	for _, p := range slices.Sorted(maps.Keys(want)) {
+		im := want[p]
 		if o := old[p]; o != nil && sameImage(o, im) {
 			continue
 		}
