@@ -139,7 +139,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	r = g.Run(t, "snmpget", V2c("public"), "-t", "0.5", sysUpTime)
 	mustFail(t, r)
 	mustContain(t, r, "Timeout: No Response")
-	r = g.Run(t, "snmpget", reader.Cred(""), "-t", "0.5", sysUpTime)
+	r = g.Run(t, "snmpget", reader.Cred(""), "-t", "10", sysUpTime) // answered (a Report): no short -t
 	mustFail(t, r)
 	mustContain(t, r, "Authentication failure (incorrect password, community or key)")
 	g.Get(t, newReader.Cred(""), sysUpTime)

@@ -130,7 +130,9 @@ func TestV3Failures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var r Result
-			get := func() { r = g.Run(t, "snmpget", c.cred, "-t", "1", sysUpTime) }
+			// Every case gets an answer (a Report or an error): a short -t would turn a
+			// reply slowed by a loaded machine into a timeout.
+			get := func() { r = g.Run(t, "snmpget", c.cred, "-t", "10", sysUpTime) }
 			if c.counter == "" {
 				get()
 			} else if d := delta(t, g, c.counter, get); d != 1 {
