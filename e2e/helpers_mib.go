@@ -262,12 +262,10 @@ func readTable(t testing.TB, g *Gateway, mibPath string, cred Cred, table string
 			if i < len(f) {
 				row[h] = f[i]
 			}
-			if strings.HasSuffix(h, "UUID") {
-				row[h] = normUUID(row[h])
-			}
 		}
 		rows[row["index"]] = row
 	}
+	exactUUIDs(t, g, cred, rows, head)
 	return rows
 }
 
@@ -305,21 +303,38 @@ func getByName(t testing.TB, g *Gateway, mibPath string, cred Cred, names ...str
 	return g.Run(t, "snmpget", cred, args...)
 }
 
-// normUUID pads the groups net-snmp prints for UUIDorZero's display hint
-// "4x-2x-2x-2x-6x" without leading zeros ("2115689-8f27-...") to the usual
-// 8-4-4-4-12 form.
-func normUUID(s string) string {
-	parts := strings.Split(s, "-")
-	widths := []int{8, 4, 4, 4, 12}
-	if len(parts) != len(widths) {
-		return s
+// hexUUID formats 16 octets of hex (Var.Hex) as a dashed UUID.
+func hexUUID(h string) string {
+	if len(h) != 32 {
+		return h
 	}
-	for i, p := range parts {
-		if len(p) < widths[i] {
-			parts[i] = strings.Repeat("0", widths[i]-len(p)) + p
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// exactUUIDs replaces the UUID columns of a snmptable read by their exact octets, read
+// by a numeric walk: net-snmp renders UUIDorZero's display hint "4x-2x-2x-2x-6x"
+// lossily (octets 89 06 print as "896").
+func exactUUIDs(t testing.TB, g *Gateway, cred Cred, rows mibTable, head []string) {
+	t.Helper()
+	for _, h := range head {
+		if !strings.HasSuffix(h, "UUID") {
+			continue
+		}
+		col, ok := mib.Lookup(h)
+		if !ok {
+			t.Fatalf("no OID for column %s", h)
+		}
+		prefix := col.String() + "."
+		r := g.Run(t, "snmpbulkwalk", cred, "-Cr25", col.String())
+		if r.Err != nil {
+			t.Fatalf("walk %s: %s", h, r)
+		}
+		for _, v := range r.WalkVars() {
+			if row, ok := rows[strings.TrimPrefix(v.OID, prefix)]; ok && strings.HasPrefix(v.OID, prefix) {
+				row[h] = hexUUID(v.Hex())
+			}
 		}
 	}
-	return strings.ToLower(strings.Join(parts, "-"))
 }
 
 // normMAC turns net-snmp's "52:54:0:a:bb:1" (display hint 1x:) into 52:54:00:0a:bb:01.

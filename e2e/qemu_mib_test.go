@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/mib"
 )
 
 // virsh's words -> the MIB's numbers.
@@ -78,7 +80,7 @@ func TestQemuMIB(t *testing.T) {
 		if len(got) != len(want) {
 			t.Fatalf("want %d varbinds: %s", len(want), r)
 		}
-		got[1].Value = normUUID(got[1].Value)
+		got[1].Value = vmUUIDHex(t, g, admin.Cred(host), id)
 		for i, w := range want {
 			if got[i].Value != w {
 				t.Errorf("%s = %q, virsh says %q", got[i].OID, got[i].Value, w)
@@ -262,4 +264,11 @@ func compareCPUs(t *testing.T, tb map[string]mibTable, id string, vm qemuVM) []s
 		}
 	}
 	return diffs
+}
+
+// vmUUIDHex reads vmUUID.id numerically: its exact octets, as a dashed UUID.
+func vmUUIDHex(t *testing.T, g *Gateway, cred Cred, id string) string {
+	t.Helper()
+	col, _ := mib.Lookup("vmUUID")
+	return hexUUID(g.Get(t, cred, col.String()+"."+id)[0].Hex())
 }

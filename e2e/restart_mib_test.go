@@ -28,7 +28,7 @@ func readIndexes(t *testing.T, g *Gateway, mibPath string, cred Cred, vms ...qem
 		for _, vm := range vms {
 			id, err := vmIDOf(all, vm.UUID)
 			if err != nil {
-				return err.Error()
+				return fmt.Sprintf("%v; served: %v", err, all)
 			}
 			m["vm "+vm.Name] = id
 			for sub, r := range storage.subRows(id) {
@@ -93,7 +93,8 @@ func TestQemuRestartKeepsIndexes(t *testing.T) {
 		}
 		var err error
 		if idC, err = vmIDOf(vms, c.UUID); err != nil {
-			return err.Error()
+			hv := readTable(t, g, mibPath, cred, "hypervisorTable")
+			return fmt.Sprintf("%v; served: %v; hypervisorTable: %v", err, vms, hv)
 		}
 		return ""
 	})
