@@ -26,8 +26,17 @@ var domainEvents = []libvirt.DomainEventID{
 func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) error {
 	// The readers start inside the call: were it abandoned, its channel is drained
 	// all the same, or go-libvirt's sender would block forever.
+	//
+	// The subscriptions live exactly as long as the connection (subCtx is never
+	// cancelled; go-libvirt ends them when the socket closes). Cancelling them makes
+	// go-libvirt send one ConnectDomainEventCallbackDeregisterAny per event while the
+	// session closes the socket, and libvirt 9.0's daemon races those against its own
+	// cleanup of the closing client ("could not find event callback N for deletion",
+	// "domain event callback N not registered") and segfaults: the main libvirtd died
+	// that way right as e2e gateways on qemu:///system stopped.
+	subCtx := context.WithoutCancel(ctx)
 	err := c.call(ctx, "subscribe lifecycle events", func(l *lv) error {
-		lc, err := l.LifecycleEvents(ctx)
+		lc, err := l.LifecycleEvents(subCtx)
 		if err == nil {
 			go func() {
 				for ev := range lc {
@@ -42,7 +51,7 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 	}
 	for _, id := range domainEvents {
 		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) error {
-			ch, err := l.SubscribeEvents(ctx, id, nil)
+			ch, err := l.SubscribeEvents(subCtx, id, nil)
 			if err == nil {
 				go drainEvents(ch, dirty)
 			}
