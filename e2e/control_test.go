@@ -28,6 +28,7 @@ const (
 	colVmState       = 5
 	colVmRowStatus   = 8
 	colVmHost        = 9
+	colVmAutostart   = 10
 	colVmVcpus       = 13
 	colMemoryTotalMb = 2
 	colCpuRowStatus  = 7
@@ -257,6 +258,8 @@ func TestControlLifecycle(t *testing.T) {
 		failWith string
 	}{
 		{"rename", []string{inst(vmEntry, colVmName, id), "s", name + "-r"}, inst(vmEntry, colVmName, id), name + "-r", ""},
+		{"autostart on", []string{inst(vmEntry, colVmAutostart, id), "i", "1"}, inst(vmEntry, colVmAutostart, id), "1", ""},
+		{"autostart off", []string{inst(vmEntry, colVmAutostart, id), "i", "2"}, inst(vmEntry, colVmAutostart, id), "2", ""},
 		{"RAM raised while shut off", []string{inst(memoryEntry, colMemoryTotalMb, id), "u", "96"}, inst(memoryEntry, colMemoryTotalMb, id), "96", ""},
 		{"add a vCPU", []string{inst(cpuEntry, colCpuRowStatus, id, 2), "i", "4"}, inst(vmEntry, colVmVcpus, id), "2", ""},
 		{"remove it", []string{inst(cpuEntry, colCpuRowStatus, id, 2), "i", "6"}, inst(vmEntry, colVmVcpus, id), "1", ""},

@@ -155,6 +155,14 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 		c.reg.Unbind(NSVM, id.String())
 		return err
 	}
+	if spec.Autostart != nil && *spec.Autostart {
+		if err := sup.SetAutostart(ctx, id, true); err != nil {
+			if uerr := sup.Undefine(ctx, id); uerr != nil {
+				return fmt.Errorf("%w: autostart: %w; undefine: %w", mib.ErrPartial, err, uerr)
+			}
+			return fmt.Errorf("autostart: %w (domain undefined again)", err)
+		}
+	}
 	if !spec.Start {
 		return nil
 	}
@@ -230,17 +238,16 @@ func (c *Control) Rename(ctx context.Context, host string, vmID uint32, name str
 	return sup.Rename(ctx, vm.uuid, name)
 }
 
-// SetAutostart implements mib.Controller. hosts.Supervisor has no autostart operation
-// yet; TestSet refuses changes, so this is reached only for the current value.
-func (c *Control) SetAutostart(_ context.Context, host string, vmID uint32, on bool) error {
-	_, vm, err := c.target(host, vmID)
+// SetAutostart implements mib.Controller.
+func (c *Control) SetAutostart(ctx context.Context, host string, vmID uint32, on bool) error {
+	sup, vm, err := c.target(host, vmID)
 	if err != nil {
 		return err
 	}
-	if vm.Autostart != on {
-		return errors.New("changing autostart is not supported")
+	if vm.Autostart == on {
+		return nil
 	}
-	return nil
+	return sup.SetAutostart(ctx, vm.uuid, on)
 }
 
 type targetVM struct {

@@ -83,6 +83,15 @@ func (s *Supervisor) Destroy(ctx context.Context, id UUID) error {
 	return s.domainOp(ctx, id, "destroy", func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
 }
 
+// SetAutostart sets whether libvirtd starts the (persistent) domain when it starts.
+func (s *Supervisor) SetAutostart(ctx context.Context, id UUID, on bool) error {
+	flag := int32(0)
+	if on {
+		flag = 1
+	}
+	return s.domainOp(ctx, id, "autostart", func(l *lv, d libvirt.Domain) error { return l.DomainSetAutostart(d, flag) })
+}
+
 // Rename renames an inactive domain.
 func (s *Supervisor) Rename(ctx context.Context, id UUID, name string) error {
 	return s.domainOp(ctx, id, "rename", func(l *lv, d libvirt.Domain) error {

@@ -41,10 +41,16 @@ func (p *planner) vmRow(rv *rowVars) ([]change, error) {
 	if v, ok := rv.get(ColVmHost); ok && v.text != vm.Host {
 		return nil, setErr(gosnmp.InconsistentValue, v, "vmHost cannot change (no migration)")
 	}
-	if v, ok := rv.get(ColVmAutostart); ok && TruthValue(v.num) != Truth(vm.Autostart) {
-		return nil, setErr(gosnmp.InconsistentValue, v, "changing vmAutostart is not supported")
-	}
 	var out []change
+	if v, ok := rv.get(ColVmAutostart); ok && TruthValue(v.num) != Truth(vm.Autostart) {
+		on := TruthValue(v.num) == True
+		if on && !vm.Persistent {
+			return nil, setErr(gosnmp.InconsistentValue, v, "vmAutostart: a transient domain cannot autostart")
+		}
+		out = append(out, change{index: v.Index, object: obj("vmAutostart", id), old: vm.Autostart, new: on,
+			do:   func(ctx context.Context) error { return p.ctl.SetAutostart(ctx, vm.Host, id, on) },
+			undo: func(ctx context.Context) error { return p.ctl.SetAutostart(ctx, vm.Host, id, !on) }})
+	}
 	if v, ok := rv.get(ColVmName); ok && v.text != vm.Name {
 		switch {
 		case vm.State.Active():
@@ -135,8 +141,9 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 		}
 		spec.Name = v.text
 	}
-	if v, ok := rv.get(ColVmAutostart); ok && TruthValue(v.num) == True {
-		return nil, setErr(gosnmp.InconsistentValue, v, "vmAutostart true is not supported")
+	if v, ok := rv.get(ColVmAutostart); ok {
+		on := TruthValue(v.num) == True
+		spec.Autostart = &on
 	}
 	for _, other := range p.rows {
 		if other.table == MemoryTable && other.index[0] == id {
