@@ -139,6 +139,16 @@ func TestParseDomainStats(t *testing.T) {
 	}{
 		{name: "inactive", params: []libvirt.TypedParam{tp("state.state", int32(5)), tp("state.reason", int32(1))},
 			want: DomainStats{UUID: id, State: StateShutoff, Reason: 1}},
+		{name: "inactive with libvirtd's own cpu time", params: []libvirt.TypedParam{
+			tp("state.state", int32(5)), tp("state.reason", int32(2)),
+			tp("cpu.time", uint64(290000000)), tp("cpu.user", uint64(140000000)), tp("cpu.system", uint64(150000000)),
+			tp("balloon.current", uint64(65536)), tp("balloon.maximum", uint64(65536)),
+			tp("vcpu.current", uint32(1)), tp("vcpu.0.time", uint64(5)),
+			tp("block.count", uint32(1)), tp("block.0.name", "vda"), tp("block.0.rd.reqs", uint64(3)),
+			tp("block.0.capacity", uint64(1<<20)), tp("block.0.allocation", uint64(4096)),
+		}, want: DomainStats{UUID: id, State: StateShutoff, Reason: 2, HasBalloon: true,
+			BalloonCurrentKiB: 65536, BalloonMaximumKiB: 65536,
+			Blocks: []BlockStats{{Name: "vda", Capacity: 1 << 20, Allocation: 4096}}}},
 		{name: "running full", params: []libvirt.TypedParam{
 			tp("state.state", int32(1)), tp("state.reason", int32(1)),
 			tp("cpu.time", uint64(123456789)), tp("cpu.user", uint64(100)), tp("cpu.system", uint64(200)),

@@ -98,6 +98,13 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	wantState("running after virsh resume", StateRunning)
 	virsh(t, "destroy", name)
 	wantState("shut off after virsh destroy", StateShutoff)
+	// libvirt reports libvirtd's own CPU time for an inactive domain: not shown.
+	if st, err = s.PollStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ds := st.Domains[id]; ds.State != StateShutoff || ds.CPUTimeNs != 0 || ds.CPUUserNs != 0 || len(ds.VCPUs) != 0 {
+		t.Errorf("stats of a shut-off VM: %+v", ds)
+	}
 	virsh(t, "undefine", name)
 	waitFor(t, 2*time.Minute, "removed after virsh undefine", func() bool {
 		_, ok := sink.domain(id)

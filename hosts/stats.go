@@ -46,7 +46,24 @@ func parseDomainStats(id UUID, params []libvirt.TypedParam) DomainStats {
 	ds.VCPUs = ordered(vcpus, func(n int, v *VCPUStats) { v.Number = n })
 	ds.Blocks = ordered(blocks, nil)
 	ds.Nets = ordered(nets, nil)
+	if ds.State == StateShutoff {
+		ds.dropRunCounters()
+	}
 	return ds
+}
+
+// dropRunCounters zeroes the counters of a run for a domain that is not running.
+// libvirt 9.0's QEMU driver reports cpu.time/user/system for inactive domains too,
+// read from /proc of PID 0, i.e. libvirtd's own CPU time: a shut-off VM would show
+// libvirtd's CPU usage. Sizes (block capacity, allocation) stay: they are the images'.
+func (ds *DomainStats) dropRunCounters() {
+	ds.CPUTimeNs, ds.CPUUserNs, ds.CPUSystemNs = 0, 0, 0
+	ds.BalloonRSSKiB = 0
+	ds.VCPUs, ds.Nets = nil, nil
+	for i := range ds.Blocks {
+		b := &ds.Blocks[i]
+		b.RdReqs, b.RdBytes, b.WrReqs, b.WrBytes, b.Errors = 0, 0, 0, 0, 0
+	}
 }
 
 func (ds *DomainStats) parseState(field string, v any) {
