@@ -192,6 +192,12 @@ func TestControlErrors(t *testing.T) {
 	}
 	long := strings.Repeat("x", 256)
 	state := getVal(t, g, admin.Cred(hostCtx), inst(vmEntry, colVmState, id))
+	// A shut-off VM (createAndWait) for a transition that is impossible from shutoff:
+	// every vmState value is a valid transition from running.
+	off := uint32(mustUint(t, getVal(t, g, admin.Cred(hostCtx), vmIndexNext)))
+	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmRowStatus, off), "i", "5",
+		inst(vmEntry, colVmName, off), "s", randomName(t, "ctl-off-")))
+	t.Cleanup(func() { g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmRowStatus, off), "i", "6") })
 	cases := []struct {
 		name    string
 		cred    Cred
@@ -209,7 +215,10 @@ func TestControlErrors(t *testing.T) {
 		{"inconsistentName vCPU index not next", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "6", inst(cpuEntry, colCpuRowStatus, id, 5), "i", "4"}, "inconsistentName", inst(cpuEntry, colCpuRowStatus, id, 5)},
 		{"inconsistentValue exists", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "4"}, "inconsistentValue", ""},
 		{"inconsistentValue rename running", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, id), "s", "other"}, "inconsistentValue", ""},
-		{"inconsistentValue transition", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "8"}, "inconsistentValue", ""},
+		{"inconsistentValue transition", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, off), "i", "4"}, "inconsistentValue", ""},
+		// pmsuspended(8) from running is a valid transition, but the test driver has no
+		// virDomainPMSuspendForDuration (nor has a QEMU guest without an agent).
+		{"commitFailed unsupported by the hypervisor", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "8"}, "commitFailed", ""},
 		{"inconsistentValue no vmHost", admin.Cred(""), []string{inst(vmEntry, colVmRowStatus, 999998), "i", "5"}, "inconsistentValue", ""},
 		{"noAccess read-only", reader.Cred(""), []string{inst(vmEntry, colVmState, id), "i", "2"}, "noAccess", ""},
 		{"authorizationError other context", ops.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "2"}, "authorizationError", ""},

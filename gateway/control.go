@@ -217,6 +217,10 @@ func (c *Control) SetState(ctx context.Context, host string, vmID uint32, to mib
 		return nil
 	case to == mib.StateRunning && from == mib.StatePaused:
 		return sup.Resume(ctx, vm.uuid)
+	case to == mib.StateRunning && from == mib.StatePMSuspended:
+		return sup.PMWakeup(ctx, vm.uuid)
+	case to == mib.StatePMSuspended && (from == mib.StateRunning || from == mib.StateBlocked):
+		return sup.PMSuspend(ctx, vm.uuid)
 	case to == mib.StateRunning && !from.Active():
 		return sup.Start(ctx, vm.uuid)
 	case to == mib.StatePaused:

@@ -83,6 +83,18 @@ func (s *Supervisor) Destroy(ctx context.Context, id UUID) error {
 	return s.domainOp(ctx, id, "destroy", func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
 }
 
+// PMSuspend asks the guest agent to suspend the guest to RAM (no duration limit).
+func (s *Supervisor) PMSuspend(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "pm-suspend", func(l *lv, d libvirt.Domain) error {
+		return l.DomainPmSuspendForDuration(d, uint32(libvirt.NodeSuspendTargetMem), 0, 0)
+	})
+}
+
+// PMWakeup wakes a guest suspended by power management.
+func (s *Supervisor) PMWakeup(ctx context.Context, id UUID) error {
+	return s.domainOp(ctx, id, "pm-wakeup", func(l *lv, d libvirt.Domain) error { return l.DomainPmWakeup(d, 0) })
+}
+
 // SetAutostart sets whether libvirtd starts the (persistent) domain when it starts.
 func (s *Supervisor) SetAutostart(ctx context.Context, id UUID, on bool) error {
 	flag := int32(0)

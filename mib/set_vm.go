@@ -88,12 +88,17 @@ func (p *planner) transition(v setVar, vm VMInfo) (change, error) {
 	case to == StateRunning && (from == StateRunning || from == StateBlocked),
 		to == StatePaused && from == StatePaused,
 		to == StateShutdown && from == StateShutdown,
+		to == StatePMSuspended && from == StatePMSuspended,
 		to == StateShutoff && inactive:
 		return change{}, nil
 	case to == StateRunning && inactive:
 		c.do, c.undo = set(StateRunning), set(StateShutoff)
 	case to == StateRunning && from == StatePaused:
 		c.do, c.undo = set(StateRunning), set(StatePaused)
+	case to == StateRunning && from == StatePMSuspended:
+		c.do = set(StateRunning)
+	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked):
+		c.do = set(StatePMSuspended)
 	case to == StatePaused && (from == StateRunning || from == StateBlocked):
 		c.do, c.undo = set(StatePaused), set(StateRunning)
 	case to == StateShutdown && (from == StateRunning || from == StateBlocked || from == StatePaused):
