@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -144,8 +145,24 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 	if err != nil {
 		return fmt.Errorf("template %s: %w", t.File, err)
 	}
+	var disk *hosts.Volume // the new VM's copy of the template's disk image
+	if spec.Image != 0 {
+		if disk, err = c.cloneImage(ctx, sup, spec.Host, spec.Image, name); err != nil {
+			return err
+		}
+		d, err := hosts.ParseDomainXML(doc)
+		if err != nil {
+			return c.dropClone(ctx, sup, disk, fmt.Errorf("template %s: %w", t.File, err))
+		}
+		var used []mib.DiskInfo
+		for _, dk := range d.Disks {
+			used = append(used, mib.DiskInfo{Target: dk.Target})
+		}
+		img := mib.ImageInfo{Path: disk.Path, Format: disk.Format}
+		doc = withDevice(doc, diskXML(mib.DeviceDisk, FreeTarget("virtio", used), "virtio", img))
+	}
 	if err := c.reg.Bind(NSVM, id.String(), spec.VMID); err != nil {
-		return err
+		return c.dropClone(ctx, sup, disk, err)
 	}
 	if _, err := sup.Define(ctx, doc); err != nil {
 		if errors.Is(err, hosts.ErrTimeout) {
@@ -153,14 +170,14 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 			return fmt.Errorf("%w: define %s: outcome unknown: %w", mib.ErrPartial, id, err)
 		}
 		c.reg.Unbind(NSVM, id.String())
-		return err
+		return c.dropClone(ctx, sup, disk, err)
 	}
 	if spec.Autostart != nil && *spec.Autostart {
 		if err := sup.SetAutostart(ctx, id, true); err != nil {
 			if uerr := sup.Undefine(ctx, id); uerr != nil {
 				return fmt.Errorf("%w: autostart: %w; undefine: %w", mib.ErrPartial, err, uerr)
 			}
-			return fmt.Errorf("autostart: %w (domain undefined again)", err)
+			return c.dropClone(ctx, sup, disk, fmt.Errorf("autostart: %w (domain undefined again)", err))
 		}
 	}
 	if !spec.Start {
@@ -170,9 +187,48 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 		if uerr := sup.Undefine(ctx, id); uerr != nil {
 			return fmt.Errorf("%w: start: %w; undefine: %w", mib.ErrPartial, err, uerr)
 		}
-		return fmt.Errorf("start: %w (domain undefined again)", err)
+		return c.dropClone(ctx, sup, disk, fmt.Errorf("start: %w (domain undefined again)", err))
 	}
 	return nil
+}
+
+// cloneImage copies disk image idx of host (a pool volume) for a new VM named vm: a
+// volume named after the VM in the image's pool (see hosts.CloneVolume).
+func (c *Control) cloneImage(ctx context.Context, sup *hosts.Supervisor, host string, idx uint32, vm string) (*hosts.Volume, error) {
+	im, ok := c.view.Read().Image(host, idx)
+	if !ok || im.Volume == nil {
+		return nil, fmt.Errorf("disk image %d: no pool volume on host %q", idx, host)
+	}
+	src := im.Volume
+	v, err := sup.CloneVolume(ctx, src.Pool, src.Name, vm)
+	if err != nil {
+		return nil, fmt.Errorf("copy disk image %d (%s): %w", idx, src.Path, err)
+	}
+	return &v, nil
+}
+
+// dropClone deletes the copy made for a VM that could not be defined, and returns err
+// (wrapped as partial if the copy stays behind).
+func (c *Control) dropClone(ctx context.Context, sup *hosts.Supervisor, v *hosts.Volume, err error) error {
+	if v == nil {
+		return err
+	}
+	if derr := sup.DeleteVolume(ctx, v.Pool, v.Name); derr != nil {
+		return fmt.Errorf("%w: %w; delete the disk copy %s: %w", mib.ErrPartial, err, v.Path, derr)
+	}
+	return err
+}
+
+// withDevice inserts a device element at the end of the domain's <devices>, which it
+// creates when the domain has none.
+func withDevice(doc, dev string) string {
+	if i := strings.LastIndex(doc, "</devices>"); i >= 0 {
+		return doc[:i] + "  " + dev + "\n  " + doc[i:]
+	}
+	if i := strings.LastIndex(doc, "</domain>"); i >= 0 {
+		return doc[:i] + "  <devices>\n    " + dev + "\n  </devices>\n" + doc[i:]
+	}
+	return doc
 }
 
 // uniqueName returns base, or base-2, base-3... when a domain of host has that name.

@@ -107,7 +107,8 @@ type CreateSpec struct {
 	Template  uint32
 	MemoryMb  uint32 // memoryTotalMb set in the creating PDU; 0: the template's
 	Autostart *bool
-	Start     bool // createAndGo
+	Image     uint32 // diskImageIndex the new VM gets a copy of (storageTemplate, else the template's); 0: none
+	Start     bool   // createAndGo
 }
 
 // DiskSpec is a device to attach: the storage row created by storageRowStatus.

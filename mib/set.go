@@ -319,9 +319,11 @@ func (p *planner) scalar(v setVar) ([]change, error) {
 				return nil, setErr(gosnmp.InconsistentValue, v, "no template %d", n)
 			}
 		}
+		// Each change sets its own scalar and keeps the other as it is at commit time,
+		// so that one PDU can set both.
 		return []change{{index: v.Index, object: "virtualMachineTemplate.0", old: vm, new: n,
-			do:   func(context.Context) error { return p.ctl.SetCurrentTemplates(n, st) },
-			undo: func(context.Context) error { return p.ctl.SetCurrentTemplates(vm, st) }}}, nil
+			do:   func(context.Context) error { _, s := p.ctl.CurrentTemplates(); return p.ctl.SetCurrentTemplates(n, s) },
+			undo: func(context.Context) error { _, s := p.ctl.CurrentTemplates(); return p.ctl.SetCurrentTemplates(vm, s) }}}, nil
 	case StorageTemplate:
 		if n != 0 {
 			if im, ok := p.ctl.Image(p.scope, n); !ok || !im.InPool {
@@ -329,8 +331,8 @@ func (p *planner) scalar(v setVar) ([]change, error) {
 			}
 		}
 		return []change{{index: v.Index, object: "storageTemplate.0", old: st, new: n,
-			do:   func(context.Context) error { return p.ctl.SetCurrentTemplates(vm, n) },
-			undo: func(context.Context) error { return p.ctl.SetCurrentTemplates(vm, st) }}}, nil
+			do:   func(context.Context) error { v, _ := p.ctl.CurrentTemplates(); return p.ctl.SetCurrentTemplates(v, n) },
+			undo: func(context.Context) error { v, _ := p.ctl.CurrentTemplates(); return p.ctl.SetCurrentTemplates(v, st) }}}, nil
 	}
 	return nil, setErr(gosnmp.NotWritable, v, "%s is read-only", v.sc.Name)
 }

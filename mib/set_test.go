@@ -63,15 +63,24 @@ func (f *fakeCtl) VM(scope string, id uint32) (VMInfo, bool) {
 	}
 	return vm, ok
 }
-func (f *fakeCtl) VMIDFree(id uint32) bool                    { _, ok := f.vms[id]; return !ok && !f.taken[id] }
-func (f *fakeCtl) StorageIndexFree(_, idx uint32) bool        { return idx != 3 }
-func (f *fakeCtl) HostUp(name string) (bool, bool)            { up, ok := f.hosts[name]; return up, ok }
-func (f *fakeCtl) NameTaken(host, name string) bool           { return name == "db" || name == "web" }
-func (f *fakeCtl) Image(_ string, i uint32) (ImageInfo, bool) { im, ok := f.images[i]; return im, ok }
-func (f *fakeCtl) Template(i uint32) (TemplateInfo, bool)     { t, ok := f.templates[i]; return t, ok }
-func (f *fakeCtl) CurrentTemplates() (uint32, uint32)         { return f.cur, f.stor }
-func (f *fakeCtl) TemplateDir() string                        { return "/etc/vmgate/templates" }
+func (f *fakeCtl) VMIDFree(id uint32) bool             { _, ok := f.vms[id]; return !ok && !f.taken[id] }
+func (f *fakeCtl) StorageIndexFree(_, idx uint32) bool { return idx != 3 }
+func (f *fakeCtl) HostUp(name string) (bool, bool)     { up, ok := f.hosts[name]; return up, ok }
+func (f *fakeCtl) NameTaken(host, name string) bool    { return name == "db" || name == "web" }
+func (f *fakeCtl) Image(scope string, i uint32) (ImageInfo, bool) {
+	im, ok := f.images[i]
+	if ok && scope != "" && im.Host != scope {
+		return ImageInfo{}, false
+	}
+	return im, ok
+}
+func (f *fakeCtl) Template(i uint32) (TemplateInfo, bool) { t, ok := f.templates[i]; return t, ok }
+func (f *fakeCtl) CurrentTemplates() (uint32, uint32)     { return f.cur, f.stor }
+func (f *fakeCtl) TemplateDir() string                    { return "/etc/vmgate/templates" }
 func (f *fakeCtl) Create(_ context.Context, s CreateSpec) error {
+	if s.Image != 0 {
+		return f.call("create %d %s %q mem=%d start=%v img=%d", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start, s.Image)
+	}
 	return f.call("create %d %s %q mem=%d start=%v", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start)
 }
 func (f *fakeCtl) Destroy(_ context.Context, h string, id uint32) error {
@@ -101,7 +110,13 @@ func (f *fakeCtl) DetachDisk(_ context.Context, h string, id uint32, t string) e
 func (f *fakeCtl) ChangeMedia(_ context.Context, h string, id uint32, t string, img uint32) error {
 	return f.call("media %d %s %d", id, t, img)
 }
-func (f *fakeCtl) SetCurrentTemplates(vm, st uint32) error { return f.call("templates %d %d", vm, st) }
+func (f *fakeCtl) SetCurrentTemplates(vm, st uint32) error {
+	if err := f.call("templates %d %d", vm, st); err != nil {
+		return err
+	}
+	f.cur, f.stor = vm, st
+	return nil
+}
 func (f *fakeCtl) PutTemplate(t TemplateInfo) error {
 	return f.call("put template %d %s %d %d", t.Index, t.Name, t.MemoryMb, t.VCPUs)
 }
@@ -211,6 +226,7 @@ func TestTestSetStatuses(t *testing.T) {
 		{"new template", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateVcpus, gosnmp.Gauge32, uint(4), 4)}, gosnmp.NoError, 0,
 			[]string{"put template 4 big 512 4"}},
 		{"current template", "", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(0)}}, gosnmp.NoError, 0, []string{"templates 0 0"}},
+		{"both current templates in one PDU", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(0)}, {OID: StorageTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(7)}}, gosnmp.NoError, 0, []string{"templates 0 0", "templates 0 7"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,24 +318,46 @@ func (p *partialCtl) Create(context.Context, CreateSpec) error {
 	return fmt.Errorf("start: boom: %w", ErrPartial)
 }
 
-// TestCreateWithTemplateDisk: copying a template's disk image is not implemented, so
-// creation is refused while a storage template or a template disk is set.
+// TestCreateWithTemplateDisk: the new VM gets a copy of storageTemplate's image, else
+// of the template's; an image on another host or outside pools is refused.
 func TestCreateWithTemplateDisk(t *testing.T) {
 	r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
 	vars := setVars(rs(VirtualMachinesTable, ColVmRowStatus, RowCreateAndGo, 5))
+	tplImage := func(i uint32) func(*fakeCtl) {
+		return func(f *fakeCtl) { tp := f.templates[1]; tp.Image = i; f.templates[1] = tp }
+	}
 	for _, tc := range []struct {
 		name string
 		set  func(*fakeCtl)
+		want gosnmp.SNMPError
+		call string
 	}{
-		{"storageTemplate", func(f *fakeCtl) { f.stor = 7 }},
-		{"templateDiskImageIndex", func(f *fakeCtl) { tp := f.templates[1]; tp.Image = 7; f.templates[1] = tp }},
+		{"storageTemplate", func(f *fakeCtl) { f.stor = 7 }, gosnmp.NoError, `create 5 h1 "" mem=0 start=true img=7`},
+		{"templateDiskImageIndex", tplImage(7), gosnmp.NoError, `create 5 h1 "" mem=0 start=true img=7`},
+		{"storageTemplate first", func(f *fakeCtl) { tplImage(99)(f); f.stor = 7 }, gosnmp.NoError, `create 5 h1 "" mem=0 start=true img=7`},
+		{"image of another host", func(f *fakeCtl) { f.stor = 8 }, gosnmp.InconsistentValue, ""},
+		{"image outside pools", func(f *fakeCtl) { f.images[9] = ImageInfo{Index: 9, Host: "h1", Path: "/x.img"}; f.stor = 9 }, gosnmp.InconsistentValue, ""},
+		{"no such image", tplImage(99), gosnmp.InconsistentValue, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
 			tc.set(f)
-			st, idx := status(NewHandler(nil, WithController(f)).TestSet(context.Background(), r, vars))
-			if st != gosnmp.InconsistentValue || idx != 1 {
-				t.Fatalf("got %v at %d, want inconsistentValue at 1", st, idx)
+			h := NewHandler(nil, WithController(f))
+			st, idx := status(h.TestSet(context.Background(), r, vars))
+			if tc.want != gosnmp.NoError {
+				if st != tc.want || idx != 1 {
+					t.Fatalf("got %v at %d, want %v at 1", st, idx, tc.want)
+				}
+				return
+			}
+			if st != gosnmp.NoError {
+				t.Fatalf("TestSet: %v at %d", st, idx)
+			}
+			if err := h.CommitSet(context.Background(), r, vars); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(f.calls) != "["+tc.call+"]" {
+				t.Fatalf("calls %q, want %q", f.calls, tc.call)
 			}
 		})
 	}

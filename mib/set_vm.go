@@ -131,12 +131,20 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 	if !ok {
 		return nil, setErr(gosnmp.InconsistentValue, rs, "no current template (virtualMachineTemplate is %d)", tpl)
 	}
-	if storage != 0 || t.Image != 0 {
-		// Copying a volume for the new VM is not implemented: refuse rather than create
-		// a VM without the disk the manager expects.
-		return nil, setErr(gosnmp.InconsistentValue, rs, "copying a template disk image (storageTemplate %d, templateDiskImageIndex %d) is not supported", storage, t.Image)
-	}
 	spec.Template = tpl
+	if spec.Image = t.Image; storage != 0 {
+		spec.Image = storage
+	}
+	if spec.Image != 0 {
+		// The new VM gets a copy of this image, made in its pool on the VM's host.
+		img, ok := p.ctl.Image(spec.Host, spec.Image)
+		switch {
+		case !ok:
+			return nil, setErr(gosnmp.InconsistentValue, rs, "disk image %d (storageTemplate %d, templateDiskImageIndex %d) is not on host %q", spec.Image, storage, t.Image, spec.Host)
+		case !img.InPool:
+			return nil, setErr(gosnmp.InconsistentValue, rs, "disk image %d (%s) is outside storage pools: it cannot be copied", spec.Image, img.Path)
+		}
+	}
 	if v, ok := rv.get(ColVmState); ok {
 		return nil, setErr(gosnmp.InconsistentValue, v, "vmState cannot be set when creating (use createAndGo)")
 	}
