@@ -96,6 +96,9 @@ type DiskImage struct {
 	Volume    *hosts.Volume // nil for an image outside pools
 	PoolIndex uint32        // 0 outside pools
 	Format    string        // from the volume, else from the first disk that uses it
+	// Capacity and Allocation of an image outside pools: from the first disk that uses
+	// it and has them (the volume's own otherwise).
+	Capacity, Allocation uint64
 }
 
 // HostEntry is what the view knows of one configured hypervisor.

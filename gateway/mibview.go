@@ -303,6 +303,8 @@ func (ms *mibSnap) storageRow(r VMRow, d *Disk) mib.StorageRow {
 	case d.DiskImageIndex != 0:
 		if im := ms.image(d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
+		} else {
+			row.Capacity, row.Allocation = d.Capacity, d.Allocation
 		}
 	}
 	return row
@@ -411,7 +413,7 @@ func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
 		return mib.DiskImageRow{}, false
 	}
 	row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
-		Format: im.Format}
+		Format: im.Format, Capacity: im.Capacity, Allocation: im.Allocation}
 	if v := im.Volume; v != nil {
 		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
 	}

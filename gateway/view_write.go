@@ -317,8 +317,13 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 			if d.ImagePath == "" {
 				continue
 			}
-			if _, ok := want[d.ImagePath]; !ok {
-				want[d.ImagePath] = &DiskImage{Host: host, Path: d.ImagePath, Format: d.Format}
+			im, ok := want[d.ImagePath]
+			if !ok {
+				im = &DiskImage{Host: host, Path: d.ImagePath, Format: d.Format}
+				want[d.ImagePath] = im
+			}
+			if im.Volume == nil && im.Capacity == 0 {
+				im.Capacity, im.Allocation = d.Capacity, d.Allocation
 			}
 		}
 	}); err != nil {
@@ -350,7 +355,8 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 }
 
 func sameImage(a, b *DiskImage) bool {
-	if (a.Volume == nil) != (b.Volume == nil) || a.PoolIndex != b.PoolIndex || a.Format != b.Format {
+	if (a.Volume == nil) != (b.Volume == nil) || a.PoolIndex != b.PoolIndex || a.Format != b.Format ||
+		a.Capacity != b.Capacity || a.Allocation != b.Allocation {
 		return false
 	}
 	return a.Volume == nil || *a.Volume == *b.Volume

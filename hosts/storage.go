@@ -137,7 +137,20 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		}
 		vols = append(vols, v...)
 	}
+	paths := make(map[string]bool, len(vols))
+	for _, v := range vols {
+		if v.Path != "" {
+			paths[v.Path] = true
+		}
+	}
+	s.volPaths.Store(&paths)
 	return pools, vols, nil
+}
+
+// inPool reports whether path is a volume of a pool, as the last storage read saw.
+func (s *Supervisor) inPool(path string) bool {
+	m := s.volPaths.Load()
+	return m != nil && (*m)[path]
 }
 
 func isNoPool(err error) bool { return isLibvirtCode(err, libvirt.ErrNoStoragePool) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type Supervisor struct {
 	mu     sync.Mutex
 	cur    *conn // nil unless Up
 	health Health
+
+	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 }
 
 // Option adjusts a Supervisor; for tests and special transports.

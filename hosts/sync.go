@@ -129,15 +129,16 @@ func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) 
 	if inv.Hypervisor, err = s.hypervisor(ctx, c); err != nil {
 		return inv, err
 	}
-	if inv.Domains, err = s.domains(ctx, c); err != nil {
-		return inv, err
-	}
+	// Storage first: describe asks for the sizes of the disks outside pools only.
 	inv.Pools, inv.Volumes, err = s.storage(ctx, c)
 	if connLost(err) {
 		return inv, err
 	}
 	if err != nil { // hosts without a storage driver still have domains
 		s.log.Warn("storage pools not read", "err", err)
+	}
+	if inv.Domains, err = s.domains(ctx, c); err != nil {
+		return inv, err
 	}
 	// libvirt lists in hash order: sort, so equal hosts give equal inventories.
 	slices.SortFunc(inv.Domains, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
@@ -207,7 +208,7 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = describe(ctx, c, dom)
+			out[i], errs[i] = describe(ctx, c, dom, s.inPool)
 		}()
 	}
 	wg.Wait()
@@ -226,8 +227,9 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 	return doms, nil
 }
 
-// describe reads one domain's XML, state, persistence and autostart.
-func describe(ctx context.Context, c *conn, dom libvirt.Domain) (Domain, error) {
+// describe reads one domain's XML, state, persistence and autostart, and the sizes
+// of its file and block disks that are not pool volumes (inPool says which are).
+func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(string) bool) (Domain, error) {
 	return callT(ctx, c, fmt.Sprintf("describe domain %q", dom.Name), func(l *lv) (Domain, error) {
 		doc, err := l.DomainGetXMLDesc(dom, 0)
 		if err != nil {
@@ -251,12 +253,29 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain) (Domain, error) 
 		}
 		d.State, d.Reason = DomainState(state), reason
 		d.Persistent, d.Autostart = persistent == 1, autostart == 1
+		blockSizes(l, dom, d.Disks, inPool)
 		d.ID = -1
 		if d.State != StateShutoff && dom.ID > 0 {
 			d.ID = dom.ID
 		}
 		return d, nil
 	})
+}
+
+// blockSizes fills the sizes of the file and block disks outside pools, one
+// DomainGetBlockInfo each (libvirt answers for inactive domains too, from the image).
+// A disk libvirt cannot size (a missing ISO, an empty drive) keeps 0.
+func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) bool) {
+	for i := range disks {
+		dk := &disks[i]
+		if (dk.Type != "file" && dk.Type != "block") || dk.Source == "" || inPool(dk.Source) {
+			continue
+		}
+		dev := cmp.Or(dk.Target, dk.Source)
+		if alloc, capacity, _, err := l.DomainGetBlockInfo(dom, dev, 0); err == nil {
+			dk.Capacity, dk.Allocation = capacity, alloc
+		}
+	}
 }
 
 // refresh re-reads one domain and reports it updated, or removed when libvirt no
@@ -276,7 +295,7 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return l.DomainLookupByUUID(libvirt.UUID(id))
 	})
 	if err == nil {
-		d, err = describe(ctx, c, dom)
+		d, err = describe(ctx, c, dom, s.inPool)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):

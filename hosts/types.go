@@ -149,6 +149,9 @@ type Disk struct {
 	Volume   string // type=volume only
 	Format   string // <driver type=...>: raw, qcow2
 	ReadOnly bool
+	// Capacity and Allocation (bytes) come from DomainGetBlockInfo for file and block
+	// disks outside storage pools (a pool volume has its own sizes); 0 if unknown.
+	Capacity, Allocation uint64
 }
 
 // NIC is an <interface> of the domain XML.
