@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -179,17 +180,23 @@ func decode(data []byte) (*Config, error) {
 		if errors.As(err, &te) {
 			errs := make([]error, len(te.Errors))
 			for i, m := range te.Errors {
-				errs[i] = errors.New(m)
+				errs[i] = errors.New(oneLine(m))
 			}
 			return nil, &ConfigError{Errs: errs}
 		}
-		return nil, fmt.Errorf("yaml syntax: %w", err)
+		return nil, errors.New("yaml syntax: " + oneLine(err.Error()))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document: want exactly one")
 	}
 	return &cfg, nil
+}
+
+// oneLine escapes the line breaks of a YAML error, which quotes the offending value:
+// every problem prints on one line.
+func oneLine(msg string) string {
+	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(msg)
 }
 
 // flatten turns a tree of joined errors into its leaves, so each prints on one line.
