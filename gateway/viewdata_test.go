@@ -43,4 +43,3 @@ func TestImageSizesOutsidePools(t *testing.T) {
 		t.Errorf("storage row of the inactive VM's free image: %+v %v", row, ok)
 	}
 }
-
