@@ -92,7 +92,7 @@ type Config struct {
 	Communities    []Community `yaml:"communities"` // none by default
 	Users          []User      `yaml:"users"`
 	Notify         []Target    `yaml:"notify"`           // trap/inform destinations
-	Workers        int         `yaml:"workers"`          // worker pool size; 0 = 4*GOMAXPROCS
+	Workers        int         `yaml:"workers"`          // requests in progress per UDP socket; 0 = 4*GOMAXPROCS
 	MaxMessageSize int         `yaml:"max_message_size"` // 0 = 65507; min 484
 }
 

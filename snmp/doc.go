@@ -8,7 +8,8 @@
 //
 //	config.go     Config, Secret, Access, SetDefaults, Validate
 //	engine.go     Engine, New, options, Register, SetContexts, Reload
-//	transport.go  Serve: UDP/TCP listeners feeding a bounded worker pool
+//	transport.go  Serve: UDP/TCP listeners, TCP streams
+//	transport_udp.go  UDP readers that answer what they read, with a watchdog handoff
 //	process.go    one message: version, community or USM checks (RFC 3414 3.2), reports
 //	usm.go        users, key localization, digest check, decryption
 //	vacm.go       contexts and access per principal, v1 error mapping (RFC 3584)

@@ -48,7 +48,7 @@ type VarBind struct {
 }
 
 // Handler serves one registered subtree. Implementations must be safe for concurrent
-// use: the engine serves requests from a pool of workers.
+// use: the engine serves requests from several goroutines at once.
 type Handler interface {
 	// Get returns the instance at oid exactly. When there is none it returns a VarBind of
 	// Type gosnmp.NoSuchObject (no such object type in this subtree) or

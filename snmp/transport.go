@@ -18,13 +18,6 @@ const (
 	tcpIdleTimeout = 2 * time.Minute
 )
 
-// job is one received datagram waiting for a worker.
-type job struct {
-	conn net.PacketConn
-	from net.Addr
-	raw  []byte
-}
-
 // Serve binds every listen address, serves until ctx is done, then closes them. A
 // bind failure closes what was bound and returns the error.
 func (e *Engine) Serve(ctx context.Context) error {
@@ -74,18 +67,12 @@ func (e *Engine) Serve(ctx context.Context) error {
 	}
 	close(e.ready)
 
-	jobs := make(chan job, 4*e.workers)
 	var wg sync.WaitGroup
-	for range e.workers {
-		wg.Go(func() {
-			for j := range jobs {
-				e.serveDatagram(ctx, j)
-			}
-		})
-	}
 	var readers sync.WaitGroup
 	for _, pc := range pcs {
-		readers.Go(func() { e.readUDP(ctx, pc, jobs) })
+		u := &udpServer{e: e, ctx: ctx, pc: pc, readers: &readers}
+		u.active.Store(1)
+		readers.Go(u.read)
 	}
 	tcpSlots := make(chan struct{}, 4*e.workers)
 	for _, ln := range lns {
@@ -94,45 +81,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 	<-ctx.Done()
 	closeAll()
 	readers.Wait()
-	close(jobs)
 	wg.Wait()
 	e.log.Info("snmp stopped")
 	return nil
-}
-
-func (e *Engine) readUDP(ctx context.Context, pc net.PacketConn, jobs chan<- job) {
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			e.log.Warn("snmp udp read", "err", err)
-			continue
-		}
-		raw := make([]byte, n)
-		copy(raw, buf[:n])
-		select {
-		case jobs <- job{conn: pc, from: from, raw: raw}:
-		default: // every worker busy and the queue full: shed load
-			e.cnt.inPkts.Add(1)
-			e.cnt.silentDrops.Add(1)
-			e.log.Debug("snmp request dropped: workers busy", "from", from.String())
-		}
-	}
-}
-
-func (e *Engine) serveDatagram(ctx context.Context, j job) {
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	out := e.handlePacket(rctx, j.raw, j.from, maxUDPPayload)
-	if out == nil {
-		return
-	}
-	if _, err := j.conn.WriteTo(out, j.from); err != nil && ctx.Err() == nil {
-		e.log.Debug("snmp udp write", "to", j.from.String(), "err", err)
-	}
 }
 
 // acceptTCP serves RFC 3430 streams: BER messages back to back on a connection.

@@ -1,0 +1,121 @@
+package snmp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// handoffDelay is how long a reader may work on one datagram before another reader
+// takes over the socket (after one to two delays). Reads answer from memory in
+// microseconds; a handler that waits (a SET on a hypervisor, a stuck read) must not
+// stall everyone else.
+const handoffDelay = 2 * time.Millisecond
+
+// udpServer serves one UDP socket. A reader goroutine receives a datagram and answers
+// it itself: no handoff to a worker, no thread to wake per request, which is most of
+// an answer's cost on a walk (a request and its answer, over and over). A watchdog
+// timer per reader, armed while the reader works, notices a datagram that keeps it
+// busy longer than handoffDelay and starts another reader for the socket; the busy
+// one ends after its answer. At most Workers readers exist, so at most that many
+// requests are in progress on the socket (more wait in the socket buffer, beyond it
+// the kernel drops them).
+type udpServer struct {
+	e       *Engine
+	ctx     context.Context
+	pc      net.PacketConn
+	readers *sync.WaitGroup
+	active  atomic.Int32 // readers running
+}
+
+// reader is one reader goroutine's state, shared with its watchdog.
+type reader struct {
+	u     *udpServer
+	seq   atomic.Uint64 // datagrams taken so far
+	busy  atomic.Bool   // serving one
+	armed atomic.Bool   // the watchdog timer is pending
+	timer *time.Timer
+
+	mu       sync.Mutex // orders the end of a datagram against a takeover
+	replaced bool
+	lastSeq  uint64 // the watchdog's: seq at its previous run
+}
+
+// read runs one reader: it serves datagrams until the socket closes or another reader
+// has taken over while it was busy.
+func (u *udpServer) read() {
+	defer u.active.Add(-1)
+	r := &reader{u: u}
+	r.timer = time.AfterFunc(time.Hour, r.watch)
+	r.timer.Stop()
+	defer r.timer.Stop()
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := u.pc.ReadFrom(buf)
+		if err != nil {
+			if u.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			u.e.log.Warn("snmp udp read", "err", err)
+			continue
+		}
+		raw := make([]byte, n) // a handler may keep slices of the request
+		copy(raw, buf[:n])
+		r.seq.Add(1)
+		r.busy.Store(true)
+		r.arm()
+		u.e.serveDatagram(u.ctx, u.pc, from, raw)
+		r.mu.Lock()
+		r.busy.Store(false)
+		done := r.replaced
+		r.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// arm starts the watchdog unless it is pending already: at a walk's pace it fires
+// once per handoffDelay, not once per datagram.
+func (r *reader) arm() {
+	if r.armed.CompareAndSwap(false, true) {
+		r.timer.Reset(handoffDelay)
+	}
+}
+
+// watch is the watchdog: the reader busy with the same datagram as at the previous
+// run has been on it for at least handoffDelay.
+func (r *reader) watch() {
+	r.mu.Lock()
+	seq := r.seq.Load()
+	stuck := r.busy.Load() && seq == r.lastSeq && !r.replaced
+	r.lastSeq = seq
+	if stuck && r.u.active.Add(1) <= int32(r.u.e.workers) {
+		// The reader is busy, so alive and counted in readers: Add is safe.
+		r.replaced = true
+		r.u.readers.Go(r.u.read)
+	} else if stuck {
+		r.u.active.Add(-1) // every reader is busy: no one left to take over
+	}
+	replaced := r.replaced
+	r.mu.Unlock()
+	r.armed.Store(false)
+	if !replaced && r.busy.Load() {
+		r.arm() // still working (this datagram or the next): keep watching
+	}
+}
+
+func (e *Engine) serveDatagram(ctx context.Context, pc net.PacketConn, from net.Addr, raw []byte) {
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	out := e.handlePacket(rctx, raw, from, maxUDPPayload)
+	if out == nil {
+		return
+	}
+	if _, err := pc.WriteTo(out, from); err != nil && ctx.Err() == nil {
+		e.log.Debug("snmp udp write", "to", from.String(), "err", err)
+	}
+}
