@@ -69,9 +69,10 @@ type node interface {
 	// root is the scalar's OID or the table's entry OID: every instance has it as a prefix.
 	root() snmp.OID
 	get(s Snapshot, oid snmp.OID) snmp.VarBind
-	// next returns the first instance after oid; v1 leaves out Counter64 columns,
-	// which SNMPv1 cannot carry (RFC 3584 4.2.2.1), a whole column at a time.
-	next(s Snapshot, oid snmp.OID, v1 bool) (snmp.VarBind, bool)
+	// next returns the first instance after oid, its OID cut from rs's arena; v1
+	// leaves out Counter64 columns, which SNMPv1 cannot carry (RFC 3584 4.2.2.1), a
+	// whole column at a time.
+	next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool)
 }
 
 // snapshot returns the request's snapshot: the same for every varbind of one PDU (the
@@ -97,8 +98,7 @@ func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.Var
 // Next implements snmp.Handler: the first instance after oid, objects in OID order.
 func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp.VarBind, bool) {
 	rs := h.snaps.get(r, h.view)
-	s := rs.s
-	if !s.Known() {
+	if !rs.s.Known() {
 		return snmp.VarBind{}, false
 	}
 	// A walk asks after the instance the last answer gave: try that node first.
@@ -111,7 +111,7 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	}
 	v1 := r.Principal.Model == snmp.ModelV1
 	for i := start; i < len(h.nodes); i++ {
-		if vb, ok := h.nodes[i].next(s, oid, v1); ok {
+		if vb, ok := h.nodes[i].next(rs, oid, v1); ok {
 			rs.hint = i
 			return vb, true
 		}
@@ -145,11 +145,28 @@ type snapCache struct {
 }
 
 // reqSnap is one request's snapshot. Only the goroutine serving the request touches
-// hint.
+// hint and oids.
 type reqSnap struct {
 	r    *snmp.Request
 	s    Snapshot
-	hint int // the node of the last GETNEXT answer, -1 for none
+	hint int      // the node of the last GETNEXT answer, -1 for none
+	oids []uint32 // the unused rest of the chunk instance OIDs are cut from
+}
+
+// oidChunk is how many arcs one allocation gives the instance OIDs of a request:
+// a GETBULK of 25 table cells fits in one.
+const oidChunk = 512
+
+// newOID returns an OID of n arcs from the request's arena: one allocation serves
+// dozens of answers. The slices never overlap (their capacity ends at their length),
+// and the engine never modifies a varbind's OID in place.
+func (rs *reqSnap) newOID(n int) snmp.OID {
+	if len(rs.oids) < n {
+		rs.oids = make([]uint32, max(n, oidChunk))
+	}
+	o := rs.oids[:n:n]
+	rs.oids = rs.oids[n:]
+	return o
 }
 
 func (c *snapCache) get(r *snmp.Request, v View) *reqSnap {

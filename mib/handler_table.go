@@ -2,6 +2,7 @@ package mib
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -32,6 +33,24 @@ type table[R any] struct {
 	seek func(s Snapshot, from key) (R, bool)
 	key  func(r *R) key
 	col  func(r *R, col uint32) value
+
+	// rows recycles the *R a lookup reads into: a row passed by pointer to key and col
+	// (func values) would escape, one heap row per varbind.
+	rows sync.Pool
+}
+
+// row returns a scratch row from the pool; give it back with putRow.
+func (tb *table[R]) row() *R {
+	if p, ok := tb.rows.Get().(*R); ok {
+		return p
+	}
+	return new(R)
+}
+
+func (tb *table[R]) putRow(p *R) {
+	var zero R
+	*p = zero // drop references to the snapshot's data
+	tb.rows.Put(p)
 }
 
 func (tb *table[R]) root() snmp.OID { return tb.t.Entry() }
@@ -41,11 +60,13 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	if exc != 0 {
 		return snmp.VarBind{OID: oid, Type: exc}
 	}
-	row, ok := tb.seek(s, k)
-	if !ok || tb.key(&row) != k {
+	row := tb.row()
+	defer tb.putRow(row)
+	var ok bool
+	if *row, ok = tb.seek(s, k); !ok || tb.key(row) != k {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 	}
-	v := tb.col(&row, col)
+	v := tb.col(row, col)
 	if !v.ok {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 	}
@@ -79,22 +100,27 @@ func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
 // next walks column by column (all rows of a column, then the next column). A row
 // without an instance of the column is stepped over with one more seek. It does the
 // arithmetic of Table.Start on key arrays, so that a step allocates only its result.
-func (tb *table[R]) next(s Snapshot, oid snmp.OID, v1 bool) (snmp.VarBind, bool) {
+func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool) {
 	n := tb.t.IndexLen()
 	col, from, ok := start(tb.t, oid)
+	if !ok {
+		return snmp.VarBind{}, false
+	}
+	row := tb.row()
+	defer tb.putRow(row)
 	for ; ok; col, ok = nextColumn(tb.t, col) {
 		if v1 && isCounter64(tb.t, col) {
 			from = key{}
 			continue
 		}
 		for {
-			row, found := tb.seek(s, from)
-			if !found {
+			var found bool
+			if *row, found = tb.seek(rs.s, from); !found {
 				break
 			}
-			k := tb.key(&row)
-			if v := tb.col(&row, col); v.ok {
-				return v.varbind(instance(tb.t, col, k, n)), true
+			k := tb.key(row)
+			if v := tb.col(row, col); v.ok {
+				return v.varbind(instance(rs, tb.t, col, k, n)), true
 			}
 			if from, found = after(k, n); !found {
 				break
@@ -143,10 +169,10 @@ func nextColumn(t *Table, col uint32) (uint32, bool) {
 	return c.Col, ok
 }
 
-// instance returns Entry.col.k[:n] in one allocation.
-func instance(t *Table, col uint32, k key, n int) snmp.OID {
+// instance returns Entry.col.k[:n], cut from the request's arena.
+func instance(rs *reqSnap, t *Table, col uint32, k key, n int) snmp.OID {
 	e := t.entry
-	o := make(snmp.OID, len(e)+1+n)
+	o := rs.newOID(len(e) + 1 + n)
 	copy(o, e)
 	o[len(e)] = col
 	copy(o[len(e)+1:], k[:n])
@@ -173,11 +199,11 @@ func (sc *scalar) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 }
 
-func (sc *scalar) next(s Snapshot, oid snmp.OID, _ bool) (snmp.VarBind, bool) {
+func (sc *scalar) next(rs *reqSnap, oid snmp.OID, _ bool) (snmp.VarBind, bool) {
 	if oid.Compare(sc.inst) >= 0 {
 		return snmp.VarBind{}, false
 	}
-	if v := sc.val(s); v.ok {
+	if v := sc.val(rs.s); v.ok {
 		return v.varbind(sc.inst), true
 	}
 	return snmp.VarBind{}, false
