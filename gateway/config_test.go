@@ -172,6 +172,7 @@ func TestDefaults(t *testing.T) {
 		{"keepalive_interval", h.KeepaliveInterval, hosts.DefaultKeepaliveInterval},
 		{"keepalive_timeout", h.KeepaliveTimeout, hosts.DefaultKeepaliveTimeout},
 		{"stats_interval", h.StatsInterval, hosts.DefaultStatsInterval},
+		{"storage_interval", h.StorageInterval, hosts.DefaultStorageInterval},
 		{"backoff_max", h.BackoffMax, hosts.DefaultBackoffMax},
 	} {
 		if d.got != d.want {

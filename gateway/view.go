@@ -157,6 +157,31 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 	})
 }
 
+// StorageSynced replaces host's pools and volumes between resyncs; the domains'
+// volume disks are resolved again (a volume may have appeared or gone).
+func (v *View) StorageSynced(host string, pools []hosts.Pool, vols []hosts.Volume) {
+	v.write(host, "storage sync", func(w *writeTxn) error {
+		if err := w.syncPools(host, pools); err != nil {
+			return err
+		}
+		if vols == nil {
+			vols = []hosts.Volume{} // not nil: nil means "the stored volumes" below
+		}
+		resolve := w.volumeResolver(host, vols)
+		var vms []*VM
+		if err := w.eachHostVM(host, func(vm *VM) { vms = append(vms, vm) }); err != nil {
+			return err
+		}
+		for _, vm := range vms {
+			w.touch(vm.Domain.UUID)
+			if err := w.putVM(host, vm.Domain, vm, resolve); err != nil {
+				return err
+			}
+		}
+		return w.syncImages(host, vols, true)
+	})
+}
+
 // DomainRemoved drops one domain of host.
 func (v *View) DomainRemoved(host string, id hosts.UUID) {
 	v.write(host, "domain removal", func(w *writeTxn) error {

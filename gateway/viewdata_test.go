@@ -43,3 +43,43 @@ func TestImageSizesOutsidePools(t *testing.T) {
 		t.Errorf("storage row of the inactive VM's free image: %+v %v", row, ok)
 	}
 }
+
+// TestStorageSynced: pools and volumes re-read between resyncs replace the host's,
+// and a domain's volume disk is resolved to the volume once it exists.
+func TestStorageSynced(t *testing.T) {
+	tv := newTestView(t, "a")
+	d := dom(1, hosts.StateShutoff)
+	d.Disks = []hosts.Disk{{Device: "disk", Type: "volume", Target: "vda", Pool: "p", Volume: "new.qcow2", Source: "p/new.qcow2"}}
+	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d}})
+	vol := hosts.Volume{Pool: "p", Name: "new.qcow2", Path: "/p/new.qcow2", Format: "qcow2", Capacity: 1 << 20}
+	tv.StorageSynced("a", []hosts.Pool{{Name: "p", Active: true}}, []hosts.Volume{vol})
+	s := tv.Read()
+	var p *StoragePool
+	for sp := range s.Pools("a", 0) {
+		p = sp
+	}
+	if p == nil || p.Pool.Name != "p" {
+		t.Fatalf("pool after StorageSynced: %+v", p)
+	}
+	r, _ := s.VMByUUID("a", uuidN(1))
+	im, ok := s.Image("a", r.Disks[0].DiskImageIndex)
+	if !ok || im.Volume == nil || *im.Volume != vol || im.PoolIndex != p.Index {
+		t.Fatalf("the volume disk's image: %+v %v", im, ok)
+	}
+
+	tv.StorageSynced("a", nil, nil)
+	s = tv.Read()
+	for p := range s.Pools("a", 0) {
+		t.Errorf("pool still listed: %+v", p)
+	}
+	var paths []string
+	for im := range s.Images("a", 0) {
+		paths = append(paths, im.Path)
+		if im.Volume != nil {
+			t.Errorf("volume still listed: %+v", im)
+		}
+	}
+	if len(paths) != 1 || paths[0] != "p/new.qcow2" {
+		t.Errorf("images after the pool went: %v", paths)
+	}
+}

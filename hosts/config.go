@@ -21,7 +21,10 @@ type Config struct {
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"` // watchdog probe period
 	KeepaliveTimeout  time.Duration `yaml:"keepalive_timeout"`  // no answer within this: disconnect
 	StatsInterval     time.Duration `yaml:"stats_interval"`     // ConnectGetAllDomainStats period
-	BackoffMax        time.Duration `yaml:"backoff_max"`        // cap of the reconnect backoff
+	// StorageInterval is the longest time between two full reads of the pools and
+	// volumes; the pool list itself is checked every stats round.
+	StorageInterval time.Duration `yaml:"storage_interval"`
+	BackoffMax      time.Duration `yaml:"backoff_max"` // cap of the reconnect backoff
 }
 
 // TLSConfig is for qemu+tls. Empty files fall back to the pkipath= URI option's
@@ -57,6 +60,7 @@ const (
 	DefaultKeepaliveInterval = 5 * time.Second
 	DefaultKeepaliveTimeout  = 15 * time.Second
 	DefaultStatsInterval     = 10 * time.Second
+	DefaultStorageInterval   = time.Minute
 	DefaultBackoffMax        = 60 * time.Second
 )
 
@@ -74,6 +78,7 @@ func (c *Config) SetDefaults() {
 	set(&c.KeepaliveInterval, DefaultKeepaliveInterval)
 	set(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	set(&c.StatsInterval, DefaultStatsInterval)
+	set(&c.StorageInterval, DefaultStorageInterval)
 	set(&c.BackoffMax, DefaultBackoffMax)
 }
 
@@ -94,7 +99,8 @@ func (c Config) Validate() error {
 	}{
 		{"connect_timeout", c.ConnectTimeout}, {"call_timeout", c.CallTimeout},
 		{"keepalive_interval", c.KeepaliveInterval}, {"keepalive_timeout", c.KeepaliveTimeout},
-		{"stats_interval", c.StatsInterval}, {"backoff_max", c.BackoffMax},
+		{"stats_interval", c.StatsInterval}, {"storage_interval", c.StorageInterval},
+		{"backoff_max", c.BackoffMax},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must not be negative", d.field, d.v))

@@ -24,6 +24,7 @@ type fakeSink struct {
 	updates []Domain
 	removed []UUID
 	stats   []*Stats
+	storage []Inventory // StorageSynced reports: Pools and Volumes only
 	view    map[UUID]Domain // Synced replaces it, updates and removals edit it
 }
 
@@ -50,6 +51,12 @@ func (f *fakeSink) DomainUpdated(_ string, d Domain) {
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, d)
 	f.view[d.UUID] = d
+}
+
+func (f *fakeSink) StorageSynced(_ string, pools []Pool, vols []Volume) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.storage = append(f.storage, Inventory{Pools: pools, Volumes: vols})
 }
 
 func (f *fakeSink) DomainRemoved(_ string, id UUID) {

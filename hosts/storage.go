@@ -1,13 +1,16 @@
 package hosts
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -103,7 +106,8 @@ func bytesOf(m memXML) (uint64, error) {
 	return k * 1024, err
 }
 
-// storage reads all pools and the volumes of the active ones.
+// storage reads all pools and the volumes of the active ones, sorted by name (libvirt
+// lists in hash order). The caller holds the view lock.
 func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, error) {
 	pools, err := callT(ctx, c, "read storage pools", func(l *lv) ([]Pool, error) {
 		list, _, err := l.ConnectListAllStoragePools(1, 0)
@@ -144,6 +148,11 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		}
 	}
 	s.volPaths.Store(&paths)
+	s.storage0 = storageState{key: poolsKey(pools), at: time.Now()}
+	slices.SortFunc(pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(vols, func(a, b Volume) int {
+		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
+	})
 	return pools, vols, nil
 }
 

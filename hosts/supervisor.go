@@ -28,6 +28,7 @@ type Supervisor struct {
 	health Health
 
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
+	storage0 storageState                    // the last storage read; under the view lock
 }
 
 // Option adjusts a Supervisor; for tests and special transports.
@@ -135,6 +136,7 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	if _, err := s.pollStats(ctx, c); connLost(err) {
 		return true, err
 	}
+	s.storage0.none = false // a new session may reach a daemon that has storage now
 	ticker := time.NewTicker(s.cfg.StatsInterval)
 	defer ticker.Stop()
 	for {
@@ -151,6 +153,9 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 			}
 		case <-ticker.C:
 			if _, err := s.pollStats(ctx, c); connLost(err) {
+				return true, err
+			}
+			if err := s.watchStorage(ctx, c); connLost(err) {
 				return true, err
 			}
 		}

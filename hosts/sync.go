@@ -142,10 +142,6 @@ func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) 
 	}
 	// libvirt lists in hash order: sort, so equal hosts give equal inventories.
 	slices.SortFunc(inv.Domains, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(inv.Pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(inv.Volumes, func(a, b Volume) int {
-		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
-	})
 	return inv, nil
 }
 

@@ -263,6 +263,9 @@ type Sink interface {
 	DomainUpdated(host string, d Domain)
 	// DomainRemoved drops one domain (undefined, or transient and stopped).
 	DomainRemoved(host string, id UUID)
+	// StorageSynced replaces the host's storage pools and volumes (sorted by name),
+	// re-read between resyncs because the pool list changed or storage_interval passed.
+	StorageSynced(host string, pools []Pool, vols []Volume)
 	Stats(host string, s *Stats)
 }
 

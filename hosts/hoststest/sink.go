@@ -68,6 +68,9 @@ func (s *Sink) DomainRemoved(host string, id hosts.UUID) {
 	delete(s.doms[host], id)
 }
 
+// StorageSynced implements hosts.Sink.
+func (s *Sink) StorageSynced(string, []hosts.Pool, []hosts.Volume) {}
+
 // Stats implements hosts.Sink.
 func (s *Sink) Stats(host string, _ *hosts.Stats) {
 	s.mu.Lock()
