@@ -24,7 +24,7 @@ type fakeSink struct {
 	updates []Domain
 	removed []UUID
 	stats   []*Stats
-	storage []Inventory // StorageSynced reports: Pools and Volumes only
+	storage []Inventory     // StorageSynced reports: Pools and Volumes only
 	view    map[UUID]Domain // Synced replaces it, updates and removals edit it
 }
 
