@@ -22,7 +22,43 @@ type MIBView struct {
 
 	reads    readCache
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
-	starts   sync.Map // hosts.UUID -> vmStart: when the agent first saw a run of a domain
+	starts   startTable
+}
+
+// startTable remembers when the agent first saw the current run of each active
+// domain. A plain map under a read-write lock: a walk reads it for every row, and a
+// sync.Map keyed by a UUID array costs an allocation (the key boxed) per read.
+type startTable struct {
+	mu sync.RWMutex
+	m  map[hosts.UUID]vmStart
+}
+
+func (t *startTable) load(u hosts.UUID) (vmStart, bool) {
+	t.mu.RLock()
+	st, ok := t.m[u]
+	t.mu.RUnlock()
+	return st, ok
+}
+
+func (t *startTable) store(u hosts.UUID, st vmStart) {
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[hosts.UUID]vmStart{}
+	}
+	t.m[u] = st
+	t.mu.Unlock()
+}
+
+// forget removes u's run if it was seen on host.
+func (t *startTable) forget(u hosts.UUID, host string) {
+	if st, ok := t.load(u); !ok || st.host != host {
+		return
+	}
+	t.mu.Lock()
+	if st, ok := t.m[u]; ok && st.host == host {
+		delete(t.m, u)
+	}
+	t.mu.Unlock()
 }
 
 // vmStart is the start of one run of a domain on a host (libvirt gives every run a new
@@ -61,6 +97,8 @@ type mibSnap struct {
 	cur        vmCursor
 	imgs       imageCursor
 	lastHost   *HostEntry
+	confHost   *HostEntry // the host confDirVal is of
+	confDirVal string
 	statsHost  string
 	stats      *hosts.Stats
 	statsFresh bool
@@ -155,15 +193,13 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 		row.MemoryKiB = d.MemoryKiB
 	}
 	if e, ok := ms.hostEntry(r.Host); ok {
-		row.ConfDir = ms.m.confDir(e.URI)
+		row.ConfDir = ms.confDir(e)
 	}
 	switch {
 	case !r.Stale && row.State.Active():
 		row.Uptime = ms.s.Now().Sub(ms.m.started(r))
 	case !r.Stale:
-		if v, ok := ms.m.starts.Load(d.UUID); ok && v.(vmStart).host == r.Host {
-			ms.m.starts.Delete(d.UUID) // the run ended: forget it
-		}
+		ms.m.starts.forget(d.UUID, r.Host) // the run ended
 	}
 	ds, fresh := ms.domainStats(r)
 	row.Counters = fresh
@@ -197,13 +233,20 @@ func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
 // domain ID): the record's time of change then, i.e. the start event or the first
 // synchronisation after the agent started.
 func (m *MIBView) started(r VMRow) time.Time {
-	if v, ok := m.starts.Load(r.Domain.UUID); ok {
-		if st := v.(vmStart); st.id == r.Domain.ID && st.host == r.Host {
-			return st.since
-		}
+	if st, ok := m.starts.load(r.Domain.UUID); ok && st.id == r.Domain.ID && st.host == r.Host {
+		return st.since
 	}
-	m.starts.Store(r.Domain.UUID, vmStart{host: r.Host, id: r.Domain.ID, since: r.Updated})
+	m.starts.store(r.Domain.UUID, vmStart{host: r.Host, id: r.Domain.ID, since: r.Updated})
 	return r.Updated
+}
+
+// confDir is MIBView.confDir of a host, remembered for the host of the last call
+// (a walk shows one host's VMs after another).
+func (ms *mibSnap) confDir(e *HostEntry) string {
+	if ms.confHost != e {
+		ms.confHost, ms.confDirVal = e, ms.m.confDir(e.URI)
+	}
+	return ms.confDirVal
 }
 
 // confDir returns where libvirt's system daemon of the URI's driver keeps persistent
@@ -387,12 +430,6 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-// NetworkAddress implements mib.Snapshot: the view does not learn guest addresses
-// yet, so networkAddressTable is empty.
-func (ms *mibSnap) NetworkAddress(_, _, _ uint32) (mib.NetworkAddressRow, bool) {
-	return mib.NetworkAddressRow{}, false
 }
 
 func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
