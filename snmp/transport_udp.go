@@ -53,8 +53,9 @@ func (u *udpServer) read() {
 	r.timer.Stop()
 	defer r.timer.Stop()
 	buf := make([]byte, 65536)
+	conn := newDgramConn(u.pc)
 	for {
-		n, from, err := u.pc.ReadFrom(buf)
+		n, from, err := conn.readFrom(buf)
 		if err != nil {
 			if u.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -67,7 +68,7 @@ func (u *udpServer) read() {
 		r.seq.Add(1)
 		r.busy.Store(true)
 		r.arm()
-		u.e.serveDatagram(u.ctx, u.pc, from, raw)
+		u.e.serveDatagram(u.ctx, conn, from, raw)
 		r.mu.Lock()
 		r.busy.Store(false)
 		done := r.replaced
@@ -108,14 +109,14 @@ func (r *reader) watch() {
 	}
 }
 
-func (e *Engine) serveDatagram(ctx context.Context, pc net.PacketConn, from net.Addr, raw []byte) {
+func (e *Engine) serveDatagram(ctx context.Context, conn dgramConn, from net.Addr, raw []byte) {
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	out := e.handlePacket(rctx, raw, from, maxUDPPayload)
 	if out == nil {
 		return
 	}
-	if _, err := pc.WriteTo(out, from); err != nil && ctx.Err() == nil {
+	if err := conn.writeTo(out, from); err != nil && ctx.Err() == nil {
 		e.log.Debug("snmp udp write", "to", from.String(), "err", err)
 	}
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package snmp
+
+import "net"
+
+func newDgramConn(pc net.PacketConn) dgramConn { return pcConn{pc} }
