@@ -144,6 +144,13 @@ func (ms *mibSnap) TemplateChoice() (uint32, uint32) {
 }
 
 func (ms *mibSnap) Hypervisor(from uint32) (mib.HypervisorRow, bool) {
+	if ms.ctx != "" { // a host's context shows that host only
+		e, ok := ms.s.Host(ms.ctx)
+		if !ok || e.Index < from {
+			return mib.HypervisorRow{}, false
+		}
+		return hypervisorRow(e), true
+	}
 	for e := range ms.s.Hosts(from) {
 		return hypervisorRow(e), true
 	}

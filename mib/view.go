@@ -29,7 +29,7 @@ type Snapshot interface {
 	// TemplateChoice returns virtualMachineTemplate and storageTemplate (0: none).
 	TemplateChoice() (template, storage uint32)
 
-	Hypervisor(from uint32) (HypervisorRow, bool) // every configured host, in every context
+	Hypervisor(from uint32) (HypervisorRow, bool) // every configured host; a host's context: that host
 	VM(from uint32) (VMRow, bool)                 // virtualMachinesTable and memoryTable
 	CPU(vmID, cpu uint32) (CPURow, bool)
 	Storage(vmID, storage uint32) (StorageRow, bool)
