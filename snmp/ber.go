@@ -112,6 +112,19 @@ func appendBERLength(b []byte, n int) []byte {
 	}
 }
 
+// berLengthLen is the size of appendBERLength's output for n.
+func berLengthLen(n int) int {
+	switch {
+	case n < 0x80:
+		return 1
+	case n < 0x100:
+		return 2
+	case n < 0x10000:
+		return 3
+	}
+	return 4
+}
+
 // appendTLV appends tag, length and value.
 func appendTLV(b []byte, tag byte, v []byte) []byte {
 	b = append(b, tag)
@@ -121,20 +134,16 @@ func appendTLV(b []byte, tag byte, v []byte) []byte {
 
 // appendBERInt appends an INTEGER in minimal two's complement form.
 func appendBERInt(b []byte, n int64) []byte {
-	var v []byte
-	for i := 7; i > 0; i-- {
-		hi := byte(n >> (8 * i))
-		next := byte(n >> (8 * (i - 1)))
-		if (hi == 0 && next&0x80 == 0) || (hi == 0xff && next&0x80 != 0) {
-			continue
+	i := 7 // index of the most significant byte to send
+	for ; i > 0; i-- {
+		hi, next := byte(n>>(8*i)), byte(n>>(8*(i-1)))
+		if !(hi == 0 && next&0x80 == 0) && !(hi == 0xff && next&0x80 != 0) {
+			break
 		}
-		for j := i; j >= 0; j-- {
-			v = append(v, byte(n>>(8*j)))
-		}
-		break
 	}
-	if v == nil {
-		v = []byte{byte(n)}
+	b = append(b, 0x02, byte(i+1))
+	for ; i >= 0; i-- {
+		b = append(b, byte(n>>(8*i)))
 	}
-	return appendTLV(b, 0x02, v)
+	return b
 }

@@ -162,7 +162,7 @@ func FuzzServePDU(f *testing.F) {
 			f.Add(m.pdu, true)
 		}
 	}
-	wrap := func(pdu []byte) ([]byte, error) { return wrapCommunity(wireV2c, []byte("private"), pdu), nil }
+	wrap := func(p pduOut) ([]byte, error) { return wrapCommunity(wireV2c, []byte("private"), p), nil }
 	f.Fuzz(func(t *testing.T, b []byte, v1 bool) {
 		p, err := parsePDU(b)
 		if err != nil || !isRequest(p.typ) {
@@ -180,7 +180,7 @@ func FuzzServePDU(f *testing.F) {
 // whenever both accept a PDU.
 func FuzzNullVarBinds(f *testing.F) {
 	for _, o := range []string{"1.3.6.1.2.1.1.5.0", "2.999.4294967295", "0.39", "1.3.6.1.4.1.99999.1.2.128.16384"} {
-		pdu := buildPDU(gosnmp.GetNextRequest, 5, 0, 0, [][]byte{mustAppendVarBind(f, VarBind{OID: MustOID(o), Type: gosnmp.Null})})
+		pdu := buildPDU(gosnmp.GetNextRequest, 5, 0, 0, mustAppendVarBind(f, VarBind{OID: MustOID(o), Type: gosnmp.Null}))
 		f.Add(pdu)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -16,8 +16,9 @@ type response struct {
 	vars   []VarBind
 }
 
-// wrapper puts a response PDU into a whole message for the requester.
-type wrapper func(pdu []byte) ([]byte, error)
+// wrapper puts a response PDU into a whole message for the requester. It copies what
+// it needs of the PDU's bytes.
+type wrapper func(p pduOut) ([]byte, error)
 
 // encode marshals a Response with the request's ID. A varbind a handler filled with a
 // value that does not fit its type turns the response into genErr naming it.
@@ -31,7 +32,8 @@ func (e *Engine) encode(p *pdu, resp response, wrap wrapper) ([]byte, error) {
 		}
 		resp = response{status: gosnmp.GenErr, index: bad}
 	}
-	return wrap(buildPDU(gosnmp.GetResponse, p.requestID, resp.status, resp.index, vbs))
+	defer vbs.release()
+	return wrap(pduOut{tag: gosnmp.GetResponse, requestID: p.requestID, status: resp.status, index: resp.index, vbl: vbs.b})
 }
 
 // serve runs one request PDU and returns the encoded response that fits in maxSize,
@@ -139,22 +141,24 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 		e.log.Error("snmp response not encodable", "err", err)
 		return e.encode(p, response{status: gosnmp.GenErr, index: 1}, wrap)
 	}
+	defer vbs.release()
 	return fitBulk(p.requestID, vbs, maxSize, wrap)
 }
 
 // fitBulk wraps the longest prefix of vbs that fits in maxSize; tooBig when not even
 // one varbind fits.
-func fitBulk(requestID int32, vbs [][]byte, maxSize int, wrap wrapper) ([]byte, error) {
+func fitBulk(requestID int32, vbs *vbList, maxSize int, wrap wrapper) ([]byte, error) {
 	build := func(k int) ([]byte, error) {
-		return wrap(buildPDU(gosnmp.GetResponse, requestID, gosnmp.NoError, 0, vbs[:k]))
+		return wrap(pduOut{tag: gosnmp.GetResponse, requestID: requestID, vbl: vbs.prefix(k)})
 	}
-	full, err := build(len(vbs))
+	n := len(vbs.ends)
+	full, err := build(n)
 	if err != nil || len(full) <= maxSize {
 		return full, err
 	}
 	var encErr error
 	// sort.Search finds the smallest k whose encoding does not fit.
-	k := sort.Search(len(vbs), func(k int) bool {
+	k := sort.Search(n, func(k int) bool {
 		b, err := build(k)
 		if err != nil {
 			encErr = err
@@ -166,7 +170,7 @@ func fitBulk(requestID int32, vbs [][]byte, maxSize int, wrap wrapper) ([]byte, 
 		return nil, encErr
 	}
 	if k <= 1 {
-		return wrap(buildPDU(gosnmp.GetResponse, requestID, gosnmp.TooBig, 0, nil))
+		return wrap(pduOut{tag: gosnmp.GetResponse, requestID: requestID, status: gosnmp.TooBig})
 	}
 	return build(k - 1)
 }

@@ -99,7 +99,7 @@ func (e *Engine) handleCommunity(ctx context.Context, m *message, maxSize int) (
 		model = ModelV1
 	}
 	r := &Request{Context: c.Context, Principal: Principal{Model: model, Name: string(m.community), Access: c.Access}}
-	wrap := func(pdu []byte) ([]byte, error) { return wrapCommunity(m.version, m.community, pdu), nil }
+	wrap := func(p pduOut) ([]byte, error) { return wrapCommunity(m.version, m.community, p), nil }
 	return e.serve(ctx, r, p, v1, maxSize, wrap)
 }
 
@@ -195,7 +195,9 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 		return rep.send(oidUnknownContexts, e.cnt.unknownContexts.Load(), u, level)
 	}
 	out := v3out{msgID: m.msgID, level: level, user: u, contextName: sp.contextName}
-	wrap := func(pdu []byte) ([]byte, error) { return e.wrapV3(out, pdu) }
+	wrap := func(p pduOut) ([]byte, error) {
+		return e.wrapV3(out, buildPDU(p.tag, p.requestID, p.status, p.index, p.vbl))
+	}
 	// A user configured with authentication never gets data at a lower level, and a
 	// user gets only the contexts listed for it (RFC 3415 noAccess).
 	if level != u.level() || !u.contexts.allows(sp.contextName) {
@@ -237,6 +239,7 @@ func (r reporter) send(oid OID, value uint32, u *usmUser, level byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	defer vbs.release()
 	out := v3out{msgID: r.m.msgID, level: level, user: u, userName: r.m.usm.user, contextName: r.contextName}
-	return r.e.wrapV3(out, buildPDU(gosnmp.Report, reqID, gosnmp.NoError, 0, vbs))
+	return r.e.wrapV3(out, buildPDU(gosnmp.Report, reqID, gosnmp.NoError, 0, vbs.b))
 }

@@ -119,4 +119,5 @@ func (e *Engine) serveDatagram(ctx context.Context, conn dgramConn, from net.Add
 	if err := conn.writeTo(out, from); err != nil && ctx.Err() == nil {
 		e.log.Debug("snmp udp write", "to", from.String(), "err", err)
 	}
+	releaseMsg(out)
 }

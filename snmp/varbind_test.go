@@ -55,7 +55,7 @@ func TestNativeEncodingMatchesGosnmp(t *testing.T) {
 			if !bytes.Equal(native, ref) {
 				t.Logf("bytes differ (fine if both decode alike):\n native %x\n gosnmp %x", native, ref)
 			}
-			p, err := parsePDU(buildPDU(gosnmp.GetResponse, 1, 0, 0, [][]byte{native}))
+			p, err := parsePDU(buildPDU(gosnmp.GetResponse, 1, 0, 0, native))
 			if err != nil {
 				t.Fatal(err)
 			}
