@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestQemuStorageData: a qcow2 image outside any pool, attached to a shut-off QEMU
@@ -95,4 +98,105 @@ func TestQemuStorageData(t *testing.T) {
 			return ""
 		})
 	}
+}
+
+// TestAddressesAndHypervisorContexts serves two test-driver hosts, one with a libvirt
+// network: networkAddressTable shows what virsh domifaddr says for the running domain,
+// under the NIC of the same MAC; hypervisorTable shows every host in the merged context
+// and only the context's own host in a host's context.
+func TestAddressesAndHypervisorContexts(t *testing.T) {
+	bin := binary(t)
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING libvirt test: %v", err)
+	}
+	mibPath := mibDirs(t)
+	addr, err := TestDriverHost("addr-"+randHex(t, 3), filepath.Join("testdata", "addr-node.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := TestDriverHost("other-"+randHex(t, 3), filepath.Join("testdata", "node2.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{SysName: "vmgate-viewdata", Communities: []Community{public}, Users: []User{admin},
+		Hosts: []Host{addr, other}}
+	hostOptions(&cfg, map[string]map[string]any{addr.Name: {"stats_interval": "1s"}})
+	g := Start(t, bin, cfg)
+
+	out, err := exec.Command("virsh", "-c", addr.URI, "domifaddr", "e2e-addr").CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh domifaddr: %v: %s", err, out)
+	}
+	want := map[string]string{} // MAC -> address/prefix
+	for _, l := range strings.Split(string(out), "\n") {
+		// "Name MAC address Protocol Address": the header's words do not align.
+		if f := strings.Fields(l); len(f) == 4 && strings.Count(f[1], ":") == 5 {
+			want[f[1]] = f[3]
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("virsh domifaddr lists %d interfaces: %s", len(want), out)
+	}
+	cred := admin.Cred(addr.Name)
+	pollUntil(t, 90*time.Second, "networkAddressTable as virsh domifaddr", func() string {
+		nics := readTable(t, g, mibPath, cred, "networkTable")
+		addrs := readTable(t, g, mibPath, cred, "networkAddressTable")
+		got := map[string]string{}
+		for idx, nic := range nics {
+			for sub, a := range addrs {
+				if strings.HasPrefix(sub, idx+".") {
+					if got[normMAC(nic["networkMacAddress"])] != "" {
+						return fmt.Sprintf("two addresses for NIC %s: %v", idx, addrs)
+					}
+					got[normMAC(nic["networkMacAddress"])] = inetAddr(a["networkAddress"]) + "/" + a["networkAddressPrefixLength"]
+					if a["networkAddressType"] != "1" || a["networkAddressSource"] == "" {
+						return fmt.Sprintf("address row %s: %v", sub, a)
+					}
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Sprintf("served %v, virsh domifaddr %v", got, want)
+		}
+		return ""
+	})
+
+	for _, c := range []struct {
+		cred Cred
+		want []string
+	}{
+		{V2c("public"), []string{addr.Name, other.Name}},
+		{admin.Cred(""), []string{addr.Name, other.Name}},
+		{admin.Cred(addr.Name), []string{addr.Name}},
+		{admin.Cred(other.Name), []string{other.Name}},
+	} {
+		var names []string
+		for _, r := range readTable(t, g, mibPath, c.cred, "hypervisorTable") {
+			names = append(names, r["hypervisorName"])
+		}
+		slices.Sort(names)
+		slices.Sort(c.want)
+		if !slices.Equal(names, c.want) {
+			t.Errorf("hypervisorTable for %s lists %v, want %v", c.cred, names, c.want)
+		}
+	}
+}
+
+// inetAddr turns net-snmp's rendering of an IPv4 InetAddress ("c0 a8 7a 03", or the
+// dotted form with the INET-ADDRESS-MIB hint) into dotted form.
+func inetAddr(s string) string {
+	s = strings.Trim(strings.TrimSpace(s), `"`)
+	f := strings.Fields(s)
+	if len(f) != 4 {
+		return s
+	}
+	var b []byte
+	for _, h := range f {
+		n, err := strconv.ParseUint(h, 16, 8)
+		if err != nil {
+			return s
+		}
+		b = append(b, byte(n))
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", b[0], b[1], b[2], b[3])
 }

@@ -439,12 +439,6 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// NetworkAddress implements mib.Snapshot: the view does not learn guest addresses
-// yet, so networkAddressTable is empty.
-func (ms *mibSnap) NetworkAddress(_, _, _ uint32) (mib.NetworkAddressRow, bool) {
-	return mib.NetworkAddressRow{}, false
-}
-
 func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
 	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.HBARow, bool) {
 		i, _ := slices.BinarySearchFunc(r.HBAs, from, func(h HBA, k uint32) int { return cmpU32(h.HBAIndex, k) })

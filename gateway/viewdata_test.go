@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"cmp"
+	"net/netip"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
 )
 
 // TestImageSizesOutsidePools: an image file a VM uses outside pools has the sizes
@@ -81,5 +86,66 @@ func TestStorageSynced(t *testing.T) {
 	}
 	if len(paths) != 1 || paths[0] != "p/new.qcow2" {
 		t.Errorf("images after the pool went: %v", paths)
+	}
+}
+
+// TestNetworkAddresses: a running VM's addresses from its host's last poll, under the
+// NIC of the same MAC, numbered from 1 in libvirt's order; GETNEXT-style seeks from
+// inside the table; nothing once the counters are stale.
+func TestNetworkAddresses(t *testing.T) {
+	tv := newTestView(t, "a")
+	d := dom(1, hosts.StateRunning)
+	d.NICs = append(d.NICs, hosts.NIC{MAC: "52:54:00:00:00:99", Type: "network", Source: "default"})
+	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d, dom(2, hosts.StateRunning)}})
+	ip := netip.MustParseAddr
+	tv.Stats("a", &hosts.Stats{At: tv.clk.Now(), Domains: map[hosts.UUID]hosts.DomainStats{
+		uuidN(1): {UUID: uuidN(1), State: hosts.StateRunning, Addrs: []hosts.IfaceAddr{
+			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("192.168.122.7"), Prefix: 24},
+			{MAC: "52:54:00:00:00:01", Source: hosts.AddrARP, Addr: ip("10.0.0.5"), Prefix: 0},
+			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("fd00::7"), Prefix: 64},
+			{MAC: "52:54:00:00:00:77", Source: hosts.AddrAgent, Addr: ip("10.9.9.9"), Prefix: 8}, // no such NIC
+		}},
+		uuidN(2): {UUID: uuidN(2), State: hosts.StateRunning},
+	}})
+	s := tv.Read()
+	r, _ := s.VMByUUID("a", uuidN(1))
+	nicIdx := map[string]uint32{}
+	for _, n := range r.NICs {
+		nicIdx[n.MAC] = n.NetworkIndex
+	}
+	type row struct {
+		nic, idx uint32
+		addr     string
+		src      mib.AddrSource
+		typ      mib.InetAddressType
+		prefix   uint32
+	}
+	var got []row
+	ms := NewMIBView(tv.View, nil, nil).Snapshot("")
+	for k := [3]uint32{}; ; {
+		a, ok := ms.NetworkAddress(k[0], k[1], k[2])
+		if !ok {
+			break
+		}
+		ad, _ := netip.AddrFromSlice(a.Address)
+		if a.VMID != r.VMID {
+			t.Fatalf("address row of vmId %d: %+v", a.VMID, a)
+		}
+		got = append(got, row{a.NetworkIndex, a.Index, ad.String(), a.Source, a.Type, a.PrefixLength})
+		k = [3]uint32{a.VMID, a.NetworkIndex, a.Index + 1}
+	}
+	want := []row{
+		{nicIdx["52:54:00:00:00:99"], 1, "192.168.122.7", mib.AddrLease, mib.InetIPv4, 24},
+		{nicIdx["52:54:00:00:00:99"], 2, "fd00::7", mib.AddrLease, mib.InetIPv6, 64},
+		{nicIdx["52:54:00:00:00:01"], 1, "10.0.0.5", mib.AddrARP, mib.InetIPv4, 0},
+	}
+	slices.SortFunc(want, func(a, b row) int { return cmp.Or(cmp.Compare(a.nic, b.nic), cmp.Compare(a.idx, b.idx)) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("address rows\ngot  %+v\nwant %+v", got, want)
+	}
+
+	tv.clk.Add(time.Hour) // the poll is no longer fresh
+	if a, ok := NewMIBView(tv.View, nil, nil).Snapshot("a").NetworkAddress(0, 0, 0); ok {
+		t.Errorf("stale counters still give addresses: %+v", a)
 	}
 }

@@ -41,6 +41,11 @@ type domainXML struct {
 		Disks       []diskXML       `xml:"disk"`
 		Interfaces  []nicXML        `xml:"interface"`
 		Controllers []controllerXML `xml:"controller"`
+		Channels    []struct {
+			Target struct {
+				Name string `xml:"name,attr"`
+			} `xml:"target"`
+		} `xml:"channel"`
 	} `xml:"devices"`
 }
 
@@ -135,6 +140,9 @@ func ParseDomainXML(doc string) (Domain, error) {
 	for _, cx := range x.Devices.Controllers {
 		idx, _ := strconv.Atoi(cx.Index)
 		d.Controllers = append(d.Controllers, Controller{Type: cx.Type, Model: cx.Model, Index: idx})
+	}
+	for _, ch := range x.Devices.Channels {
+		d.GuestAgent = d.GuestAgent || ch.Target.Name == guestAgentChannel
 	}
 	return d, nil
 }

@@ -29,6 +29,7 @@ type Supervisor struct {
 
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 	storage0 storageState                    // the last storage read; under the view lock
+	plans    addrPlans                       // how to ask for each domain's addresses
 }
 
 // Option adjusts a Supervisor; for tests and special transports.

@@ -105,6 +105,7 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 	if err != nil {
 		return err
 	}
+	s.plans.reset(inv.Domains)
 	s.emit(func() { s.sink.Synced(s.cfg.Name, inv) })
 	s.setUp(start)
 	s.log.Info("resynced", "domains", len(inv.Domains), "pools", len(inv.Pools),
@@ -295,17 +296,20 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
+		s.plans.set(&Domain{UUID: id}, false)
 		s.emit(func() { s.sink.DomainRemoved(s.cfg.Name, id) })
 		return d, false, nil
 	case err != nil:
 		s.log.Warn("domain not re-read", "uuid", id.String(), "err", err)
 		return d, false, err
 	}
+	s.plans.set(&d, true)
 	s.emit(func() { s.sink.DomainUpdated(s.cfg.Name, d) })
 	return d, true, nil
 }
 
-// pollStats makes the one ConnectGetAllDomainStats call for all domains and reports it.
+// pollStats makes the one ConnectGetAllDomainStats call for all domains, adds the
+// running domains' interface addresses (pollAddresses) and reports it.
 func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 	recs, err := callT(ctx, c, "ConnectGetAllDomainStats", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
 		// NOWAIT: a domain busy with a job (migration, snapshot) reports what it can
@@ -321,9 +325,14 @@ func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 		return nil, err
 	}
 	st := &Stats{At: time.Now(), Domains: make(map[UUID]DomainStats, len(recs))}
+	doms := make(map[UUID]libvirt.Domain, len(recs))
 	for _, r := range recs {
 		id := UUID(r.Dom.UUID)
 		st.Domains[id] = parseDomainStats(id, r.Params)
+		doms[id] = r.Dom
+	}
+	if err := s.pollAddresses(ctx, c, st, doms); err != nil {
+		return nil, err
 	}
 	s.emit(func() { s.sink.Stats(s.cfg.Name, st) })
 	return st, nil

@@ -132,6 +132,7 @@ type Domain struct {
 	Initrd     string
 	Cmdline    string
 	OSInfoID   string // libosinfo id from <metadata>, e.g. http://debian.org/debian/12
+	GuestAgent bool   // has a QEMU guest agent channel (org.qemu.guest_agent.0)
 
 	Disks       []Disk
 	NICs        []NIC
@@ -221,6 +222,9 @@ type DomainStats struct {
 	VCPUs  []VCPUStats
 	Blocks []BlockStats
 	Nets   []NetStats
+	// Addrs are the interfaces' IP addresses of a running domain, in libvirt's order
+	// (DomainInterfaceAddresses, read with the counters); nil when none are known.
+	Addrs []IfaceAddr
 }
 
 // VCPUStats is one vcpu.<n>.* group.

@@ -1,0 +1,67 @@
+package hosts
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+func TestParseIfaceAddrs(t *testing.T) {
+	v4, v6 := int32(libvirt.IPAddrTypeIpv4), int32(libvirt.IPAddrTypeIpv6)
+	tests := []struct {
+		name string
+		ifs  []libvirt.DomainInterface
+		want []IfaceAddr
+	}{
+		{name: "none"},
+		{name: "lease: v4 and v6 in libvirt's order, MAC lowercased", ifs: []libvirt.DomainInterface{
+			{Name: "vnet0", Hwaddr: libvirt.OptString{"52:54:00:AA:BB:01"}, Addrs: []libvirt.DomainIPAddr{
+				{Type: v4, Addr: "192.168.122.3", Prefix: 24}, {Type: v6, Addr: "fe80::5054:ff:feaa:bb01", Prefix: 64}}},
+			{Name: "vnet1", Hwaddr: libvirt.OptString{"52:54:00:aa:bb:02"}, Addrs: []libvirt.DomainIPAddr{
+				{Type: v4, Addr: "10.0.0.9", Prefix: 8}}},
+		}, want: []IfaceAddr{
+			{MAC: "52:54:00:aa:bb:01", Addr: netip.MustParseAddr("192.168.122.3"), Prefix: 24},
+			{MAC: "52:54:00:aa:bb:01", Addr: netip.MustParseAddr("fe80::5054:ff:feaa:bb01"), Prefix: 64},
+			{MAC: "52:54:00:aa:bb:02", Addr: netip.MustParseAddr("10.0.0.9"), Prefix: 8},
+		}},
+		{name: "odd input skipped", ifs: []libvirt.DomainInterface{
+			{Name: "lo"}, // no MAC (agent's loopback)
+			{Name: "eth0", Hwaddr: libvirt.OptString{"52:54:00:aa:bb:03"}, Addrs: []libvirt.DomainIPAddr{
+				{Type: v4, Addr: "not-an-ip", Prefix: 24},
+				{Type: v4, Addr: "fe80::1", Prefix: 64},       // type says v4
+				{Type: 7, Addr: "10.1.1.1", Prefix: 8},        // unknown type
+				{Type: v6, Addr: "fe80::1%eth0", Prefix: 200}, // zone dropped, prefix capped
+			}},
+		}, want: []IfaceAddr{{MAC: "52:54:00:aa:bb:03", Addr: netip.MustParseAddr("fe80::1"), Prefix: 128}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseIfaceAddrs(tt.ifs, AddrLease)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanOf(t *testing.T) {
+	d, err := ParseDomainXML(`<domain type="kvm"><name>a</name><uuid>0e2e0000-0000-4000-8000-0000000000f1</uuid>
+<devices>
+<interface type="bridge"><mac address="52:54:00:00:00:01"/><source bridge="br0"/></interface>
+<interface type="network"><mac address="52:54:00:00:00:02"/><source network="default"/></interface>
+<channel type="unix"><target type="virtio" name="org.qemu.guest_agent.0"/></channel>
+</devices></domain>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := planOf(&d)
+	want := addrPlan{macs: []string{"52:54:00:00:00:01", "52:54:00:00:00:02"}, network: true, agent: true}
+	if !ok || !reflect.DeepEqual(p, want) {
+		t.Errorf("plan %+v %v, want %+v", p, ok, want)
+	}
+	if _, ok := planOf(&Domain{}); ok {
+		t.Errorf("a domain without NICs has a plan")
+	}
+}
