@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -23,6 +24,7 @@ type MIBView struct {
 	reads    readCache
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
 	starts   startTable
+	vms      atomic.Pointer[vmIndex] // the merged context's, of the latest tree seen
 }
 
 // startTable remembers when the agent first saw the current run of each active
@@ -95,6 +97,9 @@ type mibSnap struct {
 	choice     [2]uint32
 
 	cur        vmCursor
+	vidx       *vmIndex // merged context: the index of s's tree, once looked up
+	vpos       int      // position of the last seek in vidx
+	vrow       VMRow    // its answer
 	imgs       imageCursor
 	lastHost   *HostEntry
 	confHost   *HostEntry // the host confDirVal is of

@@ -15,7 +15,10 @@ import (
 
 // benchMIB is a handler over a view with one host of n VMs (2 disks, 1 NIC, 2 vCPUs
 // each) and current counters.
-func benchMIB(b *testing.B, n int) *mib.Handler {
+func benchMIB(b *testing.B, n int) *mib.Handler { return benchFleetMIB(b, 1, n) }
+
+// benchFleetMIB is benchMIB with nh hosts of n VMs each, as bench/cmd/fleet has them.
+func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
 	b.Helper()
 	reg, err := OpenRegistry(filepath.Join(b.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -26,11 +29,23 @@ func benchMIB(b *testing.B, n int) *mib.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v.SetHosts([]HostSpec{{Name: "h", URI: "qemu:///system"}})
-	v.Health("h", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	var specs []HostSpec
+	for h := range nh {
+		specs = append(specs, HostSpec{Name: fmt.Sprintf("h%03d", h), URI: "qemu:///system"})
+	}
+	v.SetHosts(specs)
+	for h, spec := range specs {
+		syncBenchHost(v, spec.Name, h*n, n)
+	}
+	return mib.NewHandler(NewMIBView(v, reg, nil))
+}
+
+// syncBenchHost gives host n VMs numbered from first on, Up, with counters.
+func syncBenchHost(v *View, host string, first, n int) {
+	v.Health(host, hosts.Health{Status: hosts.Up, Since: time.Now()})
 	inv := hosts.Inventory{}
 	st := &hosts.Stats{At: time.Now(), Domains: map[hosts.UUID]hosts.DomainStats{}}
-	for i := range n {
+	for i := first; i < first+n; i++ {
 		u := hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)}
 		inv.Domains = append(inv.Domains, hosts.Domain{UUID: u, Name: fmt.Sprintf("vm%05d", i), ID: int32(i + 1),
 			State: hosts.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 2, MaxVCPUs: 2, OSType: "hvm",
@@ -45,9 +60,8 @@ func benchMIB(b *testing.B, n int) *mib.Handler {
 			Blocks: []hosts.BlockStats{{Name: "vda", RdBytes: 1}, {Name: "vdb", RdBytes: 2}},
 			Nets:   []hosts.NetStats{{Name: fmt.Sprintf("vnet%d", i), RxBytes: 3}}}
 	}
-	v.Synced("h", inv)
-	v.Stats("h", st)
-	return mib.NewHandler(NewMIBView(v, reg, nil))
+	v.Synced(host, inv)
+	v.Stats(host, st)
 }
 
 // BenchmarkMIBWalk walks a table with GETBULK-sized requests (25 varbinds share one
@@ -72,6 +86,26 @@ func BenchmarkMIBWalk(b *testing.B) {
 				cur = vb.OID
 			}
 		})
+	}
+}
+
+// BenchmarkMIBWalkFleet walks the whole module over 100 hosts x 100 VMs in the
+// merged context, 25 varbinds per request; ns/op and allocs/op are per varbind.
+func BenchmarkMIBWalkFleet(b *testing.B) {
+	h := benchFleetMIB(b, 100, 100)
+	ctx := context.Background()
+	cur, r := mib.Root, &snmp.Request{}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%25 == 0 {
+			r = &snmp.Request{}
+		}
+		vb, ok := h.Next(ctx, r, cur)
+		if !ok {
+			cur = mib.Root
+			continue
+		}
+		cur = vb.OID
 	}
 }
 

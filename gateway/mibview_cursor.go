@@ -23,6 +23,11 @@ type vmCursor struct {
 
 // seekVM returns the first VM of the context whose vmId is >= from.
 func (ms *mibSnap) seekVM(from uint32) (VMRow, bool) {
+	if ms.ctx == "" {
+		if x := ms.vmIndex(); x != nil {
+			return ms.seekMerged(x, from)
+		}
+	}
 	c := &ms.cur
 	if c.valid {
 		switch {

@@ -48,7 +48,8 @@ func TestVMCursorMatchesVMs(t *testing.T) {
 	v.Health("b", hosts.Health{Status: hosts.Down, Since: time.Now()})
 	m := NewMIBView(v, reg, nil)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, ctx := range []string{"", "a", "b", "c", "nosuch"} {
+	check := func(ctx string) {
+		t.Helper()
 		ms := m.Snapshot(ctx).(*mibSnap)
 		var last uint32
 		for i := range 2000 {
@@ -75,6 +76,24 @@ func TestVMCursorMatchesVMs(t *testing.T) {
 				last = 0
 			}
 		}
+	}
+	for _, ctx := range []string{"", "a", "b", "c", "nosuch"} {
+		check(ctx)
+	}
+	// The merged context's cached index follows changes of the records (a new VM, one
+	// gone, a state change) and of the hosts (b up again changes the preferred records).
+	v.DomainUpdated("c", dom(40, hosts.StateRunning))
+	v.DomainRemoved("a", hosts.UUID{0xcc, 15: 3})
+	v.DomainUpdated("b", dom(4, hosts.StatePaused))
+	check("")
+	v.Health("b", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	check("")
+	old := m.Snapshot("").(*mibSnap)
+	old.vmIndex()
+	v.DomainRemoved("b", hosts.UUID{0xcc, 15: 1})
+	check("")
+	if x := m.Snapshot("").(*mibSnap).vmIndex(); x == old.vidx || len(x.recs) != len(old.vidx.recs)-1 {
+		t.Errorf("index after a removal: %d records, was %d", len(x.recs), len(old.vidx.recs))
 	}
 }
 
