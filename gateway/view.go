@@ -34,8 +34,9 @@ type View struct {
 	configured atomic.Pointer[map[string]HostSpec] // nil until SetHosts
 	dupWarned  map[hosts.UUID]bool
 
-	statsMu sync.RWMutex
-	stats   map[string]*atomic.Pointer[hosts.Stats]
+	statsMu  sync.RWMutex
+	stats    map[string]*atomic.Pointer[hosts.Stats]
+	statsGen atomic.Uint64 // counts changes of stats (a pointer swapped, a host gone)
 }
 
 var _ hosts.Sink = (*View)(nil)
@@ -214,6 +215,7 @@ func (v *View) Stats(host string, s *hosts.Stats) {
 		v.statsMu.Unlock()
 	}
 	p.Store(s)
+	v.statsGen.Add(1) // after the store: a reader of the new count sees s
 }
 
 // accepts reports whether Sink calls for host are applied: before the first SetHosts

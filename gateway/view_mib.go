@@ -11,11 +11,11 @@ import (
 // call (tens of microseconds with 100 hosts); readFast gives a Snapshot with the same
 // content but shares the maps of an earlier read while nothing in them changed: the
 // host map until a write touches the host table (its memdb watch channel closes), the
-// counters map until a host's snapshot pointer changes. Snapshots never modify their
-// maps, so sharing them is safe. Lock-free for readers.
+// counters map until a host's counters are swapped (a generation count, not a scan of
+// every host). Snapshots never modify their maps, so sharing them is safe.
 type readCache struct {
 	hosts atomic.Pointer[hostMap]
-	stats atomic.Pointer[map[string]*hosts.Stats]
+	stats atomic.Pointer[statsCache]
 }
 
 type hostMap struct {
@@ -48,34 +48,29 @@ func (v *View) readFast(c *readCache) *Snapshot {
 	return s
 }
 
-// statsMap returns the hosts' current counter snapshots, the cached map when every
-// pointer in it is still current.
+// statsMap returns the hosts' current counter snapshots: the cached map while no
+// Stats call (or host removal) has happened since it was built.
 func (v *View) statsMap(c *readCache) map[string]*hosts.Stats {
-	v.statsMu.RLock()
-	defer v.statsMu.RUnlock()
-	if old := c.stats.Load(); old != nil {
-		n, same := 0, true
-		for name, p := range v.stats {
-			if st := p.Load(); st != nil {
-				n++
-				if (*old)[name] != st {
-					same = false
-					break
-				}
-			}
-		}
-		if same && n == len(*old) {
-			return *old
-		}
+	gen := v.statsGen.Load() // before reading the pointers: a later change bumps it
+	if old := c.stats.Load(); old != nil && old.gen == gen {
+		return old.m
 	}
+	v.statsMu.RLock()
 	m := make(map[string]*hosts.Stats, len(v.stats))
 	for name, p := range v.stats {
 		if st := p.Load(); st != nil {
 			m[name] = st
 		}
 	}
-	c.stats.Store(&m)
+	v.statsMu.RUnlock()
+	c.stats.Store(&statsCache{gen: gen, m: m})
 	return m
+}
+
+// statsCache is a counters map and the View.statsGen it was built at.
+type statsCache struct {
+	gen uint64
+	m   map[string]*hosts.Stats
 }
 
 func closed(ch <-chan struct{}) bool {

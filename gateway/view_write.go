@@ -414,5 +414,6 @@ func (w *writeTxn) dropHost(host string) error {
 	w.v.statsMu.Lock()
 	delete(w.v.stats, host)
 	w.v.statsMu.Unlock()
+	w.v.statsGen.Add(1)
 	return nil
 }
