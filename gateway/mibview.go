@@ -100,6 +100,9 @@ type mibSnap struct {
 	vidx       *vmIndex // merged context: the index of s's tree, once looked up
 	vpos       int      // position of the last seek in vidx
 	vrow       VMRow    // its answer
+	upHost     string   // the host up() last looked up
+	upVal      bool
+	upValid    bool
 	imgs       imageCursor
 	lastHost   *HostEntry
 	confHost   *HostEntry // the host confDirVal is of
@@ -229,17 +232,21 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 
 // domainStats returns a VM's counters and whether they are current: its host is
 // connected and polled recently. A domain missing from a current poll (inactive) has
-// zero counters, which are current.
-func (ms *mibSnap) domainStats(r VMRow) (hosts.DomainStats, bool) {
+// zero counters, which are current. The result is read-only and valid until the next
+// call (a pointer, not a copy of the ~200-byte struct per row).
+func (ms *mibSnap) domainStats(r VMRow) (*hosts.DomainStats, bool) {
 	st, fresh := ms.hostStats(r.Host)
 	if !fresh || r.Stale {
-		return hosts.DomainStats{}, false
+		return &noStats, false
 	}
 	if ms.dsVM != r.VM { // the sub-rows of one VM come one after another
 		ms.ds, ms.dsVM = st.Domains[r.Domain.UUID], r.VM
 	}
-	return ms.ds, true
+	return &ms.ds, true
 }
+
+// noStats is domainStats' answer without counters; never modified.
+var noStats hosts.DomainStats
 
 // started returns when the agent first saw the current run of an active domain (its
 // domain ID): the record's time of change then, i.e. the start event or the first

@@ -71,6 +71,15 @@ func (ms *mibSnap) seekMerged(x *vmIndex, from uint32) (VMRow, bool) {
 			best = vm
 		}
 	}
-	ms.vrow = ms.s.row(best)
+	ms.vrow = VMRow{VM: best, Stale: !ms.up(best.Host)}
 	return ms.vrow, true
+}
+
+// up is Snapshot.up, remembering the last host asked (a walk shows one host's VMs
+// after another).
+func (ms *mibSnap) up(host string) bool {
+	if ms.upHost != host || !ms.upValid {
+		ms.upHost, ms.upVal, ms.upValid = host, ms.s.up(host), true
+	}
+	return ms.upVal
 }
