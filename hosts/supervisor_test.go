@@ -316,6 +316,10 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 	sink := newFakeSink()
 	s := startSupervisor(t, cfg, sink, WithDialer(p.dial), WithBackoffStart(50*time.Millisecond))
 	waitUp(t, sink)
+	// The session is idle once its first poll (stats, then addresses) is reported: a
+	// poll call caught by the hang would time out first and end the session, and the
+	// DomainXML call below would fail as interrupted instead of timing out itself.
+	waitFor(t, 90*time.Second, "first stats poll", func() bool { _, _, _, n := sink.counts(); return n > 0 })
 	p.set(true, false)
 	_, err := s.DomainXML(context.Background(), fixRunning, false)
 	if !errors.Is(err, ErrTimeout) {
