@@ -39,9 +39,15 @@ type reader struct {
 	armed atomic.Bool   // the watchdog timer is pending
 	timer *time.Timer
 
-	mu       sync.Mutex // orders the end of a datagram against a takeover
+	mu       sync.Mutex // orders the end of a datagram against the watchdog's actions
 	replaced bool
 	lastSeq  uint64 // the watchdog's: seq at its previous run
+	ticks    int    // the watchdog's: runs in a row that found the same datagram
+	// ctx is the handlers' context, shared by the reader's datagrams until the
+	// watchdog cancels it (one datagram over requestTimeout): no context and timer
+	// per datagram.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // read runs one reader: it serves datagrams until the socket closes or another reader
@@ -52,6 +58,8 @@ func (u *udpServer) read() {
 	r.timer = time.AfterFunc(time.Hour, r.watch)
 	r.timer.Stop()
 	defer r.timer.Stop()
+	r.ctx, r.cancel = context.WithCancel(u.ctx)
+	defer func() { r.cancel() }()
 	buf := make([]byte, 65536)
 	conn := newDgramConn(u.pc)
 	for {
@@ -68,10 +76,14 @@ func (u *udpServer) read() {
 		r.seq.Add(1)
 		r.busy.Store(true)
 		r.arm()
-		u.e.serveDatagram(u.ctx, conn, from, raw)
+		u.e.serveDatagram(r.ctx, conn, from, raw)
 		r.mu.Lock()
 		r.busy.Store(false)
 		done := r.replaced
+		if r.ctx.Err() != nil && !done { // timed out: a fresh context for the next
+			r.cancel()
+			r.ctx, r.cancel = context.WithCancel(u.ctx)
+		}
 		r.mu.Unlock()
 		if done {
 			return
@@ -87,36 +99,44 @@ func (r *reader) arm() {
 	}
 }
 
-// watch is the watchdog: the reader busy with the same datagram as at the previous
-// run has been on it for at least handoffDelay.
+// watch is the watchdog. A reader busy with the same datagram as at the previous run
+// has been on it for at least handoffDelay: another reader takes over the socket.
+// After requestTimeout the datagram's context is cancelled.
 func (r *reader) watch() {
 	r.mu.Lock()
-	seq := r.seq.Load()
-	stuck := r.busy.Load() && seq == r.lastSeq && !r.replaced
-	r.lastSeq = seq
-	if stuck && r.u.active.Add(1) <= int32(r.u.e.workers) {
-		// The reader is busy, so alive and counted in readers: Add is safe.
-		r.replaced = true
-		r.u.readers.Go(r.u.read)
-	} else if stuck {
-		r.u.active.Add(-1) // every reader is busy: no one left to take over
+	seq, busy := r.seq.Load(), r.busy.Load()
+	if busy && seq == r.lastSeq {
+		r.ticks++
+	} else {
+		r.ticks = 0
 	}
-	replaced := r.replaced
+	r.lastSeq = seq
+	if r.ticks > 0 && !r.replaced {
+		if r.u.active.Add(1) <= int32(r.u.e.workers) {
+			// The reader is busy, so alive and counted in readers: Add is safe.
+			r.replaced = true
+			r.u.readers.Go(r.u.read)
+		} else {
+			r.u.active.Add(-1) // every reader is busy: no one left to take over
+		}
+	}
+	if time.Duration(r.ticks)*handoffDelay >= requestTimeout {
+		r.cancel() // under mu: the datagram that is still the one in progress
+	}
 	r.mu.Unlock()
 	r.armed.Store(false)
-	if !replaced && r.busy.Load() {
+	if r.busy.Load() {
 		r.arm() // still working (this datagram or the next): keep watching
 	}
 }
 
+// serveDatagram answers one datagram; ctx bounds the handlers (requestTimeout).
 func (e *Engine) serveDatagram(ctx context.Context, conn dgramConn, from net.Addr, raw []byte) {
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	out := e.handlePacket(rctx, raw, from, maxUDPPayload)
+	out := e.handlePacket(ctx, raw, from, maxUDPPayload)
 	if out == nil {
 		return
 	}
-	if err := conn.writeTo(out, from); err != nil && ctx.Err() == nil {
+	if err := conn.writeTo(out, from); err != nil {
 		e.log.Debug("snmp udp write", "to", from.String(), "err", err)
 	}
 	releaseMsg(out)

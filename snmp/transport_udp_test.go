@@ -1,0 +1,41 @@
+package snmp
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestReaderWatchdog: the watchdog cancels the context of a datagram that has kept
+// its reader for requestTimeout, not before, and counts a new datagram from zero.
+// Every reader is busy (Workers 1), so none is started here.
+func TestReaderWatchdog(t *testing.T) {
+	u := &udpServer{e: &Engine{workers: 1}, ctx: context.Background(), readers: &sync.WaitGroup{}}
+	u.active.Store(1)
+	r := &reader{u: u}
+	r.ctx, r.cancel = context.WithCancel(u.ctx)
+	r.timer = time.AfterFunc(time.Hour, func() {})
+	defer r.timer.Stop()
+	r.seq.Store(1)
+	r.busy.Store(true)
+	runs := int(requestTimeout / handoffDelay)
+	for i := range runs {
+		if i == runs/2 {
+			r.seq.Add(1) // the next datagram: its time starts now
+		}
+		r.watch()
+		if r.ctx.Err() != nil {
+			t.Fatalf("cancelled at run %d of %d", i+1, runs)
+		}
+	}
+	for range runs/2 + 1 { // the second datagram reaches requestTimeout
+		r.watch()
+	}
+	if r.ctx.Err() == nil {
+		t.Fatal("a datagram over requestTimeout was not cancelled")
+	}
+	if r.replaced || u.active.Load() != 1 {
+		t.Errorf("replaced %v, %d readers active: none may start when all are busy", r.replaced, u.active.Load())
+	}
+}
