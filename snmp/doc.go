@@ -10,13 +10,14 @@
 //	engine.go     Engine, New, options, Register, SetContexts, Reload
 //	transport.go  Serve: UDP/TCP listeners, TCP streams
 //	transport_udp.go  UDP readers that answer what they read, with a watchdog handoff
+//	transport_dgram*.go  recvfrom/sendto per reader (raw system calls on Linux)
 //	process.go    one message: version, community or USM checks (RFC 3414 3.2), reports
 //	usm.go        users, key localization, digest check, decryption
 //	vacm.go       contexts and access per principal, v1 error mapping (RFC 3584)
 //	dispatch.go   the copy-on-write registry of subtrees, GET and GETNEXT
 //	pdu.go        GET/GETNEXT/GETBULK responses, size limits (tooBig, trimming)
 //	set.go        two-phase SET through Setter
-//	encode.go     response messages (v1/v2c, v3 with encryption and HMAC)
+//	encode.go     response messages in pooled buffers (v1/v2c, v3 with encryption and HMAC)
 //	message.go    BER message, scopedPDU and PDU decoding; ber.go the TLV reader
 //	builtin.go    SNMPv2-MIB system and snmp groups, engine, MPD, target, usmStats
 //	notify.go     v2c/v3 traps and v3 informs

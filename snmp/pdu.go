@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -113,7 +114,8 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 	n := min(p.nonRepeaters, len(p.vars))
 	reps := p.vars[n:]
 	limit := min(maxBulkVars, maxSize/8) // no varbind encodes in fewer than ~8 bytes
-	out := make([]VarBind, 0, min(limit, n+len(reps)*min(p.maxReps, 64)))
+	bp := bulkVars.Get().(*[]VarBind)
+	out := (*bp)[:0]
 	for _, vb := range p.vars[:n] {
 		out = append(out, e.next(ctx, r, vb.OID, false))
 	}
@@ -137,6 +139,10 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 		}
 	}
 	vbs, _, err := encodeVarBinds(out)
+	clear(out) // the pool must not keep the handlers' values alive
+	if *bp = out[:0]; cap(out) <= maxBulkVars {
+		bulkVars.Put(bp)
+	}
 	if err != nil {
 		e.log.Error("snmp response not encodable", "err", err)
 		return e.encode(p, response{status: gosnmp.GenErr, index: 1}, wrap)
@@ -144,6 +150,9 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 	defer vbs.release()
 	return fitBulk(p.requestID, vbs, maxSize, wrap)
 }
+
+// bulkVars recycles the varbind lists GETBULK answers are collected in.
+var bulkVars = sync.Pool{New: func() any { s := make([]VarBind, 0, 128); return &s }}
 
 // fitBulk wraps the longest prefix of vbs that fits in maxSize; tooBig when not even
 // one varbind fits.
