@@ -1,11 +1,6 @@
 package snmp
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/des" //nolint:gosec // RFC 3414
-	"crypto/hmac"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -169,101 +164,4 @@ func wrapCommunity(version int64, community []byte, p pduOut) []byte {
 	b = appendTLV(b, 0x04, community)
 	b = p.header(b)
 	return append(b, p.vbl...)
-}
-
-// v3out describes an outgoing v3 message from this (authoritative) engine.
-type v3out struct {
-	msgID       int64
-	level       byte // flagAuth|flagPriv bits, no reportable
-	user        *usmUser
-	userName    []byte // for noAuth reports, the name as received
-	contextName string
-}
-
-// wrapV3 builds, encrypts and authenticates a v3 message around pdu.
-func (e *Engine) wrapV3(o v3out, pdu []byte) ([]byte, error) {
-	scoped := appendTLV(nil, 0x04, e.engineID)
-	scoped = appendTLV(scoped, 0x04, []byte(o.contextName))
-	scoped = appendTLV(nil, 0x30, append(scoped, pdu...))
-	boots, etime := e.boots, e.engineTime()
-	var salt, data []byte
-	data = scoped
-	if o.level&flagPriv != 0 {
-		var err error
-		if salt, data, err = e.encrypt(o.user, boots, etime, scoped); err != nil {
-			return nil, err
-		}
-		data = appendTLV(nil, 0x04, data)
-	}
-	var authParams []byte
-	if o.level&flagAuth != 0 {
-		authParams = make([]byte, macLen(o.user.auth))
-	}
-	name := o.userName
-	if o.user != nil {
-		name = []byte(o.user.name)
-	}
-	usm := appendTLV(nil, 0x04, e.engineID)
-	usm = appendBERInt(usm, int64(boots))
-	usm = appendBERInt(usm, int64(etime))
-	usm = appendTLV(usm, 0x04, name)
-	usm = appendTLV(usm, 0x04, authParams)
-	usm = appendTLV(usm, 0x04, salt)
-	usm = appendTLV(nil, 0x30, usm)
-
-	hdr := appendBERInt(nil, o.msgID)
-	hdr = appendBERInt(hdr, int64(e.maxSize))
-	hdr = appendTLV(hdr, 0x04, []byte{o.level})
-	hdr = appendBERInt(hdr, int64(ModelUSM))
-
-	body := appendBERInt(nil, wireV3)
-	body = appendTLV(body, 0x30, hdr)
-	body = appendTLV(body, 0x04, usm)
-	body = append(body, data...)
-	msg := appendTLV(nil, 0x30, body)
-	if o.level&flagAuth == 0 {
-		return msg, nil
-	}
-	m, err := parseMessage(msg) // locates msgAuthenticationParameters
-	if err != nil {
-		return nil, fmt.Errorf("re-reading own message: %w", err)
-	}
-	mac := hmac.New(hashFunc(o.user.auth), o.user.authKey)
-	mac.Write(msg)
-	copy(msg[m.usm.authOff:], mac.Sum(nil)[:len(authParams)])
-	return msg, nil
-}
-
-// encrypt returns the privacy parameters (salt) and the ciphertext of scoped.
-func (e *Engine) encrypt(u *usmUser, boots, etime uint32, scoped []byte) ([]byte, []byte, error) {
-	n := e.salt.Add(1)
-	salt := binary.BigEndian.AppendUint64(nil, n)
-	switch u.priv {
-	case gosnmp.DES:
-		binary.BigEndian.PutUint32(salt, boots)    // RFC 3414 section 8.1.1.1
-		block, err := des.NewCipher(u.privKey[:8]) //nolint:gosec
-		if err != nil {
-			return nil, nil, err
-		}
-		iv := make([]byte, 8)
-		for i := range iv {
-			iv[i] = u.privKey[8+i] ^ salt[i]
-		}
-		pt := append(scoped, make([]byte, (8-len(scoped)%8)%8)...)
-		ct := make([]byte, len(pt))
-		cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, pt)
-		return salt, ct, nil
-	case gosnmp.AES, gosnmp.AES192, gosnmp.AES256, gosnmp.AES192C, gosnmp.AES256C:
-		block, err := aes.NewCipher(u.privKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		iv := binary.BigEndian.AppendUint32(nil, boots)
-		iv = binary.BigEndian.AppendUint32(iv, etime)
-		iv = append(iv, salt...)
-		ct := make([]byte, len(scoped))
-		cipher.NewCFBEncrypter(block, iv).XORKeyStream(ct, scoped) //nolint:staticcheck // RFC 3826
-		return salt, ct, nil
-	}
-	return nil, nil, fmt.Errorf("user %q: no privacy protocol", u.name)
 }

@@ -195,9 +195,7 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 		return rep.send(oidUnknownContexts, e.cnt.unknownContexts.Load(), u, level)
 	}
 	out := v3out{msgID: m.msgID, level: level, user: u, contextName: sp.contextName}
-	wrap := func(p pduOut) ([]byte, error) {
-		return e.wrapV3(out, buildPDU(p.tag, p.requestID, p.status, p.index, p.vbl))
-	}
+	wrap := func(p pduOut) ([]byte, error) { return e.wrapV3(out, p) }
 	// A user configured with authentication never gets data at a lower level, and a
 	// user gets only the contexts listed for it (RFC 3415 noAccess).
 	if level != u.level() || !u.contexts.allows(sp.contextName) {
@@ -241,5 +239,5 @@ func (r reporter) send(oid OID, value uint32, u *usmUser, level byte) ([]byte, e
 	}
 	defer vbs.release()
 	out := v3out{msgID: r.m.msgID, level: level, user: u, userName: r.m.usm.user, contextName: r.contextName}
-	return r.e.wrapV3(out, buildPDU(gosnmp.Report, reqID, gosnmp.NoError, 0, vbs.b))
+	return r.e.wrapV3(out, pduOut{tag: gosnmp.Report, requestID: reqID, vbl: vbs.b})
 }

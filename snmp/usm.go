@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -29,6 +30,9 @@ type usmUser struct {
 	privPass string
 	access   Access
 	contexts contextSet
+
+	block cipher.Block // of privKey (AES or DES), nil without privacy; stateless, shared
+	macs  sync.Pool    // hash.Hash: HMACs keyed with authKey, reused across messages
 }
 
 // level is the security level the user is configured for (msgFlags auth/priv bits).
@@ -68,7 +72,39 @@ func newUSMUser(c User, engineID []byte) (*usmUser, error) {
 		return nil, fmt.Errorf("user %q: localizing keys: %w", c.Name, err)
 	}
 	u.authKey, u.privKey = sp.SecretKey, sp.PrivacyKey
+	switch priv {
+	case gosnmp.NoPriv:
+	case gosnmp.DES:
+		if len(u.privKey) < 16 {
+			return nil, fmt.Errorf("user %q: DES key of %d bytes", c.Name, len(u.privKey))
+		}
+		if u.block, err = des.NewCipher(u.privKey[:8]); err != nil { //nolint:gosec
+			return nil, fmt.Errorf("user %q: %w", c.Name, err)
+		}
+	default:
+		if u.block, err = aes.NewCipher(u.privKey); err != nil {
+			return nil, fmt.Errorf("user %q: %w", c.Name, err)
+		}
+	}
 	return u, nil
+}
+
+// mac returns a reset HMAC keyed with the user's authKey; give it back with putMAC.
+func (u *usmUser) mac() hash.Hash {
+	if h, ok := u.macs.Get().(hash.Hash); ok {
+		h.Reset()
+		return h
+	}
+	return hmac.New(hashFunc(u.auth), u.authKey)
+}
+
+// sign writes the digest of msg (whose msgAuthenticationParameters are zero) to dst.
+func (u *usmUser) sign(dst, msg []byte) {
+	h := u.mac()
+	h.Write(msg)
+	var sum [64]byte
+	copy(dst, h.Sum(sum[:0]))
+	u.macs.Put(h)
 }
 
 // macLen is the length of msgAuthenticationParameters (RFC 3414, RFC 7860).
@@ -113,12 +149,14 @@ func (u *usmUser) verifyDigest(m *message) bool {
 	if n == 0 || len(m.usm.authParams) != n {
 		return false
 	}
-	msg := make([]byte, len(m.raw))
-	copy(msg, m.raw)
-	clear(msg[m.usm.authOff : m.usm.authOff+n])
-	mac := hmac.New(hashFunc(u.auth), u.authKey)
-	mac.Write(msg)
-	return subtle.ConstantTimeCompare(mac.Sum(nil)[:n], m.usm.authParams) == 1
+	h := u.mac()
+	h.Write(m.raw[:m.usm.authOff]) // the message with the field zeroed, without a copy
+	h.Write(zeroMAC[:n])
+	h.Write(m.raw[m.usm.authOff+n:])
+	var sum [64]byte
+	ok := subtle.ConstantTimeCompare(h.Sum(sum[:0])[:n], m.usm.authParams) == 1
+	u.macs.Put(h)
+	return ok
 }
 
 var errDecrypt = errors.New("decryption error")
@@ -134,28 +172,23 @@ func (u *usmUser) decrypt(m *message) ([]byte, error) {
 	var pt []byte
 	switch u.priv {
 	case gosnmp.DES:
-		if len(ct) == 0 || len(ct)%des.BlockSize != 0 || len(u.privKey) < 16 {
+		if len(ct) == 0 || len(ct)%des.BlockSize != 0 || u.block == nil {
 			return nil, fmt.Errorf("%w: DES ciphertext of %d bytes", errDecrypt, len(ct))
 		}
-		block, err := des.NewCipher(u.privKey[:8]) //nolint:gosec
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errDecrypt, err)
-		}
-		iv := make([]byte, 8)
-		subtle.XORBytes(iv, u.privKey[8:16], salt)
+		var iv [8]byte
+		subtle.XORBytes(iv[:], u.privKey[8:16], salt)
 		pt = make([]byte, len(ct))
-		cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ct)
+		cipher.NewCBCDecrypter(u.block, iv[:]).CryptBlocks(pt, ct)
 	case gosnmp.AES, gosnmp.AES192, gosnmp.AES256, gosnmp.AES192C, gosnmp.AES256C:
-		block, err := aes.NewCipher(u.privKey)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errDecrypt, err)
+		if u.block == nil {
+			return nil, fmt.Errorf("%w: no AES key", errDecrypt)
 		}
-		iv := make([]byte, 16)
-		binary.BigEndian.PutUint32(iv, uint32(m.usm.boots))
+		var iv [16]byte
+		binary.BigEndian.PutUint32(iv[:], uint32(m.usm.boots))
 		binary.BigEndian.PutUint32(iv[4:], uint32(m.usm.time))
 		copy(iv[8:], salt)
 		pt = make([]byte, len(ct))
-		cipher.NewCFBDecrypter(block, iv).XORKeyStream(pt, ct) //nolint:staticcheck // RFC 3826 mandates CFB
+		cipher.NewCFBDecrypter(u.block, iv[:]).XORKeyStream(pt, ct) //nolint:staticcheck // RFC 3826 mandates CFB
 	default:
 		return nil, fmt.Errorf("%w: user has no privacy protocol", errDecrypt)
 	}
