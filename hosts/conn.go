@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -174,6 +175,25 @@ func (c *conn) closed() error {
 }
 
 func (c *conn) disconnected() <-chan struct{} { return c.l.Disconnected() }
+
+// lost returns the error a session ends with after a call failed with err because the
+// connection went: when the connection was killed on purpose (a keepalive or a call
+// that got no answer in time) or its transport failed, that cause first, since err
+// only says the call was interrupted.
+func (c *conn) lost(err error) error {
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
+	if reason == nil {
+		if rerr := c.nc.readErr(); rerr != nil && rerr != io.EOF { // a plain EOF says nothing more
+			reason = fmt.Errorf("connection lost: %w", rerr)
+		}
+	}
+	if reason == nil || errors.Is(err, reason) {
+		return err
+	}
+	return fmt.Errorf("%w (interrupted: %v)", reason, err)
+}
 
 // call runs fn with a hard cap of callTimeout, after which the connection is killed.
 // The caller's ctx may give up sooner; fn then finishes (or is killed) on its own.

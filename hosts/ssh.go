@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -91,8 +92,9 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 		client.Close()
 		return nil, fmt.Errorf("ssh: %s: %w", d.addr, err)
 	}
-	go sshKeepalive(client, d.keepalive, d.timeout)
-	return &sshConn{Conn: ch, client: client}, nil
+	c := &sshConn{Conn: ch, client: client}
+	go sshKeepalive(c, d.keepalive, d.timeout)
+	return c, nil
 }
 
 func (d *sshDialer) authMethods() ([]ssh.AuthMethod, func(), error) {
@@ -226,11 +228,12 @@ func algorithmsFor(keyType string) []string {
 }
 
 // sshKeepalive closes the client when the server stops answering keepalive requests,
-// which also ends the libvirt connection tunnelled through it.
-func sshKeepalive(client *ssh.Client, every, timeout time.Duration) {
+// which also ends the libvirt connection tunnelled through it; reads then say why.
+func sshKeepalive(c *sshConn, every, timeout time.Duration) {
 	if every <= 0 {
 		return
 	}
+	client := c.client
 	done := make(chan struct{})
 	go func() { _ = client.Wait(); close(done) }()
 	t := time.NewTicker(every)
@@ -251,11 +254,11 @@ func sshKeepalive(client *ssh.Client, every, timeout time.Duration) {
 		case err := <-reply:
 			timer.Stop()
 			if err != nil {
-				client.Close()
+				c.fail(fmt.Errorf("ssh keepalive: %w", err))
 				return
 			}
 		case <-timer.C:
-			client.Close()
+			c.fail(fmt.Errorf("ssh keepalive: no answer within %s", timeout))
 			return
 		case <-done:
 			timer.Stop()
@@ -264,11 +267,27 @@ func sshKeepalive(client *ssh.Client, every, timeout time.Duration) {
 	}
 }
 
-// sshConn is the tunnelled libvirt stream; closing it closes the SSH client too.
 type sshConn struct {
 	net.Conn
 	client *ssh.Client
 	once   sync.Once
+	cause  atomic.Pointer[error] // why the keepalive closed the client
+}
+
+// fail closes the SSH client for cause, which later reads report.
+func (c *sshConn) fail(cause error) {
+	c.cause.CompareAndSwap(nil, &cause)
+	_ = c.client.Close()
+}
+
+func (c *sshConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		if cause := c.cause.Load(); cause != nil {
+			err = fmt.Errorf("%w: %w", *cause, err)
+		}
+	}
+	return n, err
 }
 
 func (c *sshConn) Close() error {

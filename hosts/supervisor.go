@@ -131,11 +131,11 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	s.setConn(c)
 	defer s.setConn(nil)
 	if err := s.resync(ctx, c); err != nil {
-		return false, fmt.Errorf("resync: %w", err)
+		return false, fmt.Errorf("resync: %w", c.lost(err))
 	}
 	go s.watchdog(c)
 	if _, err := s.pollStats(ctx, c); connLost(err) {
-		return true, err
+		return true, c.lost(err)
 	}
 	s.storage0.none = false // a new session may reach a daemon that has storage now
 	ticker := time.NewTicker(s.cfg.StatsInterval)
@@ -149,15 +149,15 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		case <-dirty.ready():
 			for _, id := range dirty.take() {
 				if err := s.refresh(ctx, c, id); connLost(err) {
-					return true, err
+					return true, c.lost(err)
 				}
 			}
 		case <-ticker.C:
 			if _, err := s.pollStats(ctx, c); connLost(err) {
-				return true, err
+				return true, c.lost(err)
 			}
 			if err := s.watchStorage(ctx, c); connLost(err) {
-				return true, err
+				return true, c.lost(err)
 			}
 		}
 	}
