@@ -27,35 +27,20 @@ func TestControlTemplateDisk(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("SKIPPING template disk test: qemu-system-x86_64 not installed")
 	}
-	script, err := filepath.Abs(filepath.Join("..", "deploy", "experiments"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := randomName(t, "vgdisk-")
-	tplDir := t.TempDir()
-	tpl := `<domain type='qemu'>
-  <name>` + prefix + `</name>
+	q := qemuPool(t, prefix, `<domain type='qemu'>
+  <name>`+prefix+`</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices></devices>
 </domain>
-`
-	if err := os.WriteFile(filepath.Join(tplDir, prefix+".xml"), []byte(tpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	poolDir := filepath.Join(os.TempDir(), prefix)
-	out, err := exec.Command(script, "prepare", poolDir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("prepare: %v\n%s", err, out)
-	}
-	image := strings.TrimSpace(string(out))
+`)
+	tplDir, poolDir, image := q.tplDir, q.poolDir, q.image
 	name := prefix + "-vm"
 	t.Cleanup(func() {
 		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
 		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
-		_ = exec.Command(script, "cleanup", poolDir).Run()
-		_ = os.RemoveAll(poolDir)
 	})
 	before, err := os.ReadFile(image)
 	if err != nil {

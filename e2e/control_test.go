@@ -334,38 +334,16 @@ func TestExperiments(t *testing.T) {
 		t.Skip("SKIPPING experiments: no MIB directory with SNMPv2-SMI.txt (set VMGATE_MIBDIRS)")
 	}
 	bin := binary(t)
-	script, err := filepath.Abs(filepath.Join("..", "deploy", "experiments"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := randomName(t, "vgexp-")
-	tplDir := t.TempDir()
-	tpl := fmt.Sprintf(`<domain type='qemu'>
-  <name>%s</name>
+	q := qemuPool(t, prefix, `<domain type='qemu'>
+  <name>`+prefix+`</name>
   <memory unit='MiB'>64</memory>
   <vcpu current='1'>2</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices></devices>
 </domain>
-`, prefix)
-	if err := os.WriteFile(filepath.Join(tplDir, prefix+".xml"), []byte(tpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The pool directory must be reachable by QEMU's user: under a 0755 directory.
-	poolDir := filepath.Join(os.TempDir(), prefix)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(script, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", script, args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	image := run("prepare", poolDir)
-	t.Cleanup(func() {
-		_ = exec.Command(script, "cleanup", poolDir).Run()
-		_ = os.RemoveAll(poolDir)
-	})
+`)
+	script, tplDir, image := q.script, q.tplDir, q.image
 
 	cfg := Config{
 		Users:        []User{admin},
@@ -404,6 +382,38 @@ func TestExperiments(t *testing.T) {
 	if _, err := os.Stat(image); err != nil {
 		t.Fatalf("the disk image was not kept: %v", err)
 	}
+}
+
+// qemuSetup is a template directory holding one template, and a transient libvirt dir
+// pool on qemu:///system holding one 16 MiB raw image (deploy/experiments prepare).
+type qemuSetup struct {
+	script, tplDir, poolDir, image string
+}
+
+// qemuPool writes the template tpl as PREFIX.xml and prepares the pool; both go away
+// when the test ends. Run it before the gateway starts: vmgate reads pools on connect.
+func qemuPool(t *testing.T, prefix, tpl string) qemuSetup {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("..", "deploy", "experiments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := qemuSetup{script: script, tplDir: t.TempDir(),
+		// The pool directory must be reachable by QEMU's user: under a 0755 directory.
+		poolDir: filepath.Join(os.TempDir(), prefix)}
+	if err := os.WriteFile(filepath.Join(q.tplDir, prefix+".xml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(script, "prepare", q.poolDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s prepare: %v\n%s", script, err, out)
+	}
+	q.image = strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		_ = exec.Command(script, "cleanup", q.poolDir).Run()
+		_ = os.RemoveAll(q.poolDir)
+	})
+	return q
 }
 
 // stdMIBDirs returns net-snmp's MIB directory for the standard modules: $VMGATE_MIBDIRS,
