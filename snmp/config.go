@@ -285,8 +285,13 @@ func parseListen(s string) (network, addr string, err error) {
 	default:
 		return "", "", fmt.Errorf("unsupported transport %q in %q", proto, s)
 	}
-	if _, _, err := net.SplitHostPort(hostport); err != nil {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
 		return "", "", fmt.Errorf("bad address in %q: %w", s, err)
+	}
+	// SplitHostPort takes any port text; the listener would fail only at start.
+	if _, err := net.LookupPort(proto, port); err != nil {
+		return "", "", fmt.Errorf("bad port in %q: %w", s, err)
 	}
 	return proto, hostport, nil
 }
@@ -303,6 +308,9 @@ func parseTarget(s string) (string, error) {
 	}
 	if host == "" || port == "" {
 		return "", fmt.Errorf("want udp:HOST:PORT, got %q", s)
+	}
+	if _, err := net.LookupPort("udp", port); err != nil {
+		return "", fmt.Errorf("bad port: %w", err)
 	}
 	return hostport, nil
 }

@@ -43,6 +43,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad transport", mutate: func(c *Config) { c.Listen = []string{"sctp:0.0.0.0:161"} },
 			want: []string{`snmp.listen[0]: unsupported transport "sctp" in "sctp:0.0.0.0:161"`}},
 		{name: "bad hostport", mutate: func(c *Config) { c.Listen[1] = "udp:nonsense" }, want: []string{"snmp.listen[1]: bad address"}},
+		{name: "port out of range", mutate: func(c *Config) { c.Listen[0] = "udp:127.0.0.1:99999" },
+			want: []string{`snmp.listen[0]: bad port in "udp:127.0.0.1:99999"`}},
+		{name: "negative port", mutate: func(c *Config) { c.Listen[2] = "tcp:127.0.0.1:-1" }, want: []string{`snmp.listen[2]: bad port`}},
+		{name: "port not a number", mutate: func(c *Config) { c.Listen[0] = "udp:127.0.0.1:snmpx" }, want: []string{`snmp.listen[0]: bad port`}},
 		{name: "no state dir", mutate: func(c *Config) { c.StateDir = "" }, want: []string{"snmp.state_dir"}},
 		{name: "small max size", mutate: func(c *Config) { c.MaxMessageSize = 100 }, want: []string{"snmp.max_message_size: 100"}},
 		{name: "short auth", mutate: func(c *Config) { c.Users[0].AuthPassphrase = "tiny" },
@@ -64,6 +68,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "target noauth user", mutate: func(c *Config) { c.Notify[1].User = "noauth" }, want: []string{`has no authentication`}},
 		{name: "target bad version", mutate: func(c *Config) { c.Notify[0].Version = "v1" }, want: []string{`version: unsupported "v1"`}},
 		{name: "target bad address", mutate: func(c *Config) { c.Notify[0].Address = "udp:host" }, want: []string{`snmp.notify[0] "udp:host": address`}},
+		{name: "target port out of range", mutate: func(c *Config) { c.Notify[0].Address = "udp:127.0.0.1:70000" },
+			want: []string{`snmp.notify[0] "udp:127.0.0.1:70000": address: bad port`}},
 		{name: "v2c inform", mutate: func(c *Config) { c.Notify[0].Inform = true }, want: []string{"inform: only supported with version v3"}},
 		{name: "many at once", mutate: func(c *Config) {
 			c.StateDir = ""
