@@ -88,6 +88,9 @@ func (c *Control) NameTaken(host, name string) bool {
 // TemplateDir implements mib.Controller.
 func (c *Control) TemplateDir() string { return c.tpl.Dir() }
 
+// TemplateFileExists implements mib.Controller.
+func (c *Control) TemplateFileExists(name string) bool { return c.tpl.FileExists(name) }
+
 // Image implements mib.Controller.
 func (c *Control) Image(scope string, idx uint32) (mib.ImageInfo, bool) {
 	im, ok := c.view.Read().Image(scope, idx)

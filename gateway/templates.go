@@ -129,8 +129,18 @@ func (t *Templates) SetCurrent(vm, storage uint32) error {
 	return nil
 }
 
+// FileExists reports whether the directory has an entry name (a template or not).
+func (t *Templates) FileExists(name string) bool {
+	if t.dir == "" {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(t.dir, name))
+	return err == nil
+}
+
 // Put writes a template: its file (temp + fsync + rename) and its disk image. A new
-// file gets index tpl.Index (Bind) when not 0.
+// file gets index tpl.Index (Bind) when not 0; it must not replace an existing file
+// (fs.ErrExist), which belongs to another template.
 func (t *Templates) Put(tpl Template) error {
 	if t.dir == "" {
 		return errors.New("templates.dir is not configured")
@@ -141,6 +151,9 @@ func (t *Templates) Put(tpl Template) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tpl.Index != 0 {
+		if _, err := os.Lstat(tpl.Path(t.dir)); err == nil {
+			return fmt.Errorf("template %s: %w", tpl.File, fs.ErrExist)
+		}
 		if err := t.reg.Bind(NSTemplate, tpl.File, tpl.Index); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -106,6 +107,36 @@ func TestTemplatesStore(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp"))
 	if len(left) != 0 {
 		t.Fatalf("temp files left: %v", left)
+	}
+}
+
+// TestTemplatesPutKeepsOtherFile: a template row created by SET with the name of an
+// existing template used to overwrite that file (templateRowStatus.3 createAndGo
+// domainTemplateName.3 "small" replaced small.xml, row 1 vanished and the current
+// template read 0).
+func TestTemplatesPutKeepsOtherFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(smallXML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tpl, _, _ := openTestTemplates(t, dir)
+	rows := tpl.List()
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if !tpl.FileExists("small.xml") || tpl.FileExists("big.xml") {
+		t.Fatal("FileExists wrong")
+	}
+	err := tpl.Put(Template{Index: rows[0].Index + 1, File: "small.xml", XML: "<domain><name>small</name></domain>"})
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Put over another template's file: %v, want ErrExist", err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "small.xml"))
+	if string(data) != smallXML {
+		t.Fatalf("small.xml changed:\n%s", data)
+	}
+	if got, ok := tpl.Get(rows[0].Index); !ok || got.Name != "small" {
+		t.Fatalf("template %d after the refused Put: %+v %v", rows[0].Index, got, ok)
 	}
 }
 

@@ -30,6 +30,9 @@ type Controller interface {
 	CurrentTemplates() (vm, storage uint32)
 	// TemplateDir is the template directory ("" when templates are disabled).
 	TemplateDir() string
+	// TemplateFileExists reports whether the template directory holds a file of that
+	// name (a new template must not replace another's file).
+	TemplateFileExists(name string) bool
 
 	Create(ctx context.Context, spec CreateSpec) error
 	// Destroy powers the domain off if it is active and undefines it; disks are kept.

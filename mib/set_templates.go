@@ -61,6 +61,9 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 	if strings.ContainsAny(nv.text, "/\\") || strings.HasPrefix(nv.text, ".") {
 		return nil, setErr(gosnmp.WrongValue, nv, "domainTemplateName %q cannot name a file", nv.text)
 	}
+	if p.ctl.TemplateFileExists(nv.text + ".xml") {
+		return nil, setErr(gosnmp.InconsistentValue, nv, "the template directory has a file %s.xml", nv.text)
+	}
 	t.Name = nv.text
 	if v, ok := rv.get(ColTemplateMemoryMb); ok {
 		t.MemoryMb = uint32(v.num)

@@ -77,6 +77,7 @@ func (f *fakeCtl) Image(scope string, i uint32) (ImageInfo, bool) {
 func (f *fakeCtl) Template(i uint32) (TemplateInfo, bool) { t, ok := f.templates[i]; return t, ok }
 func (f *fakeCtl) CurrentTemplates() (uint32, uint32)     { return f.cur, f.stor }
 func (f *fakeCtl) TemplateDir() string                    { return "/etc/vmgate/templates" }
+func (f *fakeCtl) TemplateFileExists(name string) bool    { return name == "tiny.xml" }
 func (f *fakeCtl) Create(_ context.Context, s CreateSpec) error {
 	if s.Image != 0 {
 		return f.call("create %d %s %q mem=%d start=%v img=%d", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start, s.Image)
@@ -199,6 +200,7 @@ func TestTestSetStatuses(t *testing.T) {
 		{"disk on a taken index", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 4), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 4)}, gosnmp.NoError, 0,
 			[]string{"attach 1 4 disk img=7"}},
 		{"template xml outside the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/passwd"), 4)}, gosnmp.WrongValue, 2, nil},
+		{"template named like an existing file", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("tiny"), 4)}, gosnmp.InconsistentValue, 2, nil},
 		{"template without a name", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4)}, gosnmp.InconsistentValue, 1, nil},
 		{"destroy the current template", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 1)}, gosnmp.InconsistentValue, 1, nil},
 		{"unknown template", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(5)}}, gosnmp.InconsistentValue, 1, nil},
