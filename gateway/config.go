@@ -108,6 +108,8 @@ func (c *Config) fileWarnings() []string {
 		switch {
 		case err != nil:
 			w = append(w, fmt.Sprintf("%s: %q: %v", where, file, errors.Unwrap(err)))
+		case fi.IsDir():
+			w = append(w, fmt.Sprintf("%s: %q is a directory, not a file", where, file))
 		case private && fi.Mode().Perm()&0o077 != 0:
 			w = append(w, fmt.Sprintf("%s: private key %q has mode %#o: chmod 600 it", where, file, fi.Mode().Perm()))
 		}

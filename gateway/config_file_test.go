@@ -116,8 +116,11 @@ func TestFileWarnings(t *testing.T) {
   - name: kvm-2
     uri: "qemu+ssh://root@kvm-2/system"
     ssh: {key_file: %s, known_hosts: %s}
+  - name: kvm-3
+    uri: "qemu+ssh://root@kvm-3/system"
+    ssh: {key_file: %s}
 templates: {dir: %s}
-`, dir, key, filepath.Join(dir, "kh"), notDir)
+`, dir, key, filepath.Join(dir, "kh"), dir, notDir)
 	cfg, err := LoadConfig(writeConfig(t, body, 0o600))
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +131,8 @@ templates: {dir: %s}
 		`hosts[1] "kvm-2": ssh.key_file: private key "` + key + `" has mode 0644`,
 		`hosts[1] "kvm-2": ssh.known_hosts: "` + dir + `/kh": no such file`,
 		`templates.dir: "` + notDir + `" is not a directory`,
+		// A directory given as a key used to read "private key DIR has mode 0700: chmod 600 it".
+		`hosts[2] "kvm-3": ssh.key_file: "` + dir + `" is a directory, not a file`,
 	} {
 		if !strings.Contains(all, w) {
 			t.Errorf("warnings lack %q:\n%s", w, all)
