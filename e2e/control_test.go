@@ -142,6 +142,18 @@ func TestControlTemplates(t *testing.T) {
 	mustContain(t, g.Set(t, cred, inst(templateEntry, 3, idx), "u", "256"), "Reason: inconsistentValue")
 	mustContain(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, cur), "i", "6"), "Reason: inconsistentValue")
 	mustContain(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx+1), "i", "5"), "Reason: wrongValue")
+	// A new row named like an existing template replaced its file (and its row).
+	ctl := filepath.Join(dir, "ctl.xml")
+	before, _ := os.ReadFile(ctl)
+	mustContain(t, g.Set(t, cred,
+		inst(templateEntry, colTplRowStatus, idx+1), "i", "4",
+		inst(templateEntry, 2, idx+1), "s", "ctl"), "Reason: inconsistentValue")
+	if after, _ := os.ReadFile(ctl); string(after) != string(before) {
+		t.Fatalf("ctl.xml rewritten by a new row named ctl:\n%s", after)
+	}
+	if got := getVal(t, g, cred, inst(templateEntry, 2, cur)); got != "ctl" {
+		t.Fatalf("domainTemplateName.%d = %q after a clashing create", cur, got)
+	}
 	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(idx)))
 	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(cur))))
 	mustSucceed(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx), "i", "6"))
