@@ -46,6 +46,7 @@ type Engine struct {
 	reg      registry
 	cnt      counters
 	setMu    sync.Mutex // SET PDUs run one at a time
+	replay   setReplay  // answers of recent SETs, under setMu
 	salt     atomic.Uint64
 
 	served atomic.Bool

@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -17,7 +18,6 @@ type setGroup struct {
 // serveSet runs a SET in two phases (RFC 3416 section 4.2.5): TestSet on every
 // handler, then CommitSet on each. SETs are serialized.
 func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) response {
-	echo := response{vars: p.vars}
 	if r.Principal.Access != ReadWrite {
 		if r.Principal.Model != ModelUSM {
 			e.cnt.inBadCommunityUses.Add(1)
@@ -49,6 +49,20 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) resp
 	}
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
+	key, now := setKey(r, p), time.Now()
+	if resp, ok := e.replay.lookup(key, now); ok {
+		e.log.Info("snmp set repeated: answered as the first time, not run again", "context", r.Context,
+			"principal", principalLabel(r.Principal), "request_id", p.requestID)
+		return resp
+	}
+	resp := e.runSet(ctx, r, p, groups)
+	e.replay.store(key, resp, now)
+	return resp
+}
+
+// runSet tests then commits the groups of one SET.
+func (e *Engine) runSet(ctx context.Context, r *Request, p *pdu, groups []*setGroup) response {
+	echo := response{vars: p.vars}
 	for _, g := range groups {
 		if err := g.s.TestSet(ctx, r, g.vars); err != nil {
 			return e.setFailed(r, g, err, gosnmp.GenErr, p.vars)

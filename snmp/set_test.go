@@ -164,3 +164,62 @@ func (r *rootedTable) moveVars(vars []SetVar) []SetVar {
 	}
 	return out
 }
+
+// countingSetter counts commits and fails TestSet on value 13.
+type countingSetter struct {
+	tableHandler
+	commits int
+}
+
+func (c *countingSetter) TestSet(_ context.Context, _ *Request, vars []SetVar) error {
+	for _, v := range vars {
+		if v.Value == 13 {
+			return &SetError{Status: gosnmp.InconsistentValue, Index: v.Index}
+		}
+	}
+	return nil
+}
+
+func (c *countingSetter) CommitSet(context.Context, *Request, []SetVar) error {
+	c.commits++
+	return nil
+}
+
+// TestSetRepeated: a manager's retry of a SET (same principal, context, request-id and
+// varbinds) gets the first answer and is not run again; anything else runs.
+func TestSetRepeated(t *testing.T) {
+	e, _ := startEngine(t, baseConfig(t))
+	root := OID{1, 3, 6, 1, 4, 1, 99999, 77}
+	cs := &countingSetter{}
+	e.Register(root, cs)
+	admin := &Request{Context: "kvm1", Principal: Principal{Model: ModelUSM, Name: "admin", Access: ReadWrite}}
+	other := &Request{Context: "kvm2", Principal: admin.Principal}
+	set := func(r *Request, id int32, v int) response {
+		oid := append(append(OID(nil), root...), 1, 0)
+		return e.serveSet(context.Background(), r, &pdu{typ: gosnmp.SetRequest, requestID: id,
+			vars: []VarBind{{OID: oid, Type: gosnmp.Integer, Value: v}}}, false)
+	}
+	steps := []struct {
+		name    string
+		r       *Request
+		id      int32
+		v       int
+		status  gosnmp.SNMPError
+		commits int
+	}{
+		{"first", admin, 7, 1, gosnmp.NoError, 1},
+		{"retry", admin, 7, 1, gosnmp.NoError, 1},
+		{"retry again", admin, 7, 1, gosnmp.NoError, 1},
+		{"new request-id", admin, 8, 1, gosnmp.NoError, 2},
+		{"same id, other value", admin, 8, 2, gosnmp.NoError, 3},
+		{"same id, other context", other, 8, 2, gosnmp.NoError, 4},
+		{"refused", admin, 9, 13, gosnmp.InconsistentValue, 4},
+		{"refused, retry", admin, 9, 13, gosnmp.InconsistentValue, 4},
+	}
+	for _, s := range steps {
+		resp := set(s.r, s.id, s.v)
+		if resp.status != s.status || cs.commits != s.commits {
+			t.Fatalf("%s: status %v, %d commits; want %v, %d", s.name, resp.status, cs.commits, s.status, s.commits)
+		}
+	}
+}
