@@ -228,6 +228,8 @@ func TestControlErrors(t *testing.T) {
 		{"inconsistentValue exists", admin.Cred(hostCtx), []string{inst(vmEntry, colVmRowStatus, id), "i", "4"}, "inconsistentValue", ""},
 		{"inconsistentValue rename running", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, id), "s", "other"}, "inconsistentValue", ""},
 		{"inconsistentValue transition", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, off), "i", "4"}, "inconsistentValue", ""},
+		{"inconsistentValue memory above the host's", admin.Cred(hostCtx), []string{inst(memoryEntry, colMemoryTotalMb, off), "u", "4294967295"}, "inconsistentValue", ""},
+		{"inconsistentValue name beyond a file name", admin.Cred(hostCtx), []string{inst(vmEntry, colVmName, off), "s", strings.Repeat("n", 252)}, "inconsistentValue", ""},
 		// pmsuspended(8) from running is a valid transition, but the test driver has no
 		// virDomainPMSuspendForDuration (nor has a QEMU guest without an agent).
 		{"commitFailed unsupported by the hypervisor", admin.Cred(hostCtx), []string{inst(vmEntry, colVmState, id), "i", "8"}, "commitFailed", ""},

@@ -75,6 +75,14 @@ func (c *Control) HostUp(name string) (up, known bool) {
 	return ok && h.Status == hosts.Up, ok
 }
 
+// HostMemoryKiB implements mib.Controller.
+func (c *Control) HostMemoryKiB(name string) uint64 {
+	if h, ok := c.view.Read().Host(name); ok {
+		return h.Hypervisor.Node.MemoryKiB
+	}
+	return 0
+}
+
 // NameTaken implements mib.Controller.
 func (c *Control) NameTaken(host, name string) bool {
 	for r := range c.view.Read().VMs(host, 0) {

@@ -67,6 +67,7 @@ func (f *fakeCtl) VMIDFree(id uint32) bool             { _, ok := f.vms[id]; ret
 func (f *fakeCtl) StorageIndexFree(_, idx uint32) bool { return idx != 3 }
 func (f *fakeCtl) HostUp(name string) (bool, bool)     { up, ok := f.hosts[name]; return up, ok }
 func (f *fakeCtl) NameTaken(host, name string) bool    { return name == "db" || name == "web" }
+func (f *fakeCtl) HostMemoryKiB(string) uint64         { return 8 << 20 }
 func (f *fakeCtl) Image(scope string, i uint32) (ImageInfo, bool) {
 	im, ok := f.images[i]
 	if ok && scope != "" && im.Host != scope {
@@ -182,6 +183,10 @@ func TestTestSetStatuses(t *testing.T) {
 		{"create with a taken name", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), name("db", 5)}, gosnmp.InconsistentValue, 2, nil},
 		{"create with vmState", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), state(StateRunning, 5)}, gosnmp.InconsistentValue, 2, nil},
 		{"autostart a transient VM", "h1", []snmp.VarBind{sv(vmT, ColVmAutostart, gosnmp.Integer, int(True), 4)}, gosnmp.InconsistentValue, 1, nil},
+		{"memory above the host's", "h1", []snmp.VarBind{sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(16384), 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"create with memory above the host's", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 5), sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(16384), 5)}, gosnmp.InconsistentValue, 2, nil},
+		{"rename beyond a file name", "h1", []snmp.VarBind{name(strings.Repeat("n", 252), 1)}, gosnmp.InconsistentValue, 1, nil},
+		{"create with a name beyond a file name", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndWait, 5), name(strings.Repeat("n", 252), 5)}, gosnmp.InconsistentValue, 2, nil},
 		{"rename a running VM", "h1", []snmp.VarBind{name("new", 2)}, gosnmp.InconsistentValue, 1, nil},
 		{"rename to a taken name", "h1", []snmp.VarBind{name("db", 1)}, gosnmp.InconsistentValue, 1, nil},
 		{"impossible transition", "h1", []snmp.VarBind{state(StatePaused, 1)}, gosnmp.InconsistentValue, 1, nil},

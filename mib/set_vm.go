@@ -7,6 +7,10 @@ import (
 	"github.com/gosnmp/gosnmp"
 )
 
+// MaxDomainName is the longest vmName a SET accepts: hypervisors keep a definition in
+// a file named after the domain (<name>.xml), and a file name has at most 255 bytes.
+const MaxDomainName = 251
+
 // vmRow plans a row of virtualMachinesTable: creation and destruction by vmRowStatus,
 // then rename and state transitions of an existing VM (in that order, so that one PDU
 // can rename a shut-off VM and start it).
@@ -57,6 +61,8 @@ func (p *planner) vmRow(rv *rowVars) ([]change, error) {
 			return nil, setErr(gosnmp.InconsistentValue, v, "rename needs the VM shut off (it is %v)", vm.State)
 		case p.ctl.NameTaken(vm.Host, v.text):
 			return nil, setErr(gosnmp.InconsistentValue, v, "host %q has a VM named %q", vm.Host, v.text)
+		case len(v.text) > MaxDomainName:
+			return nil, setErr(gosnmp.InconsistentValue, v, "vmName of %d bytes: at most %d", len(v.text), MaxDomainName)
 		}
 		name, old := v.text, vm.Name
 		out = append(out, change{index: v.Index, object: obj("vmName", id), old: old, new: name,
@@ -152,6 +158,9 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 		if p.ctl.NameTaken(spec.Host, v.text) {
 			return nil, setErr(gosnmp.InconsistentValue, v, "host %q has a VM named %q", spec.Host, v.text)
 		}
+		if len(v.text) > MaxDomainName {
+			return nil, setErr(gosnmp.InconsistentValue, v, "vmName of %d bytes: at most %d", len(v.text), MaxDomainName)
+		}
 		spec.Name = v.text
 	}
 	if v, ok := rv.get(ColVmAutostart); ok {
@@ -161,6 +170,9 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 	for _, other := range p.rows {
 		if other.table == MemoryTable && other.index[0] == id {
 			mv := other.cols[ColMemoryTotalMb]
+			if err := p.fitsHost(mv, spec.Host, uint64(mv.num)<<10); err != nil {
+				return nil, err
+			}
 			spec.MemoryMb = uint32(mv.num)
 		}
 	}
@@ -192,6 +204,15 @@ func (p *planner) createHost(rv *rowVars, rs setVar) (string, error) {
 	return host, nil
 }
 
+// fitsHost refuses memory above the host's physical memory: libvirt would accept it in
+// a shut-off VM's definition (raising its maximum), which then could not start.
+func (p *planner) fitsHost(v setVar, host string, kib uint64) error {
+	if hostKiB := p.ctl.HostMemoryKiB(host); hostKiB != 0 && kib > hostKiB {
+		return setErr(gosnmp.InconsistentValue, v, "%d MiB is above host %q's memory (%d MiB)", v.num, host, hostKiB>>10)
+	}
+	return nil
+}
+
 // memoryRow plans memoryTotalMb.
 func (p *planner) memoryRow(rv *rowVars) ([]change, error) {
 	id := rv.index[0]
@@ -209,6 +230,9 @@ func (p *planner) memoryRow(rv *rowVars) ([]change, error) {
 	kib := uint64(v.num) << 10
 	if vm.State.Active() && kib > vm.MaxMemKiB {
 		return nil, setErr(gosnmp.InconsistentValue, v, "%d MiB is above the maximum %d KiB of the running VM", v.num, vm.MaxMemKiB)
+	}
+	if err := p.fitsHost(v, vm.Host, kib); err != nil {
+		return nil, err
 	}
 	if kib == vm.MemoryKiB {
 		return nil, nil
