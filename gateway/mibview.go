@@ -141,6 +141,13 @@ func (ms *mibSnap) IndexNext() uint32 {
 	return ms.m.reg.NextFree(NSVM)
 }
 
+func (ms *mibSnap) StorageIndexNext() uint32 {
+	if ms.m.reg == nil {
+		return 0
+	}
+	return ms.m.reg.NextFree(NSStorage)
+}
+
 // TemplateChoice implements mib.Snapshot, once per snapshot (the store rescans its
 // directory on every call).
 func (ms *mibSnap) TemplateChoice() (uint32, uint32) {

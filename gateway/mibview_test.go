@@ -192,6 +192,18 @@ func TestMIBViewGet(t *testing.T) {
 			t.Errorf("vmIndexNext = %v %v, want a vmId above every VM's", vb.Type, vb.Value)
 		}
 	})
+	t.Run("storageIndexNext is free", func(t *testing.T) {
+		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "storageIndexNext", 0))
+		n, _ := vb.Value.(uint32)
+		if vb.Type != gosnmp.Gauge32 || n == 0 {
+			t.Fatalf("storageIndexNext = %v %v, want a storageIndex", vb.Type, vb.Value)
+		}
+		for _, vm := range []uint32{web1, idle, db1} {
+			if row := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "storageRowStatus", vm, n)); row.Type != gosnmp.NoSuchInstance {
+				t.Errorf("storageIndexNext %d is taken by vmId %d", n, vm)
+			}
+		}
+	})
 	t.Run("vmUptime running", func(t *testing.T) {
 		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "vmUptime", web1))
 		if vb.Type != gosnmp.TimeTicks {

@@ -92,7 +92,7 @@ func fixture() *mibtest.View {
 
 	data := func(host *mib.HypervisorRow, vms []mib.VMRow, hosts ...string) *mibtest.Data {
 		d := &mibtest.Data{Host: host, Hypervisors: hv, VMs: vms, Templates: templates,
-			IndexNext: 6, Template: 1}
+			IndexNext: 6, StorageIndexNext: 9, Template: 1}
 		for _, h := range hosts {
 			d.CPUs = append(d.CPUs, cpus[h]...)
 			d.Storage = append(d.Storage, storage[h]...)
@@ -154,6 +154,7 @@ func TestGet(t *testing.T) {
 		{"vmmName merged: no instance", "", oid(t, "vmmName", 0), gosnmp.NoSuchInstance, nil},
 		{"vmmName without .0", "kvm1", oid(t, "vmmName"), gosnmp.NoSuchInstance, nil},
 		{"vmIndexNext", "", oid(t, "vmIndexNext", 0), gosnmp.Gauge32, uint32(6)},
+		{"storageIndexNext", "", oid(t, "storageIndexNext", 0), gosnmp.Gauge32, uint32(9)},
 		{"virtualMachineTemplate", "kvm2", oid(t, "virtualMachineTemplate", 0), gosnmp.Gauge32, uint32(1)},
 		{"storageTemplate", "", oid(t, "storageTemplate", 0), gosnmp.Gauge32, uint32(0)},
 

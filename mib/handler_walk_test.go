@@ -86,7 +86,7 @@ func TestWalk(t *testing.T) {
 					}
 				}
 			}
-			scalars := 3 // vmIndexNext and the two template scalars
+			scalars := 4 // vmIndexNext, the two template scalars, storageIndexNext
 			if ctx != "" {
 				scalars += 3 // vmmName, vmmVersion, vmmVersionString
 			}
@@ -150,7 +150,8 @@ func TestNext(t *testing.T) {
 		{"last table column to the next object", "", oid(t, "vmCpuMilliseconds", 5), oid(t, "memoryVmUUID", 1)},
 		{"empty tables skipped", "kvm2", oid(t, "networkAddressTable"), oid(t, "osName", 2)},
 		{"to the template scalars", "", oid(t, "kernelCmdline", 1), oid(t, "virtualMachineTemplate", 0)},
-		{"last instance", "", oid(t, "templateRowStatus", 1), nil},
+		{"last table to the last scalar", "", oid(t, "templateRowStatus", 1), oid(t, "storageIndexNext", 0)},
+		{"last instance", "", oid(t, "storageIndexNext", 0), nil},
 		{"after the module", "", mib.Root.Append(4), nil},
 		{"unknown context", "nosuch", snmp.OID{1}, nil},
 	}

@@ -76,6 +76,7 @@ var (
 	VmmVersion       = &Scalar{"vmmVersion", Monitor.Append(2), gosnmp.Gauge32, ReadOnly, Limit{}}
 	VmmVersionString = &Scalar{"vmmVersionString", Monitor.Append(3), gosnmp.OctetString, ReadOnly, Limit{}}
 	VmIndexNext      = &Scalar{"vmIndexNext", Objects.Append(2), gosnmp.Gauge32, ReadOnly, Limit{}}
+	StorageIndexNext = &Scalar{"storageIndexNext", Objects.Append(14), gosnmp.Gauge32, ReadOnly, Limit{}}
 	// VirtualMachineTemplate is the current template's templateIndex (0: none).
 	VirtualMachineTemplate = &Scalar{"virtualMachineTemplate", Templates.Append(1), gosnmp.Gauge32, ReadWrite, Limit{0, MaxIndex}}
 	// StorageTemplate is the diskImageIndex new VMs get a copy of (0: none).
@@ -84,7 +85,7 @@ var (
 
 // Scalars returns every scalar in OID order.
 func Scalars() []*Scalar {
-	return []*Scalar{VmmName, VmmVersion, VmmVersionString, VmIndexNext, VirtualMachineTemplate, StorageTemplate}
+	return []*Scalar{VmmName, VmmVersion, VmmVersionString, VmIndexNext, VirtualMachineTemplate, StorageTemplate, StorageIndexNext}
 }
 
 // Notification is a NOTIFICATION-TYPE: its snmpTrapOID value and the objects it carries,

@@ -47,6 +47,10 @@ func nodesOf() []node {
 			return value{gosnmp.Gauge32, st, true}
 		}),
 		templateTable(),
+		newScalar(StorageIndexNext, func(s Snapshot) value {
+			n := s.StorageIndexNext()
+			return value{gosnmp.Gauge32, n, n != 0}
+		}),
 	}
 }
 

@@ -26,6 +26,8 @@ type Snapshot interface {
 	Host() (HypervisorRow, bool)
 	// IndexNext is vmIndexNext: a vmId no VM has, for creating one.
 	IndexNext() uint32
+	// StorageIndexNext is storageIndexNext: a storageIndex no device has.
+	StorageIndexNext() uint32
 	// TemplateChoice returns virtualMachineTemplate and storageTemplate (0: none).
 	TemplateChoice() (template, storage uint32)
 

@@ -26,6 +26,7 @@ type Data struct {
 	Templates   []mib.TemplateRow
 
 	IndexNext                 uint32
+	StorageIndexNext          uint32
 	Template, StorageTemplate uint32
 }
 
@@ -97,6 +98,8 @@ func (s snapshot) Host() (mib.HypervisorRow, bool) {
 }
 
 func (s snapshot) IndexNext() uint32 { return s.d.IndexNext }
+
+func (s snapshot) StorageIndexNext() uint32 { return s.d.StorageIndexNext }
 
 func (s snapshot) TemplateChoice() (uint32, uint32) { return s.d.Template, s.d.StorageTemplate }
 
