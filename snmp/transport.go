@@ -70,9 +70,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var readers sync.WaitGroup
 	for _, pc := range pcs {
-		u := &udpServer{e: e, ctx: ctx, pc: pc, readers: &readers}
+		u := &udpServer{e: e, pc: pc, readers: &readers}
 		u.active.Store(1)
-		readers.Go(u.read)
+		readers.Go(func() { u.read(ctx) })
 	}
 	tcpSlots := make(chan struct{}, 4*e.workers)
 	for _, ln := range lns {

@@ -25,7 +25,6 @@ const handoffDelay = 2 * time.Millisecond
 // the kernel drops them).
 type udpServer struct {
 	e       *Engine
-	ctx     context.Context
 	pc      net.PacketConn
 	readers *sync.WaitGroup
 	active  atomic.Int32 // readers running
@@ -43,29 +42,29 @@ type reader struct {
 	replaced bool
 	lastSeq  uint64 // the watchdog's: seq at its previous run
 	ticks    int    // the watchdog's: runs in a row that found the same datagram
-	// ctx is the handlers' context, shared by the reader's datagrams until the
+	// cancel ends the handlers' context, which the reader's datagrams share until the
 	// watchdog cancels it (one datagram over requestTimeout): no context and timer
 	// per datagram.
-	ctx    context.Context
 	cancel context.CancelFunc
 }
 
 // read runs one reader: it serves datagrams until the socket closes or another reader
 // has taken over while it was busy.
-func (u *udpServer) read() {
+func (u *udpServer) read(ctx context.Context) {
 	defer u.active.Add(-1)
 	r := &reader{u: u}
-	r.timer = time.AfterFunc(time.Hour, r.watch)
+	r.timer = time.AfterFunc(time.Hour, func() { r.watch(ctx) })
 	r.timer.Stop()
 	defer r.timer.Stop()
-	r.ctx, r.cancel = context.WithCancel(u.ctx)
-	defer func() { r.cancel() }()
+	hctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	defer func() { r.mu.Lock(); r.cancel(); r.mu.Unlock() }()
 	buf := make([]byte, 65536)
 	conn := newDgramConn(u.pc)
 	for {
 		n, from, err := conn.readFrom(buf)
 		if err != nil {
-			if u.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			u.e.log.Warn("snmp udp read", "err", err)
@@ -76,13 +75,13 @@ func (u *udpServer) read() {
 		r.seq.Add(1)
 		r.busy.Store(true)
 		r.arm()
-		u.e.serveDatagram(r.ctx, conn, from, raw)
+		u.e.serveDatagram(hctx, conn, from, raw)
 		r.mu.Lock()
 		r.busy.Store(false)
 		done := r.replaced
-		if r.ctx.Err() != nil && !done { // timed out: a fresh context for the next
+		if hctx.Err() != nil && !done { // timed out: a fresh context for the next
 			r.cancel()
-			r.ctx, r.cancel = context.WithCancel(u.ctx)
+			hctx, r.cancel = context.WithCancel(ctx)
 		}
 		r.mu.Unlock()
 		if done {
@@ -102,7 +101,7 @@ func (r *reader) arm() {
 // watch is the watchdog. A reader busy with the same datagram as at the previous run
 // has been on it for at least handoffDelay: another reader takes over the socket.
 // After requestTimeout the datagram's context is cancelled.
-func (r *reader) watch() {
+func (r *reader) watch(ctx context.Context) {
 	r.mu.Lock()
 	seq, busy := r.seq.Load(), r.busy.Load()
 	if busy && seq == r.lastSeq {
@@ -115,7 +114,7 @@ func (r *reader) watch() {
 		if r.u.active.Add(1) <= int32(r.u.e.workers) {
 			// The reader is busy, so alive and counted in readers: Add is safe.
 			r.replaced = true
-			r.u.readers.Go(r.u.read)
+			r.u.readers.Go(func() { r.u.read(ctx) })
 		} else {
 			r.u.active.Add(-1) // every reader is busy: no one left to take over
 		}

@@ -11,10 +11,11 @@ import (
 // its reader for requestTimeout, not before, and counts a new datagram from zero.
 // Every reader is busy (Workers 1), so none is started here.
 func TestReaderWatchdog(t *testing.T) {
-	u := &udpServer{e: &Engine{workers: 1}, ctx: context.Background(), readers: &sync.WaitGroup{}}
+	u := &udpServer{e: &Engine{workers: 1}, readers: &sync.WaitGroup{}}
 	u.active.Store(1)
 	r := &reader{u: u}
-	r.ctx, r.cancel = context.WithCancel(u.ctx)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
 	r.timer = time.AfterFunc(time.Hour, func() {})
 	defer r.timer.Stop()
 	r.seq.Store(1)
@@ -24,15 +25,15 @@ func TestReaderWatchdog(t *testing.T) {
 		if i == runs/2 {
 			r.seq.Add(1) // the next datagram: its time starts now
 		}
-		r.watch()
-		if r.ctx.Err() != nil {
+		r.watch(context.Background())
+		if ctx.Err() != nil {
 			t.Fatalf("cancelled at run %d of %d", i+1, runs)
 		}
 	}
 	for range runs/2 + 1 { // the second datagram reaches requestTimeout
-		r.watch()
+		r.watch(context.Background())
 	}
-	if r.ctx.Err() == nil {
+	if ctx.Err() == nil {
 		t.Fatal("a datagram over requestTimeout was not cancelled")
 	}
 	if r.replaced || u.active.Load() != 1 {
