@@ -173,6 +173,7 @@ func TestDefaults(t *testing.T) {
 		{"keepalive_timeout", h.KeepaliveTimeout, hosts.DefaultKeepaliveTimeout},
 		{"stats_interval", h.StatsInterval, hosts.DefaultStatsInterval},
 		{"storage_interval", h.StorageInterval, hosts.DefaultStorageInterval},
+		{"address_interval", h.AddressInterval, hosts.DefaultAddressInterval},
 		{"backoff_max", h.BackoffMax, hosts.DefaultBackoffMax},
 	} {
 		if d.got != d.want {

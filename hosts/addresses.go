@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -48,11 +49,16 @@ func planOf(d *Domain) (addrPlan, bool) {
 	return p, len(p.macs) > 0
 }
 
-// addrPlans holds the plans of a host's domains that have NICs; resyncs replace them,
-// re-reads update one.
+// addrPlans holds the plans of a host's domains that have NICs (resyncs replace them,
+// re-reads update one) and the addresses last read. Addresses change seldom, so they
+// are read again every address_interval, and at the next stats round for a domain
+// that was re-read (started, NICs changed...); rounds in between reuse the last ones.
 type addrPlans struct {
-	mu sync.Mutex
-	m  map[UUID]addrPlan
+	mu   sync.Mutex
+	m    map[UUID]addrPlan
+	last map[UUID][]IfaceAddr // the addresses last read, per domain
+	due  map[UUID]bool        // domains to read at the next round
+	at   time.Time            // when every domain was last read; zero: at the next round
 }
 
 func (a *addrPlans) reset(doms []Domain) {
@@ -63,7 +69,7 @@ func (a *addrPlans) reset(doms []Domain) {
 		}
 	}
 	a.mu.Lock()
-	a.m = m
+	a.m, a.last, a.due, a.at = m, nil, nil, time.Time{}
 	a.mu.Unlock()
 }
 
@@ -71,38 +77,73 @@ func (a *addrPlans) set(d *Domain, found bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil {
-		a.m = map[UUID]addrPlan{}
+		a.m, a.due = map[UUID]addrPlan{}, map[UUID]bool{}
+	}
+	if a.due == nil {
+		a.due = map[UUID]bool{}
 	}
 	if p, ok := planOf(d); ok && found {
 		a.m[d.UUID] = p
+		a.due[d.UUID] = true
 	} else {
 		delete(a.m, d.UUID)
+		delete(a.last, d.UUID)
+		delete(a.due, d.UUID)
 	}
 }
 
-func (a *addrPlans) get(id UUID) (addrPlan, bool) {
+// plan returns how to read id's addresses, and whether to read them this round (else
+// the last ones are reused).
+func (a *addrPlans) plan(id UUID, full bool) (p addrPlan, read bool, last []IfaceAddr, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p, ok := a.m[id]
-	return p, ok
+	p, ok = a.m[id]
+	return p, full || a.due[id], a.last[id], ok
 }
 
-// pollAddresses adds the addresses of the running domains with NICs to st, at most
-// one call per source (agent, lease, arp) and domain: the agent when the domain has
-// one, leases when a NIC is on a libvirt network, the ARP table for the NICs still
-// without an address. A source that fails is skipped (logged at debug level).
+func (a *addrPlans) store(id UUID, addrs []IfaceAddr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.last == nil {
+		a.last = map[UUID][]IfaceAddr{}
+	}
+	a.last[id] = addrs
+	delete(a.due, id)
+}
+
+// round says whether this stats round reads every domain's addresses (the last full
+// read is older than every), and if so starts it.
+func (a *addrPlans) round(every time.Duration, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.at.IsZero() && now.Sub(a.at) < every {
+		return false
+	}
+	a.at = now
+	return true
+}
+
+// pollAddresses adds the addresses of the running domains with NICs to st: read again
+// (see addrPlans) with at most one call per source (agent, lease, arp) and domain: the
+// agent when the domain has one, leases when a NIC is on a libvirt network, the ARP
+// table for the NICs still without an address; a source that fails is skipped (logged
+// at debug level). Otherwise the addresses last read.
 func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) error {
+	full := s.plans.round(s.cfg.AddressInterval, st.At)
 	for id, ds := range st.Domains {
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
 			continue
 		}
-		p, ok := s.plans.get(id)
+		p, read, addrs, ok := s.plans.plan(id, full)
 		if !ok {
 			continue
 		}
-		addrs, err := s.domainAddresses(ctx, c, doms[id], p)
-		if err != nil {
-			return err
+		if read {
+			var err error
+			if addrs, err = s.domainAddresses(ctx, c, doms[id], p); err != nil {
+				return err
+			}
+			s.plans.store(id, addrs)
 		}
 		ds.Addrs = addrs
 		st.Domains[id] = ds

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -63,5 +64,38 @@ func TestPlanOf(t *testing.T) {
 	}
 	if _, ok := planOf(&Domain{}); ok {
 		t.Errorf("a domain without NICs has a plan")
+	}
+}
+
+// TestAddrPlansRounds: a domain's addresses are read at the first round, reused until
+// address_interval has passed, and read again at the next round after the domain was
+// re-read (set); a removed domain has none.
+func TestAddrPlansRounds(t *testing.T) {
+	id := UUID{1}
+	d := Domain{UUID: id, NICs: []NIC{{MAC: "52:54:00:00:00:01"}}}
+	var a addrPlans
+	a.reset([]Domain{d})
+	t0 := time.Unix(1000, 0)
+	addr := []IfaceAddr{{MAC: "52:54:00:00:00:01", Addr: netip.MustParseAddr("192.0.2.7"), Prefix: 24}}
+	step := func(name string, now time.Time, wantRead bool, wantLast []IfaceAddr) {
+		t.Helper()
+		full := a.round(time.Minute, now)
+		_, read, last, ok := a.plan(id, full)
+		if !ok || read != wantRead || len(last) != len(wantLast) {
+			t.Fatalf("%s: ok=%v read=%v last=%v, want read=%v last=%v", name, ok, read, last, wantRead, wantLast)
+		}
+		if read {
+			a.store(id, addr)
+		}
+	}
+	step("first round", t0, true, nil)
+	step("next round", t0.Add(10*time.Second), false, addr)
+	a.set(&d, true) // an event re-read the domain
+	step("after a re-read", t0.Add(20*time.Second), true, addr)
+	step("round after that", t0.Add(30*time.Second), false, addr)
+	step("interval passed", t0.Add(61*time.Second), true, addr)
+	a.set(&d, false)
+	if _, _, last, ok := a.plan(id, false); ok || last != nil {
+		t.Fatalf("removed domain: ok=%v last=%v", ok, last)
 	}
 }

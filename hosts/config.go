@@ -24,6 +24,9 @@ type Config struct {
 	// StorageInterval is the longest time between two full reads of the pools and
 	// volumes; the pool list itself is checked every stats round.
 	StorageInterval time.Duration `yaml:"storage_interval"`
+	// AddressInterval is the longest time between two reads of the running domains'
+	// interface addresses; a domain re-read after an event is read at the next round.
+	AddressInterval time.Duration `yaml:"address_interval"`
 	BackoffMax      time.Duration `yaml:"backoff_max"` // cap of the reconnect backoff
 }
 
@@ -61,6 +64,7 @@ const (
 	DefaultKeepaliveTimeout  = 15 * time.Second
 	DefaultStatsInterval     = 10 * time.Second
 	DefaultStorageInterval   = time.Minute
+	DefaultAddressInterval   = time.Minute
 	DefaultBackoffMax        = 60 * time.Second
 )
 
@@ -79,6 +83,7 @@ func (c *Config) SetDefaults() {
 	set(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	set(&c.StatsInterval, DefaultStatsInterval)
 	set(&c.StorageInterval, DefaultStorageInterval)
+	set(&c.AddressInterval, DefaultAddressInterval)
 	set(&c.BackoffMax, DefaultBackoffMax)
 }
 
@@ -100,6 +105,7 @@ func (c Config) Validate() error {
 		{"connect_timeout", c.ConnectTimeout}, {"call_timeout", c.CallTimeout},
 		{"keepalive_interval", c.KeepaliveInterval}, {"keepalive_timeout", c.KeepaliveTimeout},
 		{"stats_interval", c.StatsInterval}, {"storage_interval", c.StorageInterval},
+		{"address_interval", c.AddressInterval},
 		{"backoff_max", c.BackoffMax},
 	} {
 		if d.v < 0 {
