@@ -148,11 +148,13 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		}
 	}
 	s.volPaths.Store(&paths)
-	s.storage0 = storageState{key: poolsKey(pools), at: time.Now()}
 	slices.SortFunc(pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(vols, func(a, b Volume) int {
 		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
 	})
+	old := s.storage0
+	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), pools: pools, vols: vols,
+		changed: !slices.Equal(old.pools, pools) || !slices.Equal(old.vols, vols)}
 	return pools, vols, nil
 }
 

@@ -22,6 +22,11 @@ type storageState struct {
 	key  string    // poolsKey of the pools read
 	at   time.Time // when
 	none bool      // the driver has no storage: stop asking until the next session
+	// What was read, and whether it differs from the read before: an unchanged read is
+	// not reported (the view would re-resolve every domain's disks for nothing).
+	pools   []Pool
+	vols    []Volume
+	changed bool
 }
 
 // poolsKey identifies a list of pools by name and active state.
@@ -78,6 +83,9 @@ func (s *Supervisor) watchStorage(ctx context.Context, c *conn) error {
 	}
 	if err != nil {
 		s.log.Warn("storage pools not re-read", "err", err)
+		return nil
+	}
+	if !s.storage0.changed {
 		return nil
 	}
 	s.emit(func() { s.sink.StorageSynced(s.cfg.Name, all, vols) })

@@ -402,3 +402,48 @@ func TestTCPTransport(t *testing.T) {
 		t.Errorf("inventory over tcp: %+v", inv)
 	}
 }
+
+// TestStorageUnchangedNotReported: with storage re-read at every stats round, a read
+// that finds the same pools and volumes is not reported; a volume created meanwhile is.
+func TestStorageUnchangedNotReported(t *testing.T) {
+	requireLibvirtd(t)
+	cfg := privateTestHost(t, "storage")
+	cfg.StatsInterval, cfg.StorageInterval = 50*time.Millisecond, time.Nanosecond
+	sink := newFakeSink()
+	s := startSupervisor(t, cfg, sink)
+	waitUp(t, sink)
+	waitFor(t, 90*time.Second, "ten stats rounds", func() bool { _, _, _, n := sink.counts(); return n >= 10 })
+	sink.mu.Lock()
+	reports := len(sink.storage)
+	sink.mu.Unlock()
+	if reports != 0 {
+		t.Fatalf("%d storage reports of unchanged storage, want 0", reports)
+	}
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = callT(context.Background(), c, "create volume", func(l *lv) (struct{}, error) {
+		sp, err := l.StoragePoolLookupByName("fix-pool")
+		if err != nil {
+			return struct{}{}, err
+		}
+		_, err = l.StorageVolCreateXML(sp, "<volume><name>new.img</name><capacity>1048576</capacity></volume>", 0)
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, "the new volume reported", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, inv := range sink.storage {
+			for _, v := range inv.Volumes {
+				if v.Name == "new.img" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
