@@ -21,43 +21,12 @@ const (
 // named after the VM) as its first disk, boots from that definition, and deleting the
 // VM keeps the copy; the template image is never written.
 func TestControlTemplateDisk(t *testing.T) {
-	if err := LibvirtMissing(); err != nil {
-		t.Skipf("SKIPPING template disk test: %v", err)
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("SKIPPING template disk test: qemu-system-x86_64 not installed")
-	}
-	prefix := randomName(t, "vgdisk-")
-	q := qemuPool(t, prefix, `<domain type='qemu'>
-  <name>`+prefix+`</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices></devices>
-</domain>
-`)
-	tplDir, poolDir, image := q.tplDir, q.poolDir, q.image
-	name := prefix + "-vm"
-	t.Cleanup(func() {
-		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
-		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
-	})
+	qc := startQemuControl(t, "vgdisk-", "qemu-disk")
+	g, cred, poolDir, image, name := qc.g, qc.cred, qc.poolDir, qc.image, qc.vm
 	before, err := os.ReadFile(image)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	cfg := Config{
-		Users:        []User{admin},
-		TemplatesDir: tplDir,
-		Raw: map[string]any{"hosts": []map[string]any{{
-			"name": "qemu-disk", "uri": "qemu:///system", "call_timeout": "60s", "stats_interval": "2s",
-		}}},
-	}
-	g := Start(t, binary(t), cfg)
-	waitConnected(t, g, 120*time.Second)
-	cred := admin.Cred("qemu-disk")
-
 	var imgIdx uint32
 	for _, r := range g.Walk(t, cred, inst(diskImagesEntry, colDiskImagePath)) {
 		if strings.Trim(r.Value, `"`) == image {
@@ -67,16 +36,7 @@ func TestControlTemplateDisk(t *testing.T) {
 	if imgIdx == 0 {
 		t.Fatalf("image %s not in diskImagesTable", image)
 	}
-	var tplIdx uint32
-	for _, r := range g.Walk(t, cred, inst(templateEntry, 2)) {
-		if strings.Trim(r.Value, `"`) == prefix {
-			tplIdx = lastSub(t, r.OID)
-		}
-	}
-	if tplIdx == 0 {
-		t.Fatal("template not listed")
-	}
-	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(tplIdx)), storageTemplate, "u", strconv.Itoa(int(imgIdx))))
+	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(qc.tplIdx)), storageTemplate, "u", strconv.Itoa(int(imgIdx))))
 
 	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
 	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "4", inst(vmEntry, colVmName, id), "s", name))
@@ -112,4 +72,56 @@ func TestControlTemplateDisk(t *testing.T) {
 	if string(after) != string(before) {
 		t.Fatal("the template image was written")
 	}
+}
+
+// qemuControl is a gateway on qemu:///system (host name = context) with a qemuPool set-up
+// whose template (64 MiB, one vCPU, diskless) is found as tplIdx; vm is the name tests
+// give the VM they create, removed when the test ends.
+type qemuControl struct {
+	qemuSetup
+	g      *Gateway
+	cred   Cred
+	tplIdx uint32
+	vm     string
+}
+
+func startQemuControl(t *testing.T, prefix, host string) qemuControl {
+	t.Helper()
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING QEMU control test: %v", err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("SKIPPING QEMU control test: qemu-system-x86_64 not installed")
+	}
+	prefix = randomName(t, prefix)
+	qc := qemuControl{vm: prefix + "-vm", cred: admin.Cred(host)}
+	qc.qemuSetup = qemuPool(t, prefix, `<domain type='qemu'>
+  <name>`+prefix+`</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices></devices>
+</domain>
+`)
+	t.Cleanup(func() {
+		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", qc.vm).Run()
+		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", qc.vm).Run()
+	})
+	qc.g = Start(t, binary(t), Config{
+		Users:        []User{admin},
+		TemplatesDir: qc.tplDir,
+		Raw: map[string]any{"hosts": []map[string]any{{
+			"name": host, "uri": "qemu:///system", "call_timeout": "60s", "stats_interval": "2s",
+		}}},
+	})
+	waitConnected(t, qc.g, 120*time.Second)
+	for _, r := range qc.g.Walk(t, qc.cred, inst(templateEntry, 2)) {
+		if strings.Trim(r.Value, `"`) == prefix {
+			qc.tplIdx = lastSub(t, r.OID)
+		}
+	}
+	if qc.tplIdx == 0 {
+		t.Fatal("template not listed")
+	}
+	return qc
 }
