@@ -12,8 +12,12 @@ import (
 
 const (
 	storageTemplate  = vmObjects + ".13.2.0"
+	storageIndexNext = vmObjects + ".14.0"
 	diskImagesEntry  = vmObjects + ".7.1"
+	storageEntry     = vmObjects + ".6.1"
 	colDiskImagePath = 2
+	colStorageImage  = 4
+	colStorageRS     = 13
 )
 
 // TestControlTemplateDisk: with storageTemplate set, a VM created by vmRowStatus on a
@@ -74,8 +78,52 @@ func TestControlTemplateDisk(t *testing.T) {
 	}
 }
 
+// TestControlUndoAttach: a PDU that attaches a disk image to a shut-off QEMU VM and
+// starts it; the start fails at commit (the image file was removed behind the pool's
+// back): the answer is commitFailed on the vmState varbind, and the disk is detached
+// again. (Undoing a live attach needs the guest to release the device: a test guest
+// without an OS never does.)
+func TestControlUndoAttach(t *testing.T) {
+	qc := startQemuControl(t, "vgundo-", "qemu-undo")
+	g, cred := qc.g, qc.cred
+	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(qc.tplIdx))))
+	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", qc.vm))
+	var imgIdx uint32
+	for _, r := range g.Walk(t, cred, inst(diskImagesEntry, colDiskImagePath)) {
+		if strings.Trim(r.Value, `"`) == qc.image {
+			imgIdx = lastSub(t, r.OID)
+		}
+	}
+	if imgIdx == 0 {
+		t.Fatalf("image %s not in diskImagesTable", qc.image)
+	}
+	if err := os.Remove(qc.image); err != nil {
+		t.Fatal(err)
+	}
+	si := uint32(mustUint(t, getVal(t, g, cred, storageIndexNext)))
+	r := g.Set(t, cred, inst(storageEntry, colStorageRS, id, si), "i", "4",
+		inst(storageEntry, colStorageImage, id, si), "u", strconv.Itoa(int(imgIdx)),
+		inst(vmEntry, colVmState, id), "i", "2")
+	mustFail(t, r)
+	mustContain(t, r, "Reason: commitFailed")
+	mustContain(t, r, "Failed object: "+inst(vmEntry, colVmState, id))
+	mustContain(t, g.Run(t, "snmpget", cred, inst(storageEntry, colStorageRS, id, si)), "No Such Instance")
+	blk, err := exec.Command("virsh", "-q", "-c", "qemu:///system", "domblklist", "--inactive", qc.vm).CombinedOutput()
+	if err != nil {
+		t.Fatalf("domblklist: %v\n%s", err, blk)
+	}
+	if strings.Contains(string(blk), qc.image) {
+		t.Fatalf("the disk stayed attached:\n%s", blk)
+	}
+	if !strings.Contains(g.Logs(), "object=storageRowStatus."+strconv.Itoa(int(id))+"."+strconv.Itoa(int(si))) {
+		t.Fatal("the attach was not logged")
+	}
+}
+
 // qemuControl is a gateway on qemu:///system (host name = context) with a qemuPool set-up
-// whose template (64 MiB, one vCPU, diskless) is found as tplIdx; vm is the name tests
+// whose template (64 MiB, one vCPU, diskless; ACPI, which PCI hotplug needs) is found
+// as tplIdx; vm is the name tests
 // give the VM they create, removed when the test ends.
 type qemuControl struct {
 	qemuSetup
@@ -100,6 +148,7 @@ func startQemuControl(t *testing.T, prefix, host string) qemuControl {
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
   <devices></devices>
 </domain>
 `)

@@ -2,6 +2,7 @@ package mib
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -164,7 +165,21 @@ func (p *planner) attach(rv *rowVars, rs setVar, vm VMInfo, si uint32) ([]change
 	}
 	return []change{{index: rs.Index, object: obj("storageRowStatus", vm.ID, si), old: "", new: d,
 		do:   func(ctx context.Context) error { return p.ctl.AttachDisk(ctx, vm.Host, vm.ID, d) },
-		undo: nil}}, nil
+		undo: func(ctx context.Context) error { return p.detachRow(ctx, vm, si) }}}, nil
+}
+
+// detachRow detaches the device of storage row si of vm (the undo of an attach, whose
+// target the controller may have chosen).
+func (p *planner) detachRow(ctx context.Context, vm VMInfo, si uint32) error {
+	now, ok := p.ctl.VM(p.scope, vm.ID)
+	if ok {
+		for _, dk := range now.Disks {
+			if dk.Index == si {
+				return p.ctl.DetachDisk(ctx, vm.Host, vm.ID, dk.Target)
+			}
+		}
+	}
+	return fmt.Errorf("storage row %d.%d not found to detach", vm.ID, si)
 }
 
 // imageOn checks that image (0: none) is a disk image of host.

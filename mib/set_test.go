@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,7 +105,13 @@ func (f *fakeCtl) SetAutostart(_ context.Context, h string, id uint32, on bool) 
 	return f.call("autostart %d %v", id, on)
 }
 func (f *fakeCtl) AttachDisk(_ context.Context, h string, id uint32, d DiskSpec) error {
-	return f.call("attach %d %d %v img=%d", id, d.Index, d.Device, d.Image)
+	if err := f.call("attach %d %d %v img=%d", id, d.Index, d.Device, d.Image); err != nil {
+		return err
+	}
+	vm := f.vms[id]
+	vm.Disks = append(slices.Clone(vm.Disks), DiskInfo{Index: d.Index, Device: d.Device, Target: "vdz", Image: d.Image})
+	f.vms[id] = vm
+	return nil
 }
 func (f *fakeCtl) DetachDisk(_ context.Context, h string, id uint32, t string) error {
 	return f.call("detach %d %s", id, t)
@@ -298,6 +305,21 @@ func TestCommitSetUndo(t *testing.T) {
 			}
 		})
 	}
+	t.Run("attach undone", func(t *testing.T) {
+		f := newFake()
+		f.failOn = "state"
+		h := NewHandler(nil, WithController(f))
+		stT := StorageTable
+		vars := setVars(rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 20),
+			sv(vmT, ColVmState, gosnmp.Integer, int(StateRunning), 1))
+		st, idx := status(h.CommitSet(context.Background(), r, vars))
+		if st != gosnmp.CommitFailed || idx != 3 {
+			t.Fatalf("CommitSet: %v at %d, want commitFailed at 3", st, idx)
+		}
+		if got := fmt.Sprint(f.calls); got != "[attach 1 20 disk img=7 state 1 running detach 1 vdz]" {
+			t.Fatalf("calls %s", got)
+		}
+	})
 	t.Run("undo impossible", func(t *testing.T) {
 		f := newFake()
 		f.failOn = "state"
