@@ -233,8 +233,10 @@ func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what s
 	case r := <-res:
 		return r.v, wrapCallErr(what, r.err)
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return zero, fmt.Errorf("%s: %w: %w", what, ErrTimeout, ctx.Err())
+		// A context ended for running out of time by a cancel (the SNMP engine's request
+		// watchdog) says so in its cause only; a WithTimeout context in both.
+		if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+			return zero, fmt.Errorf("%s: %w: %w", what, ErrTimeout, cause)
 		}
 		return zero, fmt.Errorf("%s: %w", what, ctx.Err())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -195,5 +196,37 @@ func TestOpenReplyWatch(t *testing.T) {
 				t.Errorf("%s, chunks of %d: seen %v, want %v", tt.name, chunk, w.seen, tt.want)
 			}
 		}
+	}
+}
+
+// TestCallContextDeadlineCause: a call abandoned because the caller's context ran out
+// of time is ErrTimeout (its outcome is unknown), also when the context was ended by
+// a cancel whose cause is context.DeadlineExceeded (the SNMP engine's request
+// watchdog); a plain cancel is not.
+func TestCallContextDeadlineCause(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	c := &conn{}
+	for _, tc := range []struct {
+		name    string
+		cause   error
+		timeout bool
+	}{
+		{"deadline cause", fmt.Errorf("request over 10s: %w", context.DeadlineExceeded), true},
+		{"canceled", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			started := make(chan struct{})
+			go func() { <-started; cancel(tc.cause) }()
+			_, err := callWithin(ctx, c, time.Hour, "DomainDefineXML", func(*lv) (struct{}, error) {
+				close(started)
+				<-release
+				return struct{}{}, nil
+			})
+			if errors.Is(err, ErrTimeout) != tc.timeout {
+				t.Errorf("err %v: ErrTimeout %v, want %v", err, errors.Is(err, ErrTimeout), tc.timeout)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,7 @@ func (u *udpServer) read(ctx context.Context) {
 	r.timer = time.AfterFunc(time.Hour, func() { r.watch(ctx) })
 	r.timer.Stop()
 	defer r.timer.Stop()
-	hctx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
+	hctx := r.handlerContext(ctx)
 	defer func() { r.mu.Lock(); r.cancel(); r.mu.Unlock() }()
 	buf := make([]byte, 65536)
 	conn := newDgramConn(u.pc)
@@ -81,13 +81,27 @@ func (u *udpServer) read(ctx context.Context) {
 		done := r.replaced
 		if hctx.Err() != nil && !done { // timed out: a fresh context for the next
 			r.cancel()
-			hctx, r.cancel = context.WithCancel(ctx)
+			hctx = r.handlerContext(ctx)
 		}
 		r.mu.Unlock()
 		if done {
 			return
 		}
 	}
+}
+
+// errRequestTimeout is the cause a handlers' context ends with when the watchdog
+// cancels it: context.DeadlineExceeded, as with the context.WithTimeout per datagram it
+// replaces (callers tell a call that ran out of time, whose outcome is unknown, from
+// one abandoned).
+var errRequestTimeout = fmt.Errorf("snmp request over %s: %w", requestTimeout, context.DeadlineExceeded)
+
+// handlerContext returns a new context for the reader's datagrams and sets r.cancel,
+// which ends it with errRequestTimeout. Callers hold r.mu or own r alone.
+func (r *reader) handlerContext(ctx context.Context) context.Context {
+	hctx, cancel := context.WithCancelCause(ctx)
+	r.cancel = func() { cancel(errRequestTimeout) }
+	return hctx
 }
 
 // arm starts the watchdog unless it is pending already: at a walk's pace it fires
