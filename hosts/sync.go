@@ -34,8 +34,14 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 	// cleanup of the closing client ("could not find event callback N for deletion",
 	// "domain event callback N not registered") and segfaults: the main libvirtd died
 	// that way right as e2e gateways on qemu:///system stopped.
+	//
+	// The registration calls are not abandoned when ctx ends either (call_timeout still
+	// bounds them): a session that stopped during one closed the socket while the
+	// daemon was registering, and libvirt 9.0 found an "unexpected incomplete domain
+	// callback" in its cleanup of the client, then "could not find event callback 1 for
+	// deletion", and segfaulted (seen when a gateway stopped right after it started).
 	subCtx := context.WithoutCancel(ctx)
-	err := c.call(ctx, "subscribe lifecycle events", func(l *lv) error {
+	err := c.call(subCtx, "subscribe lifecycle events", func(l *lv) error {
 		lc, err := l.LifecycleEvents(subCtx)
 		if err == nil {
 			go func() {
@@ -50,7 +56,10 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 		return err
 	}
 	for _, id := range domainEvents {
-		err := c.call(ctx, fmt.Sprintf("subscribe event %d", id), func(l *lv) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("subscribe events: %w", ctx.Err())
+		}
+		err := c.call(subCtx, fmt.Sprintf("subscribe event %d", id), func(l *lv) error {
 			ch, err := l.SubscribeEvents(subCtx, id, nil)
 			if err == nil {
 				go drainEvents(ch, dirty)
