@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
-	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vmgate/vmgate/hosts/hoststest"
 )
 
 // Config is what a test wants in vmgate's config file. Listen and state_dir are filled in
@@ -22,6 +22,8 @@ type Config struct {
 	ExtraListen []string
 	// MaxMessageSize is snmp.max_message_size (0: vmgate's default).
 	MaxMessageSize int
+	// Notify is snmp.notify: trap and inform targets, as in the config file.
+	Notify []map[string]any
 	// Raw, when set, is merged on top of the generated document's top-level keys (for keys
 	// the helpers do not model).
 	Raw map[string]any
@@ -62,12 +64,13 @@ func (u User) Cred(ctx string) Cred {
 }
 
 type snmpSection struct {
-	Listen      []string    `yaml:"listen"`
-	StateDir    string      `yaml:"state_dir"`
-	SysName     string      `yaml:"sys_name,omitempty"`
-	Communities []Community `yaml:"communities,omitempty"`
-	Users       []User      `yaml:"users,omitempty"`
-	MaxMsgSize  int         `yaml:"max_message_size,omitempty"`
+	Listen      []string         `yaml:"listen"`
+	StateDir    string           `yaml:"state_dir"`
+	SysName     string           `yaml:"sys_name,omitempty"`
+	Communities []Community      `yaml:"communities,omitempty"`
+	Users       []User           `yaml:"users,omitempty"`
+	MaxMsgSize  int              `yaml:"max_message_size,omitempty"`
+	Notify      []map[string]any `yaml:"notify,omitempty"`
 }
 
 type templatesSection struct {
@@ -85,7 +88,7 @@ func (c Config) render(listen, stateDir string) ([]byte, error) {
 	d := document{
 		SNMP: snmpSection{
 			Listen: append([]string{listen}, c.ExtraListen...), StateDir: stateDir, SysName: c.SysName,
-			Communities: c.Communities, Users: c.Users, MaxMsgSize: c.MaxMessageSize,
+			Communities: c.Communities, Users: c.Users, MaxMsgSize: c.MaxMessageSize, Notify: c.Notify,
 		},
 		Hosts: c.Hosts,
 	}
@@ -141,12 +144,12 @@ func TestDriverHost(name, nodeXML string) (Host, error) {
 // LibvirtSocket is the local libvirtd's socket (deploy/testbed/libvirtd-up starts it).
 const LibvirtSocket = "/var/run/libvirt/libvirt-sock"
 
-// LibvirtMissing says why the local libvirtd cannot be reached, or nil; tests that need
-// it skip loudly with this reason.
+// LibvirtMissing says why the local libvirtd cannot be reached, or nil (starting the
+// test bed's daemon first when it does not answer and the tests run as root); tests
+// that need it skip loudly with this reason.
 func LibvirtMissing() error {
-	c, err := net.DialTimeout("unix", LibvirtSocket, 2*time.Second)
-	if err != nil {
+	if err := hoststest.EnsureLibvirtd(LibvirtSocket); err != nil {
 		return fmt.Errorf("libvirtd not reachable at %s (run deploy/testbed/libvirtd-up): %w", LibvirtSocket, err)
 	}
-	return c.Close()
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/hosts/hoststest"
 )
 
 const oidSysName = ".1.3.6.1.2.1.1.5.0"
@@ -316,11 +317,9 @@ const simNode = `<node>
 // libvirtSocket skips the test loudly when the machine's libvirtd is not reachable.
 func libvirtSocket(t *testing.T) {
 	t.Helper()
-	c, err := net.DialTimeout("unix", "/var/run/libvirt/libvirt-sock", time.Second)
-	if err != nil {
+	if err := hoststest.EnsureLibvirtd(libvirtSock); err != nil {
 		t.Skipf("SKIPPING: libvirtd not reachable (%v); start it with deploy/testbed/libvirtd-up", err)
 	}
-	c.Close()
 }
 
 // writeSimNode writes a test-driver node file with random UUIDs.

@@ -13,16 +13,15 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/hosts/hoststest"
 )
 
 const libvirtSock = "/var/run/libvirt/libvirt-sock"
 
 func requireLibvirtd(t *testing.T) string {
 	t.Helper()
-	if c, err := net.Dial("unix", libvirtSock); err != nil {
+	if err := hoststest.EnsureLibvirtd(libvirtSock); err != nil {
 		t.Skipf("SKIPPING INTEGRATION TEST: libvirtd not reachable at %s (run deploy/testbed/libvirtd-up): %v", libvirtSock, err)
-	} else {
-		_ = c.Close()
 	}
 	node, err := filepath.Abs("testdata/node.xml")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,28 +161,55 @@ func requireTestbed(t testing.TB) string {
 	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil {
 		t.Skipf("SKIPPING: ip netns does not work here: %v: %s", err, out)
 	}
-	script, err := findScript()
+	script, err := findScript("netns-host")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return script
 }
 
+// EnsureLibvirtd makes sure the machine's libvirtd answers on sock: when it does not
+// and the tests run as root, it starts the test bed's daemon (deploy/testbed/libvirtd-up,
+// idempotent) and checks again. libvirt 9.0's daemon has been seen to crash when one
+// of the many clients of a test run disconnects at a bad moment; the tests after it
+// then run against a fresh daemon instead of being skipped.
+func EnsureLibvirtd(sock string) error {
+	dial := func() error {
+		c, err := net.DialTimeout("unix", sock, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	err := dial()
+	if err == nil || os.Geteuid() != 0 {
+		return err
+	}
+	script, ferr := findScript("libvirtd-up")
+	if ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	if out, rerr := run(script); rerr != nil {
+		return fmt.Errorf("%w; %s: %w: %s", err, script, rerr, out)
+	}
+	return dial()
+}
+
 // findScript walks up from the working directory (a package directory under go test)
-// to the module root.
-func findScript() (string, error) {
+// to the module root, for deploy/testbed/NAME.
+func findScript(name string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("find netns-host: %w", err)
+		return "", fmt.Errorf("find %s: %w", name, err)
 	}
 	for {
-		p := filepath.Join(dir, "deploy", "testbed", "netns-host")
+		p := filepath.Join(dir, "deploy", "testbed", name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("find netns-host: no deploy/testbed/netns-host above the working directory")
+			return "", fmt.Errorf("find %s: no deploy/testbed/%s above the working directory", name, name)
 		}
 		dir = parent
 	}
