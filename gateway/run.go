@@ -39,6 +39,7 @@ type Gateway struct {
 	view   *View
 	tpl    *Templates // templates.dir and the current templates (templates.go)
 	hosts  *hostSet
+	notes  *notifier
 	reqs   chan reloadReq
 
 	mu  sync.Mutex
@@ -99,6 +100,8 @@ func registerMIB(g *Gateway) {
 	h := mib.NewHandler(NewMIBView(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
 		mib.WithController(g.Control()))
 	g.engine.Register(mib.Root, h)
+	g.notes = newNotifier(g.engine, h, g.view, func() int { return len(g.Config().SNMP.Notify) },
+		g.logger.With("component", "notify"))
 }
 
 // Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
@@ -111,6 +114,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.hosts.apply(ctx, grp, cfg.Hosts)
 	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
 	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
+	grp.Go(func() error { g.notes.run(ctx); return nil })
 	err := grp.Wait()
 	g.hosts.stopAll()
 	if cerr := g.reg.Close(); cerr != nil {

@@ -37,7 +37,20 @@ type View struct {
 	statsMu  sync.RWMutex
 	stats    map[string]*atomic.Pointer[hosts.Stats]
 	statsGen atomic.Uint64 // counts changes of stats (a pointer swapped, a host gone)
+
+	changes atomic.Pointer[func(Change)] // told of state changes after they commit
 }
+
+// Change is a state change the view applied that a notification reports: a VM's state
+// after a libvirt event (VMID set), or a host's connection going up or down.
+type Change struct {
+	Host string
+	VMID uint32 // 0: the host's connection changed
+}
+
+// OnChange sets the function told of every Change after its transaction commits,
+// under the view's write lock: it must not block (queue the change and return).
+func (v *View) OnChange(f func(Change)) { v.changes.Store(&f) }
 
 var _ hosts.Sink = (*View)(nil)
 
@@ -133,7 +146,13 @@ func (v *View) SetHosts(specs []HostSpec) {
 // read API reports them as stale.
 func (v *View) Health(host string, h hosts.Health) {
 	v.write(host, "health", func(w *writeTxn) error {
-		return w.putHost(host, func(e *HostEntry) { e.Health = h })
+		return w.putHost(host, func(e *HostEntry) {
+			if e.Health.Status != h.Status && (h.Status == hosts.Up || h.Status == hosts.Down) &&
+				!(e.Health.Status == hosts.Up && h.Status == hosts.Connecting) {
+				w.changes = append(w.changes, Change{Host: host})
+			}
+			e.Health = h
+		})
 	})
 }
 
@@ -153,6 +172,11 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 		}
 		if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
 			return err
+		}
+		if old == nil || old.Domain.State != d.State {
+			if vmID, ok := w.v.reg.Lookup(NSVM, d.UUID.String()); ok {
+				w.changes = append(w.changes, Change{Host: host, VMID: vmID})
+			}
 		}
 		return w.afterDomains(host)
 	})
@@ -265,12 +289,13 @@ func (v *View) begin() *writeTxn {
 // writeTxn is one write transaction plus what it needs to release indexes and warn
 // about duplicates when it commits.
 type writeTxn struct {
-	v      *View
-	txn    *memdb.Txn
-	seq    uint64
-	now    time.Time
-	resync bool                              // a full resync, not an event
-	before map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
+	v       *View
+	txn     *memdb.Txn
+	seq     uint64
+	now     time.Time
+	resync  bool                              // a full resync, not an event
+	before  map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
+	changes []Change                          // told to OnChange's function after commit
 }
 
 // touch records the registry keys a UUID's records hold before they change.
@@ -339,4 +364,9 @@ func (w *writeTxn) commit() {
 		}
 	}
 	w.txn.Commit()
+	if f := v.changes.Load(); f != nil {
+		for _, c := range w.changes {
+			(*f)(c)
+		}
+	}
 }

@@ -422,3 +422,28 @@ func TestImagesFirstIndexesByPath(t *testing.T) {
 		}
 	}
 }
+
+// TestViewChanges: OnChange hears of a VM whose state an event changed (or that an
+// event made appear), not of an update in the same state nor of a resync; and of a
+// host's connection going up or down, once per transition.
+func TestViewChanges(t *testing.T) {
+	tv := newTestView(t)
+	var got []Change
+	tv.OnChange(func(c Change) { got = append(got, c) })
+	tv.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}})
+	tv.Health("a", hosts.Health{Status: hosts.Connecting})
+	tv.Health("a", hosts.Health{Status: hosts.Up})
+	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{dom(1, hosts.StateShutoff)}})
+	id1, _ := tv.Read().VMByUUID("a", uuidN(1))
+	tv.DomainUpdated("a", dom(1, hosts.StateShutoff))
+	tv.DomainUpdated("a", dom(1, hosts.StateRunning))
+	tv.DomainUpdated("a", dom(2, hosts.StateShutoff))
+	id2, _ := tv.Read().VMByUUID("a", uuidN(2))
+	tv.Health("a", hosts.Health{Status: hosts.Down, LastError: "one"})
+	tv.Health("a", hosts.Health{Status: hosts.Down, LastError: "two"})
+	tv.Health("a", hosts.Health{Status: hosts.Up})
+	want := []Change{{Host: "a"}, {Host: "a", VMID: id1.VMID}, {Host: "a", VMID: id2.VMID}, {Host: "a"}, {Host: "a"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	trapVMStateChange        = ".1.3.6.1.3.7466.0.1"
+	trapHostConnectionChange = ".1.3.6.1.3.7466.0.2"
+)
+
+// TestNotifications: net-snmp's snmptrapd, configured as a v2c notify target, receives
+// hostConnectionChange when the test-driver host connects, and vmStateChange with the
+// new vmState when a SET pauses a VM (libvirt's lifecycle event).
+func TestNotifications(t *testing.T) {
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING notifications: %v", err)
+	}
+	bin, err := exec.LookPath("snmptrapd")
+	if err != nil {
+		t.Skip("SKIPPING notifications: snmptrapd not installed (Debian package snmptrapd)")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "snmptrapd.conf")
+	if err := os.WriteFile(conf, []byte("authCommunity log public\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := FreeUDPPort(t)
+	logFile := filepath.Join(dir, "traps.log")
+	trapd := exec.Command(bin, "-f", "-C", "-c", conf, "-On", "-Lf", logFile, "udp:127.0.0.1:"+strconv.Itoa(port))
+	trapd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBS=", "HOME="+dir)
+	if err := trapd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = trapd.Process.Kill(); _ = trapd.Wait() })
+	traps := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	pollUntil(t, 30*time.Second, "snmptrapd started", func() string {
+		if !strings.Contains(traps(), "NET-SNMP version") {
+			return "no start line in " + logFile
+		}
+		return ""
+	})
+
+	cfg := baseConfig(t)
+	cfg.Notify = []map[string]any{{"address": "udp:127.0.0.1:" + strconv.Itoa(port), "version": "v2c", "community": "public"}}
+	g := Start(t, binary(t), cfg)
+	waitConnected(t, g, 60*time.Second)
+	pollUntil(t, 30*time.Second, "hostConnectionChange received", func() string {
+		if !strings.Contains(traps(), trapHostConnectionChange) {
+			return "snmptrapd log:\n" + traps()
+		}
+		return ""
+	})
+	if !strings.Contains(traps(), hostCtx) {
+		t.Fatalf("hostConnectionChange lacks hypervisorName %q:\n%s", hostCtx, traps())
+	}
+
+	id, ok := vmIDByName(t, g, hostCtx, "e2e-vm-1")
+	if !ok {
+		t.Fatal("fixture VM e2e-vm-1 not listed")
+	}
+	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmState, id), "i", "4"))
+	t.Cleanup(func() { g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmState, id), "i", "2") })
+	state := inst(vmEntry, colVmState, id)
+	pollUntil(t, 30*time.Second, "vmStateChange received", func() string {
+		for _, line := range strings.Split(traps(), "\n") {
+			if strings.Contains(line, trapVMStateChange) && strings.Contains(line, state+" = INTEGER: 4") {
+				return ""
+			}
+		}
+		return "no vmStateChange with " + state + " = 4 in:\n" + traps()
+	})
+}
