@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -36,7 +35,6 @@ type Handler struct {
 	ctl   Controller // the SET side (set*.go); nil: read-only
 	nodes []node     // the module's objects in OID order
 	roots []snmp.OID // nodes[i].root(), for the binary searches
-	snaps snapCache
 }
 
 // Option configures a Handler.
@@ -78,7 +76,7 @@ type node interface {
 // snapshot returns the request's snapshot: the same for every varbind of one PDU (the
 // engine makes one *snmp.Request per PDU), so a GETBULK answers from one picture and
 // pays for one view read.
-func (h *Handler) snapshot(r *snmp.Request) Snapshot { return h.snaps.get(r, h.view).s }
+func (h *Handler) snapshot(r *snmp.Request) Snapshot { return h.reqSnap(r).s }
 
 // Get implements snmp.Handler.
 func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.VarBind {
@@ -97,7 +95,7 @@ func (h *Handler) Get(_ context.Context, r *snmp.Request, oid snmp.OID) snmp.Var
 
 // Next implements snmp.Handler: the first instance after oid, objects in OID order.
 func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp.VarBind, bool) {
-	rs := h.snaps.get(r, h.view)
+	rs := h.reqSnap(r)
 	if !rs.s.Known() {
 		return snmp.VarBind{}, false
 	}
@@ -136,18 +134,8 @@ func (h *Handler) holder(oid snmp.OID) int {
 	return -1
 }
 
-// snapCache remembers the snapshot of the last few requests, keyed by the request
-// pointer. Holding the pointer keeps the request alive, so its address cannot be
-// reused by another request while cached.
-type snapCache struct {
-	slots [16]atomic.Pointer[reqSnap] // more than the engine's default 8 workers
-	next  atomic.Uint32
-}
-
-// reqSnap is one request's snapshot. Only the goroutine serving the request touches
-// hint and oids.
+// reqSnap is one request's snapshot, kept with the request (snmp.Request.Local).
 type reqSnap struct {
-	r    *snmp.Request
 	s    Snapshot
 	hint int      // the node of the last GETNEXT answer, -1 for none
 	oids []uint32 // the unused rest of the chunk instance OIDs are cut from
@@ -169,17 +157,8 @@ func (rs *reqSnap) newOID(n int) snmp.OID {
 	return o
 }
 
-func (c *snapCache) get(r *snmp.Request, v View) *reqSnap {
-	// The newest entry first: it is the request being served unless requests overlap.
-	if p := c.slots[c.next.Load()%uint32(len(c.slots))].Load(); p != nil && p.r == r {
-		return p
-	}
-	for i := range c.slots {
-		if p := c.slots[i].Load(); p != nil && p.r == r {
-			return p
-		}
-	}
-	p := &reqSnap{r: r, s: v.Snapshot(r.Context), hint: -1}
-	c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(p)
-	return p
+// reqSnap returns the request's snapshot, taken on its first varbind and kept with
+// the request, so every varbind of a PDU is answered from one picture.
+func (h *Handler) reqSnap(r *snmp.Request) *reqSnap {
+	return r.Local(h, func() any { return &reqSnap{s: h.view.Snapshot(r.Context), hint: -1} }).(*reqSnap)
 }

@@ -195,6 +195,26 @@ func TestOneSnapshotPerRequest(t *testing.T) {
 	if n := v.Reads() - before; n != 5 {
 		t.Errorf("5 requests took %d snapshots, want 5", n)
 	}
+	// Many requests in progress at once (more than any fixed cache would hold), their
+	// varbinds interleaved: still one snapshot each.
+	reqs := make([]*snmp.Request, 100)
+	curs := make([]snmp.OID, len(reqs))
+	for i := range reqs {
+		reqs[i], curs[i] = req(""), snmp.OID{1}
+	}
+	before = v.Reads()
+	for range 10 {
+		for i, r := range reqs {
+			vb, ok := h.Next(context.Background(), r, curs[i])
+			if !ok {
+				t.Fatal("walk ended early")
+			}
+			curs[i] = vb.OID
+		}
+	}
+	if n := v.Reads() - before; n != int64(len(reqs)) {
+		t.Errorf("%d interleaved requests took %d snapshots, want %d", len(reqs), n, len(reqs))
+	}
 }
 
 // TestConcurrentWalks runs walks in every context while the view changes.

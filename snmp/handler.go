@@ -31,10 +31,29 @@ type Principal struct {
 	Access Access
 }
 
-// Request carries what a Handler may need to know about the request it serves.
+// Request carries what a Handler may need to know about the request it serves. The
+// engine makes one per PDU and serves a PDU's varbinds from one goroutine.
 type Request struct {
 	Context   string // contextName; "" is the merged cluster
 	Principal Principal
+
+	local []localValue // handlers' per-request state (Local)
+}
+
+type localValue struct{ key, val any }
+
+// Local returns the state a handler keeps for this request under key (its own key,
+// e.g. its pointer), made by mk on the first call: a snapshot every varbind of the PDU
+// is answered from, say. Not safe for concurrent use, which a request never needs.
+func (r *Request) Local(key any, mk func() any) any {
+	for i := range r.local {
+		if r.local[i].key == key {
+			return r.local[i].val
+		}
+	}
+	v := mk()
+	r.local = append(r.local, localValue{key, v})
+	return v
 }
 
 // VarBind is one variable: a numeric OID, its BER type and a value in the Go type
