@@ -53,7 +53,10 @@ func (e *Engine) serve(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize
 	case gosnmp.GetBulkRequest:
 		return e.serveBulk(ctx, r, p, maxSize, wrap)
 	case gosnmp.SetRequest:
-		resp = e.serveSet(ctx, r, p, v1)
+		var send bool
+		if resp, send = e.serveSet(ctx, r, p, v1); !send {
+			return nil, nil
+		}
 	default:
 		return nil, fmt.Errorf("unsupported PDU type %v", p.typ)
 	}

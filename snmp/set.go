@@ -16,20 +16,21 @@ type setGroup struct {
 }
 
 // serveSet runs a SET in two phases (RFC 3416 section 4.2.5): TestSet on every
-// handler, then CommitSet on each. SETs are serialized.
-func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) response {
+// handler, then CommitSet on each. SETs are serialized. It says false when nothing may
+// be answered (a retry of a SET in progress, see setReplay).
+func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (response, bool) {
 	if r.Principal.Access != ReadWrite {
 		if r.Principal.Model != ModelUSM {
 			e.cnt.inBadCommunityUses.Add(1)
 		}
-		return response{status: gosnmp.NoAccess, index: 1, vars: p.vars}
+		return response{status: gosnmp.NoAccess, index: 1, vars: p.vars}, true
 	}
 	es := e.reg.load()
 	var groups []*setGroup
 	byRoot := map[int]*setGroup{}
 	for i, vb := range p.vars {
 		if v1 && vb.Type == gosnmp.Counter64 {
-			return response{status: gosnmp.BadValue, index: i + 1, vars: p.vars}
+			return response{status: gosnmp.BadValue, index: i + 1, vars: p.vars}, true
 		}
 		h, _, _ := find(es, vb.OID)
 		var s Setter
@@ -37,7 +38,7 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) resp
 			s, _ = es[h].h.(Setter)
 		}
 		if s == nil {
-			return response{status: gosnmp.NotWritable, index: i + 1, vars: p.vars}
+			return response{status: gosnmp.NotWritable, index: i + 1, vars: p.vars}, true
 		}
 		g := byRoot[h]
 		if g == nil {
@@ -47,17 +48,24 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) resp
 		}
 		g.vars = append(g.vars, SetVar{Index: i + 1, VarBind: vb})
 	}
+	key := setKey(r, p)
+	if !e.replay.begin(key) {
+		e.log.Info("snmp set repeated while the first still runs: not answered", "context", r.Context,
+			"principal", principalLabel(r.Principal), "request_id", p.requestID)
+		return response{}, false
+	}
+	defer e.replay.end(key)
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
-	key, now := setKey(r, p), time.Now()
+	now := time.Now()
 	if resp, ok := e.replay.lookup(key, now); ok {
 		e.log.Info("snmp set repeated: answered as the first time, not run again", "context", r.Context,
 			"principal", principalLabel(r.Principal), "request_id", p.requestID)
-		return resp
+		return resp, true
 	}
 	resp := e.runSet(ctx, r, p, groups)
 	e.replay.store(key, resp, now)
-	return resp
+	return resp, true
 }
 
 // runSet tests then commits the groups of one SET.

@@ -3,6 +3,7 @@ package snmp
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -11,17 +12,42 @@ import (
 // to the first try is dropped). Running it again would start or create a VM twice, or
 // answer inconsistentValue ("vmId 5 exists") to a SET that worked. The engine keeps
 // the answers of recent SETs: a repeat of the same PDU from the same principal in the
-// same context, within setReplayTTL, gets the first answer without running again.
-// SETs are serialized, so a repeat that arrives while the first still runs waits for
-// it and finds its answer.
+// same context, within setReplayTTL, gets the first answer without running again. A
+// repeat that arrives while the first still runs is dropped unanswered: waiting for
+// the first would hold a reader of the socket per retry, and enough of them stall
+// every read; the manager's next retry after the first run gets its answer (and an
+// SNMPv2c manager takes the first run's answer, which carries the same request-id).
 const (
 	setReplayTTL = 30 * time.Second
 	setReplayMax = 256 // answers kept at most
 )
 
 type setReplay struct {
-	byKey map[string]setAnswer
-	order []string // keys, oldest first
+	mu       sync.Mutex
+	byKey    map[string]setAnswer
+	order    []string // keys, oldest first
+	inFlight map[string]bool
+}
+
+// begin marks the SET key as running; false when it runs already (a retry).
+func (c *setReplay) begin(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inFlight[key] {
+		return false
+	}
+	if c.inFlight == nil {
+		c.inFlight = map[string]bool{}
+	}
+	c.inFlight[key] = true
+	return true
+}
+
+// end clears begin's mark.
+func (c *setReplay) end(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.inFlight, key)
 }
 
 type setAnswer struct {
@@ -39,8 +65,10 @@ func setKey(r *Request, p *pdu) string {
 	return b.String()
 }
 
-// lookup returns the answer to an earlier run of the SET key. Callers hold e.setMu.
+// lookup returns the answer to an earlier run of the SET key.
 func (c *setReplay) lookup(key string, now time.Time) (response, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	a, ok := c.byKey[key]
 	if !ok || now.Sub(a.at) > setReplayTTL {
 		return response{}, false
@@ -49,8 +77,9 @@ func (c *setReplay) lookup(key string, now time.Time) (response, bool) {
 }
 
 // store keeps resp as the answer to key (a deep copy: the request's buffers are reused).
-// Callers hold e.setMu.
 func (c *setReplay) store(key string, resp response, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.byKey == nil {
 		c.byKey = map[string]setAnswer{}
 	}

@@ -194,10 +194,16 @@ func TestSetRepeated(t *testing.T) {
 	e.Register(root, cs)
 	admin := &Request{Context: "kvm1", Principal: Principal{Model: ModelUSM, Name: "admin", Access: ReadWrite}}
 	other := &Request{Context: "kvm2", Principal: admin.Principal}
+	oid := append(append(OID(nil), root...), 1, 0)
+	setPDU := func(id int32, v int) *pdu {
+		return &pdu{typ: gosnmp.SetRequest, requestID: id, vars: []VarBind{{OID: oid, Type: gosnmp.Integer, Value: v}}}
+	}
 	set := func(r *Request, id int32, v int) response {
-		oid := append(append(OID(nil), root...), 1, 0)
-		return e.serveSet(context.Background(), r, &pdu{typ: gosnmp.SetRequest, requestID: id,
-			vars: []VarBind{{OID: oid, Type: gosnmp.Integer, Value: v}}}, false)
+		resp, answered := e.serveSet(context.Background(), r, setPDU(id, v), false)
+		if !answered {
+			t.Fatalf("SET %d of %d not answered", id, v)
+		}
+		return resp
 	}
 	steps := []struct {
 		name    string
@@ -221,5 +227,18 @@ func TestSetRepeated(t *testing.T) {
 		if resp.status != s.status || cs.commits != s.commits {
 			t.Fatalf("%s: status %v, %d commits; want %v, %d", s.name, resp.status, cs.commits, s.status, s.commits)
 		}
+	}
+	// A retry that arrives while the first run is still in progress is not answered
+	// (and does not wait for it, holding a reader); the first run answers.
+	key := setKey(admin, setPDU(10, 1))
+	if !e.replay.begin(key) {
+		t.Fatal("begin of a new SET refused")
+	}
+	if _, answered := e.serveSet(context.Background(), admin, setPDU(10, 1), false); answered {
+		t.Fatal("a retry of a SET in progress was answered")
+	}
+	e.replay.end(key)
+	if cs.commits != 4 {
+		t.Fatalf("the dropped retry committed: %d commits", cs.commits)
 	}
 }
