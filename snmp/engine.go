@@ -45,8 +45,9 @@ type Engine struct {
 	contexts atomic.Pointer[map[string]bool]
 	reg      registry
 	cnt      counters
-	setMu    sync.Mutex // SET PDUs run one at a time
-	replay   setReplay  // answers of recent SETs, under setMu
+	setMu    sync.Mutex   // SET PDUs run one at a time
+	replay   setReplay    // answers of recent SETs
+	setsIn   atomic.Int32 // SETs running or waiting for setMu (setsMax)
 	salt     atomic.Uint64
 
 	served atomic.Bool

@@ -55,6 +55,16 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 		return response{}, false
 	}
 	defer e.replay.end(key)
+	// Every SET waiting for the lock holds a reader of its socket; at most half the
+	// readers may, so that reads go on while SETs queue behind a slow one. One beyond
+	// that is dropped unanswered: the manager retries.
+	if n := e.setsIn.Add(1); n > e.setsMax() {
+		e.setsIn.Add(-1)
+		e.log.Warn("snmp set not answered: too many SETs waiting", "waiting", n-1, "context", r.Context,
+			"principal", principalLabel(r.Principal), "request_id", p.requestID)
+		return response{}, false
+	}
+	defer e.setsIn.Add(-1)
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
 	now := time.Now()
@@ -67,6 +77,9 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 	e.replay.store(key, resp, now)
 	return resp, true
 }
+
+// setsMax is how many SETs may run or wait at once: half the readers of a socket.
+func (e *Engine) setsMax() int32 { return int32(max(1, e.workers/2)) }
 
 // runSet tests then commits the groups of one SET.
 func (e *Engine) runSet(ctx context.Context, r *Request, p *pdu, groups []*setGroup) response {

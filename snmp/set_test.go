@@ -241,4 +241,13 @@ func TestSetRepeated(t *testing.T) {
 	if cs.commits != 4 {
 		t.Fatalf("the dropped retry committed: %d commits", cs.commits)
 	}
+	// With as many SETs waiting as half the readers, one more is dropped unanswered.
+	e.setsIn.Store(e.setsMax())
+	if _, answered := e.serveSet(context.Background(), admin, setPDU(11, 1), false); answered {
+		t.Fatal("a SET beyond setsMax was answered")
+	}
+	e.setsIn.Store(0)
+	if set(admin, 11, 1); cs.commits != 5 {
+		t.Fatalf("%d commits after the queue emptied, want 5", cs.commits)
+	}
 }
