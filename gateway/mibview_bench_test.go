@@ -20,14 +20,21 @@ func benchMIB(b *testing.B, n int) *mib.Handler { return benchFleetMIB(b, 1, n) 
 // benchFleetMIB is benchMIB with nh hosts of n VMs each, as bench/cmd/fleet has them.
 func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
 	b.Helper()
-	reg, err := OpenRegistry(filepath.Join(b.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
+	_, h := fleetMIB(b, nh, n)
+	return h
+}
+
+// fleetMIB is a view of nh hosts h000, h001... of n synced VMs each, and its MIB handler.
+func fleetMIB(tb testing.TB, nh, n int) (*View, *mib.Handler) {
+	tb.Helper()
+	reg, err := OpenRegistry(filepath.Join(tb.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { _ = reg.Close() })
+	tb.Cleanup(func() { _ = reg.Close() })
 	v, err := NewView(reg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var specs []HostSpec
 	for h := range nh {
@@ -37,7 +44,7 @@ func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
 	for h, spec := range specs {
 		syncBenchHost(v, spec.Name, h*n, n)
 	}
-	return mib.NewHandler(NewMIBView(v, reg, nil))
+	return v, mib.NewHandler(NewMIBView(v, reg, nil))
 }
 
 // syncBenchHost gives host n VMs numbered from first on, Up, with counters.

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -20,24 +18,7 @@ import (
 // generation and the handler's per-request snapshot cache.
 func TestMIBConcurrentWalks(t *testing.T) {
 	const nh, n = 3, 40
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := NewView(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var specs []HostSpec
-	for h := range nh {
-		specs = append(specs, HostSpec{Name: fmt.Sprintf("h%03d", h), URI: "qemu:///system"})
-	}
-	v.SetHosts(specs)
-	for h, spec := range specs {
-		syncBenchHost(v, spec.Name, h*n, n)
-	}
-	hd := mib.NewHandler(NewMIBView(v, reg, nil))
+	v, hd := fleetMIB(t, nh, n)
 	root := mib.VirtualMachinesTable.Entry().Append(mib.ColVmName)
 	walk := func(ctxName string) (int, error) {
 		cur, r, count := root, &snmp.Request{Context: ctxName}, 0
@@ -57,12 +38,13 @@ func TestMIBConcurrentWalks(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	var writers sync.WaitGroup
-	for h, spec := range specs[:2] {
+	for h := range 2 {
+		name := fmt.Sprintf("h%03d", h) // fleetMIB's host names
 		writers.Go(func() {
 			for k := 0; ctx.Err() == nil; k++ {
-				syncBenchHost(v, spec.Name, h*n, n) // new counters
-				i := h*n + k%n                      // a changed record: a new vmid index tree
-				v.DomainUpdated(spec.Name, hosts.Domain{UUID: hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)},
+				syncBenchHost(v, name, h*n, n) // new counters
+				i := h*n + k%n                 // a changed record: a new vmid index tree
+				v.DomainUpdated(name, hosts.Domain{UUID: hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)},
 					Name: fmt.Sprintf("vm%05d", i), ID: -1, State: hosts.StateShutoff, Persistent: true, OSType: "hvm"})
 			}
 		})
