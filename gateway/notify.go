@@ -30,10 +30,21 @@ type notifier struct {
 	targets func() int // configured notification targets
 	log     *slog.Logger
 	ch      chan Change
+	objects map[*mib.Notification][]snmp.OID // each notification's object columns
 }
 
 func newNotifier(engine *snmp.Engine, h snmp.Handler, view *View, targets func() int, log *slog.Logger) *notifier {
-	n := &notifier{engine: engine, h: h, view: view, targets: targets, log: log, ch: make(chan Change, notifyQueue)}
+	n := &notifier{engine: engine, h: h, view: view, targets: targets, log: log, ch: make(chan Change, notifyQueue),
+		objects: map[*mib.Notification][]snmp.OID{}}
+	for _, note := range []*mib.Notification{mib.VmStateChange, mib.HostConnectionChange} {
+		for _, name := range note.Objects {
+			oid, ok := mib.Lookup(name)
+			if !ok {
+				panic("notification " + note.Name + ": object " + name + " not in the module") // caught by TestNotifierObjects
+			}
+			n.objects[note] = append(n.objects[note], oid)
+		}
+	}
 	view.OnChange(n.queue)
 	return n
 }
@@ -73,12 +84,7 @@ func (n *notifier) send(ctx context.Context, c Change) {
 	}
 	vbs := make([]snmp.VarBind, 0, len(note.Objects))
 	req := &snmp.Request{}
-	for _, name := range note.Objects {
-		oid, ok := mib.Lookup(name)
-		if !ok {
-			n.log.Error("notification object unknown", "notification", note.Name, "object", name)
-			return
-		}
+	for _, oid := range n.objects[note] {
 		vb := n.h.Get(ctx, req, oid.Append(idx))
 		if vb.Type == gosnmp.NoSuchObject || vb.Type == gosnmp.NoSuchInstance {
 			return // the row went away before its notification was sent

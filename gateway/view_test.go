@@ -447,3 +447,15 @@ func TestViewChanges(t *testing.T) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}
 }
+
+// TestNotifierObjects: every object of the notifications the gateway sends is a node of
+// the module (newNotifier resolves them once, and would panic).
+func TestNotifierObjects(t *testing.T) {
+	tv := newTestView(t)
+	n := newNotifier(nil, nil, tv.View, func() int { return 0 }, slog.New(slog.DiscardHandler))
+	for note, oids := range n.objects {
+		if len(oids) != len(note.Objects) || len(oids) == 0 {
+			t.Errorf("%s: %d objects resolved, want %d", note.Name, len(oids), len(note.Objects))
+		}
+	}
+}
