@@ -3,7 +3,7 @@
 // slice of row indexes, binary search in Next). It prints "listening ADDR" once bound and
 // runs until SIGINT/SIGTERM.
 //
-//	synthagent [-listen udp:127.0.0.1:0] [-rows 100000] [-cols 5] [-community public]
+//	synthagent [-listen udp:127.0.0.1:0] [-rows 100000] [-cols 5 | -null] [-community public]
 //	           [-user bench -auth SHA-256 -auth-pass ... -priv AES -priv-pass ...]
 package main
 
@@ -28,6 +28,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "udp:127.0.0.1:0", "listen `ADDRESS` (port 0: any free port)")
 	rows := fs.Int("rows", 100000, "table rows")
 	cols := fs.Int("cols", 5, "table columns (1-5)")
+	null := fs.Bool("null", false, "serve the null table instead: one Integer column of -rows rows, Next by arithmetic (the engine's floor)")
 	community := fs.String("community", "public", "read-only v2c community")
 	stateDir := fs.String("state-dir", "", "engine state directory (default: a temporary one)")
 	workers := fs.Int("workers", 0, "engine workers (0: engine default)")
@@ -70,7 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "synthagent:", err)
 		return 1
 	}
-	eng.Register(tableRoot, newTable(*rows, *cols))
+	if *null {
+		eng.Register(tableRoot, newNullTable(*rows))
+	} else {
+		eng.Register(tableRoot, newTable(*rows, *cols))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -73,3 +73,36 @@ func TestTableNextAndGet(t *testing.T) {
 		}
 	}
 }
+
+// TestNullTableWalk walks the null table: rows 1..n of column 1, in order, then nothing;
+// Get agrees with Next and refuses what is not an instance.
+func TestNullTableWalk(t *testing.T) {
+	tb := newNullTable(5)
+	oid := snmp.MustOID("1.3.6.1.4.1.99999")
+	var got []uint32
+	for {
+		vb, ok := tb.Next(context.Background(), nil, oid)
+		if !ok {
+			break
+		}
+		if vb.OID.Compare(oid) <= 0 {
+			t.Fatalf("Next(%v) = %v, not after it", oid, vb.OID)
+		}
+		if g := tb.Get(context.Background(), nil, vb.OID); g.Type != gosnmp.Integer {
+			t.Fatalf("Get(%v) = %v", vb.OID, g.Type)
+		}
+		got = append(got, vb.OID[len(vb.OID)-1])
+		oid = vb.OID
+	}
+	if len(got) != 5 || got[0] != 1 || got[4] != 5 {
+		t.Fatalf("walked rows %v, want 1..5", got)
+	}
+	for _, o := range []string{"1.3.6.1.4.1.99999.1.1.1.1.0", "1.3.6.1.4.1.99999.1.1.1.1.6", "1.3.6.1.4.1.99999.1.1.1.2.1"} {
+		if g := tb.Get(context.Background(), nil, snmp.MustOID(o)); g.Type == gosnmp.Integer {
+			t.Fatalf("Get(%s) answered an instance", o)
+		}
+	}
+	if vb, ok := tb.Next(context.Background(), nil, snmp.MustOID("1.3.6.1.4.1.99999.1.1.1.1.3.7")); !ok || vb.OID[len(vb.OID)-1] != 4 {
+		t.Fatalf("Next below row 3 = %v %v, want row 4", vb.OID, ok)
+	}
+}
