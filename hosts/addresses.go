@@ -33,7 +33,8 @@ type IfaceAddr struct {
 }
 
 // addrPlan is what decides how a domain's addresses are asked for: its NICs' MACs,
-// whether one is on a libvirt network (leases), whether it has a guest agent.
+// whether one is on a libvirt network (leases), whether it has a guest agent (which is
+// also asked for the guest's OS).
 type addrPlan struct {
 	macs    []string
 	network bool
@@ -46,19 +47,22 @@ func planOf(d *Domain) (addrPlan, bool) {
 		p.macs = append(p.macs, n.MAC)
 		p.network = p.network || n.Type == "network"
 	}
-	return p, len(p.macs) > 0
+	return p, len(p.macs) > 0 || p.agent
 }
 
-// addrPlans holds the plans of a host's domains that have NICs (resyncs replace them,
-// re-reads update one) and the addresses last read. Addresses change seldom, so they
-// are read again every address_interval, and at the next stats round for a domain
-// that was re-read (started, NICs changed...); rounds in between reuse the last ones.
+// addrPlans holds the plans of a host's domains that have NICs or a guest agent
+// (resyncs replace them, re-reads update one), the addresses last read and the guest
+// agent's last OS answer. Addresses change seldom, so they are read again every
+// address_interval, and at the next stats round for a domain that was re-read
+// (started, NICs changed...); rounds in between reuse the last ones. The agent's OS is
+// read in the same rounds, right after the addresses.
 type addrPlans struct {
 	mu   sync.Mutex
 	m    map[UUID]addrPlan
 	last map[UUID][]IfaceAddr // the addresses last read, per domain
 	due  map[UUID]bool        // domains to read at the next round
 	at   time.Time            // when every domain was last read; zero: at the next round
+	os   map[UUID]GuestOS     // the agent's last OS answer, while the domain runs
 }
 
 func (a *addrPlans) reset(doms []Domain) {
@@ -70,6 +74,11 @@ func (a *addrPlans) reset(doms []Domain) {
 	}
 	a.mu.Lock()
 	a.m, a.last, a.due, a.at = m, nil, nil, time.Time{}
+	for id := range a.os {
+		if _, ok := m[id]; !ok {
+			delete(a.os, id)
+		}
+	}
 	a.mu.Unlock()
 }
 
@@ -89,6 +98,7 @@ func (a *addrPlans) set(d *Domain, found bool) {
 		delete(a.m, d.UUID)
 		delete(a.last, d.UUID)
 		delete(a.due, d.UUID)
+		delete(a.os, d.UUID)
 	}
 }
 
@@ -127,8 +137,10 @@ func (a *addrPlans) round(every time.Duration, now time.Time) bool {
 // (see addrPlans) with at most one call per source (agent, lease, arp) and domain: the
 // agent when the domain has one, leases when a NIC is on a libvirt network, the ARP
 // table for the NICs still without an address; a source that fails is skipped (logged
-// at debug level). Otherwise the addresses last read.
-func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) error {
+// at debug level). Otherwise the addresses last read. In the same rounds, a domain with
+// a guest agent is asked for its OS (readGuestOS); osChanged lists the domains whose
+// answer changed, to be re-read and reported with it.
+func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (osChanged []UUID, err error) {
 	full := s.plans.round(s.cfg.AddressInterval, st.At)
 	for id, ds := range st.Domains {
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
@@ -139,19 +151,30 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 			continue
 		}
 		if read {
-			var err error
 			if addrs, err = s.domainAddresses(ctx, c, doms[id], p); err != nil {
-				return err
+				return nil, err
 			}
 			s.plans.store(id, addrs)
+			if p.agent {
+				changed, err := s.readGuestOS(ctx, c, id, doms[id])
+				if err != nil {
+					return nil, err
+				}
+				if changed {
+					osChanged = append(osChanged, id)
+				}
+			}
 		}
 		ds.Addrs = addrs
 		st.Domains[id] = ds
 	}
-	return nil
+	return osChanged, nil
 }
 
 func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.Domain, p addrPlan) ([]IfaceAddr, error) {
+	if len(p.macs) == 0 {
+		return nil, nil // planned for its agent's OS only
+	}
 	var sources []AddrSource
 	if p.agent {
 		sources = append(sources, AddrAgent)

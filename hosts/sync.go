@@ -115,6 +115,9 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 		return err
 	}
 	s.plans.reset(inv.Domains)
+	for i := range inv.Domains {
+		s.plans.withGuestOS(&inv.Domains[i])
+	}
 	s.emit(func() { s.sink.Synced(s.cfg.Name, inv) })
 	s.setUp(start)
 	s.log.Info("resynced", "domains", len(inv.Domains), "pools", len(inv.Pools),
@@ -313,12 +316,14 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return d, false, err
 	}
 	s.plans.set(&d, true)
+	s.plans.withGuestOS(&d)
 	s.emit(func() { s.sink.DomainUpdated(s.cfg.Name, d) })
 	return d, true, nil
 }
 
 // pollStats makes the one ConnectGetAllDomainStats call for all domains, adds the
-// running domains' interface addresses (pollAddresses) and reports it.
+// running domains' interface addresses (pollAddresses) and reports it; then it re-reads
+// the domains whose guest agent gave a new OS answer, so that their report carries it.
 func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 	recs, err := callT(ctx, c, "ConnectGetAllDomainStats", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
 		// NOWAIT: a domain busy with a job (migration, snapshot) reports what it can
@@ -340,9 +345,15 @@ func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 		st.Domains[id] = parseDomainStats(id, r.Params)
 		doms[id] = r.Dom
 	}
-	if err := s.pollAddresses(ctx, c, st, doms); err != nil {
+	osChanged, err := s.pollAddresses(ctx, c, st, doms)
+	if err != nil {
 		return nil, err
 	}
 	s.emit(func() { s.sink.Stats(s.cfg.Name, st) })
+	for _, id := range osChanged {
+		if err := s.refresh(ctx, c, id); connLost(err) {
+			return st, err
+		}
+	}
 	return st, nil
 }

@@ -1,0 +1,96 @@
+package hosts
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// GuestOS is what the QEMU guest agent says of the OS running in a domain
+// (virDomainGetGuestInfo, type os: the guest's os-release and uname). The zero value
+// means no answer.
+type GuestOS struct {
+	ID            string // os.id, e.g. "debian" (os-release ID), "mswindows"
+	Name          string // os.name, e.g. "Debian GNU/Linux"
+	Version       string // os.version, e.g. "12 (bookworm)"
+	VersionID     string // os.version-id, e.g. "12"
+	PrettyName    string // os.pretty-name, e.g. "Debian GNU/Linux 12 (bookworm)"
+	KernelRelease string // os.kernel-release, e.g. "6.1.0-57-amd64"
+}
+
+// Known reports whether the agent named the OS at all.
+func (g GuestOS) Known() bool { return g.ID != "" || g.Name != "" || g.PrettyName != "" }
+
+// ParseGuestOS picks the os.* fields out of DomainGetGuestInfo's typed parameters.
+// Other fields, and values that are not strings, are ignored.
+func ParseGuestOS(params []libvirt.TypedParam) GuestOS {
+	var g GuestOS
+	fields := map[string]*string{
+		libvirt.DomainGuestInfoOsID:            &g.ID,
+		libvirt.DomainGuestInfoOsName:          &g.Name,
+		libvirt.DomainGuestInfoOsVersion:       &g.Version,
+		libvirt.DomainGuestInfoOsVersionID:     &g.VersionID,
+		libvirt.DomainGuestInfoOsPrettyName:    &g.PrettyName,
+		libvirt.DomainGuestInfoOsKernelRelease: &g.KernelRelease,
+	}
+	for _, p := range params {
+		if dst, ok := fields[p.Field]; ok {
+			if s, ok := p.Value.I.(string); ok {
+				*dst = s
+			}
+		}
+	}
+	return g
+}
+
+// readGuestOS asks dom's guest agent for its OS (one DomainGetGuestInfo call) and
+// stores the answer; changed says it differs from the one stored. A failure (no agent
+// running in the guest, a daemon without the call) keeps the last answer and is
+// logged at debug level; only a lost connection is returned.
+func (s *Supervisor) readGuestOS(ctx context.Context, c *conn, id UUID, dom libvirt.Domain) (changed bool, err error) {
+	params, err := callT(ctx, c, fmt.Sprintf("DomainGetGuestInfo %q os", dom.Name), func(l *lv) ([]libvirt.TypedParam, error) {
+		return l.DomainGetGuestInfo(dom, uint32(libvirt.DomainGuestInfoOs), 0)
+	})
+	if connLost(err) || ctx.Err() != nil {
+		return false, err
+	}
+	if err != nil {
+		s.log.Debug("guest OS not read", "domain", dom.Name, "err", err)
+		return false, nil
+	}
+	g := ParseGuestOS(params)
+	if !g.Known() {
+		return false, nil
+	}
+	return s.plans.storeOS(id, g), nil
+}
+
+// storeOS keeps the agent's latest OS answer for id; it reports whether it changed.
+func (a *addrPlans) storeOS(id UUID, g GuestOS) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.m[id]; !ok {
+		return false // re-read meanwhile and gone, or stopped
+	}
+	if a.os == nil {
+		a.os = map[UUID]GuestOS{}
+	}
+	old, had := a.os[id]
+	a.os[id] = g
+	return !had || old != g
+}
+
+// withGuestOS sets d.GuestOS to the agent's last answer while d runs, and forgets that
+// answer once d is shut off, crashed or has no agent channel: an agent that goes silent
+// leaves its last answer in place until the domain stops.
+func (a *addrPlans) withGuestOS(d *Domain) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !d.GuestAgent || d.State == StateShutoff || d.State == StateCrashed {
+		delete(a.os, d.UUID)
+		d.GuestOS = GuestOS{}
+		return
+	}
+	d.GuestOS = a.os[d.UUID]
+}
