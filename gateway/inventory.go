@@ -51,6 +51,10 @@ type VM struct {
 	// it start (uptime = Snapshot.Now() - ActiveSince); zero when inactive or unknown
 	// (running already when first seen, or restarted while the host was not followed).
 	ActiveSince time.Time
+	// RunSeen is when the view first saw the current run of an active domain: ActiveSince
+	// when known, else the write that first showed this run (vmUptime counts from it);
+	// zero when inactive.
+	RunSeen time.Time
 
 	FirstSeen uint64    // order in which the view first heard of this (UUID, host)
 	Updated   time.Time // when the record last changed

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
@@ -22,53 +21,8 @@ type MIBView struct {
 	tpl  *Templates // nil: no templates
 
 	reads    readCache
-	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
-	starts   startTable
+	confDirs sync.Map                // host URI -> directory of persistent definitions ("" unknown)
 	vms      atomic.Pointer[vmIndex] // the merged context's, of the latest tree seen
-}
-
-// startTable remembers when the agent first saw the current run of each active
-// domain. A plain map under a read-write lock: a walk reads it for every row, and a
-// sync.Map keyed by a UUID array costs an allocation (the key boxed) per read.
-type startTable struct {
-	mu sync.RWMutex
-	m  map[hosts.UUID]vmStart
-}
-
-func (t *startTable) load(u hosts.UUID) (vmStart, bool) {
-	t.mu.RLock()
-	st, ok := t.m[u]
-	t.mu.RUnlock()
-	return st, ok
-}
-
-func (t *startTable) store(u hosts.UUID, st vmStart) {
-	t.mu.Lock()
-	if t.m == nil {
-		t.m = map[hosts.UUID]vmStart{}
-	}
-	t.m[u] = st
-	t.mu.Unlock()
-}
-
-// forget removes u's run if it was seen on host.
-func (t *startTable) forget(u hosts.UUID, host string) {
-	if st, ok := t.load(u); !ok || st.host != host {
-		return
-	}
-	t.mu.Lock()
-	if st, ok := t.m[u]; ok && st.host == host {
-		delete(t.m, u)
-	}
-	t.mu.Unlock()
-}
-
-// vmStart is the start of one run of a domain on a host (libvirt gives every run a new
-// domain ID).
-type vmStart struct {
-	host  string
-	id    int32
-	since time.Time
 }
 
 var _ mib.View = (*MIBView)(nil)
@@ -217,11 +171,8 @@ func (ms *mibSnap) vmRow(r VMRow) mib.VMRow {
 	if e, ok := ms.hostEntry(r.Host); ok {
 		row.ConfDir = ms.confDir(e)
 	}
-	switch {
-	case !r.Stale && row.State.Active():
-		row.Uptime = ms.s.Now().Sub(ms.m.started(r))
-	case !r.Stale:
-		ms.m.starts.forget(d.UUID, r.Host) // the run ended
+	if !r.Stale && row.State.Active() && !r.RunSeen.IsZero() {
+		row.Uptime = ms.s.Now().Sub(r.RunSeen)
 	}
 	ds, fresh := ms.domainStats(r)
 	row.Counters = fresh
@@ -254,17 +205,6 @@ func (ms *mibSnap) domainStats(r VMRow) (*hosts.DomainStats, bool) {
 
 // noStats is domainStats' answer without counters; never modified.
 var noStats hosts.DomainStats
-
-// started returns when the agent first saw the current run of an active domain (its
-// domain ID): the record's time of change then, i.e. the start event or the first
-// synchronisation after the agent started.
-func (m *MIBView) started(r VMRow) time.Time {
-	if st, ok := m.starts.load(r.Domain.UUID); ok && st.id == r.Domain.ID && st.host == r.Host {
-		return st.since
-	}
-	m.starts.store(r.Domain.UUID, vmStart{host: r.Host, id: r.Domain.ID, since: r.Updated})
-	return r.Updated
-}
 
 // confDir is MIBView.confDir of a host, remembered for the host of the last call
 // (a walk shows one host's VMs after another).

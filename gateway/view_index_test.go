@@ -122,7 +122,8 @@ func TestActiveSince(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tv := newTestView(t, "a")
-			var prev time.Time
+			var prev, prevSeen time.Time
+			prevID := int32(-1)
 			for i, st := range tc.steps {
 				tv.clk.Add(time.Minute)
 				d := dom(1, st.state)
@@ -138,7 +139,18 @@ func TestActiveSince(t *testing.T) {
 					(st.known && !st.keep && !got.Equal(tv.clk.Now())) {
 					t.Fatalf("step %d: ActiveSince = %v (previous %v, now %v)", i, got, prev, tv.clk.Now())
 				}
-				prev = got
+				// RunSeen: zero when inactive, kept while the run goes on, else now.
+				want := tv.clk.Now()
+				switch active := DomainActive(st.state); {
+				case !active:
+					want = time.Time{}
+				case prevID == st.id && !prevSeen.IsZero():
+					want = prevSeen
+				}
+				if !r.RunSeen.Equal(want) {
+					t.Fatalf("step %d: RunSeen = %v, want %v", i, r.RunSeen, want)
+				}
+				prev, prevSeen, prevID = got, r.RunSeen, st.id
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 // How the VIRTUAL-MACHINES-MIB tables read a Snapshot (ctx = the request's context):
 //
 //	virtualMachinesTable {vmId}        VMs / VM; a Stale row's state is unknown(9);
-//	                                   uptime = Now() - ActiveSince (zero: unknown)
+//	                                   uptime = Now() - RunSeen (the run's start, or its first sight)
 //	memoryTable {vmId}                 VMs + DomainStats (Balloon*)
 //	cpuTable {vmId, cpuIndex}          cpuIndex = vCPU number + 1 (Domain.VCPUs); counters in
 //	                                   DomainStats.VCPUs; MHz from Host(row.Host).Hypervisor.Node

@@ -116,6 +116,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 		vm.FirstSeen = old.FirstSeen
 	}
 	vm.ActiveSince = w.activeSince(old, &d)
+	vm.RunSeen = w.runSeen(old, &d, vm.ActiveSince)
 	if k := kernelRegKey(&d); k != "" {
 		vm.KernelIndex = reg.Index(NSKernel, k)
 	}
@@ -148,10 +149,24 @@ func (w *writeTxn) activeSince(old *VM, d *hosts.Domain) time.Time {
 	return w.now
 }
 
+// runSeen is when the view first saw the domain's current run: kept while the same
+// run goes on, its start when known, else now.
+func (w *writeTxn) runSeen(old *VM, d *hosts.Domain, since time.Time) time.Time {
+	switch {
+	case !DomainActive(d.State):
+		return time.Time{}
+	case old != nil && DomainActive(old.Domain.State) && old.Domain.ID == d.ID && !old.RunSeen.IsZero():
+		return old.RunSeen
+	case !since.IsZero():
+		return since
+	}
+	return w.now
+}
+
 // sameVM reports whether two records of one (UUID, host) differ only in Updated.
 func sameVM(a, b *VM) bool {
 	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
-		a.ActiveSince.Equal(b.ActiveSince) &&
+		a.ActiveSince.Equal(b.ActiveSince) && a.RunSeen.Equal(b.RunSeen) &&
 		a.KernelIndex == b.KernelIndex && reflect.DeepEqual(a.Domain, b.Domain) &&
 		reflect.DeepEqual(a.Disks, b.Disks) && reflect.DeepEqual(a.NICs, b.NICs) &&
 		reflect.DeepEqual(a.HBAs, b.HBAs)
