@@ -103,6 +103,16 @@ type DiskImage struct {
 	// Capacity and Allocation of an image outside pools: from the first disk that uses
 	// it and has them (the volume's own otherwise).
 	Capacity, Allocation uint64
+	// SizeFrom is that disk (zero UUID: none): while its domain runs, the MIB shows the
+	// sizes of its latest stats poll (block.N.capacity/allocation), which follow a
+	// growing image; the domain read's sizes otherwise.
+	SizeFrom DiskRef
+}
+
+// DiskRef names one disk of one domain of the image's host.
+type DiskRef struct {
+	UUID   hosts.UUID
+	Target string
 }
 
 // HostEntry is what the view knows of one configured hypervisor.

@@ -419,8 +419,32 @@ func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
 		Format: im.Format, Capacity: im.Capacity, Allocation: im.Allocation}
 	if v := im.Volume; v != nil {
 		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
+	} else if blk := ms.imageBlock(im); blk != nil {
+		row.Capacity, row.Allocation = blk.Capacity, blk.Allocation
 	}
 	return row, true
+}
+
+// imageBlock returns the latest stats of the disk whose sizes an image outside pools
+// shows, when its domain runs and its host's stats are current; else nil.
+func (ms *mibSnap) imageBlock(im *DiskImage) *hosts.BlockStats {
+	if im.SizeFrom.Target == "" {
+		return nil
+	}
+	st, fresh := ms.hostStats(im.Host)
+	if !fresh {
+		return nil
+	}
+	ds, ok := st.Domains[im.SizeFrom.UUID]
+	if !ok {
+		return nil
+	}
+	for i := range ds.Blocks {
+		if b := &ds.Blocks[i]; b.Name == im.SizeFrom.Target && b.Capacity != 0 {
+			return b
+		}
+	}
+	return nil
 }
 
 func (ms *mibSnap) OS(from uint32) (mib.OSRow, bool) {

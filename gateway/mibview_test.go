@@ -360,3 +360,47 @@ func TestMIBViewOldCounters(t *testing.T) {
 		}
 	}
 }
+
+// TestImageSizeFromStats: an image outside pools shows its running domain's latest
+// stats sizes (a growing image), and the domain read's sizes once the domain stops.
+func TestImageSizeFromStats(t *testing.T) {
+	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	v, err := NewView(reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.SetHosts([]HostSpec{{Name: "h", URI: "test:///default"}})
+	now := time.Now()
+	v.Health("h", hosts.Health{Status: hosts.Up, Since: now, LastSync: now})
+	d := hosts.Domain{UUID: hosts.UUID{0x33, 15: 1}, Name: "grow", ID: 2, State: hosts.StateRunning, OSType: "hvm",
+		Disks: []hosts.Disk{{Device: "disk", Type: "file", Bus: "virtio", Target: "vda", Source: "/srv/grow.qcow2",
+			Format: "qcow2", Capacity: 8 << 30, Allocation: 100 << 20}}}
+	v.Synced("h", hosts.Inventory{Domains: []hosts.Domain{d}})
+	h := mib.NewHandler(NewMIBView(v, reg, nil))
+	w, _ := v.Read().VM("", vmIDOf(t, v, "grow"))
+	img := w.Disks[0].DiskImageIndex
+	alloc := func() any {
+		t.Helper()
+		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "diskImageAllocation", img))
+		if vb.Type != gosnmp.Counter64 {
+			t.Fatalf("diskImageAllocation = %v %v", vb.Type, vb.Value)
+		}
+		return vb.Value
+	}
+	if got := alloc(); got != uint64(100<<20) {
+		t.Errorf("before any stats: %v, want the domain read's %d", got, 100<<20)
+	}
+	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{d.UUID: {UUID: d.UUID,
+		State: hosts.StateRunning, Blocks: []hosts.BlockStats{{Name: "vda", Capacity: 8 << 30, Allocation: 600 << 20}}}}})
+	if got := alloc(); got != uint64(600<<20) {
+		t.Errorf("running, polled: %v, want the stats' %d", got, 600<<20)
+	}
+	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{}}) // no longer running
+	if got := alloc(); got != uint64(100<<20) {
+		t.Errorf("stopped: %v, want the domain read's %d", got, 100<<20)
+	}
+}

@@ -337,8 +337,9 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 				im = &DiskImage{Host: host, Path: d.ImagePath, Format: d.Format}
 				want[d.ImagePath] = im
 			}
-			if im.Volume == nil && im.Capacity == 0 {
+			if im.Volume == nil && im.Capacity == 0 && d.Target != "" {
 				im.Capacity, im.Allocation = d.Capacity, d.Allocation
+				im.SizeFrom = DiskRef{UUID: vm.Domain.UUID, Target: d.Target}
 			}
 		}
 	}); err != nil {
@@ -371,7 +372,7 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 
 func sameImage(a, b *DiskImage) bool {
 	if (a.Volume == nil) != (b.Volume == nil) || a.PoolIndex != b.PoolIndex || a.Format != b.Format ||
-		a.Capacity != b.Capacity || a.Allocation != b.Allocation {
+		a.Capacity != b.Capacity || a.Allocation != b.Allocation || a.SizeFrom != b.SizeFrom {
 		return false
 	}
 	return a.Volume == nil || *a.Volume == *b.Volume
