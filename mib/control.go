@@ -67,6 +67,7 @@ type VMInfo struct {
 	State      VMState // StateUnknown while the host is not connected
 	Persistent bool
 	Autostart  bool
+	GuestAgent bool   // the domain has the QEMU guest agent's channel (pmsuspended needs it)
 	MemoryKiB  uint64 // current memory
 	MaxMemKiB  uint64 // maximum memory (<memory>)
 	VCPUs      uint32

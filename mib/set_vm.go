@@ -103,6 +103,9 @@ func (p *planner) transition(v setVar, vm VMInfo) (change, error) {
 		c.do, c.undo = set(StateRunning), set(StatePaused)
 	case to == StateRunning && from == StatePMSuspended:
 		c.do = set(StateRunning)
+	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked) && !vm.GuestAgent:
+		return change{}, setErr(gosnmp.InconsistentValue, v,
+			"pmsuspended needs the QEMU guest agent: the domain has no org.qemu.guest_agent.0 channel")
 	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked):
 		c.do = set(StatePMSuspended)
 	case to == StatePaused && (from == StateRunning || from == StateBlocked):
