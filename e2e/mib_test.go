@@ -88,7 +88,7 @@ func startMIBGateway(t *testing.T) *Gateway {
 	waitVMs(t, g, admin.Cred(mibHostB), "mib-batch", "mib-paused")
 	// The address of mib-b's VM (test driver, arp) comes with b's first stats poll, just
 	// after its sync.
-	col, _ := mib.Lookup("networkAddressType")
+	col, _ := mib.Lookup("networkAddressPrefixLength")
 	pollUntil(t, 90*time.Second, "mib-b's first stats poll", func() string {
 		r := g.Run(t, "snmpbulkwalk", admin.Cred(mibHostB), "-Cr25", col.String())
 		for _, v := range r.WalkVars() {

@@ -148,8 +148,11 @@ func TestAddressesAndHypervisorContexts(t *testing.T) {
 					if got[normMAC(nic["networkMacAddress"])] != "" {
 						return fmt.Sprintf("two addresses for NIC %s: %v", idx, addrs)
 					}
-					got[normMAC(nic["networkMacAddress"])] = inetAddr(a["networkAddress"]) + "/" + a["networkAddressPrefixLength"]
-					if a["networkAddressType"] != "1" || a["networkAddressSource"] == "" {
+					// The rest of the index is the address: ipv4."192.0.2.1" (-Oe leaves the
+					// type of an index named).
+					typ, ad, _ := strings.Cut(strings.TrimPrefix(sub, idx+"."), ".")
+					got[normMAC(nic["networkMacAddress"])] = inetAddr(ad) + "/" + a["networkAddressPrefixLength"]
+					if typ != "ipv4" || a["networkAddressSource"] == "" {
 						return fmt.Sprintf("address row %s: %v", sub, a)
 					}
 				}
@@ -182,7 +185,8 @@ func TestAddressesAndHypervisorContexts(t *testing.T) {
 	}
 }
 
-// inetAddr turns net-snmp's rendering of an IPv4 InetAddress ("c0 a8 7a 03", or the
+// inetAddr turns net-snmp's rendering of an IPv4 InetAddress (as an index: "192.168.122.3";
+// as a value: "c0 a8 7a 03", or the
 // dotted form with the INET-ADDRESS-MIB hint) into dotted form.
 func inetAddr(s string) string {
 	s = strings.Trim(strings.TrimSpace(s), `"`)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -8,38 +9,78 @@ import (
 )
 
 // NetworkAddress implements mib.Snapshot: the addresses libvirt reported for a NIC in
-// the last poll of its host (fresh counters only), numbered from 1 in libvirt's order.
-func (ms *mibSnap) NetworkAddress(vmID, network, addr uint32) (mib.NetworkAddressRow, bool) {
-	return subRow(ms, vmID, network, func(r VMRow, from uint32) (mib.NetworkAddressRow, bool) {
+// the last poll of its host (fresh counters only), one row per address of the NIC in
+// mib.AddrKey order (IPv4 before IPv6, then by octets), whatever libvirt's order. An
+// address reported more than once for a NIC is one row, with the best source's prefix
+// and source (see better).
+//
+// A NIC has a handful of addresses: each seek scans the VM's list (no sorted copy is
+// kept), which allocates nothing.
+func (ms *mibSnap) NetworkAddress(from mib.AddrKey) (mib.NetworkAddressRow, bool) {
+	return subRow(ms, from.VMID, from.Network, func(r VMRow, nic uint32) (mib.NetworkAddressRow, bool) {
 		ds, fresh := ms.domainStats(r)
 		if !fresh || len(ds.Addrs) == 0 {
 			return mib.NetworkAddressRow{}, false
 		}
-		i, _ := slices.BinarySearchFunc(r.NICs, from, func(n NIC, k uint32) int { return cmpU32(n.NetworkIndex, k) })
+		i, _ := slices.BinarySearchFunc(r.NICs, nic, func(n NIC, k uint32) int { return cmpU32(n.NetworkIndex, k) })
 		for ; i < len(r.NICs); i++ {
 			n := &r.NICs[i]
-			lo := uint32(1)
-			if r.VMID == vmID && n.NetworkIndex == network {
-				lo = max(addr, 1)
+			var lo netip.Addr // the zero Addr: every address of the NIC
+			if r.VMID == from.VMID && n.NetworkIndex == from.Network {
+				lo = from.Addr
 			}
-			k := uint32(0)
-			for j := range ds.Addrs {
-				if a := &ds.Addrs[j]; a.MAC == n.MAC {
-					if k++; k >= lo {
-						return addressRow(r.VMID, n.NetworkIndex, k, a), true
-					}
-				}
+			if a := lowestAddr(ds.Addrs, n.MAC, lo); a != nil {
+				return addressRow(r.VMID, n.NetworkIndex, a), true
 			}
 		}
 		return mib.NetworkAddressRow{}, false
 	})
 }
 
-func addressRow(vmID, network, idx uint32, a *hosts.IfaceAddr) mib.NetworkAddressRow {
-	row := mib.NetworkAddressRow{VMID: vmID, NetworkIndex: network, Index: idx, Address: a.Addr.AsSlice(),
-		PrefixLength: a.Prefix, Source: mib.AddrSource(int(a.Source) + 1), Type: mib.InetIPv4}
-	if a.Addr.Is6() {
-		row.Type = mib.InetIPv6
+// lowestAddr returns the lowest address >= lo that addrs give for the NIC mac, and of
+// its duplicates the best; nil when there is none.
+func lowestAddr(addrs []hosts.IfaceAddr, mac string, lo netip.Addr) *hosts.IfaceAddr {
+	var best *hosts.IfaceAddr
+	for j := range addrs {
+		a := &addrs[j]
+		if a.MAC != mac || !servable(a.Addr) || a.Addr.Compare(lo) < 0 {
+			continue
+		}
+		if best == nil {
+			best = a
+			continue
+		}
+		switch c := a.Addr.Compare(best.Addr); {
+		case c < 0, c == 0 && better(a.Source, best.Source):
+			best = a
+		}
 	}
-	return row
+	return best
+}
+
+// servable: the MIB serves IPv4 and IPv6 addresses without a zone (hosts drops zones;
+// a zoned address could not be found again by its index).
+func servable(a netip.Addr) bool { return a.IsValid() && a.Zone() == "" }
+
+// better reports whether an address learnt from source a is preferred to the same
+// address learnt from b: the guest agent knows the guest's own configuration (and the
+// real prefix), a DHCP lease of a libvirt network comes next, the host's ARP table
+// (no prefix, possibly stale) last.
+func better(a, b hosts.AddrSource) bool { return sourceRank(a) < sourceRank(b) }
+
+func sourceRank(s hosts.AddrSource) int {
+	switch s {
+	case hosts.AddrAgent:
+		return 0
+	case hosts.AddrLease:
+		return 1
+	case hosts.AddrARP:
+		return 2
+	}
+	return 3
+}
+
+func addressRow(vmID, network uint32, a *hosts.IfaceAddr) mib.NetworkAddressRow {
+	return mib.NetworkAddressRow{VMID: vmID, NetworkIndex: network, Addr: a.Addr,
+		PrefixLength: a.Prefix, Source: mib.AddrSource(int(a.Source) + 1)}
 }

@@ -90,8 +90,10 @@ func TestStorageSynced(t *testing.T) {
 }
 
 // TestNetworkAddresses: a running VM's addresses from its host's last poll, under the
-// NIC of the same MAC, numbered from 1 in libvirt's order; GETNEXT-style seeks from
-// inside the table; nothing once the counters are stale.
+// NIC of the same MAC, keyed by the address: in AddrKey order (IPv4 before IPv6, by
+// octets) whatever libvirt's order, an address reported twice is one row with the best
+// source's prefix (agent > lease > arp); GETNEXT-style seeks from inside the table;
+// nothing once the counters are stale.
 func TestNetworkAddresses(t *testing.T) {
 	tv := newTestView(t, "a")
 	d := dom(1, hosts.StateRunning)
@@ -100,9 +102,13 @@ func TestNetworkAddresses(t *testing.T) {
 	ip := netip.MustParseAddr
 	tv.Stats("a", &hosts.Stats{At: tv.clk.Now(), Domains: map[hosts.UUID]hosts.DomainStats{
 		uuidN(1): {UUID: uuidN(1), State: hosts.StateRunning, Addrs: []hosts.IfaceAddr{
-			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("192.168.122.7"), Prefix: 24},
-			{MAC: "52:54:00:00:00:01", Source: hosts.AddrARP, Addr: ip("10.0.0.5"), Prefix: 0},
 			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("fd00::7"), Prefix: 64},
+			{MAC: "52:54:00:00:00:99", Source: hosts.AddrARP, Addr: ip("192.168.122.7"), Prefix: 0},
+			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("192.168.122.7"), Prefix: 24},
+			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("192.168.122.10"), Prefix: 24},
+			{MAC: "52:54:00:00:00:01", Source: hosts.AddrARP, Addr: ip("10.0.0.5"), Prefix: 0},
+			{MAC: "52:54:00:00:00:01", Source: hosts.AddrAgent, Addr: ip("10.0.0.5"), Prefix: 16},
+			{MAC: "52:54:00:00:00:01", Source: hosts.AddrARP, Addr: ip("10.0.0.5"), Prefix: 0},
 			{MAC: "52:54:00:00:00:77", Source: hosts.AddrAgent, Addr: ip("10.9.9.9"), Prefix: 8}, // no such NIC
 		}},
 		uuidN(2): {UUID: uuidN(2), State: hosts.StateRunning},
@@ -114,38 +120,57 @@ func TestNetworkAddresses(t *testing.T) {
 		nicIdx[n.MAC] = n.NetworkIndex
 	}
 	type row struct {
-		nic, idx uint32
-		addr     string
-		src      mib.AddrSource
-		typ      mib.InetAddressType
-		prefix   uint32
+		nic    uint32
+		addr   string
+		src    mib.AddrSource
+		prefix uint32
 	}
 	var got []row
 	ms := NewMIBView(tv.View, nil, nil).Snapshot("")
-	for k := [3]uint32{}; ; {
-		a, ok := ms.NetworkAddress(k[0], k[1], k[2])
+	for k := (mib.AddrKey{}); ; {
+		a, ok := ms.NetworkAddress(k)
 		if !ok {
 			break
 		}
-		ad, _ := netip.AddrFromSlice(a.Address)
 		if a.VMID != r.VMID {
 			t.Fatalf("address row of vmId %d: %+v", a.VMID, a)
 		}
-		got = append(got, row{a.NetworkIndex, a.Index, ad.String(), a.Source, a.Type, a.PrefixLength})
-		k = [3]uint32{a.VMID, a.NetworkIndex, a.Index + 1}
+		if a.Key().Compare(k) < 0 {
+			t.Fatalf("seek from %v gave %v", k, a.Key())
+		}
+		got = append(got, row{a.NetworkIndex, a.Addr.String(), a.Source, a.PrefixLength})
+		k = a.Key()
+		k.Addr = k.Addr.Next() // the smallest key after the row (no row at the family's top here)
 	}
+	v99, v01 := nicIdx["52:54:00:00:00:99"], nicIdx["52:54:00:00:00:01"]
 	want := []row{
-		{nicIdx["52:54:00:00:00:99"], 1, "192.168.122.7", mib.AddrLease, mib.InetIPv4, 24},
-		{nicIdx["52:54:00:00:00:99"], 2, "fd00::7", mib.AddrLease, mib.InetIPv6, 64},
-		{nicIdx["52:54:00:00:00:01"], 1, "10.0.0.5", mib.AddrARP, mib.InetIPv4, 0},
+		{v99, "192.168.122.7", mib.AddrLease, 24},
+		{v99, "192.168.122.10", mib.AddrLease, 24},
+		{v99, "fd00::7", mib.AddrLease, 64},
+		{v01, "10.0.0.5", mib.AddrAgent, 16},
 	}
-	slices.SortFunc(want, func(a, b row) int { return cmp.Or(cmp.Compare(a.nic, b.nic), cmp.Compare(a.idx, b.idx)) })
+	slices.SortStableFunc(want, func(a, b row) int { return cmp.Compare(a.nic, b.nic) })
 	if !slices.Equal(got, want) {
 		t.Fatalf("address rows\ngot  %+v\nwant %+v", got, want)
 	}
+	// Seeks from between rows, and past the first NIC's last address.
+	first, second := got[0].nic, got[len(got)-1].nic
+	for _, tc := range []struct {
+		from mib.AddrKey
+		want row
+	}{
+		{mib.AddrKey{VMID: r.VMID, Network: v99, Addr: ip("192.168.122.8")}, want[slices.IndexFunc(want, func(w row) bool { return w.addr == "192.168.122.10" })]},
+		{mib.AddrKey{VMID: r.VMID, Network: v99, Addr: ip("::")}, want[slices.IndexFunc(want, func(w row) bool { return w.addr == "fd00::7" })]},
+		{mib.AddrKey{VMID: r.VMID, Network: first, Addr: ip("ffff::")}, got[slices.IndexFunc(got, func(w row) bool { return w.nic == second })]},
+	} {
+		a, ok := ms.NetworkAddress(tc.from)
+		if g := (row{a.NetworkIndex, a.Addr.String(), a.Source, a.PrefixLength}); !ok || g != tc.want {
+			t.Errorf("seek from %v = %+v, %v; want %+v", tc.from, g, ok, tc.want)
+		}
+	}
 
 	tv.clk.Add(time.Hour) // the poll is no longer fresh
-	if a, ok := NewMIBView(tv.View, nil, nil).Snapshot("a").NetworkAddress(0, 0, 0); ok {
+	if a, ok := NewMIBView(tv.View, nil, nil).Snapshot("a").NetworkAddress(mib.AddrKey{}); ok {
 		t.Errorf("stale counters still give addresses: %+v", a)
 	}
 }

@@ -107,7 +107,7 @@ const (
 	ColNetworkOutDrops     uint32 = 15
 
 	// networkAddressTable
-	ColNetworkAddressIndex        uint32 = 1
+	// (1 was networkAddressIndex; the index is now the address)
 	ColNetworkAddressType         uint32 = 2
 	ColNetworkAddress             uint32 = 3
 	ColNetworkAddressPrefixLength uint32 = 4
@@ -267,13 +267,12 @@ var (
 	)
 
 	NetworkAddressTable = newTable("networkAddressTable", "networkAddressEntry", Objects.Append(9),
-		[]string{"vmId", "networkIndex", "networkAddressIndex"},
-		col("networkAddressIndex", ColNetworkAddressIndex, tU32, NotAccessible),
-		col("networkAddressType", ColNetworkAddressType, tInt, ReadOnly),
-		col("networkAddress", ColNetworkAddress, tStr, ReadOnly),
+		[]string{"vmId", "networkIndex", "networkAddressType", "networkAddress"},
+		col("networkAddressType", ColNetworkAddressType, tInt, NotAccessible),
+		col("networkAddress", ColNetworkAddress, tStr, NotAccessible),
 		col("networkAddressPrefixLength", ColNetworkAddressPrefixLength, tU32, ReadOnly),
 		col("networkAddressSource", ColNetworkAddressSource, tInt, ReadOnly),
-	)
+	).addrIndex()
 
 	HbaTable = newTable("hbaTable", "hbaEntry", Objects.Append(10),
 		[]string{"vmId", "hbaIndex"},
@@ -356,8 +355,12 @@ type Table struct {
 	EntryName string   // e.g. "virtualMachinesEntry"
 	OID       snmp.OID // the table; the entry is OID.1
 	// Index names the INDEX objects in order; every one is a 1..MaxIndex integer, so an
-	// instance suffix is exactly len(Index) sub-identifiers.
+	// instance suffix is exactly len(Index) sub-identifiers, except in a table with
+	// AddrIndex.
 	Index []string
+	// AddrIndex: the INDEX is {vmId, networkIndex, an InetAddressType, an InetAddress}
+	// (networkAddressTable), an instance suffix of variable length (see AddrKey).
+	AddrIndex bool
 	// Columns are the table's own columns in ascending Num (not-accessible index columns
 	// included; an INDEX object of another table, like vmId in cpuTable, is not).
 	Columns []Column
@@ -377,10 +380,17 @@ func newTable(name, entryName string, oid snmp.OID, index []string, cols ...Colu
 	return t
 }
 
+// addrIndex marks a table whose INDEX ends in an address (see Table.AddrIndex).
+func (t *Table) addrIndex() *Table {
+	t.AddrIndex = true
+	return t
+}
+
 // Entry returns the OID of the table's entry (OID.1); shared, do not modify.
 func (t *Table) Entry() snmp.OID { return t.entry }
 
-// IndexLen is the number of sub-identifiers of an instance suffix.
+// IndexLen is the number of sub-identifiers of an instance suffix (the number of
+// INDEX objects for a table with AddrIndex, whose suffixes are longer).
 func (t *Table) IndexLen() int { return len(t.Index) }
 
 // Column returns the column numbered num, or false.

@@ -27,6 +27,14 @@ func FuzzHandler(f *testing.F) {
 		f.Add(seed(o.Append(1, 1)), uint8(0))
 		f.Add(seed(o), uint8(1))
 	}
+	// networkAddressTable's index parser: a valid IPv4 and IPv6 row, an octet above
+	// 255, a wrong length, type ipv4z.
+	pl, _ := mib.Lookup("networkAddressPrefixLength")
+	f.Add(seed(pl.Append(1, 1, 1, 4, 192, 0, 2, 10)), uint8(1))
+	f.Add(seed(pl.Append(1, 1, 2, 16, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0, 0, 1)), uint8(0))
+	f.Add(seed(pl.Append(1, 1, 1, 4, 192, 0, 2, 256)), uint8(0))
+	f.Add(seed(pl.Append(1, 1, 1, 16, 192, 0, 2, 10)), uint8(0))
+	f.Add(seed(pl.Append(1, 1, 3, 4, 192, 0, 2, 10)), uint8(0))
 	f.Add(seed(snmp.OID{1}), uint8(2))
 	f.Add(seed(mib.Root.Append(1, 6, 1, 12, 2, 4294967295)), uint8(0))
 	h := mib.NewHandler(fixture())

@@ -71,8 +71,10 @@ func fixture() *mibtest.View {
 			Source: "default", InOctets: 5}},
 	}
 	addrs := map[string][]mib.NetworkAddressRow{
-		"kvm1": {{VMID: 1, NetworkIndex: 1, Index: 1, Type: mib.InetIPv4,
-			Address: netip.MustParseAddr("192.0.2.10").AsSlice(), PrefixLength: 24, Source: mib.AddrLease}},
+		"kvm1": {
+			{VMID: 1, NetworkIndex: 1, Addr: netip.MustParseAddr("192.0.2.10"), PrefixLength: 24, Source: mib.AddrLease},
+			{VMID: 1, NetworkIndex: 1, Addr: netip.MustParseAddr("fe80::5054:ff:fe00:1"), PrefixLength: 64, Source: mib.AddrAgent},
+		},
 	}
 	hbas := map[string][]mib.HBARow{
 		"kvm1": {
@@ -214,9 +216,22 @@ func TestGet(t *testing.T) {
 		{"networkSourceType", "", oid(t, "networkSourceType", 2, 3), gosnmp.Integer, 3},
 		{"networkInOctets", "", oid(t, "networkInOctets", 1, 1), gosnmp.Counter64, uint64(1000)},
 		{"networkInOctets stale", "", oid(t, "networkInOctets", 2, 3), gosnmp.NoSuchInstance, nil},
-		{"networkAddress", "", oid(t, "networkAddress", 1, 1, 1), gosnmp.OctetString, []byte{192, 0, 2, 10}},
-		{"networkAddressType", "", oid(t, "networkAddressType", 1, 1, 1), gosnmp.Integer, 1},
-		{"networkAddressPrefixLength", "", oid(t, "networkAddressPrefixLength", 1, 1, 1), gosnmp.Gauge32, uint32(24)},
+		{"networkAddressPrefixLength", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 4, 192, 0, 2, 10), gosnmp.Gauge32, uint32(24)},
+		{"networkAddressSource", "kvm1", oid(t, "networkAddressSource", 1, 1, 1, 4, 192, 0, 2, 10), gosnmp.Integer, 1},
+		{"networkAddressSource ipv6", "", oid(t, "networkAddressSource", 1, 1, 2, 16, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0, 0, 1),
+			gosnmp.Integer, 2},
+		{"networkAddress is an index", "", oid(t, "networkAddress", 1, 1, 1, 4, 192, 0, 2, 10), gosnmp.NoSuchObject, nil},
+		{"networkAddressType is an index", "", oid(t, "networkAddressType", 1, 1, 1, 4, 192, 0, 2, 10), gosnmp.NoSuchObject, nil},
+		{"address not there", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 4, 192, 0, 2, 11), gosnmp.NoSuchInstance, nil},
+		{"address of another NIC", "", oid(t, "networkAddressPrefixLength", 1, 2, 1, 4, 192, 0, 2, 10), gosnmp.NoSuchInstance, nil},
+		{"address octet above 255", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 4, 192, 0, 2, 266), gosnmp.NoSuchInstance, nil},
+		{"address too short", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 4, 192, 0, 2), gosnmp.NoSuchInstance, nil},
+		{"address too long", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 4, 192, 0, 2, 10, 0), gosnmp.NoSuchInstance, nil},
+		{"address length not the type's", "", oid(t, "networkAddressPrefixLength", 1, 1, 1, 3, 192, 0, 2), gosnmp.NoSuchInstance, nil},
+		{"address type ipv4z", "", oid(t, "networkAddressPrefixLength", 1, 1, 3, 4, 192, 0, 2, 10), gosnmp.NoSuchInstance, nil},
+		{"address type 0", "", oid(t, "networkAddressPrefixLength", 1, 1, 0, 4, 192, 0, 2, 10), gosnmp.NoSuchInstance, nil},
+		{"address vmId 0", "", oid(t, "networkAddressPrefixLength", 0, 1, 1, 4, 192, 0, 2, 10), gosnmp.NoSuchInstance, nil},
+		{"address without index", "", oid(t, "networkAddressPrefixLength", 1, 1), gosnmp.NoSuchInstance, nil},
 
 		{"hbaModel", "", oid(t, "hbaModel", 1, 2), gosnmp.OctetString, "qemu-xhci"},
 		{"hbaControllerIndex", "", oid(t, "hbaControllerIndex", 1, 1), gosnmp.Gauge32, uint32(0)},

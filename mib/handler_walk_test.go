@@ -45,10 +45,10 @@ func TestWalk(t *testing.T) {
 	h := mib.NewHandler(fixture())
 	rows := map[string]map[string]int{ // context -> table -> rows
 		"": {"hypervisorTable": 2, "virtualMachinesTable": 3, "memoryTable": 3, "cpuTable": 4,
-			"storageTable": 3, "diskImagesTable": 2, "networkTable": 2, "networkAddressTable": 1,
+			"storageTable": 3, "diskImagesTable": 2, "networkTable": 2, "networkAddressTable": 2,
 			"hbaTable": 2, "supportedOsTable": 2, "kernelTable": 1, "virtualMachineTemplateTable": 1},
 		"kvm1": {"hypervisorTable": 2, "virtualMachinesTable": 2, "memoryTable": 2, "cpuTable": 3,
-			"storageTable": 2, "diskImagesTable": 1, "networkTable": 1, "networkAddressTable": 1,
+			"storageTable": 2, "diskImagesTable": 1, "networkTable": 1, "networkAddressTable": 2,
 			"hbaTable": 2, "supportedOsTable": 2, "kernelTable": 1, "virtualMachineTemplateTable": 1},
 		"kvm2": {"hypervisorTable": 2, "virtualMachinesTable": 1, "memoryTable": 1, "cpuTable": 1,
 			"storageTable": 1, "diskImagesTable": 1, "networkTable": 1, "supportedOsTable": 1, "virtualMachineTemplateTable": 1},

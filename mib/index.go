@@ -61,6 +61,13 @@ func (t *Table) ParseInstance(oid snmp.OID) (col uint32, idx Index, err error) {
 	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
 		return 0, nil, fmt.Errorf("%w: %s has no accessible column %d", ErrNoSuchObject, t.Name, col)
 	}
+	if t.AddrIndex {
+		if _, ok := ParseAddrKey(oid[len(t.entry)+1:]); !ok {
+			return 0, nil, fmt.Errorf("%w: %s column %d: malformed address index %v",
+				ErrNoSuchInstance, t.Name, col, oid[len(t.entry)+1:])
+		}
+		return col, Index(slices.Clone(oid[len(t.entry)+1:])), nil
+	}
 	idx, err = DecodeIndex(oid[len(t.entry)+1:], t.IndexLen())
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s column %d: %w", t.Name, col, err)
@@ -101,6 +108,11 @@ func (t *Table) Start(oid snmp.OID) (Cursor, bool) {
 		return Cursor{Col: t.accessible[i]}, true
 	}
 	from, ok := successor(rest[1:], t.IndexLen())
+	if t.AddrIndex && len(rest) > 1 {
+		var k AddrKey
+		k, ok = addrAfter(rest[1:])
+		from = k.Index()
+	}
 	if !ok {
 		return t.NextColumn(col)
 	}

@@ -90,31 +90,6 @@ func networkColumn(r *NetworkRow, col uint32) value {
 	return value{}
 }
 
-func networkAddressTable() node {
-	return &table[NetworkAddressRow]{
-		t: NetworkAddressTable,
-		seek: func(s Snapshot, from key) (NetworkAddressRow, bool) {
-			return s.NetworkAddress(from[0], from[1], from[2])
-		},
-		key: func(r *NetworkAddressRow) key { return key{r.VMID, r.NetworkIndex, r.Index} },
-		col: networkAddressColumn,
-	}
-}
-
-func networkAddressColumn(r *NetworkAddressRow, col uint32) value {
-	switch col {
-	case ColNetworkAddressType:
-		return integer(int(r.Type))
-	case ColNetworkAddress:
-		return octets(r.Address)
-	case ColNetworkAddressPrefixLength:
-		return u32(r.PrefixLength)
-	case ColNetworkAddressSource:
-		return value{tInt, int(r.Source), r.Source.Valid()}
-	}
-	return value{}
-}
-
 func hbaTable() node {
 	return &table[HBARow]{
 		t:    HbaTable,

@@ -1,6 +1,9 @@
 package mib
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // View is the read side of the gateway as the MIB handler needs it (gateway implements
 // it; mib never imports gateway or hosts). The handler takes one Snapshot per request
@@ -37,7 +40,7 @@ type Snapshot interface {
 	Storage(vmID, storage uint32) (StorageRow, bool)
 	DiskImage(from uint32) (DiskImageRow, bool)
 	Network(vmID, network uint32) (NetworkRow, bool)
-	NetworkAddress(vmID, network, addr uint32) (NetworkAddressRow, bool)
+	NetworkAddress(from AddrKey) (NetworkAddressRow, bool) // compared by AddrKey.Compare
 	HBA(vmID, hba uint32) (HBARow, bool)
 	OS(from uint32) (OSRow, bool)
 	Kernel(from uint32) (KernelRow, bool)
@@ -154,15 +157,19 @@ type NetworkRow struct {
 	OutOctets, OutPackets, OutErrors, OutDrops uint64
 }
 
-// NetworkAddressRow is a row of networkAddressTable.
+// NetworkAddressRow is a row of networkAddressTable, keyed by its address (one row per
+// address of a NIC).
 type NetworkAddressRow struct {
 	VMID         uint32
 	NetworkIndex uint32
-	Index        uint32
-	Type         InetAddressType
-	Address      []byte // 4 or 16 octets; never modified
+	Addr         netip.Addr // IPv4 or IPv6 (Is4In6 included), without a zone
 	PrefixLength uint32
 	Source       AddrSource
+}
+
+// Key returns the row's index.
+func (r *NetworkAddressRow) Key() AddrKey {
+	return AddrKey{VMID: r.VMID, Network: r.NetworkIndex, Addr: r.Addr}
 }
 
 // HBARow is a row of hbaTable.

@@ -58,7 +58,7 @@ func (v *View) Set(name string, d *Data) {
 	sortBy(c.Storage, storageKey)
 	sortBy(c.Images, func(r mib.DiskImageRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Networks, networkKey)
-	sortBy(c.Addresses, addrKey)
+	slices.SortFunc(c.Addresses, func(a, b mib.NetworkAddressRow) int { return a.Key().Compare(b.Key()) })
 	sortBy(c.HBAs, hbaKey)
 	sortBy(c.OSes, func(r mib.OSRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Kernels, func(r mib.KernelRow) [3]uint32 { return [3]uint32{r.Index} })
@@ -125,8 +125,14 @@ func (s snapshot) Network(vm, idx uint32) (mib.NetworkRow, bool) {
 	return seek(s.d.Networks, networkKey, [3]uint32{vm, idx})
 }
 
-func (s snapshot) NetworkAddress(vm, nic, idx uint32) (mib.NetworkAddressRow, bool) {
-	return seek(s.d.Addresses, addrKey, [3]uint32{vm, nic, idx})
+func (s snapshot) NetworkAddress(from mib.AddrKey) (mib.NetworkAddressRow, bool) {
+	i, _ := slices.BinarySearchFunc(s.d.Addresses, from, func(r mib.NetworkAddressRow, f mib.AddrKey) int {
+		return r.Key().Compare(f)
+	})
+	if i == len(s.d.Addresses) {
+		return mib.NetworkAddressRow{}, false
+	}
+	return s.d.Addresses[i], true
 }
 
 func (s snapshot) HBA(vm, idx uint32) (mib.HBARow, bool) {
@@ -145,12 +151,11 @@ func (s snapshot) Template(from uint32) (mib.TemplateRow, bool) {
 	return seek(s.d.Templates, func(r mib.TemplateRow) [3]uint32 { return [3]uint32{r.Index} }, [3]uint32{from})
 }
 
-func vmKey(r mib.VMRow) [3]uint32               { return [3]uint32{r.ID} }
-func cpuKey(r mib.CPURow) [3]uint32             { return [3]uint32{r.VMID, r.Index} }
-func storageKey(r mib.StorageRow) [3]uint32     { return [3]uint32{r.VMID, r.Index} }
-func networkKey(r mib.NetworkRow) [3]uint32     { return [3]uint32{r.VMID, r.Index} }
-func hbaKey(r mib.HBARow) [3]uint32             { return [3]uint32{r.VMID, r.Index} }
-func addrKey(r mib.NetworkAddressRow) [3]uint32 { return [3]uint32{r.VMID, r.NetworkIndex, r.Index} }
+func vmKey(r mib.VMRow) [3]uint32           { return [3]uint32{r.ID} }
+func cpuKey(r mib.CPURow) [3]uint32         { return [3]uint32{r.VMID, r.Index} }
+func storageKey(r mib.StorageRow) [3]uint32 { return [3]uint32{r.VMID, r.Index} }
+func networkKey(r mib.NetworkRow) [3]uint32 { return [3]uint32{r.VMID, r.Index} }
+func hbaKey(r mib.HBARow) [3]uint32         { return [3]uint32{r.VMID, r.Index} }
 
 func sortBy[R any](rows []R, k func(R) [3]uint32) {
 	slices.SortFunc(rows, func(a, b R) int { return cmp(k(a), k(b)) })
