@@ -151,11 +151,12 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 			continue
 		}
 		if read {
-			if addrs, err = s.domainAddresses(ctx, c, doms[id], p); err != nil {
+			var agentDown bool
+			if addrs, agentDown, err = s.domainAddresses(ctx, c, doms[id], p); err != nil {
 				return nil, err
 			}
 			s.plans.store(id, addrs)
-			if p.agent {
+			if p.agent && !agentDown {
 				changed, err := s.readGuestOS(ctx, c, id, doms[id])
 				if err != nil {
 					return nil, err
@@ -171,9 +172,12 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 	return osChanged, nil
 }
 
-func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.Domain, p addrPlan) ([]IfaceAddr, error) {
+// domainAddresses reads one domain's addresses; agentDown says libvirt found its guest
+// agent unresponsive (not connected: no agent runs in the guest yet; or hung), so that
+// the round does not wait for it a second time for the OS.
+func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.Domain, p addrPlan) (out []IfaceAddr, agentDown bool, err error) {
 	if len(p.macs) == 0 {
-		return nil, nil // planned for its agent's OS only
+		return nil, false, nil // planned for its agent's OS only
 	}
 	var sources []AddrSource
 	if p.agent {
@@ -183,7 +187,6 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 		sources = append(sources, AddrLease)
 	}
 	sources = append(sources, AddrARP)
-	var out []IfaceAddr
 	covered := map[string]bool{}
 	for _, src := range sources {
 		ifs, err := callT(ctx, c, fmt.Sprintf("DomainInterfaceAddresses %q source %d", dom.Name, src),
@@ -191,9 +194,10 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 				return l.DomainInterfaceAddresses(dom, uint32(src), 0)
 			})
 		if connLost(err) || ctx.Err() != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err != nil {
+			agentDown = agentDown || (src == AddrAgent && isLibvirtCode(err, libvirt.ErrAgentUnresponsive))
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
 		}
@@ -212,7 +216,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 			break
 		}
 	}
-	return out, nil
+	return out, agentDown, nil
 }
 
 // ParseIfaceAddrs turns libvirt's interface list into addresses in libvirt's order;
