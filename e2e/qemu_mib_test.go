@@ -88,6 +88,22 @@ func TestQemuMIB(t *testing.T) {
 		}
 	})
 
+	// QEMU cannot unplug a vCPU the domain booted with: the SET is refused in its test
+	// phase (inconsistentValue), not left to fail in libvirt, and nothing changes.
+	t.Run("unplug a boot vCPU", func(t *testing.T) {
+		id := ids[contexts[0].name][running.UUID]
+		n, err := strconv.ParseUint(id, 10, 32)
+		if err != nil {
+			t.Fatalf("vmId %q", id)
+		}
+		r := g.Set(t, admin.Cred(host), inst(cpuEntry, colCpuRowStatus, uint32(n), 2), "i", "6")
+		mustFail(t, r)
+		mustContain(t, r, "Reason: inconsistentValue")
+		if got := strings.TrimSpace(virsh(t, "vcpucount", running.Name, "--live", "--active")); got != "2" {
+			t.Errorf("virsh vcpucount --live --active = %q, want 2", got)
+		}
+	})
+
 	t.Run("state changes", func(t *testing.T) {
 		id := ids[contexts[0].name][running.UUID]
 		steps := []struct{ cmd, virshState, mib string }{

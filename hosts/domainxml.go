@@ -27,6 +27,15 @@ type domainXML struct {
 		Current string `xml:"current,attr"`
 		Value   string `xml:",chardata"`
 	} `xml:"vcpu"`
+	VCPUs struct {
+		VCPU []struct {
+			Enabled      string `xml:"enabled,attr"`
+			Hotpluggable string `xml:"hotpluggable,attr"`
+		} `xml:"vcpu"`
+	} `xml:"vcpus"`
+	Features struct {
+		ACPI *struct{} `xml:"acpi"`
+	} `xml:"features"`
 	OS struct {
 		Type struct {
 			Arch    string `xml:"arch,attr"`
@@ -131,6 +140,7 @@ func ParseDomainXML(doc string) (Domain, error) {
 	if n, err := strconv.Atoi(x.VCPU.Current); err == nil {
 		d.VCPUs = n
 	}
+	d.FixedVCPUs = x.fixedVCPUs()
 	for _, dx := range x.Devices.Disks {
 		d.Disks = append(d.Disks, dx.disk())
 	}
@@ -145,6 +155,24 @@ func ParseDomainXML(doc string) (Domain, error) {
 		d.GuestAgent = d.GuestAgent || ch.Target.Name == guestAgentChannel
 	}
 	return d, nil
+}
+
+// fixedVCPUs is Domain.FixedVCPUs: a QEMU domain without ACPI, or none of whose
+// enabled vCPUs is hotpluggable (the live XML lists <vcpus> once one was plugged;
+// without it every vCPU is a boot one).
+func (x *domainXML) fixedVCPUs() bool {
+	if x.Type != "qemu" && x.Type != "kvm" {
+		return false
+	}
+	if x.Features.ACPI == nil {
+		return true
+	}
+	for _, v := range x.VCPUs.VCPU {
+		if v.Enabled == "yes" && v.Hotpluggable == "yes" {
+			return false
+		}
+	}
+	return true
 }
 
 func (dx diskXML) disk() Disk {

@@ -38,7 +38,7 @@ func TestParseDomainXML(t *testing.T) {
 			MemoryKiB: 4 << 20, CurrentMemoryKiB: 2097152, VCPUs: 2, MaxVCPUs: 4,
 			DomainType: "kvm", OSType: "hvm", Arch: "x86_64", Machine: "pc-q35-7.2",
 			Kernel: "/boot/vmlinuz", Initrd: "/boot/initrd.img", Cmdline: "console=ttyS0 root=/dev/vda1",
-			OSInfoID: "http://debian.org/debian/12",
+			OSInfoID: "http://debian.org/debian/12", FixedVCPUs: true,
 			Disks: []Disk{
 				{Device: "disk", Type: "file", Bus: "virtio", Target: "vda", Source: "/var/lib/libvirt/images/web-01.qcow2", Format: "qcow2"},
 				{Device: "disk", Type: "volume", Bus: "virtio", Target: "vdb", Source: "data/web-01-data", Pool: "data", Volume: "web-01-data", Format: "raw"},
@@ -189,5 +189,37 @@ func TestBackoff(t *testing.T) {
 	b.reset()
 	if d := b.next(); d > 100 {
 		t.Fatalf("after reset: %d", d)
+	}
+}
+
+// TestFixedVCPUs: a running QEMU domain can lose a vCPU only when one of its enabled
+// vCPUs was hot-plugged and it has ACPI; other drivers have no such limit.
+func TestFixedVCPUs(t *testing.T) {
+	const hotplugged = `<vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>` +
+		`<vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/><vcpu id='2' enabled='no' hotpluggable='yes'/></vcpus>`
+	const onlyBoot = `<vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/><vcpu id='1' enabled='no' hotpluggable='yes'/></vcpus>`
+	tests := []struct {
+		name, typ, body string
+		fixed           bool
+	}{
+		{"qemu, boot vCPUs only (no <vcpus>)", "qemu", `<features><acpi/></features>`, true},
+		{"kvm, one hot-plugged", "kvm", `<features><acpi/></features>` + hotplugged, false},
+		{"qemu, hot-pluggable ones disabled", "qemu", `<features><acpi/></features>` + onlyBoot, true},
+		{"qemu without ACPI", "qemu", hotplugged, true},
+		{"test driver", "test", ``, false},
+		{"xen", "xen", ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `<domain type='` + tt.typ + `'><name>v</name><uuid>00000000-0000-0000-0000-000000000002</uuid>` +
+				`<memory>65536</memory><vcpu current='2'>3</vcpu>` + tt.body + `</domain>`
+			d, err := ParseDomainXML(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.FixedVCPUs != tt.fixed {
+				t.Errorf("FixedVCPUs = %v, want %v", d.FixedVCPUs, tt.fixed)
+			}
+		})
 	}
 }

@@ -133,6 +133,10 @@ type Domain struct {
 	Cmdline    string
 	OSInfoID   string // libosinfo id from <metadata>, e.g. http://debian.org/debian/12
 	GuestAgent bool   // has a QEMU guest agent channel (org.qemu.guest_agent.0)
+	// FixedVCPUs: while it runs the domain cannot lose a vCPU. QEMU unplugs only vCPUs
+	// plugged while it runs (<vcpus><vcpu hotpluggable='yes'>), and only with ACPI;
+	// other drivers (test, xen...) have no such limit here.
+	FixedVCPUs bool
 	// GuestOS is the guest agent's last answer about the running OS (zero when there is
 	// no agent, it has not answered yet, or the domain is not running). It comes from
 	// the address rounds (address_interval), not from the XML.

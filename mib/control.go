@@ -67,7 +67,10 @@ type VMInfo struct {
 	State      VMState // StateUnknown while the host is not connected
 	Persistent bool
 	Autostart  bool
-	GuestAgent bool   // the domain has the QEMU guest agent's channel (pmsuspended needs it)
+	GuestAgent bool // the domain has the QEMU guest agent's channel (pmsuspended needs it)
+	// FixedVCPUs: the running VM cannot lose a vCPU (QEMU unplugs only vCPUs plugged
+	// while it runs, and needs ACPI).
+	FixedVCPUs bool
 	MemoryKiB  uint64 // current memory
 	MaxMemKiB  uint64 // maximum memory (<memory>)
 	VCPUs      uint32

@@ -61,6 +61,10 @@ func (p *planner) cpuRow(rv *rowVars) ([]change, error) {
 		if n <= 1 {
 			return nil, setErr(gosnmp.InconsistentValue, v, "the last vCPU cannot be removed")
 		}
+		if vm.State.Active() && vm.FixedVCPUs {
+			return nil, setErr(gosnmp.InconsistentValue, v,
+				"vCPU %d of vmId %d cannot be unplugged while it runs: QEMU unplugs only vCPUs added while it runs, with ACPI; shut it off first", cpu, id)
+		}
 		c.new, c.do, c.undo = n-1, set(n-1), set(n)
 	}
 	return []change{c}, nil
