@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +16,11 @@ const (
 	trapHostConnectionChange = ".1.3.6.1.3.7466.0.2"
 )
 
-// TestNotifications: net-snmp's snmptrapd, configured as a v2c notify target, receives
-// hostConnectionChange when the test-driver host connects, and vmStateChange with the
-// new vmState when a SET pauses a VM (libvirt's lifecycle event).
+// TestNotifications: net-snmp's snmptrapd, configured as a v2c trap target and as an
+// SNMPv3 authPriv inform target, receives hostConnectionChange when the test-driver host
+// connects, and vmStateChange with the new vmState when a SET pauses a VM (libvirt's
+// lifecycle event), once per target. The second inform reuses what the first one's
+// discovery of snmptrapd's engine ID taught.
 func TestNotifications(t *testing.T) {
 	if err := LibvirtMissing(); err != nil {
 		t.Skipf("SKIPPING notifications: %v", err)
@@ -28,7 +31,12 @@ func TestNotifications(t *testing.T) {
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "snmptrapd.conf")
-	if err := os.WriteFile(conf, []byte("authCommunity log public\n"), 0o600); err != nil {
+	// snmptrapd is the authoritative engine of the informs: the user's keys are
+	// localized to its own engine ID.
+	trapConf := "authCommunity log public\n" +
+		"createUser " + admin.Name + " SHA-256 " + admin.AuthPassphrase + " AES " + admin.PrivPassphrase + "\n" +
+		"authUser log " + admin.Name + " priv\n"
+	if err := os.WriteFile(conf, []byte(trapConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	port := FreeUDPPort(t)
@@ -48,11 +56,13 @@ func TestNotifications(t *testing.T) {
 	})
 
 	cfg := baseConfig(t)
-	cfg.Notify = []map[string]any{{"address": "udp:127.0.0.1:" + strconv.Itoa(port), "version": "v2c", "community": "public"}}
+	target := "udp:127.0.0.1:" + strconv.Itoa(port)
+	cfg.Notify = []map[string]any{{"address": target, "version": "v2c", "community": "public"},
+		{"address": target, "version": "v3", "user": admin.Name, "inform": true}}
 	g := Start(t, binary(t), cfg)
 	waitConnected(t, g, 60*time.Second)
-	pollUntil(t, 30*time.Second, "hostConnectionChange received", func() string {
-		if !strings.Contains(traps(), trapHostConnectionChange) {
+	pollUntil(t, 30*time.Second, "hostConnectionChange received as trap and inform", func() string {
+		if strings.Count(traps(), trapHostConnectionChange) < 2 {
 			return "snmptrapd log:\n" + traps()
 		}
 		return ""
@@ -68,12 +78,16 @@ func TestNotifications(t *testing.T) {
 	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmState, id), "i", "4"))
 	t.Cleanup(func() { g.Set(t, admin.Cred(hostCtx), inst(vmEntry, colVmState, id), "i", "2") })
 	state := inst(vmEntry, colVmState, id)
-	pollUntil(t, 30*time.Second, "vmStateChange received", func() string {
+	pollUntil(t, 30*time.Second, "vmStateChange received as trap and inform", func() string {
+		n := 0
 		for _, line := range strings.Split(traps(), "\n") {
 			if strings.Contains(line, trapVMStateChange) && strings.Contains(line, state+" = INTEGER: 4") {
-				return ""
+				n++
 			}
 		}
-		return "no vmStateChange with " + state + " = 4 in:\n" + traps()
+		if n < 2 {
+			return fmt.Sprintf("%d vmStateChange with %s = 4 (want 2) in:\n%s", n, state, traps())
+		}
+		return ""
 	})
 }

@@ -49,6 +49,7 @@ type Engine struct {
 	replay   setReplay    // answers of recent SETs
 	setsIn   atomic.Int32 // SETs running or waiting for setMu (setsMax)
 	salt     atomic.Uint64
+	informs  informPeers // what inform receivers' discoveries taught
 
 	served atomic.Bool
 	mu     sync.Mutex

@@ -87,22 +87,49 @@ func (e *Engine) notifyOne(ctx context.Context, sec *security, t Target, pdus []
 			PrivacyProtocol:          u.priv,
 			PrivacyPassphrase:        u.privPass,
 		}
+		x.SecurityParameters = sp
 		if !t.Inform { // we are authoritative for traps (RFC 3414 section 1.5.1)
 			sp.AuthoritativeEngineID = string(e.engineID)
 			sp.AuthoritativeEngineBoots = e.boots
 			sp.AuthoritativeEngineTime = e.engineTime()
 			sp.SecretKey, sp.PrivacyKey = u.authKey, u.privKey
 			x.ContextEngineID = string(e.engineID)
+			break
 		}
-		x.SecurityParameters = sp
+		// The receiver is authoritative: reuse its last discovery, else discover.
+		k := informPeerKey{addr: t.Address, u: u}
+		cached := e.informs.apply(k, x, sp)
+		err := sendTrap(x, pdus, true)
+		if err != nil && cached {
+			// A receiver that dropped the inform silently (another engine ID, keys of
+			// another configuration...): once more, with a fresh discovery.
+			e.informs.forget(k)
+			e.log.Debug("snmp inform with the receiver's remembered engine ID failed; discovering again",
+				"target", t.Address, "err", err)
+			x.SecurityParameters, x.ContextEngineID = &gosnmp.UsmSecurityParameters{UserName: sp.UserName,
+				AuthenticationProtocol: sp.AuthenticationProtocol, AuthenticationPassphrase: sp.AuthenticationPassphrase,
+				PrivacyProtocol: sp.PrivacyProtocol, PrivacyPassphrase: sp.PrivacyPassphrase}, ""
+			err = sendTrap(x, pdus, true)
+		}
+		if err != nil {
+			e.informs.forget(k)
+			return err
+		}
+		e.informs.learn(k, x)
+		return nil
 	default:
 		x.Version = gosnmp.Version2c
 		x.Community = string(t.Community)
 	}
+	return sendTrap(x, pdus, t.Inform)
+}
+
+// sendTrap sends one trap or inform over a new socket of x's.
+func sendTrap(x *gosnmp.GoSNMP, pdus []gosnmp.SnmpPDU, inform bool) error {
 	if err := x.Connect(); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer x.Conn.Close()
-	_, err = x.SendTrap(gosnmp.SnmpTrap{Variables: pdus, IsInform: t.Inform})
+	_, err := x.SendTrap(gosnmp.SnmpTrap{Variables: pdus, IsInform: inform})
 	return err
 }

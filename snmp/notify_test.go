@@ -125,3 +125,102 @@ func TestNotifyReportsUnreachableInform(t *testing.T) {
 		t.Error("Notify to a port nobody listens on succeeded")
 	}
 }
+
+// udpProxy forwards datagrams between one client at a time and a target it can
+// change, counting what the client sent.
+type udpProxy struct {
+	pc     net.PacketConn
+	mu     sync.Mutex
+	target *net.UDPAddr
+	client net.Addr
+	sent   int
+}
+
+func startProxy(t *testing.T) *udpProxy {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &udpProxy{pc: pc}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			to := net.Addr(p.target)
+			if from.String() == p.target.String() {
+				to = p.client
+			} else {
+				p.client, p.sent = from, p.sent+1
+			}
+			p.mu.Unlock()
+			if to != nil {
+				pc.WriteTo(buf[:n], to)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *udpProxy) setTarget(t *testing.T, addr string) {
+	t.Helper()
+	a, err := net.ResolveUDPAddr("udp4", addr[len("udp:"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.target = a
+	p.mu.Unlock()
+}
+
+func (p *udpProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
+}
+
+// TestNotifyInformRemembersReceiver: the second inform to a receiver goes out without
+// a discovery (one datagram, not two), and a receiver replaced by one with another
+// engine ID still gets the next inform.
+func TestNotifyInformRemembersReceiver(t *testing.T) {
+	cfg := baseConfig(t)
+	rcv := &trapReceiver{got: map[string]int{}}
+	listener := func(engineID string) string {
+		sp := usmParams(cfg.Users[0])
+		sp.AuthoritativeEngineID = engineID
+		return startReceiver(t, rcv, &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel,
+			MsgFlags: gosnmp.AuthNoPriv, SecurityParameters: sp})
+	}
+	proxy := startProxy(t)
+	proxy.setTarget(t, listener(receiverEngineID))
+	cfg.Notify = []Target{{Address: "udp:" + proxy.pc.LocalAddr().String(), Version: "v3", User: "ro", Inform: true}}
+	e, _ := startEngine(t, cfg)
+	notify := func() {
+		t.Helper()
+		if err := e.Notify(context.Background(), MustOID("1.3.6.1.4.1.99999.0.1"),
+			[]VarBind{{OID: testRoot.Append(2, 1), Type: gosnmp.Integer, Value: 5}}); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+	}
+	notify()
+	first := proxy.count()
+	if first != 2 {
+		t.Errorf("first inform took %d datagrams, want 2: discovery and inform", first)
+	}
+	notify()
+	if n := proxy.count() - first; n != 1 {
+		t.Errorf("second inform took %d datagrams (first: %d), want 1: no discovery", n, first)
+	}
+	proxy.setTarget(t, listener("\x80\x00\x1f\x88\x04receiver-2"))
+	notify()
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.got["3 inform"] != 3 {
+		t.Errorf("received %v, want 3 informs", rcv.got)
+	}
+}
