@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -232,8 +233,13 @@ func hbaRegKey(vmID uint32, c hosts.Controller) string {
 }
 func hostRegKey(host, name string) string { return host + ":" + name }
 
-// osRegKey identifies a guest OS: its libosinfo id, else its OS type.
+// osRegKey identifies a guest OS: what its guest agent reported (os-release ID and
+// VERSION_ID), else its libosinfo id, else its OS type. The agent wins: it tells what
+// runs now, the metadata what was installed.
 func osRegKey(d *hosts.Domain) string {
+	if g := d.GuestOS; g.Known() {
+		return "agent:" + cmp.Or(g.ID, g.Name, g.PrettyName) + "/" + g.VersionID
+	}
 	if d.OSInfoID != "" {
 		return d.OSInfoID
 	}

@@ -449,7 +449,8 @@ func (ms *mibSnap) imageBlock(im *DiskImage) *hosts.BlockStats {
 
 func (ms *mibSnap) OS(from uint32) (mib.OSRow, bool) {
 	for o := range ms.s.OSes(ms.ctx, from) {
-		return mib.OSRow{Index: o.Index, OSInfoID: o.OSInfoID, OSType: o.OSType}, true
+		return mib.OSRow{Index: o.Index, OSInfoID: o.OSInfoID, OSType: o.OSType, Agent: mib.AgentOS{
+			ID: o.Agent.ID, Name: o.Agent.Name, VersionID: o.Agent.VersionID, PrettyName: o.Agent.PrettyName}}, true
 	}
 	return mib.OSRow{}, false
 }

@@ -23,7 +23,7 @@ const (
 	NSHBA      = "hba"      // key: "<vmId>/<controller type>/<controller index>"; hbaIndex
 	NSImage    = "image"    // key: "<host>:<path>"; diskImageIndex
 	NSPool     = "pool"     // key: "<host>:<pool name>"; storage pool index
-	NSOS       = "os"       // key: libosinfo id, else "type:<os type>"; osIndex
+	NSOS       = "os"       // key: "agent:<os-release ID>/<VERSION_ID>", else libosinfo id, else "type:<os type>"; osIndex
 	NSKernel   = "kernel"   // key: kernel NUL initrd NUL cmdline; kernelIndex
 	NSHost     = "host"     // key: configured host name; hypervisor index
 	NSTemplate = "template" // key: template file name; templateIndex

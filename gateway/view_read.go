@@ -84,8 +84,9 @@ func firstFrom[T any](xs []T, from uint32, index func(T) uint32) (T, bool) {
 // OSRow is a row of the supported OS table: a guest OS some VM of the context runs.
 type OSRow struct {
 	Index    uint32
-	OSInfoID string // libosinfo id, "" when the domain XML has none
-	OSType   string // hvm, xen, linux, exe
+	OSInfoID string        // libosinfo id, "" when the domain XML has none or Agent is set
+	OSType   string        // hvm, xen, linux, exe
+	Agent    hosts.GuestOS // the guest agent's answer, which wins over the XML; zero if none
 }
 
 // KernelRow is a row of the kernel table: a direct kernel boot some VM of the context uses.

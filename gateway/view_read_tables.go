@@ -74,9 +74,7 @@ func rowHost(raw any) string {
 func (s *Snapshot) OSes(ctx string, from uint32) iter.Seq[OSRow] {
 	return func(yield func(OSRow) bool) {
 		s.distinct(ctx, indexOS, indexHostOS, from, func(vm *VM) uint32 { return vm.OSIndex },
-			func(vm *VM) bool {
-				return yield(OSRow{Index: vm.OSIndex, OSInfoID: vm.Domain.OSInfoID, OSType: vm.Domain.OSType})
-			})
+			func(vm *VM) bool { return yield(osRow(vm)) })
 	}
 }
 
@@ -86,6 +84,16 @@ func (s *Snapshot) OS(ctx string, idx uint32) (OSRow, bool) {
 		return r, r.Index == idx
 	}
 	return OSRow{}, false
+}
+
+// osRow is the supportedOsTable row vm's OS key (osRegKey) stands for: the agent's
+// answer when there is one, else the XML's libosinfo id and OS type.
+func osRow(vm *VM) OSRow {
+	d := &vm.Domain
+	if d.GuestOS.Known() {
+		return OSRow{Index: vm.OSIndex, OSType: d.OSType, Agent: d.GuestOS}
+	}
+	return OSRow{Index: vm.OSIndex, OSInfoID: d.OSInfoID, OSType: d.OSType}
 }
 
 // Kernels yields the direct kernel boots the VMs of ctx use, with kernelIndex >= from.

@@ -8,8 +8,9 @@
 // lifecycle and device events; full resync (Sink.Synced, Health Up); then events mark
 // domains dirty and each is re-read (Sink.DomainUpdated, or DomainRemoved when libvirt
 // no longer knows it), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,
-// with the running domains' interface addresses; then the pool list is checked and
-// storage re-read when it changed or storage_interval passed: Sink.StorageSynced),
+// with the running domains' interface addresses; a domain whose guest agent reports a
+// new OS is re-read so that its Domain.GuestOS has it; then the pool list is checked
+// and storage re-read when it changed or storage_interval passed: Sink.StorageSynced),
 // and a ConnectGetLibVersion probe runs every keepalive_interval. A probe unanswered
 // within keepalive_timeout, or any call past call_timeout, closes the connection: that
 // is the only way to make go-libvirt give up a call. Then Health goes Down (Since is

@@ -129,18 +129,19 @@ func osTable() node {
 func osColumn(r *OSRow, col uint32) value {
 	switch col {
 	case ColOsName:
-		return str(adminString(ParseOSInfoID(r.OSInfoID, r.OSType).Name))
+		info, _ := r.Info()
+		return str(adminString(info.Name))
 	case ColOsVersion:
-		return str(adminString(ParseOSInfoID(r.OSInfoID, r.OSType).Version))
+		info, _ := r.Info()
+		return str(adminString(info.Version))
 	case ColOsFamily:
-		return str(adminString(ParseOSInfoID(r.OSInfoID, r.OSType).Family))
+		info, _ := r.Info()
+		return str(adminString(info.Family))
 	case ColOsInfoId:
 		return str(longString(r.OSInfoID))
 	case ColOsSource:
-		if r.OSInfoID == "" {
-			return integer(int(OSType))
-		}
-		return integer(int(OSLibosinfo))
+		_, src := r.Info()
+		return integer(int(src))
 	}
 	return value{}
 }

@@ -1,6 +1,9 @@
 package mib
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // OSInfo is what supportedOsTable shows of a guest OS.
 type OSInfo struct {
@@ -56,4 +59,39 @@ func ParseOSInfoID(id, osType string) OSInfo {
 	}
 	info.Version = version
 	return info
+}
+
+// AgentOS is what a QEMU guest agent reports of the OS running in a guest: its
+// os-release ID, NAME, VERSION_ID and PRETTY_NAME (Windows agents: ID "mswindows").
+type AgentOS struct {
+	ID, Name, VersionID, PrettyName string
+}
+
+// Known reports whether the agent named the OS at all.
+func (a AgentOS) Known() bool { return a.ID != "" || a.Name != "" || a.PrettyName != "" }
+
+// agentFamilies maps os-release IDs that differ from the libosinfo distribution names
+// of distros to a family.
+var agentFamilies = map[string]string{
+	"mswindows": "winnt", "alpine": "linux", "arch": "linux", "opensuse-leap": "linux",
+	"opensuse-tumbleweed": "linux", "sled": "linux", "amzn": "linux", "raspbian": "linux",
+	"linuxmint": "linux", "pop": "linux", "kali": "linux", "nixos": "linux",
+}
+
+// Info returns what supportedOsTable shows of the row and where it comes from: the
+// guest agent's answer when there is one (osName its NAME, else PRETTY_NAME or ID;
+// osVersion its VERSION_ID; osFamily when the ID is a well-known one), else the
+// libosinfo id, else the OS type alone.
+func (r *OSRow) Info() (OSInfo, OSSource) {
+	if a := r.Agent; a.Known() {
+		info := OSInfo{Name: cmp.Or(a.Name, a.PrettyName, a.ID), Version: a.VersionID, Family: agentFamilies[a.ID]}
+		if d, ok := distros[a.ID]; ok && info.Family == "" {
+			info.Family = d.Family
+		}
+		return info, OSGuestAgent
+	}
+	if r.OSInfoID == "" {
+		return ParseOSInfoID("", r.OSType), OSType
+	}
+	return ParseOSInfoID(r.OSInfoID, r.OSType), OSLibosinfo
 }

@@ -183,11 +183,13 @@ type HBARow struct {
 }
 
 // OSRow is a row of supportedOsTable. The handler derives name, version and family
-// from the libosinfo id (or shows the OS type alone).
+// from the guest agent's answer when there is one, else from the libosinfo id (or
+// shows the OS type alone): see OSRow.Info.
 type OSRow struct {
 	Index    uint32
-	OSInfoID string // e.g. http://debian.org/debian/12; "" when the definition has none
-	OSType   string // hvm, xen, linux, exe
+	OSInfoID string  // e.g. http://debian.org/debian/12; "" when the definition has none
+	OSType   string  // hvm, xen, linux, exe
+	Agent    AgentOS // the guest agent's answer (osSource guestAgent(2)); zero if none
 }
 
 // KernelRow is a row of kernelTable.
