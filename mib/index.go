@@ -11,8 +11,9 @@ import (
 // MaxIndex is the largest index value of every table (VmIndex, VmTableIndex).
 const MaxIndex = 2147483647
 
-// Index is a row's index: one value per INDEX object, in order. Rows compare in SNMP
-// order, which for fixed-length indexes is numeric order component by component.
+// Index is a row's index: one value per INDEX object, in order (in a table with
+// AddrIndex: the instance suffix's sub-identifiers, the address as type, length,
+// octets). Rows compare in SNMP order, which is numeric order component by component.
 type Index []uint32
 
 // Compare orders indexes as their instance OIDs: -1, 0 or +1.
