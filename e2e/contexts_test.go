@@ -59,6 +59,13 @@ func TestQemuContexts(t *testing.T) {
 			var vms mibTable
 			pollUntil(t, qemuSyncTimeout, "VMs "+strings.Join(v.want, ", ")+" served", func() string {
 				vms = readTable(t, g, mibPath, v.cred, "virtualMachinesTable")
+				// snmptable reads column by column: a VM that another test defined or
+				// removed on the same libvirtd meanwhile has some columns only ("?").
+				for id, row := range vms {
+					if row["vmName"] == "?" || row["vmHost"] == "?" {
+						return "vm " + id + " changed during the read"
+					}
+				}
 				for _, n := range v.want {
 					if len(vms.byColumn("vmName", n)) != 1 {
 						return n + " missing"
