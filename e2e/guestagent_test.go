@@ -23,6 +23,7 @@ const guestAgentTimeout = 5 * time.Minute
 type agentGuest struct {
 	Kernel, Initrd, Cmdline      string
 	OSName, OSVersionID, GuestIP string
+	NetDHCP                      string // the command-line argument for DHCP (NET_DHCP)
 }
 
 // guestImage builds (or finds in its cache) the agent guest image; it skips the test,
@@ -52,7 +53,8 @@ func guestImage(t *testing.T) agentGuest {
 		}
 	}
 	g := agentGuest{Kernel: facts["KERNEL"], Initrd: facts["INITRD"], Cmdline: facts["CMDLINE"],
-		OSName: facts["OS_NAME"], OSVersionID: facts["OS_VERSION_ID"], GuestIP: facts["GUEST_IP"]}
+		OSName: facts["OS_NAME"], OSVersionID: facts["OS_VERSION_ID"], GuestIP: facts["GUEST_IP"],
+		NetDHCP: facts["NET_DHCP"]}
 	if g.Kernel == "" || g.Initrd == "" || g.OSName == "" || g.GuestIP == "" {
 		t.Fatalf("%s printed incomplete facts: %q", script, out)
 	}
