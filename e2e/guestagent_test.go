@@ -61,30 +61,35 @@ func guestImage(t *testing.T) agentGuest {
 	return g
 }
 
-// defineAgentVM defines a 128 MiB, 1-vCPU TCG domain that boots img directly, with a
-// user-mode virtio NIC, the guest agent's channel and its serial console in a file
-// (printed if the test fails); it is destroyed and undefined at cleanup.
-func defineAgentVM(t *testing.T, dir, name string, img agentGuest) (qemuVM, string) {
+// defineGuest defines a 128 MiB, 1-vCPU TCG domain that boots img directly with extra
+// kernel arguments (args), one virtio NIC (nic: the <interface> element's opening part
+// and <source>, e.g. "<interface type='user'>"), the guest agent's channel when agent,
+// and its serial console in a file (printed if the test fails); it is destroyed and
+// undefined at cleanup. It returns the VM and the console file.
+func defineGuest(t *testing.T, dir, name string, img agentGuest, args, nic string, agent bool) (qemuVM, string) {
 	t.Helper()
 	u := randHex(t, 16)
 	m := randHex(t, 3)
 	vm := qemuVM{Name: name, UUID: u[0:8] + "-" + u[8:12] + "-4" + u[13:16] + "-8" + u[17:20] + "-" + u[20:32],
 		MACs: []string{"52:54:00:" + m[0:2] + ":" + m[2:4] + ":" + m[4:6]}}
 	console := filepath.Join(dir, name+".console")
+	channel := ""
+	if agent {
+		channel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
+	}
 	xml := fmt.Sprintf(`<domain type='qemu'>
 <name>%s</name><uuid>%s</uuid>
 <memory unit='MiB'>128</memory><currentMemory unit='MiB'>128</currentMemory>
 <vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type>
-<kernel>%s</kernel><initrd>%s</initrd><cmdline>%s</cmdline></os>
+<kernel>%s</kernel><initrd>%s</initrd><cmdline>%s %s</cmdline></os>
 <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
 <devices>
-<interface type='user'><mac address='%s'/><model type='virtio'/></interface>
-<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
-<serial type='file'><source path='%s'/><target port='0'/></serial>
+%s<mac address='%s'/><model type='virtio'/></interface>
+%s<serial type='file'><source path='%s'/><target port='0'/></serial>
 </devices>
 </domain>
-`, name, vm.UUID, img.Kernel, img.Initrd, img.Cmdline, vm.MACs[0], console)
+`, name, vm.UUID, img.Kernel, img.Initrd, img.Cmdline, args, nic, vm.MACs[0], channel, console)
 	file := filepath.Join(dir, name+".xml")
 	if err := os.WriteFile(file, []byte(xml), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,7 +117,7 @@ func TestGuestAgent(t *testing.T) {
 	mibPath := mibDirs(t)
 	img := guestImage(t)
 	host := "gagent-" + randHex(t, 4)
-	vm, _ := defineAgentVM(t, imageDir(t), host+"-vm", img)
+	vm, _ := defineGuest(t, imageDir(t), host+"-vm", img, "", "<interface type='user'>", true)
 	start := time.Now()
 	virsh(t, "start", vm.Name)
 

@@ -112,45 +112,6 @@ func prefixInUse(t *testing.T, p netip.Prefix) bool {
 	return false
 }
 
-// defineGuest defines a 128 MiB, 1-vCPU TCG domain that boots img directly with extra
-// kernel arguments, one virtio NIC (nic: the <interface> element's opening part and
-// <source>) and its serial console in a file (printed if the test fails), without the
-// guest agent's channel; it is destroyed and undefined at cleanup.
-func defineGuest(t *testing.T, dir, name string, img agentGuest, args, nic string) (qemuVM, string) {
-	t.Helper()
-	u := randHex(t, 16)
-	m := randHex(t, 3)
-	vm := qemuVM{Name: name, UUID: u[0:8] + "-" + u[8:12] + "-4" + u[13:16] + "-8" + u[17:20] + "-" + u[20:32],
-		MACs: []string{"52:54:00:" + m[0:2] + ":" + m[2:4] + ":" + m[4:6]}}
-	console := filepath.Join(dir, name+".console")
-	xml := fmt.Sprintf(`<domain type='qemu'>
-<name>%s</name><uuid>%s</uuid>
-<memory unit='MiB'>128</memory><currentMemory unit='MiB'>128</currentMemory>
-<vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type>
-<kernel>%s</kernel><initrd>%s</initrd><cmdline>%s %s</cmdline></os>
-<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
-<devices>
-%s<mac address='%s'/><model type='virtio'/></interface>
-<serial type='file'><source path='%s'/><target port='0'/></serial>
-</devices>
-</domain>
-`, name, vm.UUID, img.Kernel, img.Initrd, img.Cmdline, args, nic, vm.MACs[0], console)
-	file := filepath.Join(dir, name+".xml")
-	if err := os.WriteFile(file, []byte(xml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(console)
-			t.Logf("%s's console:\n%s", name, b)
-		}
-		removeVM(name)
-	})
-	virsh(t, "define", file)
-	return vm, console
-}
-
 // ipv4Of finds mac's IPv4 address (a/prefix) in virsh output whose rows hold the MAC,
 // then "ipv4" and the address: domifaddr (Name, MAC, Protocol, Address) and
 // net-dhcp-leases (Expiry date and time, MAC, Protocol, IP address, ...).
@@ -224,9 +185,9 @@ func TestLeaseAndARP(t *testing.T) {
 	host := "leasearp-" + randHex(t, 4)
 	staticIP := n.addr(50)
 	leaseVM, _ := defineGuest(t, dir, host+"-lease", img, img.NetDHCP,
-		fmt.Sprintf("<interface type='network'><source network='%s'/>", n.Name))
+		fmt.Sprintf("<interface type='network'><source network='%s'/>", n.Name), false)
 	arpVM, arpConsole := defineGuest(t, dir, host+"-arp", img, fmt.Sprintf("vmgate.ip=%s/24", staticIP),
-		fmt.Sprintf("<interface type='bridge'><source bridge='%s'/>", n.Bridge))
+		fmt.Sprintf("<interface type='bridge'><source bridge='%s'/>", n.Bridge), false)
 	start := time.Now()
 	virsh(t, "start", leaseVM.Name)
 	virsh(t, "start", arpVM.Name)
