@@ -38,17 +38,5 @@ func BenchmarkMIBWalkAddresses(b *testing.B) {
 	if vb, ok := h.Next(ctx, &snmp.Request{}, root); !ok || !vb.OID.HasPrefix(root) {
 		b.Fatalf("no address rows: %v", vb.OID)
 	}
-	cur, r := root, &snmp.Request{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%25 == 0 {
-			r = &snmp.Request{}
-		}
-		vb, ok := h.Next(ctx, r, cur)
-		if !ok || !vb.OID.HasPrefix(root) {
-			cur = root
-			continue
-		}
-		cur = vb.OID
-	}
+	walkTable(b, h, root)
 }
