@@ -46,6 +46,7 @@ type VM struct {
 	HBAs   []HBA  // Domain.Controllers with their indexes, sorted by HBAIndex
 
 	OSIndex     uint32 // supportedOsTable row
+	osKey       string // its registry key
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
 
 	// ActiveSince is when the current run of an active domain started, as the view saw
@@ -238,13 +239,21 @@ func hostRegKey(host, name string) string { return host + ":" + name }
 // runs now, the metadata what was installed.
 func osRegKey(d *hosts.Domain) string {
 	if g := d.GuestOS; g.Known() {
-		return "agent:" + cmp.Or(g.ID, g.Name, g.PrettyName) + "/" + g.VersionID
+		// Everything supportedOsTable shows of the row is in its key (the name, the
+		// version, the ID the family comes from): a guest's answer never changes the
+		// row other VMs point at. ID and VERSION_ID hold no '/' or NUL (hosts keeps
+		// os-release's identifier characters only), the name no NUL.
+		return osAgentKey + g.ID + "/" + g.VersionID + "\x00" + cmp.Or(g.Name, g.PrettyName, g.ID)
 	}
 	if d.OSInfoID != "" {
 		return d.OSInfoID
 	}
 	return "type:" + d.OSType
 }
+
+// osAgentKey starts the os keys of guest agents' answers: the guest writes them, so
+// they are released when no VM holds them any more (other os keys are few and kept).
+const osAgentKey = "agent:"
 
 // kernelRegKey identifies a direct kernel boot; "" when there is none.
 func kernelRegKey(d *hosts.Domain) string {

@@ -14,8 +14,9 @@ import (
 
 // Namespaces of the index registry. Keys are built by the View (see the key helpers in
 // inventory.go); other tables (templates) pick their own namespace and key. The view
-// releases vm, storage, network, hba, image, pool and host keys when their object goes;
-// os and kernel keys are few and kept.
+// releases vm, storage, network, hba, image, pool and host keys when their object goes,
+// and the os keys of guest agents' answers when no VM holds them; the other os keys and
+// the kernel keys are few and kept.
 const (
 	NSVM       = "vm"       // key: VM UUID (canonical form); vmId
 	NSStorage  = "storage"  // key: "<vmId>/<target>"; storageIndex
@@ -23,7 +24,7 @@ const (
 	NSHBA      = "hba"      // key: "<vmId>/<controller type>/<controller index>"; hbaIndex
 	NSImage    = "image"    // key: "<host>:<path>"; diskImageIndex
 	NSPool     = "pool"     // key: "<host>:<pool name>"; storage pool index
-	NSOS       = "os"       // key: "agent:<os-release ID>/<VERSION_ID>", else libosinfo id, else "type:<os type>"; osIndex
+	NSOS       = "os"       // key: "agent:<os-release ID>/<VERSION_ID>\x00<name>", else libosinfo id, else "type:<os type>"; osIndex
 	NSKernel   = "kernel"   // key: kernel NUL initrd NUL cmdline; kernelIndex
 	NSHost     = "host"     // key: configured host name; hypervisor index
 	NSTemplate = "template" // key: template file name; templateIndex

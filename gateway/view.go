@@ -283,7 +283,7 @@ func (v *View) write(host, what string, fn func(*writeTxn) error) {
 func (v *View) begin() *writeTxn {
 	v.seq++
 	return &writeTxn{v: v, txn: v.db.Txn(true), seq: v.seq, now: v.now(),
-		before: map[hosts.UUID]map[[2]string]bool{}}
+		before: map[hosts.UUID]map[[2]string]bool{}, osIdx: map[string]uint32{}}
 }
 
 // writeTxn is one write transaction plus what it needs to release indexes and warn
@@ -296,6 +296,7 @@ type writeTxn struct {
 	resync  bool                              // a full resync, not an event
 	before  map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
 	changes []Change                          // told to OnChange's function after commit
+	osIdx   map[string]uint32                 // agent os keys seen by subKeys: their osIndex
 }
 
 // touch records the registry keys a UUID's records hold before they change.
@@ -331,8 +332,22 @@ func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 		for _, c := range vm.HBAs {
 			keys[[2]string{NSHBA, c.regKey}] = true
 		}
+		if strings.HasPrefix(vm.osKey, osAgentKey) {
+			keys[[2]string{NSOS, vm.osKey}] = true
+			w.osIdx[vm.osKey] = vm.OSIndex
+		}
 	}
 	return keys
+}
+
+// osHeld reports whether k is an os key that a VM still holds: those keys are shared by
+// every VM with the same guest OS.
+func (w *writeTxn) osHeld(k [2]string) bool {
+	if k[0] != NSOS {
+		return false
+	}
+	raw, err := w.txn.First(tableVM, indexOS, numKey(w.osIdx[k[1]]))
+	return err == nil && raw != nil
 }
 
 // commit releases the indexes no record holds any more, warns once about each new
@@ -342,7 +357,7 @@ func (w *writeTxn) commit() {
 	for u, old := range w.before {
 		now := w.subKeys(u)
 		for k := range old {
-			if !now[k] {
+			if !now[k] && !w.osHeld(k) {
 				v.reg.Release(k[0], k[1])
 			}
 		}

@@ -66,6 +66,34 @@ func TestGuestAgentOS(t *testing.T) {
 	if got := getValue(t, h, "osSource", agent); got != int(mib.OSGuestAgent) {
 		t.Errorf("osSource.%d = %v: the row went with a while b still runs that OS", agent, got)
 	}
+	key := osRegKey(&b)
+	if released(t, reg, NSOS, key) {
+		t.Errorf("os key %q released while b holds it", key)
+	}
+
+	// The guest writes its answer: one claiming b's ID and version under another name
+	// gets a row of its own, and cannot rename b's.
+	c := dom(3, hosts.StateRunning)
+	c.GuestAgent, c.GuestOS = true, deb
+	c.GuestOS.Name = "Not Debian"
+	v.DomainUpdated("kvm1", c)
+	if got := osIndexOf(t, v, c.UUID); got == agent {
+		t.Errorf("c (another name) shares b's row %d", agent)
+	}
+	if got := getValue(t, h, "osName", agent); got != "Debian GNU/Linux" {
+		t.Errorf("osName.%d = %v after c's answer", agent, got)
+	}
+
+	// Once no VM holds an agent's key, it is released (a guest rewriting its
+	// os-release does not grow the registry forever).
+	b.GuestOS.VersionID = "13"
+	v.DomainUpdated("kvm1", b)
+	if !released(t, reg, NSOS, key) {
+		t.Errorf("os key %q kept after its last VM moved to another", key)
+	}
+	if released(t, reg, NSOS, osRegKey(&b)) {
+		t.Errorf("b's new os key released")
+	}
 }
 
 func osIndexOf(t *testing.T, v *View, u hosts.UUID) uint32 {

@@ -110,8 +110,9 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	d.Disks = slices.Clone(d.Disks)
 	d.NICs = slices.Clone(d.NICs)
 	d.Controllers = slices.Clone(d.Controllers)
+	osKey := osRegKey(&d)
 	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
-		OSIndex: reg.Index(NSOS, osRegKey(&d))}
+		OSIndex: reg.Index(NSOS, osKey), osKey: osKey}
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}

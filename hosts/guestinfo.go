@@ -3,6 +3,9 @@ package hosts
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -41,7 +44,45 @@ func ParseGuestOS(params []libvirt.TypedParam) GuestOS {
 			}
 		}
 	}
+	// The guest writes these: keep what os-release allows in its identifiers, and
+	// printable, bounded text elsewhere.
+	g.ID, g.VersionID = osReleaseID(g.ID), osReleaseID(g.VersionID)
+	g.Name, g.Version, g.PrettyName = guestText(g.Name), guestText(g.Version), guestText(g.PrettyName)
+	g.KernelRelease = guestText(g.KernelRelease)
 	return g
+}
+
+// maxGuestText bounds a text field of the agent's answer (bytes).
+const maxGuestText = 255
+
+// osReleaseID returns s if it is an os-release identifier (ID, VERSION_ID: 1 to 64 of
+// 0-9, a-z, '.', '_', '-'), else "".
+func osReleaseID(s string) string {
+	if len(s) > 64 {
+		return ""
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || c == '.' || c == '_' || c == '-') {
+			return ""
+		}
+	}
+	return s
+}
+
+// guestText returns s as valid UTF-8 without control characters, cut to maxGuestText
+// bytes at a character boundary.
+func guestText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	for len(s) > maxGuestText {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
 }
 
 // readGuestOS asks dom's guest agent for its OS (one DomainGetGuestInfo call) and

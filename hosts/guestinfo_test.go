@@ -1,7 +1,9 @@
 package hosts
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -99,5 +101,33 @@ func TestGuestOSKept(t *testing.T) {
 	a.storeOS(id, g1)
 	if attached(noAgent) != (GuestOS{}) {
 		t.Fatalf("channel removed: the answer stayed")
+	}
+}
+
+// TestParseGuestOSSanitized: the guest writes its answer. Identifiers outside what
+// os-release allows are dropped, text loses control characters and invalid UTF-8 and
+// is cut to 255 bytes at a character boundary.
+func TestParseGuestOSSanitized(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	g := ParseGuestOS([]libvirt.TypedParam{
+		strParam(libvirt.DomainGuestInfoOsID, "Debian/../x"),
+		strParam(libvirt.DomainGuestInfoOsVersionID, "12"),
+		strParam(libvirt.DomainGuestInfoOsName, "Deb\x00ian\nGNU\xff"),
+		strParam(libvirt.DomainGuestInfoOsPrettyName, long),
+	})
+	if g.ID != "" || g.VersionID != "12" {
+		t.Errorf("ID %q, VersionID %q: want the bad ID dropped, the good version kept", g.ID, g.VersionID)
+	}
+	if g.Name != "DebianGNU\uFFFD" {
+		t.Errorf("Name %q", g.Name)
+	}
+	if len(g.PrettyName) > 255 || !utf8.ValidString(g.PrettyName) || !strings.HasPrefix(long, g.PrettyName) {
+		t.Errorf("PrettyName of %d bytes, valid %v", len(g.PrettyName), utf8.ValidString(g.PrettyName))
+	}
+	if id := osReleaseID(strings.Repeat("a", 65)); id != "" {
+		t.Errorf("a 65-character ID kept")
+	}
+	if id := osReleaseID("opensuse-leap_15.5"); id != "opensuse-leap_15.5" {
+		t.Errorf("a valid ID dropped: %q", id)
 	}
 }
