@@ -106,8 +106,8 @@ type DiskImage struct {
 	// it and has them (the volume's own otherwise).
 	Capacity, Allocation uint64
 	// SizeFrom is that disk (zero UUID: none): while its domain runs, the MIB shows the
-	// sizes of its latest stats poll (block.N.capacity/allocation), which follow a
-	// growing image; the domain read's sizes otherwise.
+	// capacity of its latest stats poll (block.N.capacity, which follows a live resize);
+	// the domain read's otherwise, and always its allocation.
 	SizeFrom DiskRef
 }
 

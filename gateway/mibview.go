@@ -305,16 +305,21 @@ func (ms *mibSnap) storageRow(r VMRow, d *Disk) mib.StorageRow {
 			blk = &ds.Blocks[i]
 		}
 	}
-	switch {
-	case blk != nil:
-		row.Capacity, row.Allocation = blk.Capacity, blk.Allocation
-		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
-	case d.DiskImageIndex != 0:
+	if d.DiskImageIndex != 0 {
 		if im := ms.image(d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
 		} else {
 			row.Capacity, row.Allocation = d.Capacity, d.Allocation
 		}
+	}
+	if blk != nil {
+		// The stats' capacity follows a live resize. Their allocation is not the
+		// image's: for QEMU it is the highest offset written since the process
+		// started (0 for a VM that has not written yet).
+		if blk.Capacity != 0 {
+			row.Capacity = blk.Capacity
+		}
+		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
 	}
 	return row
 }
@@ -420,12 +425,12 @@ func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
 	if v := im.Volume; v != nil {
 		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
 	} else if blk := ms.imageBlock(im); blk != nil {
-		row.Capacity, row.Allocation = blk.Capacity, blk.Allocation
+		row.Capacity = blk.Capacity // as storageRow: the stats' allocation is not the image's
 	}
 	return row, true
 }
 
-// imageBlock returns the latest stats of the disk whose sizes an image outside pools
+// imageBlock returns the latest stats of the disk whose capacity an image outside pools
 // shows, when its domain runs and its host's stats are current; else nil.
 func (ms *mibSnap) imageBlock(im *DiskImage) *hosts.BlockStats {
 	if im.SizeFrom.Target == "" {

@@ -160,7 +160,9 @@ func TestMIBViewGet(t *testing.T) {
 		{"storageDiskImageIndex", "", mibOID(t, "storageDiskImageIndex", web1, vda), gosnmp.Gauge32, img},
 		{"storageDiskImageIndex empty cdrom", "", mibOID(t, "storageDiskImageIndex", web1, sda), gosnmp.Gauge32, uint32(0)},
 		{"storageReadBytes", "", mibOID(t, "storageReadBytes", web1, vda), gosnmp.Counter64, uint64(4096)},
-		{"storageAllocation from stats", "", mibOID(t, "storageAllocation", web1, vda), gosnmp.Counter64, uint64(2 << 30)},
+		// The stats' allocation (2 GiB here) is QEMU's highest written offset, not the
+		// space the image takes: the volume's.
+		{"storageAllocation from the volume", "", mibOID(t, "storageAllocation", web1, vda), gosnmp.Counter64, uint64(1 << 30)},
 		{"storageReadBytes host down", "", mibOID(t, "storageReadBytes", db1, dbDisk), gosnmp.NoSuchInstance, nil},
 		{"diskImagePool", "", mibOID(t, "diskImagePool", img), gosnmp.OctetString, "default"},
 		{"diskImageCapacity", "kvm1", mibOID(t, "diskImageCapacity", img), gosnmp.Counter64, uint64(10 << 30)},
@@ -362,7 +364,9 @@ func TestMIBViewOldCounters(t *testing.T) {
 }
 
 // TestImageSizeFromStats: an image outside pools shows its running domain's latest
-// stats sizes (a growing image), and the domain read's sizes once the domain stops.
+// stats capacity (a live resize), and the domain read's capacity once the domain stops.
+// Its allocation is always the domain read's: the stats' is QEMU's highest written
+// offset, not the space the image takes.
 func TestImageSizeFromStats(t *testing.T) {
 	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -382,25 +386,34 @@ func TestImageSizeFromStats(t *testing.T) {
 	v.Synced("h", hosts.Inventory{Domains: []hosts.Domain{d}})
 	h := mib.NewHandler(NewMIBView(v, reg, nil))
 	w, _ := v.Read().VM("", vmIDOf(t, v, "grow"))
-	img := w.Disks[0].DiskImageIndex
-	alloc := func() any {
+	img, vda := w.Disks[0].DiskImageIndex, w.Disks[0].StorageIndex
+	get := func(name string, idx ...uint32) any {
 		t.Helper()
-		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "diskImageAllocation", img))
+		vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, name, idx...))
 		if vb.Type != gosnmp.Counter64 {
-			t.Fatalf("diskImageAllocation = %v %v", vb.Type, vb.Value)
+			t.Fatalf("%s = %v %v", name, vb.Type, vb.Value)
 		}
 		return vb.Value
 	}
-	if got := alloc(); got != uint64(100<<20) {
-		t.Errorf("before any stats: %v, want the domain read's %d", got, 100<<20)
+	check := func(when string, capacity uint64) {
+		t.Helper()
+		if got := get("diskImageCapacity", img); got != capacity {
+			t.Errorf("%s: diskImageCapacity %v, want %d", when, got, capacity)
+		}
+		if got := get("storageCapacity", w.VMID, vda); got != capacity {
+			t.Errorf("%s: storageCapacity %v, want %d", when, got, capacity)
+		}
+		if got := get("diskImageAllocation", img); got != uint64(100<<20) {
+			t.Errorf("%s: diskImageAllocation %v, want the domain read's %d", when, got, 100<<20)
+		}
+		if got := get("storageAllocation", w.VMID, vda); got != uint64(100<<20) {
+			t.Errorf("%s: storageAllocation %v, want the domain read's %d", when, got, 100<<20)
+		}
 	}
+	check("before any stats", 8<<30)
 	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{d.UUID: {UUID: d.UUID,
-		State: hosts.StateRunning, Blocks: []hosts.BlockStats{{Name: "vda", Capacity: 8 << 30, Allocation: 600 << 20}}}}})
-	if got := alloc(); got != uint64(600<<20) {
-		t.Errorf("running, polled: %v, want the stats' %d", got, 600<<20)
-	}
+		State: hosts.StateRunning, Blocks: []hosts.BlockStats{{Name: "vda", Capacity: 9 << 30, Allocation: 0, Physical: 600 << 20}}}}})
+	check("running, resized", 9<<30)
 	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{}}) // no longer running
-	if got := alloc(); got != uint64(100<<20) {
-		t.Errorf("stopped: %v, want the domain read's %d", got, 100<<20)
-	}
+	check("stopped", 8<<30)
 }
