@@ -49,7 +49,8 @@ type Engine struct {
 	replay   setReplay    // answers of recent SETs
 	setsIn   atomic.Int32 // SETs running or waiting for setMu (setsMax)
 	salt     atomic.Uint64
-	informs  informPeers // what inform receivers' discoveries taught
+	informs  informPeers   // what inform receivers' discoveries taught
+	notifyTO time.Duration // per try of a notification (notifyTimeout; tests shorten it)
 
 	served atomic.Bool
 	mu     sync.Mutex
@@ -87,6 +88,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		version:     "dev",
 		sysObjectID: DefaultSysObjectID,
 		start:       time.Now(),
+		notifyTO:    notifyTimeout,
 		listen:      slices.Clone(cfg.Listen),
 		stateDir:    cfg.StateDir,
 		maxSize:     cfg.MaxMessageSize,
@@ -156,6 +158,7 @@ func (e *Engine) Reload(cfg Config) error {
 		e.log.Warn("snmp listen, state_dir, workers or max_message_size changed: takes effect after a restart")
 	}
 	e.sec.Store(sec)
+	e.informs.reset() // the old users' keys go with them
 	e.log.Info("snmp configuration reloaded", "users", len(cfg.Users), "communities", len(cfg.Communities),
 		"notify_targets", len(cfg.Notify))
 	return nil

@@ -66,7 +66,7 @@ func (e *Engine) notifyOne(ctx context.Context, sec *security, t Target, pdus []
 		Target:    host,
 		Port:      uint16(port),
 		Transport: "udp",
-		Timeout:   notifyTimeout,
+		Timeout:   e.notifyTO,
 		Retries:   notifyRetries,
 		Context:   ctx,
 		MaxOids:   gosnmp.MaxOids,

@@ -21,7 +21,7 @@ type informPeers struct {
 }
 
 // informPeerKey is one target as one user: a configuration reload makes new users, so
-// entries of an old configuration are never used again (and are pruned).
+// entries of an old configuration are never used again (Reload empties the cache).
 type informPeerKey struct {
 	addr string
 	u    *usmUser
@@ -77,6 +77,13 @@ func (c *informPeers) learn(k informPeerKey, x *gosnmp.GoSNMP) {
 		c.m = map[informPeerKey]informPeer{}
 	}
 	c.m[k] = p
+	c.mu.Unlock()
+}
+
+// reset forgets every receiver.
+func (c *informPeers) reset() {
+	c.mu.Lock()
+	c.m = nil
 	c.mu.Unlock()
 }
 

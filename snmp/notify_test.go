@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -134,6 +135,7 @@ type udpProxy struct {
 	target *net.UDPAddr
 	client net.Addr
 	sent   int
+	drop   []byte // client datagrams holding these bytes are dropped (counted)
 }
 
 func startProxy(t *testing.T) *udpProxy {
@@ -157,6 +159,9 @@ func startProxy(t *testing.T) *udpProxy {
 				to = p.client
 			} else {
 				p.client, p.sent = from, p.sent+1
+				if p.drop != nil && bytes.Contains(buf[:n], p.drop) {
+					to = nil
+				}
 			}
 			p.mu.Unlock()
 			if to != nil {
@@ -185,8 +190,10 @@ func (p *udpProxy) count() int {
 }
 
 // TestNotifyInformRemembersReceiver: the second inform to a receiver goes out without
-// a discovery (one datagram, not two), and a receiver replaced by one with another
-// engine ID still gets the next inform.
+// a discovery (one datagram, not two). A receiver replaced by one with another engine ID
+// that drops what carries the old one (silently) still gets the next inform: after the
+// tries with the remembered engine ID, a fresh discovery; and the one after that needs
+// no discovery again.
 func TestNotifyInformRemembersReceiver(t *testing.T) {
 	cfg := baseConfig(t)
 	rcv := &trapReceiver{got: map[string]int{}}
@@ -200,27 +207,54 @@ func TestNotifyInformRemembersReceiver(t *testing.T) {
 	proxy.setTarget(t, listener(receiverEngineID))
 	cfg.Notify = []Target{{Address: "udp:" + proxy.pc.LocalAddr().String(), Version: "v3", User: "ro", Inform: true}}
 	e, _ := startEngine(t, cfg)
-	notify := func() {
+	notify := func() int {
 		t.Helper()
+		before := proxy.count()
 		if err := e.Notify(context.Background(), MustOID("1.3.6.1.4.1.99999.0.1"),
 			[]VarBind{{OID: testRoot.Append(2, 1), Type: gosnmp.Integer, Value: 5}}); err != nil {
 			t.Fatalf("Notify: %v", err)
 		}
+		return proxy.count() - before
 	}
-	notify()
-	first := proxy.count()
-	if first != 2 {
-		t.Errorf("first inform took %d datagrams, want 2: discovery and inform", first)
+	if n := notify(); n != 2 {
+		t.Errorf("first inform took %d datagrams, want 2: discovery and inform", n)
 	}
-	notify()
-	if n := proxy.count() - first; n != 1 {
-		t.Errorf("second inform took %d datagrams (first: %d), want 1: no discovery", n, first)
+	if n := notify(); n != 1 {
+		t.Errorf("second inform took %d datagrams, want 1: no discovery", n)
 	}
-	proxy.setTarget(t, listener("\x80\x00\x1f\x88\x04receiver-2"))
-	notify()
+	proxy.setTarget(t, listener("\x80\x00\x1f\x88\x04other-rcv"))
+	proxy.mu.Lock()
+	proxy.drop = []byte(receiverEngineID)
+	proxy.mu.Unlock()
+	// Shorter tries for the silent receiver (a slow answer to the rediscovery may add
+	// tries: at least, not exactly).
+	e.notifyTO = 300 * time.Millisecond
+	if n := notify(); n < 1+notifyRetries+2 {
+		t.Errorf("inform to the replaced receiver took %d datagrams, want at least %d: %d tries with the old engine ID, discovery, inform",
+			n, 1+notifyRetries+2, 1+notifyRetries)
+	}
+	e.notifyTO = notifyTimeout
+	if n := notify(); n != 1 {
+		t.Errorf("inform after the rediscovery took %d datagrams, want 1", n)
+	}
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
-	if rcv.got["3 inform"] != 3 {
-		t.Errorf("received %v, want 3 informs", rcv.got)
+	if rcv.got["3 inform"] != 4 {
+		t.Errorf("received %v, want 4 informs", rcv.got)
+	}
+}
+
+// TestReloadForgetsInformReceivers: a reload drops what informs learnt, with the keys
+// of the users it replaces.
+func TestReloadForgetsInformReceivers(t *testing.T) {
+	cfg := baseConfig(t)
+	e, _ := startEngine(t, cfg)
+	u := e.sec.Load().users["ro"]
+	e.informs.m = map[informPeerKey]informPeer{{addr: "udp:127.0.0.1:9", u: u}: {engineID: "x"}}
+	if err := e.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.informs.m) != 0 {
+		t.Errorf("after Reload, %d inform receivers remembered", len(e.informs.m))
 	}
 }
