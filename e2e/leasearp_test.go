@@ -280,6 +280,16 @@ func TestLeaseAndARP(t *testing.T) {
 				if src, _, why := addressRow(t, g, cred, vmID, staticIP); why == "" {
 					t.Errorf("networkAddressTable has %s for %s (source %s), but libvirt tells no address", staticIP, arpVM.Name, src)
 				}
+				// The operator is told once, at warning level, and the host is not asked again.
+				pollUntil(t, leaseARPTimeout, "the gateway's log says the ARP table is unreadable", func() string {
+					if !strings.Contains(g.Logs(), "cannot read its ARP table") {
+						return "no such line in the log"
+					}
+					return ""
+				})
+				if n := strings.Count(g.Logs(), "cannot read its ARP table"); n > 1 {
+					t.Errorf("the ARP table's failure logged %d times, want once per connection", n)
+				}
 				kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 				t.Skipf("SKIPPING the ARP check: the host's ARP table has %s at %s, but libvirtd's ARP source fails (%v): "+
 					"its netlink parser (libvirt 9.0) rejects the NLMSG_DONE that this kernel (%s) sends in the same "+

@@ -186,7 +186,9 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 	if p.network {
 		sources = append(sources, AddrLease)
 	}
-	sources = append(sources, AddrARP)
+	if !c.arpBroken.Load() {
+		sources = append(sources, AddrARP)
+	}
 	covered := map[string]bool{}
 	for _, src := range sources {
 		ifs, err := callT(ctx, c, fmt.Sprintf("DomainInterfaceAddresses %q source %d", dom.Name, src),
@@ -198,6 +200,10 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 		}
 		if err != nil {
 			agentDown = agentDown || (src == AddrAgent && isLibvirtCode(err, libvirt.ErrAgentUnresponsive))
+			if src == AddrARP && isLibvirtCode(err, libvirt.ErrInternalError) && !c.arpBroken.Swap(true) {
+				s.log.Warn("the hypervisor's libvirtd cannot read its ARP table: no addresses from ARP "+
+					"until it reconnects (guest agent and DHCP leases still apply)", "err", err)
+			}
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
 		}

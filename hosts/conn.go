@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,12 @@ type conn struct {
 
 	mu     sync.Mutex
 	reason error // why kill was called, first reason wins
+
+	// arpBroken: the hypervisor's libvirtd failed to read its own ARP table (e.g.
+	// libvirt 9.0 on kernels that end a neighbour dump in the same datagram: "wrong
+	// nlmsg len"). It is the host's table, so no domain's ARP query is made again on
+	// this connection.
+	arpBroken atomic.Bool
 }
 
 // openConn dials and opens the driver URI, all under ctx (the connect deadline).
