@@ -368,24 +368,14 @@ func TestMIBViewOldCounters(t *testing.T) {
 // Its allocation is always the domain read's: the stats' is QEMU's highest written
 // offset, not the space the image takes.
 func TestImageSizeFromStats(t *testing.T) {
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := NewView(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.SetHosts([]HostSpec{{Name: "h", URI: "test:///default"}})
-	now := time.Now()
-	v.Health("h", hosts.Health{Status: hosts.Up, Since: now, LastSync: now})
+	v := newTestView(t, "h")
+	now := v.clk.Now()
 	d := hosts.Domain{UUID: hosts.UUID{0x33, 15: 1}, Name: "grow", ID: 2, State: hosts.StateRunning, OSType: "hvm",
 		Disks: []hosts.Disk{{Device: "disk", Type: "file", Bus: "virtio", Target: "vda", Source: "/srv/grow.qcow2",
 			Format: "qcow2", Capacity: 8 << 30, Allocation: 100 << 20}}}
 	v.Synced("h", hosts.Inventory{Domains: []hosts.Domain{d}})
-	h := mib.NewHandler(NewMIBView(v, reg, nil))
-	w, _ := v.Read().VM("", vmIDOf(t, v, "grow"))
+	h := mib.NewHandler(NewMIBView(v.View, v.reg, nil))
+	w, _ := v.Read().VM("", vmIDOf(t, v.View, "grow"))
 	img, vda := w.Disks[0].DiskImageIndex, w.Disks[0].StorageIndex
 	get := func(name string, idx ...uint32) any {
 		t.Helper()

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -17,15 +15,8 @@ import (
 // metadata; VMs with the same os-release ID and VERSION_ID share it; once the answer is
 // gone (the VM shut off) the VM is back on its libosinfo row.
 func TestGuestAgentOS(t *testing.T) {
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := NewView(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tv := newTestView(t)
+	v, reg := tv.View, tv.reg
 	h := mib.NewHandler(NewMIBView(v, reg, nil))
 	deb := hosts.GuestOS{ID: "debian", Name: "Debian GNU/Linux", Version: "12 (bookworm)", VersionID: "12",
 		PrettyName: "Debian GNU/Linux 12 (bookworm)", KernelRelease: "6.1.0-57-amd64"}
