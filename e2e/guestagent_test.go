@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type agentGuest struct {
 	Kernel, Initrd, Cmdline      string
 	OSName, OSVersionID, GuestIP string
 	NetDHCP                      string // the command-line argument for DHCP (NET_DHCP)
+	Fill                         string // the command-line argument's prefix to write N MiB to vda (FILL)
 }
 
 // guestImage builds (or finds in its cache) the agent guest image; it skips the test,
@@ -54,7 +56,7 @@ func guestImage(t *testing.T) agentGuest {
 	}
 	g := agentGuest{Kernel: facts["KERNEL"], Initrd: facts["INITRD"], Cmdline: facts["CMDLINE"],
 		OSName: facts["OS_NAME"], OSVersionID: facts["OS_VERSION_ID"], GuestIP: facts["GUEST_IP"],
-		NetDHCP: facts["NET_DHCP"]}
+		NetDHCP: facts["NET_DHCP"], Fill: facts["FILL"]}
 	if g.Kernel == "" || g.Initrd == "" || g.OSName == "" || g.GuestIP == "" {
 		t.Fatalf("%s printed incomplete facts: %q", script, out)
 	}
@@ -64,9 +66,9 @@ func guestImage(t *testing.T) agentGuest {
 // defineGuest defines a 128 MiB, 1-vCPU TCG domain that boots img directly with extra
 // kernel arguments (args), one virtio NIC (nic: the <interface> element's opening part
 // and <source>, e.g. "<interface type='user'>"), the guest agent's channel when agent,
-// and its serial console in a file (printed if the test fails); it is destroyed and
-// undefined at cleanup. It returns the VM and the console file.
-func defineGuest(t *testing.T, dir, name string, img agentGuest, args, nic string, agent bool) (qemuVM, string) {
+// its serial console in a file (printed if the test fails) and more devices (XML, may be
+// ""); it is destroyed and undefined at cleanup. It returns the VM and the console file.
+func defineGuest(t *testing.T, dir, name string, img agentGuest, args, nic string, agent bool, more string) (qemuVM, string) {
 	t.Helper()
 	u := randHex(t, 16)
 	m := randHex(t, 3)
@@ -87,9 +89,9 @@ func defineGuest(t *testing.T, dir, name string, img agentGuest, args, nic strin
 <devices>
 %s<mac address='%s'/><model type='virtio'/></interface>
 %s<serial type='file'><source path='%s'/><target port='0'/></serial>
-</devices>
+%s</devices>
 </domain>
-`, name, vm.UUID, img.Kernel, img.Initrd, img.Cmdline, args, nic, vm.MACs[0], channel, console)
+`, name, vm.UUID, img.Kernel, img.Initrd, img.Cmdline, args, nic, vm.MACs[0], channel, console, more)
 	file := filepath.Join(dir, name+".xml")
 	if err := os.WriteFile(file, []byte(xml), 0o644); err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func TestGuestAgent(t *testing.T) {
 	mibPath := mibDirs(t)
 	img := guestImage(t)
 	host := "gagent-" + randHex(t, 4)
-	vm, _ := defineGuest(t, imageDir(t), host+"-vm", img, "", "<interface type='user'>", true)
+	vm, _ := defineGuest(t, imageDir(t), host+"-vm", img, "", "<interface type='user'>", true, "")
 	start := time.Now()
 	virsh(t, "start", vm.Name)
 
@@ -240,4 +242,70 @@ func addressRow(t *testing.T, g *Gateway, cred Cred, vmID string, ip netip.Addr)
 		}
 	}
 	return "", "", fmt.Sprintf("no networkAddressTable row for %s under vmId %s: %v", ip, vmID, sources)
+}
+
+// TestDiskImageGrowth: the agent guest writes 32 MiB to a qcow2 image outside any pool
+// while it runs; the gateway notices the writes in its stats, sizes the disk again and
+// shows the grown image's allocation (virsh domblkinfo) in diskImagesTable and
+// storageTable, without any event from libvirt.
+func TestDiskImageGrowth(t *testing.T) {
+	bin := needQemu(t)
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skipf("SKIPPING: no qemu-img: %v", err)
+	}
+	img := guestImage(t)
+	if img.Fill == "" {
+		t.Fatal("the guest image has no FILL fact (IMAGE_REV < 3?)")
+	}
+	mibPath := mibDirs(t)
+	host := "grow-" + randHex(t, 4)
+	dir := imageDir(t)
+	disk := filepath.Join(dir, "grow.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", disk, "256M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v: %s", err, out)
+	}
+	more := fmt.Sprintf("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"+
+		"<target dev='vda' bus='virtio'/></disk>\n", disk)
+	vm, console := defineGuest(t, dir, host+"-vm", img, img.Fill+"32", "<interface type='user'>", false, more)
+	before := parseColon(virsh(t, "domblkinfo", vm.Name, "vda"))["Allocation"]
+
+	cfg := qemuConfig(host)
+	hostOptions(&cfg, map[string]map[string]any{
+		host: {"call_timeout": "3m", "stats_interval": "1s", "address_interval": "2s"},
+	})
+	g := Start(t, bin, cfg)
+	cred := admin.Cred(host)
+	virsh(t, "start", vm.Name)
+	pollUntil(t, guestAgentTimeout, "the guest wrote to its disk", func() string {
+		b, _ := os.ReadFile(console)
+		if !strings.Contains(string(b), "vmgate-guest: wrote 32 MiB to vda") {
+			return "its console does not say so yet"
+		}
+		return ""
+	})
+	info := parseColon(virsh(t, "domblkinfo", vm.Name, "vda"))
+	grown, _ := strconv.ParseUint(info["Allocation"], 10, 64)
+	if was, _ := strconv.ParseUint(before, 10, 64); grown < was+32<<20 {
+		t.Fatalf("virsh domblkinfo: allocation %d after writing 32 MiB, %d before", grown, was)
+	}
+	pollUntil(t, guestAgentTimeout, "the grown allocation served", func() string {
+		imgs := readTable(t, g, mibPath, cred, "diskImagesTable")
+		rows := imgs.byColumn("diskImagePath", disk)
+		if len(rows) != 1 {
+			return fmt.Sprintf("%d rows with path %s", len(rows), disk)
+		}
+		if r := imgs[rows[0]]; r["diskImageAllocation"] != info["Allocation"] || r["diskImageCapacity"] != info["Capacity"] {
+			return fmt.Sprintf("row %v, virsh domblkinfo %v", r, info)
+		}
+		id, err := vmIDOf(readTable(t, g, mibPath, cred, "virtualMachinesTable"), vm.UUID)
+		if err != nil {
+			return err.Error()
+		}
+		for _, s := range readTable(t, g, mibPath, cred, "storageTable").subRows(id) {
+			if s["storageAllocation"] != info["Allocation"] {
+				return fmt.Sprintf("storage row %v, virsh domblkinfo %v", s, info)
+			}
+		}
+		return ""
+	})
 }

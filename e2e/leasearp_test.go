@@ -185,9 +185,9 @@ func TestLeaseAndARP(t *testing.T) {
 	host := "leasearp-" + randHex(t, 4)
 	staticIP := n.addr(50)
 	leaseVM, _ := defineGuest(t, dir, host+"-lease", img, img.NetDHCP,
-		fmt.Sprintf("<interface type='network'><source network='%s'/>", n.Name), false)
+		fmt.Sprintf("<interface type='network'><source network='%s'/>", n.Name), false, "")
 	arpVM, arpConsole := defineGuest(t, dir, host+"-arp", img, fmt.Sprintf("vmgate.ip=%s/24", staticIP),
-		fmt.Sprintf("<interface type='bridge'><source bridge='%s'/>", n.Bridge), false)
+		fmt.Sprintf("<interface type='bridge'><source bridge='%s'/>", n.Bridge), false, "")
 	start := time.Now()
 	virsh(t, "start", leaseVM.Name)
 	virsh(t, "start", arpVM.Name)

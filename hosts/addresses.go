@@ -34,11 +34,13 @@ type IfaceAddr struct {
 
 // addrPlan is what decides how a domain's addresses are asked for: its NICs' MACs,
 // whether one is on a libvirt network (leases), whether it has a guest agent (which is
-// also asked for the guest's OS).
+// also asked for the guest's OS). The same rounds check the sizes of its disks outside
+// pools (sized).
 type addrPlan struct {
 	macs    []string
 	network bool
 	agent   bool
+	sized   []Disk // file and block disks outside pools, with the sizes last read
 }
 
 func planOf(d *Domain) (addrPlan, bool) {
@@ -47,7 +49,12 @@ func planOf(d *Domain) (addrPlan, bool) {
 		p.macs = append(p.macs, n.MAC)
 		p.network = p.network || n.Type == "network"
 	}
-	return p, len(p.macs) > 0 || p.agent
+	for _, dk := range d.Disks {
+		if dk.Target != "" && (dk.Capacity != 0 || dk.Allocation != 0) { // sized by blockSizes
+			p.sized = append(p.sized, dk)
+		}
+	}
+	return p, len(p.macs) > 0 || p.agent || len(p.sized) > 0
 }
 
 // addrPlans holds the plans of a host's domains that have NICs or a guest agent
@@ -63,6 +70,11 @@ type addrPlans struct {
 	due  map[UUID]bool        // domains to read at the next round
 	at   time.Time            // when every domain was last read; zero: at the next round
 	os   map[UUID]GuestOS     // the agent's last OS answer, while the domain runs
+	// wr is, per domain and disk target of plan.sized, the bytes the domain had written
+	// at the last round: a disk written since can have grown. A re-read keeps it: what
+	// was written after that round, while the sizes were read again or later, shows as
+	// another change at the next round.
+	wr map[UUID]map[string]uint64
 }
 
 func (a *addrPlans) reset(doms []Domain) {
@@ -73,7 +85,7 @@ func (a *addrPlans) reset(doms []Domain) {
 		}
 	}
 	a.mu.Lock()
-	a.m, a.last, a.due, a.at = m, nil, nil, time.Time{}
+	a.m, a.last, a.due, a.at, a.wr = m, nil, nil, time.Time{}, nil // a resync read every size
 	for id := range a.os {
 		if _, ok := m[id]; !ok {
 			delete(a.os, id)
@@ -99,7 +111,34 @@ func (a *addrPlans) set(d *Domain, found bool) {
 		delete(a.last, d.UUID)
 		delete(a.due, d.UUID)
 		delete(a.os, d.UUID)
+		delete(a.wr, d.UUID)
 	}
+}
+
+// written returns the disks of p.sized that ds shows written since the last round, and
+// records what ds shows. The first round of a domain (after a connect or a resync)
+// only records: its sizes were just read.
+func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []Disk {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wr == nil {
+		a.wr = map[UUID]map[string]uint64{}
+	}
+	last, seen := a.wr[id]
+	now := make(map[string]uint64, len(p.sized))
+	var out []Disk
+	for _, dk := range p.sized {
+		for i := range ds.Blocks {
+			if b := &ds.Blocks[i]; b.Name == dk.Target {
+				now[dk.Target] = b.WrBytes
+				if w, ok := last[dk.Target]; seen && (!ok || w != b.WrBytes) {
+					out = append(out, dk)
+				}
+			}
+		}
+	}
+	a.wr[id] = now
+	return out
 }
 
 // plan returns how to read id's addresses, and whether to read them this round (else
@@ -138,9 +177,10 @@ func (a *addrPlans) round(every time.Duration, now time.Time) bool {
 // agent when the domain has one, leases when a NIC is on a libvirt network, the ARP
 // table for the NICs still without an address; a source that fails is skipped (logged
 // at debug level). Otherwise the addresses last read. In the same rounds, a domain with
-// a guest agent is asked for its OS (readGuestOS); osChanged lists the domains whose
-// answer changed, to be re-read and reported with it.
-func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (osChanged []UUID, err error) {
+// a guest agent is asked for its OS (readGuestOS), and the disks outside pools that the
+// domain wrote to since the last round are sized (sizesChanged); reread lists the
+// domains whose OS answer or disk sizes changed, to be re-read and reported with them.
+func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (reread []UUID, err error) {
 	full := s.plans.round(s.cfg.AddressInterval, st.At)
 	for id, ds := range st.Domains {
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
@@ -156,20 +196,50 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 				return nil, err
 			}
 			s.plans.store(id, addrs)
+			changed := false
 			if p.agent && !agentDown {
-				changed, err := s.readGuestOS(ctx, c, id, doms[id])
-				if err != nil {
+				if changed, err = s.readGuestOS(ctx, c, id, doms[id]); err != nil {
 					return nil, err
 				}
-				if changed {
-					osChanged = append(osChanged, id)
-				}
+			}
+			if grown, err := s.sizesChanged(ctx, c, doms[id], s.plans.written(id, p, &ds)); err != nil {
+				return nil, err
+			} else if grown {
+				changed = true
+			}
+			if changed {
+				reread = append(reread, id)
 			}
 		}
 		ds.Addrs = addrs
 		st.Domains[id] = ds
 	}
-	return osChanged, nil
+	return reread, nil
+}
+
+// sizesChanged reads the sizes of disks (DomainGetBlockInfo, one call each) and says
+// whether one differs from what the domain's last read found: then the domain is
+// re-read, and its report carries the new sizes. A failure is logged at debug level
+// and changes nothing; only a lost connection is returned.
+func (s *Supervisor) sizesChanged(ctx context.Context, c *conn, dom libvirt.Domain, disks []Disk) (bool, error) {
+	for _, dk := range disks {
+		type sizes struct{ alloc, capacity uint64 }
+		got, err := callT(ctx, c, fmt.Sprintf("DomainGetBlockInfo %q %s", dom.Name, dk.Target), func(l *lv) (sizes, error) {
+			alloc, capacity, _, err := l.DomainGetBlockInfo(dom, dk.Target, 0)
+			return sizes{alloc, capacity}, err
+		})
+		if connLost(err) || ctx.Err() != nil {
+			return false, err
+		}
+		if err != nil {
+			s.log.Debug("disk sizes not read", "domain", dom.Name, "disk", dk.Target, "err", err)
+			continue
+		}
+		if got.alloc != dk.Allocation || got.capacity != dk.Capacity {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // domainAddresses reads one domain's addresses; agentDown says libvirt found its guest

@@ -99,3 +99,48 @@ func TestAddrPlansRounds(t *testing.T) {
 		t.Fatalf("removed domain: ok=%v last=%v", ok, last)
 	}
 }
+
+// TestSizedDisksWritten: a domain's disks outside pools (sized at its read) are in its
+// plan; a round reports those written since the previous round, never at the domain's
+// first round, nor a disk that was not written.
+func TestSizedDisksWritten(t *testing.T) {
+	id := UUID{3}
+	d := Domain{UUID: id, Disks: []Disk{
+		{Type: "file", Target: "vda", Source: "/srv/a.qcow2", Capacity: 1 << 30, Allocation: 1 << 20},
+		{Type: "file", Target: "vdb", Source: "/srv/b.raw", Capacity: 1 << 30, Allocation: 1 << 20},
+		{Type: "volume", Target: "vdc", Pool: "p", Volume: "c"}, // a pool's volume: not sized here
+	}}
+	p, ok := planOf(&d)
+	if !ok || len(p.sized) != 2 || p.sized[0].Target != "vda" || p.sized[1].Target != "vdb" {
+		t.Fatalf("plan %+v %v: want vda and vdb sized", p, ok)
+	}
+	stats := func(vda, vdb uint64) *DomainStats {
+		return &DomainStats{Blocks: []BlockStats{{Name: "vda", WrBytes: vda}, {Name: "vdb", WrBytes: vdb}, {Name: "vdc", WrBytes: 9}}}
+	}
+	var a addrPlans
+	a.set(&d, true)
+	if got := a.written(id, p, stats(10, 20)); len(got) != 0 {
+		t.Errorf("first round after the read: %v", got)
+	}
+	if got := a.written(id, p, stats(10, 20)); len(got) != 0 {
+		t.Errorf("nothing written: %v", got)
+	}
+	if got := a.written(id, p, stats(15, 20)); len(got) != 1 || got[0].Target != "vda" {
+		t.Errorf("vda written: %v", got)
+	}
+	// A re-read (after the round that saw vda written) keeps the record: what was
+	// written since, during or after that read, shows at the next round.
+	a.set(&d, true)
+	if got := a.written(id, p, stats(20, 20)); len(got) != 1 || got[0].Target != "vda" {
+		t.Errorf("vda written again around the re-read: %v", got)
+	}
+	if got := a.written(id, p, stats(20, 20)); len(got) != 0 {
+		t.Errorf("nothing written since: %v", got)
+	}
+	a.set(&d, false) // removed
+	a.reset(nil)
+	a.set(&d, true)
+	if got := a.written(id, p, stats(99, 99)); len(got) != 0 {
+		t.Errorf("first round after the domain came back: %v", got)
+	}
+}

@@ -345,12 +345,12 @@ func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 		st.Domains[id] = parseDomainStats(id, r.Params)
 		doms[id] = r.Dom
 	}
-	osChanged, err := s.pollAddresses(ctx, c, st, doms)
+	reread, err := s.pollAddresses(ctx, c, st, doms)
 	if err != nil {
 		return nil, err
 	}
 	s.emit(func() { s.sink.Stats(s.cfg.Name, st) })
-	for _, id := range osChanged {
+	for _, id := range reread {
 		if err := s.refresh(ctx, c, id); connLost(err) {
 			return st, err
 		}
