@@ -88,15 +88,23 @@ func TestQemuMIB(t *testing.T) {
 		}
 	})
 
+	// QEMU suspends to RAM through the guest agent: a domain without its channel is
+	// refused in the test phase (inconsistentValue), and nothing changes.
+	t.Run("pmsuspended without guest agent", func(t *testing.T) {
+		id := ids[contexts[0].name][running.UUID]
+		r := g.Set(t, admin.Cred(host), inst(vmEntry, colVmState, mustVMID(t, id)), "i", "8")
+		mustFail(t, r)
+		mustContain(t, r, "Reason: inconsistentValue")
+		if st := parseColon(virsh(t, "dominfo", running.Name))["State"]; st != "running" {
+			t.Errorf("virsh dominfo: state %q after the refused SET", st)
+		}
+	})
+
 	// QEMU cannot unplug a vCPU the domain booted with: the SET is refused in its test
 	// phase (inconsistentValue), not left to fail in libvirt, and nothing changes.
 	t.Run("unplug a boot vCPU", func(t *testing.T) {
 		id := ids[contexts[0].name][running.UUID]
-		n, err := strconv.ParseUint(id, 10, 32)
-		if err != nil {
-			t.Fatalf("vmId %q", id)
-		}
-		r := g.Set(t, admin.Cred(host), inst(cpuEntry, colCpuRowStatus, uint32(n), 2), "i", "6")
+		r := g.Set(t, admin.Cred(host), inst(cpuEntry, colCpuRowStatus, mustVMID(t, id), 2), "i", "6")
 		mustFail(t, r)
 		mustContain(t, r, "Reason: inconsistentValue")
 		if got := strings.TrimSpace(virsh(t, "vcpucount", running.Name, "--live", "--active")); got != "2" {
@@ -291,4 +299,14 @@ func vmUUIDHex(t *testing.T, g *Gateway, cred Cred, id string) string {
 	t.Helper()
 	col, _ := mib.Lookup("vmUUID")
 	return hexUUID(g.Get(t, cred, col.String()+"."+id)[0].Hex())
+}
+
+// mustVMID parses a vmId read from a table.
+func mustVMID(t *testing.T, id string) uint32 {
+	t.Helper()
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		t.Fatalf("vmId %q: %v", id, err)
+	}
+	return uint32(n)
 }

@@ -50,7 +50,7 @@ func (c *Control) VM(scope string, vmID uint32) (mib.VMInfo, bool) {
 	info := mib.VMInfo{
 		ID: r.VMID, UUID: d.UUID.String(), Name: d.Name, Host: r.Host,
 		State: mib.VMState(int(d.State) + 1), Persistent: d.Persistent, Autostart: d.Autostart,
-		GuestAgent: d.GuestAgent, FixedVCPUs: d.FixedVCPUs, MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
+		NoPMAgent: (d.DomainType == "qemu" || d.DomainType == "kvm") && !d.GuestAgent, FixedVCPUs: d.FixedVCPUs, MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
 		VCPUs: uint32(max(d.VCPUs, 0)), MaxVCPUs: uint32(max(d.MaxVCPUs, 0)),
 	}
 	if r.Stale {

@@ -67,7 +67,9 @@ type VMInfo struct {
 	State      VMState // StateUnknown while the host is not connected
 	Persistent bool
 	Autostart  bool
-	GuestAgent bool // the domain has the QEMU guest agent's channel (pmsuspended needs it)
+	// NoPMAgent: a QEMU domain without the guest agent's channel (QEMU suspends to RAM
+	// through the agent; other drivers, e.g. Xen's, do not need one).
+	NoPMAgent bool
 	// FixedVCPUs: the running VM cannot lose a vCPU (QEMU unplugs only vCPUs plugged
 	// while it runs, and needs ACPI).
 	FixedVCPUs bool

@@ -103,7 +103,7 @@ func (p *planner) transition(v setVar, vm VMInfo) (change, error) {
 		c.do, c.undo = set(StateRunning), set(StatePaused)
 	case to == StateRunning && from == StatePMSuspended:
 		c.do = set(StateRunning)
-	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked) && !vm.GuestAgent:
+	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked) && vm.NoPMAgent:
 		return change{}, setErr(gosnmp.InconsistentValue, v,
 			"pmsuspended needs the QEMU guest agent: the domain has no org.qemu.guest_agent.0 channel")
 	case to == StatePMSuspended && (from == StateRunning || from == StateBlocked):
