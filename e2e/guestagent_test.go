@@ -276,13 +276,7 @@ func TestDiskImageGrowth(t *testing.T) {
 	g := Start(t, bin, cfg)
 	cred := admin.Cred(host)
 	virsh(t, "start", vm.Name)
-	pollUntil(t, guestAgentTimeout, "the guest wrote to its disk", func() string {
-		b, _ := os.ReadFile(console)
-		if !strings.Contains(string(b), "vmgate-guest: wrote 32 MiB to vda") {
-			return "its console does not say so yet"
-		}
-		return ""
-	})
+	waitConsole(t, guestAgentTimeout, console, "vmgate-guest: wrote 32 MiB to vda")
 	info := parseColon(virsh(t, "domblkinfo", vm.Name, "vda"))
 	grown, _ := strconv.ParseUint(info["Allocation"], 10, 64)
 	if was, _ := strconv.ParseUint(before, 10, 64); grown < was+32<<20 {
@@ -305,6 +299,18 @@ func TestDiskImageGrowth(t *testing.T) {
 			if s["storageAllocation"] != info["Allocation"] {
 				return fmt.Sprintf("storage row %v, virsh domblkinfo %v", s, info)
 			}
+		}
+		return ""
+	})
+}
+
+// waitConsole waits until the guest's console file (defineGuest) holds line.
+func waitConsole(t *testing.T, timeout time.Duration, console, line string) {
+	t.Helper()
+	pollUntil(t, timeout, "console says "+line, func() string {
+		b, _ := os.ReadFile(console)
+		if !strings.Contains(string(b), line) {
+			return "its console does not say so yet"
 		}
 		return ""
 	})

@@ -252,13 +252,7 @@ func TestLeaseAndARP(t *testing.T) {
 
 	t.Run("arp", func(t *testing.T) {
 		mac := arpVM.MACs[0]
-		pollUntil(t, leaseARPTimeout, arpVM.Name+" set its address", func() string {
-			b, _ := os.ReadFile(arpConsole)
-			if !strings.Contains(string(b), fmt.Sprintf("vmgate-guest: eth0 %s/24", staticIP)) {
-				return "its console does not say so yet"
-			}
-			return ""
-		})
+		waitConsole(t, leaseARPTimeout, arpConsole, fmt.Sprintf("vmgate-guest: eth0 %s/24", staticIP))
 		// The first datagram normally does it; one per poll until the entry is complete
 		// covers a guest whose first ARP answer was lost.
 		pollUntil(t, leaseARPTimeout, "the host's ARP table has "+staticIP.String(), func() string {
