@@ -182,7 +182,7 @@ func (g *Gateway) waitReady() error {
 	var last Result
 	for time.Now().Before(deadline) {
 		if g.Exited() {
-			return fmt.Errorf("vmgate exited before it was ready: %v\n%s", g.exitErr(), g.Logs())
+			return fmt.Errorf("vmgate exited before it was ready: %w\n%s", g.exitErr(), g.Logs())
 		}
 		last = g.run(cred, "snmpget", []string{"-t", "0.3", "-r", "0"}, sysUpTime)
 		if last.Err == nil && strings.Contains(last.Stdout, sysUpTime) {

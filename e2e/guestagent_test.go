@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -42,7 +43,7 @@ func guestImage(t *testing.T) agentGuest {
 	out, err := exec.Command(script).Output()
 	if err != nil {
 		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = string(ee.Stderr)
 		}
 		t.Skipf("SKIPPING guest-agent test: the agent guest image cannot be built: %s: %v: %s", script, err, stderr)

@@ -103,7 +103,7 @@ type vmSpec struct {
 // at cleanup (t.TempDir is mode 0700 under a 0700 parent).
 func imageDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "vmgate-mibchk-")
+	dir, err := os.MkdirTemp("", "vmgate-mibchk-") //nolint:usetesting // QEMU must reach it; t.TempDir is 0700
 	if err != nil {
 		t.Fatal(err)
 	}

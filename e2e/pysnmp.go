@@ -67,7 +67,7 @@ func (r PyResult) String() string {
 func PySNMPMissing() error {
 	out, err := exec.Command(Python, "-c", "import pysnmp; print(pysnmp.__version__)").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s cannot import pysnmp (apt-get install python3-pysnmp4): %v: %s", Python, err, out)
+		return fmt.Errorf("%s cannot import pysnmp (apt-get install python3-pysnmp4): %w: %s", Python, err, out)
 	}
 	return nil
 }

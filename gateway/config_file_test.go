@@ -66,13 +66,14 @@ func TestLoadConfigErrorsNameTheFile(t *testing.T) {
 		path func(t *testing.T) string
 		want string
 	}{
-		{"missing", func(t *testing.T) string { return filepath.Join(dir, "nope.yaml") }, "no such file"},
-		{"directory", func(t *testing.T) string { return dir }, "not a regular file"},
-		{"empty", func(t *testing.T) string { return writeConfig(t, "", 0o600) }, "empty"},
-		{"syntax", func(t *testing.T) string { return writeConfig(t, "snmp: [\n", 0o600) }, "yaml syntax"},
-		{"unknown key", func(t *testing.T) string { return writeConfig(t, minimalYAML+"x: 1\n", 0o600) }, "line 8: field x not found"},
-		{"invalid", func(t *testing.T) string { return writeConfig(t, "snmp: {}\n", 0o600) }, "snmp.state_dir"},
+		{"missing", func(*testing.T) string { return filepath.Join(dir, "nope.yaml") }, "no such file"},
+		{"directory", func(*testing.T) string { return dir }, "not a regular file"},
+		{"empty", func(t *testing.T) string { t.Helper(); return writeConfig(t, "", 0o600) }, "empty"},
+		{"syntax", func(t *testing.T) string { t.Helper(); return writeConfig(t, "snmp: [\n", 0o600) }, "yaml syntax"},
+		{"unknown key", func(t *testing.T) string { t.Helper(); return writeConfig(t, minimalYAML+"x: 1\n", 0o600) }, "line 8: field x not found"},
+		{"invalid", func(t *testing.T) string { t.Helper(); return writeConfig(t, "snmp: {}\n", 0o600) }, "snmp.state_dir"},
 		{"too big", func(t *testing.T) string {
+			t.Helper()
 			return writeConfig(t, minimalYAML+"#"+strings.Repeat("x", maxConfigSize)+"\n", 0o600)
 		}, "larger than"},
 	}

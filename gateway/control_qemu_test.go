@@ -56,7 +56,7 @@ func TestControlOnQEMU(t *testing.T) {
 	})
 
 	tv := newTestView(t)
-	tv.View.now = time.Now
+	tv.now = time.Now
 	const host = "qemu-ctl"
 	tv.SetHosts([]HostSpec{{Name: host, URI: "qemu:///system", StatsInterval: time.Minute}})
 	sup, err := hosts.New(hosts.Config{Name: host, URI: "qemu:///system", StatsInterval: time.Minute,

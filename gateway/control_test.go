@@ -26,7 +26,7 @@ func newControlFixture(t *testing.T) *controlFixture {
 	t.Helper()
 	node := requireLibvirtd(t)
 	tv := newTestView(t)
-	tv.View.now = time.Now
+	tv.now = time.Now
 	const host = "gw-ctl"
 	uri := "test+unix://" + node
 	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})

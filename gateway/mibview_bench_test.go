@@ -15,7 +15,10 @@ import (
 
 // benchMIB is a handler over a view with one host of n VMs (2 disks, 1 NIC, 2 vCPUs
 // each) and current counters.
-func benchMIB(b *testing.B, n int) *mib.Handler { return benchFleetMIB(b, 1, n) }
+func benchMIB(b *testing.B, n int) *mib.Handler {
+	b.Helper()
+	return benchFleetMIB(b, 1, n)
+}
 
 // benchFleetMIB is benchMIB with nh hosts of n VMs each, as bench/cmd/fleet has them.
 func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
@@ -84,6 +87,7 @@ func BenchmarkMIBWalk(b *testing.B) {
 // walkTable walks the table under root over and over with GETNEXT, 25 varbinds per
 // request (as snmpbulkwalk -Cr25); ns/op and allocs/op are per varbind.
 func walkTable(b *testing.B, h *mib.Handler, root snmp.OID) {
+	b.Helper()
 	ctx := context.Background()
 	cur, r := root, &snmp.Request{}
 	b.ReportAllocs()

@@ -256,11 +256,13 @@ func TestStartupFailures(t *testing.T) {
 		want  string
 	}{
 		{"port in use", func(t *testing.T, dir string) *Config {
+			t.Helper()
 			cfg := mustParse(t, gatewayYAML(t, dir, "x", "public-xx", "[]"))
 			cfg.SNMP.Listen = []string{"udp:" + busy.LocalAddr().String()}
 			return cfg
 		}, "address already in use"},
 		{"state_dir under a file", func(t *testing.T, dir string) *Config {
+			t.Helper()
 			f := filepath.Join(dir, "file")
 			if err := os.WriteFile(f, nil, 0o600); err != nil {
 				t.Fatal(err)
@@ -268,6 +270,7 @@ func TestStartupFailures(t *testing.T) {
 			return mustParse(t, gatewayYAML(t, filepath.Join(f, "state"), "x", "public-xx", "[]"))
 		}, "state_dir"},
 		{"corrupted index registry", func(t *testing.T, dir string) *Config {
+			t.Helper()
 			if err := os.WriteFile(filepath.Join(dir, RegistryFile), []byte("{not json"), 0o600); err != nil {
 				t.Fatal(err)
 			}

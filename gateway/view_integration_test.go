@@ -64,7 +64,7 @@ func runSupervisor(t *testing.T, tv *testView, host, uri string) (*hosts.Supervi
 func TestViewWithRealSupervisors(t *testing.T) {
 	node := requireLibvirtd(t)
 	tv := newTestView(t)
-	tv.View.now = time.Now // real supervisors, real time
+	tv.now = time.Now // real supervisors, real time
 	uri := "test+unix://" + node
 	names := []string{"gw-t1", "gw-t2"}
 	var specs []HostSpec
@@ -194,7 +194,7 @@ func (d *cuttableDialer) set(down bool) {
 func TestViewReconnectReconciles(t *testing.T) {
 	node := requireLibvirtd(t)
 	tv := newTestView(t)
-	tv.View.now = time.Now
+	tv.now = time.Now
 	const host = "gw-reconnect"
 	uri := "test+unix://" + node
 	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})

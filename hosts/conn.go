@@ -192,14 +192,14 @@ func (c *conn) lost(err error) error {
 	reason := c.reason
 	c.mu.Unlock()
 	if reason == nil {
-		if rerr := c.nc.readErr(); rerr != nil && rerr != io.EOF { // a plain EOF says nothing more
+		if rerr := c.nc.readErr(); rerr != nil && !errors.Is(rerr, io.EOF) { // a plain EOF says nothing more
 			reason = fmt.Errorf("connection lost: %w", rerr)
 		}
 	}
 	if reason == nil || errors.Is(err, reason) {
 		return err
 	}
-	return fmt.Errorf("%w (interrupted: %v)", reason, err)
+	return fmt.Errorf("%w (interrupted: %w)", reason, err)
 }
 
 // call runs fn with a hard cap of callTimeout, after which the connection is killed.

@@ -86,6 +86,7 @@ func writeFixture(t *testing.T, path string, ids map[string]string, names ...str
 }
 
 func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 

@@ -30,7 +30,7 @@ func startPrivateLibvirtd(t *testing.T) *privateLibvirtd {
 		t.Skipf("SKIPPING: no unshare for a private libvirtd: %v", err)
 	}
 	// libvirtd rejects unix socket paths longer than sun_path, so keep the dir short.
-	dir, err := os.MkdirTemp("/tmp", "h3d")
+	dir, err := os.MkdirTemp("/tmp", "h3d") //nolint:usetesting // t.TempDir is too long for sun_path
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ func BenchmarkBulk25V3(b *testing.B) {
 }
 
 func benchBulk25(b *testing.B, req *gosnmp.SnmpPacket) {
+	b.Helper()
 	e := fixedEngine(b)
 	h := &scalars{}
 	for i := uint32(1); i <= 2000; i++ {
@@ -58,6 +59,7 @@ func benchBulk25(b *testing.B, req *gosnmp.SnmpPacket) {
 }
 
 func fixedEngineIDBytes(tb testing.TB) []byte {
+	tb.Helper()
 	id, err := hex.DecodeString(fixedEngineID)
 	if err != nil {
 		tb.Fatal(err)

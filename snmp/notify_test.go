@@ -89,8 +89,9 @@ func TestNotify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	traps := startReceiver(t, rcv, &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel,
-		MsgFlags: gosnmp.AuthPriv, TrapSecurityParametersTable: table})
+	trapParams := &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.AuthPriv}
+	trapParams.SetTrapSecurityParametersTable(table)
+	traps := startReceiver(t, rcv, trapParams)
 	// Informs: the receiver is authoritative and answers discovery with its engine ID.
 	informs := startReceiver(t, rcv, &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel,
 		MsgFlags: gosnmp.AuthNoPriv, SecurityParameters: usmParams(cfg.Users[0])})

@@ -73,7 +73,7 @@ func TestConcurrentServing(t *testing.T) {
 		wg.Go(func() {
 			for range 20 {
 				if r, err := x.Get([]string{slow.Append(0).String()}); err != nil || r.Variables[0].Value != 5 {
-					errs <- fmt.Errorf("slow get: %v %v", err, r)
+					errs <- fmt.Errorf("slow get: %w %v", err, r)
 					return
 				}
 			}
@@ -85,7 +85,7 @@ func TestConcurrentServing(t *testing.T) {
 			pdu := gosnmp.SnmpPDU{Name: testRoot.Append(2, 1).String(), Type: gosnmp.Integer, Value: i % 90}
 			r, err := set.Set([]gosnmp.SnmpPDU{pdu})
 			if err != nil || r.Error != gosnmp.NoError {
-				errs <- fmt.Errorf("set %d: %v %v", i, err, r)
+				errs <- fmt.Errorf("set %d: %w %v", i, err, r)
 				return
 			}
 		}

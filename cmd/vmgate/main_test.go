@@ -31,7 +31,7 @@ var (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmgate-bin-")
+		dir, err := os.MkdirTemp("", "vmgate-bin-") //nolint:usetesting // one binary for every test, not one per test
 		if err != nil {
 			buildErr = err
 			return
@@ -39,7 +39,7 @@ func buildBinary(t *testing.T) string {
 		builtBin = filepath.Join(dir, "vmgate")
 		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", builtBin, ".")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

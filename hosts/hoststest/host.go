@@ -110,11 +110,17 @@ func (h *Host) SSHConfig(name string) hosts.Config {
 }
 
 // KillLibvirtd kills the host's libvirtd with SIGKILL, like a crash.
-func (h *Host) KillLibvirtd(t testing.TB) { h.do(t, "kill", h.Name, "libvirtd") }
+func (h *Host) KillLibvirtd(t testing.TB) {
+	t.Helper()
+	h.do(t, "kill", h.Name, "libvirtd")
+}
 
 // Up (re)starts whatever of the host is not running, e.g. libvirtd after KillLibvirtd,
 // and waits until it answers.
-func (h *Host) Up(t testing.TB) { h.do(t, "up", h.Name) }
+func (h *Host) Up(t testing.TB) {
+	t.Helper()
+	h.do(t, "up", h.Name)
+}
 
 // FreezeLibvirtd stops the host's libvirtd (SIGSTOP): it keeps its sockets but answers
 // nothing, like a hung daemon. ThawLibvirtd continues it; t.Cleanup does too.
@@ -129,13 +135,22 @@ func (h *Host) FreezeLibvirtd(t testing.TB) {
 }
 
 // ThawLibvirtd continues a frozen libvirtd (SIGCONT).
-func (h *Host) ThawLibvirtd(t testing.TB) { h.do(t, "thaw", h.Name) }
+func (h *Host) ThawLibvirtd(t testing.TB) {
+	t.Helper()
+	h.do(t, "thaw", h.Name)
+}
 
 // Cut drops all traffic on the host's link, silently, until Restore.
-func (h *Host) Cut(t testing.TB) { h.do(t, "cut", h.Name) }
+func (h *Host) Cut(t testing.TB) {
+	t.Helper()
+	h.do(t, "cut", h.Name)
+}
 
 // Restore undoes Cut.
-func (h *Host) Restore(t testing.TB) { h.do(t, "restore", h.Name) }
+func (h *Host) Restore(t testing.TB) {
+	t.Helper()
+	h.do(t, "restore", h.Name)
+}
 
 func (h *Host) do(t testing.TB, args ...string) {
 	t.Helper()

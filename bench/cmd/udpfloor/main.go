@@ -105,7 +105,7 @@ func measure(server []string, n int, think time.Duration) (result, error) {
 	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return result{}, fmt.Errorf("server printed no port: %v", err)
+		return result{}, fmt.Errorf("server printed no port: %w", err)
 	}
 	port, err := strconv.Atoi(strings.TrimSpace(line))
 	if err != nil {
