@@ -21,9 +21,13 @@ libvirtd: deps
 
 test: deps libvirtd build lint test-go fuzz
 
+# golangci-lint at a pinned version, built by the Go toolchain (cached after the first run).
+GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
