@@ -41,8 +41,9 @@ const registryVersion = 1
 
 // Registry allocates stable SNMP table indexes: Index(namespace, key) returns the same
 // number for the same key for as long as the key is in use, across restarts. Numbers
-// come from a monotonic counter per namespace, so a number is not reused after its key
-// is released (until the counter wraps at MaxIndex). A released key keeps its number
+// come from a monotonic counter per namespace that skips numbers managers bound (Bind),
+// so a number is not reused after its key is released (until the counter wraps at
+// MaxIndex, then the lowest free number is taken). A released key keeps its number
 // for a grace period, so a VM that reappears (a host back from an outage) gets its old
 // vmId back. Changes are written to disk atomically, at most once per flush delay, and
 // on Close. Safe for concurrent use.
@@ -65,6 +66,47 @@ type Registry struct {
 type regSpace struct {
 	Last    uint32               `json:"last"`
 	Entries map[string]*regEntry `json:"entries"`
+	ids     map[uint32]string    // Entries by number, expired ones included
+}
+
+func newRegSpace() *regSpace {
+	return &regSpace{Entries: map[string]*regEntry{}, ids: map[uint32]string{}}
+}
+
+// put gives key the number id; a key that still holds id is expired (see owner) and
+// goes, so that no two entries share a number.
+func (sp *regSpace) put(key string, id uint32) {
+	sp.drop(key)
+	if other, ok := sp.ids[id]; ok {
+		delete(sp.Entries, other)
+	}
+	sp.Entries[key] = &regEntry{ID: id}
+	sp.ids[id] = key
+}
+
+func (sp *regSpace) drop(key string) {
+	if e, ok := sp.Entries[key]; ok {
+		delete(sp.ids, e.ID)
+		delete(sp.Entries, key)
+	}
+}
+
+// next returns the number a new key gets: the first above the counter no entry holds,
+// else the lowest such number below it; 0 when every number is held. Numbers managers
+// bind do not move the counter, so a failed or undone creation with vmId 2^31-1 does
+// not use the namespace up.
+func (sp *regSpace) next() uint32 {
+	for id := sp.Last + 1; id <= MaxIndex; id++ {
+		if _, held := sp.ids[id]; !held {
+			return id
+		}
+	}
+	for id := uint32(1); id <= sp.Last; id++ {
+		if _, held := sp.ids[id]; !held {
+			return id
+		}
+	}
+	return 0
 }
 
 type regEntry struct {
@@ -128,8 +170,8 @@ func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Re
 	return r, nil
 }
 
-// decodeRegistry parses and checks a registry file: ids in range, unique per
-// namespace and not above the namespace counter.
+// decodeRegistry parses and checks a registry file: ids in range and unique per
+// namespace (bound ones may lie above the namespace counter).
 func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 	var f regFile
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -151,18 +193,15 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 		if sp.Entries == nil {
 			sp.Entries = map[string]*regEntry{}
 		}
-		seen := make(map[uint32]string, len(sp.Entries))
+		sp.ids = make(map[uint32]string, len(sp.Entries))
 		for key, e := range sp.Entries {
 			if e == nil || e.ID == 0 || e.ID > MaxIndex {
 				return nil, fmt.Errorf("namespace %q: key %q: bad id", ns, key)
 			}
-			if e.ID > sp.Last {
-				return nil, fmt.Errorf("namespace %q: key %q: id %d above counter %d", ns, key, e.ID, sp.Last)
-			}
-			if other, dup := seen[e.ID]; dup {
+			if other, dup := sp.ids[e.ID]; dup {
 				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)
 			}
-			seen[e.ID] = key
+			sp.ids[e.ID] = key
 		}
 	}
 	return f.Namespaces, nil
@@ -174,11 +213,7 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 func (r *Registry) Index(namespace, key string) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sp := r.spaces[namespace]
-	if sp == nil {
-		sp = &regSpace{Entries: map[string]*regEntry{}}
-		r.spaces[namespace] = sp
-	}
+	sp := r.space(namespace)
 	if e, ok := sp.Entries[key]; ok {
 		if e.Released == nil {
 			return e.ID
@@ -188,34 +223,26 @@ func (r *Registry) Index(namespace, key string) uint32 {
 			r.markDirty()
 			return e.ID
 		}
-		delete(sp.Entries, key) // expired: a fresh number, like any new key
+		sp.drop(key) // expired: a fresh number, like any new key
 	}
-	id := r.allocate(sp)
+	id := sp.next()
 	if id == 0 {
 		return 0
 	}
-	sp.Entries[key] = &regEntry{ID: id}
+	sp.Last = max(sp.Last, id)
+	sp.put(key, id)
 	r.markDirty()
 	return id
 }
 
-// allocate takes the next number of the namespace; after MaxIndex it wraps and looks for
-// the lowest number no entry (in use or in its grace period) holds.
-func (r *Registry) allocate(sp *regSpace) uint32 {
-	if sp.Last < MaxIndex {
-		sp.Last++
-		return sp.Last
+// space returns namespace's entries, made empty on first use. Called with r.mu held.
+func (r *Registry) space(namespace string) *regSpace {
+	sp := r.spaces[namespace]
+	if sp == nil {
+		sp = newRegSpace()
+		r.spaces[namespace] = sp
 	}
-	used := make(map[uint32]bool, len(sp.Entries))
-	for _, e := range sp.Entries {
-		used[e.ID] = true
-	}
-	for id := uint32(1); id <= MaxIndex; id++ {
-		if !used[id] {
-			return id
-		}
-	}
-	return 0
+	return sp
 }
 
 // Lookup returns the number of key without allocating; false if the key has none or
@@ -298,7 +325,7 @@ func (r *Registry) purge() {
 	for _, sp := range r.spaces {
 		for key, e := range sp.Entries {
 			if e.Released != nil && now.Sub(*e.Released) > r.grace {
-				delete(sp.Entries, key)
+				sp.drop(key)
 			}
 		}
 	}

@@ -19,28 +19,19 @@ func (r *Registry) Free(namespace string, id uint32) bool {
 	return r.owner(namespace, id) == ""
 }
 
-// NextFree returns the number Index would give the next new key of namespace if it
-// is free, else the lowest free number above it; 0 when there is none.
+// NextFree returns the number Index would give the next new key of namespace; 0 when
+// every number is held.
 func (r *Registry) NextFree(namespace string) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var last uint32
-	if sp := r.spaces[namespace]; sp != nil {
-		last = sp.Last
-	}
-	for id := last + 1; id != 0 && id <= MaxIndex; id++ {
-		if r.owner(namespace, id) == "" {
-			return id
-		}
-	}
-	return 0
+	return r.space(namespace).next()
 }
 
 // Bind gives key the number id, chosen by a manager creating a row (vmId of a new VM,
 // storageIndex of a new disk), before the object exists, so that the view finds the
 // number when the object appears. Binding a key to the number it already has is a
-// no-op; a number held by another key is ErrIndexTaken. The namespace counter moves
-// past id so that Index never hands it out again.
+// no-op; a number held by another key is ErrIndexTaken. The namespace counter stays:
+// Index skips numbers held, and a Bind undone (Unbind) leaves no trace.
 func (r *Registry) Bind(namespace, key string, id uint32) error {
 	if id == 0 || id > MaxIndex {
 		return fmt.Errorf("bind %s %q: index %d out of range", namespace, key, id)
@@ -50,15 +41,7 @@ func (r *Registry) Bind(namespace, key string, id uint32) error {
 	if other := r.owner(namespace, id); other != "" && other != key {
 		return fmt.Errorf("bind %s %q to %d: %w (by %q)", namespace, key, id, ErrIndexTaken, other)
 	}
-	sp := r.spaces[namespace]
-	if sp == nil {
-		sp = &regSpace{Entries: map[string]*regEntry{}}
-		r.spaces[namespace] = sp
-	}
-	sp.Entries[key] = &regEntry{ID: id}
-	if id > sp.Last {
-		sp.Last = id
-	}
+	r.space(namespace).put(key, id)
 	r.markDirty()
 	return nil
 }
@@ -70,24 +53,25 @@ func (r *Registry) Unbind(namespace, key string) {
 	defer r.mu.Unlock()
 	if sp := r.spaces[namespace]; sp != nil {
 		if _, ok := sp.Entries[key]; ok {
-			delete(sp.Entries, key)
+			sp.drop(key)
 			r.markDirty()
 		}
 	}
 }
 
 // owner returns the key holding id in namespace ("" for none); expired keys do not
-// count. Called with r.mu held; O(keys), which SETs can afford.
+// count. Called with r.mu held.
 func (r *Registry) owner(namespace string, id uint32) string {
 	sp := r.spaces[namespace]
 	if sp == nil {
 		return ""
 	}
-	now := r.now()
-	for key, e := range sp.Entries {
-		if e.ID == id && (e.Released == nil || now.Sub(*e.Released) <= r.grace) {
-			return key
-		}
+	key, ok := sp.ids[id]
+	if !ok {
+		return ""
 	}
-	return ""
+	if e := sp.Entries[key]; e.Released != nil && r.now().Sub(*e.Released) > r.grace {
+		return ""
+	}
+	return key
 }

@@ -126,7 +126,6 @@ func TestRegistryCorruptFile(t *testing.T) {
 		{"duplicate id", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":1},"b":{"id":1}}}}}`},
 		{"id out of range", `{"version":1,"namespaces":{"vm":{"last":2,"entries":{"a":{"id":4294967295}}}}}`},
 		{"empty", ""},
-		{"id above counter", `{"version":1,"namespaces":{"vm":{"last":1,"entries":{"a":{"id":2}}}}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,11 +245,67 @@ func FuzzDecodeRegistry(f *testing.F) {
 		for ns, sp := range spaces {
 			seen := map[uint32]bool{}
 			for key, e := range sp.Entries {
-				if e.ID == 0 || e.ID > sp.Last || sp.Last > MaxIndex || seen[e.ID] {
+				if e.ID == 0 || e.ID > MaxIndex || sp.Last > MaxIndex || seen[e.ID] || sp.ids[e.ID] != key {
 					t.Fatalf("namespace %q key %q: invariant broken: id %d last %d", ns, key, e.ID, sp.Last)
 				}
 				seen[e.ID] = true
 			}
 		}
 	})
+}
+
+// TestRegistryNextFreeAfterFailedBind: a manager's vmId or storageIndex that never made
+// a row (Bind, then Unbind) leaves the counter alone, and a counter at MaxIndex (a file
+// written before that fix, or a bound row at the top) finds the lowest free number.
+func TestRegistryNextFreeAfterFailedBind(t *testing.T) {
+	tests := []struct {
+		name string
+		file string // indexes.json before the test; "" for a fresh registry with key "a"
+		do   func(r *Registry)
+		want uint32
+	}{
+		{"bind MaxIndex then unbind", "", func(r *Registry) {
+			if err := r.Bind(NSVM, "x", MaxIndex); err != nil {
+				t.Fatal(err)
+			}
+			r.Unbind(NSVM, "x")
+		}, 2},
+		{"bind MaxIndex kept", "", func(r *Registry) {
+			if err := r.Bind(NSVM, "x", MaxIndex); err != nil {
+				t.Fatal(err)
+			}
+		}, 2},
+		{"counter stuck at MaxIndex in the file",
+			`{"version":1,"namespaces":{"vm":{"last":2147483647,"entries":{"a":{"id":1},"b":{"id":2},"top":{"id":2147483647}}}}}`,
+			func(*Registry) {}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "indexes.json")
+			if tc.file != "" {
+				if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := openTestRegistry(t, path)
+			if tc.file == "" {
+				r.Index(NSVM, "a")
+			}
+			tc.do(r)
+			if got := r.NextFree(NSVM); got != tc.want {
+				t.Fatalf("NextFree = %d, want %d", got, tc.want)
+			}
+			if got := r.Index(NSVM, "new"); got != tc.want {
+				t.Fatalf("Index of a new key = %d, want %d", got, tc.want)
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r2 := openTestRegistry(t, path)
+			t.Cleanup(func() { _ = r2.Close() })
+			if got := r2.NextFree(NSVM); got == 0 || got == tc.want || !r2.Free(NSVM, got) {
+				t.Fatalf("after reopen NextFree = %d, want a free number other than %d", got, tc.want)
+			}
+		})
+	}
 }
