@@ -167,6 +167,12 @@ func TestControlTemplates(t *testing.T) {
 // holding one test-driver template, chosen as the current template.
 func controlGateway(t *testing.T) (*Gateway, uint32) {
 	t.Helper()
+	return controlGatewayWith(t)
+}
+
+// controlGatewayWith is controlGateway with more users than admin, reader and ops.
+func controlGatewayWith(t *testing.T, users ...User) (*Gateway, uint32) {
+	t.Helper()
 	if err := LibvirtMissing(); err != nil {
 		t.Skipf("SKIPPING control test: %v", err)
 	}
@@ -181,7 +187,7 @@ func controlGateway(t *testing.T) (*Gateway, uint32) {
 	if err := os.WriteFile(filepath.Join(dir, "ctl.xml"), []byte(tpl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := baseConfig(t, ops)
+	cfg := baseConfig(t, append([]User{ops}, users...)...)
 	cfg.TemplatesDir = dir
 	g := Start(t, binary(t), cfg)
 	waitConnected(t, g, 60*time.Second)

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -34,4 +37,60 @@ func TestSetIndexNextAfterUndoneCreate(t *testing.T) {
 	if n := mustUint(t, before); n == 0 || n >= top {
 		t.Fatalf("vmIndexNext %d", n)
 	}
+}
+
+// hostAdmin may write, but only in the test-driver host's context.
+var hostAdmin = User{
+	Name: "host-admin", AuthProtocol: "SHA-256", AuthPassphrase: "host-admin-auth",
+	PrivProtocol: "AES", PrivPassphrase: "host-admin-priv", Access: "read-write", Contexts: []string{hostCtx},
+}
+
+// TestSetTemplatesNeedAllContexts: the template store serves every host, so a writer
+// limited to one host's context, or a community, cannot destroy a template or choose
+// the current one (issue 10, finding 5: a host-limited user deleted another's template
+// file); it can still create a VM from the current template on its host.
+func TestSetTemplatesNeedAllContexts(t *testing.T) {
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING control test: %v", err)
+	}
+	g, cur := controlGatewayWith(t, hostAdmin)
+	dir := g.Config().TemplatesDir
+	const idx = 4041
+	name := randomName(t, "tpl-other-")
+	mustSucceed(t, g.Set(t, admin.Cred(""),
+		inst(templateEntry, colTplRowStatus, idx), "i", "4", inst(templateEntry, 2, idx), "s", name))
+	curText := strconv.Itoa(int(cur))
+	cases := []struct {
+		name    string
+		cred    Cred
+		triples []string
+		reason  string
+	}{
+		{"host user destroys a template", hostAdmin.Cred(hostCtx), []string{inst(templateEntry, colTplRowStatus, idx), "i", "6"}, "noAccess"},
+		{"host user sets virtualMachineTemplate", hostAdmin.Cred(hostCtx), []string{vmTemplate, "u", strconv.Itoa(idx)}, "noAccess"},
+		{"merged-cluster user sets virtualMachineTemplate", ops.Cred(""), []string{vmTemplate, "u", strconv.Itoa(idx)}, "noAccess"},
+		{"read-write community destroys a template", V2c("private-rw"), []string{inst(templateEntry, colTplRowStatus, idx), "i", "6"}, "noAccess"},
+		{"v1 read-write community", V1("private-rw"), []string{vmTemplate, "u", strconv.Itoa(idx)}, "(noSuchName)"},
+		{"host user in a context it lacks", hostAdmin.Cred(""), []string{vmTemplate, "u", strconv.Itoa(idx)}, "authorizationError"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := g.Set(t, c.cred, c.triples...)
+			mustFail(t, r)
+			mustContain(t, r, "Reason: "+c.reason)
+			if _, err := os.Stat(filepath.Join(dir, name+".xml")); err != nil {
+				t.Fatalf("template file: %v", err)
+			}
+			if got := getVal(t, g, admin.Cred(""), vmTemplate); got != curText {
+				t.Fatalf("virtualMachineTemplate %s, want %s", got, curText)
+			}
+		})
+	}
+	// A VM from the current template on the user's own host is allowed.
+	cred := hostAdmin.Cred(hostCtx)
+	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5"))
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "6"))
+	// A writer of every context still manages templates.
+	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), inst(templateEntry, colTplRowStatus, idx), "i", "6"))
 }

@@ -136,6 +136,12 @@ func setErr(status gosnmp.SNMPError, v setVar, format string, args ...any) error
 func (h *Handler) plan(r *snmp.Request, vars []snmp.SetVar) ([]change, error) {
 	decoded := make([]setVar, 0, len(vars))
 	for _, v := range vars {
+		// The template store and the current templates serve every host: only a
+		// principal of every context may change them (first, as RFC 3416 orders noAccess).
+		if v.OID.HasPrefix(Templates) && !r.Principal.AllContexts {
+			return nil, &snmp.SetError{Status: gosnmp.NoAccess, Index: v.Index,
+				Err: fmt.Errorf("%v: templates are writable only with access to all contexts (\"*\")", v.OID)}
+		}
 		sv, err := h.decode(v)
 		if err != nil {
 			return nil, err

@@ -249,7 +249,7 @@ func TestTestSetStatuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake()
 			h := NewHandler(nil, WithController(f))
-			r := &snmp.Request{Context: tt.scope, Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
+			r := &snmp.Request{Context: tt.scope, Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite, AllContexts: true}}
 			vars := setVars(tt.vars...)
 			st, idx := status(h.TestSet(context.Background(), r, vars))
 			if st != tt.want || idx != tt.index {
@@ -269,6 +269,70 @@ func TestTestSetStatuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTemplatesNeedAllContexts: the template store and the current templates are
+// global, so only a principal with every context ("*") may change them; a user limited
+// to a host, or a community (one context, even the merged cluster), gets noAccess at the
+// first template varbind, and may still create a VM from the template on its host.
+func TestTemplatesNeedAllContexts(t *testing.T) {
+	tplT := VirtualMachineTemplateTable
+	scalar := func(s *Scalar, v uint) snmp.VarBind { return snmp.VarBind{OID: s.Instance(), Type: gosnmp.Gauge32, Value: v} }
+	principals := []struct {
+		name  string
+		scope string
+		p     snmp.Principal
+	}{
+		{"v3 user of one host", "h1", snmp.Principal{Model: snmp.ModelUSM, Name: "h1-admin", Access: snmp.ReadWrite}},
+		{"v3 user of the merged cluster", "", snmp.Principal{Model: snmp.ModelUSM, Name: "ops", Access: snmp.ReadWrite}},
+		{"v2c community of the merged cluster", "", snmp.Principal{Model: snmp.ModelV2c, Name: "private", Access: snmp.ReadWrite}},
+	}
+	ops := []struct {
+		name  string
+		vars  []snmp.VarBind
+		index int
+	}{
+		{"destroy a template", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 2)}, 1},
+		{"create a template", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4)}, 1},
+		{"template column of no row, wrong type", []snmp.VarBind{sv(tplT, ColTemplateMemoryMb, gosnmp.Integer, 5, 4)}, 1},
+		{"virtualMachineTemplate", []snmp.VarBind{scalar(VirtualMachineTemplate, 2)}, 1},
+		{"storageTemplate after a VM change", []snmp.VarBind{sv(VirtualMachinesTable, ColVmAutostart, gosnmp.Integer, int(True), 1), scalar(StorageTemplate, 0)}, 2},
+	}
+	for _, pr := range principals {
+		for _, op := range ops {
+			t.Run(pr.name+"/"+op.name, func(t *testing.T) {
+				f := newFake()
+				f.templates[2] = TemplateInfo{Index: 2, Name: "other", MemoryMb: 64, VCPUs: 1, Status: RowActive}
+				h := NewHandler(nil, WithController(f))
+				r := &snmp.Request{Context: pr.scope, Principal: pr.p}
+				vars := setVars(op.vars...)
+				if st, idx := status(h.TestSet(context.Background(), r, vars)); st != gosnmp.NoAccess || idx != op.index {
+					t.Fatalf("TestSet: %v at %d, want noAccess at %d", st, idx, op.index)
+				}
+				if st, idx := status(h.CommitSet(context.Background(), r, vars)); st == gosnmp.NoError || idx != op.index {
+					t.Fatalf("CommitSet: %v at %d, want a failure at %d", st, idx, op.index)
+				}
+				if len(f.calls) != 0 {
+					t.Fatalf("changed: %v", f.calls)
+				}
+			})
+		}
+	}
+	t.Run("a host's user creates a VM from the template on its host", func(t *testing.T) {
+		f := newFake()
+		h := NewHandler(nil, WithController(f))
+		r := &snmp.Request{Context: "h1", Principal: principals[0].p}
+		vars := setVars(rs(VirtualMachinesTable, ColVmRowStatus, RowCreateAndGo, 5))
+		if err := h.TestSet(context.Background(), r, vars); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.CommitSet(context.Background(), r, vars); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(f.calls) != `[create 5 h1 "" mem=0 start=true]` {
+			t.Fatalf("calls %q", f.calls)
+		}
+	})
 }
 
 func TestCommitSetUndo(t *testing.T) {

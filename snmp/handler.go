@@ -29,6 +29,9 @@ type Principal struct {
 	Model  SecurityModel
 	Name   string // community string (v1/v2c) or USM user name
 	Access Access
+	// AllContexts: the principal may use every context ("*"), as only a v3 user can; a
+	// community maps to one context, the merged cluster "" included, and never has it.
+	AllContexts bool
 }
 
 // Request carries what a Handler may need to know about the request it serves. The

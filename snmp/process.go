@@ -202,7 +202,7 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 		e.log.Info("snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
 		return e.encode(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, wrap)
 	}
-	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access}}
+	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access, AllContexts: u.contexts.all}}
 	return e.serve(ctx, r, p, false, maxSize, wrap)
 }
 
