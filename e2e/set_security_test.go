@@ -94,3 +94,36 @@ func TestSetTemplatesNeedAllContexts(t *testing.T) {
 	// A writer of every context still manages templates.
 	mustSucceed(t, g.Set(t, admin.Cred(hostCtx), inst(templateEntry, colTplRowStatus, idx), "i", "6"))
 }
+
+// TestSetVmNameRefused: a vmName libvirt would refuse (it names the definition's file)
+// is wrongValue in the test phase, for a rename and for a creation (issue 10, finding
+// 12: it reached libvirt, which refused it at commit).
+func TestSetVmNameRefused(t *testing.T) {
+	g, _ := controlGateway(t)
+	cred := admin.Cred(hostCtx)
+	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	name := randomName(t, "ctl-name-")
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", name))
+	t.Cleanup(func() { g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "6") })
+	next := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	cases := []struct {
+		name    string
+		triples []string
+		failed  string
+	}{
+		{"rename with a slash", []string{inst(vmEntry, colVmName, id), "s", "../etc/x"}, inst(vmEntry, colVmName, id)},
+		{"rename to a hidden name", []string{inst(vmEntry, colVmName, id), "s", ".x"}, inst(vmEntry, colVmName, id)},
+		{"create with a slash", []string{inst(vmEntry, colVmRowStatus, next), "i", "5", inst(vmEntry, colVmName, next), "s", "a/b"}, inst(vmEntry, colVmName, next)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := g.Set(t, cred, c.triples...)
+			mustFail(t, r)
+			mustContain(t, r, "Reason: wrongValue")
+			mustContain(t, r, "Failed object: "+c.failed)
+			if got := getVal(t, g, cred, inst(vmEntry, colVmName, id)); got != name {
+				t.Fatalf("vmName %q, want %q", got, name)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gosnmp/gosnmp"
@@ -214,10 +215,16 @@ func (h *Handler) decode(v snmp.SetVar) (setVar, error) {
 
 // extraValueCheck rejects values the syntax allows but the object never accepts
 // (wrongValue): vmState values that are not transitions, RowStatus values a table does
-// not support.
+// not support, vmNames libvirt refuses.
 func extraValueCheck(v setVar) error {
 	n, _ := toInt64(v.Value)
 	switch v.col.Name {
+	case "vmName":
+		// Hypervisors keep a definition in <name>.xml: libvirt refuses '/' (and control
+		// characters, refused for every string); a leading '.' would hide the file.
+		if name := textOf(v.Value); strings.Contains(name, "/") || strings.HasPrefix(name, ".") {
+			return setErr(gosnmp.WrongValue, v, "vmName %q: no '/' and no leading '.' (a file name)", name)
+		}
 	case "vmState":
 		switch VMState(n) {
 		case StateDefined, StateBlocked, StateCrashed, StateUnknown:
