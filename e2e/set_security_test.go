@@ -127,3 +127,19 @@ func TestSetVmNameRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSetTemplateMemoryBounded: a template with more memory than any host has is
+// refused like the same memoryTotalMb (issue 10, finding 11: a 4,294,967,295 MiB
+// template produced a VM).
+func TestSetTemplateMemoryBounded(t *testing.T) {
+	g, _ := controlGateway(t)
+	cred := admin.Cred("")
+	const idx = 4042
+	r := g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx), "i", "4",
+		inst(templateEntry, 2, idx), "s", randomName(t, "tpl-huge-"),
+		inst(templateEntry, 3, idx), "u", "4294967295")
+	mustFail(t, r)
+	mustContain(t, r, "Reason: inconsistentValue")
+	mustContain(t, r, "Failed object: "+inst(templateEntry, 3, idx))
+	mustContain(t, g.Run(t, "snmpget", cred, inst(templateEntry, 2, idx)), "No Such Instance")
+}

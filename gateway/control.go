@@ -77,7 +77,15 @@ func (c *Control) HostUp(name string) (up, known bool) {
 
 // HostMemoryKiB implements mib.Controller.
 func (c *Control) HostMemoryKiB(name string) uint64 {
-	if h, ok := c.view.Read().Host(name); ok {
+	s := c.view.Read()
+	if name == "" {
+		var most uint64
+		for h := range s.Hosts(0) {
+			most = max(most, h.Hypervisor.Node.MemoryKiB)
+		}
+		return most
+	}
+	if h, ok := s.Host(name); ok {
 		return h.Hypervisor.Node.MemoryKiB
 	}
 	return 0

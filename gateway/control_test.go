@@ -61,6 +61,9 @@ func TestControlOnTestDriver(t *testing.T) {
 	f := newControlFixture(t)
 	ctx := context.Background()
 	c := f.ctl
+	if most := c.HostMemoryKiB(""); most == 0 || most != c.HostMemoryKiB(f.host) {
+		t.Fatalf("HostMemoryKiB(\"\") = %d, want the only host's %d", most, c.HostMemoryKiB(f.host))
+	}
 	id := f.tv.reg.NextFree(NSVM)
 	if !c.VMIDFree(id) {
 		t.Fatalf("NextFree %d is not free", id)

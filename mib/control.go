@@ -22,7 +22,8 @@ type Controller interface {
 	StorageIndexFree(vmID, idx uint32) bool
 	// HostUp reports whether name is a configured host (known) and connected (up).
 	HostUp(name string) (up, known bool)
-	// HostMemoryKiB is the host's physical memory (0 when not known yet).
+	// HostMemoryKiB is the host's physical memory, for name "" the most any host has
+	// (0 when not known yet).
 	HostMemoryKiB(name string) uint64
 	// NameTaken reports whether a domain of host has that name.
 	NameTaken(host, name string) bool

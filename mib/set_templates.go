@@ -66,6 +66,11 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 	}
 	t.Name = nv.text
 	if v, ok := rv.get(ColTemplateMemoryMb); ok {
+		// The same bound as memoryTotalMb, against the largest host: a VM of this
+		// template could start nowhere else (checked again against its host at creation).
+		if err := p.fitsHost(v, "", uint64(v.num)); err != nil {
+			return nil, err
+		}
 		t.MemoryMb = uint32(v.num)
 	}
 	if v, ok := rv.get(ColTemplateVcpus); ok {

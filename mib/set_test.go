@@ -219,6 +219,7 @@ func TestTestSetStatuses(t *testing.T) {
 			[]string{"attach 1 4 disk img=7"}},
 		{"template xml outside the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/passwd"), 4)}, gosnmp.WrongValue, 2, nil},
 		{"template named like an existing file", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("tiny"), 4)}, gosnmp.InconsistentValue, 2, nil},
+		{"template memory above every host's", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateMemoryMb, gosnmp.Gauge32, uint(4294967295), 4)}, gosnmp.InconsistentValue, 3, nil},
 		{"template without a name", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4)}, gosnmp.InconsistentValue, 1, nil},
 		{"destroy the current template", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 1)}, gosnmp.InconsistentValue, 1, nil},
 		{"unknown template", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(5)}}, gosnmp.InconsistentValue, 1, nil},
@@ -280,7 +281,9 @@ func TestTestSetStatuses(t *testing.T) {
 // first template varbind, and may still create a VM from the template on its host.
 func TestTemplatesNeedAllContexts(t *testing.T) {
 	tplT := VirtualMachineTemplateTable
-	scalar := func(s *Scalar, v uint) snmp.VarBind { return snmp.VarBind{OID: s.Instance(), Type: gosnmp.Gauge32, Value: v} }
+	scalar := func(s *Scalar, v uint) snmp.VarBind {
+		return snmp.VarBind{OID: s.Instance(), Type: gosnmp.Gauge32, Value: v}
+	}
 	principals := []struct {
 		name  string
 		scope string
@@ -418,7 +421,8 @@ func (p *partialCtl) Create(context.Context, CreateSpec) error {
 }
 
 // TestCreateWithTemplateDisk: the new VM gets a copy of storageTemplate's image, else
-// of the template's; an image on another host or outside pools is refused.
+// of the template's; an image on another host or outside pools is refused, and so is a
+// template with more memory than the host has.
 func TestCreateWithTemplateDisk(t *testing.T) {
 	r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite}}
 	vars := setVars(rs(VirtualMachinesTable, ColVmRowStatus, RowCreateAndGo, 5))
@@ -437,6 +441,7 @@ func TestCreateWithTemplateDisk(t *testing.T) {
 		{"image of another host", func(f *fakeCtl) { f.stor = 8 }, gosnmp.InconsistentValue, ""},
 		{"image outside pools", func(f *fakeCtl) { f.images[9] = ImageInfo{Index: 9, Host: "h1", Path: "/x.img"}; f.stor = 9 }, gosnmp.InconsistentValue, ""},
 		{"no such image", tplImage(99), gosnmp.InconsistentValue, ""},
+		{"template memory above the host's", func(f *fakeCtl) { tp := f.templates[1]; tp.MemoryMb = 16384; f.templates[1] = tp }, gosnmp.InconsistentValue, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()

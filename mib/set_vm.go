@@ -141,6 +141,11 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 		return nil, setErr(gosnmp.InconsistentValue, rs, "no current template (virtualMachineTemplate is %d)", tpl)
 	}
 	spec.Template = tpl
+	if _, ok := p.memoryInPDU(id); !ok {
+		if err := p.fitsHost(rs, spec.Host, uint64(t.MemoryMb)); err != nil {
+			return nil, err
+		}
+	}
 	if spec.Image = t.Image; storage != 0 {
 		spec.Image = storage
 	}
@@ -170,14 +175,11 @@ func (p *planner) createVM(rv *rowVars, rs setVar, exists bool) ([]change, error
 		on := TruthValue(v.num) == True
 		spec.Autostart = &on
 	}
-	for _, other := range p.rows {
-		if other.table == MemoryTable && other.index[0] == id {
-			mv := other.cols[ColMemoryTotalMb]
-			if err := p.fitsHost(mv, spec.Host, uint64(mv.num)<<10); err != nil {
-				return nil, err
-			}
-			spec.MemoryMb = uint32(mv.num)
+	if mv, ok := p.memoryInPDU(id); ok {
+		if err := p.fitsHost(mv, spec.Host, uint64(mv.num)); err != nil {
+			return nil, err
 		}
+		spec.MemoryMb = uint32(mv.num)
 	}
 	return []change{{index: rs.Index, object: obj("vmRowStatus", id), old: "", new: fmt.Sprintf("%v on %s", RowStatus(rs.num), spec.Host),
 		do:   func(ctx context.Context) error { return p.ctl.Create(ctx, spec) },
@@ -207,11 +209,25 @@ func (p *planner) createHost(rv *rowVars, rs setVar) (string, error) {
 	return host, nil
 }
 
-// fitsHost refuses memory above the host's physical memory: libvirt would accept it in
-// a shut-off VM's definition (raising its maximum), which then could not start.
-func (p *planner) fitsHost(v setVar, host string, kib uint64) error {
-	if hostKiB := p.ctl.HostMemoryKiB(host); hostKiB != 0 && kib > hostKiB {
-		return setErr(gosnmp.InconsistentValue, v, "%d MiB is above host %q's memory (%d MiB)", v.num, host, hostKiB>>10)
+// memoryInPDU returns the memoryTotalMb varbind of vmID in this PDU, if any.
+func (p *planner) memoryInPDU(vmID uint32) (setVar, bool) {
+	for _, rv := range p.rows {
+		if rv.table == MemoryTable && rv.index[0] == vmID {
+			return rv.cols[ColMemoryTotalMb], true
+		}
+	}
+	return setVar{}, false
+}
+
+// fitsHost refuses mb MiB above the host's physical memory (host "": above every
+// host's): libvirt would accept it in a shut-off VM's definition (raising its
+// maximum), which then could not start.
+func (p *planner) fitsHost(v setVar, host string, mb uint64) error {
+	if hostKiB := p.ctl.HostMemoryKiB(host); hostKiB != 0 && mb<<10 > hostKiB {
+		if host == "" {
+			return setErr(gosnmp.InconsistentValue, v, "%d MiB is above every host's memory (at most %d MiB)", mb, hostKiB>>10)
+		}
+		return setErr(gosnmp.InconsistentValue, v, "%d MiB is above host %q's memory (%d MiB)", mb, host, hostKiB>>10)
 	}
 	return nil
 }
@@ -234,7 +250,7 @@ func (p *planner) memoryRow(rv *rowVars) ([]change, error) {
 	if vm.State.Active() && kib > vm.MaxMemKiB {
 		return nil, setErr(gosnmp.InconsistentValue, v, "%d MiB is above the maximum %d KiB of the running VM", v.num, vm.MaxMemKiB)
 	}
-	if err := p.fitsHost(v, vm.Host, kib); err != nil {
+	if err := p.fitsHost(v, vm.Host, uint64(v.num)); err != nil {
 		return nil, err
 	}
 	if kib == vm.MemoryKiB {
