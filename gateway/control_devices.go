@@ -146,7 +146,11 @@ func (c *Control) PutTemplate(t mib.TemplateInfo) error {
 	}
 	var base string
 	if t.XMLFile != "" {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.Base(t.XMLFile)))
+		file, ok := mib.TemplateFile(dir, t.XMLFile)
+		if !ok {
+			return fmt.Errorf("template %d: templateXmlFile %q is not a file of %s", t.Index, t.XMLFile, dir)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
 			return fmt.Errorf("template %d: %w", t.Index, err)
 		}

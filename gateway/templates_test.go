@@ -258,3 +258,34 @@ func TestRegistryBind(t *testing.T) {
 		t.Fatal("unbound index not free")
 	}
 }
+
+// TestPutTemplateXMLFile: a new template's base definition is read only from the file
+// templateXmlFile names in the template directory; a path elsewhere, or one that is
+// not clean, is refused instead of being reduced to its last element.
+func TestPutTemplateXMLFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(smallXML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, _, _ := openTestTemplates(t, dir)
+	c := NewControl(nil, nil, store, nil, discard())
+	for i, tc := range []struct {
+		file string
+		ok   bool
+	}{
+		{"small.xml", true},
+		{filepath.Join(dir, "small.xml"), true},
+		{"/elsewhere/small.xml", false},
+		{dir + "/small.xml/x/..", false},
+		{dir + "/sub/../small.xml", false},
+	} {
+		name := "copy" + itoa(uint32(i))
+		err := c.PutTemplate(mib.TemplateInfo{Index: uint32(100 + i), Name: name, MemoryMb: 64, VCPUs: 1, XMLFile: tc.file})
+		if (err == nil) != tc.ok {
+			t.Errorf("XMLFile %q: err %v, want ok=%v", tc.file, err, tc.ok)
+		}
+		if _, serr := os.Stat(filepath.Join(dir, name+".xml")); (serr == nil) != tc.ok {
+			t.Errorf("XMLFile %q: the new template's file: %v", tc.file, serr)
+		}
+	}
+}

@@ -90,16 +90,30 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 		undo: func(context.Context) error { return p.ctl.DeleteTemplate(idx) }}}, nil
 }
 
-// insideTemplateDir accepts a file name of the template directory, or a path in it.
+// insideTemplateDir accepts "" (the built-in definition) and what TemplateFile accepts.
 func (p *planner) insideTemplateDir(path string) bool {
-	if path == "" {
-		return true
+	_, ok := TemplateFile(p.ctl.TemplateDir(), path)
+	return path == "" || ok
+}
+
+// TemplateFile returns the name of the file of template directory dir that path
+// (templateXmlFile) names: a plain file name, or an absolute path directly in dir.
+// path must be clean, so that no step of it leaves dir even for a moment.
+func TemplateFile(dir, path string) (string, bool) {
+	if path == "" || path != filepath.Clean(path) {
+		return "", false
 	}
-	dir := p.ctl.TemplateDir()
-	if !filepath.IsAbs(path) {
-		return filepath.Base(path) == path && path != ".." && path != "."
+	name := path
+	if filepath.IsAbs(path) {
+		if dir == "" || filepath.Dir(path) != filepath.Clean(dir) {
+			return "", false
+		}
+		name = filepath.Base(path)
 	}
-	return dir != "" && filepath.Dir(filepath.Clean(path)) == filepath.Clean(dir)
+	if name == "." || name == ".." || strings.ContainsRune(name, filepath.Separator) {
+		return "", false
+	}
+	return name, true
 }
 
 func (p *planner) imageInPool(v setVar, image uint32) error {

@@ -217,6 +217,7 @@ func TestTestSetStatuses(t *testing.T) {
 		{"disk image of another host", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 20), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(8), 1, 20)}, gosnmp.InconsistentValue, 2, nil},
 		{"disk on a taken index", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowCreateAndGo, 1, 4), sv(stT, ColStorageDiskImageIndex, gosnmp.Gauge32, uint(7), 1, 4)}, gosnmp.NoError, 0,
 			[]string{"attach 1 4 disk img=7"}},
+		{"template xml up and down the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/vmgate/templates/tiny.xml/x/.."), 4)}, gosnmp.WrongValue, 2, nil},
 		{"template xml outside the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/passwd"), 4)}, gosnmp.WrongValue, 2, nil},
 		{"template named like an existing file", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("tiny"), 4)}, gosnmp.InconsistentValue, 2, nil},
 		{"template memory above every host's", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateMemoryMb, gosnmp.Gauge32, uint(4294967295), 4)}, gosnmp.InconsistentValue, 3, nil},
@@ -499,5 +500,40 @@ func TestCommitHoldsLocker(t *testing.T) {
 	}
 	if !l.sawHeld || l.held {
 		t.Fatalf("lock held during the change: %v, after: %v", l.sawHeld, l.held)
+	}
+}
+
+// TestTemplateFile: templateXmlFile names a file directly in the template directory,
+// written clean; whatever cleaning would make of it is not looked at (issue 10,
+// finding 12: "DIR/t.xml/x/.." passed).
+func TestTemplateFile(t *testing.T) {
+	const dir = "/etc/vmgate/templates"
+	for _, tc := range []struct {
+		path, want string
+		ok         bool
+	}{
+		{"t.xml", "t.xml", true},
+		{dir + "/t.xml", "t.xml", true},
+		{dir + "//t.xml", "", false},
+		{dir + "/t.xml/x/..", "", false},
+		{dir + "/./t.xml", "", false},
+		{dir + "/sub/t.xml", "", false},
+		{dir + "/../t.xml", "", false},
+		{"/etc/passwd", "", false},
+		{"sub/t.xml", "", false},
+		{"./t.xml", "", false},
+		{"..", "", false},
+		{".", "", false},
+		{"", "", false},
+		{dir, "", false},
+		{"/", "", false},
+	} {
+		name, ok := TemplateFile(dir, tc.path)
+		if name != tc.want || ok != tc.ok {
+			t.Errorf("TemplateFile(%q) = %q, %v; want %q, %v", tc.path, name, ok, tc.want, tc.ok)
+		}
+	}
+	if _, ok := TemplateFile("", "/t.xml"); ok {
+		t.Error("an absolute path accepted without a template directory")
 	}
 }
