@@ -220,6 +220,10 @@ func (c *Control) cloneImage(ctx context.Context, sup *hosts.Supervisor, host st
 	}
 	src := im.Volume
 	v, err := sup.CloneVolume(ctx, src.Pool, src.Name, vm)
+	if errors.Is(err, hosts.ErrAbandoned) {
+		// The copy still runs until libvirt ends it and is then deleted: not undone yet.
+		return nil, fmt.Errorf("%w: copy disk image %d (%s): %w", mib.ErrPartial, idx, src.Path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("copy disk image %d (%s): %w", idx, src.Path, err)
 	}

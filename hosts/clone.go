@@ -22,7 +22,9 @@ const CloneTimeout = 10 * time.Minute
 // writes never reach src. In other pools, or where the overlay cannot be made (libvirt
 // needs qemu-img for it), it is a full copy (virStorageVolCreateXMLFrom) named base
 // plus src's extension, bounded by CloneTimeout. A name the pool already has gets -2,
-// -3... after base.
+// -3... after base. libvirt cannot cancel a full copy: when ctx ends first (the SET
+// answers after 10 s), CloneVolume returns ErrAbandoned and deletes the copy once
+// libvirt has made it, so that no volume stays behind in the pool.
 func (s *Supervisor) CloneVolume(ctx context.Context, pool, src, base string) (Volume, error) {
 	c, err := s.conn()
 	if err != nil {
@@ -69,7 +71,7 @@ func (s *Supervisor) CloneVolume(ctx context.Context, pool, src, base string) (V
 	case err != nil:
 		s.log.Warn("copy-on-write overlay failed, making a full copy", "pool", pool, "volume", src, "err", err)
 	}
-	v, err = callWithin(ctx, c, CloneTimeout, what, func(l *lv) (Volume, error) {
+	copyVolume := func(l *lv) (Volume, error) {
 		sp, err := l.StoragePoolLookupByName(pool)
 		if err != nil {
 			return Volume{}, err
@@ -87,8 +89,47 @@ func (s *Supervisor) CloneVolume(ctx context.Context, pool, src, base string) (V
 			return Volume{}, err
 		}
 		return readVolume(l, pool, nv)
-	})
+	}
+	v, err = outlive(ctx, func(ctx context.Context) (Volume, error) {
+		return callWithin(ctx, c, CloneTimeout, what, copyVolume)
+	}, func(v Volume, err error) { s.dropAbandonedCopy(what, v, err) })
 	return v, s.opErr(err)
+}
+
+// dropAbandonedCopy deletes a full copy its caller gave up on, once libvirt made it.
+func (s *Supervisor) dropAbandonedCopy(what string, v Volume, err error) {
+	if err != nil {
+		s.log.Warn("abandoned volume copy failed; its pool may hold a partial volume", "op", what, "err", err)
+		return
+	}
+	if err := s.DeleteVolume(context.Background(), v.Pool, v.Name); err != nil {
+		s.log.Warn("abandoned volume copy not deleted", "op", what, "path", v.Path, "err", err)
+		return
+	}
+	s.log.Info("abandoned volume copy deleted", "op", what, "path", v.Path)
+}
+
+// outlive runs op, which cannot be cancelled, without ctx's end: when ctx ends first it
+// returns ErrAbandoned at once and hands op's result to done when op ends (op is
+// bounded by its own deadline, e.g. CloneTimeout).
+func outlive[T any](ctx context.Context, op func(context.Context) (T, error), done func(T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		v, err := op(context.WithoutCancel(ctx))
+		res <- result{v, err}
+	}()
+	select {
+	case r := <-res:
+		return r.v, r.err
+	case <-ctx.Done():
+		go func() { r := <-res; done(r.v, r.err) }()
+		var zero T
+		return zero, fmt.Errorf("%w (deleted when it ends): %w", ErrAbandoned, context.Cause(ctx))
+	}
 }
 
 func lookupVolume(l *lv, sp libvirt.StoragePool, pool, name string) (libvirt.StorageVol, Volume, error) {

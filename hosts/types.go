@@ -287,4 +287,7 @@ var (
 	ErrNotConnected = errors.New("host not connected")
 	ErrTimeout      = errors.New("libvirt call timed out")
 	ErrNotFound     = errors.New("domain not found")
+	// ErrAbandoned: the caller's context ended while libvirt went on with an operation
+	// it cannot cancel (a full volume copy); what it makes is deleted when it ends.
+	ErrAbandoned = errors.New("operation still running in libvirt, abandoned")
 )
