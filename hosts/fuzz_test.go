@@ -1,6 +1,8 @@
 package hosts
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -10,12 +12,16 @@ func FuzzParseURI(f *testing.F) {
 		"qemu:///system", "qemu+ssh://root@h:22/system?socket=/x&keyfile=/k", "test+unix:///a/b.xml",
 		"qemu+tls://[::1]:16514/system?pkipath=/p&no_verify=1", "xen+ssh://u@h/system", "qemu://h/session?name=x",
 		"%", "qemu+://", "qemu+tcp://h:99999999999999999999/system",
+		"qemu+ssh://u:secret1@h:x/system", "qemu+tls://h/system?password=secret1",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseURI(s)
 		if err != nil {
+			if pw := uriPassword(s); pw != "" && strings.Contains(err.Error(), pw) {
+				t.Fatalf("ParseURI(%q): the error shows the password: %v", s, err)
+			}
 			return
 		}
 		if u.Driver == "" || u.Transport == "" {
@@ -25,6 +31,28 @@ func FuzzParseURI(f *testing.F) {
 		_ = u.Address()
 		_ = u.SocketPath()
 	})
+}
+
+// uriPassword is the password of s when it has one that appears nowhere else in s and
+// is long enough not to match by chance; else "".
+func uriPassword(s string) string {
+	pu, err := url.Parse(s)
+	if err != nil || pu.User == nil {
+		i, j := strings.Index(s, "://"), strings.LastIndexByte(s, '@')
+		if i < 0 || j < i {
+			return ""
+		}
+		_, pw, ok := strings.Cut(s[i+3:j], ":")
+		if !ok || len(pw) < 6 || strings.Count(s, pw) != 1 {
+			return ""
+		}
+		return pw
+	}
+	pw, _ := pu.User.Password()
+	if len(pw) < 6 || strings.Count(s, pw) != 1 {
+		return ""
+	}
+	return pw
 }
 
 // Domain XML comes from hypervisors: anything must parse or fail, never panic.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -58,6 +59,8 @@ type URI struct {
 	KeyFile    string // keyfile= (ssh)
 	KnownHosts string // known_hosts= (ssh)
 	Name       string // name=: overrides the URI sent in ConnectOpen
+
+	shown string // Raw as messages print it (redactURI)
 }
 
 // ParseURI parses a libvirt URI such as qemu+ssh://root@kvm1/system or
@@ -69,14 +72,20 @@ func ParseURI(s string) (URI, error) {
 	}
 	pu, err := url.Parse(s)
 	if err != nil {
-		return u, fmt.Errorf("uri: %q: %w", s, err)
+		// url.Error quotes the whole URI, password included: keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return u, fmt.Errorf("uri: not a URI: %w", err)
 	}
+	u.shown = redactURI(pu)
 	if pu.Opaque != "" || pu.Scheme == "" {
-		return u, fmt.Errorf("uri: %q is not of the form driver[+transport]://[user@][host][:port]/path", s)
+		return u, fmt.Errorf("uri: %q is not of the form driver[+transport]://[user@][host][:port]/path", u.shown)
 	}
 	driver, transport, hasTransport := strings.Cut(pu.Scheme, "+")
 	if !drivers[driver] {
-		return u, fmt.Errorf("uri: unsupported driver %q in %q", driver, s)
+		return u, fmt.Errorf("uri: unsupported driver %q in %q", driver, u.shown)
 	}
 	if !hasTransport {
 		// libvirt: no transport means tls with a host, unix without.
@@ -88,13 +97,13 @@ func ParseURI(s string) (URI, error) {
 	switch transport {
 	case TransportUnix, TransportTCP, TransportTLS, TransportSSH:
 	default:
-		return u, fmt.Errorf("uri: unsupported transport %q in %q", transport, s)
+		return u, fmt.Errorf("uri: unsupported transport %q in %q", transport, u.shown)
 	}
 	u.Driver, u.Transport = driver, transport
 	u.Host, u.Port, u.Path = pu.Hostname(), pu.Port(), pu.Path
 	if pu.User != nil {
 		if _, ok := pu.User.Password(); ok {
-			return u, fmt.Errorf("uri: password in %q: passwords in URIs are not accepted, use a key", redactURI(pu))
+			return u, fmt.Errorf("uri: password in %q: passwords in URIs are not accepted, use a key", u.shown)
 		}
 		u.User = pu.User.Username()
 	}
@@ -104,10 +113,46 @@ func ParseURI(s string) (URI, error) {
 	return u, u.check()
 }
 
+// redacted stands for what redactURI hides.
+const redacted = "xxxxx"
+
+// optionName is what a libvirt URI option's name looks like; any other "name" may be a
+// pasted secret (?s3cret) and is not printed either.
+var optionName = regexp.MustCompile(`^[a-z_]{1,32}$`)
+
+// redactURI is the URI as messages print it: the password, the values of options vmgate
+// does not know (password=, token=...) and the fragment become xxxxx; the rest is kept so
+// the message still points at the host and the option.
 func redactURI(pu *url.URL) string {
+	if pu.Opaque != "" {
+		return pu.Scheme + ":" + redacted
+	}
 	c := *pu
 	if c.User != nil {
-		c.User = url.UserPassword(c.User.Username(), "xxxxx")
+		if _, ok := c.User.Password(); ok {
+			c.User = url.UserPassword(c.User.Username(), redacted)
+		}
+	}
+	if c.RawQuery != "" {
+		var parts []string
+		for _, kv := range strings.Split(c.RawQuery, "&") {
+			k, _, hasValue := strings.Cut(kv, "=")
+			name, err := url.QueryUnescape(k)
+			switch {
+			case err == nil && uriOptions[name]:
+				parts = append(parts, kv)
+			case err == nil && optionName.MatchString(name) && hasValue:
+				parts = append(parts, k+"="+redacted)
+			case err == nil && optionName.MatchString(name):
+				parts = append(parts, k)
+			default:
+				parts = append(parts, redacted)
+			}
+		}
+		c.RawQuery = strings.Join(parts, "&")
+	}
+	if c.Fragment != "" {
+		c.Fragment, c.RawFragment = redacted, ""
 	}
 	return c.String()
 }
@@ -116,8 +161,12 @@ func (u *URI) parseOptions(q url.Values) error {
 	u.Options = q
 	var errs []error
 	for k := range q {
-		if !uriOptions[k] {
-			errs = append(errs, fmt.Errorf("uri: unsupported option %q in %q", k, u.Raw))
+		switch {
+		case uriOptions[k]:
+		case optionName.MatchString(k):
+			errs = append(errs, fmt.Errorf("uri: unsupported option %q in %q", k, u.shown))
+		default:
+			errs = append(errs, fmt.Errorf("uri: unsupported option (name not shown: it may be a secret) in %q", u.shown))
 		}
 	}
 	u.Socket, u.PKIPath = q.Get("socket"), q.Get("pkipath")
@@ -125,14 +174,14 @@ func (u *URI) parseOptions(q url.Values) error {
 	if nv := q.Get("no_verify"); nv != "" {
 		n, err := strconv.Atoi(nv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("uri: no_verify=%q in %q: want 0 or 1", nv, u.Raw))
+			errs = append(errs, fmt.Errorf("uri: no_verify=%q in %q: want 0 or 1", nv, u.shown))
 		}
 		u.NoVerify = n != 0
 	}
 	switch m := q.Get("mode"); m {
 	case "", "legacy", "auto":
 	default:
-		errs = append(errs, fmt.Errorf("uri: mode=%q in %q: only legacy and auto are supported", m, u.Raw))
+		errs = append(errs, fmt.Errorf("uri: mode=%q in %q: only legacy and auto are supported", m, u.shown))
 	}
 	return errors.Join(errs...)
 }
@@ -144,30 +193,30 @@ func (u URI) check() error {
 		errs = append(errs, fmt.Errorf("uri: "+format, a...))
 	}
 	if u.Transport == TransportUnix && (u.Host != "" || u.Port != "") {
-		add("transport unix takes no host, got %q in %q", u.Host, u.Raw)
+		add("transport unix takes no host, got %q in %q", u.Host, u.shown)
 	}
 	if u.Transport != TransportUnix && u.Host == "" {
-		add("transport %s needs a host in %q", u.Transport, u.Raw)
+		add("transport %s needs a host in %q", u.Transport, u.shown)
 	}
 	if u.Port != "" {
 		if p, err := strconv.Atoi(u.Port); err != nil || p < 1 || p > 65535 {
-			add("invalid port %q in %q", u.Port, u.Raw)
+			add("invalid port %q in %q", u.Port, u.shown)
 		}
 	}
 	if u.PKIPath != "" && u.Transport != TransportTLS {
-		add("pkipath only applies to tls, not %s, in %q", u.Transport, u.Raw)
+		add("pkipath only applies to tls, not %s, in %q", u.Transport, u.shown)
 	}
 	if u.NoVerify && u.Transport != TransportTLS {
-		add("no_verify is only honoured for tls; for ssh set ssh.insecure_skip_host_key_check, in %q", u.Raw)
+		add("no_verify is only honoured for tls; for ssh set ssh.insecure_skip_host_key_check, in %q", u.shown)
 	}
 	if (u.KeyFile != "" || u.KnownHosts != "") && u.Transport != TransportSSH {
-		add("keyfile/known_hosts only apply to ssh, not %s, in %q", u.Transport, u.Raw)
+		add("keyfile/known_hosts only apply to ssh, not %s, in %q", u.Transport, u.shown)
 	}
 	if u.Socket != "" && !filepath.IsAbs(u.Socket) {
-		add("socket=%q must be an absolute path in %q", u.Socket, u.Raw)
+		add("socket=%q must be an absolute path in %q", u.Socket, u.shown)
 	}
 	if u.Socket != "" && (u.Transport == TransportTCP || u.Transport == TransportTLS) {
-		add("socket only applies to unix and ssh, not %s, in %q", u.Transport, u.Raw)
+		add("socket only applies to unix and ssh, not %s, in %q", u.Transport, u.shown)
 	}
 	if u.Name == "" {
 		errs = append(errs, u.checkPath())
@@ -181,17 +230,17 @@ func (u URI) checkPath() error {
 		if u.Path == "/default" || (filepath.IsAbs(u.Path) && u.Path != "/") {
 			return nil
 		}
-		return fmt.Errorf("uri: test driver needs /default or an absolute file path, got path %q in %q", u.Path, u.Raw)
+		return fmt.Errorf("uri: test driver needs /default or an absolute file path, got path %q in %q", u.Path, u.shown)
 	case "qemu", "lxc", "vbox", "ch":
 		if u.Path == "/system" || u.Path == "/session" {
 			return nil
 		}
-		return fmt.Errorf("uri: path must be /system or /session, got %q in %q", u.Path, u.Raw)
+		return fmt.Errorf("uri: path must be /system or /session, got %q in %q", u.Path, u.shown)
 	}
 	if u.Path == "" || u.Path == "/" || u.Path == "/system" {
 		return nil
 	}
-	return fmt.Errorf("uri: path must be /system, got %q in %q", u.Path, u.Raw)
+	return fmt.Errorf("uri: path must be /system, got %q in %q", u.Path, u.shown)
 }
 
 // DriverURI is the URI sent in ConnectOpen: once connected, every connection is local

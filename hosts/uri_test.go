@@ -1,6 +1,7 @@
 package hosts
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,67 @@ backoff_max: 2m
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestURIErrorsHideSecrets: a URI that holds a password (user:pass@, or an option
+// vmgate does not know, such as password=) is refused, and the message, which reaches
+// --check and the reload log, names the problem without the secret, in any encoding.
+func TestURIErrorsHideSecrets(t *testing.T) {
+	const secret = "s3cret-Pw"
+	tests := []struct {
+		name string
+		in   string
+		want string // the message still says what is wrong
+	}{
+		{"userinfo", "qemu+ssh://root:" + secret + "@h/system", "passwords in URIs"},
+		{"userinfo and bad port", "qemu+ssh://root:" + secret + "@h:x/system", `invalid port ":x"`},
+		{"userinfo with a space", "qemu+ssh://root:" + secret + " x@h/system", "invalid userinfo"},
+		{"escaped userinfo", "qemu+ssh://root:" + url.PathEscape(secret+"/") + "@h/system", "passwords in URIs"},
+		{"password option", "qemu+tls://h/system?password=" + secret, `unsupported option "password"`},
+		{"token and other errors", "qemu+unix://h/system?token=" + secret + "&socket=x", `unsupported option "token"`},
+		{"option without value", "qemu+tcp://h/system?" + secret, `unsupported option`},
+		{"fragment", "qemu+tcp://h:99999/system#" + secret, `invalid port "99999"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseURI(tt.in)
+			if err == nil {
+				t.Fatalf("ParseURI(%q): nil error", tt.in)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q lacks %q", msg, tt.want)
+			}
+			for _, enc := range []string{secret, url.QueryEscape(secret), strings.ToLower(secret)} {
+				if strings.Contains(strings.ToLower(msg), strings.ToLower(enc)) {
+					t.Errorf("message reveals the secret: %s", msg)
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestRedactedURI: what messages print of a URI: no password, no value of an option
+// vmgate does not know; the rest as written, so the message still points at the host.
+func TestRedactedURI(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"qemu+ssh://root@h/system?keyfile=/k&no_verify=0", "qemu+ssh://root@h/system?keyfile=/k&no_verify=0"},
+		{"qemu+ssh://root:pw@h/system", "qemu+ssh://root:xxxxx@h/system"},
+		{"qemu+tls://h/system?password=pw&pkipath=/p", "qemu+tls://h/system?password=xxxxx&pkipath=/p"},
+		{"qemu+tls://h/system?debug", "qemu+tls://h/system?debug"},
+		{"qemu+tls://h/system?S3cret-1&x%zz=1", "qemu+tls://h/system?xxxxx&xxxxx"},
+		{"qemu+ssh:root:pw@h", "qemu+ssh:xxxxx"},
+		{"qemu:///system#pw", "qemu:///system#xxxxx"},
+	}
+	for _, tt := range tests {
+		pu, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redactURI(pu); got != tt.want {
+			t.Errorf("redactURI(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
