@@ -352,3 +352,24 @@ hosts:
 		}
 	}
 }
+
+// TestWarningsInsecureURI: no_verify=1 needs tls.insecure_skip_verify (hosts refuses it
+// alone); with both, the warning names both, so the URI option is never silent.
+func TestWarningsInsecureURI(t *testing.T) {
+	cfg, err := ParseConfig([]byte(minimalYAML + `
+  - {name: d, uri: "qemu+tls://d/system?no_verify=1", tls: {insecure_skip_verify: true}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `hosts[1] "d": tls.insecure_skip_verify and no_verify=1 in the uri: the server certificate is not checked`
+	if all := strings.Join(cfg.Warnings, "\n"); !strings.Contains(all, want) {
+		t.Errorf("warnings lack %q:\n%s", want, all)
+	}
+	_, err = ParseConfig([]byte(minimalYAML + `
+  - {name: d, uri: "qemu+tls://d/system?no_verify=1"}
+`))
+	if err == nil || !strings.Contains(err.Error(), `hosts[1] "d": uri: no_verify=1 turns the server certificate check off: set tls.insecure_skip_verify: true`) {
+		t.Errorf("no_verify=1 alone: err = %v", err)
+	}
+}

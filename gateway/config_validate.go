@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/snmp"
 )
 
@@ -89,7 +90,11 @@ func (c *Config) warnings() []string {
 			uris[h.URI] = i
 		}
 		if h.TLS.InsecureSkipVerify {
-			w = append(w, fmt.Sprintf("hosts[%d] %q: tls.insecure_skip_verify: the server certificate is not checked", i, h.Name))
+			key := "tls.insecure_skip_verify"
+			if u, err := hosts.ParseURI(h.URI); err == nil && u.NoVerify {
+				key += " and no_verify=1 in the uri"
+			}
+			w = append(w, fmt.Sprintf("hosts[%d] %q: %s: the server certificate is not checked", i, h.Name, key))
 		}
 		if h.SSH.InsecureSkipHostKeyCheck {
 			w = append(w, fmt.Sprintf("hosts[%d] %q: ssh.insecure_skip_host_key_check: the host key is not checked", i, h.Name))

@@ -39,7 +39,8 @@ type TLSConfig struct {
 	CertFile   string `yaml:"cert_file"`
 	KeyFile    string `yaml:"key_file"`
 	ServerName string `yaml:"server_name"` // default: the URI host
-	// InsecureSkipVerify accepts any server certificate. Also set by no_verify=1.
+	// InsecureSkipVerify accepts any server certificate; logged as a warning. The only
+	// way to turn the check off: no_verify=1 in the URI is refused without it.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
@@ -128,6 +129,9 @@ func (c Config) validateTransport(u URI) error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, fmt.Errorf("tls: cert_file %q and key_file %q must be set together", c.TLS.CertFile, c.TLS.KeyFile))
+	}
+	if u.NoVerify && !c.TLS.InsecureSkipVerify {
+		errs = append(errs, fmt.Errorf("uri: no_verify=1 turns the server certificate check off: set tls.insecure_skip_verify: true to mean it, or drop no_verify"))
 	}
 	if c.SSH.Socket != "" && c.SSH.Socket[0] != '/' {
 		errs = append(errs, fmt.Errorf("ssh: socket %q must be an absolute path", c.SSH.Socket))

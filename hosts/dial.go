@@ -89,7 +89,7 @@ func tlsClientConfig(c TLSConfig, u URI) (*tls.Config, error) {
 		Certificates:       []tls.Certificate{pair},
 		ServerName:         name,
 		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: c.InsecureSkipVerify || u.NoVerify, //nolint:gosec // only when configured by name
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // only when configured by name
 	}, nil
 }
 

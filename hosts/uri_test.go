@@ -58,6 +58,16 @@ func TestParseURI(t *testing.T) {
 		{name: "mode direct", in: "qemu:///system?mode=direct", wantErr: "mode="},
 		{name: "relative socket", in: "qemu:///system?socket=x", wantErr: "absolute path"},
 		{name: "pkipath on tcp", in: "qemu+tcp://h/system?pkipath=/x", wantErr: "pkipath only applies to tls"},
+		// libvirt options that weaken a check are refused, not ignored: host keys are
+		// checked by vmgate's own SSH client, only ssh.insecure_skip_host_key_check
+		// turns that off; no ssh binary, no agent-less password, no cipher choice.
+		{name: "known_hosts_verify", in: "qemu+ssh://h/system?known_hosts_verify=ignore", wantErr: `unsupported option "known_hosts_verify"`},
+		{name: "sshauth", in: "qemu+ssh://h/system?sshauth=password", wantErr: `unsupported option "sshauth"`},
+		{name: "command", in: "qemu+ssh://h/system?command=/tmp/ssh", wantErr: `unsupported option "command"`},
+		{name: "netcat", in: "qemu+ssh://h/system?netcat=/tmp/nc", wantErr: `unsupported option "netcat"`},
+		{name: "proxy", in: "qemu+ssh://h/system?proxy=netcat", wantErr: `unsupported option "proxy"`},
+		{name: "tls_priority", in: "qemu+tls://h/system?tls_priority=NORMAL:+VERS-SSL3.0", wantErr: `unsupported option "tls_priority"`},
+		{name: "no_tty is harmless", in: "qemu+ssh://h/system?no_tty=1", transport: "ssh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +121,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "cert without key", mod: func(c *Config) { c.TLS.CertFile = "/c.pem" }, wantErr: []string{"must be set together"}},
 		{name: "ssh session without socket", mod: func(c *Config) { c.URI = "qemu+ssh://h/session" }, wantErr: []string{"remote session daemon"}},
 		{name: "ssh session with socket", mod: func(c *Config) { c.URI = "qemu+ssh://h/session"; c.SSH.Socket = "/run/user/1000/libvirt/libvirt-sock" }},
+		// no_verify=1 alone would turn the certificate check off with no key naming it.
+		{name: "no_verify alone", mod: func(c *Config) { c.URI = "qemu+tls://kvm7/system?no_verify=1" },
+			wantErr: []string{"uri: no_verify=1 turns the server certificate check off: set tls.insecure_skip_verify: true to mean it"}},
+		{name: "no_verify with the key", mod: func(c *Config) { c.URI = "qemu+tls://kvm7/system?no_verify=1"; c.TLS.InsecureSkipVerify = true }},
+		{name: "no_verify=0", mod: func(c *Config) { c.URI = "qemu+tls://kvm7/system?no_verify=0" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
