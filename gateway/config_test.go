@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"reflect"
 	"sort"
@@ -371,5 +372,63 @@ func TestWarningsInsecureURI(t *testing.T) {
 `))
 	if err == nil || !strings.Contains(err.Error(), `hosts[1] "d": uri: no_verify=1 turns the server certificate check off: set tls.insecure_skip_verify: true`) {
 		t.Errorf("no_verify=1 alone: err = %v", err)
+	}
+}
+
+// TestWarningsNotifyUser: an inform receiver holds the keys of the user it is sent as;
+// a read-write user there lets whoever runs the receiver SET VMs.
+func TestWarningsNotifyUser(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: /tmp/s
+  users:
+    - {name: admin, auth_protocol: SHA, auth_passphrase: 12345678, priv_protocol: AES, priv_passphrase: 12345678, access: read-write, contexts: ["*"]}
+    - {name: traps, auth_protocol: SHA, auth_passphrase: 12345678, priv_protocol: AES, priv_passphrase: 12345678, access: read-only, contexts: [""]}
+  notify:
+    - {address: "udp:192.0.2.1:162", version: v3, user: admin, inform: true}
+    - {address: "udp:192.0.2.2:162", version: v3, user: traps, inform: true}
+    - {address: "udp:192.0.2.3:162", community: rw-community}
+  communities: [{community: rw-community, access: read-write, context: ""}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(cfg.Warnings, "\n")
+	want := `snmp.notify[0] "udp:192.0.2.1:162": user: "admin" is read-write`
+	if !strings.Contains(all, want) {
+		t.Errorf("warnings lack %q:\n%s", want, all)
+	}
+	want = `snmp.notify[2] "udp:192.0.2.3:162": community: same as snmp.communities[0] (read-write)`
+	if !strings.Contains(all, want) {
+		t.Errorf("warnings lack %q:\n%s", want, all)
+	}
+	if strings.Contains(all, "rw-community") {
+		t.Errorf("a warning shows the community:\n%s", all)
+	}
+	if strings.Contains(all, "snmp.notify[1]") {
+		t.Errorf("a read-only notify user is warned about:\n%s", all)
+	}
+}
+
+// TestExampleConfigSafe: what people copy is safe by default: a loopback listener (the
+// operator puts the management address), and no warning but the ones every example
+// host and community must show.
+func TestExampleConfigSafe(t *testing.T) {
+	cfg, err := LoadConfig(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range cfg.SNMP.Listen {
+		_, hostport, _ := strings.Cut(l, ":")
+		host, _, err := net.SplitHostPort(hostport)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			t.Errorf("snmp.listen[%d] %q: the example must listen on loopback", i, l)
+		}
+	}
+	for _, w := range cfg.Warnings {
+		if strings.HasPrefix(w, "snmp.notify") {
+			t.Errorf("example config: %s", w)
+		}
 	}
 }

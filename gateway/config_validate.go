@@ -82,6 +82,7 @@ func (c *Config) warnings() []string {
 			w = append(w, fmt.Sprintf("snmp.users[%d] %q: read-write without privacy: SETs travel unencrypted; prefer authPriv", i, u.Name))
 		}
 	}
+	w = append(w, c.notifyWarnings()...)
 	uris := map[string]int{}
 	for i, h := range c.Hosts {
 		if j, dup := uris[h.URI]; dup {
@@ -98,6 +99,27 @@ func (c *Config) warnings() []string {
 		}
 		if h.SSH.InsecureSkipHostKeyCheck {
 			w = append(w, fmt.Sprintf("hosts[%d] %q: ssh.insecure_skip_host_key_check: the host key is not checked", i, h.Name))
+		}
+	}
+	return w
+}
+
+// notifyWarnings: an inform or trap receiver must be configured with the keys of the
+// user it gets notifications as, so whoever runs it could SET with a read-write user.
+func (c *Config) notifyWarnings() []string {
+	access := make(map[string]snmp.Access, len(c.SNMP.Users))
+	for _, u := range c.SNMP.Users {
+		access[u.Name] = u.Access
+	}
+	var w []string
+	for i, t := range c.SNMP.Notify {
+		if t.Version == "v3" && access[t.User] == snmp.ReadWrite {
+			w = append(w, fmt.Sprintf("snmp.notify[%d] %q: user: %q is read-write: the receiver holds its keys and could SET; use a dedicated read-only user", i, t.Address, t.User))
+		}
+		for j, cm := range c.SNMP.Communities {
+			if t.Version == "v2c" && t.Community != "" && t.Community == cm.Community {
+				w = append(w, fmt.Sprintf("snmp.notify[%d] %q: community: same as snmp.communities[%d] (%s): every trap carries it in clear text; use a community of its own", i, t.Address, j, cm.Access))
+			}
 		}
 	}
 	return w
