@@ -31,6 +31,7 @@ type Config struct {
 
 // Community is a v1/v2c community: access is "read-only" or "read-write".
 type Community struct {
+	Name      string `yaml:"name,omitempty"` // the label logs show
 	Community string `yaml:"community"`
 	Access    string `yaml:"access"`
 	Context   string `yaml:"context"`

@@ -98,9 +98,21 @@ type Config struct {
 
 // Community is a v1/v2c community string with its access and the context it maps to.
 type Community struct {
+	Name      string `yaml:"name"` // in logs and Principal.Name; "" = community[INDEX]
 	Community Secret `yaml:"community"`
 	Access    Access `yaml:"access"`
 	Context   string `yaml:"context"`
+}
+
+// derivedLabel prefixes the label of a community without a name.
+const derivedLabel = "community["
+
+// label names community i where its string must not appear: logs, handlers.
+func (c Community) label(i int) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return fmt.Sprintf("%s%d]", derivedLabel, i)
 }
 
 // User is an SNMPv3 USM user.
@@ -168,8 +180,22 @@ func (c Config) Validate() error {
 func (c Config) validateCommunities() []error {
 	var errs []error
 	seen := map[Secret]int{}
+	names := map[string]int{}
 	for i, cm := range c.Communities {
 		p := fmt.Sprintf("snmp.communities[%d]", i)
+		switch j, dup := names[cm.Name]; {
+		case cm.Name == "":
+		case len(cm.Name) > 32:
+			errs = append(errs, fmt.Errorf("%s: name: longer than 32 characters", p))
+		case string(cm.Community) == cm.Name:
+			errs = append(errs, fmt.Errorf("%s: name: same as the community string (names are logged)", p))
+		case strings.HasPrefix(cm.Name, derivedLabel):
+			errs = append(errs, fmt.Errorf("%s: name: %q is reserved (%sINDEX] names communities without a name)", p, cm.Name, derivedLabel))
+		case dup:
+			errs = append(errs, fmt.Errorf("%s: name: duplicate of communities[%d]", p, j))
+		default:
+			names[cm.Name] = i
+		}
 		if cm.Community == "" {
 			errs = append(errs, fmt.Errorf("%s: community: empty", p))
 		}

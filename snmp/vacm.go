@@ -45,7 +45,8 @@ func newSecurity(cfg Config, engineID []byte) (*security, error) {
 		sysContact:  cfg.SysContact,
 		sysLocation: cfg.SysLocation,
 	}
-	for _, c := range cfg.Communities {
+	for i, c := range cfg.Communities {
+		c.Name = c.label(i)
 		s.communities[string(c.Community)] = c
 	}
 	for i, u := range cfg.Users {
