@@ -102,6 +102,9 @@ type Community struct {
 	Community Secret `yaml:"community"`
 	Access    Access `yaml:"access"`
 	Context   string `yaml:"context"`
+	// InsecureRemoteWrite allows read-write on a listener other than loopback, where
+	// anyone who sees one packet can write.
+	InsecureRemoteWrite bool `yaml:"insecure_remote_write"`
 }
 
 // derivedLabel prefixes the label of a community without a name.
@@ -210,8 +213,29 @@ func (c Config) validateCommunities() []error {
 		if cm.Context == "*" {
 			errs = append(errs, fmt.Errorf(`%s: context: "*" not allowed, a community maps to one context`, p))
 		}
+		if cm.Access == ReadWrite && !cm.InsecureRemoteWrite {
+			if i, l, ok := c.remoteListen(); ok {
+				errs = append(errs, fmt.Errorf("%s: access: read-write on non-loopback snmp.listen[%d] %q needs "+
+					"insecure_remote_write: true (the community travels in clear text; prefer an SNMPv3 authPriv user)", p, i, l))
+			}
+		}
 	}
 	return errs
+}
+
+// remoteListen returns the first listen address that is not loopback-only.
+func (c Config) remoteListen() (int, string, bool) {
+	for i, l := range c.Listen {
+		_, hostport, err := parseListen(l)
+		if err != nil {
+			continue // reported by Validate
+		}
+		host, _, _ := net.SplitHostPort(hostport)
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return i, l, true
+		}
+	}
+	return 0, "", false
 }
 
 func (c Config) validateUsers() []error {
@@ -256,6 +280,10 @@ func (c Config) validateUsers() []error {
 		}
 		if u.Access != ReadOnly && u.Access != ReadWrite {
 			add("access: required (read-only or read-write)")
+		}
+		// No opt-in: without authentication the user name, sent in clear, is all it takes.
+		if u.Access == ReadWrite && u.AuthProtocol == "" {
+			add("access: read-write needs authentication (auth_protocol): anyone who knows the user name could write")
 		}
 		if len(u.Contexts) == 0 {
 			add(`contexts: empty (use "*" for all, "" for the merged cluster)`)

@@ -71,6 +71,21 @@ func TestConfigValidate(t *testing.T) {
 		{name: "target port out of range", mutate: func(c *Config) { c.Notify[0].Address = "udp:127.0.0.1:70000" },
 			want: []string{`snmp.notify[0] "udp:127.0.0.1:70000": address: bad port`}},
 		{name: "v2c inform", mutate: func(c *Config) { c.Notify[0].Inform = true }, want: []string{"inform: only supported with version v3"}},
+		{name: "read-write user without authentication", mutate: func(c *Config) { c.Users[1].Access = ReadWrite },
+			want: []string{`snmp.users[1] "noauth": access: read-write needs authentication (auth_protocol)`}},
+		{name: "read-write community on a non-loopback listener", mutate: func(c *Config) { c.Listen[1] = "udp6:[::]:161" },
+			want: []string{`snmp.communities[1]: access: read-write on non-loopback snmp.listen[1] "udp6:[::]:161" needs insecure_remote_write: true`}},
+		{name: "read-write community on a named listener", mutate: func(c *Config) { c.Listen[2] = "tcp:gw.example.net:161" },
+			want: []string{`non-loopback snmp.listen[2] "tcp:gw.example.net:161"`}},
+		{name: "read-write community remote by choice", mutate: func(c *Config) {
+			c.Listen[0] = "udp:0.0.0.0:161"
+			c.Communities[1].InsecureRemoteWrite = true
+		}},
+		{name: "read-write community on localhost", mutate: func(c *Config) { c.Listen = []string{"udp:localhost:161"} }},
+		{name: "read-only community on any address", mutate: func(c *Config) {
+			c.Listen = []string{"udp:0.0.0.0:161"}
+			c.Communities[1].Access = ReadOnly
+		}},
 		{name: "many at once", mutate: func(c *Config) {
 			c.StateDir = ""
 			c.Users[0].AuthPassphrase = "x"

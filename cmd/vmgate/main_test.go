@@ -158,6 +158,13 @@ hosts:
   - {name: kvm-1, uri: "qemu+foo://h/system"}
   - {name: kvm-1, uri: "qemu:///system"}
 `)
+	unsafe := writeFile(t, dir, "unsafe.yaml", `
+snmp:
+  listen: ["udp:127.0.0.1:161", "udp:0.0.0.0:161"]
+  state_dir: /tmp/x
+  communities: [{community: bin-test-community-rw, access: read-write}]
+  users: [{name: anon-writer, access: read-write, contexts: ["*"]}]
+`)
 	unknownKey := writeFile(t, dir, "unknown.yaml", "snmp:\n  listen: []\n  comunities: []\n")
 	empty := writeFile(t, dir, "empty.yaml", "")
 
@@ -178,6 +185,10 @@ hosts:
 			bad + `: snmp.users[0] "ops": contexts[0]: "kvm-9" is not a configured host`,
 			bad + `: hosts[0] "kvm-1": uri: unsupported transport "foo"`,
 			bad + `: hosts[1] "kvm-1": name: duplicate of hosts[0]`,
+		}, false},
+		{"check unsafe writers", []string{"--check", "--config", unsafe}, 1, "", []string{
+			unsafe + `: snmp.communities[0]: access: read-write on non-loopback snmp.listen[1] "udp:0.0.0.0:161" needs insecure_remote_write: true`,
+			unsafe + `: snmp.users[0] "anon-writer": access: read-write needs authentication (auth_protocol)`,
 		}, false},
 		{"check unknown key", []string{"--check", "--config", unknownKey}, 1, "",
 			[]string{unknownKey + ": line 3: field comunities not found"}, false},
