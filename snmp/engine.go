@@ -31,6 +31,7 @@ type counters struct {
 // registry of subtree handlers.
 type Engine struct {
 	log         *slog.Logger
+	plog        *peerLog // lines remote peers cause, rate-limited
 	version     string
 	sysObjectID string
 	engineID    []byte
@@ -98,6 +99,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
+	e.plog = newPeerLog(e.log)
 	id, boots, err := loadState(cfg.StateDir)
 	if err != nil {
 		return nil, err

@@ -260,6 +260,12 @@ func gosnmpVarBinds(pduElem []byte) ([]VarBind, error) {
 			return nil, fmt.Errorf("%w: varbind %d: %w", errBER, i+1, err)
 		}
 		vars[i] = VarBind{OID: oid, Type: v.Type, Value: v.Value}
+		if !isObjectSyntax(v.Type) {
+			// EndOfContents, BOOLEAN...: GET ignores values, SET gets wrongType for
+			// NULL, and every answer that echoes the request stays encodable.
+			vars[i].Type, vars[i].Value = gosnmp.Null, nil
+			continue
+		}
 		if u, ok := v.Value.(uint); ok { // gosnmp's Counter32 and Gauge32: the contract says uint32
 			if u > math.MaxUint32 {
 				return nil, fmt.Errorf("%w: varbind %d: %v %d out of range", errBER, i+1, v.Type, u)
@@ -268,6 +274,17 @@ func gosnmpVarBinds(pduElem []byte) ([]VarBind, error) {
 		}
 	}
 	return vars, nil
+}
+
+// isObjectSyntax reports whether t may be a varbind's value (RFC 3416 section 3).
+func isObjectSyntax(t gosnmp.Asn1BER) bool {
+	switch t {
+	case gosnmp.Integer, gosnmp.OctetString, gosnmp.Null, gosnmp.ObjectIdentifier, gosnmp.IPAddress,
+		gosnmp.Counter32, gosnmp.Gauge32, gosnmp.TimeTicks, gosnmp.Opaque, gosnmp.Counter64,
+		gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
+		return true
+	}
+	return false
 }
 
 func clampInt(n int64) int {

@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime/debug"
 
@@ -29,7 +30,7 @@ func (e *Engine) handlePacket(ctx context.Context, raw []byte, from net.Addr, ma
 		if r := recover(); r != nil {
 			e.cnt.inASNParseErrs.Add(1)
 			e.cnt.panics.Add(1)
-			e.log.Error("snmp packet handling panicked", "from", addrString(from), "panic", fmt.Sprint(r),
+			e.plog.Log(slog.LevelError, "snmp packet handling panicked", "from", addrString(from), "panic", fmt.Sprint(r),
 				"stack", string(debug.Stack()))
 			out = nil
 		}
@@ -133,7 +134,7 @@ func (e *Engine) handleV3(ctx context.Context, m *message, maxSize int) ([]byte,
 	if level&flagAuth != 0 {
 		if !u.verifyDigest(m) {
 			e.cnt.wrongDigests.Add(1)
-			e.log.Info("snmp v3 authentication failed", "user", u.name)
+			e.plog.Log(slog.LevelInfo, "snmp v3 authentication failed", "user", u.name)
 			return rep.send(oidWrongDigests, e.cnt.wrongDigests.Load(), nil, 0)
 		}
 		if !e.inTimeWindow(m) {
@@ -151,7 +152,7 @@ func (e *Engine) handleV3(ctx context.Context, m *message, maxSize int) ([]byte,
 		}
 		if err != nil {
 			e.cnt.decryptionErrors.Add(1)
-			e.log.Info("snmp v3 decryption failed", "user", u.name, "err", err)
+			e.plog.Log(slog.LevelInfo, "snmp v3 decryption failed", "user", u.name, "err", err)
 			return rep.send(oidDecryptionErrors, e.cnt.decryptionErrors.Load(), nil, 0)
 		}
 	} else if scoped == nil {
@@ -199,7 +200,7 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 	// A user configured with authentication never gets data at a lower level, and a
 	// user gets only the contexts listed for it (RFC 3415 noAccess).
 	if level != u.level() || !u.contexts.allows(sp.contextName) {
-		e.log.Info("snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
+		e.plog.Log(slog.LevelInfo, "snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
 		return e.encode(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, wrap)
 	}
 	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access, AllContexts: u.contexts.all}}
