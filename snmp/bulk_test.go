@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -102,5 +103,41 @@ func TestResponseSize(t *testing.T) {
 	}
 	if res.Error != gosnmp.TooBig || len(res.Variables) != 0 {
 		t.Errorf("oversized GET: status %v with %d varbinds, want tooBig and none", res.Error, len(res.Variables))
+	}
+}
+
+// TestAnswersRespectMaxSize: every answer fits the request's msgMaxSize, the
+// authorizationError that echoes the request included (tooBig when it cannot).
+func TestAnswersRespectMaxSize(t *testing.T) {
+	cfg := baseConfig(t)
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetContexts([]string{"kvm1"})
+	oids := make([]string, 40)
+	for i := range oids {
+		oids[i] = oidStr(testRoot, 1, uint32(100000+i), 1, 2, 3, 4, 5, 6, 7)
+	}
+	req := rawV3{engineID: e.EngineID(), boots: e.Boots(), time: e.engineTime(), user: cfg.Users[2],
+		flags: gosnmp.AuthNoPriv | gosnmp.Reportable, context: "kvm1", maxSize: MinMaxMessageSize}
+	out := e.handlePacket(context.Background(), req.build(t, oids...), nil, maxUDPPayload)
+	if len(out) == 0 || len(out) > MinMaxMessageSize {
+		t.Fatalf("answer of %d bytes to msgMaxSize %d", len(out), MinMaxMessageSize)
+	}
+	u, err := newUSMUser(cfg.Users[2], e.EngineID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decodeReply(t, out, u)
+	top := &berReader{buf: d.sp.pdu}
+	el, err := top.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sub(el)
+	_, _ = in.integer("request-id")
+	if status, _ := in.integer("error-status"); d.p.typ != gosnmp.GetResponse || gosnmp.SNMPError(status) != gosnmp.TooBig {
+		t.Errorf("answer %v status %v, want tooBig", d.p.typ, gosnmp.SNMPError(status))
 	}
 }

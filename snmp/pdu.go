@@ -64,6 +64,11 @@ func (e *Engine) serve(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize
 		resp.status = v1Status(resp.status)
 		resp.vars = p.vars // RFC 1157: an error response echoes the request
 	}
+	return e.fit(p, resp, v1, maxSize, wrap)
+}
+
+// fit encodes resp, or tooBig when it exceeds maxSize; nil when not even that fits.
+func (e *Engine) fit(p *pdu, resp response, v1 bool, maxSize int, wrap wrapper) ([]byte, error) {
 	out, err := e.encode(p, resp, wrap)
 	if err != nil {
 		return nil, err

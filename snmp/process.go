@@ -201,7 +201,7 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 	// user gets only the contexts listed for it (RFC 3415 noAccess).
 	if level != u.level() || !u.contexts.allows(sp.contextName) {
 		e.plog.Log(slog.LevelInfo, "snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
-		return e.encode(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, wrap)
+		return e.fit(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, false, maxSize, wrap)
 	}
 	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access, AllContexts: u.contexts.all}}
 	return e.serve(ctx, r, p, false, maxSize, wrap)
