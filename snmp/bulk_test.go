@@ -141,3 +141,30 @@ func TestAnswersRespectMaxSize(t *testing.T) {
 		t.Errorf("answer %v status %v, want tooBig", d.p.typ, gosnmp.SNMPError(status))
 	}
 }
+
+// TestGetBulkManyRepeaters: more repeaters than one answer may hold get the first ones
+// that fit (RFC 3416 section 4.2.3), not an empty list.
+func TestGetBulkManyRepeaters(t *testing.T) {
+	e, err := New(baseConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := make([]gosnmp.SnmpPDU, maxBulkVars+1)
+	for i := range vars {
+		vars[i] = gosnmp.SnmpPDU{Name: "1.3.6.1.2.1.1.1.0", Type: gosnmp.Null}
+	}
+	pkt := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.GetBulkRequest,
+		RequestID: 9, MaxRepetitions: 2, Variables: vars}
+	raw, err := pkt.MarshalMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.handlePacket(context.Background(), raw, nil, maxUDPPayload)
+	res, err := (&gosnmp.GoSNMP{Version: gosnmp.Version2c}).SnmpDecodePacket(out)
+	if err != nil {
+		t.Fatalf("answer of %d bytes: %v", len(out), err)
+	}
+	if res.Error != gosnmp.NoError || len(res.Variables) == 0 || res.Variables[0].Name != ".1.3.6.1.2.1.1.2.0" {
+		t.Fatalf("status %v, %d varbinds, want the first repeaters' successors", res.Error, len(res.Variables))
+	}
+}

@@ -124,16 +124,18 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 	limit := min(maxBulkVars, maxSize/8) // no varbind encodes in fewer than ~8 bytes
 	bp := bulkVars.Get().(*[]VarBind)
 	out := (*bp)[:0]
-	for _, vb := range p.vars[:n] {
+	for _, vb := range p.vars[:min(n, limit)] {
 		out = append(out, e.next(ctx, r, vb.OID, false))
 	}
 	last := make([]OID, len(reps))
 	for i, vb := range reps {
 		last[i] = vb.OID
 	}
-	for rep := 0; rep < p.maxReps && len(reps) > 0 && len(out)+len(reps) <= limit; rep++ {
+	// A repetition that does not fit whole is cut: the answer is the first varbinds
+	// that fit (RFC 3416 section 4.2.3), whatever N, M and R are.
+	for rep := 0; rep < p.maxReps && len(reps) > 0 && len(out) < limit; rep++ {
 		ended := 0
-		for i := range reps {
+		for i := range reps[:min(len(reps), limit-len(out))] {
 			vb := e.next(ctx, r, last[i], false)
 			if vb.Type == gosnmp.EndOfMibView {
 				ended++
