@@ -168,3 +168,56 @@ func TestGetBulkManyRepeaters(t *testing.T) {
 		t.Fatalf("status %v, %d varbinds, want the first repeaters' successors", res.Error, len(res.Variables))
 	}
 }
+
+// TestCommunityAmplification: a small GETBULK under a community (sent by anyone who can
+// forge a source address) gets at most community_max_message_size bytes back, with
+// at most community_max_repetitions repetitions; an authenticated user is not capped.
+func TestCommunityAmplification(t *testing.T) {
+	cfg := baseConfig(t)
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Register(testRoot, seqHandler{n: 5000})
+	pkt := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.GetBulkRequest,
+		RequestID: 1, MaxRepetitions: 10000, Variables: []gosnmp.SnmpPDU{{Name: "1.3", Type: gosnmp.Null}}}
+	raw, err := pkt.MarshalMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.handlePacket(context.Background(), raw, nil, maxUDPPayload)
+	t.Logf("GETBULK: %d bytes in, %d out (x%.1f)", len(raw), len(out), float64(len(out))/float64(len(raw)))
+	if len(out) == 0 || len(out) > DefaultCommunityMaxMessageSize {
+		t.Errorf("answer of %d bytes, want 1..%d", len(out), DefaultCommunityMaxMessageSize)
+	}
+	res, err := (&gosnmp.GoSNMP{Version: gosnmp.Version2c}).SnmpDecodePacket(out)
+	if err != nil || len(res.Variables) == 0 || len(res.Variables) > DefaultCommunityMaxRepetitions {
+		t.Errorf("answer of %d varbinds (err %v), want 1..%d", len(res.Variables), err, DefaultCommunityMaxRepetitions)
+	}
+	// A v3 user is authenticated, so no reflector: the engine's max_message_size holds.
+	req := rawV3{engineID: e.EngineID(), boots: e.Boots(), time: e.engineTime(), user: cfg.Users[0],
+		flags: gosnmp.AuthNoPriv, bulk: 10000}
+	if out := e.handlePacket(context.Background(), req.build(t, "1.3"), nil, maxUDPPayload); len(out) < 10000 {
+		t.Errorf("authenticated GETBULK answer of %d bytes, want the uncapped size", len(out))
+	}
+}
+
+// seqHandler serves testRoot.1 .. testRoot.n, each a 20-byte string.
+type seqHandler struct{ n uint32 }
+
+func (h seqHandler) Get(_ context.Context, _ *Request, oid OID) VarBind {
+	return VarBind{OID: oid, Type: gosnmp.NoSuchObject}
+}
+
+func (h seqHandler) Next(_ context.Context, _ *Request, oid OID) (VarBind, bool) {
+	k := uint32(1)
+	if oid.HasPrefix(testRoot) && len(oid) > len(testRoot) {
+		k = oid[len(testRoot)] + 1
+	} else if oid.Compare(testRoot) > 0 {
+		return VarBind{}, false
+	}
+	if k > h.n {
+		return VarBind{}, false
+	}
+	return VarBind{OID: testRoot.Append(k), Type: gosnmp.OctetString, Value: []byte("twenty bytes of text")}, true
+}

@@ -16,6 +16,11 @@ const (
 	DefaultMaxMessageSize = 65507 // largest UDP payload over IPv4
 	MinMaxMessageSize     = 484   // RFC 3417 section 3.2
 	minPassphraseLen      = 8     // RFC 3414 section 11.2
+
+	// Answers to communities, which anyone can send with a forged source address:
+	// one Ethernet frame, and net-snmp's default -Cr, bound the reflection.
+	DefaultCommunityMaxMessageSize = 1472
+	DefaultCommunityMaxRepetitions = 10
 )
 
 // Secret is a string that never leaves the process through logs or marshalling.
@@ -94,6 +99,9 @@ type Config struct {
 	Notify         []Target    `yaml:"notify"`           // trap/inform destinations
 	Workers        int         `yaml:"workers"`          // requests in progress per UDP socket; 0 = 4*GOMAXPROCS
 	MaxMessageSize int         `yaml:"max_message_size"` // 0 = 65507; min 484
+	// Caps of answers to communities (GETBULK reflection): 0 = the defaults.
+	CommunityMaxMessageSize int `yaml:"community_max_message_size"`
+	CommunityMaxRepetitions int `yaml:"community_max_repetitions"`
 }
 
 // Community is a v1/v2c community string with its access and the context it maps to.
@@ -146,6 +154,12 @@ func (c *Config) SetDefaults() {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if c.CommunityMaxMessageSize == 0 {
+		c.CommunityMaxMessageSize = DefaultCommunityMaxMessageSize
+	}
+	if c.CommunityMaxRepetitions == 0 {
+		c.CommunityMaxRepetitions = DefaultCommunityMaxRepetitions
+	}
 	for i := range c.Notify {
 		if c.Notify[i].Version == "" {
 			c.Notify[i].Version = "v2c"
@@ -173,6 +187,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageSize != 0 && (c.MaxMessageSize < MinMaxMessageSize || c.MaxMessageSize > DefaultMaxMessageSize) {
 		add("snmp.max_message_size: %d not in %d..%d", c.MaxMessageSize, MinMaxMessageSize, DefaultMaxMessageSize)
+	}
+	if c.CommunityMaxMessageSize != 0 && (c.CommunityMaxMessageSize < MinMaxMessageSize || c.CommunityMaxMessageSize > DefaultMaxMessageSize) {
+		add("snmp.community_max_message_size: %d not in %d..%d", c.CommunityMaxMessageSize, MinMaxMessageSize, DefaultMaxMessageSize)
+	}
+	if c.CommunityMaxRepetitions < 0 {
+		add("snmp.community_max_repetitions: %d is negative", c.CommunityMaxRepetitions)
 	}
 	errs = append(errs, c.validateCommunities()...)
 	errs = append(errs, c.validateUsers()...)

@@ -76,7 +76,8 @@ func isRequest(t gosnmp.PDUType) bool {
 }
 
 func (e *Engine) handleCommunity(ctx context.Context, m *message, maxSize int) ([]byte, error) {
-	c, ok := e.sec.Load().communities[string(m.community)]
+	sec := e.sec.Load()
+	c, ok := sec.communities[string(m.community)]
 	if !ok {
 		e.cnt.inBadCommunityNames.Add(1)
 		return nil, fmt.Errorf("unknown community (snmpInBadCommunityNames)")
@@ -101,7 +102,9 @@ func (e *Engine) handleCommunity(ctx context.Context, m *message, maxSize int) (
 	}
 	r := &Request{Context: c.Context, Principal: Principal{Model: model, Name: c.Name, Access: c.Access}}
 	wrap := func(p pduOut) ([]byte, error) { return wrapCommunity(m.version, m.community, p), nil }
-	return e.serve(ctx, r, p, v1, maxSize, wrap)
+	// Anyone can send a community with a forged source: keep the reflection small.
+	p.maxReps = min(p.maxReps, sec.communityMaxReps)
+	return e.serve(ctx, r, p, v1, min(maxSize, sec.communityMaxSize), wrap)
 }
 
 // handleV3 runs the USM checks of RFC 3414 section 3.2 in order, then access control

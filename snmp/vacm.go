@@ -34,16 +34,20 @@ type security struct {
 	sysName     string
 	sysContact  string
 	sysLocation string
+	// caps of community answers, see Config
+	communityMaxSize, communityMaxReps int
 }
 
 func newSecurity(cfg Config, engineID []byte) (*security, error) {
 	s := &security{
-		communities: make(map[string]Community, len(cfg.Communities)),
-		users:       make(map[string]*usmUser, len(cfg.Users)),
-		notify:      slices.Clone(cfg.Notify),
-		sysName:     cfg.SysName,
-		sysContact:  cfg.SysContact,
-		sysLocation: cfg.SysLocation,
+		communities:      make(map[string]Community, len(cfg.Communities)),
+		users:            make(map[string]*usmUser, len(cfg.Users)),
+		notify:           slices.Clone(cfg.Notify),
+		sysName:          cfg.SysName,
+		sysContact:       cfg.SysContact,
+		sysLocation:      cfg.SysLocation,
+		communityMaxSize: cfg.CommunityMaxMessageSize,
+		communityMaxReps: cfg.CommunityMaxRepetitions,
 	}
 	for i, c := range cfg.Communities {
 		c.Name = c.label(i)
