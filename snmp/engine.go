@@ -37,6 +37,7 @@ type Engine struct {
 	engineID    []byte
 	boots       uint32
 	start       time.Time
+	now         func() time.Time // time.Now; tests move it forward instead of sleeping
 	listen      []string
 	stateDir    string
 	maxSize     int
@@ -89,6 +90,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		version:     "dev",
 		sysObjectID: DefaultSysObjectID,
 		start:       time.Now(),
+		now:         time.Now,
 		notifyTO:    notifyTimeout,
 		listen:      slices.Clone(cfg.Listen),
 		stateDir:    cfg.StateDir,
@@ -126,7 +128,7 @@ func (e *Engine) EngineID() []byte { return slices.Clone(e.engineID) }
 func (e *Engine) Boots() uint32 { return e.boots }
 
 // engineTime is snmpEngineTime: seconds since this run started.
-func (e *Engine) engineTime() uint32 { return uint32(time.Since(e.start) / time.Second) }
+func (e *Engine) engineTime() uint32 { return uint32(e.now().Sub(e.start) / time.Second) }
 
 // Register serves the subtree at root with h, replacing any handler on that exact
 // root. Safe at any time; requests in flight keep the registry they started with.

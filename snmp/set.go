@@ -3,7 +3,6 @@ package snmp
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -67,7 +66,7 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 	defer e.setsIn.Add(-1)
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
-	now := time.Now()
+	now := e.now()
 	if resp, ok := e.replay.lookup(key, now); ok {
 		e.log.Info("snmp set repeated: answered as the first time, not run again", "context", r.Context,
 			"principal", principalLabel(r.Principal), "request_id", p.requestID)
