@@ -41,6 +41,7 @@ type Request struct {
 	Principal Principal
 
 	local []localValue // handlers' per-request state (Local)
+	msg   *message     // the SNMPv3 message carrying the request; nil for v1/v2c
 }
 
 type localValue struct{ key, val any }

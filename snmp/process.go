@@ -206,7 +206,8 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 		e.plog.Log(slog.LevelInfo, "snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
 		return e.fit(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, false, maxSize, wrap)
 	}
-	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access, AllContexts: u.contexts.all}}
+	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access,
+		AllContexts: u.contexts.all}, msg: m}
 	return e.serve(ctx, r, p, false, maxSize, wrap)
 }
 

@@ -67,6 +67,21 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
 	now := e.now()
+	if r.msg != nil && r.msg.flags&flagAuth != 0 {
+		switch e.replay.see(r.msg, r.Principal.Name, int64(e.engineTime())) {
+		case seenBefore:
+			if resp, ok := e.replay.lookup(key, now); ok {
+				return resp, true // a duplicated datagram: its answer is no news
+			}
+			e.log.Warn("snmp set message replayed: not run, not answered", "context", r.Context,
+				"principal", principalLabel(r.Principal), "request_id", p.requestID)
+			return response{}, false
+		case seenFull:
+			e.log.Warn("snmp set refused: too many SET messages of this user in the time window",
+				"context", r.Context, "principal", principalLabel(r.Principal), "limit", seenPerUser)
+			return response{status: gosnmp.ResourceUnavailable, index: 1, vars: p.vars}, true
+		}
+	}
 	if resp, ok := e.replay.lookup(key, now); ok {
 		e.log.Info("snmp set repeated: answered as the first time, not run again", "context", r.Context,
 			"principal", principalLabel(r.Principal), "request_id", p.requestID)

@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,16 +18,48 @@ import (
 // the first would hold a reader of the socket per retry, and enough of them stall
 // every read; the manager's next retry after the first run gets its answer (and an
 // SNMPv2c manager takes the first run's answer, which carries the same request-id).
+//
+// Answers are a convenience for retries; replay protection is the seen set: the
+// digest of every authenticated SNMPv3 SET message is kept for as long as USM would
+// accept the message (until its msgAuthoritativeEngineTime leaves the time window), so
+// one captured and sent again never runs twice. It lives in memory only: engineBoots
+// grows at each start, which puts every message of a previous run out of the window.
+// v1/v2c have no replay protection: their community travels in clear text anyway.
 const (
-	setReplayTTL = 30 * time.Second
+	setReplayTTL = timeWindow * time.Second
 	setReplayMax = 256 // answers kept at most
+	// seenPerUser bounds the seen set per USM user. A user over it gets
+	// resourceUnavailable until its oldest messages leave the window: forgetting them
+	// instead would reopen the replay hole. Per user, so that one busy or hostile
+	// principal does not block the SETs of the others.
+	seenPerUser = 4096
 )
+
+// seenResult is what setReplay.see says about a message.
+type seenResult int
+
+const (
+	seenFresh  seenResult = iota // not seen: recorded now
+	seenBefore                   // a replay (or a duplicated datagram)
+	seenFull                     // not seen, and no room to record it
+)
+
+// seenMsg is one recorded message: its user and the last engine time at which it is
+// in the time window.
+type seenMsg struct {
+	user  string
+	until int64
+}
 
 type setReplay struct {
 	mu       sync.Mutex
 	byKey    map[string]setAnswer
 	order    []string // keys, oldest first
 	inFlight map[string]bool
+
+	seen    map[[sha256.Size]byte]seenMsg
+	seenBy  map[string]int // entries of seen per user
+	perUser int            // seenPerUser; tests lower it
 }
 
 // begin marks the SET key as running; false when it runs already (a retry).
@@ -102,4 +135,44 @@ func cloneVars(vars []VarBind) []VarBind {
 		}
 	}
 	return out
+}
+
+// see records the authenticated SNMPv3 message m of user, received at engine time now,
+// unless it was seen already or user's share of the set is full.
+func (c *setReplay) see(m *message, user string, now int64) seenResult {
+	d := sha256.Sum256(m.raw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.seen[d]; ok {
+		return seenBefore // still in its window: it was accepted at now
+	}
+	if c.seen == nil {
+		c.seen, c.seenBy = map[[sha256.Size]byte]seenMsg{}, map[string]int{}
+	}
+	limit := c.perUser
+	if limit == 0 {
+		limit = seenPerUser
+	}
+	if c.seenBy[user] >= limit {
+		c.forget(now)
+		if c.seenBy[user] >= limit {
+			return seenFull
+		}
+	}
+	c.seen[d] = seenMsg{user: user, until: m.usm.time + timeWindow}
+	c.seenBy[user]++
+	return seenFresh
+}
+
+// forget drops the messages out of their window at engine time now. O(entries), run
+// only when a user's share is full.
+func (c *setReplay) forget(now int64) {
+	for d, s := range c.seen {
+		if s.until < now {
+			delete(c.seen, d)
+			if c.seenBy[s.user]--; c.seenBy[s.user] == 0 {
+				delete(c.seenBy, s.user)
+			}
+		}
+	}
 }

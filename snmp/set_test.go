@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -250,4 +251,175 @@ func TestSetRepeated(t *testing.T) {
 	if set(admin, 11, 1); cs.commits != 5 {
 		t.Fatalf("%d commits after the queue emptied, want 5", cs.commits)
 	}
+}
+
+// stepClock freezes e's clock at its start and returns what moves it forward. Only for
+// an engine driven through handlePacket by the test goroutine, not one serving.
+func stepClock(e *Engine) func(time.Duration) {
+	now := e.start
+	e.now = func() time.Time { return now }
+	return func(d time.Duration) { now = now.Add(d) }
+}
+
+// TestSetReplayed: an authenticated SET message runs once for as long as USM accepts
+// it (until its msgAuthoritativeEngineTime leaves the 150 s window), however long the
+// answers to retries are kept; a manager's retry (same request-id, new msgID and time)
+// still gets the first answer.
+func TestSetReplayed(t *testing.T) {
+	e := fixedEngine(t)
+	step := stepClock(e)
+	root := OID{1, 3, 6, 1, 4, 1, 99999, 77}
+	cs := &countingSetter{}
+	e.Register(root, cs)
+	rw := User{Name: "rw", AuthProtocol: "SHA-256", AuthPassphrase: authPass, PrivProtocol: "AES", PrivPassphrase: privPass}
+	msg := func(msgID, reqID, etime uint32) []byte {
+		return rawV3{engineID: e.engineID, boots: e.boots, time: etime, user: rw,
+			flags: gosnmp.AuthPriv | gosnmp.Reportable, msgID: msgID, requestID: reqID,
+			set: []gosnmp.SnmpPDU{{Name: root.Append(1, 0).String(), Type: gosnmp.Integer, Value: 1}}}.build(t)
+	}
+	// send returns the answer's PDU type and error status, or 0 and -1 when nothing came
+	// back.
+	send := func(b []byte) (gosnmp.PDUType, int) {
+		out := e.handlePacket(context.Background(), b, nil, maxUDPPayload)
+		if out == nil {
+			return 0, -1
+		}
+		d := decodeReply(t, out, e.sec.Load().users["rw"])
+		return d.p.typ, int(errorStatus(t, d.sp.pdu))
+	}
+	captured := msg(1, 7, 0)
+	future := msg(9, 9, 140) // a manager whose idea of our time runs 140 s ahead
+	steps := []struct {
+		name    string
+		at      time.Duration // engine time of the step
+		forget  bool          // drop the kept answers first, as 256 later SETs would
+		b       []byte
+		typ     gosnmp.PDUType
+		status  int
+		commits int
+	}{
+		{"first", 0, false, captured, gosnmp.GetResponse, 0, 1},
+		{"manager retry", 20 * time.Second, false, msg(2, 7, 20), gosnmp.GetResponse, 0, 1},
+		{"replay after 35 s: the first answer", 35 * time.Second, false, captured, gosnmp.GetResponse, 0, 1},
+		{"manager retry after 35 s", 35 * time.Second, false, msg(3, 7, 35), gosnmp.GetResponse, 0, 1},
+		{"replay of a retry, answers gone", 140 * time.Second, true, msg(2, 7, 20), 0, -1, 1},
+		{"replay at the window's edge", 150 * time.Second, true, captured, 0, -1, 1},
+		{"replay out of the window", 151 * time.Second, false, captured, gosnmp.Report, 0, 1},
+		{"message ahead of our time", 151 * time.Second, false, future, gosnmp.GetResponse, 0, 2},
+		{"its replay 139 s later", 290 * time.Second, true, future, 0, -1, 2},
+	}
+	var at time.Duration
+	for _, s := range steps {
+		step(s.at - at)
+		at = s.at
+		if s.forget {
+			e.replay.byKey, e.replay.order = nil, nil
+		}
+		typ, status := send(s.b)
+		if typ != s.typ || (typ != gosnmp.Report && status != s.status) || cs.commits != s.commits {
+			t.Fatalf("%s: answer %v %v, %d commits; want %v %v, %d", s.name, typ, status, cs.commits,
+				s.typ, s.status, s.commits)
+		}
+	}
+}
+
+// TestSetReplayAfterRestart: the replay cache lives in memory, and need not survive a
+// restart: engineBoots grows by one at each start, so every message sent to the
+// previous run is outside the time window (a Report, nothing run).
+func TestSetReplayAfterRestart(t *testing.T) {
+	cfg := baseConfig(t)
+	root := OID{1, 3, 6, 1, 4, 1, 99999, 77}
+	start := func() (*Engine, *countingSetter) {
+		e, err := New(cfg, WithLogger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := &countingSetter{}
+		e.Register(root, cs)
+		return e, cs
+	}
+	e1, cs1 := start()
+	b := rawV3{engineID: e1.engineID, boots: e1.boots, time: e1.engineTime(), user: cfg.Users[1],
+		flags: gosnmp.AuthPriv | gosnmp.Reportable, msgID: 1, requestID: 7,
+		set: []gosnmp.SnmpPDU{{Name: root.Append(1, 0).String(), Type: gosnmp.Integer, Value: 1}}}.build(t)
+	if e1.handlePacket(context.Background(), b, nil, maxUDPPayload) == nil || cs1.commits != 1 {
+		t.Fatalf("first run: %d commits", cs1.commits)
+	}
+	e2, cs2 := start()
+	if e2.boots != e1.boots+1 {
+		t.Fatalf("boots %d after %d", e2.boots, e1.boots)
+	}
+	out := e2.handlePacket(context.Background(), b, nil, maxUDPPayload)
+	if out == nil {
+		t.Fatal("no Report")
+	}
+	d := decodeReply(t, out, e2.sec.Load().users[cfg.Users[1].Name])
+	if d.p.typ != gosnmp.Report || d.p.vars[0].OID.String() != oidNotInTimeWindows.String() || cs2.commits != 0 {
+		t.Fatalf("after a restart: %v %v, %d commits; want a notInTimeWindows Report, none", d.p.typ, d.p.vars, cs2.commits)
+	}
+}
+
+// TestSetReplayFull: the seen set is bounded per user; a user over its share is
+// refused (nothing forgotten while in its window) and the others are not.
+func TestSetReplayFull(t *testing.T) {
+	c := &setReplay{perUser: 2}
+	m := func(b byte) *message { return &message{raw: []byte{b}} } // engine time 0: in the window until 150
+	steps := []struct {
+		name string
+		m    *message
+		user string
+		now  int64
+		want seenResult
+	}{
+		{"a 1", m(1), "a", 0, seenFresh},
+		{"a 2", m(2), "a", 10, seenFresh},
+		{"a 3: a is full", m(3), "a", 20, seenFull},
+		{"b 4: b is not", m(4), "b", 20, seenFresh},
+		{"a 1 again", m(1), "a", 150, seenBefore},
+		{"a 3 once 1 and 2 left the window", m(3), "a", 151, seenFresh},
+	}
+	for _, s := range steps {
+		if got := c.see(s.m, s.user, s.now); got != s.want {
+			t.Fatalf("%s: %v, want %v", s.name, got, s.want)
+		}
+	}
+	if len(c.seen) != 1 || c.seenBy["a"] != 1 || len(c.seenBy) != 1 {
+		t.Errorf("after forgetting: %d entries, by user %v", len(c.seen), c.seenBy)
+	}
+
+	// On the wire: resourceUnavailable, not run.
+	e := fixedEngine(t)
+	e.replay.perUser = 1
+	root := OID{1, 3, 6, 1, 4, 1, 99999, 77}
+	cs := &countingSetter{}
+	e.Register(root, cs)
+	rw := User{Name: "rw", AuthProtocol: "SHA-256", AuthPassphrase: authPass, PrivProtocol: "AES", PrivPassphrase: privPass}
+	for i, want := range []gosnmp.SNMPError{gosnmp.NoError, gosnmp.ResourceUnavailable} {
+		b := rawV3{engineID: e.engineID, boots: e.boots, time: e.engineTime(), user: rw,
+			flags: gosnmp.AuthPriv | gosnmp.Reportable, msgID: uint32(i + 1), requestID: uint32(i + 1),
+			set: []gosnmp.SnmpPDU{{Name: root.Append(1, 0).String(), Type: gosnmp.Integer, Value: 1}}}.build(t)
+		d := decodeReply(t, e.handlePacket(context.Background(), b, nil, maxUDPPayload), e.sec.Load().users["rw"])
+		if got := errorStatus(t, d.sp.pdu); got != want || cs.commits != 1 {
+			t.Fatalf("SET %d: %v, %d commits; want %v, 1", i+1, got, cs.commits, want)
+		}
+	}
+}
+
+// errorStatus reads a Response PDU element's error-status (parsePDU keeps it for
+// GETBULK's non-repeaters only).
+func errorStatus(t *testing.T, b []byte) gosnmp.SNMPError {
+	t.Helper()
+	el, err := (&berReader{buf: b}).next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sub(el)
+	if _, err := r.integer("request-id"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.integer("error-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gosnmp.SNMPError(st)
 }

@@ -20,8 +20,9 @@ type rawV3 struct {
 	context     string
 	msgID       uint32
 	requestID   uint32
-	maxSize     uint32 // msgMaxSize; 0 = 65507
-	bulk        uint32 // GETBULK max-repetitions; 0 = a GET
+	maxSize     uint32           // msgMaxSize; 0 = 65507
+	bulk        uint32           // GETBULK max-repetitions; 0 = a GET
+	set         []gosnmp.SnmpPDU // a SET of these instead; oids are ignored
 }
 
 // build marshals the request with gosnmp, keys localized to r.engineID.
@@ -52,6 +53,9 @@ func (r rawV3) build(t *testing.T, oids ...string) []byte {
 	}
 	if r.bulk > 0 {
 		pkt.PDUType, pkt.MaxRepetitions = gosnmp.GetBulkRequest, r.bulk
+	}
+	if r.set != nil {
+		pkt.PDUType, pkt.Variables = gosnmp.SetRequest, r.set
 	}
 	b, err := pkt.MarshalMsg()
 	if err != nil {
