@@ -93,30 +93,41 @@ func (g *Gateway) Discover(cred Cred) (EngineParams, error) {
 // SendForged sends one v3 GET for oids with cred, claiming the given engine parameters
 // (no discovery: a stale or future time, old boots...), and returns the decoded answer.
 func (g *Gateway) SendForged(cred Cred, ep EngineParams, oids ...string) (*gosnmp.SnmpPacket, error) {
-	c, err := g.GoSNMP(cred)
-	if err != nil {
-		return nil, err
-	}
-	sp := c.SecurityParameters.(*gosnmp.UsmSecurityParameters)
-	sp.AuthoritativeEngineID = ep.EngineID
-	sp.AuthoritativeEngineBoots = ep.Boots
-	sp.AuthoritativeEngineTime = ep.Time
-	if err := sp.InitSecurityKeys(); err != nil {
-		return nil, fmt.Errorf("localize keys: %w", err)
-	}
 	pdus := make([]gosnmp.SnmpPDU, len(oids))
 	for i, o := range oids {
 		pdus[i] = gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null}
 	}
-	pkt, err := c.SnmpEncodePacket(gosnmp.GetRequest, pdus, 0, 0)
+	c, pkt, err := g.EncodeV3(cred, ep, gosnmp.GetRequest, pdus)
 	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
+		return nil, err
 	}
 	reply, err := g.Exchange(pkt, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	return c.SnmpDecodePacket(reply)
+}
+
+// EncodeV3 builds one v3 message of type typ with cred, claiming the given engine
+// parameters, and returns it with the client that can decode its answer: a message to
+// send as captured bytes, again and again.
+func (g *Gateway) EncodeV3(cred Cred, ep EngineParams, typ gosnmp.PDUType, pdus []gosnmp.SnmpPDU) (*gosnmp.GoSNMP, []byte, error) {
+	c, err := g.GoSNMP(cred)
+	if err != nil {
+		return nil, nil, err
+	}
+	sp := c.SecurityParameters.(*gosnmp.UsmSecurityParameters)
+	sp.AuthoritativeEngineID = ep.EngineID
+	sp.AuthoritativeEngineBoots = ep.Boots
+	sp.AuthoritativeEngineTime = ep.Time
+	if err := sp.InitSecurityKeys(); err != nil {
+		return nil, nil, fmt.Errorf("localize keys: %w", err)
+	}
+	pkt, err := c.SnmpEncodePacket(typ, pdus, 0, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode: %w", err)
+	}
+	return c, pkt, nil
 }
 
 // Exchange sends one datagram to the agent and returns the first reply.
