@@ -42,6 +42,7 @@ type Engine struct {
 	stateDir    string
 	maxSize     int
 	workers     int
+	tcp         tcpLimits // defaultTCPLimits; tests shorten them
 
 	sec      atomic.Pointer[security]
 	contexts atomic.Pointer[map[string]bool]
@@ -96,6 +97,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		stateDir:    cfg.StateDir,
 		maxSize:     cfg.MaxMessageSize,
 		workers:     cfg.Workers,
+		tcp:         defaultTCPLimits,
 		ready:       make(chan struct{}),
 	}
 	for _, o := range opts {

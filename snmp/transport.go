@@ -10,13 +10,31 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gosnmp/gosnmp"
 )
 
 const (
 	maxUDPPayload  = 65507
 	requestTimeout = 10 * time.Second // bounds a handler stuck on a request
-	tcpIdleTimeout = 2 * time.Minute
 )
+
+// tcpLimits keep TCP slots (4 x workers connections in all) from being held by peers
+// without credentials: a peer holds at most perPeer connections; a connection must earn
+// an authenticated answer within authTimeout of its accept, else it is closed; after
+// that each message must come within idle; none lives beyond lifetime. Only answered,
+// authenticated messages move the deadline: garbage, an unknown community, a wrong
+// digest close the stream. One Report is allowed before authentication: net-snmp
+// sends its discovery probe and then the request on the same connection.
+type tcpLimits struct {
+	perPeer     int
+	authTimeout time.Duration
+	idle        time.Duration
+	lifetime    time.Duration
+}
+
+var defaultTCPLimits = tcpLimits{perPeer: 8, authTimeout: 10 * time.Second, idle: 2 * time.Minute,
+	lifetime: 10 * time.Minute}
 
 // Serve binds every listen address, serves until ctx is done, then closes them. A
 // bind failure closes what was bound and returns the error.
@@ -75,8 +93,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 		readers.Go(func() { u.read(ctx) })
 	}
 	tcpSlots := make(chan struct{}, 4*e.workers)
+	peers := &tcpPeers{n: map[string]int{}}
 	for _, ln := range lns {
-		readers.Go(func() { e.acceptTCP(ctx, ln, tcpSlots, &wg) })
+		readers.Go(func() { e.acceptTCP(ctx, ln, tcpSlots, peers, &wg) })
 	}
 	<-ctx.Done()
 	closeAll()
@@ -87,7 +106,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 }
 
 // acceptTCP serves RFC 3430 streams: BER messages back to back on a connection.
-func (e *Engine) acceptTCP(ctx context.Context, ln net.Listener, slots chan struct{}, wg *sync.WaitGroup) {
+func (e *Engine) acceptTCP(ctx context.Context, ln net.Listener, slots chan struct{}, peers *tcpPeers, wg *sync.WaitGroup) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -97,17 +116,61 @@ func (e *Engine) acceptTCP(ctx context.Context, ln net.Listener, slots chan stru
 			e.log.Warn("snmp tcp accept", "err", err)
 			continue
 		}
+		// Refusals are logged at debug level: anyone can cause one per connection.
+		peer, ok := peers.add(c.RemoteAddr(), e.tcp.perPeer)
+		if !ok {
+			e.log.Debug("snmp tcp connection refused: too many from this peer", "from", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		default:
-			e.log.Warn("snmp tcp connection refused: too many", "from", c.RemoteAddr().String())
+			peers.done(peer)
+			e.log.Debug("snmp tcp connection refused: too many", "from", c.RemoteAddr().String())
 			c.Close()
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
+			defer peers.done(peer)
 			e.serveStream(ctx, c)
 		})
+	}
+}
+
+// tcpPeers counts the open connections of each peer: an IPv4 address, or an IPv6 /64
+// (one host may hold a whole /64).
+type tcpPeers struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// add counts a connection from a; false (nothing counted) when the peer has max.
+func (p *tcpPeers) add(a net.Addr, max int) (string, bool) {
+	key := addrString(a)
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip := ta.IP
+		if ip4 := ip.To4(); ip4 != nil {
+			key = ip4.String()
+		} else {
+			key = ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[key] >= max {
+		return "", false
+	}
+	p.n[key]++
+	return key, true
+}
+
+func (p *tcpPeers) done(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[key]--; p.n[key] <= 0 {
+		delete(p.n, key)
 	}
 }
 
@@ -115,27 +178,73 @@ func (e *Engine) serveStream(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	from := c.RemoteAddr().String()
+	born := time.Now()
+	deadline := born.Add(e.tcp.authTimeout)
+	authed, reported := false, false
 	br := bufio.NewReader(c)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(tcpIdleTimeout))
+		_ = c.SetReadDeadline(deadline)
 		raw, err := readBERMessage(br, e.maxSize)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				e.log.Debug("snmp tcp stream closed", "from", c.RemoteAddr().String(), "err", err)
+				e.log.Debug("snmp tcp stream closed", "from", from, "err", err)
 			}
 			return
 		}
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		out := e.handlePacket(rctx, raw, c.RemoteAddr(), e.maxSize)
 		cancel()
-		if out == nil {
-			continue
+		last := false
+		switch streamAnswer(out) {
+		case answerServed:
+			authed = true
+			deadline = time.Now().Add(e.tcp.idle)
+			if end := born.Add(e.tcp.lifetime); deadline.After(end) {
+				deadline = end
+			}
+		case answerReport:
+			last = authed || reported // one discovery probe, before authentication
+			reported = true
+		default:
+			e.log.Debug("snmp tcp stream closed: message not answered", "from", from)
+			return
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(requestTimeout))
-		if _, err := c.Write(out); err != nil {
+		if _, err := c.Write(out); err != nil || last {
 			return
 		}
 	}
+}
+
+// Kinds of answers on a stream.
+const (
+	answerNone   = iota // nothing: malformed, unknown community, dropped
+	answerReport        // an unauthenticated v3 Report (discovery, unknown user, wrong digest)
+	answerServed        // to a community, or to a known user at its level
+)
+
+// streamAnswer says what the engine answered: only an answer to a principal keeps a
+// stream open. It reads the engine's own message, not the peer's.
+func streamAnswer(out []byte) int {
+	if out == nil {
+		return answerNone
+	}
+	m, err := parseMessage(out)
+	switch {
+	case err != nil:
+		return answerNone
+	case m.version != wireV3, m.flags&flagAuth != 0:
+		return answerServed // authenticated Reports too: net-snmp's time synchronization
+	}
+	sp, err := parseScopedPDU(m.scoped)
+	if err != nil || len(sp.pdu) == 0 {
+		return answerNone
+	}
+	if gosnmp.PDUType(sp.pdu[0]) == gosnmp.Report {
+		return answerReport
+	}
+	return answerServed // a noAuth user's answer
 }
 
 // readBERMessage reads one whole SEQUENCE from a stream, at most limit bytes.
