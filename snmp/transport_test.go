@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -164,4 +165,28 @@ func TestTCPDeadlines(t *testing.T) {
 	}) {
 		t.Fatal("a busy connection outlived its lifetime")
 	}
+}
+
+// FuzzReadBERMessage feeds a byte stream to the TCP framing: it never panics, never
+// returns more than the limit, and returns whole SEQUENCEs, in order, from the stream.
+func FuzzReadBERMessage(f *testing.F) {
+	f.Add([]byte{0x30, 0x00, 0x30, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const limit = 512
+		br := bufio.NewReader(bytes.NewReader(b))
+		var got []byte
+		for {
+			msg, err := readBERMessage(br, limit)
+			if err != nil {
+				break
+			}
+			if len(msg) > limit || len(msg) < 2 || msg[0] != 0x30 {
+				t.Fatalf("message % x", msg)
+			}
+			got = append(got, msg...)
+		}
+		if !bytes.HasPrefix(b, got) {
+			t.Fatalf("messages % x are not the stream's start % x", got, b)
+		}
+	})
 }
