@@ -146,8 +146,8 @@ type tcpPeers struct {
 	n  map[string]int
 }
 
-// add counts a connection from a; false (nothing counted) when the peer has max.
-func (p *tcpPeers) add(a net.Addr, max int) (string, bool) {
+// add counts a connection from a; false (nothing counted) when the peer has limit.
+func (p *tcpPeers) add(a net.Addr, limit int) (string, bool) {
 	key := addrString(a)
 	if ta, ok := a.(*net.TCPAddr); ok {
 		ip := ta.IP
@@ -159,7 +159,7 @@ func (p *tcpPeers) add(a net.Addr, max int) (string, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.n[key] >= max {
+	if p.n[key] >= limit {
 		return "", false
 	}
 	p.n[key]++
