@@ -192,7 +192,7 @@ func (c *conn) lost(err error) error {
 	reason := c.reason
 	c.mu.Unlock()
 	if reason == nil {
-		if rerr := c.nc.readErr(); rerr != nil && !errors.Is(rerr, io.EOF) { // a plain EOF says nothing more
+		if rerr := c.nc.readErr(); rerr != nil && rerr != io.EOF { //nolint:errorlint // only a bare EOF says nothing more; a wrapped one carries the cause
 			reason = fmt.Errorf("connection lost: %w", rerr)
 		}
 	}
