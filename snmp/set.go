@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -73,7 +74,7 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 			if resp, ok := e.replay.lookup(key, now); ok {
 				return resp, true // a duplicated datagram: its answer is no news
 			}
-			e.log.Warn("snmp set message replayed: not run, not answered", "context", r.Context,
+			e.plog.Log(slog.LevelWarn, "snmp set message replayed: not run, not answered", "context", r.Context,
 				"principal", principalLabel(r.Principal), "request_id", p.requestID)
 			return response{}, false
 		case seenFull:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -116,10 +117,10 @@ func (e *Engine) acceptTCP(ctx context.Context, ln net.Listener, slots chan stru
 			e.log.Warn("snmp tcp accept", "err", err)
 			continue
 		}
-		// Refusals are logged at debug level: anyone can cause one per connection.
+		// Anyone can cause a refusal per connection: the lines are rate-limited.
 		peer, ok := peers.add(c.RemoteAddr(), e.tcp.perPeer)
 		if !ok {
-			e.log.Debug("snmp tcp connection refused: too many from this peer", "from", c.RemoteAddr().String())
+			e.plog.Log(slog.LevelWarn, "snmp tcp connection refused: too many from this peer", "from", c.RemoteAddr().String())
 			c.Close()
 			continue
 		}
@@ -127,7 +128,7 @@ func (e *Engine) acceptTCP(ctx context.Context, ln net.Listener, slots chan stru
 		case slots <- struct{}{}:
 		default:
 			peers.done(peer)
-			e.log.Debug("snmp tcp connection refused: too many", "from", c.RemoteAddr().String())
+			e.plog.Log(slog.LevelWarn, "snmp tcp connection refused: too many", "from", c.RemoteAddr().String())
 			c.Close()
 			continue
 		}
