@@ -102,9 +102,11 @@ func (e *Engine) handleCommunity(ctx context.Context, m *message, maxSize int) (
 	}
 	r := &Request{Context: c.Context, Principal: Principal{Model: model, Name: c.Name, Access: c.Access}}
 	wrap := func(p pduOut) ([]byte, error) { return wrapCommunity(m.version, m.community, p), nil }
-	// Anyone can send a community with a forged source: keep the reflection small.
+	// Anyone can send a community with a forged source: keep the reflection small. A GET
+	// of many varbinds may be answered in up to twice its own size (a GET's answer
+	// echoes its OIDs; only GETBULK multiplies a small request).
 	p.maxReps = min(p.maxReps, sec.communityMaxReps)
-	return e.serve(ctx, r, p, v1, min(maxSize, sec.communityMaxSize), wrap)
+	return e.serve(ctx, r, p, v1, min(maxSize, max(sec.communityMaxSize, 2*len(m.raw))), wrap)
 }
 
 // handleV3 runs the USM checks of RFC 3414 section 3.2 in order, then access control
