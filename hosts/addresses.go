@@ -277,7 +277,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
 		}
-		got := ParseIfaceAddrs(ifs, src)
+		got := ownAddrs(ParseIfaceAddrs(ifs, src), p.macs)
 		seen := map[string]bool{}
 		for _, a := range got {
 			if !covered[a.MAC] {
@@ -293,6 +293,29 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 		}
 	}
 	return out, agentDown, nil
+}
+
+// maxAddrsPerNIC bounds the addresses kept for one NIC from one source. A guest agent
+// reports what the guest says (up to libvirt's 2,048 interfaces of 2,048 addresses);
+// a real NIC carries a handful, a few dozen with IPv6 temporary addresses.
+const maxAddrsPerNIC = 64
+
+// ownAddrs keeps the addresses of the domain's own NICs (macs), at most
+// maxAddrsPerNIC each, so that a hostile guest can neither invent interfaces nor make
+// a walk of networkAddressTable (quadratic in a NIC's addresses) slow.
+func ownAddrs(addrs []IfaceAddr, macs []string) []IfaceAddr {
+	n := make(map[string]int, len(macs))
+	for _, m := range macs {
+		n[strings.ToLower(m)] = 0
+	}
+	out := addrs[:0]
+	for _, a := range addrs {
+		if c, ok := n[a.MAC]; ok && c < maxAddrsPerNIC {
+			n[a.MAC] = c + 1
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // ParseIfaceAddrs turns libvirt's interface list into addresses in libvirt's order;

@@ -1,6 +1,8 @@
 package hosts
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -142,5 +144,28 @@ func TestSizedDisksWritten(t *testing.T) {
 	a.set(&d, true)
 	if got := a.written(id, p, stats(99, 99)); len(got) != 0 {
 		t.Errorf("first round after the domain came back: %v", got)
+	}
+}
+
+// TestOwnAddrs: a guest agent's answer keeps the domain's own NICs only, and at most
+// maxAddrsPerNIC addresses each.
+func TestOwnAddrs(t *testing.T) {
+	var ifs []libvirt.DomainInterface
+	for i := range 3 {
+		ifc := libvirt.DomainInterface{Name: fmt.Sprint("eth", i), Hwaddr: []string{fmt.Sprintf("52:54:00:00:00:0%d", i)}}
+		for j := range 1000 {
+			ifc.Addrs = append(ifc.Addrs, libvirt.DomainIPAddr{Type: int32(libvirt.IPAddrTypeIpv4),
+				Addr: fmt.Sprintf("10.%d.%d.%d", i, j/256, j%256), Prefix: 8})
+		}
+		ifs = append(ifs, ifc)
+	}
+	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), []string{"52:54:00:00:00:00", "52:54:00:00:00:02"})
+	per := map[string]int{}
+	for _, a := range got {
+		per[a.MAC]++
+	}
+	want := map[string]int{"52:54:00:00:00:00": maxAddrsPerNIC, "52:54:00:00:00:02": maxAddrsPerNIC}
+	if !maps.Equal(per, want) {
+		t.Errorf("addresses per MAC %v, want %v", per, want)
 	}
 }
