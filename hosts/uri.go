@@ -81,7 +81,8 @@ func ParseURI(s string) (URI, error) {
 	}
 	u.shown = redactURI(pu)
 	if pu.Opaque != "" || pu.Scheme == "" {
-		return u, fmt.Errorf("uri: %q is not of the form driver[+transport]://[user@][host][:port]/path", u.shown)
+		// Without a scheme Go reads it all as a path: no part can be told to be a secret.
+		return u, errors.New("uri: not of the form driver[+transport]://[user@][host][:port]/path")
 	}
 	driver, transport, hasTransport := strings.Cut(pu.Scheme, "+")
 	if !drivers[driver] {
