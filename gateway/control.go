@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"crypto/rand"
 	"errors"
@@ -21,7 +23,7 @@ type Control struct {
 	// of two PDUs never interleave, whatever the engine's scheduling.
 	commit sync.Mutex
 	view   *View
-	reg    *Registry
+	reg    registry.Store
 	tpl    *Templates
 	host   func(name string) (*hosts.Supervisor, bool)
 	logger *slog.Logger
@@ -35,7 +37,7 @@ func (c *Control) Unlock() { c.commit.Unlock() }
 
 // NewControl returns the controller over view (with its registry), the template store
 // and the supervisors host returns by configured name.
-func NewControl(view *View, reg *Registry, tpl *Templates,
+func NewControl(view *View, reg registry.Store, tpl *Templates,
 	host func(string) (*hosts.Supervisor, bool), logger *slog.Logger) *Control {
 	return &Control{view: view, reg: reg, tpl: tpl, host: host, logger: logger}
 }
@@ -64,10 +66,10 @@ func (c *Control) VM(scope string, vmID uint32) (mib.VMInfo, bool) {
 }
 
 // VMIDFree implements mib.Controller.
-func (c *Control) VMIDFree(vmID uint32) bool { return c.reg.Free(NSVM, vmID) }
+func (c *Control) VMIDFree(vmID uint32) bool { return c.reg.Free(registry.NSVM, vmID) }
 
 // StorageIndexFree implements mib.Controller.
-func (c *Control) StorageIndexFree(_, idx uint32) bool { return c.reg.Free(NSStorage, idx) }
+func (c *Control) StorageIndexFree(_, idx uint32) bool { return c.reg.Free(registry.NSStorage, idx) }
 
 // HostUp implements mib.Controller.
 func (c *Control) HostUp(name string) (up, known bool) {
@@ -180,7 +182,7 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 		img := mib.ImageInfo{Path: disk.Path, Format: disk.Format}
 		doc = withDevice(doc, diskXML(mib.DeviceDisk, FreeTarget("virtio", used), "virtio", img))
 	}
-	if err := c.reg.Bind(NSVM, id.String(), spec.VMID); err != nil {
+	if err := c.reg.Bind(registry.NSVM, id.String(), spec.VMID); err != nil {
 		return c.dropClone(ctx, sup, disk, err)
 	}
 	if _, err := sup.Define(ctx, doc); err != nil {
@@ -188,7 +190,7 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 			// libvirt may still define it: keep the vmId bound so that it shows up there.
 			return fmt.Errorf("%w: define %s: outcome unknown: %w", mib.ErrPartial, id, err)
 		}
-		c.reg.Unbind(NSVM, id.String())
+		c.reg.Unbind(registry.NSVM, id.String())
 		return c.dropClone(ctx, sup, disk, err)
 	}
 	if spec.Autostart != nil && *spec.Autostart {

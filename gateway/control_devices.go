@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"bytes"
 	"context"
 	"encoding/xml"
@@ -90,11 +92,11 @@ func (c *Control) AttachDisk(ctx context.Context, host string, vmID uint32, d mi
 		d.Target = FreeTarget(d.Bus, vm.Disks)
 	}
 	key := storageRegKey(vmID, d.Target)
-	if err := c.reg.Bind(NSStorage, key, d.Index); err != nil {
+	if err := c.reg.Bind(registry.NSStorage, key, d.Index); err != nil {
 		return err
 	}
 	if err := sup.AttachDevice(ctx, vm.uuid, diskXML(d.Device, d.Target, d.Bus, img), apply(vm)); err != nil {
-		c.reg.Unbind(NSStorage, key)
+		c.reg.Unbind(registry.NSStorage, key)
 		return err
 	}
 	return nil

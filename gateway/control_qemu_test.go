@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"os"
 	"os/exec"
@@ -94,7 +96,7 @@ func TestControlOnQEMU(t *testing.T) {
 	c := NewControl(tv.View, tv.reg, store, func(n string) (*hosts.Supervisor, bool) { return sup, n == host }, discard())
 
 	ctx := context.Background()
-	id := tv.reg.NextFree(NSVM)
+	id := tv.reg.NextFree(registry.NSVM)
 	if err := c.Create(ctx, mib.CreateSpec{VMID: id, Host: host, Template: tmpl}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -31,7 +34,7 @@ func newControlFixture(t *testing.T) *controlFixture {
 	uri := "test+unix://" + node
 	tv.SetHosts([]HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
 	sup, _ := runSupervisor(t, tv, host, uri)
-	viewWaitFor(t, host+" up", func() bool { h, ok := tv.Read().HostHealth(host); return ok && h.Status == hosts.Up })
+	testkit.WaitFor(t, 90*time.Second, host+" up", func() bool { h, ok := tv.Read().HostHealth(host); return ok && h.Status == hosts.Up })
 
 	dir := t.TempDir()
 	tpl := "<domain type='test'><name>ctl</name><memory unit='MiB'>64</memory>" +
@@ -64,7 +67,7 @@ func TestControlOnTestDriver(t *testing.T) {
 	if most := c.HostMemoryKiB(""); most == 0 || most != c.HostMemoryKiB(f.host) {
 		t.Fatalf("HostMemoryKiB(\"\") = %d, want the only host's %d", most, c.HostMemoryKiB(f.host))
 	}
-	id := f.tv.reg.NextFree(NSVM)
+	id := f.tv.reg.NextFree(registry.NSVM)
 	if !c.VMIDFree(id) {
 		t.Fatalf("NextFree %d is not free", id)
 	}
@@ -80,7 +83,7 @@ func TestControlOnTestDriver(t *testing.T) {
 		t.Fatal("the new VM's vmId or name still reads free")
 	}
 	// The default name is made unique.
-	id2 := f.tv.reg.NextFree(NSVM)
+	id2 := f.tv.reg.NextFree(registry.NSVM)
 	if err := c.Create(ctx, mib.CreateSpec{VMID: id2, Host: f.host, Template: f.tmpl, Name: ""}); err != nil {
 		t.Fatal(err)
 	}

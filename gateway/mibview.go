@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"net/url"
 	"path"
 	"slices"
@@ -17,7 +19,7 @@ import (
 // Safe for concurrent use.
 type MIBView struct {
 	view *View
-	reg  *Registry
+	reg  registry.Store
 	tpl  *Templates // nil: no templates
 
 	reads    readCache
@@ -29,7 +31,7 @@ var _ mib.View = (*MIBView)(nil)
 
 // NewMIBView returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil)
 // gives the template rows and the current templates.
-func NewMIBView(v *View, reg *Registry, tpl *Templates) *MIBView {
+func NewMIBView(v *View, reg registry.Store, tpl *Templates) *MIBView {
 	return &MIBView{view: v, reg: reg, tpl: tpl}
 }
 
@@ -92,14 +94,14 @@ func (ms *mibSnap) IndexNext() uint32 {
 	if ms.m.reg == nil {
 		return 0
 	}
-	return ms.m.reg.NextFree(NSVM)
+	return ms.m.reg.NextFree(registry.NSVM)
 }
 
 func (ms *mibSnap) StorageIndexNext() uint32 {
 	if ms.m.reg == nil {
 		return 0
 	}
-	return ms.m.reg.NextFree(NSStorage)
+	return ms.m.reg.NextFree(registry.NSStorage)
 }
 
 // TemplateChoice implements mib.Snapshot, once per snapshot (the store rescans its
@@ -242,7 +244,7 @@ func (m *MIBView) confDir(uri string) string {
 // first sub-row of r whose index is >= sub.
 func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r VMRow, sub uint32) (R, bool)) (R, bool) {
 	var zero R
-	for next := uint64(vmID); next <= MaxIndex; {
+	for next := uint64(vmID); next <= registry.MaxIndex; {
 		r, ok := ms.seekVM(uint32(next))
 		if !ok {
 			return zero, false

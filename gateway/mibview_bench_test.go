@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,7 +32,7 @@ func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
 // fleetMIB is a view of nh hosts h000, h001... of n synced VMs each, and its MIB handler.
 func fleetMIB(tb testing.TB, nh, n int) (*View, *mib.Handler) {
 	tb.Helper()
-	reg, err := OpenRegistry(filepath.Join(tb.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
+	reg, err := registry.OpenFile(filepath.Join(tb.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}

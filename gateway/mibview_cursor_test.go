@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -15,7 +17,7 @@ import (
 // and in each host's context.
 func TestVMCursorMatchesVMs(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), logger)
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestSubRowSeeks(t *testing.T) {
 	m := NewMIBView(v, nil, nil)
 	type pair struct{ vm, sub uint32 }
 	rng := rand.New(rand.NewPCG(7, 8))
-	vals := []uint32{0, 1, 2, 3, 4, 5, 6, MaxIndex, ^uint32(0)}
+	vals := []uint32{0, 1, 2, 3, 4, 5, 6, registry.MaxIndex, ^uint32(0)}
 	for _, ctx := range []string{"", "kvm1", "kvm2"} {
 		ms := m.Snapshot(ctx).(*mibSnap)
 		var all = map[string][]pair{}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"log/slog"
 	"os"
@@ -19,7 +21,7 @@ import (
 // kvm2 ran db1 and is now disconnected.
 func mibFixture(t *testing.T) (*View, *mib.Handler) {
 	t.Helper()
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +276,7 @@ func TestMIBViewTemplates(t *testing.T) {
 		}
 	}
 	logger := slog.New(slog.DiscardHandler)
-	reg, err := OpenRegistry(filepath.Join(state, "indexes.json"), logger)
+	reg, err := registry.OpenFile(filepath.Join(state, "indexes.json"), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +329,7 @@ func TestMIBViewTemplates(t *testing.T) {
 // intervals shows its VMs' state, but no counters.
 func TestMIBViewOldCounters(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), logger)
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"errors"
 	"fmt"
@@ -17,9 +19,6 @@ import (
 	"github.com/vmgate/vmgate/snmp"
 )
 
-// RegistryFile is the index registry's file name inside snmp.state_dir.
-const RegistryFile = "indexes.json"
-
 // Options tune a Gateway.
 type Options struct {
 	Version string // shown in sysDescr
@@ -35,7 +34,7 @@ type Gateway struct {
 	logger *slog.Logger
 	opts   Options
 	engine *snmp.Engine
-	reg    *Registry
+	reg    registry.Store
 	view   *View
 	tpl    *Templates // templates.dir and the current templates (templates.go)
 	hosts  *hostSet
@@ -72,7 +71,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snmp engine: %w", err)
 	}
-	reg, err := OpenRegistry(filepath.Join(cfg.SNMP.StateDir, RegistryFile), logger)
+	reg, err := registry.OpenFile(filepath.Join(cfg.SNMP.StateDir, registry.FileName), logger)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package gateway
 
 import (
-	"bytes"
+	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"context"
 	"crypto/rand"
 	"errors"
@@ -11,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,37 +25,6 @@ import (
 
 const oidSysName = ".1.3.6.1.2.1.1.5.0"
 
-// lockedBuffer is a log sink the test reads while the gateway writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// runWaitFor polls cond until it holds or a generous deadline passes.
-func runWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// gatewayYAML is a config on a free loopback port with a temp state_dir.
 func gatewayYAML(t *testing.T, stateDir, sysName, community, hostsYAML string) string {
 	t.Helper()
 	return fmt.Sprintf(`
@@ -80,9 +50,9 @@ func mustParse(t *testing.T, y string) *Config {
 }
 
 // startGateway runs a Gateway until the test ends and returns once it serves.
-func startGateway(t *testing.T, cfg *Config, opts Options) (*Gateway, *lockedBuffer) {
+func startGateway(t *testing.T, cfg *Config, opts Options) (*Gateway, *testkit.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := New(cfg, logger, opts)
 	if err != nil {
@@ -197,7 +167,7 @@ func TestRunReload(t *testing.T) {
 		write(gatewayYAML(t, state, "broken", "community-three", "[]") + "bogus_key: 1\n" +
 			"templates: {dir: relative}\n")
 		hup <- syscall.SIGHUP
-		runWaitFor(t, "reload rejection in the log", func() bool {
+		testkit.WaitFor(t, 90*time.Second, "reload rejection in the log", func() bool {
 			return strings.Contains(logs.String(), "reload rejected: keeping the running configuration")
 		})
 		if !strings.Contains(logs.String(), "field bogus_key not found") {
@@ -216,7 +186,7 @@ func TestRunReload(t *testing.T) {
 		write(gatewayYAML(t, state, "wrong", "community-four", "[]") + "templates: {dir: relative}\n")
 		n := strings.Count(logs.String(), "reload rejected")
 		hup <- syscall.SIGHUP
-		runWaitFor(t, "second reload rejection", func() bool {
+		testkit.WaitFor(t, 90*time.Second, "second reload rejection", func() bool {
 			return strings.Count(logs.String(), "reload rejected") > n
 		})
 		if !strings.Contains(logs.String(), `templates.dir: \"relative\" must be an absolute path`) {
@@ -230,7 +200,7 @@ func TestRunReload(t *testing.T) {
 	t.Run("SIGHUP with a good file applies", func(t *testing.T) {
 		write(gatewayYAML(t, state, "third", "community-five", "[]"))
 		hup <- syscall.SIGHUP
-		runWaitFor(t, "the new sysName", func() bool {
+		testkit.WaitFor(t, 90*time.Second, "the new sysName", func() bool {
 			got, err := get("community-five")
 			return err == nil && got == "third"
 		})
@@ -271,11 +241,11 @@ func TestStartupFailures(t *testing.T) {
 		}, "state_dir"},
 		{"corrupted index registry", func(t *testing.T, dir string) *Config {
 			t.Helper()
-			if err := os.WriteFile(filepath.Join(dir, RegistryFile), []byte("{not json"), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, registry.FileName), []byte("{not json"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			return mustParse(t, gatewayYAML(t, dir, "x", "public-xx", "[]"))
-		}, RegistryFile},
+		}, registry.FileName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,7 +339,7 @@ func TestRunHostsFollowReload(t *testing.T) {
 		_, err := snmpGet(t, addr, "", ctxName, oidSysName)
 		return err
 	}
-	runWaitFor(t, "sim-a's VMs in its context", func() bool { return vmsIn(g, "sim-a") == 2 })
+	testkit.WaitFor(t, 90*time.Second, "sim-a's VMs in its context", func() bool { return vmsIn(g, "sim-a") == 2 })
 	if err := inContext("sim-a"); err != nil {
 		t.Fatalf("context sim-a: %v", err)
 	}
@@ -380,8 +350,8 @@ func TestRunHostsFollowReload(t *testing.T) {
 	if err := g.Reload(context.Background(), conf(hostYAML("sim-a", nodeA), hostYAML("sim-b", nodeB))); err != nil {
 		t.Fatal(err)
 	}
-	runWaitFor(t, "sim-b's VMs", func() bool { return vmsIn(g, "sim-b") == 2 })
-	runWaitFor(t, "both hosts merged", func() bool { return vmsIn(g, "") == 4 })
+	testkit.WaitFor(t, 90*time.Second, "sim-b's VMs", func() bool { return vmsIn(g, "sim-b") == 2 })
+	testkit.WaitFor(t, 90*time.Second, "both hosts merged", func() bool { return vmsIn(g, "") == 4 })
 	if err := inContext("sim-b"); err != nil {
 		t.Fatalf("context sim-b after reload: %v", err)
 	}
@@ -401,7 +371,7 @@ func TestRunHostsFollowReload(t *testing.T) {
 	if s, ok := g.Host("sim-b"); !ok || s == supB {
 		t.Error("sim-b's changed settings did not restart its supervisor")
 	}
-	runWaitFor(t, "sim-a's rows gone", func() bool { return vmsIn(g, "sim-a") == 0 && vmsIn(g, "") == 2 })
+	testkit.WaitFor(t, 90*time.Second, "sim-a's rows gone", func() bool { return vmsIn(g, "sim-a") == 0 && vmsIn(g, "") == 2 })
 	if err := inContext("sim-a"); err == nil {
 		t.Error("context sim-a still answers after its removal")
 	}
@@ -410,7 +380,7 @@ func TestRunHostsFollowReload(t *testing.T) {
 	}
 	// Let the restarted supervisor finish connecting before the test stops it:
 	// go-libvirt's ConnectToURI races with a disconnect during the handshake.
-	runWaitFor(t, "sim-b resynced by its new supervisor", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "sim-b resynced by its new supervisor", func() bool {
 		for h := range g.View().Read().Hosts(0) {
 			if h.Name == "sim-b" {
 				return h.Health.Status == hosts.Up && h.SyncedAt.After(reloaded)

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/internal/atomicfile"
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -22,7 +25,7 @@ const TemplatesStateFile = "templates.json"
 // Template is a row of virtualMachineTemplateTable: one domain XML file of the
 // template directory.
 type Template struct {
-	Index    uint32 // templateIndex, from the registry (namespace NSTemplate, key File)
+	Index    uint32 // templateIndex, from the registry (namespace registry.NSTemplate, key File)
 	File     string // base name inside the directory, e.g. "small.xml"
 	Name     string // domainTemplateName: the domain's <name>, else the file's base name
 	MemoryMb uint32 // from <memory>
@@ -41,7 +44,7 @@ func (t Template) Path(dir string) string { return filepath.Join(dir, t.File) }
 type Templates struct {
 	dir    string
 	state  string
-	reg    *Registry
+	reg    registry.Store
 	logger *slog.Logger
 
 	mu      sync.Mutex
@@ -62,7 +65,7 @@ type fileStamp struct {
 }
 
 // OpenTemplates opens the store of dir ("" : no templates) with its state in stateDir.
-func OpenTemplates(dir, stateDir string, reg *Registry, logger *slog.Logger) (*Templates, error) {
+func OpenTemplates(dir, stateDir string, reg registry.Store, logger *slog.Logger) (*Templates, error) {
 	t := &Templates{dir: dir, state: filepath.Join(stateDir, TemplatesStateFile), reg: reg, logger: logger}
 	data, err := os.ReadFile(t.state)
 	switch {
@@ -154,11 +157,11 @@ func (t *Templates) Put(tpl Template) error {
 		if _, err := os.Lstat(tpl.Path(t.dir)); err == nil {
 			return fmt.Errorf("template %s: %w", tpl.File, fs.ErrExist)
 		}
-		if err := t.reg.Bind(NSTemplate, tpl.File, tpl.Index); err != nil {
+		if err := t.reg.Bind(registry.NSTemplate, tpl.File, tpl.Index); err != nil {
 			return err
 		}
 	}
-	if err := writeFileAtomic(tpl.Path(t.dir), []byte(tpl.XML)); err != nil {
+	if err := atomicfile.Write(tpl.Path(t.dir), []byte(tpl.XML)); err != nil {
 		return fmt.Errorf("template %s: %w", tpl.File, err)
 	}
 	st := t.st
@@ -184,7 +187,7 @@ func (t *Templates) Delete(idx uint32) error {
 		if err := os.Remove(r.Path(t.dir)); err != nil {
 			return fmt.Errorf("template %s: %w", r.File, err)
 		}
-		t.reg.Release(NSTemplate, r.File)
+		t.reg.Release(registry.NSTemplate, r.File)
 		t.scanned = nil
 		return nil
 	}
@@ -194,7 +197,7 @@ func (t *Templates) Delete(idx uint32) error {
 func (t *Templates) save(st templateState) error {
 	data, err := json.MarshalIndent(st, "", " ")
 	if err == nil {
-		err = writeFileAtomic(t.state, data)
+		err = atomicfile.Write(t.state, data)
 	}
 	if err != nil {
 		return fmt.Errorf("templates state %s: %w", t.state, err)
@@ -234,7 +237,7 @@ func (t *Templates) rescan() {
 			t.logger.Warn("template skipped", "file", filepath.Join(t.dir, name), "err", err)
 			continue
 		}
-		tpl.Index = t.reg.Index(NSTemplate, name)
+		tpl.Index = t.reg.Index(registry.NSTemplate, name)
 		tpl.Image = t.st.Images[name]
 		rows = append(rows, tpl)
 	}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"encoding/xml"
 	"errors"
 	"io"
@@ -18,10 +20,10 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func openTestTemplates(t *testing.T, dir string) (*Templates, *Registry, string) {
+func openTestTemplates(t *testing.T, dir string) (*Templates, *registry.File, string) {
 	t.Helper()
 	state := t.TempDir()
-	reg, err := OpenRegistry(filepath.Join(state, RegistryFile), discard())
+	reg, err := registry.OpenFile(filepath.Join(state, registry.FileName), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestTemplatesStore(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	small := rows[0]
-	if idx, ok := reg.Lookup(NSTemplate, "small.xml"); !ok || idx != small.Index {
+	if idx, ok := reg.Lookup(registry.NSTemplate, "small.xml"); !ok || idx != small.Index {
 		t.Fatalf("registry index %d %v, row %d", idx, ok, small.Index)
 	}
 	if vm, _ := tpl.Current(); vm != 0 {
@@ -225,36 +227,36 @@ func TestFreeTarget(t *testing.T) {
 }
 
 func TestRegistryBind(t *testing.T) {
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), RegistryFile), discard())
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), registry.FileName), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close() })
-	a := reg.Index(NSVM, "a")
-	if reg.Free(NSVM, a) || !reg.Free(NSVM, a+1) || reg.Free(NSVM, 0) {
+	a := reg.Index(registry.NSVM, "a")
+	if reg.Free(registry.NSVM, a) || !reg.Free(registry.NSVM, a+1) || reg.Free(registry.NSVM, 0) {
 		t.Fatal("Free wrong")
 	}
-	if next := reg.NextFree(NSVM); next != a+1 {
+	if next := reg.NextFree(registry.NSVM); next != a+1 {
 		t.Fatalf("NextFree %d, want %d", next, a+1)
 	}
-	if err := reg.Bind(NSVM, "b", a); !errors.Is(err, ErrIndexTaken) {
+	if err := reg.Bind(registry.NSVM, "b", a); !errors.Is(err, registry.ErrTaken) {
 		t.Fatalf("bind to a taken index: %v", err)
 	}
-	if err := reg.Bind(NSVM, "b", 50); err != nil {
+	if err := reg.Bind(registry.NSVM, "b", 50); err != nil {
 		t.Fatal(err)
 	}
-	if got := reg.Index(NSVM, "b"); got != 50 {
+	if got := reg.Index(registry.NSVM, "b"); got != 50 {
 		t.Fatalf("bound key got %d", got)
 	}
-	if got := reg.Index(NSVM, "c"); got != a+1 {
+	if got := reg.Index(registry.NSVM, "c"); got != a+1 {
 		t.Fatalf("next new key got %d, want %d (a bound number leaves the counter)", got, a+1)
 	}
-	reg.Release(NSVM, "c")
-	if reg.Free(NSVM, a+1) {
+	reg.Release(registry.NSVM, "c")
+	if reg.Free(registry.NSVM, a+1) {
 		t.Fatal("a released key's index is free during its grace period")
 	}
-	reg.Unbind(NSVM, "b")
-	if !reg.Free(NSVM, 50) {
+	reg.Unbind(registry.NSVM, "b")
+	if !reg.Free(registry.NSVM, 50) {
 		t.Fatal("unbound index not free")
 	}
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"fmt"
 	"log/slog"
 	"slices"
@@ -24,7 +26,7 @@ const DefaultStatsInterval = 10 * time.Second
 // return promptly; readers take a Snapshot (Read) and never block writers.
 type View struct {
 	db                   *memdb.MemDB
-	reg                  *Registry
+	reg                  registry.Store
 	logger               *slog.Logger
 	now                  func() time.Time
 	defaultStatsInterval time.Duration
@@ -82,7 +84,7 @@ func WithViewClock(now func() time.Time) ViewOption { return func(v *View) { v.n
 
 // NewView returns an empty view allocating its indexes from reg. The caller owns reg
 // and closes it after the last Sink call.
-func NewView(reg *Registry, logger *slog.Logger, opts ...ViewOption) (*View, error) {
+func NewView(reg registry.Store, logger *slog.Logger, opts ...ViewOption) (*View, error) {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, fmt.Errorf("view: %w", err)
@@ -174,7 +176,7 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 			return err
 		}
 		if old == nil || old.Domain.State != d.State {
-			if vmID, ok := w.v.reg.Lookup(NSVM, d.UUID.String()); ok {
+			if vmID, ok := w.v.reg.Lookup(registry.NSVM, d.UUID.String()); ok {
 				w.changes = append(w.changes, Change{Host: host, VMID: vmID})
 			}
 		}
@@ -324,16 +326,16 @@ func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 	keys := map[[2]string]bool{}
 	for _, vm := range w.records(u) {
 		for _, d := range vm.Disks {
-			keys[[2]string{NSStorage, d.regKey}] = true
+			keys[[2]string{registry.NSStorage, d.regKey}] = true
 		}
 		for _, n := range vm.NICs {
-			keys[[2]string{NSNetwork, n.regKey}] = true
+			keys[[2]string{registry.NSNetwork, n.regKey}] = true
 		}
 		for _, c := range vm.HBAs {
-			keys[[2]string{NSHBA, c.regKey}] = true
+			keys[[2]string{registry.NSHBA, c.regKey}] = true
 		}
 		if strings.HasPrefix(vm.osKey, osAgentKey) {
-			keys[[2]string{NSOS, vm.osKey}] = true
+			keys[[2]string{registry.NSOS, vm.osKey}] = true
 			w.osIdx[vm.osKey] = vm.OSIndex
 		}
 	}
@@ -343,7 +345,7 @@ func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 // osHeld reports whether k is an os key that a VM still holds: those keys are shared by
 // every VM with the same guest OS.
 func (w *writeTxn) osHeld(k [2]string) bool {
-	if k[0] != NSOS {
+	if k[0] != registry.NSOS {
 		return false
 	}
 	raw, err := w.txn.First(tableVM, indexOS, numKey(w.osIdx[k[1]]))
@@ -363,7 +365,7 @@ func (w *writeTxn) commit() {
 		}
 		recs := w.records(u)
 		if len(recs) == 0 {
-			v.reg.Release(NSVM, u.String())
+			v.reg.Release(registry.NSVM, u.String())
 		}
 		switch {
 		case len(recs) > 1 && !v.dupWarned[u]:

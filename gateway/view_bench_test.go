@@ -1,6 +1,10 @@
 package gateway
 
 import (
+	"log/slog"
+
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -11,12 +15,12 @@ import (
 // benchView is a view with two hosts of n VMs each, half of them on both hosts.
 func benchView(b *testing.B, n int) *View {
 	b.Helper()
-	reg, err := OpenRegistry(filepath.Join(b.TempDir(), "i.json"), viewTestLogger())
+	reg, err := registry.OpenFile(filepath.Join(b.TempDir(), "i.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = reg.Close() })
-	v, err := NewView(reg, viewTestLogger())
+	v, err := NewView(reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

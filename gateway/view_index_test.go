@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"slices"
 	"testing"
 	"time"
@@ -23,15 +25,13 @@ func TestHostSpecs(t *testing.T) {
 }
 
 // released reports whether key of ns is in the registry and released.
-func released(t *testing.T, r *Registry, ns, key string) bool {
+func released(t *testing.T, r *registry.File, ns, key string) bool {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.spaces[ns].Entries[key]
-	if e == nil {
+	rel, ok := r.Released(ns, key)
+	if !ok {
 		t.Fatalf("registry has no %s key %q", ns, key)
 	}
-	return e.Released != nil
+	return rel
 }
 
 func TestDeviceIndexesDistinctAndReleased(t *testing.T) {
@@ -68,19 +68,19 @@ func TestDeviceIndexesDistinctAndReleased(t *testing.T) {
 	d2.Controllers = d.Controllers[:1]
 	tv.DomainUpdated("a", d2)
 	gone := ra.Disks[1].regKey
-	if released(t, tv.reg, NSStorage, gone) {
+	if released(t, tv.reg, registry.NSStorage, gone) {
 		t.Fatalf("storage key %q released while host b still uses it", gone)
 	}
 	tv.DomainUpdated("b", d2)
-	if !released(t, tv.reg, NSStorage, gone) || !released(t, tv.reg, NSHBA, ra.HBAs[1].regKey) {
+	if !released(t, tv.reg, registry.NSStorage, gone) || !released(t, tv.reg, registry.NSHBA, ra.HBAs[1].regKey) {
 		t.Errorf("keys of detached devices not released")
 	}
-	if released(t, tv.reg, NSStorage, ra.Disks[0].regKey) {
+	if released(t, tv.reg, registry.NSStorage, ra.Disks[0].regKey) {
 		t.Errorf("key of a kept disk released")
 	}
 	tv.DomainRemoved("a", uuidN(1))
 	tv.DomainRemoved("b", uuidN(1))
-	if !released(t, tv.reg, NSVM, uuidN(1).String()) || !released(t, tv.reg, NSNetwork, ra.NICs[0].regKey) {
+	if !released(t, tv.reg, registry.NSVM, uuidN(1).String()) || !released(t, tv.reg, registry.NSNetwork, ra.NICs[0].regKey) {
 		t.Errorf("keys of a removed VM not released")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/hosts/hoststest"
 )
@@ -38,7 +40,7 @@ func runSupervisor(t *testing.T, tv *testView, host, uri string) (*hosts.Supervi
 	t.Helper()
 	dialer := &cuttableDialer{}
 	sup, err := hosts.New(hosts.Config{Name: host, URI: uri, StatsInterval: time.Second,
-		BackoffMax: 200 * time.Millisecond}, tv.View, viewTestLogger(),
+		BackoffMax: 200 * time.Millisecond}, tv.View, slog.New(slog.DiscardHandler),
 		hosts.WithDialer(dialer.dial), hosts.WithBackoffStart(20*time.Millisecond))
 	if err != nil {
 		t.Fatalf("hosts.New: %v", err)
@@ -48,7 +50,7 @@ func runSupervisor(t *testing.T, tv *testView, host, uri string) (*hosts.Supervi
 	go func() { defer close(done); _ = sup.Run(ctx) }()
 	t.Cleanup(func() {
 		dialer.set(true)
-		viewWaitFor(t, host+" down before stopping its supervisor", func() bool {
+		testkit.WaitFor(t, 90*time.Second, host+" down before stopping its supervisor", func() bool {
 			h, ok := tv.Read().HostHealth(host)
 			return ok && h.Status == hosts.Down
 		})
@@ -79,7 +81,7 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	}
 
 	webUUID, _ := hosts.ParseUUID("5c1f0a2e-7b3d-4e6f-9a10-000000000001")
-	viewWaitFor(t, "both hosts synced with fresh counters", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "both hosts synced with fresh counters", func() bool {
 		s := tv.Read()
 		for _, n := range names {
 			e, ok := s.Host(n)
@@ -140,7 +142,7 @@ func TestViewWithRealSupervisors(t *testing.T) {
 	if err := sups[other].Destroy(opCtx, webUUID); err != nil {
 		t.Fatalf("destroy on %s: %v", other, err)
 	}
-	viewWaitFor(t, "events applied", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "events applied", func() bool {
 		s := tv.Read()
 		a, _ := s.VMByUUID(web.Host, webUUID)
 		b, _ := s.VMByUUID(other, webUUID)
@@ -205,7 +207,7 @@ func TestViewReconnectReconciles(t *testing.T) {
 			return ok && e.Health.Status == st && e.VMs == vms
 		}
 	}
-	viewWaitFor(t, "host up with 2 VMs", hostIs(hosts.Up, 2))
+	testkit.WaitFor(t, 90*time.Second, "host up with 2 VMs", hostIs(hosts.Up, 2))
 	before := vmIDs(t, tv.Read(), host)
 
 	suffix := make([]byte, 4)
@@ -218,10 +220,10 @@ func TestViewReconnectReconciles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("define %s: %v", name, err)
 	}
-	viewWaitFor(t, "defined domain in the view", hostIs(hosts.Up, 3))
+	testkit.WaitFor(t, 90*time.Second, "defined domain in the view", hostIs(hosts.Up, 3))
 
 	dialer.set(true)
-	viewWaitFor(t, "host down", hostIs(hosts.Down, 3))
+	testkit.WaitFor(t, 90*time.Second, "host down", hostIs(hosts.Down, 3))
 	s := tv.Read()
 	for r := range s.VMs("", 0) {
 		if !r.Stale {
@@ -236,7 +238,7 @@ func TestViewReconnectReconciles(t *testing.T) {
 	}
 
 	dialer.set(false)
-	viewWaitFor(t, "host back with the fixture's 2 VMs", hostIs(hosts.Up, 2))
+	testkit.WaitFor(t, 90*time.Second, "host back with the fixture's 2 VMs", hostIs(hosts.Up, 2))
 	s = tv.Read()
 	after := vmIDs(t, s, host)
 	if _, ghost := after[added.UUID]; ghost {

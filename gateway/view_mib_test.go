@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"log/slog"
 	"maps"
 	"path/filepath"
@@ -16,7 +18,7 @@ import (
 // writers and readers run concurrently.
 func TestReadFastMatchesRead(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "indexes.json"), logger)
+	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -58,7 +60,7 @@ func TestGuestAgentOS(t *testing.T) {
 		t.Errorf("osSource.%d = %v: the row went with a while b still runs that OS", agent, got)
 	}
 	key := osRegKey(&b)
-	if released(t, reg, NSOS, key) {
+	if released(t, reg, registry.NSOS, key) {
 		t.Errorf("os key %q released while b holds it", key)
 	}
 
@@ -79,10 +81,10 @@ func TestGuestAgentOS(t *testing.T) {
 	// os-release does not grow the registry forever).
 	b.GuestOS.VersionID = "13"
 	v.DomainUpdated("kvm1", b)
-	if !released(t, reg, NSOS, key) {
+	if !released(t, reg, registry.NSOS, key) {
 		t.Errorf("os key %q kept after its last VM moved to another", key)
 	}
-	if released(t, reg, NSOS, osRegKey(&b)) {
+	if released(t, reg, registry.NSOS, osRegKey(&b)) {
 		t.Errorf("b's new os key released")
 	}
 }

@@ -26,7 +26,7 @@ import (
 //	diskImagesTable {diskImageIndex}   Images / Image (Volume nil: a file outside pools)
 //	supportedOsTable, kernelTable      OSes / OS, Kernels / Kernel
 //	hypervisor table, vmm scalars      Hosts / HostByIndex; Host(ctx) in a host's context
-//	templates                          not in the view: Registry.Index(NSTemplate, file)
+//	templates                          not in the view: Registry.Index(registry.NSTemplate, file)
 //
 // GETNEXT on a two-level index (vmId, sub) after (v, s): VM(ctx, v) and its first
 // device with index > s (DiskFrom(s+1)...), else the first row of VMs(ctx, v+1) that

@@ -1,6 +1,10 @@
 package gateway
 
-import "iter"
+import (
+	"iter"
+
+	"github.com/vmgate/vmgate/gateway/registry"
+)
 
 // The inventory tables beside the VMs: pools, disk images, guest OSes, kernels.
 
@@ -121,7 +125,7 @@ func (s *Snapshot) distinct(ctx, global, perHost string, from uint32, val func(*
 	if ctx != "" && s.hosts[ctx] == nil {
 		return
 	}
-	for next := uint64(from); next <= MaxIndex; {
+	for next := uint64(from); next <= registry.MaxIndex; {
 		index, key := global, numKey(uint32(next))
 		if ctx != "" {
 			index, key = perHost, hostNumKey(ctx, uint32(next))

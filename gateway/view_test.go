@@ -1,13 +1,14 @@
 package gateway
 
 import (
-	"bytes"
+	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,27 +24,10 @@ func TestInventorySchemaValid(t *testing.T) {
 // testView is a view over a registry in a temp dir, with a settable clock.
 type testView struct {
 	*View
-	reg  *Registry
-	clk  *viewClock
+	reg  *registry.File
+	clk  *testkit.Clock
 	path string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testkit.Buffer
 }
 
 func newTestView(t *testing.T, hostNames ...string) *testView {
@@ -53,9 +37,13 @@ func newTestView(t *testing.T, hostNames ...string) *testView {
 
 func reopenTestView(t *testing.T, path string, hostNames ...string) *testView {
 	t.Helper()
-	tv := &testView{clk: newViewClock(), path: path, logs: &syncBuffer{}}
+	tv := &testView{clk: testkit.NewClock(), path: path, logs: &testkit.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(tv.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tv.reg = openTestRegistry(t, path, WithRegistryClock(tv.clk.Now), WithGrace(time.Hour))
+	reg, err := registry.OpenFile(path, slog.New(slog.DiscardHandler), registry.WithClock(tv.clk.Now), registry.WithGrace(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv.reg = reg
 	t.Cleanup(func() { _ = tv.reg.Close() })
 	v, err := NewView(tv.reg, logger, WithViewClock(tv.clk.Now))
 	if err != nil {

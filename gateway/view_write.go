@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
 	"errors"
 	"fmt"
 	"maps"
@@ -103,7 +105,7 @@ func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
 // nothing changed (a resync rewrites only what differs).
 func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(hosts.Disk) string) error {
 	reg := w.v.reg
-	vmID := reg.Index(NSVM, d.UUID.String())
+	vmID := reg.Index(registry.NSVM, d.UUID.String())
 	if vmID == 0 {
 		return fmt.Errorf("domain %s: vmId: %w", d.UUID, errNoIndex)
 	}
@@ -112,14 +114,14 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	d.Controllers = slices.Clone(d.Controllers)
 	osKey := osRegKey(&d)
 	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
-		OSIndex: reg.Index(NSOS, osKey), osKey: osKey}
+		OSIndex: reg.Index(registry.NSOS, osKey), osKey: osKey}
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}
 	vm.ActiveSince = w.activeSince(old, &d)
 	vm.RunSeen = w.runSeen(old, &d, vm.ActiveSince)
 	if k := kernelRegKey(&d); k != "" {
-		vm.KernelIndex = reg.Index(NSKernel, k)
+		vm.KernelIndex = reg.Index(registry.NSKernel, k)
 	}
 	w.indexDevices(vm, resolve)
 	if old != nil && sameVM(old, vm) {
@@ -180,19 +182,19 @@ func (w *writeTxn) indexDevices(vm *VM, resolve func(hosts.Disk) string) {
 	used := map[string]bool{}
 	for i, disk := range d.Disks {
 		key := uniqueKey(used, storageRegKey(vm.VMID, disk.Target), i)
-		dk := Disk{Disk: disk, StorageIndex: reg.Index(NSStorage, key), regKey: key}
+		dk := Disk{Disk: disk, StorageIndex: reg.Index(registry.NSStorage, key), regKey: key}
 		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
-			dk.DiskImageIndex = reg.Index(NSImage, hostRegKey(vm.Host, dk.ImagePath))
+			dk.DiskImageIndex = reg.Index(registry.NSImage, hostRegKey(vm.Host, dk.ImagePath))
 		}
 		vm.Disks = append(vm.Disks, dk)
 	}
 	for i, nic := range d.NICs {
 		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
-		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: reg.Index(NSNetwork, key), regKey: key})
+		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: reg.Index(registry.NSNetwork, key), regKey: key})
 	}
 	for i, c := range d.Controllers {
 		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
-		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: reg.Index(NSHBA, key), regKey: key})
+		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: reg.Index(registry.NSHBA, key), regKey: key})
 	}
 	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmpUint32(a.StorageIndex, b.StorageIndex) })
 	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmpUint32(a.NetworkIndex, b.NetworkIndex) })
@@ -285,10 +287,10 @@ func (w *writeTxn) syncPools(host string, pools []hosts.Pool) error {
 		if err := w.txn.Delete(tablePool, p); err != nil {
 			return fmt.Errorf("pool %q: %w", p.Pool.Name, err)
 		}
-		reg.Release(NSPool, hostRegKey(host, p.Pool.Name))
+		reg.Release(registry.NSPool, hostRegKey(host, p.Pool.Name))
 	}
 	for _, p := range pools {
-		idx := reg.Index(NSPool, hostRegKey(host, p.Name))
+		idx := reg.Index(registry.NSPool, hostRegKey(host, p.Name))
 		if idx == 0 {
 			return fmt.Errorf("pool %q: %w", p.Name, errNoIndex)
 		}
@@ -351,7 +353,7 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 			if err := w.txn.Delete(tableImage, im); err != nil {
 				return fmt.Errorf("image %q: %w", p, err)
 			}
-			reg.Release(NSImage, hostRegKey(host, p))
+			reg.Release(registry.NSImage, hostRegKey(host, p))
 		}
 	}
 	// By path, not map order: images first seen together (e.g. a pool's volumes no VM
@@ -361,7 +363,7 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 		if o := old[p]; o != nil && sameImage(o, im) {
 			continue
 		}
-		if im.Index = reg.Index(NSImage, hostRegKey(host, p)); im.Index == 0 {
+		if im.Index = reg.Index(registry.NSImage, hostRegKey(host, p)); im.Index == 0 {
 			return fmt.Errorf("image %q: %w", p, errNoIndex)
 		}
 		if err := w.txn.Insert(tableImage, im); err != nil {
@@ -389,7 +391,7 @@ func (w *writeTxn) putHost(host string, edit func(*HostEntry)) error {
 	if raw != nil {
 		e = *raw.(*HostEntry)
 	} else {
-		e = HostEntry{Name: host, Index: w.v.reg.Index(NSHost, host)}
+		e = HostEntry{Name: host, Index: w.v.reg.Index(registry.NSHost, host)}
 		if e.Index == 0 {
 			return fmt.Errorf("host index: %w", errNoIndex)
 		}
@@ -427,7 +429,7 @@ func (w *writeTxn) dropHost(host string) error {
 	if _, err := w.txn.DeleteAll(tableHost, indexID, host); err != nil {
 		return err
 	}
-	w.v.reg.Release(NSHost, host)
+	w.v.reg.Release(registry.NSHost, host)
 	w.v.statsMu.Lock()
 	delete(w.v.stats, host)
 	w.v.statsMu.Unlock()

@@ -1,4 +1,4 @@
-package gateway
+package registry
 
 import (
 	"encoding/json"
@@ -7,39 +7,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/vmgate/vmgate/gateway/internal/atomicfile"
 )
-
-// Namespaces of the index registry. Keys are built by the View (see the key helpers in
-// inventory.go); other tables (templates) pick their own namespace and key. The view
-// releases vm, storage, network, hba, image, pool and host keys when their object goes,
-// and the os keys of guest agents' answers when no VM holds them; the other os keys and
-// the kernel keys are few and kept.
-const (
-	NSVM       = "vm"       // key: VM UUID (canonical form); vmId
-	NSStorage  = "storage"  // key: "<vmId>/<target>"; storageIndex
-	NSNetwork  = "network"  // key: "<vmId>/<mac>"; networkIndex
-	NSHBA      = "hba"      // key: "<vmId>/<controller type>/<controller index>"; hbaIndex
-	NSImage    = "image"    // key: "<host>:<path>"; diskImageIndex
-	NSPool     = "pool"     // key: "<host>:<pool name>"; storage pool index
-	NSOS       = "os"       // key: "agent:<os-release ID>/<VERSION_ID>\x00<name>", else libosinfo id, else "type:<os type>"; osIndex
-	NSKernel   = "kernel"   // key: kernel NUL initrd NUL cmdline; kernelIndex
-	NSHost     = "host"     // key: configured host name; hypervisor index
-	NSTemplate = "template" // key: template file name; templateIndex
-)
-
-// MaxIndex is the largest index the registry hands out (SNMP indexes are 1..2^31-1).
-const MaxIndex = 1<<31 - 1
-
-// ErrRegistryCorrupt is returned by OpenRegistry when the registry file exists but
-// cannot be trusted. The daemon refuses to start rather than renumber every table.
-var ErrRegistryCorrupt = errors.New("index registry corrupt")
 
 const registryVersion = 1
 
-// Registry allocates stable SNMP table indexes: Index(namespace, key) returns the same
+// File is the Store of one gateway: the registry lives in memory and in a file of the
+// state directory. Index(namespace, key) returns the same
 // number for the same key for as long as the key is in use, across restarts. Numbers
 // come from a monotonic counter per namespace that skips numbers managers bound (Bind),
 // so a number is not reused after its key is released (until the counter wraps at
@@ -47,7 +24,7 @@ const registryVersion = 1
 // for a grace period, so a VM that reappears (a host back from an outage) gets its old
 // vmId back. Changes are written to disk atomically, at most once per flush delay, and
 // on Close. Safe for concurrent use.
-type Registry struct {
+type File struct {
 	path       string
 	logger     *slog.Logger
 	grace      time.Duration
@@ -119,28 +96,28 @@ type regFile struct {
 	Namespaces map[string]*regSpace `json:"namespaces"`
 }
 
-// RegistryOption configures OpenRegistry.
-type RegistryOption func(*Registry)
+// Option configures OpenFile.
+type Option func(*File)
 
 // WithGrace sets how long a released key keeps its number (default 7 days).
-func WithGrace(d time.Duration) RegistryOption { return func(r *Registry) { r.grace = d } }
+func WithGrace(d time.Duration) Option { return func(r *File) { r.grace = d } }
 
 // WithFlushDelay sets the minimum time between two file writes (default 1s).
-func WithFlushDelay(d time.Duration) RegistryOption {
-	return func(r *Registry) { r.flushDelay = d }
+func WithFlushDelay(d time.Duration) Option {
+	return func(r *File) { r.flushDelay = d }
 }
 
-// WithRegistryClock replaces time.Now (tests).
-func WithRegistryClock(now func() time.Time) RegistryOption {
-	return func(r *Registry) { r.now = now }
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option {
+	return func(r *File) { r.now = now }
 }
 
-// OpenRegistry loads the registry at path (e.g. <state_dir>/indexes.json). A missing
+// OpenFile loads the registry at path (e.g. <state_dir>/indexes.json). A missing
 // file starts an empty registry, written at once so that an unwritable directory is a
 // start-up error; an unreadable file is an error, a corrupted one an error wrapping
-// ErrRegistryCorrupt.
-func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{
+// ErrCorrupt.
+func OpenFile(path string, logger *slog.Logger, opts ...Option) (*File, error) {
+	r := &File{
 		path:       path,
 		logger:     logger,
 		grace:      7 * 24 * time.Hour,
@@ -164,7 +141,7 @@ func OpenRegistry(path string, logger *slog.Logger, opts ...RegistryOption) (*Re
 	}
 	spaces, err := decodeRegistry(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrRegistryCorrupt, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
 	r.spaces = spaces
 	return r, nil
@@ -210,7 +187,7 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 // Index returns the number of key in namespace, allocating one if needed, and marks the
 // key in use (reviving it if it was released). It returns 0 only when every number of
 // the namespace is taken.
-func (r *Registry) Index(namespace, key string) uint32 {
+func (r *File) Index(namespace, key string) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp := r.space(namespace)
@@ -236,7 +213,7 @@ func (r *Registry) Index(namespace, key string) uint32 {
 }
 
 // space returns namespace's entries, made empty on first use. Called with r.mu held.
-func (r *Registry) space(namespace string) *regSpace {
+func (r *File) space(namespace string) *regSpace {
 	sp := r.spaces[namespace]
 	if sp == nil {
 		sp = newRegSpace()
@@ -247,7 +224,7 @@ func (r *Registry) space(namespace string) *regSpace {
 
 // Lookup returns the number of key without allocating; false if the key has none or
 // its grace period is over.
-func (r *Registry) Lookup(namespace, key string) (uint32, bool) {
+func (r *File) Lookup(namespace, key string) (uint32, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp := r.spaces[namespace]
@@ -261,8 +238,24 @@ func (r *Registry) Lookup(namespace, key string) (uint32, bool) {
 	return e.ID, true
 }
 
+// Released reports whether key holds a number (ok) and has been released, its number
+// kept for the grace period.
+func (r *File) Released(namespace, key string) (released, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp := r.spaces[namespace]
+	if sp == nil {
+		return false, false
+	}
+	e, ok := sp.Entries[key]
+	if !ok {
+		return false, false
+	}
+	return e.Released != nil, true
+}
+
 // Release marks key as no longer in use; it keeps its number for the grace period.
-func (r *Registry) Release(namespace, key string) {
+func (r *File) Release(namespace, key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp := r.spaces[namespace]
@@ -277,14 +270,14 @@ func (r *Registry) Release(namespace, key string) {
 }
 
 // markDirty schedules a flush unless one is pending. Called with r.mu held.
-func (r *Registry) markDirty() {
+func (r *File) markDirty() {
 	r.dirty = true
 	if r.timer == nil && !r.closed {
 		r.timer = time.AfterFunc(r.flushDelay, r.backgroundFlush)
 	}
 }
 
-func (r *Registry) backgroundFlush() {
+func (r *File) backgroundFlush() {
 	r.mu.Lock()
 	r.timer = nil
 	r.mu.Unlock()
@@ -295,7 +288,7 @@ func (r *Registry) backgroundFlush() {
 }
 
 // Flush writes pending changes now (temp file, fsync, rename, fsync of the directory).
-func (r *Registry) Flush() error {
+func (r *File) Flush() error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
@@ -308,7 +301,7 @@ func (r *Registry) Flush() error {
 	r.dirty = false
 	r.mu.Unlock()
 	if err == nil {
-		err = writeFileAtomic(r.path, data)
+		err = atomicfile.Write(r.path, data)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -320,7 +313,7 @@ func (r *Registry) Flush() error {
 }
 
 // purge drops released keys whose grace period is over. Called with r.mu held.
-func (r *Registry) purge() {
+func (r *File) purge() {
 	now := r.now()
 	for _, sp := range r.spaces {
 		for key, e := range sp.Entries {
@@ -333,7 +326,7 @@ func (r *Registry) purge() {
 
 // Close stops background flushing and writes pending changes, including any a failed
 // background write left behind.
-func (r *Registry) Close() error {
+func (r *File) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	if r.timer != nil {
@@ -342,41 +335,4 @@ func (r *Registry) Close() error {
 	}
 	r.mu.Unlock()
 	return r.Flush()
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the old or the
-// new content, never a torn file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

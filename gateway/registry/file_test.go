@@ -1,9 +1,8 @@
-package gateway
+package registry
 
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,37 +10,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
-func viewTestLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// viewClock is a settable clock safe for concurrent use.
-type viewClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newViewClock() *viewClock {
-	return &viewClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *viewClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *viewClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func openTestRegistry(t *testing.T, path string, opts ...RegistryOption) *Registry {
+func openTestRegistry(t *testing.T, path string, opts ...Option) *File {
 	t.Helper()
-	r, err := OpenRegistry(path, viewTestLogger(), opts...)
+	r, err := OpenFile(path, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
-		t.Fatalf("OpenRegistry: %v", err)
+		t.Fatalf("OpenFile: %v", err)
 	}
 	return r
 }
@@ -77,9 +54,9 @@ func TestRegistryPersistsAcrossReopen(t *testing.T) {
 }
 
 func TestRegistryNoReuseAfterRelease(t *testing.T) {
-	clk := newViewClock()
+	clk := testkit.NewClock()
 	r := openTestRegistry(t, filepath.Join(t.TempDir(), "i.json"),
-		WithGrace(time.Hour), WithRegistryClock(clk.Now))
+		WithGrace(time.Hour), WithClock(clk.Now))
 	t.Cleanup(func() { _ = r.Close() })
 
 	a := r.Index(NSVM, "a")
@@ -133,9 +110,9 @@ func TestRegistryCorruptFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := OpenRegistry(path, viewTestLogger())
-			if !errors.Is(err, ErrRegistryCorrupt) {
-				t.Fatalf("err = %v, want ErrRegistryCorrupt", err)
+			_, err := OpenFile(path, slog.New(slog.DiscardHandler))
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name the file", err)
@@ -149,7 +126,7 @@ func TestRegistryBatchedBackgroundFlush(t *testing.T) {
 	r := openTestRegistry(t, path, WithFlushDelay(10*time.Millisecond))
 	t.Cleanup(func() { _ = r.Close() })
 	id := r.Index(NSHost, "kvm-1")
-	viewWaitFor(t, "registry file written in the background", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "registry file written in the background", func() bool {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return false
@@ -169,8 +146,8 @@ func TestRegistryBatchedBackgroundFlush(t *testing.T) {
 
 func TestRegistryUnwritableDir(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := OpenRegistry(filepath.Join(dir, "missing-dir", "indexes.json"), viewTestLogger()); err == nil {
-		t.Fatal("OpenRegistry in a missing directory succeeded")
+	if _, err := OpenFile(filepath.Join(dir, "missing-dir", "indexes.json"), slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("OpenFile in a missing directory succeeded")
 	}
 	// A directory that goes away later: the final write on Close reports it.
 	sub := filepath.Join(dir, "state")
@@ -218,18 +195,6 @@ func TestRegistryConcurrent(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func viewWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // FuzzDecodeRegistry: whatever a damaged state file holds, decoding returns an error or
 // a registry that satisfies the invariants Index relies on.
 func FuzzDecodeRegistry(f *testing.F) {
@@ -261,23 +226,23 @@ func TestRegistryNextFreeAfterFailedBind(t *testing.T) {
 	tests := []struct {
 		name string
 		file string // indexes.json before the test; "" for a fresh registry with key "a"
-		do   func(r *Registry)
+		do   func(r *File)
 		want uint32
 	}{
-		{"bind MaxIndex then unbind", "", func(r *Registry) {
+		{"bind MaxIndex then unbind", "", func(r *File) {
 			if err := r.Bind(NSVM, "x", MaxIndex); err != nil {
 				t.Fatal(err)
 			}
 			r.Unbind(NSVM, "x")
 		}, 2},
-		{"bind MaxIndex kept", "", func(r *Registry) {
+		{"bind MaxIndex kept", "", func(r *File) {
 			if err := r.Bind(NSVM, "x", MaxIndex); err != nil {
 				t.Fatal(err)
 			}
 		}, 2},
 		{"counter stuck at MaxIndex in the file",
 			`{"version":1,"namespaces":{"vm":{"last":2147483647,"entries":{"a":{"id":1},"b":{"id":2},"top":{"id":2147483647}}}}}`,
-			func(*Registry) {}, 3},
+			func(*File) {}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
