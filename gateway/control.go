@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/vmgate/vmgate/hosts"
@@ -162,7 +161,7 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 	if spec.MemoryMb != 0 {
 		mem = spec.MemoryMb
 	}
-	doc, err := NewDomainXML(t.XML, name, id, mem, t.VCPUs, t.MaxVCPUs)
+	doc, err := hosts.NewDomainXML(t.XML, name, id, mem, t.VCPUs, t.MaxVCPUs)
 	if err != nil {
 		return fmt.Errorf("template %s: %w", t.File, err)
 	}
@@ -175,12 +174,12 @@ func (c *Control) Create(ctx context.Context, spec mib.CreateSpec) error {
 		if err != nil {
 			return c.dropClone(ctx, sup, disk, fmt.Errorf("template %s: %w", t.File, err))
 		}
-		var used []mib.DiskInfo
+		var used []string
 		for _, dk := range d.Disks {
-			used = append(used, mib.DiskInfo{Target: dk.Target})
+			used = append(used, dk.Target)
 		}
 		img := mib.ImageInfo{Path: disk.Path, Format: disk.Format}
-		doc = withDevice(doc, diskXML(mib.DeviceDisk, FreeTarget("virtio", used), "virtio", img))
+		doc = hosts.WithDevice(doc, diskXML(mib.DeviceDisk, hosts.FreeTarget("virtio", used), "virtio", img))
 	}
 	if err := c.reg.Bind(registry.NSVM, id.String(), spec.VMID); err != nil {
 		return c.dropClone(ctx, sup, disk, err)
@@ -242,18 +241,6 @@ func (c *Control) dropClone(ctx context.Context, sup *hosts.Supervisor, v *hosts
 		return fmt.Errorf("%w: %w; delete the disk copy %s: %w", mib.ErrPartial, err, v.Path, derr)
 	}
 	return err
-}
-
-// withDevice inserts a device element at the end of the domain's <devices>, which it
-// creates when the domain has none.
-func withDevice(doc, dev string) string {
-	if i := strings.LastIndex(doc, "</devices>"); i >= 0 {
-		return doc[:i] + "  " + dev + "\n  " + doc[i:]
-	}
-	if i := strings.LastIndex(doc, "</domain>"); i >= 0 {
-		return doc[:i] + "  <devices>\n    " + dev + "\n  </devices>\n" + doc[i:]
-	}
-	return doc
 }
 
 // uniqueName returns base, or base-2, base-3... when a domain of host has that name.

@@ -3,14 +3,11 @@ package gateway
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
 
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
@@ -86,10 +83,10 @@ func (c *Control) AttachDisk(ctx context.Context, host string, vmID uint32, d mi
 		}
 	}
 	if d.Bus == "" {
-		d.Bus = DefaultBus(d.Device)
+		d.Bus = hosts.DefaultBus(deviceName(d.Device))
 	}
 	if d.Target == "" {
-		d.Target = FreeTarget(d.Bus, vm.Disks)
+		d.Target = hosts.FreeTarget(d.Bus, targets(vm.Disks))
 	}
 	key := storageRegKey(vmID, d.Target)
 	if err := c.reg.Bind(registry.NSStorage, key, d.Index); err != nil {
@@ -158,94 +155,41 @@ func (c *Control) PutTemplate(t mib.TemplateInfo) error {
 		}
 		base = string(data)
 	}
-	doc, err := NewDomainXML(base, t.Name, hosts.UUID{}, t.MemoryMb, t.VCPUs, t.VCPUs)
+	doc, err := hosts.NewDomainXML(base, t.Name, hosts.UUID{}, t.MemoryMb, t.VCPUs, t.VCPUs)
 	if err != nil {
 		return err
 	}
-	// A template carries no UUID: every VM made from it gets a fresh one.
-	doc = strings.Replace(doc, "\n  <uuid>"+hosts.UUID{}.String()+"</uuid>", "", 1)
 	return c.tpl.Put(Template{Index: t.Index, File: t.Name + ".xml", Image: t.Image, XML: doc})
 }
 
 // DeleteTemplate implements mib.Controller.
 func (c *Control) DeleteTemplate(idx uint32) error { return c.tpl.Delete(idx) }
 
-// DefaultBus is storageBus's default for a device kind.
-func DefaultBus(dev mib.StorageDevice) string {
+// diskXML is the <disk> element of a storage row's device and image (img.Path "": an
+// empty drive).
+func diskXML(dev mib.StorageDevice, target, bus string, img mib.ImageInfo) string {
+	return hosts.DiskXML(hosts.DiskSpec{Device: deviceName(dev), Target: target, Bus: bus,
+		Path: img.Path, Format: img.Format})
+}
+
+// deviceName is libvirt's name of a storageDevice.
+func deviceName(dev mib.StorageDevice) string {
 	switch dev {
 	case mib.DeviceCdRom:
-		return "sata"
+		return "cdrom"
 	case mib.DeviceFloppy:
-		return "fdc"
+		return "floppy"
 	case mib.DeviceLun:
-		return "scsi"
+		return "lun"
 	}
-	return "virtio"
+	return "disk"
 }
 
-// FreeTarget returns the first device name of bus's naming scheme (vda, vdb... for
-// virtio; sda... for sata, scsi and usb; hda... for ide; fda... for fdc) that no disk
-// uses.
-func FreeTarget(bus string, disks []mib.DiskInfo) string {
-	prefix := map[string]string{"virtio": "vd", "ide": "hd", "fdc": "fd", "xen": "xvd"}[bus]
-	if prefix == "" {
-		prefix = "sd"
+// targets returns the device names the disks use.
+func targets(disks []mib.DiskInfo) []string {
+	out := make([]string, len(disks))
+	for i, d := range disks {
+		out[i] = d.Target
 	}
-	used := map[string]bool{}
-	for _, d := range disks {
-		used[d.Target] = true
-	}
-	for i := 0; ; i++ {
-		name := prefix + driveSuffix(i)
-		if !used[name] {
-			return name
-		}
-	}
-}
-
-// driveSuffix is libvirt's disk name suffix: a..z, aa..az, ba...
-func driveSuffix(i int) string {
-	s := ""
-	for i++; i > 0; i = (i - 1) / 26 {
-		s = string(rune('a'+(i-1)%26)) + s
-	}
-	return s
-}
-
-// diskXML is a <disk> element for attach, detach and media change; img.Path "" is an
-// empty drive.
-func diskXML(dev mib.StorageDevice, target, bus string, img mib.ImageInfo) string {
-	device := map[mib.StorageDevice]string{mib.DeviceDisk: "disk", mib.DeviceCdRom: "cdrom",
-		mib.DeviceFloppy: "floppy", mib.DeviceLun: "lun"}[dev]
-	var b bytes.Buffer
-	typ := "file"
-	if strings.HasPrefix(img.Path, "/dev/") {
-		typ = "block"
-	}
-	fmt.Fprintf(&b, "<disk type='%s' device='%s'>", typ, device)
-	format := img.Format
-	if format == "" {
-		format = "raw"
-	}
-	fmt.Fprintf(&b, "<driver name='qemu' type='%s'/>", attr(format))
-	if img.Path != "" {
-		attrName := "file"
-		if typ == "block" {
-			attrName = "dev"
-		}
-		fmt.Fprintf(&b, "<source %s='%s'/>", attrName, attr(img.Path))
-	}
-	fmt.Fprintf(&b, "<target dev='%s' bus='%s'/>", attr(target), attr(bus))
-	if dev == mib.DeviceCdRom || dev == mib.DeviceFloppy {
-		b.WriteString("<readonly/>")
-	}
-	b.WriteString("</disk>")
-	return b.String()
-}
-
-// attr escapes s for an XML attribute in single quotes.
-func attr(s string) string {
-	var b bytes.Buffer
-	_ = xml.EscapeText(&b, []byte(s))
-	return strings.ReplaceAll(b.String(), "'", "&#39;")
+	return out
 }

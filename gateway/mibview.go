@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"cmp"
+
 	"github.com/vmgate/vmgate/gateway/registry"
 
 	"net/url"
@@ -288,7 +290,7 @@ func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 
 func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
 	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.StorageRow, bool) {
-		i, _ := slices.BinarySearchFunc(r.Disks, from, func(d Disk, k uint32) int { return cmpU32(d.StorageIndex, k) })
+		i, _ := slices.BinarySearchFunc(r.Disks, from, func(d Disk, k uint32) int { return cmp.Compare(d.StorageIndex, k) })
 		if i == len(r.Disks) {
 			return mib.StorageRow{}, false
 		}
@@ -340,7 +342,7 @@ func storageDevice(s string) mib.StorageDevice {
 
 func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
 	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.NetworkRow, bool) {
-		i, _ := slices.BinarySearchFunc(r.NICs, from, func(n NIC, k uint32) int { return cmpU32(n.NetworkIndex, k) })
+		i, _ := slices.BinarySearchFunc(r.NICs, from, func(n NIC, k uint32) int { return cmp.Compare(n.NetworkIndex, k) })
 		if i == len(r.NICs) {
 			return mib.NetworkRow{}, false
 		}
@@ -407,7 +409,7 @@ func unhex(c byte) (byte, bool) {
 
 func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
 	return subRow(ms, vmID, idx, func(r VMRow, from uint32) (mib.HBARow, bool) {
-		i, _ := slices.BinarySearchFunc(r.HBAs, from, func(h HBA, k uint32) int { return cmpU32(h.HBAIndex, k) })
+		i, _ := slices.BinarySearchFunc(r.HBAs, from, func(h HBA, k uint32) int { return cmp.Compare(h.HBAIndex, k) })
 		if i == len(r.HBAs) {
 			return mib.HBARow{}, false
 		}
@@ -476,7 +478,7 @@ func (ms *mibSnap) Template(from uint32) (mib.TemplateRow, bool) {
 		return mib.TemplateRow{}, false
 	}
 	ms.tplOnce.Do(func() { ms.tpls = ms.m.tpl.List() })
-	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t Template, k uint32) int { return cmpU32(t.Index, k) })
+	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t Template, k uint32) int { return cmp.Compare(t.Index, k) })
 	if i == len(ms.tpls) {
 		return mib.TemplateRow{}, false
 	}

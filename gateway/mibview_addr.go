@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 
@@ -22,7 +23,7 @@ func (ms *mibSnap) NetworkAddress(from mib.AddrKey) (mib.NetworkAddressRow, bool
 		if !fresh || len(ds.Addrs) == 0 {
 			return mib.NetworkAddressRow{}, false
 		}
-		i, _ := slices.BinarySearchFunc(r.NICs, nic, func(n NIC, k uint32) int { return cmpU32(n.NetworkIndex, k) })
+		i, _ := slices.BinarySearchFunc(r.NICs, nic, func(n NIC, k uint32) int { return cmp.Compare(n.NetworkIndex, k) })
 		for ; i < len(r.NICs); i++ {
 			n := &r.NICs[i]
 			var lo netip.Addr // the zero Addr: every address of the NIC

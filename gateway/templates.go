@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"cmp"
+
 	"github.com/vmgate/vmgate/gateway/internal/atomicfile"
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/hosts"
 
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -99,7 +101,7 @@ func (t *Templates) Get(idx uint32) (Template, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rescan()
-	i, ok := slices.BinarySearchFunc(t.rows, idx, func(r Template, idx uint32) int { return cmpU32(r.Index, idx) })
+	i, ok := slices.BinarySearchFunc(t.rows, idx, func(r Template, idx uint32) int { return cmp.Compare(r.Index, idx) })
 	if !ok {
 		return Template{}, false
 	}
@@ -113,7 +115,7 @@ func (t *Templates) Current() (vm, storage uint32) {
 	defer t.mu.Unlock()
 	t.rescan()
 	vm = t.st.Current
-	if _, ok := slices.BinarySearchFunc(t.rows, vm, func(r Template, idx uint32) int { return cmpU32(r.Index, idx) }); !ok {
+	if _, ok := slices.BinarySearchFunc(t.rows, vm, func(r Template, idx uint32) int { return cmp.Compare(r.Index, idx) }); !ok {
 		vm = 0
 	}
 	return vm, t.st.Storage
@@ -241,22 +243,8 @@ func (t *Templates) rescan() {
 		tpl.Image = t.st.Images[name]
 		rows = append(rows, tpl)
 	}
-	slices.SortFunc(rows, func(a, b Template) int { return cmpU32(a.Index, b.Index) })
+	slices.SortFunc(rows, func(a, b Template) int { return cmp.Compare(a.Index, b.Index) })
 	t.rows, t.scanned = rows, stamps
-}
-
-// domainHead is what the store reads of a template's domain XML.
-type domainHead struct {
-	XMLName xml.Name `xml:"domain"`
-	Name    string   `xml:"name"`
-	Memory  struct {
-		Unit  string `xml:"unit,attr"`
-		Value uint64 `xml:",chardata"`
-	} `xml:"memory"`
-	VCPU struct {
-		Current uint32 `xml:"current,attr"`
-		Max     uint32 `xml:",chardata"`
-	} `xml:"vcpu"`
 }
 
 func readTemplate(dir, name string) (Template, error) {
@@ -264,56 +252,17 @@ func readTemplate(dir, name string) (Template, error) {
 	if err != nil {
 		return Template{}, err
 	}
-	var h domainHead
-	if err := xml.Unmarshal(data, &h); err != nil {
-		return Template{}, fmt.Errorf("not a domain definition: %w", err)
-	}
-	tpl := Template{File: name, Name: h.Name, MaxVCPUs: max(h.VCPU.Max, 1), XML: string(data)}
-	tpl.VCPUs = tpl.MaxVCPUs
-	if h.VCPU.Current != 0 && h.VCPU.Current < tpl.VCPUs {
-		tpl.VCPUs = h.VCPU.Current
-	}
-	if tpl.Name == "" {
-		tpl.Name = strings.TrimSuffix(name, ".xml")
-	}
-	kib, err := toKiB(h.Memory.Value, h.Memory.Unit)
+	h, err := hosts.ParseTemplateHead(data)
 	if err != nil {
 		return Template{}, err
 	}
-	tpl.MemoryMb = uint32(min(kib/1024, 1<<32-1))
+	tpl := Template{File: name, Name: h.Name, VCPUs: h.VCPUs, MaxVCPUs: h.MaxVCPUs, XML: string(data)}
+	if tpl.Name == "" {
+		tpl.Name = strings.TrimSuffix(name, ".xml")
+	}
+	tpl.MemoryMb = uint32(min(h.MemoryKiB/1024, 1<<32-1))
 	if tpl.MemoryMb == 0 {
 		tpl.MemoryMb = 512 // DEFVAL of templateMemoryMb
 	}
 	return tpl, nil
-}
-
-// toKiB converts a libvirt memory amount (unit default KiB) to KiB.
-func toKiB(v uint64, unit string) (uint64, error) {
-	switch strings.ToLower(unit) {
-	case "", "k", "kib":
-		return v, nil
-	case "b", "bytes":
-		return v / 1024, nil
-	case "kb":
-		return v * 1000 / 1024, nil
-	case "m", "mib":
-		return v << 10, nil
-	case "mb":
-		return v * 1000 * 1000 / 1024, nil
-	case "g", "gib":
-		return v << 20, nil
-	case "gb":
-		return v * 1000 * 1000 * 1000 / 1024, nil
-	}
-	return 0, fmt.Errorf("memory unit %q not supported", unit)
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
 
-	"encoding/xml"
 	"errors"
 	"io"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
 )
 
@@ -165,64 +163,6 @@ func TestTemplatesFirstIndexesByName(t *testing.T) {
 				t.Fatalf("run %d: row %d is %s with index %d, want %s with index %d", run, i, r.Name, r.Index, names[i], i+1)
 			}
 		}
-	}
-}
-
-func TestNewDomainXML(t *testing.T) {
-	u := hosts.UUID{0xaa, 1, 2, 3}
-	tests := []struct {
-		name, tmpl string
-		vcpuMax    string
-	}{
-		{"file", smallXML, ""},
-		{"builtin", "", ""},
-		{"self-closing children", "<domain type='qemu'><name/><vcpu/><os><type>hvm</type></os></domain>", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc, err := NewDomainXML(tt.tmpl, "new<vm>", u, 96, 1, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var d struct {
-				Name   string `xml:"name"`
-				UUID   string `xml:"uuid"`
-				Memory []string
-				Mem    string   `xml:"memory"`
-				Cur    string   `xml:"currentMemory"`
-				VCPU   []string `xml:"vcpu"`
-				MACs   []string `xml:"devices>interface>mac"`
-				OS     string   `xml:"os>type"`
-			}
-			if err := xml.Unmarshal([]byte(doc), &d); err != nil {
-				t.Fatalf("%v\n%s", err, doc)
-			}
-			if d.Name != "new<vm>" || d.UUID != u.String() || d.Mem != "98304" || d.Cur != "98304" ||
-				len(d.VCPU) != 1 || d.VCPU[0] != "1" || len(d.MACs) != 0 || d.OS != "hvm" {
-				t.Fatalf("%+v\n%s", d, doc)
-			}
-			if strings.Count(doc, "<name>") != 1 || strings.Contains(doc, "11111111-2222") {
-				t.Fatalf("old values left:\n%s", doc)
-			}
-		})
-	}
-	for _, bad := range []string{"<nodomain/>", "<domain>", "plain text"} {
-		if _, err := NewDomainXML(bad, "x", u, 1, 1, 1); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
-func TestFreeTarget(t *testing.T) {
-	disks := []mib.DiskInfo{{Target: "vda"}, {Target: "vdb"}, {Target: "sda"}}
-	tests := []struct{ bus, want string }{{"virtio", "vdc"}, {"sata", "sdb"}, {"ide", "hda"}, {"fdc", "fda"}}
-	for _, tt := range tests {
-		if got := FreeTarget(tt.bus, disks); got != tt.want {
-			t.Errorf("%s: %s, want %s", tt.bus, got, tt.want)
-		}
-	}
-	if got := driveSuffix(26); got != "aa" {
-		t.Errorf("driveSuffix(26) = %s", got)
 	}
 }
 

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"cmp"
+
 	"github.com/vmgate/vmgate/gateway/registry"
 
 	"errors"
@@ -196,9 +198,9 @@ func (w *writeTxn) indexDevices(vm *VM, resolve func(hosts.Disk) string) {
 		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
 		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: reg.Index(registry.NSHBA, key), regKey: key})
 	}
-	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmpUint32(a.StorageIndex, b.StorageIndex) })
-	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmpUint32(a.NetworkIndex, b.NetworkIndex) })
-	slices.SortFunc(vm.HBAs, func(a, b HBA) int { return cmpUint32(a.HBAIndex, b.HBAIndex) })
+	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmp.Compare(a.StorageIndex, b.StorageIndex) })
+	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmp.Compare(a.NetworkIndex, b.NetworkIndex) })
+	slices.SortFunc(vm.HBAs, func(a, b HBA) int { return cmp.Compare(a.HBAIndex, b.HBAIndex) })
 }
 
 // uniqueKey returns k, or k#i when k is already used by another device of this domain
@@ -209,15 +211,6 @@ func uniqueKey(used map[string]bool, k string, i int) string {
 	}
 	used[k] = true
 	return k
-}
-func cmpUint32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // volumeResolver maps a disk to its image path: a type=volume disk to the path of its
