@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"crypto/rand"
@@ -23,7 +24,7 @@ type Control struct {
 	commit sync.Mutex
 	view   *View
 	reg    registry.Store
-	tpl    *Templates
+	tpl    templates.Store
 	host   func(name string) (*hosts.Supervisor, bool)
 	logger *slog.Logger
 }
@@ -36,7 +37,7 @@ func (c *Control) Unlock() { c.commit.Unlock() }
 
 // NewControl returns the controller over view (with its registry), the template store
 // and the supervisors host returns by configured name.
-func NewControl(view *View, reg registry.Store, tpl *Templates,
+func NewControl(view *View, reg registry.Store, tpl templates.Store,
 	host func(string) (*hosts.Supervisor, bool), logger *slog.Logger) *Control {
 	return &Control{view: view, reg: reg, tpl: tpl, host: host, logger: logger}
 }
@@ -118,7 +119,7 @@ func (c *Control) Image(scope string, idx uint32) (mib.ImageInfo, bool) {
 		InPool: im.Volume != nil}, true
 }
 
-// Template implements mib.Controller.
+// templates.Template implements mib.Controller.
 func (c *Control) Template(idx uint32) (mib.TemplateInfo, bool) {
 	t, ok := c.tpl.Get(idx)
 	if !ok {
@@ -127,7 +128,7 @@ func (c *Control) Template(idx uint32) (mib.TemplateInfo, bool) {
 	return templateInfo(t), true
 }
 
-func templateInfo(t Template) mib.TemplateInfo {
+func templateInfo(t templates.Template) mib.TemplateInfo {
 	return mib.TemplateInfo{Index: t.Index, Name: t.Name, MemoryMb: t.MemoryMb, VCPUs: t.VCPUs,
 		Image: t.Image, XMLFile: t.Path(""), Status: mib.RowActive}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"errors"
@@ -159,7 +160,7 @@ func (c *Control) PutTemplate(t mib.TemplateInfo) error {
 	if err != nil {
 		return err
 	}
-	return c.tpl.Put(Template{Index: t.Index, File: t.Name + ".xml", Image: t.Image, XML: doc})
+	return c.tpl.Put(templates.Template{Index: t.Index, File: t.Name + ".xml", Image: t.Image, XML: doc})
 }
 
 // DeleteTemplate implements mib.Controller.

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"log/slog"
+
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"os"
@@ -63,7 +66,7 @@ func TestControlOnQEMU(t *testing.T) {
 	tv.SetHosts([]HostSpec{{Name: host, URI: "qemu:///system", StatsInterval: time.Minute}})
 	sup, err := hosts.New(hosts.Config{Name: host, URI: "qemu:///system", StatsInterval: time.Minute,
 		CallTimeout: 5 * time.Minute, ConnectTimeout: 5 * time.Minute, KeepaliveInterval: time.Minute,
-		KeepaliveTimeout: 5 * time.Minute, BackoffMax: time.Second}, tv.View, discard())
+		KeepaliveTimeout: 5 * time.Minute, BackoffMax: time.Second}, tv.View, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +91,12 @@ func TestControlOnQEMU(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "q.xml"), []byte(tpl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := OpenTemplates(dir, t.TempDir(), tv.reg, discard())
+	store, err := templates.OpenFiles(dir, t.TempDir(), tv.reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := store.List()[0].Index
-	c := NewControl(tv.View, tv.reg, store, func(n string) (*hosts.Supervisor, bool) { return sup, n == host }, discard())
+	c := NewControl(tv.View, tv.reg, store, func(n string) (*hosts.Supervisor, bool) { return sup, n == host }, slog.New(slog.DiscardHandler))
 
 	ctx := context.Background()
 	id := tv.reg.NextFree(registry.NSVM)

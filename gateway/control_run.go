@@ -1,8 +1,10 @@
 package gateway
 
+import "github.com/vmgate/vmgate/gateway/templates"
+
 // Templates returns the template store (virtualMachineTemplateTable and the two
 // current-template scalars): the MIB read side and Control share it.
-func (g *Gateway) Templates() *Templates { return g.tpl }
+func (g *Gateway) Templates() templates.Store { return g.tpl }
 
 // Control returns the controller that SETs of the VIRTUAL-MACHINES-MIB go through
 // (mib.WithController): the view, the index registry, the template store and the

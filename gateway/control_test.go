@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"log/slog"
+
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"os"
@@ -42,7 +45,7 @@ func newControlFixture(t *testing.T) *controlFixture {
 	if err := os.WriteFile(filepath.Join(dir, "ctl.xml"), []byte(tpl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := OpenTemplates(dir, t.TempDir(), tv.reg, discard())
+	store, err := templates.OpenFiles(dir, t.TempDir(), tv.reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func newControlFixture(t *testing.T) *controlFixture {
 		t.Fatal(err)
 	}
 	lookup := func(name string) (*hosts.Supervisor, bool) { return sup, name == host }
-	return &controlFixture{tv: tv, ctl: NewControl(tv.View, tv.reg, store, lookup, discard()),
+	return &controlFixture{tv: tv, ctl: NewControl(tv.View, tv.reg, store, lookup, slog.New(slog.DiscardHandler)),
 		sup: sup, tmpl: rows[0].Index, host: host}
 }
 
@@ -158,4 +161,63 @@ func appendUint(b []byte, n uint32) []byte {
 		b = appendUint(b, n/10)
 	}
 	return append(b, byte('0'+n%10))
+}
+
+// TestPutTemplateXMLFile: a new template's base definition is read only from the file
+// templateXmlFile names in the template directory; a path elsewhere, or one that is
+// not clean, is refused instead of being reduced to its last element.
+func TestPutTemplateXMLFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(templateXML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, _, _ := openTestTemplates(t, dir)
+	c := NewControl(nil, nil, store, nil, slog.New(slog.DiscardHandler))
+	for i, tc := range []struct {
+		file string
+		ok   bool
+	}{
+		{"small.xml", true},
+		{filepath.Join(dir, "small.xml"), true},
+		{"/elsewhere/small.xml", false},
+		{dir + "/small.xml/x/..", false},
+		{dir + "/sub/../small.xml", false},
+	} {
+		name := "copy" + itoa(uint32(i))
+		err := c.PutTemplate(mib.TemplateInfo{Index: uint32(100 + i), Name: name, MemoryMb: 64, VCPUs: 1, XMLFile: tc.file})
+		if (err == nil) != tc.ok {
+			t.Errorf("XMLFile %q: err %v, want ok=%v", tc.file, err, tc.ok)
+		}
+		if _, serr := os.Stat(filepath.Join(dir, name+".xml")); (serr == nil) != tc.ok {
+			t.Errorf("XMLFile %q: the new template's file: %v", tc.file, serr)
+		}
+	}
+}
+
+const templateXML = `<domain type='qemu'>
+  <name>small</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <memory unit='MiB'>64</memory>
+  <currentMemory unit='MiB'>64</currentMemory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>
+  </devices>
+</domain>
+`
+
+func openTestTemplates(t *testing.T, dir string) (*templates.Files, *registry.File, string) {
+	t.Helper()
+	state := t.TempDir()
+	reg, err := registry.OpenFile(filepath.Join(state, registry.FileName), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	tpl, err := templates.OpenFiles(dir, state, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, reg, state
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"net/url"
 	"path"
@@ -22,7 +23,7 @@ import (
 type MIBView struct {
 	view *View
 	reg  registry.Store
-	tpl  *Templates // nil: no templates
+	tpl  templates.Store // nil: no templates
 
 	reads    readCache
 	confDirs sync.Map                // host URI -> directory of persistent definitions ("" unknown)
@@ -33,7 +34,7 @@ var _ mib.View = (*MIBView)(nil)
 
 // NewMIBView returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil)
 // gives the template rows and the current templates.
-func NewMIBView(v *View, reg registry.Store, tpl *Templates) *MIBView {
+func NewMIBView(v *View, reg registry.Store, tpl templates.Store) *MIBView {
 	return &MIBView{view: v, reg: reg, tpl: tpl}
 }
 
@@ -50,7 +51,7 @@ type mibSnap struct {
 	ctx string
 
 	tplOnce    sync.Once
-	tpls       []Template
+	tpls       []templates.Template
 	choiceOnce sync.Once
 	choice     [2]uint32
 
@@ -471,14 +472,14 @@ func (ms *mibSnap) Kernel(from uint32) (mib.KernelRow, bool) {
 	return mib.KernelRow{}, false
 }
 
-// Template implements mib.Snapshot: the template store's rows, the same in every
+// templates.Template implements mib.Snapshot: the template store's rows, the same in every
 // context. The list is read once per snapshot (the store rescans its directory).
 func (ms *mibSnap) Template(from uint32) (mib.TemplateRow, bool) {
 	if ms.m.tpl == nil {
 		return mib.TemplateRow{}, false
 	}
 	ms.tplOnce.Do(func() { ms.tpls = ms.m.tpl.List() })
-	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t Template, k uint32) int { return cmp.Compare(t.Index, k) })
+	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t templates.Template, k uint32) int { return cmp.Compare(t.Index, k) })
 	if i == len(ms.tpls) {
 		return mib.TemplateRow{}, false
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"log/slog"
@@ -286,7 +287,7 @@ func TestMIBViewTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.SetHosts([]HostSpec{{Name: "kvm1", URI: "test:///default"}})
-	tpl, err := OpenTemplates(dir, state, reg, logger)
+	tpl, err := templates.OpenFiles(dir, state, reg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

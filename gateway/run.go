@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
 
 	"context"
 	"errors"
@@ -36,7 +37,7 @@ type Gateway struct {
 	engine *snmp.Engine
 	reg    registry.Store
 	view   *View
-	tpl    *Templates // templates.dir and the current templates (templates.go)
+	tpl    templates.Store // templates.dir and the current templates (templates.go)
 	hosts  *hostSet
 	notes  *notifier
 	reqs   chan reloadReq
@@ -79,7 +80,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := OpenTemplates(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
+	tpl, err := templates.OpenFiles(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
 	if err != nil {
 		return nil, err
 	}

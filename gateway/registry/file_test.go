@@ -274,3 +274,38 @@ func TestRegistryNextFreeAfterFailedBind(t *testing.T) {
 		})
 	}
 }
+
+func TestRegistryBind(t *testing.T) {
+	reg, err := OpenFile(filepath.Join(t.TempDir(), FileName), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	a := reg.Index(NSVM, "a")
+	if reg.Free(NSVM, a) || !reg.Free(NSVM, a+1) || reg.Free(NSVM, 0) {
+		t.Fatal("Free wrong")
+	}
+	if next := reg.NextFree(NSVM); next != a+1 {
+		t.Fatalf("NextFree %d, want %d", next, a+1)
+	}
+	if err := reg.Bind(NSVM, "b", a); !errors.Is(err, ErrTaken) {
+		t.Fatalf("bind to a taken index: %v", err)
+	}
+	if err := reg.Bind(NSVM, "b", 50); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Index(NSVM, "b"); got != 50 {
+		t.Fatalf("bound key got %d", got)
+	}
+	if got := reg.Index(NSVM, "c"); got != a+1 {
+		t.Fatalf("next new key got %d, want %d (a bound number leaves the counter)", got, a+1)
+	}
+	reg.Release(NSVM, "c")
+	if reg.Free(NSVM, a+1) {
+		t.Fatal("a released key's index is free during its grace period")
+	}
+	reg.Unbind(NSVM, "b")
+	if !reg.Free(NSVM, 50) {
+		t.Fatal("unbound index not free")
+	}
+}

@@ -1,4 +1,4 @@
-package gateway
+package templates
 
 import (
 	"cmp"
@@ -20,30 +20,14 @@ import (
 	"sync"
 )
 
-// TemplatesStateFile is the template store's state (current templates, disk images of
+// StateFile is the template store's state (current templates, disk images of
 // templates) inside snmp.state_dir.
-const TemplatesStateFile = "templates.json"
+const StateFile = "templates.json"
 
-// Template is a row of virtualMachineTemplateTable: one domain XML file of the
-// template directory.
-type Template struct {
-	Index    uint32 // templateIndex, from the registry (namespace registry.NSTemplate, key File)
-	File     string // base name inside the directory, e.g. "small.xml"
-	Name     string // domainTemplateName: the domain's <name>, else the file's base name
-	MemoryMb uint32 // from <memory>
-	VCPUs    uint32 // from <vcpu current=...>, else <vcpu>
-	MaxVCPUs uint32 // from <vcpu>: a new VM can get vCPUs live up to this
-	Image    uint32 // templateDiskImageIndex (kept in the state file)
-	XML      string // the file's content
-}
-
-// Path returns the template file's path.
-func (t Template) Path(dir string) string { return filepath.Join(dir, t.File) }
-
-// Templates is the template store: the *.xml files of templates.dir, read again when
-// they change, and the choice of current templates, persisted in the state file.
-// Safe for concurrent use.
-type Templates struct {
+// Files is the Store of one gateway: the *.xml files of templates.dir, read again
+// when they change, and the choice of current templates, persisted in the state file
+// of snmp.state_dir. Safe for concurrent use.
+type Files struct {
 	dir    string
 	state  string
 	reg    registry.Store
@@ -66,9 +50,9 @@ type fileStamp struct {
 	mtime int64
 }
 
-// OpenTemplates opens the store of dir ("" : no templates) with its state in stateDir.
-func OpenTemplates(dir, stateDir string, reg registry.Store, logger *slog.Logger) (*Templates, error) {
-	t := &Templates{dir: dir, state: filepath.Join(stateDir, TemplatesStateFile), reg: reg, logger: logger}
+// OpenFiles opens the store of dir ("" : no templates) with its state in stateDir.
+func OpenFiles(dir, stateDir string, reg registry.Store, logger *slog.Logger) (*Files, error) {
+	t := &Files{dir: dir, state: filepath.Join(stateDir, StateFile), reg: reg, logger: logger}
 	data, err := os.ReadFile(t.state)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -86,10 +70,10 @@ func OpenTemplates(dir, stateDir string, reg registry.Store, logger *slog.Logger
 }
 
 // Dir is the template directory ("" when templates are disabled).
-func (t *Templates) Dir() string { return t.dir }
+func (t *Files) Dir() string { return t.dir }
 
 // List returns every template, by Index.
-func (t *Templates) List() []Template {
+func (t *Files) List() []Template {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rescan()
@@ -97,7 +81,7 @@ func (t *Templates) List() []Template {
 }
 
 // Get returns the template with index idx.
-func (t *Templates) Get(idx uint32) (Template, bool) {
+func (t *Files) Get(idx uint32) (Template, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rescan()
@@ -110,7 +94,7 @@ func (t *Templates) Get(idx uint32) (Template, bool) {
 
 // Current returns virtualMachineTemplate and storageTemplate; a current template whose
 // file disappeared reads 0.
-func (t *Templates) Current() (vm, storage uint32) {
+func (t *Files) Current() (vm, storage uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rescan()
@@ -122,7 +106,7 @@ func (t *Templates) Current() (vm, storage uint32) {
 }
 
 // SetCurrent persists the current templates; vm must be a template's index or 0.
-func (t *Templates) SetCurrent(vm, storage uint32) error {
+func (t *Files) SetCurrent(vm, storage uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.st
@@ -135,7 +119,7 @@ func (t *Templates) SetCurrent(vm, storage uint32) error {
 }
 
 // FileExists reports whether the directory has an entry name (a template or not).
-func (t *Templates) FileExists(name string) bool {
+func (t *Files) FileExists(name string) bool {
 	if t.dir == "" {
 		return false
 	}
@@ -146,7 +130,7 @@ func (t *Templates) FileExists(name string) bool {
 // Put writes a template: its file (temp + fsync + rename) and its disk image. A new
 // file gets index tpl.Index (Bind) when not 0; it must not replace an existing file
 // (fs.ErrExist), which belongs to another template.
-func (t *Templates) Put(tpl Template) error {
+func (t *Files) Put(tpl Template) error {
 	if t.dir == "" {
 		return errors.New("templates.dir is not configured")
 	}
@@ -178,7 +162,7 @@ func (t *Templates) Put(tpl Template) error {
 }
 
 // Delete removes the template file of idx.
-func (t *Templates) Delete(idx uint32) error {
+func (t *Files) Delete(idx uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rescan()
@@ -196,7 +180,7 @@ func (t *Templates) Delete(idx uint32) error {
 	return fmt.Errorf("template %d: %w", idx, fs.ErrNotExist)
 }
 
-func (t *Templates) save(st templateState) error {
+func (t *Files) save(st templateState) error {
 	data, err := json.MarshalIndent(st, "", " ")
 	if err == nil {
 		err = atomicfile.Write(t.state, data)
@@ -209,7 +193,7 @@ func (t *Templates) save(st templateState) error {
 
 // rescan re-reads the directory when a file was added, removed or changed. Called with
 // t.mu held. A file that is not a domain definition is logged and skipped.
-func (t *Templates) rescan() {
+func (t *Files) rescan() {
 	if t.dir == "" {
 		return
 	}

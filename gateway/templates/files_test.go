@@ -1,4 +1,4 @@
-package gateway
+package templates
 
 import (
 	"github.com/vmgate/vmgate/gateway/registry"
@@ -12,13 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/vmgate/vmgate/mib"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func openTestTemplates(t *testing.T, dir string) (*Templates, *registry.File, string) {
+func openTestTemplates(t *testing.T, dir string) (*Files, *registry.File, string) {
 	t.Helper()
 	state := t.TempDir()
 	reg, err := registry.OpenFile(filepath.Join(state, registry.FileName), discard())
@@ -26,7 +24,7 @@ func openTestTemplates(t *testing.T, dir string) (*Templates, *registry.File, st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close() })
-	tpl, err := OpenTemplates(dir, state, reg, discard())
+	tpl, err := OpenFiles(dir, state, reg, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +81,7 @@ func TestTemplatesStore(t *testing.T) {
 	}
 
 	// State survives a reopen.
-	tpl2, err := OpenTemplates(dir, state, reg, discard())
+	tpl2, err := OpenFiles(dir, state, reg, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,72 +160,6 @@ func TestTemplatesFirstIndexesByName(t *testing.T) {
 			if r.Name != names[i] || r.Index != uint32(i+1) {
 				t.Fatalf("run %d: row %d is %s with index %d, want %s with index %d", run, i, r.Name, r.Index, names[i], i+1)
 			}
-		}
-	}
-}
-
-func TestRegistryBind(t *testing.T) {
-	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), registry.FileName), discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	a := reg.Index(registry.NSVM, "a")
-	if reg.Free(registry.NSVM, a) || !reg.Free(registry.NSVM, a+1) || reg.Free(registry.NSVM, 0) {
-		t.Fatal("Free wrong")
-	}
-	if next := reg.NextFree(registry.NSVM); next != a+1 {
-		t.Fatalf("NextFree %d, want %d", next, a+1)
-	}
-	if err := reg.Bind(registry.NSVM, "b", a); !errors.Is(err, registry.ErrTaken) {
-		t.Fatalf("bind to a taken index: %v", err)
-	}
-	if err := reg.Bind(registry.NSVM, "b", 50); err != nil {
-		t.Fatal(err)
-	}
-	if got := reg.Index(registry.NSVM, "b"); got != 50 {
-		t.Fatalf("bound key got %d", got)
-	}
-	if got := reg.Index(registry.NSVM, "c"); got != a+1 {
-		t.Fatalf("next new key got %d, want %d (a bound number leaves the counter)", got, a+1)
-	}
-	reg.Release(registry.NSVM, "c")
-	if reg.Free(registry.NSVM, a+1) {
-		t.Fatal("a released key's index is free during its grace period")
-	}
-	reg.Unbind(registry.NSVM, "b")
-	if !reg.Free(registry.NSVM, 50) {
-		t.Fatal("unbound index not free")
-	}
-}
-
-// TestPutTemplateXMLFile: a new template's base definition is read only from the file
-// templateXmlFile names in the template directory; a path elsewhere, or one that is
-// not clean, is refused instead of being reduced to its last element.
-func TestPutTemplateXMLFile(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(smallXML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	store, _, _ := openTestTemplates(t, dir)
-	c := NewControl(nil, nil, store, nil, discard())
-	for i, tc := range []struct {
-		file string
-		ok   bool
-	}{
-		{"small.xml", true},
-		{filepath.Join(dir, "small.xml"), true},
-		{"/elsewhere/small.xml", false},
-		{dir + "/small.xml/x/..", false},
-		{dir + "/sub/../small.xml", false},
-	} {
-		name := "copy" + itoa(uint32(i))
-		err := c.PutTemplate(mib.TemplateInfo{Index: uint32(100 + i), Name: name, MemoryMb: 64, VCPUs: 1, XMLFile: tc.file})
-		if (err == nil) != tc.ok {
-			t.Errorf("XMLFile %q: err %v, want ok=%v", tc.file, err, tc.ok)
-		}
-		if _, serr := os.Stat(filepath.Join(dir, name+".xml")); (serr == nil) != tc.ok {
-			t.Errorf("XMLFile %q: the new template's file: %v", tc.file, serr)
 		}
 	}
 }
