@@ -7,6 +7,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/mib"
 	"github.com/vmgate/vmgate/snmp"
 )
@@ -26,15 +27,15 @@ const notifyTimeout = 30 * time.Second
 type notifier struct {
 	engine  *snmp.Engine
 	h       snmp.Handler
-	view    *View
+	view    *view.View
 	targets func() int // configured notification targets
 	log     *slog.Logger
-	ch      chan Change
+	ch      chan view.Change
 	objects map[*mib.Notification][]snmp.OID // each notification's object columns
 }
 
-func newNotifier(engine *snmp.Engine, h snmp.Handler, view *View, targets func() int, log *slog.Logger) *notifier {
-	n := &notifier{engine: engine, h: h, view: view, targets: targets, log: log, ch: make(chan Change, notifyQueue),
+func newNotifier(engine *snmp.Engine, h snmp.Handler, v *view.View, targets func() int, log *slog.Logger) *notifier {
+	n := &notifier{engine: engine, h: h, view: v, targets: targets, log: log, ch: make(chan view.Change, notifyQueue),
 		objects: map[*mib.Notification][]snmp.OID{}}
 	for _, note := range []*mib.Notification{mib.VmStateChange, mib.HostConnectionChange} {
 		for _, name := range note.Objects {
@@ -45,12 +46,12 @@ func newNotifier(engine *snmp.Engine, h snmp.Handler, view *View, targets func()
 			n.objects[note] = append(n.objects[note], oid)
 		}
 	}
-	view.OnChange(n.queue)
+	v.OnChange(n.queue)
 	return n
 }
 
 // queue is the view's OnChange function: it never blocks.
-func (n *notifier) queue(c Change) {
+func (n *notifier) queue(c view.Change) {
 	if n.targets() == 0 {
 		return
 	}
@@ -73,7 +74,7 @@ func (n *notifier) run(ctx context.Context) {
 	}
 }
 
-func (n *notifier) send(ctx context.Context, c Change) {
+func (n *notifier) send(ctx context.Context, c view.Change) {
 	note, idx := mib.VmStateChange, c.VMID
 	if c.VMID == 0 {
 		h, ok := n.view.Read().Host(c.Host)

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/control"
+	"github.com/vmgate/vmgate/gateway/mibview"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
+	"github.com/vmgate/vmgate/gateway/view"
 
 	"context"
 	"errors"
@@ -36,8 +39,8 @@ type Gateway struct {
 	opts   Options
 	engine *snmp.Engine
 	reg    registry.Store
-	view   *View
-	tpl    templates.Store // templates.dir and the current templates (templates.go)
+	view   *view.View
+	tpl    templates.Store // templates.dir and the current templates
 	hosts  *hostSet
 	notes  *notifier
 	reqs   chan reloadReq
@@ -76,7 +79,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	view, err := NewView(reg, logger)
+	view, err := view.New(reg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +97,13 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// registerMIB registers the VIRTUAL-MACHINES-MIB on g.Engine(): the tables read
-// g.View() and the template store; SETs reach hosts through g.Control().
+// registerMIB registers the VIRTUAL-MACHINES-MIB on g's engine: the tables read the
+// view, the registry and the template store; SETs reach the hosts' supervisors
+// through the executor.
 func registerMIB(g *Gateway) {
-	h := mib.NewHandler(NewMIBView(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
-		mib.WithController(g.Control()))
+	exec := control.New(g.view, g.reg, g.tpl, g.Host, g.logger.With("component", "control"))
+	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
+		mib.WithController(exec))
 	g.engine.Register(mib.Root, h)
 	g.notes = newNotifier(g.engine, h, g.view, func() int { return len(g.Config().SNMP.Notify) },
 		g.logger.With("component", "notify"))
@@ -110,7 +115,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.logConfig(g.Config())
 	grp, ctx := errgroup.WithContext(ctx)
 	cfg := g.Config()
-	g.view.SetHosts(HostSpecs(cfg.Hosts))
+	g.view.SetHosts(view.HostSpecs(cfg.Hosts))
 	g.hosts.apply(ctx, grp, cfg.Hosts)
 	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
 	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
@@ -137,7 +142,7 @@ func (g *Gateway) Config() *Config {
 func (g *Gateway) Engine() *snmp.Engine { return g.engine }
 
 // View returns the merged view.
-func (g *Gateway) View() *View { return g.view }
+func (g *Gateway) View() *view.View { return g.view }
 
 // Addrs returns the engine's bound addresses once it serves.
 func (g *Gateway) Addrs() []net.Addr { return g.engine.Addrs() }
@@ -206,7 +211,7 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 		g.engine.SetContexts(hostNames(old.Hosts))
 		return fmt.Errorf("snmp: %w", err)
 	}
-	g.view.SetHosts(HostSpecs(cfg.Hosts))
+	g.view.SetHosts(view.HostSpecs(cfg.Hosts))
 	added, removed, changed := g.hosts.apply(ctx, grp, cfg.Hosts)
 	g.mu.Lock()
 	g.cfg = cfg

@@ -3,6 +3,7 @@ package gateway
 import (
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/view/viewtest"
 
 	"context"
 	"crypto/rand"
@@ -20,7 +21,6 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/hosts"
-	"github.com/vmgate/vmgate/hosts/hoststest"
 )
 
 const oidSysName = ".1.3.6.1.2.1.1.5.0"
@@ -287,14 +287,6 @@ const simNode = `<node>
 </node>
 `
 
-// libvirtSocket skips the test loudly when the machine's libvirtd is not reachable.
-func libvirtSocket(t *testing.T) {
-	t.Helper()
-	if err := hoststest.EnsureLibvirtd(libvirtSock); err != nil {
-		t.Skipf("SKIPPING: libvirtd not reachable (%v); start it with deploy/testbed/libvirtd-up", err)
-	}
-}
-
 // writeSimNode writes a test-driver node file with random UUIDs.
 func writeSimNode(t *testing.T, dir, name string) string {
 	t.Helper()
@@ -326,7 +318,7 @@ func vmsIn(g *Gateway, ctxName string) int {
 }
 
 func TestRunHostsFollowReload(t *testing.T) {
-	libvirtSocket(t)
+	viewtest.RequireLibvirtd(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	nodeA, nodeB := writeSimNode(t, dir, "a.xml"), writeSimNode(t, dir, "b.xml")

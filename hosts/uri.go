@@ -285,3 +285,22 @@ func (u URI) SocketPath() string {
 	}
 	return DefaultSystemSocket
 }
+
+// ConfDir returns where the system daemon of the URI's driver keeps persistent domain
+// definitions; "" when not known (session daemons, the test driver...).
+func ConfDir(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Path != "/system" {
+		return ""
+	}
+	driver, _, _ := strings.Cut(u.Scheme, "+")
+	switch driver {
+	case "qemu":
+		return "/etc/libvirt/qemu"
+	case "xen", "libxl":
+		return "/etc/libvirt/libxl"
+	case "lxc":
+		return "/etc/libvirt/lxc"
+	}
+	return ""
+}

@@ -33,7 +33,7 @@ type Store interface {
 const FileName = "indexes.json"
 
 // Namespaces of the index registry. Keys are built by the view (its key helpers in
-// inventory.go); other tables (templates) pick their own namespace and key. The view
+// view/inventory.go); other tables (templates) pick their own namespace and key. The view
 // releases vm, storage, network, hba, image, pool and host keys when their object goes,
 // and the os keys of guest agents' answers when no VM holds them; the other os keys and
 // the kernel keys are few and kept.

@@ -1,0 +1,453 @@
+package mibview
+
+import (
+	"cmp"
+
+	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/templates"
+	"github.com/vmgate/vmgate/gateway/view"
+
+	"path"
+	"slices"
+	"sync"
+
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
+)
+
+// Adapter adapts the merged view (and the registry and the template store) to
+// mib.View: the VIRTUAL-MACHINES-MIB handler reads through it, one snapshot per SNMP
+// request. Safe for concurrent use.
+type Adapter struct {
+	view *view.View
+	reg  registry.Store
+	tpl  templates.Store // nil: no templates
+
+	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
+}
+
+var _ mib.View = (*Adapter)(nil)
+
+// New returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil) gives the
+// template rows and the current templates.
+func New(v *view.View, reg registry.Store, tpl templates.Store) *Adapter {
+	return &Adapter{view: v, reg: reg, tpl: tpl}
+}
+
+// Snapshot implements mib.View: one read of the view.
+func (m *Adapter) Snapshot(ctx string) mib.Snapshot {
+	return &mibSnap{m: m, s: m.view.Read(), ctx: ctx}
+}
+
+// mibSnap is one request's picture. It serves one PDU, whose varbinds the engine
+// handles in sequence: like the view's snapshot it holds, it is not for concurrent use.
+type mibSnap struct {
+	m   *Adapter
+	s   *view.Snapshot
+	ctx string
+
+	tplOnce    sync.Once
+	tpls       []templates.Template
+	choiceOnce sync.Once
+	choice     [2]uint32
+	confHost   *view.HostEntry // the host confDirVal is of
+	confDirVal string
+}
+
+func (ms *mibSnap) Known() bool {
+	if ms.ctx == "" {
+		return true
+	}
+	_, ok := ms.s.Host(ms.ctx)
+	return ok
+}
+
+func (ms *mibSnap) Host() (mib.HypervisorRow, bool) {
+	if ms.ctx == "" {
+		return mib.HypervisorRow{}, false
+	}
+	e, ok := ms.s.Host(ms.ctx)
+	if !ok {
+		return mib.HypervisorRow{}, false
+	}
+	return hypervisorRow(e), true
+}
+
+func (ms *mibSnap) IndexNext() uint32 {
+	if ms.m.reg == nil {
+		return 0
+	}
+	return ms.m.reg.NextFree(registry.NSVM)
+}
+
+func (ms *mibSnap) StorageIndexNext() uint32 {
+	if ms.m.reg == nil {
+		return 0
+	}
+	return ms.m.reg.NextFree(registry.NSStorage)
+}
+
+// TemplateChoice implements mib.Snapshot, once per snapshot (the store rescans its
+// directory on every call).
+func (ms *mibSnap) TemplateChoice() (uint32, uint32) {
+	if ms.m.tpl == nil {
+		return 0, 0
+	}
+	ms.choiceOnce.Do(func() { ms.choice[0], ms.choice[1] = ms.m.tpl.Current() })
+	return ms.choice[0], ms.choice[1]
+}
+
+func (ms *mibSnap) Hypervisor(from uint32) (mib.HypervisorRow, bool) {
+	if ms.ctx != "" { // a host's context shows that host only
+		e, ok := ms.s.Host(ms.ctx)
+		if !ok || e.Index < from {
+			return mib.HypervisorRow{}, false
+		}
+		return hypervisorRow(e), true
+	}
+	for e := range ms.s.Hosts(from) {
+		return hypervisorRow(e), true
+	}
+	return mib.HypervisorRow{}, false
+}
+
+func hypervisorRow(e *view.HostEntry) mib.HypervisorRow {
+	hv, h := &e.Hypervisor, &e.Health
+	last := h.LastSync
+	if last.IsZero() {
+		last = e.SyncedAt
+	}
+	conn := mib.ConnConnecting
+	switch h.Status {
+	case hosts.Up:
+		conn = mib.ConnConnected
+	case hosts.Down:
+		conn = mib.ConnDisconnected
+	}
+	return mib.HypervisorRow{
+		Index: e.Index, Name: e.Name, URI: e.URI, Type: hv.Type, Version: hv.Version,
+		LibvirtVersion: hv.LibvirtVersion, Hostname: hv.Hostname, CPUModel: hv.Node.Model,
+		CPUs: hv.Node.CPUs, MHz: hv.Node.MHz, MemoryKiB: hv.Node.MemoryKiB, Conn: conn,
+		LastError: h.LastError, LastSync: last, LastSyncTook: h.LastSyncDuration,
+		VMCount: uint32(max(e.VMs, 0)),
+	}
+}
+
+func (ms *mibSnap) VM(from uint32) (mib.VMRow, bool) {
+	r, ok := ms.s.SeekVM(ms.ctx, from)
+	if !ok {
+		return mib.VMRow{}, false
+	}
+	return ms.vmRow(r), true
+}
+
+func (ms *mibSnap) vmRow(r view.VMRow) mib.VMRow {
+	d := &r.Domain
+	row := mib.VMRow{
+		ID: r.VMID, UUID: d.UUID, Name: d.Name, Host: r.Host, OSIndex: r.OSIndex,
+		KernelIndex: r.KernelIndex, State: mib.VMState(int(d.State) + 1), Stale: r.Stale,
+		Autostart: d.Autostart, Persistent: d.Persistent,
+		VCPUs: uint32(max(d.VCPUs, 0)), MaxVCPUs: uint32(max(d.MaxVCPUs, 0)),
+		MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
+	}
+	if row.MemoryKiB == 0 {
+		row.MemoryKiB = d.MemoryKiB
+	}
+	if e, ok := ms.s.Host(r.Host); ok {
+		row.ConfDir = ms.confDir(e)
+	}
+	if !r.Stale && row.State.Active() && !r.RunSeen.IsZero() {
+		row.Uptime = ms.s.Now().Sub(r.RunSeen)
+	}
+	ds, fresh := ms.s.DomainStats(r)
+	row.Counters = fresh
+	if fresh {
+		row.CPUTimeNs = ds.CPUTimeNs
+		if ds.HasBalloon {
+			row.BalloonKiB, row.RSSKiB, row.FreeKiB = ds.BalloonCurrentKiB, ds.BalloonRSSKiB, ds.BalloonUnusedKiB
+			if ds.BalloonAvailableKiB > ds.BalloonUnusedKiB && ds.BalloonUnusedKiB > 0 {
+				row.UsedKiB = ds.BalloonAvailableKiB - ds.BalloonUnusedKiB
+			}
+		}
+	}
+	return row
+}
+
+// confDir is Adapter.confDir of a host, remembered for the host of the last call
+// (a walk shows one host's VMs after another).
+func (ms *mibSnap) confDir(e *view.HostEntry) string {
+	if ms.confHost != e {
+		ms.confHost, ms.confDirVal = e, ms.m.confDir(e.URI)
+	}
+	return ms.confDirVal
+}
+
+// confDir returns where the URI's daemon keeps persistent definitions (hosts.ConfDir),
+// parsed once per URI.
+func (m *Adapter) confDir(uri string) string {
+	if v, ok := m.confDirs.Load(uri); ok {
+		return v.(string)
+	}
+	dir := hosts.ConfDir(uri)
+	m.confDirs.Store(uri, dir)
+	return dir
+}
+
+// subRow finds the first sub-row >= (vmID, sub) of the VMs of the context: in VM
+// vmID from sub on, else the first sub-row of a following VM. at(r, sub) returns the
+// first sub-row of r whose index is >= sub.
+func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r view.VMRow, sub uint32) (R, bool)) (R, bool) {
+	var zero R
+	for next := uint64(vmID); next <= registry.MaxIndex; {
+		r, ok := ms.s.SeekVM(ms.ctx, uint32(next))
+		if !ok {
+			return zero, false
+		}
+		from := uint32(0)
+		if r.VMID == vmID {
+			from = sub
+		}
+		if row, ok := at(r, from); ok {
+			return row, true
+		}
+		next = uint64(r.VMID) + 1
+	}
+	return zero, false
+}
+
+func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
+	return subRow(ms, vmID, cpu, func(r view.VMRow, from uint32) (mib.CPURow, bool) {
+		n := uint32(max(r.Domain.VCPUs, 0))
+		from = max(from, 1)
+		if from > n {
+			return mib.CPURow{}, false
+		}
+		row := mib.CPURow{VMID: r.VMID, Index: from, UUID: r.Domain.UUID, Arch: r.Domain.Arch}
+		if e, ok := ms.s.Host(r.Host); ok {
+			row.MHz = e.Hypervisor.Node.MHz
+		}
+		ds, fresh := ms.s.DomainStats(r)
+		row.Counters = fresh
+		if fresh {
+			row.State = mib.CPUOffline
+			for _, v := range ds.VCPUs {
+				if v.Number == int(from-1) {
+					row.State, row.TimeNs = mib.CPUState(v.State+1), v.TimeNs
+				}
+			}
+		}
+		return row, true
+	})
+}
+
+func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
+	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.StorageRow, bool) {
+		d, ok := r.DiskFrom(from)
+		if !ok {
+			return mib.StorageRow{}, false
+		}
+		return ms.storageRow(r, d), true
+	})
+}
+
+func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
+	row := mib.StorageRow{VMID: r.VMID, Index: d.StorageIndex, UUID: r.Domain.UUID,
+		Device: StorageDevice(d.Device), DiskImageIndex: d.DiskImageIndex, Target: d.Target, Bus: d.Bus}
+	ds, fresh := ms.s.DomainStats(r)
+	row.Counters = fresh
+	var blk *hosts.BlockStats
+	for i := range ds.Blocks {
+		if ds.Blocks[i].Name == d.Target {
+			blk = &ds.Blocks[i]
+		}
+	}
+	if d.DiskImageIndex != 0 {
+		if im := ms.s.ImageByIndex(d.DiskImageIndex); im != nil && im.Volume != nil {
+			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
+		} else {
+			row.Capacity, row.Allocation = d.Capacity, d.Allocation
+		}
+	}
+	if blk != nil {
+		// The stats' capacity follows a live resize. Their allocation is not the
+		// image's: for QEMU it is the highest offset written since the process
+		// started (0 for a view.VM that has not written yet).
+		if blk.Capacity != 0 {
+			row.Capacity = blk.Capacity
+		}
+		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
+	}
+	return row
+}
+
+// StorageDevice is the storageDevice of a libvirt disk device (disk, cdrom...).
+func StorageDevice(s string) mib.StorageDevice {
+	switch s {
+	case "cdrom":
+		return mib.DeviceCdRom
+	case "floppy":
+		return mib.DeviceFloppy
+	case "lun":
+		return mib.DeviceLun
+	}
+	return mib.DeviceDisk
+}
+
+// DeviceName is libvirt's name of a storageDevice: StorageDevice's inverse.
+func DeviceName(dev mib.StorageDevice) string {
+	switch dev {
+	case mib.DeviceCdRom:
+		return "cdrom"
+	case mib.DeviceFloppy:
+		return "floppy"
+	case mib.DeviceLun:
+		return "lun"
+	}
+	return "disk"
+}
+
+func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
+	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.NetworkRow, bool) {
+		n, ok := r.NICFrom(from)
+		if !ok {
+			return mib.NetworkRow{}, false
+		}
+		return ms.networkRow(r, n), true
+	})
+}
+
+func (ms *mibSnap) networkRow(r view.VMRow, n *view.NIC) mib.NetworkRow {
+	row := mib.NetworkRow{VMID: r.VMID, Index: n.NetworkIndex, UUID: r.Domain.UUID, MAC: parseMAC(n.MAC),
+		Model: n.Model, SourceType: sourceType(n.Type), Source: n.Source, Target: n.Target}
+	ds, fresh := ms.s.DomainStats(r)
+	row.Counters = fresh
+	for i := range ds.Nets {
+		if s := &ds.Nets[i]; n.Target != "" && s.Name == n.Target {
+			row.InOctets, row.InPackets, row.InErrors, row.InDrops = s.RxBytes, s.RxPkts, s.RxErrs, s.RxDrop
+			row.OutOctets, row.OutPackets, row.OutErrors, row.OutDrops = s.TxBytes, s.TxPkts, s.TxErrs, s.TxDrop
+		}
+	}
+	return row
+}
+
+func sourceType(t string) mib.SourceType {
+	switch t {
+	case "bridge":
+		return mib.SourceBridge
+	case "network":
+		return mib.SourceNetwork
+	case "direct":
+		return mib.SourceDirect
+	case "user":
+		return mib.SourceUser
+	}
+	return mib.SourceOther
+}
+
+// parseMAC parses aa:bb:cc:dd:ee:ff without allocating; a malformed MAC reads zero.
+func parseMAC(s string) [6]byte {
+	var mac [6]byte
+	if len(s) != 17 {
+		return mac
+	}
+	for i := range mac {
+		hi, ok1 := unhex(s[3*i])
+		lo, ok2 := unhex(s[3*i+1])
+		if !ok1 || !ok2 || (i < 5 && s[3*i+2] != ':' && s[3*i+2] != '-') {
+			return [6]byte{}
+		}
+		mac[i] = hi<<4 | lo
+	}
+	return mac
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
+	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.HBARow, bool) {
+		h, ok := r.HBAFrom(from)
+		if !ok {
+			return mib.HBARow{}, false
+		}
+		return mib.HBARow{VMID: r.VMID, Index: h.HBAIndex, UUID: r.Domain.UUID, Type: h.Type, Model: h.Model,
+			ControllerIndex: uint32(max(h.Index, 0))}, true
+	})
+}
+
+func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
+	im := ms.s.SeekImage(ms.ctx, from)
+	if im == nil {
+		return mib.DiskImageRow{}, false
+	}
+	row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
+		Format: im.Format, Capacity: im.Capacity, Allocation: im.Allocation}
+	if v := im.Volume; v != nil {
+		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
+	} else if blk := ms.imageBlock(im); blk != nil {
+		row.Capacity = blk.Capacity // as storageRow: the stats' allocation is not the image's
+	}
+	return row, true
+}
+
+// imageBlock returns the latest stats of the disk whose capacity an image outside pools
+// shows, when its domain runs and its host's stats are current; else nil.
+func (ms *mibSnap) imageBlock(im *view.DiskImage) *hosts.BlockStats {
+	if im.SizeFrom.Target == "" {
+		return nil
+	}
+	st, fresh := ms.s.Stats(im.Host)
+	if !fresh {
+		return nil
+	}
+	ds, ok := st.Domains[im.SizeFrom.UUID]
+	if !ok {
+		return nil
+	}
+	for i := range ds.Blocks {
+		if b := &ds.Blocks[i]; b.Name == im.SizeFrom.Target && b.Capacity != 0 {
+			return b
+		}
+	}
+	return nil
+}
+
+func (ms *mibSnap) OS(from uint32) (mib.OSRow, bool) {
+	for o := range ms.s.OSes(ms.ctx, from) {
+		return mib.OSRow{Index: o.Index, OSInfoID: o.OSInfoID, OSType: o.OSType, Agent: mib.AgentOS{
+			ID: o.Agent.ID, Name: o.Agent.Name, VersionID: o.Agent.VersionID, PrettyName: o.Agent.PrettyName}}, true
+	}
+	return mib.OSRow{}, false
+}
+
+func (ms *mibSnap) Kernel(from uint32) (mib.KernelRow, bool) {
+	for k := range ms.s.Kernels(ms.ctx, from) {
+		return mib.KernelRow{Index: k.Index, Path: k.Kernel, Initrd: k.Initrd, Cmdline: k.Cmdline}, true
+	}
+	return mib.KernelRow{}, false
+}
+
+// Template implements mib.Snapshot: the template store's rows, the same in every
+// context. The list is read once per snapshot (the store rescans its directory).
+func (ms *mibSnap) Template(from uint32) (mib.TemplateRow, bool) {
+	if ms.m.tpl == nil {
+		return mib.TemplateRow{}, false
+	}
+	ms.tplOnce.Do(func() { ms.tpls = ms.m.tpl.List() })
+	i, _ := slices.BinarySearchFunc(ms.tpls, from, func(t templates.Template, k uint32) int { return cmp.Compare(t.Index, k) })
+	if i == len(ms.tpls) {
+		return mib.TemplateRow{}, false
+	}
+	t := &ms.tpls[i]
+	return mib.TemplateRow{Index: t.Index, Name: t.Name, MemoryMiB: t.MemoryMb, VCPUs: t.VCPUs,
+		DiskImageIndex: t.Image, XMLFile: t.Path(ms.m.tpl.Dir()), Status: mib.RowActive}, true
+}

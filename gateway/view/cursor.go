@@ -1,0 +1,177 @@
+package view
+
+import (
+	"github.com/hashicorp/go-memdb"
+)
+
+// The read path's cursors. A request asks for the same VM again (a GETBULK over several
+// columns, the sub-tables of one VM) or for the VM after the last one (a column walk):
+// the first reuses the last answer, the second continues the open memdb iterator (in
+// the merged context, the flat index of vmindex.go) instead of seeking again. Any other
+// seek is a LowerBound, O(log n). A Snapshot's cursors make it unsafe for concurrent
+// use: take one per request.
+
+// vmCursor is the last VM seek of a host's context.
+type vmCursor struct {
+	valid bool
+	from  uint32 // the last seek's argument
+	row   VMRow  // its answer, when found
+	found bool
+
+	it    memdb.ResultIterator // positioned after row (and after ahead)
+	ahead *VM                  // merged context: the record read past row's records
+}
+
+// SeekVM returns the first VM of ctx whose vmId is >= from. In the merged context a
+// UUID known to several hosts appears once, as chosen by Prefer.
+func (s *Snapshot) SeekVM(ctx string, from uint32) (VMRow, bool) {
+	s.useContext(ctx)
+	if ctx == "" {
+		if x := s.vmIndex(); x != nil {
+			return s.seekMerged(x, from)
+		}
+	}
+	c := &s.cur
+	if c.valid {
+		switch {
+		case from == c.from, c.found && from > c.from && from <= c.row.VMID:
+			return c.row, c.found // no VM lies between c.from and c.row
+		case c.found && c.it != nil && from == c.row.VMID+1:
+			c.from = from
+			c.row, c.found = s.advance()
+			return c.row, c.found
+		case !c.found && from > c.from:
+			c.from = from
+			return VMRow{}, false // nothing at or after the last seek
+		}
+	}
+	*c = vmCursor{valid: true, from: from}
+	if !s.openVMs(from) {
+		return VMRow{}, false
+	}
+	c.row, c.found = s.advance()
+	return c.row, c.found
+}
+
+// useContext resets the cursors when a request reads another context than the last.
+func (s *Snapshot) useContext(ctx string) {
+	if ctx != s.ctx {
+		s.ctx, s.cur, s.imgs, s.vpos, s.vrow = ctx, vmCursor{}, imageCursor{}, 0, VMRow{}
+	}
+}
+
+// openVMs positions the cursor's iterator at the first record with vmId >= from.
+func (s *Snapshot) openVMs(from uint32) bool {
+	c := &s.cur
+	var err error
+	if s.ctx == "" {
+		c.it, err = s.txn.LowerBound(tableVM, indexVMID, numKey(from))
+	} else {
+		if s.hosts[s.ctx] == nil {
+			return false
+		}
+		c.it, err = s.txn.LowerBound(tableVM, indexID, hostNumKey(s.ctx, from))
+	}
+	if err != nil {
+		c.it = nil
+		return false
+	}
+	return true
+}
+
+// advance returns the next VM of the context from the iterator: in the merged context
+// the record Prefer chooses among the hosts' records of one vmId.
+func (s *Snapshot) advance() (VMRow, bool) {
+	c := &s.cur
+	if s.ctx != "" {
+		raw := c.it.Next()
+		if raw == nil || raw.(*VM).Host != s.ctx {
+			c.it = nil
+			return VMRow{}, false
+		}
+		return s.row(raw.(*VM)), true
+	}
+	var best *VM
+	for {
+		vm := c.ahead
+		c.ahead = nil
+		if vm == nil {
+			raw := c.it.Next()
+			if raw == nil {
+				break
+			}
+			vm = raw.(*VM)
+		}
+		if best != nil && vm.VMID != best.VMID {
+			c.ahead = vm
+			break
+		}
+		if best == nil || s.Prefer(vm, best) {
+			best = vm
+		}
+	}
+	if best == nil {
+		c.it = nil
+		return VMRow{}, false
+	}
+	return s.row(best), true
+}
+
+// imageCursor is vmCursor for diskImagesTable: a walk continues the open iterator.
+type imageCursor struct {
+	valid bool
+	from  uint32
+	im    *DiskImage // the last answer; nil: none
+	it    memdb.ResultIterator
+}
+
+// SeekImage returns the first disk image of ctx whose index is >= from; nil if none.
+func (s *Snapshot) SeekImage(ctx string, from uint32) *DiskImage {
+	s.useContext(ctx)
+	c := &s.imgs
+	if c.valid {
+		switch {
+		case from == c.from, c.im != nil && from > c.from && from <= c.im.Index:
+			return c.im
+		case c.im != nil && c.it != nil && from == c.im.Index+1:
+			c.from, c.im = from, s.nextImage()
+			return c.im
+		case c.im == nil && from > c.from:
+			c.from = from
+			return nil
+		}
+	}
+	*c = imageCursor{valid: true, from: from}
+	var err error
+	if ctx == "" {
+		c.it, err = s.txn.LowerBound(tableImage, indexID, numKey(from))
+	} else if s.hosts[ctx] != nil {
+		c.it, err = s.txn.LowerBound(tableImage, indexHost, hostNumKey(ctx, from))
+	}
+	if err != nil || c.it == nil {
+		c.it = nil
+		return nil
+	}
+	c.im = s.nextImage()
+	return c.im
+}
+
+func (s *Snapshot) nextImage() *DiskImage {
+	c := &s.imgs
+	raw := c.it.Next()
+	if raw == nil || (s.ctx != "" && raw.(*DiskImage).Host != s.ctx) {
+		c.it = nil
+		return nil
+	}
+	return raw.(*DiskImage)
+}
+
+// ImageByIndex returns the disk image with index idx, of any host (a unique-index
+// lookup); nil if none.
+func (s *Snapshot) ImageByIndex(idx uint32) *DiskImage {
+	raw, err := s.txn.First(tableImage, indexID, numKey(idx))
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(*DiskImage)
+}

@@ -1,0 +1,414 @@
+package view
+
+import (
+	"github.com/vmgate/vmgate/gateway/registry"
+
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// DefaultStatsInterval is the polling period assumed for a host whose HostSpec gives none.
+const DefaultStatsInterval = 10 * time.Second
+
+// View is the gateway's merged view of every host: a go-memdb inventory (VMs, storage
+// pools, disk images, hosts) plus one immutable counter snapshot per host. It implements
+// hosts.Sink. Writers are serialised by a mutex and only touch memory (index
+// allocation included; the registry writes its file in the background), so Sink calls
+// return promptly; readers take a Snapshot (Read) and never block writers.
+type View struct {
+	db                   *memdb.MemDB
+	reg                  registry.Store
+	logger               *slog.Logger
+	now                  func() time.Time
+	defaultStatsInterval time.Duration
+
+	mu         sync.Mutex                          // one writer at a time
+	seq        uint64                              // counts Sink calls: "reported first" for the merged rule
+	configured atomic.Pointer[map[string]HostSpec] // nil until SetHosts
+	dupWarned  map[hosts.UUID]bool
+
+	statsMu  sync.RWMutex
+	stats    map[string]*atomic.Pointer[hosts.Stats]
+	statsGen atomic.Uint64 // counts changes of stats (a pointer swapped, a host gone)
+
+	changes atomic.Pointer[func(Change)] // told of state changes after they commit
+
+	reads readCache               // what Read shares between snapshots
+	vms   atomic.Pointer[vmIndex] // the merged context's flat index, of the latest tree seen
+}
+
+// Change is a state change the view applied that a notification reports: a VM's state
+// after a libvirt event (VMID set), or a host's connection going up or down.
+type Change struct {
+	Host string
+	VMID uint32 // 0: the host's connection changed
+}
+
+// OnChange sets the function told of every Change after its transaction commits,
+// under the view's write lock: it must not block (queue the change and return).
+func (v *View) OnChange(f func(Change)) { v.changes.Store(&f) }
+
+var _ hosts.Sink = (*View)(nil)
+
+// HostSpec is a configured host as the view needs it.
+type HostSpec struct {
+	Name          string
+	URI           string
+	StatsInterval time.Duration // 0: DefaultStatsInterval
+}
+
+// HostSpecs converts the hosts section of the configuration for SetHosts.
+func HostSpecs(cfgs []hosts.Config) []HostSpec {
+	out := make([]HostSpec, 0, len(cfgs))
+	for _, c := range cfgs {
+		iv := c.StatsInterval
+		if iv == 0 {
+			iv = hosts.DefaultStatsInterval
+		}
+		out = append(out, HostSpec{Name: c.Name, URI: c.URI, StatsInterval: iv})
+	}
+	return out
+}
+
+// Option configures New.
+type Option func(*View)
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(v *View) { v.now = now } }
+
+// New returns an empty view allocating its indexes from reg. The caller owns reg
+// and closes it after the last Sink call.
+func New(reg registry.Store, logger *slog.Logger, opts ...Option) (*View, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("view: %w", err)
+	}
+	v := &View{
+		db:                   db,
+		reg:                  reg,
+		logger:               logger,
+		now:                  time.Now,
+		defaultStatsInterval: DefaultStatsInterval,
+		dupWarned:            map[hosts.UUID]bool{},
+		stats:                map[string]*atomic.Pointer[hosts.Stats]{},
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
+}
+
+// SetHosts declares the configured hosts (at start and on every reload, BEFORE starting
+// the supervisors of new hosts). Hosts no longer listed lose all their rows; from the
+// first call on, Sink calls for unlisted hosts are ignored, so a late event from a
+// stopped supervisor cannot resurrect a removed host.
+func (v *View) SetHosts(specs []HostSpec) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	configured := make(map[string]HostSpec, len(specs))
+	for _, s := range specs {
+		configured[s.Name] = s
+	}
+	v.configured.Store(&configured)
+	w := v.begin()
+	defer w.txn.Abort()
+	it, err := w.txn.Get(tableHost, indexID)
+	if err != nil {
+		v.logger.Error("view: list hosts", "err", err)
+		return
+	}
+	var gone []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if _, ok := configured[raw.(*HostEntry).Name]; !ok {
+			gone = append(gone, raw.(*HostEntry).Name)
+		}
+	}
+	for _, name := range gone {
+		if err := w.dropHost(name); err != nil {
+			v.logger.Error("view: remove host", "host", name, "err", err)
+			return
+		}
+	}
+	for _, s := range specs {
+		if err := w.putHost(s.Name, func(*HostEntry) {}); err != nil {
+			v.logger.Error("view: add host", "host", s.Name, "err", err)
+			return
+		}
+	}
+	w.commit()
+}
+
+// Health records a host's connection state. A host that is not Up keeps its rows; the
+// read API reports them as stale.
+func (v *View) Health(host string, h hosts.Health) {
+	v.write(host, "health", func(w *writeTxn) error {
+		return w.putHost(host, func(e *HostEntry) {
+			if e.Health.Status != h.Status && (h.Status == hosts.Up || h.Status == hosts.Down) &&
+				!(e.Health.Status == hosts.Up && h.Status == hosts.Connecting) {
+				w.changes = append(w.changes, Change{Host: host})
+			}
+			e.Health = h
+		})
+	})
+}
+
+// Synced replaces everything known about host (domains, pools, images) in one
+// transaction: domains deleted meanwhile disappear, new ones appear.
+func (v *View) Synced(host string, inv hosts.Inventory) {
+	v.write(host, "sync", func(w *writeTxn) error { return w.sync(host, inv) })
+}
+
+// DomainUpdated inserts or replaces one domain of host.
+func (v *View) DomainUpdated(host string, d hosts.Domain) {
+	v.write(host, "domain update", func(w *writeTxn) error {
+		w.touch(d.UUID)
+		old, err := w.hostVM(host, d.UUID)
+		if err != nil {
+			return err
+		}
+		if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
+			return err
+		}
+		if old == nil || old.Domain.State != d.State {
+			if vmID, ok := w.v.reg.Lookup(registry.NSVM, d.UUID.String()); ok {
+				w.changes = append(w.changes, Change{Host: host, VMID: vmID})
+			}
+		}
+		return w.afterDomains(host)
+	})
+}
+
+// StorageSynced replaces host's pools and volumes between resyncs; the domains'
+// volume disks are resolved again (a volume may have appeared or gone).
+func (v *View) StorageSynced(host string, pools []hosts.Pool, vols []hosts.Volume) {
+	v.write(host, "storage sync", func(w *writeTxn) error {
+		if err := w.syncPools(host, pools); err != nil {
+			return err
+		}
+		if vols == nil {
+			vols = []hosts.Volume{} // not nil: nil means "the stored volumes" below
+		}
+		resolve := w.volumeResolver(host, vols)
+		var vms []*VM
+		if err := w.eachHostVM(host, func(vm *VM) { vms = append(vms, vm) }); err != nil {
+			return err
+		}
+		for _, vm := range vms {
+			w.touch(vm.Domain.UUID)
+			if err := w.putVM(host, vm.Domain, vm, resolve); err != nil {
+				return err
+			}
+		}
+		return w.syncImages(host, vols, true)
+	})
+}
+
+// DomainRemoved drops one domain of host.
+func (v *View) DomainRemoved(host string, id hosts.UUID) {
+	v.write(host, "domain removal", func(w *writeTxn) error {
+		w.touch(id)
+		old, err := w.hostVM(host, id)
+		if err != nil || old == nil {
+			return err
+		}
+		if err := w.txn.Delete(tableVM, old); err != nil {
+			return err
+		}
+		return w.afterDomains(host)
+	})
+}
+
+// Stats swaps host's counter snapshot. s must not be modified afterwards.
+func (v *View) Stats(host string, s *hosts.Stats) {
+	if s == nil || !v.accepts(host) {
+		return
+	}
+	v.statsMu.RLock()
+	p := v.stats[host]
+	v.statsMu.RUnlock()
+	if p == nil {
+		v.statsMu.Lock()
+		if p = v.stats[host]; p == nil {
+			p = new(atomic.Pointer[hosts.Stats])
+			v.stats[host] = p
+		}
+		v.statsMu.Unlock()
+	}
+	p.Store(s)
+	v.statsGen.Add(1) // after the store: a reader of the new count sees s
+}
+
+// accepts reports whether Sink calls for host are applied: before the first SetHosts
+// every host is, afterwards only configured ones.
+func (v *View) accepts(host string) bool {
+	m := v.configured.Load()
+	if m == nil {
+		return true
+	}
+	_, ok := (*m)[host]
+	return ok
+}
+
+// spec returns host's configuration, if SetHosts gave one.
+func (v *View) spec(host string) (HostSpec, bool) {
+	m := v.configured.Load()
+	if m == nil {
+		return HostSpec{}, false
+	}
+	s, ok := (*m)[host]
+	return s, ok
+}
+
+// write runs fn in one write transaction for host and commits it, or logs why not.
+func (v *View) write(host, what string, fn func(*writeTxn) error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.accepts(host) {
+		v.logger.Debug("view: ignoring unconfigured host", "host", host, "op", what)
+		return
+	}
+	w := v.begin()
+	defer w.txn.Abort()
+	if err := fn(w); err != nil {
+		v.logger.Error("view: "+what+" not applied", "host", host, "err", err)
+		return
+	}
+	w.commit()
+}
+
+func (v *View) begin() *writeTxn {
+	v.seq++
+	return &writeTxn{v: v, txn: v.db.Txn(true), seq: v.seq, now: v.now(),
+		before: map[hosts.UUID]map[[2]string]bool{}, osIdx: map[string]uint32{}}
+}
+
+// writeTxn is one write transaction plus what it needs to release indexes and warn
+// about duplicates when it commits.
+type writeTxn struct {
+	v       *View
+	txn     *memdb.Txn
+	seq     uint64
+	now     time.Time
+	resync  bool                              // a full resync, not an event
+	before  map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
+	changes []Change                          // told to OnChange's function after commit
+	osIdx   map[string]uint32                 // agent os keys seen by subKeys: their osIndex
+	// releases are the registry keys to release once the transaction has committed;
+	// a key indexed again before the commit leaves the set.
+	releases map[[2]string]bool
+}
+
+// index returns key's number in namespace, allocating it; a release of the key pending
+// in this transaction is cancelled.
+func (w *writeTxn) index(namespace, key string) uint32 {
+	delete(w.releases, [2]string{namespace, key})
+	return w.v.reg.Index(namespace, key)
+}
+
+// release releases key once the transaction commits (never when it aborts).
+func (w *writeTxn) release(namespace, key string) {
+	if w.releases == nil {
+		w.releases = map[[2]string]bool{}
+	}
+	w.releases[[2]string{namespace, key}] = true
+}
+
+// touch records the registry keys a UUID's records hold before they change.
+func (w *writeTxn) touch(u hosts.UUID) {
+	if _, ok := w.before[u]; !ok {
+		w.before[u] = w.subKeys(u)
+	}
+}
+
+// records returns every host's record of u, hosts in name order.
+func (w *writeTxn) records(u hosts.UUID) []*VM {
+	it, err := w.txn.Get(tableVM, indexUUID, u[:])
+	if err != nil {
+		return nil
+	}
+	var out []*VM
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*VM))
+	}
+	slices.SortFunc(out, func(a, b *VM) int { return strings.Compare(a.Host, b.Host) })
+	return out
+}
+
+func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
+	keys := map[[2]string]bool{}
+	for _, vm := range w.records(u) {
+		for _, d := range vm.Disks {
+			keys[[2]string{registry.NSStorage, d.regKey}] = true
+		}
+		for _, n := range vm.NICs {
+			keys[[2]string{registry.NSNetwork, n.regKey}] = true
+		}
+		for _, c := range vm.HBAs {
+			keys[[2]string{registry.NSHBA, c.regKey}] = true
+		}
+		if strings.HasPrefix(vm.osKey, osAgentKey) {
+			keys[[2]string{registry.NSOS, vm.osKey}] = true
+			w.osIdx[vm.osKey] = vm.OSIndex
+		}
+	}
+	return keys
+}
+
+// osHeld reports whether k is an os key that a VM still holds: those keys are shared by
+// every VM with the same guest OS.
+func (w *writeTxn) osHeld(k [2]string) bool {
+	if k[0] != registry.NSOS {
+		return false
+	}
+	raw, err := w.txn.First(tableVM, indexOS, numKey(w.osIdx[k[1]]))
+	return err == nil && raw != nil
+}
+
+// commit warns once about each new duplicate UUID and commits; then it releases the
+// indexes no record holds any more and tells OnChange's function of the changes, so
+// that no side effect runs for a transaction that did not commit.
+func (w *writeTxn) commit() {
+	v := w.v
+	for u, old := range w.before {
+		now := w.subKeys(u)
+		for k := range old {
+			if !now[k] && !w.osHeld(k) {
+				w.release(k[0], k[1])
+			}
+		}
+		recs := w.records(u)
+		if len(recs) == 0 {
+			w.release(registry.NSVM, u.String())
+		}
+		switch {
+		case len(recs) > 1 && !v.dupWarned[u]:
+			v.dupWarned[u] = true
+			names := make([]string, len(recs))
+			for i, r := range recs {
+				names[i] = r.Host
+			}
+			v.logger.Warn("same VM UUID on several hosts; the merged context shows one",
+				"uuid", u.String(), "hosts", names)
+		case len(recs) <= 1:
+			delete(v.dupWarned, u)
+		}
+	}
+	w.txn.Commit()
+	for k := range w.releases {
+		v.reg.Release(k[0], k[1])
+	}
+	if f := v.changes.Load(); f != nil {
+		for _, c := range w.changes {
+			(*f)(c)
+		}
+	}
+}

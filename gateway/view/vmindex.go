@@ -1,0 +1,76 @@
+package view
+
+import (
+	"slices"
+)
+
+// vmIndex is the merged context's VM records in vmId order, flattened from the vmid
+// index of one memdb tree: a walk of the merged context seeks by binary search (and
+// mostly steps to the next entry) instead of iterating the radix tree, which cost
+// about a fifth of the MIB's CPU on a 10,000-VM walk. It is rebuilt (O(n)) by the
+// first request that sees a different tree: VM records change on domain events and
+// resyncs that changed something, not on counter polls.
+type vmIndex struct {
+	tree  <-chan struct{} // the vmid index root's watch channel: the tree's identity
+	ids   []uint32        // distinct vmIds, ascending
+	start []int32         // the records of ids[i] are recs[start[i]:start[i+1]]
+	recs  []*VM           // by vmId, then host name, as the vmid index orders them
+}
+
+// vmIndex returns the index of the snapshot's tree, building it when the cached one
+// is of another tree; nil if the tree cannot be read.
+func (s *Snapshot) vmIndex() *vmIndex {
+	if s.vidx != nil {
+		return s.vidx
+	}
+	it, err := s.txn.Get(tableVM, indexVMID)
+	if err != nil {
+		return nil
+	}
+	tree := it.WatchCh()
+	if x := s.v.vms.Load(); x != nil && x.tree == tree {
+		s.vidx = x
+		return x
+	}
+	x := &vmIndex{tree: tree}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		vm := raw.(*VM)
+		if n := len(x.ids); n == 0 || x.ids[n-1] != vm.VMID {
+			x.ids = append(x.ids, vm.VMID)
+			x.start = append(x.start, int32(len(x.recs)))
+		}
+		x.recs = append(x.recs, vm)
+	}
+	x.start = append(x.start, int32(len(x.recs)))
+	s.v.vms.Store(x)
+	s.vidx = x
+	return x
+}
+
+// seekMerged is SeekVM in the merged context: the record Prefer chooses among the
+// hosts' records of the first vmId >= from.
+func (s *Snapshot) seekMerged(x *vmIndex, from uint32) (VMRow, bool) {
+	i := s.vpos // a walk asks for the last answer again, or for the one after it
+	if i < len(x.ids) && x.ids[i] < from {
+		i++
+	}
+	if i > len(x.ids) || (i < len(x.ids) && x.ids[i] < from) || (i > 0 && x.ids[i-1] >= from) {
+		i, _ = slices.BinarySearch(x.ids, from)
+	}
+	s.vpos = i
+	if i == len(x.ids) {
+		return VMRow{}, false
+	}
+	if s.vrow.VM != nil && s.vrow.VMID == x.ids[i] {
+		return s.vrow, true // the sub-rows of one VM ask again
+	}
+	recs := x.recs[x.start[i]:x.start[i+1]]
+	best := recs[0]
+	for _, vm := range recs[1:] {
+		if s.Prefer(vm, best) {
+			best = vm
+		}
+	}
+	s.vrow = VMRow{VM: best, Stale: !s.up(best.Host)}
+	return s.vrow, true
+}

@@ -1,0 +1,428 @@
+package view
+
+import (
+	"cmp"
+
+	"github.com/vmgate/vmgate/gateway/registry"
+
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// errNoIndex reports an exhausted registry namespace.
+var errNoIndex = errors.New("no free index")
+
+// sync replaces host's domains, pools and images with inv.
+func (w *writeTxn) sync(host string, inv hosts.Inventory) error {
+	w.resync = true
+	old := map[hosts.UUID]*VM{}
+	if err := w.eachHostVM(host, func(vm *VM) { old[vm.Domain.UUID] = vm; w.touch(vm.Domain.UUID) }); err != nil {
+		return err
+	}
+	if err := w.syncPools(host, inv.Pools); err != nil {
+		return err
+	}
+	resolve := w.volumeResolver(host, inv.Volumes)
+	seen := map[hosts.UUID]bool{}
+	for _, d := range inv.Domains {
+		if seen[d.UUID] {
+			w.v.logger.Warn("view: host reported a UUID twice in one sync; keeping the first",
+				"host", host, "uuid", d.UUID.String())
+			continue
+		}
+		seen[d.UUID] = true
+		w.touch(d.UUID)
+		if err := w.putVM(host, d, old[d.UUID], resolve); err != nil {
+			return err
+		}
+	}
+	for u, vm := range old {
+		if !seen[u] {
+			if err := w.txn.Delete(tableVM, vm); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.syncImages(host, inv.Volumes, true); err != nil {
+		return err
+	}
+	return w.putHost(host, func(e *HostEntry) {
+		e.Hypervisor = inv.Hypervisor
+		if inv.Hypervisor.URI != "" {
+			e.URI = inv.Hypervisor.URI
+		}
+		e.SyncedAt = w.now
+		e.VMs = len(seen)
+	})
+}
+
+// afterDomains refreshes what depends on a host's domains after a single change.
+func (w *writeTxn) afterDomains(host string) error {
+	if err := w.syncImages(host, nil, false); err != nil {
+		return err
+	}
+	n := 0
+	if err := w.eachHostVM(host, func(*VM) { n++ }); err != nil {
+		return err
+	}
+	return w.putHost(host, func(e *HostEntry) { e.VMs = n })
+}
+
+func (w *writeTxn) eachHostVM(host string, fn func(*VM)) error {
+	it, err := w.txn.Get(tableVM, indexID, hostKey(host))
+	if err != nil {
+		return fmt.Errorf("list domains: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if vm := raw.(*VM); vm.Host == host {
+			fn(vm)
+		}
+	}
+	return nil
+}
+
+// hostVM returns host's record of u, nil if none.
+func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
+	it, err := w.txn.Get(tableVM, indexUUID, u[:])
+	if err != nil {
+		return nil, fmt.Errorf("find domain: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if vm := raw.(*VM); vm.Host == host {
+			return vm, nil
+		}
+	}
+	return nil, nil
+}
+
+// putVM stores a fresh record of d for host, allocating its indexes. old is host's
+// current record of the UUID, if any: it keeps its FirstSeen, and stays in place when
+// nothing changed (a resync rewrites only what differs).
+func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(hosts.Disk) string) error {
+	vmID := w.index(registry.NSVM, d.UUID.String())
+	if vmID == 0 {
+		return fmt.Errorf("domain %s: vmId: %w", d.UUID, errNoIndex)
+	}
+	d.Disks = slices.Clone(d.Disks)
+	d.NICs = slices.Clone(d.NICs)
+	d.Controllers = slices.Clone(d.Controllers)
+	osKey := osRegKey(&d)
+	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
+		OSIndex: w.index(registry.NSOS, osKey), osKey: osKey}
+	if old != nil {
+		vm.FirstSeen = old.FirstSeen
+	}
+	vm.ActiveSince = w.activeSince(old, &d)
+	vm.RunSeen = w.runSeen(old, &d, vm.ActiveSince)
+	if k := kernelRegKey(&d); k != "" {
+		vm.KernelIndex = w.index(registry.NSKernel, k)
+	}
+	w.indexDevices(vm, resolve)
+	if old != nil && sameVM(old, vm) {
+		return nil
+	}
+	if err := w.txn.Insert(tableVM, vm); err != nil {
+		return fmt.Errorf("domain %s: %w", d.UUID, err)
+	}
+	return nil
+}
+
+// activeSince carries the start of a domain's current run: kept while the same run
+// goes on (active before and now with the same domain ID), the time of the change when
+// an event shows the domain starting, zero (unknown) otherwise: first sight, another
+// run, or a start that only a resync saw (it happened while the host was not followed).
+func (w *writeTxn) activeSince(old *VM, d *hosts.Domain) time.Time {
+	switch {
+	case !DomainActive(d.State) || old == nil:
+		return time.Time{}
+	case DomainActive(old.Domain.State):
+		if old.Domain.ID == d.ID {
+			return old.ActiveSince
+		}
+		return time.Time{}
+	case w.resync:
+		return time.Time{}
+	}
+	return w.now
+}
+
+// runSeen is when the view first saw the domain's current run: kept while the same
+// run goes on, its start when known, else now.
+func (w *writeTxn) runSeen(old *VM, d *hosts.Domain, since time.Time) time.Time {
+	switch {
+	case !DomainActive(d.State):
+		return time.Time{}
+	case old != nil && DomainActive(old.Domain.State) && old.Domain.ID == d.ID && !old.RunSeen.IsZero():
+		return old.RunSeen
+	case !since.IsZero():
+		return since
+	}
+	return w.now
+}
+
+// sameVM reports whether two records of one (UUID, host) differ only in Updated.
+func sameVM(a, b *VM) bool {
+	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
+		a.ActiveSince.Equal(b.ActiveSince) && a.RunSeen.Equal(b.RunSeen) &&
+		a.KernelIndex == b.KernelIndex && reflect.DeepEqual(a.Domain, b.Domain) &&
+		reflect.DeepEqual(a.Disks, b.Disks) && reflect.DeepEqual(a.NICs, b.NICs) &&
+		reflect.DeepEqual(a.HBAs, b.HBAs)
+}
+
+// indexDevices fills vm's disks, NICs and HBAs from its domain with their indexes.
+// Each device remembers its registry key so that it can be released when it goes.
+func (w *writeTxn) indexDevices(vm *VM, resolve func(hosts.Disk) string) {
+	d := &vm.Domain
+	used := map[string]bool{}
+	for i, disk := range d.Disks {
+		key := uniqueKey(used, StorageKey(vm.VMID, disk.Target), i)
+		dk := Disk{Disk: disk, StorageIndex: w.index(registry.NSStorage, key), regKey: key}
+		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
+			dk.DiskImageIndex = w.index(registry.NSImage, hostRegKey(vm.Host, dk.ImagePath))
+		}
+		vm.Disks = append(vm.Disks, dk)
+	}
+	for i, nic := range d.NICs {
+		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
+		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: w.index(registry.NSNetwork, key), regKey: key})
+	}
+	for i, c := range d.Controllers {
+		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
+		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: w.index(registry.NSHBA, key), regKey: key})
+	}
+	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmp.Compare(a.StorageIndex, b.StorageIndex) })
+	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmp.Compare(a.NetworkIndex, b.NetworkIndex) })
+	slices.SortFunc(vm.HBAs, func(a, b HBA) int { return cmp.Compare(a.HBAIndex, b.HBAIndex) })
+}
+
+// uniqueKey returns k, or k#i when k is already used by another device of this domain
+// (an empty target or MAC, a duplicate), so that two devices never share a sub-index.
+func uniqueKey(used map[string]bool, k string, i int) string {
+	if used[k] || strings.HasSuffix(k, "/") {
+		k = fmt.Sprintf("%s#%d", k, i)
+	}
+	used[k] = true
+	return k
+}
+
+// volumeResolver maps a disk to its image path: a type=volume disk to the path of its
+// pool volume (from vols, or the host's stored volume images when vols is nil), other
+// disks to their source. "" for a disk without source.
+func (w *writeTxn) volumeResolver(host string, vols []hosts.Volume) func(hosts.Disk) string {
+	if vols == nil {
+		_ = w.eachHostImage(host, func(im *DiskImage) {
+			if im.Volume != nil {
+				vols = append(vols, *im.Volume)
+			}
+		})
+	}
+	byName := make(map[[2]string]string, len(vols))
+	for _, v := range vols {
+		byName[[2]string{v.Pool, v.Name}] = volumePath(v)
+	}
+	return func(d hosts.Disk) string {
+		if d.Type == "volume" {
+			if p, ok := byName[[2]string{d.Pool, d.Volume}]; ok {
+				return p
+			}
+		}
+		return d.Source
+	}
+}
+
+// volumePath is a volume's image key: its path, else pool/name (e.g. rbd volumes).
+func volumePath(v hosts.Volume) string {
+	if v.Path != "" {
+		return v.Path
+	}
+	return v.Pool + "/" + v.Name
+}
+
+func (w *writeTxn) eachHostImage(host string, fn func(*DiskImage)) error {
+	it, err := w.txn.Get(tableImage, indexHost, hostKey(host))
+	if err != nil {
+		return fmt.Errorf("list images: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if im := raw.(*DiskImage); im.Host == host {
+			fn(im)
+		}
+	}
+	return nil
+}
+
+// syncPools replaces host's pools.
+func (w *writeTxn) syncPools(host string, pools []hosts.Pool) error {
+	old, err := w.txn.Get(tablePool, indexHost, hostKey(host))
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	var gone []*StoragePool
+	keep := map[string]bool{}
+	for _, p := range pools {
+		keep[p.Name] = true
+	}
+	for raw := old.Next(); raw != nil; raw = old.Next() {
+		if p := raw.(*StoragePool); p.Host == host && !keep[p.Pool.Name] {
+			gone = append(gone, p)
+		}
+	}
+	for _, p := range gone {
+		if err := w.txn.Delete(tablePool, p); err != nil {
+			return fmt.Errorf("pool %q: %w", p.Pool.Name, err)
+		}
+		w.release(registry.NSPool, hostRegKey(host, p.Pool.Name))
+	}
+	for _, p := range pools {
+		idx := w.index(registry.NSPool, hostRegKey(host, p.Name))
+		if idx == 0 {
+			return fmt.Errorf("pool %q: %w", p.Name, errNoIndex)
+		}
+		if err := w.txn.Insert(tablePool, &StoragePool{Host: host, Index: idx, Pool: p}); err != nil {
+			return fmt.Errorf("pool %q: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// syncImages recomputes host's disk images: every volume (vols when fromInventory, else
+// the stored ones) plus every disk source of the host's domains that is not a volume.
+func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bool) error {
+	old := map[string]*DiskImage{}
+	if err := w.eachHostImage(host, func(im *DiskImage) { old[im.Path] = im }); err != nil {
+		return err
+	}
+	if !fromInventory {
+		for _, im := range old {
+			if im.Volume != nil {
+				vols = append(vols, *im.Volume)
+			}
+		}
+	}
+	poolIdx := map[string]uint32{}
+	if it, err := w.txn.Get(tablePool, indexHost, hostKey(host)); err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if p := raw.(*StoragePool); p.Host == host {
+				poolIdx[p.Pool.Name] = p.Index
+			}
+		}
+	}
+	want := map[string]*DiskImage{}
+	for _, v := range vols {
+		vol := v
+		p := volumePath(v)
+		want[p] = &DiskImage{Host: host, Path: p, Volume: &vol, PoolIndex: poolIdx[v.Pool], Format: v.Format}
+	}
+	if err := w.eachHostVM(host, func(vm *VM) {
+		for _, d := range vm.Disks {
+			if d.ImagePath == "" {
+				continue
+			}
+			im, ok := want[d.ImagePath]
+			if !ok {
+				im = &DiskImage{Host: host, Path: d.ImagePath, Format: d.Format}
+				want[d.ImagePath] = im
+			}
+			if im.Volume == nil && im.Capacity == 0 && d.Target != "" {
+				im.Capacity, im.Allocation = d.Capacity, d.Allocation
+				im.SizeFrom = DiskRef{UUID: vm.Domain.UUID, Target: d.Target}
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	for p, im := range old {
+		if _, ok := want[p]; !ok {
+			if err := w.txn.Delete(tableImage, im); err != nil {
+				return fmt.Errorf("image %q: %w", p, err)
+			}
+			w.release(registry.NSImage, hostRegKey(host, p))
+		}
+	}
+	// By path, not map order: images first seen together (e.g. a pool's volumes no VM
+	// uses) get their diskImageIndex in the same order on every run.
+	for _, p := range slices.Sorted(maps.Keys(want)) {
+		im := want[p]
+		if o := old[p]; o != nil && sameImage(o, im) {
+			continue
+		}
+		if im.Index = w.index(registry.NSImage, hostRegKey(host, p)); im.Index == 0 {
+			return fmt.Errorf("image %q: %w", p, errNoIndex)
+		}
+		if err := w.txn.Insert(tableImage, im); err != nil {
+			return fmt.Errorf("image %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func sameImage(a, b *DiskImage) bool {
+	if (a.Volume == nil) != (b.Volume == nil) || a.PoolIndex != b.PoolIndex || a.Format != b.Format ||
+		a.Capacity != b.Capacity || a.Allocation != b.Allocation || a.SizeFrom != b.SizeFrom {
+		return false
+	}
+	return a.Volume == nil || *a.Volume == *b.Volume
+}
+
+// putHost stores a fresh copy of host's entry with edit applied.
+func (w *writeTxn) putHost(host string, edit func(*HostEntry)) error {
+	raw, err := w.txn.First(tableHost, indexID, host)
+	if err != nil {
+		return fmt.Errorf("find host: %w", err)
+	}
+	var e HostEntry
+	if raw != nil {
+		e = *raw.(*HostEntry)
+	} else {
+		e = HostEntry{Name: host, Index: w.index(registry.NSHost, host)}
+		if e.Index == 0 {
+			return fmt.Errorf("host index: %w", errNoIndex)
+		}
+	}
+	if spec, ok := w.v.spec(host); ok {
+		if spec.URI != "" {
+			e.URI = spec.URI
+		}
+		e.StatsInterval = spec.StatsInterval
+	}
+	edit(&e)
+	if err := w.txn.Insert(tableHost, &e); err != nil {
+		return fmt.Errorf("store host: %w", err)
+	}
+	return nil
+}
+
+// dropHost removes a host that is no longer configured, with all its rows.
+func (w *writeTxn) dropHost(host string) error {
+	var vms []*VM
+	if err := w.eachHostVM(host, func(vm *VM) { w.touch(vm.Domain.UUID); vms = append(vms, vm) }); err != nil {
+		return err
+	}
+	for _, vm := range vms {
+		if err := w.txn.Delete(tableVM, vm); err != nil {
+			return err
+		}
+	}
+	if err := w.syncPools(host, nil); err != nil {
+		return err
+	}
+	if err := w.syncImages(host, nil, true); err != nil {
+		return err
+	}
+	if _, err := w.txn.DeleteAll(tableHost, indexID, host); err != nil {
+		return err
+	}
+	w.release(registry.NSHost, host)
+	w.v.statsMu.Lock()
+	delete(w.v.stats, host)
+	w.v.statsMu.Unlock()
+	w.v.statsGen.Add(1)
+	return nil
+}
