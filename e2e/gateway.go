@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // ReadyTimeout bounds how long Start waits for the agent to answer its first request.
@@ -32,7 +33,7 @@ type Gateway struct {
 	Addr       string // net-snmp agent spec: udp:127.0.0.1:PORT
 
 	cfg  Config
-	log  *syncBuffer
+	log  *testkit.Buffer
 	mu   sync.Mutex
 	proc *process
 }
@@ -55,7 +56,7 @@ func Start(t testing.TB, bin string, cfg Config) *Gateway {
 		ConfigPath: filepath.Join(dir, "vmgate.yaml"),
 		StateDir:   filepath.Join(dir, "state"),
 		Port:       FreeUDPPort(t),
-		log:        &syncBuffer{},
+		log:        &testkit.Buffer{},
 	}
 	g.Addr = "udp:127.0.0.1:" + strconv.Itoa(g.Port)
 	for _, d := range []string{g.StateDir, filepath.Join(dir, "netsnmp")} {
@@ -373,27 +374,3 @@ func Build(root, dir string) (string, error) {
 
 // ErrNoMain says cmd/vmgate has no source yet.
 var ErrNoMain = errors.New("cmd/vmgate has no Go files yet")
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // privateLibvirtd is a libvirtd of the test's own, in its own mount namespace so its
@@ -100,7 +102,7 @@ exec "$@"`, "sh", r, "libvirtd", "--listen", "--config", filepath.Join(p.dir, "l
 	}
 	p.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, exited chan<- error) { exited <- cmd.Wait() }(p.cmd, p.exited)
-	waitFor(t, 90*time.Second, "private libvirtd socket", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "private libvirtd socket", func() bool {
 		c, err := net.Dial("unix", p.socket)
 		if err == nil {
 			c.Close()

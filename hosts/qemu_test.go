@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // tinyVM is a 64 MiB diskless TCG guest: it boots into firmware and idles, which is
@@ -60,7 +62,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	s := startSupervisor(t, Config{Name: "qemu", URI: "qemu:///system", StatsInterval: time.Hour,
 		// A loaded test machine re-probes QEMU's capabilities on define: >30s seen.
 		CallTimeout: 3 * time.Minute}, sink)
-	waitFor(t, 3*time.Minute, "qemu host up", func() bool { return sink.lastHealth().Status == Up })
+	testkit.WaitFor(t, 3*time.Minute, "qemu host up", func() bool { return sink.lastHealth().Status == Up })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -75,7 +77,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	}
 	wantState := func(what string, st DomainState) {
 		t.Helper()
-		waitFor(t, 2*time.Minute, what, func() bool {
+		testkit.WaitFor(t, 2*time.Minute, what, func() bool {
 			got, ok := sink.domain(id)
 			return ok && got.State == st
 		})
@@ -106,7 +108,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 		t.Errorf("stats of a shut-off VM: %+v", ds)
 	}
 	virsh(t, "undefine", name)
-	waitFor(t, 2*time.Minute, "removed after virsh undefine", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "removed after virsh undefine", func() bool {
 		_, ok := sink.domain(id)
 		return !ok
 	})
@@ -120,7 +122,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("virsh", "-c", "qemu:///system", "destroy", tname).Run() })
 	virsh(t, "create", xmlFile)
 	var tid UUID
-	waitFor(t, 2*time.Minute, "transient domain running", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "transient domain running", func() bool {
 		sink.mu.Lock()
 		defer sink.mu.Unlock()
 		for _, d := range sink.view {
@@ -132,7 +134,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 		return false
 	})
 	virsh(t, "destroy", tname)
-	waitFor(t, 2*time.Minute, "transient domain removed once stopped", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "transient domain removed once stopped", func() bool {
 		_, ok := sink.domain(tid)
 		return !ok
 	})

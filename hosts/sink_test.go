@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -102,18 +99,6 @@ func (f *fakeSink) lastSync() Inventory {
 	return f.syncs[len(f.syncs)-1]
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a readiness guess
-	}
-}
-
 const systemSocket = "/var/run/libvirt/libvirt-sock"
 
 // requireLibvirtd skips loudly when the machine's libvirtd is not reachable.
@@ -184,76 +169,4 @@ func writeNode(t *testing.T, dir string, repl ...string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// proxy forwards to a libvirt unix socket; freeze stops forwarding without
-// closing (a hung daemon), down refuses and drops connections (a dead one).
-type proxy struct {
-	target string // unix socket
-	mu     sync.Mutex
-	frozen bool
-	down   bool
-	conns  []net.Conn
-}
-
-func (p *proxy) dial(ctx context.Context) (net.Conn, error) {
-	p.mu.Lock()
-	down, frozen := p.down, p.frozen
-	p.mu.Unlock()
-	if down {
-		return nil, errors.New("proxy: connection refused")
-	}
-	var d net.Dialer
-	up, err := d.DialContext(ctx, "unix", p.target)
-	if err != nil {
-		return nil, err
-	}
-	a, b := net.Pipe()
-	p.mu.Lock()
-	p.conns = append(p.conns, up, b)
-	p.mu.Unlock()
-	if frozen {
-		return a, nil // nothing is forwarded: every call hangs
-	}
-	go p.copy(b, up)
-	go p.copy(up, b)
-	return a, nil
-}
-
-func (p *proxy) copy(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if err != nil {
-			return
-		}
-		for p.isFrozen() {
-			time.Sleep(10 * time.Millisecond)
-			if p.isDown() {
-				return
-			}
-		}
-		if _, err := dst.Write(buf[:n]); err != nil {
-			return
-		}
-	}
-}
-
-func (p *proxy) isFrozen() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.frozen }
-func (p *proxy) isDown() bool   { p.mu.Lock(); defer p.mu.Unlock(); return p.down }
-
-func (p *proxy) set(frozen, down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.frozen, p.down = frozen, down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
-func (p *proxy) String() string {
-	return fmt.Sprintf("proxy(frozen=%v down=%v)", p.isFrozen(), p.isDown())
 }

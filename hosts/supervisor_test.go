@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 var (
@@ -34,7 +35,7 @@ func privateTestHost(t *testing.T, name string) Config {
 
 func waitUp(t *testing.T, sink *fakeSink) {
 	t.Helper()
-	waitFor(t, 90*time.Second, "host up", func() bool { return sink.lastHealth().Status == Up })
+	testkit.WaitFor(t, 90*time.Second, "host up", func() bool { return sink.lastHealth().Status == Up })
 }
 
 func TestTestDriverSync(t *testing.T) {
@@ -69,7 +70,7 @@ func TestTestDriverSync(t *testing.T) {
 	if h := s.Health(); h.LastSync.IsZero() || h.LastError != "" {
 		t.Errorf("health = %+v", h)
 	}
-	waitFor(t, 90*time.Second, "stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	testkit.WaitFor(t, 90*time.Second, "stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
 }
 
 func TestTestDriverOperations(t *testing.T) {
@@ -239,21 +240,21 @@ func TestUnreachableHostsAreIsolated(t *testing.T) {
 	startSupervisor(t, testHost(t, "good"), good)
 
 	waitUp(t, good)
-	waitFor(t, 90*time.Second, "refused host down", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "refused host down", func() bool {
 		h := refused.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, "connection refused")
 	})
-	waitFor(t, 90*time.Second, "hung host down on connect timeout", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "hung host down on connect timeout", func() bool {
 		h := hanging.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, ErrTimeout.Error())
 	})
-	waitFor(t, 90*time.Second, "hung host retried", func() bool { return len(accepted) >= 2 })
+	testkit.WaitFor(t, 90*time.Second, "hung host retried", func() bool { return len(accepted) >= 2 })
 	if h := good.lastHealth(); h.Status != Up {
 		t.Errorf("good host affected: %+v", h)
 	}
 	// Since stays while a host stays down, retries do not flap its status.
 	first := refused.lastHealth().Since
-	waitFor(t, 90*time.Second, "more retries", func() bool { return len(accepted) >= 3 })
+	testkit.WaitFor(t, 90*time.Second, "more retries", func() bool { return len(accepted) >= 3 })
 	if h := refused.lastHealth(); h.Status != Down || !h.Since.Equal(first) {
 		t.Errorf("down host flapped: %+v (since was %s)", h, first)
 	}
@@ -261,21 +262,21 @@ func TestUnreachableHostsAreIsolated(t *testing.T) {
 
 func TestWatchdogAndReconnect(t *testing.T) {
 	d := startPrivateLibvirtd(t)
-	p := &proxy{target: d.socket}
-	t.Cleanup(func() { p.set(false, true) })
+	p := testkit.NewLink(d.socket)
+	t.Cleanup(func() { p.Cut() })
 	dir := t.TempDir()
 	cfg := Config{Name: "wd", URI: "test+unix://" + writeNode(t, dir),
 		KeepaliveInterval: 100 * time.Millisecond, KeepaliveTimeout: 500 * time.Millisecond,
 		CallTimeout: 10 * time.Second, BackoffMax: 300 * time.Millisecond}
 	sink := newFakeSink()
-	s := startSupervisor(t, cfg, sink, WithDialer(p.dial), WithBackoffStart(50*time.Millisecond))
+	s := startSupervisor(t, cfg, sink, WithDialer(p.Dial), WithBackoffStart(50*time.Millisecond))
 	waitUp(t, sink)
 
 	// A hung daemon: the watchdog disconnects, and a call in flight returns.
-	p.set(true, false)
+	p.Freeze()
 	res := make(chan error, 1)
 	go func() { _, err := s.DomainXML(context.Background(), fixRunning, false); res <- err }()
-	waitFor(t, 90*time.Second, "watchdog fired", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "watchdog fired", func() bool {
 		h := sink.lastHealth()
 		return h.Status == Down && strings.Contains(h.LastError, "keepalive")
 	})
@@ -289,11 +290,11 @@ func TestWatchdogAndReconnect(t *testing.T) {
 	}
 
 	// A dead daemon whose host changed meanwhile: reconnect, resync, no ghosts.
-	p.set(false, true)
+	p.Cut()
 	writeNode(t, dir, "fix-stopped", "fix-new", "555555555502", "555555555503")
 	syncs, _, _, _ := sink.counts()
-	p.set(false, false)
-	waitFor(t, 90*time.Second, "resync after reconnect", func() bool {
+	p.Restore()
+	testkit.WaitFor(t, 90*time.Second, "resync after reconnect", func() bool {
 		n, _, _, _ := sink.counts()
 		return n > syncs && sink.lastHealth().Status == Up
 	})
@@ -309,24 +310,24 @@ func TestWatchdogAndReconnect(t *testing.T) {
 
 func TestCallTimeoutKillsConnection(t *testing.T) {
 	d := startPrivateLibvirtd(t)
-	p := &proxy{target: d.socket}
-	t.Cleanup(func() { p.set(false, true) })
+	p := testkit.NewLink(d.socket)
+	t.Cleanup(func() { p.Cut() })
 	cfg := Config{Name: "ct", URI: "test+unix://" + writeNode(t, t.TempDir()),
 		KeepaliveInterval: time.Hour, CallTimeout: 300 * time.Millisecond, BackoffMax: 300 * time.Millisecond}
 	sink := newFakeSink()
-	s := startSupervisor(t, cfg, sink, WithDialer(p.dial), WithBackoffStart(50*time.Millisecond))
+	s := startSupervisor(t, cfg, sink, WithDialer(p.Dial), WithBackoffStart(50*time.Millisecond))
 	waitUp(t, sink)
 	// The session is idle once its first poll (stats, then addresses) is reported: a
 	// poll call caught by the hang would time out first and end the session, and the
 	// DomainXML call below would fail as interrupted instead of timing out itself.
-	waitFor(t, 90*time.Second, "first stats poll", func() bool { _, _, _, n := sink.counts(); return n > 0 })
-	p.set(true, false)
+	testkit.WaitFor(t, 90*time.Second, "first stats poll", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	p.Freeze()
 	_, err := s.DomainXML(context.Background(), fixRunning, false)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("DomainXML on a hung host = %v, want ErrTimeout", err)
 	}
-	waitFor(t, 90*time.Second, "host down after call timeout", func() bool { return sink.lastHealth().Status == Down })
-	p.set(false, false)
+	testkit.WaitFor(t, 90*time.Second, "host down after call timeout", func() bool { return sink.lastHealth().Status == Down })
+	p.Restore()
 	waitUp(t, sink)
 
 	// A caller's own shorter deadline returns ErrTimeout too.
@@ -338,7 +339,7 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 	}
 	// A caller that gives up while its call hangs: the call finishes on its own later
 	// (killed by call_timeout), without racing with the caller (run with -race).
-	p.set(true, false)
+	p.Freeze()
 	for _, op := range []func(context.Context) error{
 		func(ctx context.Context) error { _, err := s.NodeInfo(ctx); return err },
 		func(ctx context.Context) error { _, err := s.DomainXML(ctx, fixRunning, false); return err },
@@ -351,8 +352,8 @@ func TestCallTimeoutKillsConnection(t *testing.T) {
 			t.Errorf("op on a hung host with a short deadline = %v, want ErrTimeout", err)
 		}
 	}
-	p.set(false, false)
-	waitFor(t, 90*time.Second, "up again", func() bool {
+	p.Restore()
+	testkit.WaitFor(t, 90*time.Second, "up again", func() bool {
 		_, err := s.NodeInfo(context.Background())
 		return err == nil
 	})
@@ -372,13 +373,13 @@ func TestLibvirtdRestart(t *testing.T) {
 	}
 
 	d.kill()
-	waitFor(t, 90*time.Second, "host down after libvirtd died", func() bool { return sink.lastHealth().Status == Down })
+	testkit.WaitFor(t, 90*time.Second, "host down after libvirtd died", func() bool { return sink.lastHealth().Status == Down })
 	if err := s.Resume(ctx, fixRunning); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Resume while down = %v, want ErrNotConnected", err)
 	}
 	syncs, _, _, _ := sink.counts()
 	d.start(t)
-	waitFor(t, 90*time.Second, "resync after libvirtd restart", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "resync after libvirtd restart", func() bool {
 		n, _, _, _ := sink.counts()
 		return n > syncs && sink.lastHealth().Status == Up
 	})
@@ -412,7 +413,7 @@ func TestStorageUnchangedNotReported(t *testing.T) {
 	sink := newFakeSink()
 	s := startSupervisor(t, cfg, sink)
 	waitUp(t, sink)
-	waitFor(t, 90*time.Second, "ten stats rounds", func() bool { _, _, _, n := sink.counts(); return n >= 10 })
+	testkit.WaitFor(t, 90*time.Second, "ten stats rounds", func() bool { _, _, _, n := sink.counts(); return n >= 10 })
 	sink.mu.Lock()
 	reports := len(sink.storage)
 	sink.mu.Unlock()
@@ -434,7 +435,7 @@ func TestStorageUnchangedNotReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 90*time.Second, "the new volume reported", func() bool {
+	testkit.WaitFor(t, 90*time.Second, "the new volume reported", func() bool {
 		sink.mu.Lock()
 		defer sink.mu.Unlock()
 		for _, inv := range sink.storage {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -187,7 +188,7 @@ func TestTLSTransport(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 90*time.Second, "tls host down with "+tt.wantErr, func() bool {
+			testkit.WaitFor(t, 90*time.Second, "tls host down with "+tt.wantErr, func() bool {
 				h := sink.lastHealth()
 				return h.Status == Down && strings.Contains(h.LastError, tt.wantErr)
 			})
@@ -339,7 +340,7 @@ func TestSSHTransport(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 90*time.Second, "ssh host down", func() bool { return sink.lastHealth().Status == Down })
+			testkit.WaitFor(t, 90*time.Second, "ssh host down", func() bool { return sink.lastHealth().Status == Down })
 			for _, w := range tt.wantErr {
 				if h := sink.lastHealth(); !strings.Contains(h.LastError, w) {
 					t.Errorf("LastError %q does not name %q", h.LastError, w)
@@ -348,7 +349,7 @@ func TestSSHTransport(t *testing.T) {
 		})
 	}
 	// Every supervisor has stopped: closing the libvirt stream closed the SSH clients.
-	waitFor(t, 90*time.Second, "ssh connections closed", func() bool { return front.open.Load() == 0 })
+	testkit.WaitFor(t, 90*time.Second, "ssh connections closed", func() bool { return front.open.Load() == 0 })
 }
 
 func writeWrongKey(t *testing.T, dir string) string {

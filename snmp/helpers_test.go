@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // testRoot is where tableHandler lives.
@@ -234,15 +235,9 @@ func oidStr(o OID, subs ...uint32) string { return o.Append(subs...).String() }
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // eventually polls cond until it holds or 60 s pass (a bound on a hang, generous for a
-// loaded 2-core CI machine): packets sent together are handled
-// by concurrent workers, so counters settle a moment after the last reply.
+// loaded 2-core CI machine): packets sent together are handled by concurrent workers,
+// so counters settle a moment after the last reply.
 func eventually(t *testing.T, cond func() bool) bool {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
+	return testkit.Poll(60*time.Second, cond)
 }

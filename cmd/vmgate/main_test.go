@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 const testVersion = "v9.8.7-test"
@@ -257,35 +258,6 @@ snmp:
 	})
 }
 
-// syncBuffer collects a child's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func sysName(port int) (string, error) {
 	c := &gosnmp.GoSNMP{Target: "127.0.0.1", Port: uint16(port), Community: "bin-test-community",
 		Version: gosnmp.Version2c, Timeout: 250 * time.Millisecond, Retries: 0}
@@ -314,7 +286,7 @@ func TestBinaryServe(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	cfgPath := writeFile(t, dir, "vmgate.yaml", configYAML(listen, state, "before"))
 
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd := exec.Command(bin, "--config", cfgPath, "--log.format", "json")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -331,7 +303,7 @@ func TestBinaryServe(t *testing.T) {
 			t.Logf("vmgate log:\n%s", logs.String())
 		}
 	})
-	waitFor(t, "vmgate to answer", func() bool { s, err := sysName(port); return err == nil && s == "before" })
+	testkit.WaitFor(t, 90*time.Second, "vmgate to answer", func() bool { s, err := sysName(port); return err == nil && s == "before" })
 
 	t.Run("port in use", func(t *testing.T) {
 		other := writeFile(t, t.TempDir(), "other.yaml", configYAML(listen, t.TempDir(), "x"))
@@ -355,7 +327,7 @@ func TestBinaryServe(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the rejection in the log", func() bool {
+		testkit.WaitFor(t, 90*time.Second, "the rejection in the log", func() bool {
 			return strings.Contains(logs.String(), "reload rejected: keeping the running configuration")
 		})
 		if s, err := sysName(port); err != nil || s != "before" {
@@ -367,7 +339,7 @@ func TestBinaryServe(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the new sysName", func() bool { s, err := sysName(port); return err == nil && s == "after" })
+		testkit.WaitFor(t, 90*time.Second, "the new sysName", func() bool { s, err := sysName(port); return err == nil && s == "after" })
 	})
 	t.Run("SIGTERM stops cleanly", func(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/hosts"
 )
 
@@ -131,22 +132,12 @@ func (s *Sink) StatsCount(host string) int {
 	return s.stats[host]
 }
 
-// WaitFor polls cond every 20 ms until it returns true, and fails the test with what
-// (and the last detail cond gave) when timeout passes first. The timeout is a bound on
-// a hang, not an assertion on speed: pick it generously.
+// WaitFor is testkit.WaitFor for a condition that says what it saw: the test fails
+// with what and the last detail cond gave when timeout passes first.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last: %s", timeout, what, detail)
-		}
-		<-tick.C
+	var detail string
+	if !testkit.Poll(timeout, func() bool { ok, d := cond(); detail = d; return ok }) {
+		t.Fatalf("waited %s for %s; last: %s", timeout, what, detail)
 	}
 }
