@@ -2,7 +2,9 @@ package mib
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
@@ -10,12 +12,13 @@ import (
 	"github.com/vmgate/vmgate/snmp"
 )
 
-// TestStartMatchesTableStart checks the handler's allocation-free walk arithmetic
-// against Table.Start on random OIDs around every table (both then seek the same row).
-func TestStartMatchesTableStart(t *testing.T) {
+// TestStartRandom checks the handler's walk arithmetic (start, addrStart) on random OIDs
+// around every table against the brute-force order.
+func TestStartRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	vals := []uint32{0, 1, 2, 7, MaxIndex, MaxIndex + 1, ^uint32(0) - 1, ^uint32(0)}
 	for _, tb := range Tables() {
+		rows := fixtureRows(tb)
 		for range 3000 {
 			oid := tb.Entry().Append()
 			switch rng.IntN(6) {
@@ -30,23 +33,13 @@ func TestStartMatchesTableStart(t *testing.T) {
 			if rng.IntN(4) == 0 && len(oid) > len(tb.Entry()) {
 				oid[len(tb.Entry())] = uint32(rng.IntN(len(tb.Columns) + 3))
 			}
-			cur, ok := tb.Start(oid)
-			if tb.AddrIndex {
-				checkAddrStart(t, tb, oid, cur, ok)
-				continue
-			}
-			col, from, ok2 := start(tb, oid)
-			var want key
-			copy(want[:], cur.From)
-			if ok != ok2 || (ok && (cur.Col != col || want != from)) {
-				t.Fatalf("%s %v: Start = %v %v %v, start = %v %v %v", tb.Name, snmp.OID(oid), cur.Col, cur.From, ok, col, from, ok2)
-			}
+			checkNext(t, tb, rows, oid)
 		}
 	}
 }
 
 // TestParseMatchesParseInstance checks the handler's allocation-free instance parsing
-// against Table.ParseInstance.
+// against parseInstance, which decodes with DecodeIndex and ParseAddrKey.
 func TestParseMatchesParseInstance(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	vals := []uint32{0, 1, 2, MaxIndex, MaxIndex + 1, ^uint32(0)}
@@ -59,7 +52,7 @@ func TestParseMatchesParseInstance(t *testing.T) {
 			for range rng.IntN(5) {
 				oid = append(oid, vals[rng.IntN(len(vals))])
 			}
-			col, idx, err := tb.ParseInstance(oid)
+			col, idx, err := parseInstance(tb, oid)
 			if tb.AddrIndex {
 				checkAddrParse(t, tb, oid, col, idx, err)
 				continue
@@ -72,28 +65,14 @@ func TestParseMatchesParseInstance(t *testing.T) {
 			case errors.Is(err, ErrNoSuchInstance) && exc == gosnmp.NoSuchInstance:
 			case err == nil && exc == 0 && col == col2 && want == k:
 			default:
-				t.Fatalf("%s %v: ParseInstance = %v %v %v, parse = %v %v %v", tb.Name, oid, col, idx, err, col2, k, exc)
+				t.Fatalf("%s %v: parseInstance = %v %v %v, parse = %v %v %v", tb.Name, oid, col, idx, err, col2, k, exc)
 			}
 		}
 	}
 }
 
-// checkAddrStart checks addrStart against Table.Start (cur, ok) for a table with
-// AddrIndex: the same column, and the same bound (a nil From is the first row).
-func checkAddrStart(t *testing.T, tb *Table, oid snmp.OID, cur Cursor, ok bool) {
-	t.Helper()
-	col, from, ok2 := addrStart(tb, oid)
-	want := cur.From
-	if want == nil {
-		want = Index{0, 0}
-	}
-	if ok != ok2 || (ok && (cur.Col != col || want.Compare(from.Index()) != 0)) {
-		t.Fatalf("%s %v: Start = %v %v %v, addrStart = %v %v %v", tb.Name, oid, cur.Col, cur.From, ok, col, from, ok2)
-	}
-}
-
 // checkAddrParse checks the handler's parsing (accessibleColumn, ParseAddrKey) against
-// Table.ParseInstance's result for a table with AddrIndex.
+// parseInstance's result for a table with AddrIndex.
 func checkAddrParse(t *testing.T, tb *Table, oid snmp.OID, col uint32, idx Index, err error) {
 	t.Helper()
 	col2, exc := accessibleColumn(tb, oid)
@@ -109,6 +88,31 @@ func checkAddrParse(t *testing.T, tb *Table, oid snmp.OID, col uint32, idx Index
 	case errors.Is(err, ErrNoSuchInstance) && exc == gosnmp.NoSuchInstance:
 	case err == nil && exc == 0 && col == col2 && idx.Compare(k.Index()) == 0:
 	default:
-		t.Fatalf("%s %v: ParseInstance = %v %v %v, handler = %v %v %v", tb.Name, oid, col, idx, err, col2, k, exc)
+		t.Fatalf("%s %v: parseInstance = %v %v %v, handler = %v %v %v", tb.Name, oid, col, idx, err, col2, k, exc)
 	}
+}
+
+// parseInstance is the oracle of parse: it splits an instance OID of t into its column
+// and row index. The errors wrap ErrNoSuchObject (not an accessible column of the
+// table) or ErrNoSuchInstance (bad index).
+func parseInstance(t *Table, oid snmp.OID) (col uint32, idx Index, err error) {
+	if len(oid) <= len(t.entry) || !oid.HasPrefix(t.entry) {
+		return 0, nil, fmt.Errorf("%w: %v is not a column of %s", ErrNoSuchObject, oid, t.Name)
+	}
+	col = oid[len(t.entry)]
+	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
+		return 0, nil, fmt.Errorf("%w: %s has no accessible column %d", ErrNoSuchObject, t.Name, col)
+	}
+	if t.AddrIndex {
+		if _, ok := ParseAddrKey(oid[len(t.entry)+1:]); !ok {
+			return 0, nil, fmt.Errorf("%w: %s column %d: malformed address index %v",
+				ErrNoSuchInstance, t.Name, col, oid[len(t.entry)+1:])
+		}
+		return col, Index(slices.Clone(oid[len(t.entry)+1:])), nil
+	}
+	idx, err = DecodeIndex(oid[len(t.entry)+1:], t.IndexLen())
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s column %d: %w", t.Name, col, err)
+	}
+	return col, idx, nil
 }

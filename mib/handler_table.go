@@ -73,16 +73,25 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	return v.varbind(oid)
 }
 
-// parse is Table.ParseInstance into a key, without allocating: exc is NoSuchObject
+// accessibleColumn returns the accessible column an instance OID of t names (GET and
+// SET); NoSuchObject when it names none.
+func accessibleColumn(t *Table, oid snmp.OID) (uint32, gosnmp.Asn1BER) {
+	if len(oid) <= len(t.entry) || !oid.HasPrefix(t.entry) {
+		return 0, gosnmp.NoSuchObject
+	}
+	col := oid[len(t.entry)]
+	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
+		return 0, gosnmp.NoSuchObject
+	}
+	return col, 0
+}
+
+// parse splits an instance OID of t into its column and row key, without allocating: exc is NoSuchObject
 // when oid names no accessible column, NoSuchInstance when its index is malformed
 // (wrong length, a value 0 or above MaxIndex), else 0.
 func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
-	if len(oid) <= len(t.entry) || !oid.HasPrefix(t.entry) {
-		return 0, k, gosnmp.NoSuchObject
-	}
-	col = oid[len(t.entry)]
-	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
-		return 0, k, gosnmp.NoSuchObject
+	if col, exc = accessibleColumn(t, oid); exc != 0 {
+		return 0, k, exc
 	}
 	idx := oid[len(t.entry)+1:]
 	if len(idx) != t.IndexLen() {
@@ -98,8 +107,8 @@ func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
 }
 
 // next walks column by column (all rows of a column, then the next column). A row
-// without an instance of the column is stepped over with one more seek. It does the
-// arithmetic of Table.Start on key arrays, so that a step allocates only its result.
+// without an instance of the column is stepped over with one more seek. start works on
+// key arrays, so that a step allocates only its result.
 func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool) {
 	n := tb.t.IndexLen()
 	col, from, ok := start(tb.t, oid)
@@ -131,27 +140,43 @@ func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool
 	return snmp.VarBind{}, false
 }
 
-// start is Table.Start with the row bound as a key (all zero: the first row).
-func start(t *Table, oid snmp.OID) (col uint32, from key, ok bool) {
+// startColumn is the column part of where a GETNEXT of oid continues in t: the first
+// accessible column at or after the one oid names, and, when oid names that column
+// itself, the rest of oid (the row bound; empty: the column's first row); nil rest: the
+// column's first row. false: no instance of t follows oid.
+func startColumn(t *Table, oid snmp.OID) (col uint32, rest []uint32, ok bool) {
 	if !oid.HasPrefix(t.entry) {
 		if oid.Compare(t.entry) < 0 && len(t.accessible) > 0 {
-			return t.accessible[0], key{}, true
+			return t.accessible[0], nil, true
 		}
-		return 0, key{}, false
+		return 0, nil, false
 	}
-	rest := oid[len(t.entry):]
-	if len(rest) == 0 {
-		return t.accessible[0], key{}, len(t.accessible) > 0
-	}
-	col = rest[0]
-	i, exact := slices.BinarySearch(t.accessible, col)
-	if !exact {
-		if i == len(t.accessible) {
-			return 0, key{}, false
+	r := oid[len(t.entry):]
+	if len(r) == 0 {
+		if len(t.accessible) == 0 {
+			return 0, nil, false
 		}
-		return t.accessible[i], key{}, true
+		return t.accessible[0], nil, true
 	}
-	n, r := t.IndexLen(), rest[1:]
+	i, exact := slices.BinarySearch(t.accessible, r[0])
+	switch {
+	case exact:
+		return r[0], r[1:], true
+	case i == len(t.accessible):
+		return 0, nil, false
+	}
+	return t.accessible[i], nil, true
+}
+
+// start is where a GETNEXT of oid continues: the first row >= from (all zero: the first
+// row) in column col, or the first row of a following column. Tables are walked column
+// by column (all rows of the first accessible column, then the next...).
+func start(t *Table, oid snmp.OID) (col uint32, from key, ok bool) {
+	col, r, ok := startColumn(t, oid)
+	if !ok || r == nil {
+		return col, key{}, ok
+	}
+	n := t.IndexLen()
 	copy(from[:], r[:min(len(r), n)])
 	if len(r) < n {
 		return col, from, true // r padded with zeros is the smallest index after r
@@ -165,8 +190,14 @@ func start(t *Table, oid snmp.OID) (col uint32, from key, ok bool) {
 
 // nextColumn returns the accessible column after col.
 func nextColumn(t *Table, col uint32) (uint32, bool) {
-	c, ok := t.NextColumn(col)
-	return c.Col, ok
+	i, exact := slices.BinarySearch(t.accessible, col)
+	if exact {
+		i++
+	}
+	if i >= len(t.accessible) {
+		return 0, false
+	}
+	return t.accessible[i], true
 }
 
 // instance returns Entry.col.k[:n], cut from the request's arena.

@@ -1,8 +1,6 @@
 package mib
 
 import (
-	"slices"
-
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/snmp"
@@ -38,19 +36,6 @@ func (at addrTable) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	return v.varbind(oid)
 }
 
-// accessibleColumn returns the accessible column an instance OID of t names; NoSuchObject when
-// it names none.
-func accessibleColumn(t *Table, oid snmp.OID) (uint32, gosnmp.Asn1BER) {
-	if len(oid) <= len(t.entry) || !oid.HasPrefix(t.entry) {
-		return 0, gosnmp.NoSuchObject
-	}
-	col := oid[len(t.entry)]
-	if _, ok := slices.BinarySearch(t.accessible, col); !ok {
-		return 0, gosnmp.NoSuchObject
-	}
-	return col, 0
-}
-
 // next walks column by column, as table.next does; the table has no Counter64 column.
 func (at addrTable) next(rs *reqSnap, oid snmp.OID, _ bool) (snmp.VarBind, bool) {
 	col, from, ok := addrStart(at.t, oid)
@@ -73,28 +58,14 @@ func (at addrTable) next(rs *reqSnap, oid snmp.OID, _ bool) (snmp.VarBind, bool)
 	return snmp.VarBind{}, false
 }
 
-// addrStart is Table.Start of a table with AddrIndex, the row bound as an AddrKey (the
-// zero key: the first row).
+// addrStart is start for a table with AddrIndex, the row bound an AddrKey (the zero
+// key: the first row).
 func addrStart(t *Table, oid snmp.OID) (col uint32, from AddrKey, ok bool) {
-	if !oid.HasPrefix(t.entry) {
-		if oid.Compare(t.entry) < 0 && len(t.accessible) > 0 {
-			return t.accessible[0], AddrKey{}, true
-		}
-		return 0, AddrKey{}, false
+	col, r, ok := startColumn(t, oid)
+	if !ok || r == nil {
+		return col, AddrKey{}, ok
 	}
-	rest := oid[len(t.entry):]
-	if len(rest) == 0 {
-		return t.accessible[0], AddrKey{}, len(t.accessible) > 0
-	}
-	col = rest[0]
-	i, exact := slices.BinarySearch(t.accessible, col)
-	if !exact {
-		if i == len(t.accessible) {
-			return 0, AddrKey{}, false
-		}
-		return t.accessible[i], AddrKey{}, true
-	}
-	if from, ok = addrAfter(rest[1:]); !ok {
+	if from, ok = addrAfter(r); !ok {
 		col, ok = nextColumn(t, col)
 		return col, AddrKey{}, ok
 	}
