@@ -162,6 +162,9 @@ func (h *Host) do(t testing.TB, args ...string) {
 // requireTestbed finds netns-host and skips when the machine cannot run it.
 func requireTestbed(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIPPING: network-namespace hosts are integration tests (-short)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPING: network-namespace hosts need root (run the tests as root)")
 	}
@@ -183,12 +186,18 @@ func requireTestbed(t testing.TB) string {
 	return script
 }
 
+// ErrShort is EnsureLibvirtd's answer under go test -short: tests that need libvirtd
+// are integration tests and skip.
+var ErrShort = errors.New("integration test skipped with -short")
+
 // EnsureLibvirtd makes sure the machine's libvirtd answers on sock: when it does not
 // and the tests run as root, it starts the test bed's daemon (deploy/testbed/libvirtd-up,
-// idempotent) and checks again. libvirt 9.0's daemon has been seen to crash when one
-// of the many clients of a test run disconnects at a bad moment; the tests after it
-// then run against a fresh daemon instead of being skipped.
+// idempotent) and checks again, so that the tests after a daemon crash run against a
+// fresh one instead of being skipped.
 func EnsureLibvirtd(sock string) error {
+	if testing.Short() {
+		return ErrShort
+	}
 	dial := func() error {
 		c, err := net.DialTimeout("unix", sock, 2*time.Second)
 		if err != nil {
