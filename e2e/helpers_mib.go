@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/mib"
 )
 
@@ -352,16 +353,9 @@ func normMAC(s string) string {
 // with f's last explanation.
 func pollUntil(t testing.TB, timeout time.Duration, what string, f func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		why := f()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v: %s", what, timeout, why)
-		}
-		time.Sleep(200 * time.Millisecond) // poll interval, not a readiness assumption
+	var why string
+	if !testkit.Poll(timeout, func() bool { why = f(); return why == "" }) {
+		t.Fatalf("%s: not reached within %v: %s", what, timeout, why)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // TestRestartKeepsEngineID: stop (or crash), start with the same state_dir: same
@@ -77,11 +79,11 @@ func TestGarbagePackets(t *testing.T) {
 	for i, p := range pkts {
 		sendUDP(t, g, p)
 		want++
-		deadline := time.Now().Add(60 * time.Second)
-		got := g.Counter(t, V2c("public"), snmpInASNParseErrs)
-		for got < want && time.Now().Before(deadline) && !g.Exited() {
+		var got uint64
+		testkit.Poll(60*time.Second, func() bool {
 			got = g.Counter(t, V2c("public"), snmpInASNParseErrs)
-		}
+			return got >= want || g.Exited()
+		})
 		if g.Exited() {
 			t.Fatalf("vmgate exited on garbage packet %d % x:\n%s", i, p, g.Logs())
 		}
@@ -149,13 +151,8 @@ func TestReloadOnSIGHUP(t *testing.T) {
 // waitAnswers polls until cred gets an answer for sysUpTime, for up to 90 s.
 func waitAnswers(t *testing.T, g *Gateway, cred Cred) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
 	var r Result
-	for time.Now().Before(deadline) {
-		r = g.Run(t, "snmpget", cred, "-t", "0.3", sysUpTime)
-		if r.Err == nil {
-			return
-		}
+	if !testkit.Poll(90*time.Second, func() bool { r = g.Run(t, "snmpget", cred, "-t", "0.3", sysUpTime); return r.Err == nil }) {
+		t.Fatalf("%s never answered: %s\n%s", cred, r, g.Logs())
 	}
-	t.Fatalf("%s never answered: %s\n%s", cred, r, g.Logs())
 }

@@ -11,18 +11,22 @@ import (
 	"time"
 )
 
-// pollEvery is the interval between two looks at a condition: a polling rate, not a
-// guess at how long anything takes.
-const pollEvery = 10 * time.Millisecond
+// pollEvery is the first interval between two looks at a condition, pollMax the
+// longest: a polling rate that backs off (a condition may run a command), not a guess
+// at how long anything takes.
+const (
+	pollEvery = 10 * time.Millisecond
+	pollMax   = 200 * time.Millisecond
+)
 
 // Poll calls cond until it returns true (true) or timeout passes first (false).
 func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for every := pollEvery; !cond(); every = min(2*every, pollMax) {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(every)
 	}
 	return true
 }

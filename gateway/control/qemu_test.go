@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
@@ -79,16 +80,10 @@ func TestControlOnQEMU(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sup.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		if h, ok := tv.Read().HostHealth(host); ok && h.Status == hosts.Up {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("qemu:///system not up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Minute, "qemu:///system up", func() bool {
+		h, ok := tv.Read().HostHealth(host)
+		return ok && h.Status == hosts.Up
+	})
 
 	dir := t.TempDir()
 	tpl := "<domain type='qemu'><name>" + prefix + "</name><memory unit='MiB'>64</memory>" +
