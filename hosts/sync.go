@@ -25,21 +25,9 @@ var domainEvents = []libvirt.DomainEventID{
 // until they close (when the connection ends) and only mark domains dirty.
 func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) error {
 	// The readers start inside the call: were it abandoned, its channel is drained
-	// all the same, or go-libvirt's sender would block forever.
-	//
-	// The subscriptions live exactly as long as the connection (subCtx is never
-	// cancelled; go-libvirt ends them when the socket closes). Cancelling them makes
-	// go-libvirt send one ConnectDomainEventCallbackDeregisterAny per event while the
-	// session closes the socket, and libvirt 9.0's daemon races those against its own
-	// cleanup of the closing client ("could not find event callback N for deletion",
-	// "domain event callback N not registered") and segfaults: the main libvirtd died
-	// that way right as e2e gateways on qemu:///system stopped.
-	//
-	// The registration calls are not abandoned when ctx ends either (call_timeout still
-	// bounds them): a session that stopped during one closed the socket while the
-	// daemon was registering, and libvirt 9.0 found an "unexpected incomplete domain
-	// callback" in its cleanup of the client, then "could not find event callback 1 for
-	// deletion", and segfaulted (seen when a gateway stopped right after it started).
+	// all the same, or go-libvirt's sender would block forever. The subscriptions, and
+	// their registration calls, live as long as the connection, never cancelled:
+	// deregistering while the socket closes crashes libvirt 9.0's daemon.
 	subCtx := context.WithoutCancel(ctx)
 	err := c.call(subCtx, "subscribe lifecycle events", func(l *lv) error {
 		lc, err := l.LifecycleEvents(subCtx)
