@@ -113,6 +113,13 @@ func runBinary(t *testing.T, bin string, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
+// runInProcess is run as main calls it, in this process.
+func runInProcess(args ...string) result {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
 func writeFile(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -144,8 +151,9 @@ hosts: []
 `, listen, stateDir, sysName)
 }
 
-func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
+// TestRun drives run, main's body, in this process: flags, --check with every kind of
+// problem, and start-up failures. TestBinaryServe runs the built binary.
+func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "good.yaml", strings.Replace(configYAML("udp:127.0.0.1:16999", filepath.Join(dir, "state"), "ok"),
 		"hosts: []", `hosts: [{name: kvm-1, uri: "qemu+tls://kvm-1.example.net/system"}]`, 1))
@@ -205,7 +213,7 @@ snmp:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runBinary(t, bin, tt.args...)
+			r := runInProcess(tt.args...)
 			if r.code != tt.code {
 				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
 			}
@@ -227,7 +235,7 @@ snmp:
 	}
 
 	t.Run("check prints one problem per line", func(t *testing.T) {
-		r := runBinary(t, bin, "--check", "--config", bad)
+		r := runInProcess("--check", "--config", bad)
 		for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
 			if !strings.HasPrefix(line, bad+": ") {
 				t.Errorf("line %q does not start with the file name", line)
@@ -235,13 +243,13 @@ snmp:
 		}
 	})
 	t.Run("version text", func(t *testing.T) {
-		r := runBinary(t, bin, "--version")
+		r := runBinary(t, buildBinary(t), "--version") // the version comes from -ldflags
 		if !strings.HasPrefix(r.stdout, "vmgate "+testVersion+" go") {
 			t.Errorf("--version printed %q", r.stdout)
 		}
 	})
 	t.Run("print-mib", func(t *testing.T) {
-		r := runBinary(t, bin, "--print-mib")
+		r := runInProcess("--print-mib")
 		if r.code != 0 || !strings.Contains(r.stdout, "VIRTUAL-MACHINES-MIB DEFINITIONS ::= BEGIN") {
 			t.Errorf("--print-mib: exit %d, output starts %.80q", r.code, r.stdout)
 		}
@@ -251,7 +259,7 @@ snmp:
 		if err := os.Chmod(p, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := runBinary(t, bin, "--check", "--config", p)
+		r := runInProcess("--check", "--config", p)
 		if r.code != 0 || !strings.Contains(r.stderr, "warning: config file "+p+" has mode 0644") {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 		}
