@@ -31,16 +31,13 @@ func openTestTemplates(t *testing.T, dir string) (*Files, *registry.File, string
 	return tpl, reg, state
 }
 
+// smallXML is a template as an operator writes one: what the store reads of it is the
+// name, the memory and the vCPUs.
 const smallXML = `<domain type='qemu'>
   <name>small</name>
-  <uuid>11111111-2222-3333-4444-555555555555</uuid>
   <memory unit='MiB'>64</memory>
-  <currentMemory unit='MiB'>64</currentMemory>
   <vcpu current='1'>2</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>
-  </devices>
+  <os><type>hvm</type></os>
 </domain>
 `
 
