@@ -54,7 +54,8 @@ func allImages(s *Snapshot, ctx string) []*DiskImage {
 	return out
 }
 
-func cursorView(t *testing.T) *View {
+// openView returns an empty view over a file registry in a temporary directory.
+func openView(t *testing.T) *View {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), registry.FileName), logger)
@@ -66,6 +67,12 @@ func cursorView(t *testing.T) *View {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+func cursorView(t *testing.T) *View {
+	t.Helper()
+	v := openView(t)
 	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}, {Name: "b", URI: "test:///b"}, {Name: "c", URI: "test:///c"}})
 	for _, h := range []string{"a", "b", "c"} {
 		v.Health(h, hosts.Health{Status: hosts.Up, Since: time.Now()})

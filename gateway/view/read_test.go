@@ -1,11 +1,7 @@
 package view
 
 import (
-	"github.com/vmgate/vmgate/gateway/registry"
-
-	"log/slog"
 	"maps"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -37,16 +33,7 @@ func uncached(v *View) (map[string]*HostEntry, map[string]*hosts.Stats) {
 // scratch shows, after every kind of change (health, counters, hosts added and
 // removed), also while writers and readers run concurrently.
 func TestReadCache(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
-	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := New(reg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openView(t)
 	check := func(step string) {
 		t.Helper()
 		fast := v.Read()
