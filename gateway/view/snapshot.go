@@ -1,10 +1,9 @@
 package view
 
 import (
-	"cmp"
 	"iter"
 	"math"
-	"slices"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -91,9 +90,10 @@ func (r VMRow) HBAFrom(from uint32) (*HBA, bool) {
 	return firstFrom(r.HBAs, from, func(h *HBA) uint32 { return h.HBAIndex })
 }
 
-// firstFrom binary-searches a slice sorted by index.
+// firstFrom binary-searches a slice sorted by index (by position: a walk's hot path
+// allocates nothing).
 func firstFrom[T any](xs []T, from uint32, index func(*T) uint32) (*T, bool) {
-	i, _ := slices.BinarySearchFunc(xs, from, func(x T, k uint32) int { return cmp.Compare(index(&x), k) })
+	i := sort.Search(len(xs), func(i int) bool { return index(&xs[i]) >= from })
 	if i == len(xs) {
 		return nil, false
 	}
