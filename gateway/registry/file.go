@@ -96,20 +96,41 @@ type regFile struct {
 	Namespaces map[string]*regSpace `json:"namespaces"`
 }
 
-// Option configures OpenFile.
-type Option func(*File)
+// Option configures OpenFile and OpenEtcd.
+type Option func(*settings)
+
+type settings struct {
+	grace      time.Duration
+	flushDelay time.Duration
+	purgeEvery time.Duration
+	now        func() time.Time
+}
+
+func newSettings(opts []Option) settings {
+	s := settings{grace: 7 * 24 * time.Hour, flushDelay: time.Second, purgeEvery: time.Minute, now: time.Now}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
 
 // WithGrace sets how long a released key keeps its number (default 7 days).
-func WithGrace(d time.Duration) Option { return func(r *File) { r.grace = d } }
+func WithGrace(d time.Duration) Option { return func(s *settings) { s.grace = d } }
 
-// WithFlushDelay sets the minimum time between two file writes (default 1s).
+// WithFlushDelay sets the minimum time between two file writes (default 1s; File only).
 func WithFlushDelay(d time.Duration) Option {
-	return func(r *File) { r.flushDelay = d }
+	return func(s *settings) { s.flushDelay = d }
+}
+
+// WithPurgeEvery sets how often keys whose grace period is over are removed from etcd
+// (default 1m; Etcd only: File purges when it writes).
+func WithPurgeEvery(d time.Duration) Option {
+	return func(s *settings) { s.purgeEvery = d }
 }
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option {
-	return func(r *File) { r.now = now }
+	return func(s *settings) { s.now = now }
 }
 
 // OpenFile loads the registry at path (e.g. <state_dir>/indexes.json). A missing
@@ -117,16 +138,14 @@ func WithClock(now func() time.Time) Option {
 // start-up error; an unreadable file is an error, a corrupted one an error wrapping
 // ErrCorrupt.
 func OpenFile(path string, logger *slog.Logger, opts ...Option) (*File, error) {
+	s := newSettings(opts)
 	r := &File{
 		path:       path,
 		logger:     logger,
-		grace:      7 * 24 * time.Hour,
-		flushDelay: time.Second,
-		now:        time.Now,
+		grace:      s.grace,
+		flushDelay: s.flushDelay,
+		now:        s.now,
 		spaces:     map[string]*regSpace{},
-	}
-	for _, o := range opts {
-		o(r)
 	}
 	data, err := os.ReadFile(path)
 	switch {

@@ -123,9 +123,6 @@ func (c *Cluster) start(m *member, initial string) {
 		"--initial-cluster", initial,
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", "vmgate-test",
-		// Short raft timers: a new leader within a second of a member's death.
-		"--heartbeat-interval", "50",
-		"--election-timeout", "500",
 	)
 	cmd.Stdout, cmd.Stderr = m.log, m.log
 	// The members die with the test binary even if it crashes.
