@@ -24,6 +24,8 @@ type Config struct {
 	SNMP      snmp.Config     `yaml:"snmp"`
 	Hosts     []hosts.Config  `yaml:"hosts"`
 	Templates TemplatesConfig `yaml:"templates"`
+	Registry  RegistryConfig  `yaml:"registry"`
+	Replica   ReplicaConfig   `yaml:"replica"`
 
 	// Warnings are problems that do not stop vmgate (an over-permissive file mode, a
 	// read-write community...); the caller logs them.
@@ -122,6 +124,9 @@ func (c *Config) fileWarnings() []string {
 		check(p+"ssh.key_file", h.SSH.KeyFile, true)
 		check(p+"ssh.known_hosts", h.SSH.KnownHosts, false)
 	}
+	check("registry.tls.ca_file", c.Registry.TLS.CAFile, false)
+	check("registry.tls.cert_file", c.Registry.TLS.CertFile, false)
+	check("registry.tls.key_file", c.Registry.TLS.KeyFile, true)
 	if d := c.Templates.Dir; d != "" {
 		if fi, err := os.Stat(d); err != nil {
 			w = append(w, fmt.Sprintf("templates.dir: %q: %v; VM creation by SET will fail", d, errors.Unwrap(err)))

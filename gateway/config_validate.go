@@ -15,6 +15,8 @@ func (c *Config) SetDefaults() {
 	for i := range c.Hosts {
 		c.Hosts[i].SetDefaults()
 	}
+	c.Registry.SetDefaults()
+	c.Replica.SetDefaults()
 }
 
 // Validate returns every problem at once (errors.Join), each naming its path and value:
@@ -40,6 +42,8 @@ func (c *Config) Validate() error {
 	if d := c.Templates.Dir; d != "" && !filepath.IsAbs(d) {
 		errs = append(errs, fmt.Errorf("templates.dir: %q must be an absolute path", d))
 	}
+	errs = append(errs, flatten(c.Registry.Validate())...)
+	errs = append(errs, flatten(c.Replica.Validate())...)
 	return errors.Join(errs...)
 }
 
@@ -83,6 +87,7 @@ func (c *Config) warnings() []string {
 		}
 	}
 	w = append(w, c.notifyWarnings()...)
+	w = append(w, c.Registry.warnings()...)
 	uris := map[string]int{}
 	for i, h := range c.Hosts {
 		if j, dup := uris[h.URI]; dup {
