@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -75,17 +76,17 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snmp engine: %w", err)
 	}
-	reg, err := registry.OpenFile(filepath.Join(cfg.SNMP.StateDir, registry.FileName), logger)
+	reg, err := openRegistry(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	view, err := view.New(reg, logger)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, reg.Close())
 	}
 	tpl, err := templates.OpenFiles(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, reg.Close())
 	}
 	g := &Gateway{
 		logger: logger, opts: opts, engine: engine, reg: reg, view: view, tpl: tpl, cfg: cfg,
@@ -95,6 +96,17 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	engine.SetContexts(hostNames(cfg.Hosts))
 	registerMIB(g)
 	return g, nil
+}
+
+// openRegistry opens the index registry the config names: the state directory's file
+// (one gateway), or etcd (replicas), read whole before the gateway serves.
+func openRegistry(cfg *Config, logger *slog.Logger) (registry.Store, error) {
+	if cfg.Registry.Backend == BackendEtcd {
+		logger.Info("index registry in etcd", "endpoints", cfg.Registry.Endpoints,
+			"prefix", cfg.Registry.Prefix, "replica", cfg.Replica.Name)
+		return registry.OpenEtcd(cfg.EtcdConfig(), logger)
+	}
+	return registry.OpenFile(filepath.Join(cfg.SNMP.StateDir, registry.FileName), logger)
 }
 
 // registerMIB registers the VIRTUAL-MACHINES-MIB on g's engine: the tables read the
@@ -206,6 +218,9 @@ func (g *Gateway) reloadFile(ctx context.Context, grp *errgroup.Group) {
 // list, then the supervisors of added, removed and changed hosts.
 func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) error {
 	old := g.Config()
+	if !reflect.DeepEqual(old.Registry, cfg.Registry) || old.Replica != cfg.Replica {
+		g.logger.Warn("config: registry and replica changes take effect at the next start")
+	}
 	g.engine.SetContexts(hostNames(cfg.Hosts))
 	if err := g.engine.Reload(cfg.SNMP); err != nil {
 		g.engine.SetContexts(hostNames(old.Hosts))
