@@ -109,6 +109,33 @@ func openRegistry(cfg *Config, logger *slog.Logger) (registry.Store, error) {
 	return registry.OpenFile(filepath.Join(cfg.SNMP.StateDir, registry.FileName), logger)
 }
 
+// ExportRegistry returns the registry the config names, file or etcd, in the form of
+// indexes.json (`vmgate registry export`). It may run while gateways serve.
+func ExportRegistry(cfg *Config, logger *slog.Logger) ([]byte, error) {
+	reg, err := openRegistry(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	data, err := reg.Export()
+	return data, errors.Join(err, reg.Close())
+}
+
+// ImportRegistry loads data (an export, or a state directory's indexes.json) into the
+// registry the config names, which must be empty (`vmgate registry import`): every
+// index keeps its number.
+func ImportRegistry(cfg *Config, logger *slog.Logger, data []byte) error {
+	if cfg.Registry.Backend == BackendFile {
+		if err := os.MkdirAll(cfg.SNMP.StateDir, 0o700); err != nil {
+			return fmt.Errorf("snmp.state_dir: %w", err)
+		}
+	}
+	reg, err := openRegistry(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return errors.Join(reg.Import(data), reg.Close())
+}
+
 // registerMIB registers the VIRTUAL-MACHINES-MIB on g's engine: the tables read the
 // view, the registry and the template store; SETs reach the hosts' supervisors
 // through the executor.

@@ -3,6 +3,8 @@
 //	vmgate --config /etc/vmgate/vmgate.yaml [--check] [--log.format text|json] [--log.level info]
 //	vmgate --version
 //	vmgate --print-mib > VIRTUAL-MACHINES-MIB.txt
+//	vmgate --config FILE registry export OUT   # the registry (file or etcd) as indexes.json
+//	vmgate --config FILE registry import IN    # into an empty registry, numbers unchanged
 //
 // SIGINT and SIGTERM stop it cleanly; SIGHUP reloads the configuration.
 package main
@@ -45,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch {
-	case fs.NArg() > 0:
+	case fs.NArg() > 0 && fs.Arg(0) != "registry":
 		fmt.Fprintf(stderr, "vmgate: unexpected arguments %q\n", fs.Args())
 		return 2
 	case *showVersion:
@@ -69,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		return checkConfig(*configPath, stdout, stderr)
 	}
+	if fs.NArg() > 0 {
+		return registryCmd(*configPath, fs.Args()[1:], logger, stderr)
+	}
 	return serve(*configPath, logger)
 }
 
@@ -84,6 +89,50 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "config OK")
 	return 0
+}
+
+// registryCmd is `registry export OUT` and `registry import IN`: the registry moves
+// between the state directory and etcd without renumbering. Export never overwrites.
+func registryCmd(path string, args []string, logger *slog.Logger, stderr io.Writer) int {
+	if len(args) != 2 || (args[0] != "export" && args[0] != "import") {
+		fmt.Fprintln(stderr, "vmgate: usage: vmgate --config FILE registry export|import PATH")
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if args[0] == "export" {
+		err = exportRegistry(cfg, logger, args[1])
+	} else {
+		var data []byte
+		if data, err = os.ReadFile(args[1]); err == nil {
+			err = gateway.ImportRegistry(cfg, logger, data)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vmgate: registry %s: %v\n", args[0], err)
+		return 1
+	}
+	logger.Info("registry "+args[0]+"ed", "backend", cfg.Registry.Backend, "file", args[1])
+	return 0
+}
+
+func exportRegistry(cfg *gateway.Config, logger *slog.Logger, out string) error {
+	data, err := gateway.ExportRegistry(cfg, logger)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func serve(path string, logger *slog.Logger) int {

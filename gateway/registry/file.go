@@ -355,3 +355,28 @@ func (r *File) Close() error {
 	r.mu.Unlock()
 	return r.Flush()
 }
+
+// Export returns the registry as the file holds it, expired keys left out.
+func (r *File) Export() ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.purge()
+	return json.MarshalIndent(regFile{Version: registryVersion, Namespaces: r.spaces}, "", " ")
+}
+
+// Import replaces an empty registry with data (an Export) and writes it at once.
+func (r *File) Import(data []byte) error {
+	spaces, err := decodeRegistry(data)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	r.mu.Lock()
+	if !empty(r.spaces) {
+		r.mu.Unlock()
+		return fmt.Errorf("import into %s: %w", r.path, ErrNotEmpty)
+	}
+	r.spaces = spaces
+	r.dirty = true
+	r.mu.Unlock()
+	return r.Flush()
+}

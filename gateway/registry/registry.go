@@ -25,6 +25,12 @@ type Store interface {
 	Bind(namespace, key string, id uint32) error
 	// Unbind removes key at once: undoes a Bind whose object was never created.
 	Unbind(namespace, key string)
+	// Export returns the whole registry in the format of FileName (indexes.json), the
+	// form in which it moves between backends.
+	Export() ([]byte, error)
+	// Import loads an Export (or an indexes.json) into an empty registry, numbers
+	// unchanged; ErrNotEmpty when the registry already holds keys.
+	Import(data []byte) error
 	// Close writes what is pending and stops background work.
 	Close() error
 }
@@ -57,7 +63,21 @@ const MaxIndex = 1<<31 - 1
 // trusted. The daemon refuses to start rather than renumber every table.
 var ErrCorrupt = errors.New("index registry corrupt")
 
+// ErrNotEmpty is returned by Import into a registry that already holds keys: merging
+// two registries would renumber.
+var ErrNotEmpty = errors.New("index registry not empty")
+
 // ErrTaken is returned by Bind when the number belongs to another key.
 var ErrTaken = errors.New("index already taken")
 
 var _ Store = (*File)(nil)
+
+// empty reports whether spaces hold no key and no counter.
+func empty(spaces map[string]*regSpace) bool {
+	for _, sp := range spaces {
+		if len(sp.Entries) > 0 || sp.Last > 0 {
+			return false
+		}
+	}
+	return true
+}
