@@ -1,6 +1,8 @@
 package view
 
 import (
+	"maps"
+
 	"github.com/vmgate/vmgate/gateway/registry"
 
 	"fmt"
@@ -41,6 +43,9 @@ type View struct {
 	statsGen atomic.Uint64 // counts changes of stats (a pointer swapped, a host gone)
 
 	changes atomic.Pointer[func(Change)] // told of state changes after they commit
+
+	pendMu  sync.Mutex
+	pending map[string]map[hosts.UUID]hosts.Domain // per host: domains waiting for indexes
 
 	reads readCache               // what Read shares between snapshots
 	vms   atomic.Pointer[vmIndex] // the merged context's flat index, of the latest tree seen
@@ -216,6 +221,7 @@ func (v *View) StorageSynced(host string, pools []hosts.Pool, vols []hosts.Volum
 func (v *View) DomainRemoved(host string, id hosts.UUID) {
 	v.write(host, "domain removal", func(w *writeTxn) error {
 		w.touch(id)
+		w.setPending(id, nil)
 		old, err := w.hostVM(host, id)
 		if err != nil || old == nil {
 			return err
@@ -245,6 +251,62 @@ func (v *View) Stats(host string, s *hosts.Stats) {
 	}
 	p.Store(s)
 	v.statsGen.Add(1) // after the store: a reader of the new count sees s
+	v.retryPending(host)
+}
+
+// notePending applies a committed transaction's pending domains to the view's.
+func (v *View) notePending(w *writeTxn) {
+	v.pendMu.Lock()
+	defer v.pendMu.Unlock()
+	for _, h := range w.dropped {
+		delete(v.pending, h)
+	}
+	if w.host == "" || w.pending == nil && !w.resync {
+		return
+	}
+	m := v.pending[w.host]
+	if w.resync || m == nil {
+		m = map[hosts.UUID]hosts.Domain{} // a resync says which domains wait, all of them
+	}
+	for u, d := range w.pending {
+		if d == nil {
+			delete(m, u)
+		} else {
+			m[u] = *d
+		}
+	}
+	if v.pending == nil {
+		v.pending = map[string]map[hosts.UUID]hosts.Domain{}
+	}
+	v.pending[w.host] = m
+	if len(m) == 0 {
+		delete(v.pending, w.host)
+	}
+}
+
+// retryPending writes again the domains of host that waited for their indexes: called
+// at each counter poll, so that the view catches up by itself once the registry can
+// allocate again.
+func (v *View) retryPending(host string) {
+	v.pendMu.Lock()
+	doms := slices.Collect(maps.Values(v.pending[host]))
+	v.pendMu.Unlock()
+	if len(doms) == 0 {
+		return
+	}
+	v.write(host, "retry of domains waiting for indexes", func(w *writeTxn) error {
+		for _, d := range doms {
+			w.touch(d.UUID)
+			old, err := w.hostVM(host, d.UUID)
+			if err != nil {
+				return err
+			}
+			if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
+				return err
+			}
+		}
+		return w.afterDomains(host)
+	})
 }
 
 // accepts reports whether Sink calls for host are applied: before the first SetHosts
@@ -277,6 +339,7 @@ func (v *View) write(host, what string, fn func(*writeTxn) error) {
 		return
 	}
 	w := v.begin()
+	w.host = host
 	defer w.txn.Abort()
 	if err := fn(w); err != nil {
 		v.logger.Error("view: "+what+" not applied", "host", host, "err", err)
@@ -305,13 +368,31 @@ type writeTxn struct {
 	// releases are the registry keys to release once the transaction has committed;
 	// a key indexed again before the commit leaves the set.
 	releases map[[2]string]bool
+	host     string                       // the host written, "" for SetHosts
+	missing  int                          // indexes the registry could not give
+	pending  map[hosts.UUID]*hosts.Domain // domains left out (non-nil) or written (nil)
+	dropped  []string                     // hosts removed: their pending domains go
 }
 
 // index returns key's number in namespace, allocating it; a release of the key pending
-// in this transaction is cancelled.
+// in this transaction is cancelled. A 0 (the registry cannot allocate now) is counted
+// in missing.
 func (w *writeTxn) index(namespace, key string) uint32 {
 	delete(w.releases, [2]string{namespace, key})
-	return w.v.reg.Index(namespace, key)
+	id := w.v.reg.Index(namespace, key)
+	if id == 0 {
+		w.missing++
+	}
+	return id
+}
+
+// setPending records that domain u of the transaction's host waits for its indexes
+// (d) or no longer does (nil); commit applies it to the view's pending domains.
+func (w *writeTxn) setPending(u hosts.UUID, d *hosts.Domain) {
+	if w.pending == nil {
+		w.pending = map[hosts.UUID]*hosts.Domain{}
+	}
+	w.pending[u] = d
 }
 
 // release releases key once the transaction commits (never when it aborts).
@@ -406,6 +487,7 @@ func (w *writeTxn) commit() {
 	for k := range w.releases {
 		v.reg.Release(k[0], k[1])
 	}
+	v.notePending(w)
 	if f := v.changes.Load(); f != nil {
 		for _, c := range w.changes {
 			(*f)(c)

@@ -105,10 +105,22 @@ func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
 // putVM stores a fresh record of d for host, allocating its indexes. old is host's
 // current record of the UUID, if any: it keeps its FirstSeen, and stays in place when
 // nothing changed (a resync rewrites only what differs).
+//
+// A domain one of whose indexes the registry cannot give now (etcd unreachable) is
+// left out, its old record kept, and written again later (View.retryPending): never
+// with a number that could change.
 func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(hosts.Disk) string) error {
+	missing := w.missing
+	defer func() {
+		if w.missing > missing {
+			w.setPending(d.UUID, &d)
+		} else {
+			w.setPending(d.UUID, nil)
+		}
+	}()
 	vmID := w.index(registry.NSVM, d.UUID.String())
 	if vmID == 0 {
-		return fmt.Errorf("domain %s: vmId: %w", d.UUID, errNoIndex)
+		return nil
 	}
 	d.Disks = slices.Clone(d.Disks)
 	d.NICs = slices.Clone(d.NICs)
@@ -125,7 +137,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 		vm.KernelIndex = w.index(registry.NSKernel, k)
 	}
 	w.indexDevices(vm, resolve)
-	if old != nil && sameVM(old, vm) {
+	if w.missing > missing || old != nil && sameVM(old, vm) {
 		return nil
 	}
 	if err := w.txn.Insert(tableVM, vm); err != nil {
@@ -283,7 +295,7 @@ func (w *writeTxn) syncPools(host string, pools []hosts.Pool) error {
 	for _, p := range pools {
 		idx := w.index(registry.NSPool, hostRegKey(host, p.Name))
 		if idx == 0 {
-			return fmt.Errorf("pool %q: %w", p.Name, errNoIndex)
+			continue // shown once the registry gives it a number (the next storage round)
 		}
 		if err := w.txn.Insert(tablePool, &StoragePool{Host: host, Index: idx, Pool: p}); err != nil {
 			return fmt.Errorf("pool %q: %w", p.Name, err)
@@ -354,7 +366,7 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 			continue
 		}
 		if im.Index = w.index(registry.NSImage, hostRegKey(host, p)); im.Index == 0 {
-			return fmt.Errorf("image %q: %w", p, errNoIndex)
+			continue // shown once the registry gives it a number
 		}
 		if err := w.txn.Insert(tableImage, im); err != nil {
 			return fmt.Errorf("image %q: %w", p, err)
@@ -401,6 +413,7 @@ func (w *writeTxn) putHost(host string, edit func(*HostEntry)) error {
 
 // dropHost removes a host that is no longer configured, with all its rows.
 func (w *writeTxn) dropHost(host string) error {
+	w.dropped = append(w.dropped, host)
 	var vms []*VM
 	if err := w.eachHostVM(host, func(vm *VM) { w.touch(vm.Domain.UUID); vms = append(vms, vm) }); err != nil {
 		return err

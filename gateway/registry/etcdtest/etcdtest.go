@@ -43,9 +43,13 @@ type member struct {
 	log  *testkit.Buffer
 }
 
-// Require returns the path of the etcd binary, or skips the test loudly.
+// Require returns the path of the etcd binary, or skips the test loudly (and under
+// -short).
 func Require(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIPPING ETCD TEST: etcd clusters are integration tests (-short)")
+	}
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Skipf("SKIPPING ETCD TEST: no etcd binary on PATH (deploy/testbed/deps installs etcd-server): %v", err)

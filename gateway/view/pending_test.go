@@ -1,0 +1,87 @@
+package view
+
+import (
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/hosts"
+)
+
+// downRegistry is a registry that, while down, allocates nothing new: what registry.Etcd
+// answers without quorum (known keys keep their numbers).
+type downRegistry struct {
+	registry.Store
+	down atomic.Bool
+}
+
+func (r *downRegistry) Index(ns, key string) uint32 {
+	if _, known := r.Lookup(ns, key); known || !r.down.Load() {
+		return r.Store.Index(ns, key)
+	}
+	return 0
+}
+
+// TestPendingUntilIndexed: while the registry cannot allocate, a domain seen for the
+// first time is left out (no provisional number), and so is a new disk of a known one,
+// which keeps its old record; the rest of the same resync is applied. Once the registry
+// allocates again, the next counter poll writes them: the view catches up by itself.
+func TestPendingUntilIndexed(t *testing.T) {
+	v := openView(t)
+	reg := &downRegistry{Store: v.reg}
+	v.reg = reg
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}})
+	v.Health("a", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	known := cursorDomain(1, hosts.StateRunning)
+	v.Synced("a", hosts.Inventory{Domains: []hosts.Domain{known}})
+	before, ok := v.Read().VMByUUID("a", known.UUID)
+	if !ok {
+		t.Fatal("known domain not shown")
+	}
+
+	reg.down.Store(true)
+	renamed := known
+	renamed.Name = "renamed"
+	grown := cursorDomain(2, hosts.StateShutoff)
+	v.Synced("a", hosts.Inventory{Domains: []hosts.Domain{renamed, cursorDomain(3, hosts.StateRunning)}})
+	s := v.Read()
+	if r, ok := s.VMByUUID("a", known.UUID); !ok || r.Domain.Name != "renamed" || r.VMID != before.VMID {
+		t.Errorf("known domain during the outage: %+v %v, want renamed with vmId %d", r.VM, ok, before.VMID)
+	}
+	if _, ok := s.VMByUUID("a", cursorDomain(3, 0).UUID); ok {
+		t.Error("a domain first seen during the outage is shown")
+	}
+	grown.Disks = append(grown.Disks, hosts.Disk{Device: "disk", Type: "file", Target: "vdb", Source: "/img/new"})
+	v.DomainUpdated("a", grown)
+	if _, ok := v.Read().VMByUUID("a", grown.UUID); ok {
+		t.Error("a new domain with a new disk is shown during the outage")
+	}
+	v.Stats("a", &hosts.Stats{At: time.Now()}) // a poll during the outage changes nothing
+	if got := len(slices.Collect(v.Read().VMs("a", 0))); got != 1 {
+		t.Errorf("%d VMs shown during the outage, want 1", got)
+	}
+
+	reg.down.Store(false)
+	v.Stats("a", &hosts.Stats{At: time.Now()})
+	s = v.Read()
+	for _, d := range []hosts.Domain{renamed, cursorDomain(3, 0), grown} {
+		r, ok := s.VMByUUID("a", d.UUID)
+		if !ok || r.VMID == 0 {
+			t.Errorf("%s not shown after the registry came back", d.Name)
+			continue
+		}
+		for _, dk := range r.Disks {
+			if dk.StorageIndex == 0 {
+				t.Errorf("%s: disk %s without storageIndex", d.Name, dk.Target)
+			}
+		}
+	}
+	v.pendMu.Lock()
+	n := len(v.pending)
+	v.pendMu.Unlock()
+	if n != 0 {
+		t.Errorf("%d hosts still have pending domains", n)
+	}
+}
