@@ -54,7 +54,12 @@ func TestPendingUntilIndexed(t *testing.T) {
 		t.Error("a domain first seen during the outage is shown")
 	}
 	grown.Disks = append(grown.Disks, hosts.Disk{Device: "disk", Type: "file", Target: "vdb", Source: "/img/new"})
+	var changes []Change
+	v.OnChange(func(c Change) { changes = append(changes, c) })
 	v.DomainUpdated("a", grown)
+	if len(changes) != 0 {
+		t.Errorf("a domain left out was notified: %v", changes)
+	}
 	if _, ok := v.Read().VMByUUID("a", grown.UUID); ok {
 		t.Error("a new domain with a new disk is shown during the outage")
 	}
@@ -65,6 +70,9 @@ func TestPendingUntilIndexed(t *testing.T) {
 
 	reg.down.Store(false)
 	v.Stats("a", &hosts.Stats{At: time.Now()})
+	if len(changes) != 2 {
+		t.Errorf("notified %v once written, want the two new domains", changes)
+	}
 	s = v.Read()
 	for _, d := range []hosts.Domain{renamed, cursorDomain(3, 0), grown} {
 		r, ok := s.VMByUUID("a", d.UUID)
@@ -83,5 +91,32 @@ func TestPendingUntilIndexed(t *testing.T) {
 	v.pendMu.Unlock()
 	if n != 0 {
 		t.Errorf("%d hosts still have pending domains", n)
+	}
+}
+
+// TestSetHostsWhileRegistryDown: a reload that adds a host the registry cannot number
+// still removes the hosts no longer configured, with their rows.
+func TestSetHostsWhileRegistryDown(t *testing.T) {
+	v := openView(t)
+	reg := &downRegistry{Store: v.reg}
+	v.reg = reg
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}, {Name: "b", URI: "test:///b"}})
+	v.Synced("b", hosts.Inventory{Domains: []hosts.Domain{cursorDomain(1, hosts.StateRunning)}})
+	reg.down.Store(true)
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}, {Name: "c", URI: "test:///c"}})
+	s := v.Read()
+	if _, ok := s.Host("b"); ok {
+		t.Error("removed host b still shown")
+	}
+	if n := len(slices.Collect(s.VMs("", 0))); n != 0 {
+		t.Errorf("%d VMs of the removed host still shown", n)
+	}
+	if _, ok := s.Host("a"); !ok {
+		t.Error("host a lost")
+	}
+	reg.down.Store(false)
+	v.Health("c", hosts.Health{Status: hosts.Up, Since: time.Now()})
+	if e, ok := v.Read().Host("c"); !ok || e.Index == 0 {
+		t.Errorf("host c after the registry came back: %+v %v", e, ok)
 	}
 }

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"errors"
 	"maps"
 
 	"github.com/vmgate/vmgate/gateway/registry"
@@ -144,7 +145,13 @@ func (v *View) SetHosts(specs []HostSpec) {
 		}
 	}
 	for _, s := range specs {
-		if err := w.putHost(s.Name, func(*HostEntry) {}); err != nil {
+		err := w.putHost(s.Name, func(*HostEntry) {})
+		switch {
+		case errors.Is(err, errNoIndex):
+			// The registry cannot number it now: the removals still apply, and the host
+			// appears with its first write once the registry can.
+			v.logger.Warn("view: host not shown yet: the index registry cannot number it", "host", s.Name)
+		case err != nil:
 			v.logger.Error("view: add host", "host", s.Name, "err", err)
 			return
 		}
@@ -180,16 +187,26 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 		if err != nil {
 			return err
 		}
-		if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
+		if err := w.putDomain(host, d, old); err != nil {
 			return err
-		}
-		if old == nil || old.Domain.State != d.State {
-			if vmID, ok := w.v.reg.Lookup(registry.NSVM, d.UUID.String()); ok {
-				w.changes = append(w.changes, Change{Host: host, VMID: vmID})
-			}
 		}
 		return w.afterDomains(host)
 	})
+}
+
+// putDomain writes d over host's record old (nil: none) and, when the record was
+// written with another state, queues the state change for the notifications.
+func (w *writeTxn) putDomain(host string, d hosts.Domain, old *VM) error {
+	if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
+		return err
+	}
+	if w.pending[d.UUID] != nil || old != nil && old.Domain.State == d.State {
+		return nil // left out for now, or no state change
+	}
+	if vmID, ok := w.v.reg.Lookup(registry.NSVM, d.UUID.String()); ok {
+		w.changes = append(w.changes, Change{Host: host, VMID: vmID})
+	}
+	return nil
 }
 
 // StorageSynced replaces host's pools and volumes between resyncs; the domains'
@@ -288,20 +305,22 @@ func (v *View) notePending(w *writeTxn) {
 // at each counter poll, so that the view catches up by itself once the registry can
 // allocate again.
 func (v *View) retryPending(host string) {
-	v.pendMu.Lock()
-	doms := slices.Collect(maps.Values(v.pending[host]))
-	v.pendMu.Unlock()
-	if len(doms) == 0 {
+	waiting := func() []hosts.Domain {
+		v.pendMu.Lock()
+		defer v.pendMu.Unlock()
+		return slices.Collect(maps.Values(v.pending[host]))
+	}
+	if len(waiting()) == 0 {
 		return
 	}
 	v.write(host, "retry of domains waiting for indexes", func(w *writeTxn) error {
-		for _, d := range doms {
+		for _, d := range waiting() { // read again under the writer's lock: the latest
 			w.touch(d.UUID)
 			old, err := w.hostVM(host, d.UUID)
 			if err != nil {
 				return err
 			}
-			if err := w.putVM(host, d, old, w.volumeResolver(host, nil)); err != nil {
+			if err := w.putDomain(host, d, old); err != nil {
 				return err
 			}
 		}
