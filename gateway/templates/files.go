@@ -215,6 +215,7 @@ func (t *Files) rescan() {
 		return
 	}
 	rows := make([]Template, 0, len(stamps))
+	complete := true
 	// By file name, not map order: files seen for the first time get their indexes in
 	// a stable order (a fresh gateway numbers the same directory the same way).
 	for _, name := range slices.Sorted(maps.Keys(stamps)) {
@@ -223,12 +224,18 @@ func (t *Files) rescan() {
 			t.logger.Warn("template skipped", "file", filepath.Join(t.dir, name), "err", err)
 			continue
 		}
-		tpl.Index = t.reg.Index(registry.NSTemplate, name)
+		if tpl.Index = t.reg.Index(registry.NSTemplate, name); tpl.Index == 0 {
+			complete = false // the registry cannot number it now: the next call scans again
+			continue
+		}
 		tpl.Image = t.st.Images[name]
 		rows = append(rows, tpl)
 	}
 	slices.SortFunc(rows, func(a, b Template) int { return cmp.Compare(a.Index, b.Index) })
 	t.rows, t.scanned = rows, stamps
+	if !complete {
+		t.scanned = nil
+	}
 }
 
 func readTemplate(dir, name string) (Template, error) {

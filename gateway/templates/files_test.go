@@ -160,3 +160,43 @@ func TestTemplatesFirstIndexesByName(t *testing.T) {
 		}
 	}
 }
+
+// zeroRegistry numbers nothing new, as the etcd registry while it has no quorum.
+type zeroRegistry struct {
+	registry.Store
+	down bool
+}
+
+func (r *zeroRegistry) Index(ns, key string) uint32 {
+	if r.down {
+		return 0
+	}
+	return r.Store.Index(ns, key)
+}
+
+// TestTemplatesWaitForIndexes: a template file the registry cannot number is not
+// listed (no index 0), and is once the registry numbers again, the directory unchanged.
+func TestTemplatesWaitForIndexes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(smallXML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	reg, err := registry.OpenFile(filepath.Join(state, registry.FileName), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	zr := &zeroRegistry{Store: reg, down: true}
+	tpl, err := OpenFiles(dir, state, zr, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := tpl.List(); len(rows) != 0 {
+		t.Fatalf("listed without an index: %+v", rows)
+	}
+	zr.down = false
+	if rows := tpl.List(); len(rows) != 1 || rows[0].Index == 0 {
+		t.Fatalf("after the registry came back: %+v", rows)
+	}
+}
