@@ -182,7 +182,7 @@ func (e *Engine) serveStream(ctx context.Context, c net.Conn) {
 	from := c.RemoteAddr().String()
 	born := time.Now()
 	deadline := born.Add(e.tcp.authTimeout)
-	authed, reported := false, false
+	authed, reports := false, 0
 	br := bufio.NewReader(c)
 	for {
 		_ = c.SetReadDeadline(deadline)
@@ -205,8 +205,11 @@ func (e *Engine) serveStream(ctx context.Context, c net.Conn) {
 				deadline = end
 			}
 		case answerReport:
-			last = authed || reported // one discovery probe, before authentication
-			reported = true
+			// Before authentication a manager needs two: the engine ID (discovery) and
+			// the engine time (an authenticated notInTimeWindow report). Reports never
+			// extend the deadline: a replayed message cannot hold the connection.
+			reports++
+			last = authed || reports >= maxStreamReports
 		default:
 			e.log.Debug("snmp tcp stream closed: message not answered", "from", from)
 			return
@@ -221,9 +224,13 @@ func (e *Engine) serveStream(ctx context.Context, c net.Conn) {
 // Kinds of answers on a stream.
 const (
 	answerNone   = iota // nothing: malformed, unknown community, dropped
-	answerReport        // an unauthenticated v3 Report (discovery, unknown user, wrong digest)
+	answerReport        // a v3 Report (discovery, time window, unknown user, wrong digest)
 	answerServed        // to a community, or to a known user at its level
 )
+
+// maxStreamReports is how many Reports a stream gets before its first served answer,
+// the last one included: discovery, time synchronization, then a wrong key's.
+const maxStreamReports = 3
 
 // streamAnswer says what the engine answered: only an answer to a principal keeps a
 // stream open. It reads the engine's own message, not the peer's.
@@ -235,8 +242,8 @@ func streamAnswer(out []byte) int {
 	switch {
 	case err != nil:
 		return answerNone
-	case m.version != wireV3, m.flags&flagAuth != 0:
-		return answerServed // authenticated Reports too: net-snmp's time synchronization
+	case m.version != wireV3, m.flags&flagPriv != 0:
+		return answerServed // Reports are never encrypted
 	}
 	sp, err := parseScopedPDU(m.scoped)
 	if err != nil || len(sp.pdu) == 0 {

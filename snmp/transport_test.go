@@ -17,6 +17,13 @@ import (
 // tcpEngine serves baseConfig on TCP only, with its TCP limits changed by lim.
 func tcpEngine(t *testing.T, lim func(*tcpLimits)) *net.TCPAddr {
 	t.Helper()
+	_, addr := tcpServing(t, lim)
+	return addr
+}
+
+// tcpServing is tcpEngine, with the engine.
+func tcpServing(t *testing.T, lim func(*tcpLimits)) (*Engine, *net.TCPAddr) {
+	t.Helper()
 	cfg := baseConfig(t)
 	cfg.Listen = []string{"tcp:127.0.0.1:0"}
 	e, err := New(cfg, WithLogger(testLogger(t)))
@@ -32,7 +39,7 @@ func tcpEngine(t *testing.T, lim func(*tcpLimits)) *net.TCPAddr {
 		<-done
 	})
 	<-e.Ready()
-	return e.Addrs()[0].(*net.TCPAddr)
+	return e, e.Addrs()[0].(*net.TCPAddr)
 }
 
 // dialFrom opens a TCP connection to addr from the loopback address local.
@@ -100,6 +107,37 @@ func TestTCPPerPeer(t *testing.T) {
 
 // TestTCPCloses: a stream that brings no answered, authenticated message is closed; a
 // discovery probe then the request on one connection (net-snmp, gosnmp) is served.
+// TestTCPReplayedMessage: a captured authenticated message sent again out of its time
+// window earns authenticated Reports, which neither extend the stream's deadline nor
+// keep it open past maxStreamReports: no credentials, no held slot.
+func TestTCPReplayedMessage(t *testing.T) {
+	e, addr := tcpServing(t, func(*tcpLimits) {})
+	u := baseConfig(t).Users[1]
+	stale := rawV3{engineID: e.engineID, boots: e.boots, time: e.engineTime() + 10*timeWindow, user: u,
+		flags: gosnmp.AuthPriv | gosnmp.Reportable, msgID: 7, requestID: 7}.build(t, "1.3.6.1.2.1.1.5.0")
+	c := dialFrom(t, "127.0.0.1", addr)
+	for range maxStreamReports + 2 {
+		if _, err := c.Write(stale); err != nil {
+			break // closed already
+		}
+	}
+	br := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	answers := 0
+	for {
+		if _, err := readBERMessage(br, maxUDPPayload); err != nil {
+			if !closed(err) {
+				t.Fatalf("after %d answers: %v, want the stream closed", answers, err)
+			}
+			break
+		}
+		answers++
+	}
+	if answers != maxStreamReports {
+		t.Fatalf("%d Reports before the close, want %d", answers, maxStreamReports)
+	}
+}
+
 func TestTCPCloses(t *testing.T) {
 	addr := tcpEngine(t, func(l *tcpLimits) {})
 	probe := rawV3{flags: gosnmp.Reportable, msgID: 1, requestID: 1}.build(t, "1.3.6.1.2.1.1.5.0")
@@ -111,7 +149,7 @@ func TestTCPCloses(t *testing.T) {
 		{"empty SEQUENCE", [][]byte{{0x30, 0x00}}, 0},
 		{"unknown community", [][]byte{v2cGet(t, "nope")}, 0},
 		{"served, then garbage", [][]byte{v2cGet(t, "public"), {0x30, 0x00}}, 1},
-		{"two discovery probes", [][]byte{probe, probe}, 2},
+		{"discovery probes", [][]byte{probe, probe, probe, probe}, maxStreamReports},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
