@@ -89,6 +89,9 @@ func templateCuts(doc string) (cuts [][2]int, insertAt int, err error) {
 		case xml.StartElement:
 			stack = append(stack, t.Name.Local)
 			if len(stack) == 1 {
+				if insertAt >= 0 {
+					return nil, 0, fmt.Errorf("template XML: a second root element <%s>", t.Name.Local)
+				}
 				if t.Name.Local != "domain" {
 					return nil, 0, fmt.Errorf("template XML: root element <%s>, want <domain>", t.Name.Local)
 				}

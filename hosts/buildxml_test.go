@@ -57,7 +57,8 @@ func TestNewDomainXML(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"<nodomain/>", "<domain>", "plain text"} {
+	for _, bad := range []string{"<nodomain/>", "<domain>", "plain text",
+		"<domain><name>a</name><memory>1</memory></domain><domain><name>b</name></domain>"} {
 		if _, err := NewDomainXML(bad, "x", u, 1, 1, 1); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
