@@ -410,12 +410,29 @@ func (e *Etcd) Index(namespace, key string) uint32 {
 		e.mu.Unlock()
 		return m.id
 	case m != nil && !e.expired(released):
-		// Released (within grace) or unbound while etcd was away: its number is still
-		// reserved in etcd, so it is safe to answer now and write the revival later.
-		e.pending[[2]string{namespace, key}] = change{id: m.id}
+		// Released (within grace) or unbound while etcd was away. The revival is written
+		// before answering, so that no other replica purges the number meanwhile; only
+		// while etcd is away is it answered from the mirror and written later.
+		k := [2]string{namespace, key}
+		e.pending[k] = change{id: m.id}
+		id, down := m.id, e.down
 		e.mu.Unlock()
-		e.wake()
-		return m.id
+		if down {
+			e.wake()
+			return id
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+		ok := e.write(ctx, k, change{id: id})
+		cancel()
+		e.mu.Lock()
+		if now, rel, found := e.entry(namespace, key); !ok || found && now.id == id && rel == nil {
+			e.mu.Unlock()
+			if !ok {
+				e.wake()
+			}
+			return id // revived, or etcd went away: the mirror's answer stands
+		}
+		m, _, _ = e.entry(namespace, key) // purged or renumbered meanwhile: allocate
 	}
 	var old *mirrorEntry
 	if m != nil {

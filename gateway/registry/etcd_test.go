@@ -300,3 +300,29 @@ func releasedIn(e *Etcd, ns, key string) bool {
 	m := space(e.spaces, ns).entries[key]
 	return m != nil && m.released != nil
 }
+
+// TestEtcdRevivalAtTheGraceBoundary: a replica whose clock still has the released key
+// in its grace period while another's has purged it never answers the purged number
+// for it: what a replica answers is what etcd holds.
+func TestEtcdRevivalAtTheGraceBoundary(t *testing.T) {
+	c := etcdtest.Start(t)
+	clkA, clkB := testkit.NewClock(), testkit.NewClock()
+	a := openTestEtcd(t, c, "/boundary/", "a", nil, WithGrace(time.Hour), WithClock(clkA.Now), WithPurgeEvery(time.Hour))
+	b := openTestEtcd(t, c, "/boundary/", "b", nil, WithGrace(time.Hour), WithClock(clkB.Now), WithPurgeEvery(time.Millisecond))
+	id := a.Index(NSVM, "edge")
+	a.Release(NSVM, "edge")
+	testkit.WaitFor(t, 30*time.Second, "b sees the release", func() bool { return releasedIn(b, NSVM, "edge") })
+	clkB.Add(2 * time.Hour) // b's clock: the grace period is over, b purges
+	testkit.WaitFor(t, 30*time.Second, "the purge reaching a", func() bool {
+		_, ok := a.Lookup(NSVM, "edge")
+		return !ok || b.Free(NSVM, id)
+	})
+	got := a.Index(NSVM, "edge")
+	testkit.WaitFor(t, 30*time.Second, "b agreeing with a", func() bool {
+		n, ok := b.Lookup(NSVM, "edge")
+		return ok && n == got
+	})
+	if got == 0 {
+		t.Fatal("no number for the key")
+	}
+}
