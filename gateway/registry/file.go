@@ -16,14 +16,15 @@ import (
 const registryVersion = 1
 
 // File is the Store of one gateway: the registry lives in memory and in a file of the
-// state directory. Index(namespace, key) returns the same
-// number for the same key for as long as the key is in use, across restarts. Numbers
-// come from a monotonic counter per namespace that skips numbers managers bound (Bind),
-// so a number is not reused after its key is released (until the counter wraps at
-// MaxIndex, then the lowest free number is taken). A released key keeps its number
-// for a grace period, so a VM that reappears (a host back from an outage) gets its old
-// vmId back. Changes are written to disk atomically, at most once per flush delay, and
-// on Close. Safe for concurrent use.
+// state directory. Index(namespace, key) returns the same number for the same key for
+// as long as the key is in use, across restarts. Numbers come from a monotonic counter
+// per namespace that skips numbers managers bound (Bind), so a number the counter gave
+// is not reused after its key is released (until the counter wraps at MaxIndex, then
+// the lowest free number is taken); a number a manager chose above the counter can be
+// given again once its key's grace period is over, since binding does not move the
+// counter. A released key keeps its number for a grace period, so a VM that reappears
+// (a host back from an outage) gets its old vmId back. Changes are written to disk
+// atomically, at most once per flush delay, and on Close. Safe for concurrent use.
 type File struct {
 	path       string
 	logger     *slog.Logger
