@@ -30,6 +30,29 @@ hosts:
     uri: "qemu+tls://kvm-1.example.net/system"
 `
 
+// TestReplicaExample: deploy/ha/vmgate-replica.yaml, the HA example docs/ha.md points
+// to, loads and uses the etcd registry, with a read-only user for the health check.
+func TestReplicaExample(t *testing.T) {
+	data, err := os.ReadFile("../deploy/ha/vmgate-replica.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		t.Fatalf("deploy/ha/vmgate-replica.yaml does not load:\n%v", err)
+	}
+	if cfg.Registry.Backend != BackendEtcd || cfg.Replica.Name == "" {
+		t.Errorf("the replica example has registry %q, replica %q", cfg.Registry.Backend, cfg.Replica.Name)
+	}
+	check := false
+	for _, u := range cfg.SNMP.Users {
+		check = check || u.Name == "vmgate-check" && u.Access == snmp.ReadOnly
+	}
+	if !check {
+		t.Error("no read-only vmgate-check user for deploy/ha/vmgate-check")
+	}
+}
+
 func TestExampleConfig(t *testing.T) {
 	cfg, err := LoadConfig(exampleConfig)
 	if err != nil {
