@@ -118,6 +118,12 @@ func (t *Files) SetCurrent(vm, storage uint32) error {
 	return nil
 }
 
+// Available is always nil: the directory is written or the write fails.
+func (t *Files) Available() error { return nil }
+
+// Close does nothing: Files has no background work.
+func (t *Files) Close() error { return nil }
+
 // FileExists reports whether the directory has an entry name (a template or not).
 func (t *Files) FileExists(name string) bool {
 	if t.dir == "" {
@@ -243,6 +249,12 @@ func readTemplate(dir, name string) (Template, error) {
 	if err != nil {
 		return Template{}, err
 	}
+	return parseTemplate(name, data)
+}
+
+// parseTemplate reads the row's columns (Index and Image aside) from the definition
+// data of the template named file.
+func parseTemplate(name string, data []byte) (Template, error) {
 	h, err := hosts.ParseTemplateHead(data)
 	if err != nil {
 		return Template{}, err

@@ -1,14 +1,16 @@
 // Package templates keeps the rows of virtualMachineTemplateTable (a domain XML
 // definition each) and the choice of current templates (virtualMachineTemplate,
 // storageTemplate). Store is what the rest of the gateway uses; Files keeps them in
-// templates.dir and the state directory (one gateway). Indexes come from the registry.
+// templates.dir and the state directory (one gateway), Etcd in the etcd cluster of the
+// replicas. Indexes come from the registry.
 package templates
 
 import "path/filepath"
 
 // Store holds the templates. Implementations are safe for concurrent use.
 type Store interface {
-	// Dir is the template directory ("" when templates are disabled).
+	// Dir is the template directory, whose files templateXmlFile names ("" when
+	// templates are disabled).
 	Dir() string
 	// List returns every template, by Index.
 	List() []Template
@@ -18,12 +20,18 @@ type Store interface {
 	Current() (vm, storage uint32)
 	// SetCurrent chooses the current templates; vm is a template's index or 0.
 	SetCurrent(vm, storage uint32) error
-	// FileExists reports whether the directory has an entry of that name.
+	// FileExists reports whether a new template of that file name would replace
+	// something: an entry of the directory (Files), a template (Etcd).
 	FileExists(name string) bool
 	// Put writes a template; a new file gets index tpl.Index when not 0.
 	Put(tpl Template) error
 	// Delete removes the template of index idx.
 	Delete(idx uint32) error
+	// Available returns why the templates cannot change now (nil: they can), so that a
+	// SET is refused before anything is applied.
+	Available() error
+	// Close stops background work.
+	Close() error
 }
 
 var _ Store = (*Files)(nil)
