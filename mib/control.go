@@ -36,6 +36,9 @@ type Controller interface {
 	// TemplateFileExists reports whether the template directory holds a file of that
 	// name (a new template must not replace another's file).
 	TemplateFileExists(name string) bool
+	// TemplatesAvailable returns why the template store cannot change now (nil: it
+	// can; replicas: etcd has no quorum). TestSet answers resourceUnavailable then.
+	TemplatesAvailable() error
 
 	Create(ctx context.Context, spec CreateSpec) error
 	// Destroy powers the domain off if it is active and undefines it; disks are kept.

@@ -332,6 +332,9 @@ func (p *planner) scalar(v setVar) ([]change, error) {
 				return nil, setErr(gosnmp.InconsistentValue, v, "no template %d", n)
 			}
 		}
+		if err := p.templatesAvailable(v); err != nil {
+			return nil, err
+		}
 		// Each change sets its own scalar and keeps the other as it is at commit time,
 		// so that one PDU can set both.
 		return []change{{index: v.Index, object: "virtualMachineTemplate.0", old: vm, new: n,
@@ -342,6 +345,9 @@ func (p *planner) scalar(v setVar) ([]change, error) {
 			if im, ok := p.ctl.Image(p.scope, n); !ok || !im.InPool {
 				return nil, setErr(gosnmp.InconsistentValue, v, "no disk image %d in a pool", n)
 			}
+		}
+		if err := p.templatesAvailable(v); err != nil {
+			return nil, err
 		}
 		return []change{{index: v.Index, object: "storageTemplate.0", old: st, new: n,
 			do:   func(context.Context) error { v, _ := p.ctl.CurrentTemplates(); return p.ctl.SetCurrentTemplates(v, n) },

@@ -43,6 +43,9 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 		if idx == cur {
 			return nil, setErr(gosnmp.InconsistentValue, rs, "template %d is the current template", idx)
 		}
+		if err := p.templatesAvailable(rs); err != nil {
+			return nil, err
+		}
 		return []change{{index: rs.Index, object: obj("templateRowStatus", idx), old: old.Name, new: "destroy",
 			do: func(context.Context) error { return p.ctl.DeleteTemplate(idx) }}}, nil
 	}
@@ -85,9 +88,21 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 	if v, ok := rv.get(ColTemplateXmlFile); ok {
 		t.XMLFile = v.text
 	}
+	if err := p.templatesAvailable(rs); err != nil {
+		return nil, err
+	}
 	return []change{{index: rs.Index, object: obj("templateRowStatus", idx), old: "", new: t.Name,
 		do:   func(context.Context) error { return p.ctl.PutTemplate(t) },
 		undo: func(context.Context) error { return p.ctl.DeleteTemplate(idx) }}}, nil
+}
+
+// templatesAvailable answers resourceUnavailable (RFC 3416 4.2.5 step 9, after every
+// other check) when the template store cannot change now.
+func (p *planner) templatesAvailable(v setVar) error {
+	if err := p.ctl.TemplatesAvailable(); err != nil {
+		return setErr(gosnmp.ResourceUnavailable, v, "templates: %w", err)
+	}
+	return nil
 }
 
 // insideTemplateDir accepts "" (the built-in definition) and what TemplateFile accepts.

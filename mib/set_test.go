@@ -26,6 +26,7 @@ type fakeCtl struct {
 	taken     map[uint32]bool // vmIds held in the registry without a VM
 	calls     []string
 	failOn    string
+	tplDown   error // TemplatesAvailable's answer
 }
 
 func newFake() *fakeCtl {
@@ -81,6 +82,7 @@ func (f *fakeCtl) Template(i uint32) (TemplateInfo, bool) { t, ok := f.templates
 func (f *fakeCtl) CurrentTemplates() (uint32, uint32)     { return f.cur, f.stor }
 func (f *fakeCtl) TemplateDir() string                    { return "/etc/vmgate/templates" }
 func (f *fakeCtl) TemplateFileExists(name string) bool    { return name == "tiny.xml" }
+func (f *fakeCtl) TemplatesAvailable() error              { return f.tplDown }
 func (f *fakeCtl) Create(_ context.Context, s CreateSpec) error {
 	if s.Image != 0 {
 		return f.call("create %d %s %q mem=%d start=%v img=%d", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start, s.Image)
@@ -535,5 +537,46 @@ func TestTemplateFile(t *testing.T) {
 	}
 	if _, ok := TemplateFile("", "/t.xml"); ok {
 		t.Error("an absolute path accepted without a template directory")
+	}
+}
+
+// TestTemplatesUnavailable: while the template store cannot change (replicas without
+// etcd quorum), every template change answers resourceUnavailable in the test phase,
+// after the other checks; a VM is still created from the current template, which is
+// only read.
+func TestTemplatesUnavailable(t *testing.T) {
+	tplT := VirtualMachineTemplateTable
+	scalar := func(s *Scalar, v uint) snmp.VarBind {
+		return snmp.VarBind{OID: s.Instance(), Type: gosnmp.Gauge32, Value: v}
+	}
+	tests := []struct {
+		name  string
+		vars  []snmp.VarBind
+		want  gosnmp.SNMPError
+		index int
+	}{
+		{"create a template", []snmp.VarBind{sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4)}, gosnmp.ResourceUnavailable, 2},
+		{"destroy a template", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 2)}, gosnmp.ResourceUnavailable, 1},
+		{"destroying the current template is still inconsistent", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 1)}, gosnmp.InconsistentValue, 1},
+		{"choose the template", []snmp.VarBind{scalar(VirtualMachineTemplate, 1)}, gosnmp.ResourceUnavailable, 1},
+		{"choose the storage template", []snmp.VarBind{scalar(StorageTemplate, 7)}, gosnmp.ResourceUnavailable, 1},
+		{"an unknown template is still inconsistent", []snmp.VarBind{scalar(VirtualMachineTemplate, 5)}, gosnmp.InconsistentValue, 1},
+		{"destroying no template changes nothing", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 77)}, gosnmp.NoError, 0},
+		{"create a VM", []snmp.VarBind{rs(VirtualMachinesTable, ColVmRowStatus, RowCreateAndGo, 5)}, gosnmp.NoError, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.tplDown = errors.New("etcd without quorum")
+			f.templates[2] = TemplateInfo{Index: 2, Name: "other", MemoryMb: 64, VCPUs: 1, Status: RowActive}
+			h := NewHandler(nil, WithController(f))
+			r := &snmp.Request{Context: "h1", Principal: snmp.Principal{Name: "admin", Access: snmp.ReadWrite, AllContexts: true}}
+			if st, idx := status(h.TestSet(context.Background(), r, setVars(tt.vars...))); st != tt.want || idx != tt.index {
+				t.Fatalf("TestSet: %v at %d, want %v at %d", st, idx, tt.want, tt.index)
+			}
+			if len(f.calls) != 0 {
+				t.Fatalf("TestSet changed something: %v", f.calls)
+			}
+		})
 	}
 }

@@ -112,6 +112,9 @@ func (c *Executor) TemplateDir() string { return c.tpl.Dir() }
 // TemplateFileExists implements mib.Controller.
 func (c *Executor) TemplateFileExists(name string) bool { return c.tpl.FileExists(name) }
 
+// TemplatesAvailable implements mib.Controller.
+func (c *Executor) TemplatesAvailable() error { return c.tpl.Available() }
+
 // Image implements mib.Controller.
 func (c *Executor) Image(scope string, idx uint32) (mib.ImageInfo, bool) {
 	im, ok := c.view.Read().Image(scope, idx)
