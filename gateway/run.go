@@ -84,7 +84,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, errors.Join(err, reg.Close())
 	}
-	tpl, err := templates.OpenFiles(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
+	tpl, err := openTemplates(cfg, reg, logger)
 	if err != nil {
 		return nil, errors.Join(err, reg.Close())
 	}
@@ -107,6 +107,20 @@ func openRegistry(cfg *Config, logger *slog.Logger) (registry.Store, error) {
 		return registry.OpenEtcd(cfg.EtcdConfig(), logger)
 	}
 	return registry.OpenFile(filepath.Join(cfg.SNMP.StateDir, registry.FileName), logger)
+}
+
+// openTemplates opens the template store beside the registry: templates.dir and the
+// state directory with the file registry, etcd (on the registry's client) with etcd.
+func openTemplates(cfg *Config, reg registry.Store, logger *slog.Logger) (templates.Store, error) {
+	e, ok := reg.(*registry.Etcd)
+	if !ok {
+		return templates.OpenFiles(cfg.Templates.Dir, cfg.SNMP.StateDir, reg, logger)
+	}
+	r := cfg.Registry
+	return templates.OpenEtcd(templates.EtcdConfig{
+		Client: e.Client(), Prefix: r.Prefix, Dir: cfg.Templates.Dir, StateDir: cfg.SNMP.StateDir,
+		Replica: cfg.Replica.Name, DialTimeout: r.DialTimeout, Timeout: r.Timeout,
+	}, reg, logger)
 }
 
 // ExportRegistry returns the registry the config names, file or etcd, in the form of
@@ -161,6 +175,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	grp.Go(func() error { g.notes.run(ctx); return nil })
 	err := grp.Wait()
 	g.hosts.stopAll()
+	_ = g.tpl.Close() // first: it shares the registry's etcd client
 	if cerr := g.reg.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("index registry: %w", cerr))
 	}

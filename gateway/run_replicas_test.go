@@ -3,15 +3,21 @@ package gateway
 import (
 	"fmt"
 	"maps"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
+
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/registry/etcdtest"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/mib"
 )
 
 // indexesOf returns what g's merged view numbers: vmId per UUID, storageIndex per
@@ -82,4 +88,156 @@ func TestReplicasShowSameIndexes(t *testing.T) {
 	if il := indexesOf(late); !maps.Equal(ia, il) {
 		t.Fatalf("late replica differs:\n gw-a %v\n gw-c %v", ia, il)
 	}
+}
+
+// snmpSet sends one SET of vars to addr as the read-write v3 user admin (merged
+// context) and returns the error status.
+func snmpSet(t *testing.T, addr net.Addr, vars ...gosnmp.SnmpPDU) gosnmp.SNMPError {
+	t.Helper()
+	ua := addr.(*net.UDPAddr)
+	c := &gosnmp.GoSNMP{
+		Target: ua.IP.String(), Port: uint16(ua.Port), Transport: "udp", Version: gosnmp.Version3,
+		SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.AuthPriv,
+		// A SET waits for etcd transactions: one try, long enough for them.
+		Timeout: 20 * time.Second, Retries: 0,
+		SecurityParameters: &gosnmp.UsmSecurityParameters{
+			UserName: "admin", AuthenticationProtocol: gosnmp.SHA256, AuthenticationPassphrase: "admin-auth-pass",
+			PrivacyProtocol: gosnmp.AES, PrivacyPassphrase: "admin-priv-pass",
+		},
+	}
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Conn.Close()
+	pkt, err := c.Set(vars)
+	if err != nil {
+		t.Fatalf("SET %v: %v", vars, err)
+	}
+	return pkt.Error
+}
+
+// TestReplicasShareTemplates: a template created through replica A's SNMP engine is
+// listed by B; chosen on B, it is the one A creates a VM from. Both replicas have a
+// template directory (templates are enabled), B's empty: the row's definition comes
+// from A's file and lives in etcd.
+func TestReplicasShareTemplates(t *testing.T) {
+	viewtest.RequireLibvirtd(t)
+	c := etcdtest.Start(t)
+	dir := t.TempDir()
+	node := writeSimNode(t, dir, "sim-0.xml")
+	start := func(replica string) (*Gateway, string) {
+		tplDir := filepath.Join(dir, replica+"-templates")
+		if err := os.MkdirAll(tplDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := startGateway(t, mustParse(t, fmt.Sprintf(`
+snmp:
+  listen: ["udp:127.0.0.1:0"]
+  state_dir: %s
+  communities: [{community: public-sim, access: read-only, context: ""}]
+  users:
+    - {name: admin, auth_protocol: SHA-256, auth_passphrase: admin-auth-pass, priv_protocol: AES,
+       priv_passphrase: admin-priv-pass, access: read-write, contexts: ["*"]}
+hosts: [%s]
+templates: {dir: %s}
+registry: {backend: etcd, endpoints: [%s], prefix: /tpl-replicas/, timeout: 10s}
+replica: {name: %s}
+`, filepath.Join(dir, replica), hostYAML("sim-0", node), tplDir, strings.Join(c.Endpoints(), ", "), replica)),
+			Options{Version: "test"})
+		return g, tplDir
+	}
+	a, aDir := start("gw-a")
+	b, _ := start("gw-b")
+	// Written after the start, so not imported: only the file a SET names.
+	base := "<domain type='test'><name>base</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>" +
+		"<os><type arch='x86_64'>hvm</type></os></domain>"
+	if err := os.WriteFile(filepath.Join(aDir, "base.xml"), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tplT := mib.VirtualMachineTemplateTable
+	col := func(c uint32, typ gosnmp.Asn1BER, v any) gosnmp.SnmpPDU {
+		return gosnmp.SnmpPDU{Name: tplT.Instance(c, 4).String(), Type: typ, Value: v}
+	}
+	get := func(g *Gateway, oid string) string {
+		v, err := snmpGet(t, g.Addrs()[0], "public-sim", "", oid)
+		if err != nil {
+			return err.Error()
+		}
+		return v
+	}
+
+	if st := snmpSet(t, a.Addrs()[0], col(mib.ColTemplateRowStatus, gosnmp.Integer, int(mib.RowCreateAndGo)),
+		col(mib.ColDomainTemplateName, gosnmp.OctetString, "web"), col(mib.ColTemplateXmlFile, gosnmp.OctetString, "base.xml"),
+		col(mib.ColTemplateMemoryMb, gosnmp.Gauge32, uint(96))); st != gosnmp.NoError {
+		t.Fatalf("template createAndGo on A: %v", st)
+	}
+	name := tplT.Instance(mib.ColDomainTemplateName, 4).String()
+	testkit.WaitFor(t, 30*time.Second, "B lists the template", func() bool { return get(b, name) == "web" })
+	if tpl, ok := b.tpl.Get(4); !ok || !strings.Contains(tpl.XML, "type='test'") || tpl.MemoryMb != 96 {
+		t.Fatalf("B's template 4: %+v, %v; want A's base.xml with 96 MiB", tpl, ok)
+	}
+
+	current := mib.VirtualMachineTemplate.Instance().String()
+	if st := snmpSet(t, b.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(4)}); st != gosnmp.NoError {
+		t.Fatalf("virtualMachineTemplate on B: %v", st)
+	}
+	testkit.WaitFor(t, 30*time.Second, "A's current template is B's choice", func() bool { return get(a, current) == "4" })
+
+	testkit.WaitFor(t, 90*time.Second, "sim-0 up on A", func() bool {
+		h, ok := a.View().Read().HostHealth("sim-0")
+		return ok && h.Status == hosts.Up
+	})
+	vmT := mib.VirtualMachinesTable
+	const vmID = 100
+	if st := snmpSet(t, a.Addrs()[0],
+		gosnmp.SnmpPDU{Name: vmT.Instance(mib.ColVmRowStatus, vmID).String(), Type: gosnmp.Integer, Value: int(mib.RowCreateAndGo)},
+		gosnmp.SnmpPDU{Name: vmT.Instance(mib.ColVmHost, vmID).String(), Type: gosnmp.OctetString, Value: "sim-0"},
+	); st != gosnmp.NoError {
+		t.Fatalf("vmRowStatus createAndGo on A: %v", st)
+	}
+	if got := get(a, vmT.Instance(mib.ColVmName, vmID).String()); got != "web-100" {
+		t.Fatalf("A's new VM is named %q, want web-100 (from the template chosen on B)", got)
+	}
+
+	// Destroyed on B while it is current: refused; once another is chosen, gone on A too.
+	destroy := col(mib.ColTemplateRowStatus, gosnmp.Integer, int(mib.RowDestroy))
+	if st := snmpSet(t, b.Addrs()[0], destroy); st != gosnmp.InconsistentValue {
+		t.Fatalf("destroying the current template on B: %v, want inconsistentValue", st)
+	}
+	if st := snmpSet(t, a.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(0)}); st != gosnmp.NoError {
+		t.Fatalf("virtualMachineTemplate 0 on A: %v", st)
+	}
+	testkit.WaitFor(t, 30*time.Second, "B sees no current template", func() bool { return get(b, current) == "0" })
+	if st := snmpSet(t, b.Addrs()[0], destroy); st != gosnmp.NoError {
+		t.Fatalf("destroying the template on B: %v", st)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the template gone on A", func() bool { return strings.Contains(get(a, name), "NoSuch") })
+
+	// Quorum lost: the rows are still served, a change answers resourceUnavailable
+	// once the replica knows (a change that finds out fails whole: commitFailed).
+	c.Kill(0)
+	c.Kill(1)
+	// Index 5: 4 stays web.xml's for the registry's grace period.
+	create := []gosnmp.SnmpPDU{
+		{Name: tplT.Instance(mib.ColTemplateRowStatus, 5).String(), Type: gosnmp.Integer, Value: int(mib.RowCreateAndGo)},
+		{Name: tplT.Instance(mib.ColDomainTemplateName, 5).String(), Type: gosnmp.OctetString, Value: "web2"},
+	}
+	testkit.WaitFor(t, 120*time.Second, "resourceUnavailable without quorum", func() bool {
+		st := snmpSet(t, a.Addrs()[0], create...)
+		if st != gosnmp.ResourceUnavailable && st != gosnmp.CommitFailed {
+			t.Fatalf("template createAndGo without quorum: %v", st)
+		}
+		return st == gosnmp.ResourceUnavailable
+	})
+	if got := get(a, current); got != "0" {
+		t.Fatalf("virtualMachineTemplate without quorum: %q", got)
+	}
+	c.Restart(0)
+	c.Restart(1)
+	c.WaitQuorum()
+	testkit.WaitFor(t, 120*time.Second, "a template created with quorum back", func() bool {
+		return snmpSet(t, a.Addrs()[0], create...) == gosnmp.NoError
+	})
+	name5 := tplT.Instance(mib.ColDomainTemplateName, 5).String()
+	testkit.WaitFor(t, 30*time.Second, "B lists it", func() bool { return get(b, name5) == "web2" })
 }

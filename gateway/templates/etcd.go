@@ -35,8 +35,10 @@ type EtcdConfig struct {
 	// (with the choice in StateDir's templates.json) the first time this replica opens
 	// the store.
 	Dir, StateDir string
-	Replica       string        // this gateway, recorded with what it writes
-	Timeout       time.Duration // bounds every operation, and reading the store at open
+	Replica       string // this gateway, recorded with what it writes
+	// DialTimeout bounds reading (and importing) the store at open; Timeout bounds
+	// every operation afterwards.
+	DialTimeout, Timeout time.Duration
 }
 
 // Etcd is the Store of replicas sharing one etcd cluster. Under PREFIX/tpl/:
@@ -103,7 +105,7 @@ func OpenEtcd(cfg EtcdConfig, reg registry.Store, logger *slog.Logger) (*Etcd, e
 		timeout: cfg.Timeout, reg: reg, logger: logger.With("component", "templates"),
 		rows: map[string]etcdRow{}, advanced: make(chan struct{}),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
 	defer cancel()
 	if err := e.importDir(ctx, cfg.StateDir); err != nil {
 		return nil, fmt.Errorf("templates: etcd: import %s: %w", cfg.Dir, err)

@@ -32,7 +32,7 @@ func openReplica(t *testing.T, c *etcdtest.Cluster, prefix, replica, dir, state 
 		t.Fatalf("registry.OpenEtcd: %v", err)
 	}
 	tpl, err := OpenEtcd(EtcdConfig{Client: reg.Client(), Prefix: prefix, Dir: dir, StateDir: state,
-		Replica: replica, Timeout: 5 * time.Second}, reg, logger)
+		Replica: replica, DialTimeout: 10 * time.Second, Timeout: 5 * time.Second}, reg, logger)
 	if err != nil {
 		_ = reg.Close()
 		t.Fatalf("templates.OpenEtcd: %v", err)
