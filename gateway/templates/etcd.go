@@ -224,7 +224,7 @@ func (e *Etcd) watch(ctx context.Context) {
 					err = e.load(lctx)
 					lcancel()
 				}
-				if err != nil {
+				if err != nil && ctx.Err() == nil { // not the watch's end at Close
 					e.markDown(err)
 				}
 				break
@@ -566,6 +566,8 @@ func (e *Etcd) importDir(ctx context.Context, stateDir string) error {
 	if _, err := e.cli.Put(ctx, marker, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return err
 	}
-	e.logger.Info("templates imported into etcd", "dir", e.dir, "files", slices.Sorted(maps.Values(files)))
+	if len(files) > 0 {
+		e.logger.Info("templates imported into etcd", "dir", e.dir, "files", slices.Sorted(maps.Values(files)))
+	}
 	return nil
 }
