@@ -48,9 +48,10 @@ type Engine struct {
 	contexts atomic.Pointer[map[string]bool]
 	reg      registry
 	cnt      counters
-	setMu    sync.Mutex   // SET PDUs run one at a time
-	replay   setReplay    // answers of recent SETs
-	setsIn   atomic.Int32 // SETs running or waiting for setMu (setsMax)
+	setMu    sync.Mutex     // SET PDUs run one at a time
+	replay   setReplay      // answers of recent SETs
+	setsIn   atomic.Int32   // SETs running or waiting for setMu (setsMax)
+	coord    SetCoordinator // nil: SETs coordinate with this engine only
 	salt     atomic.Uint64
 	informs  informPeers   // what inform receivers' discoveries taught
 	notifyTO time.Duration // per try of a notification (notifyTimeout; tests shorten it)

@@ -88,6 +88,9 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 			"principal", principalLabel(r.Principal), "request_id", p.requestID)
 		return resp, true
 	}
+	if e.coord != nil {
+		return e.runCoordinated(ctx, r, p, groups, key)
+	}
 	resp := e.runSet(ctx, r, p, groups)
 	e.replay.store(key, resp, now)
 	return resp, true
