@@ -355,3 +355,48 @@ func (p *planner) scalar(v setVar) ([]change, error) {
 	}
 	return nil, setErr(gosnmp.NotWritable, v, "%s is read-only", v.sc.Name)
 }
+
+// SetScope says what a SET would change, for the locks replicas take around it: the
+// hosts of the VMs its varbinds name (the context's host; in the merged context each
+// VM's host, vmHost for a new one), sorted, and global when it needs the cluster-wide
+// lock: the templates, or a new row, whose number (vmId, storageIndex) is cluster-wide.
+// Varbinds TestSet refuses before any check of the view add nothing.
+func (h *Handler) SetScope(r *snmp.Request, vars []snmp.SetVar) (hostNames []string, global bool) {
+	add := func(name string) {
+		if name != "" && !slices.Contains(hostNames, name) {
+			hostNames = append(hostNames, name)
+		}
+	}
+	for _, v := range vars {
+		sv, err := h.decode(v)
+		switch {
+		case err != nil:
+			continue
+		case sv.sc != nil || sv.table == VirtualMachineTemplateTable:
+			global = true
+			continue
+		case len(sv.table.Index) == 0 || sv.table.Index[0] != "vmId":
+			continue
+		}
+		if rs := RowStatus(sv.num); strings.HasSuffix(sv.col.Name, "RowStatus") &&
+			(rs == RowCreateAndGo || rs == RowCreateAndWait) {
+			global = true
+		}
+		if r.Context != "" {
+			add(r.Context)
+			continue
+		}
+		if h.ctl != nil {
+			if vm, ok := h.ctl.VM("", sv.index[0]); ok {
+				add(vm.Host)
+				continue
+			}
+		}
+		global = true // a VM this replica does not know yet, or a new one
+		if sv.table == VirtualMachinesTable && sv.col.Num == ColVmHost {
+			add(sv.text)
+		}
+	}
+	slices.Sort(hostNames)
+	return hostNames, global
+}

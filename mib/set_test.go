@@ -580,3 +580,34 @@ func TestTemplatesUnavailable(t *testing.T) {
 		})
 	}
 }
+
+func TestSetScope(t *testing.T) {
+	vmT, memT, tplT := VirtualMachinesTable, MemoryTable, VirtualMachineTemplateTable
+	host := func(s string, id uint32) snmp.VarBind { return sv(vmT, ColVmHost, gosnmp.OctetString, []byte(s), id) }
+	state := func(s VMState, id uint32) snmp.VarBind { return sv(vmT, ColVmState, gosnmp.Integer, int(s), id) }
+	tests := []struct {
+		name   string
+		scope  string
+		vars   []snmp.VarBind
+		hosts  []string
+		global bool
+	}{
+		{"host context", "h1", []snmp.VarBind{state(StateRunning, 1)}, []string{"h1"}, false},
+		{"merged: each VM's host, sorted", "", []snmp.VarBind{state(StateRunning, 3), sv(memT, ColMemoryTotalMb, gosnmp.Gauge32, uint(64), 1)}, []string{"h1", "h2"}, false},
+		{"create in a host context", "h1", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndGo, 50)}, []string{"h1"}, true},
+		{"create in the merged context: vmHost", "", []snmp.VarBind{rs(vmT, ColVmRowStatus, RowCreateAndWait, 50), host("h2", 50)}, []string{"h2"}, true},
+		{"templates", "", []snmp.VarBind{sv(tplT, ColTemplateMemoryMb, gosnmp.Gauge32, uint(64), 1)}, nil, true},
+		{"current template", "", []snmp.VarBind{{OID: VirtualMachineTemplate.OID.Append(0), Type: gosnmp.Gauge32, Value: uint(1)}}, nil, true},
+		{"refused varbind adds nothing", "h1", []snmp.VarBind{sv(vmT, ColVmUUID, gosnmp.OctetString, []byte("x"), 1)}, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(nil, WithController(newFake()))
+			r := &snmp.Request{Context: tc.scope, Principal: snmp.Principal{AllContexts: true}}
+			got, global := h.SetScope(r, setVars(tc.vars...))
+			if !slices.Equal(got, tc.hosts) || global != tc.global {
+				t.Fatalf("SetScope = %v, %v; want %v, %v", got, global, tc.hosts, tc.global)
+			}
+		})
+	}
+}
