@@ -254,6 +254,10 @@ func (e *Etcd) advance(rev int64) {
 	}
 }
 
+// Await waits until the mirror reflects etcd's revision rev, at most until ctx is done:
+// a replica that took a lock at rev then sees every number bound before it.
+func (e *Etcd) Await(ctx context.Context, rev int64) { e.waitRev(ctx, rev) }
+
 // waitRev waits until the mirror reflects revision rev (a write of this replica), so
 // that the next call finds it there; at most until ctx is done.
 func (e *Etcd) waitRev(ctx context.Context, rev int64) {
