@@ -29,8 +29,16 @@ type Executor struct {
 	reg    registry.Store
 	tpl    templates.Store
 	host   func(name string) (*hosts.Supervisor, bool)
+	touch  func(host string, id hosts.UUID)
 	logger *slog.Logger
 }
+
+// Option tunes an Executor.
+type Option func(*Executor)
+
+// WithTouch makes the Executor report each domain a commit is about to change (or
+// create) to f, before it does: replicas announce them to each other (gateway/coord).
+func WithTouch(f func(host string, id hosts.UUID)) Option { return func(c *Executor) { c.touch = f } }
 
 var _ mib.Controller = (*Executor)(nil)
 
@@ -41,8 +49,13 @@ func (c *Executor) Unlock() { c.commit.Unlock() }
 // New returns the controller over view (with its registry), the template store
 // and the supervisors host returns by configured name.
 func New(view *view.View, reg registry.Store, tpl templates.Store,
-	host func(string) (*hosts.Supervisor, bool), logger *slog.Logger) *Executor {
-	return &Executor{view: view, reg: reg, tpl: tpl, host: host, logger: logger}
+	host func(string) (*hosts.Supervisor, bool), logger *slog.Logger, opts ...Option) *Executor {
+	c := &Executor{view: view, reg: reg, tpl: tpl, host: host, logger: logger,
+		touch: func(string, hosts.UUID) {}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // VM implements mib.Controller.
@@ -190,6 +203,7 @@ func (c *Executor) Create(ctx context.Context, spec mib.CreateSpec) error {
 		img := mib.ImageInfo{Path: disk.Path, Format: disk.Format}
 		doc = hosts.WithDevice(doc, diskXML(mib.DeviceDisk, hosts.FreeTarget("virtio", used), "virtio", img))
 	}
+	c.touch(spec.Host, id)
 	if err := c.reg.Bind(registry.NSVM, id.String(), spec.VMID); err != nil {
 		return c.dropClone(ctx, sup, disk, err)
 	}
@@ -350,6 +364,7 @@ func (c *Executor) target(host string, vmID uint32) (*hosts.Supervisor, targetVM
 	if err != nil {
 		return nil, targetVM{}, err
 	}
+	c.touch(info.Host, u)
 	return sup, targetVM{VMInfo: info, uuid: u}, nil
 }
 
