@@ -254,9 +254,20 @@ func (e *Etcd) advance(rev int64) {
 	}
 }
 
-// Await waits until the mirror reflects etcd's revision rev, at most until ctx is done:
-// a replica that took a lock at rev then sees every number bound before it.
-func (e *Etcd) Await(ctx context.Context, rev int64) { e.waitRev(ctx, rev) }
+// Sync waits until the mirror reflects every write to the registry made before the
+// call (the newest record's revision), at most until ctx is done: a replica that took
+// a lock then sees every number bound under it before.
+func (e *Etcd) Sync(ctx context.Context) error {
+	resp, err := e.cli.Get(ctx, e.root, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1),
+		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend))
+	if err != nil {
+		return fmt.Errorf("index registry: %w", err)
+	}
+	if len(resp.Kvs) > 0 {
+		e.waitRev(ctx, resp.Kvs[0].ModRevision)
+	}
+	return ctx.Err()
+}
 
 // waitRev waits until the mirror reflects revision rev (a write of this replica), so
 // that the next call finds it there; at most until ctx is done.

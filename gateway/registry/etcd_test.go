@@ -326,3 +326,29 @@ func TestEtcdRevivalAtTheGraceBoundary(t *testing.T) {
 		t.Fatal("no number for the key")
 	}
 }
+
+// TestEtcdSync: after Sync a replica's mirror holds every number bound elsewhere
+// before the call, without waiting for the watch to happen to deliver it.
+func TestEtcdSync(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := openTestEtcd(t, c, "/sync/", "a", nil)
+	b := openTestEtcd(t, c, "/sync/", "b", nil)
+	for i := range uint32(20) {
+		if err := a.Bind(NSVM, fmt.Sprintf("vm-%d", i), 100+i); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if b.Free(NSVM, 100+i) {
+			t.Fatalf("b: %d is free after Sync; a bound it before", 100+i)
+		}
+	}
+	c.Kill(1)
+	c.Kill(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.Sync(ctx); err == nil {
+		t.Fatal("Sync without quorum succeeded")
+	}
+}
