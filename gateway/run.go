@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/vmgate/vmgate/gateway/control"
+	"github.com/vmgate/vmgate/gateway/coord"
 	"github.com/vmgate/vmgate/gateway/mibview"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
@@ -31,6 +32,8 @@ type Options struct {
 	// (main sends SIGHUP there). A config with problems is logged and not applied.
 	ConfigPath string
 	Reload     <-chan os.Signal
+
+	coordOpts []coord.Option // tests shorten the lock lease
 }
 
 // Gateway is the running composition: the SNMP engine, the merged view with its index
@@ -40,6 +43,8 @@ type Gateway struct {
 	opts   Options
 	engine *snmp.Engine
 	reg    registry.Store
+	coord  *coord.Etcd  // nil unless the registry is in etcd
+	mib    *mib.Handler // the VIRTUAL-MACHINES-MIB, for the coordinator's Scope
 	view   *view.View
 	tpl    templates.Store // templates.dir and the current templates
 	hosts  *hostSet
@@ -71,14 +76,20 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err := os.MkdirAll(cfg.SNMP.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("snmp.state_dir: %w", err)
 	}
-	engine, err := snmp.New(cfg.SNMP, snmp.WithLogger(logger), snmp.WithVersion(opts.Version),
-		snmp.WithSysObjectID(mib.AgentOID))
-	if err != nil {
-		return nil, fmt.Errorf("snmp engine: %w", err)
-	}
 	reg, err := openRegistry(cfg, logger)
 	if err != nil {
 		return nil, err
+	}
+	g := &Gateway{logger: logger, opts: opts, reg: reg, cfg: cfg, reqs: make(chan reloadReq)}
+	engineOpts := []snmp.Option{snmp.WithLogger(logger), snmp.WithVersion(opts.Version),
+		snmp.WithSysObjectID(mib.AgentOID)}
+	if etcd, ok := reg.(*registry.Etcd); ok {
+		g.coord = newCoordinator(g, etcd)
+		engineOpts = append(engineOpts, snmp.WithSetCoordinator(g.coord))
+	}
+	engine, err := snmp.New(cfg.SNMP, engineOpts...)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("snmp engine: %w", err), reg.Close())
 	}
 	view, err := view.New(reg, logger)
 	if err != nil {
@@ -88,10 +99,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, errors.Join(err, reg.Close())
 	}
-	g := &Gateway{
-		logger: logger, opts: opts, engine: engine, reg: reg, view: view, tpl: tpl, cfg: cfg,
-		reqs: make(chan reloadReq),
-	}
+	g.engine, g.view, g.tpl = engine, view, tpl
 	g.hosts = newHostSet(view, logger)
 	engine.SetContexts(hostNames(cfg.Hosts))
 	registerMIB(g)
@@ -150,14 +158,38 @@ func ImportRegistry(cfg *Config, logger *slog.Logger, data []byte) error {
 	return errors.Join(reg.Import(data), reg.Close())
 }
 
+// newCoordinator returns the coordinator of g's SETs with the other replicas on etcd:
+// the MIB handler says what a SET changes, the hosts' supervisors re-read what other
+// replicas changed.
+func newCoordinator(g *Gateway, reg *registry.Etcd) *coord.Etcd {
+	cfg := g.cfg
+	return coord.New(coord.Config{
+		Client: reg.Client(), Prefix: cfg.Registry.Prefix, Replica: cfg.Replica.Name, Timeout: cfg.Registry.Timeout,
+		Scope: func(r *snmp.Request, vars []snmp.SetVar) ([]string, bool) { return g.mib.SetScope(r, vars) },
+		Refresh: func(ctx context.Context, host string, id hosts.UUID) error {
+			sup, ok := g.Host(host)
+			if !ok {
+				return nil // not served here: nothing of it to re-read
+			}
+			return sup.Refresh(ctx, id)
+		},
+		Sync: reg.Sync,
+	}, g.logger.With("component", "coord"), g.opts.coordOpts...)
+}
+
 // registerMIB registers the VIRTUAL-MACHINES-MIB on g's engine: the tables read the
 // view, the registry and the template store; SETs reach the hosts' supervisors
 // through the executor.
 func registerMIB(g *Gateway) {
-	exec := control.New(g.view, g.reg, g.tpl, g.Host, g.logger.With("component", "control"))
+	var copts []control.Option
+	if g.coord != nil {
+		copts = append(copts, control.WithTouch(g.coord.Touched))
+	}
+	exec := control.New(g.view, g.reg, g.tpl, g.Host, g.logger.With("component", "control"), copts...)
 	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
 		mib.WithController(exec))
 	g.engine.Register(mib.Root, h)
+	g.mib = h
 	g.notes = newNotifier(g.engine, h, g.view, func() int { return len(g.Config().SNMP.Notify) },
 		g.logger.With("component", "notify"))
 }
@@ -175,7 +207,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	grp.Go(func() error { g.notes.run(ctx); return nil })
 	err := grp.Wait()
 	g.hosts.stopAll()
-	_ = g.tpl.Close() // first: it shares the registry's etcd client
+	if g.coord != nil { // before the registry: it shares the registry's etcd client
+		if cerr := g.coord.Close(); cerr != nil {
+			g.logger.Warn("set locks not released: they expire with their lease", "err", cerr)
+		}
+	}
+	_ = g.tpl.Close() // before the registry too, for the same reason
 	if cerr := g.reg.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("index registry: %w", cerr))
 	}

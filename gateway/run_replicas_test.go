@@ -90,30 +90,15 @@ func TestReplicasShowSameIndexes(t *testing.T) {
 	}
 }
 
-// snmpSet sends one SET of vars to addr as the read-write v3 user admin (merged
-// context) and returns the error status.
-func snmpSet(t *testing.T, addr net.Addr, vars ...gosnmp.SnmpPDU) gosnmp.SNMPError {
+// adminSet sends one SET of vars to addr as the v3 user admin (merged context) and
+// returns the error status.
+func adminSet(t *testing.T, addr net.Addr, vars ...gosnmp.SnmpPDU) gosnmp.SNMPError {
 	t.Helper()
-	ua := addr.(*net.UDPAddr)
-	c := &gosnmp.GoSNMP{
-		Target: ua.IP.String(), Port: uint16(ua.Port), Transport: "udp", Version: gosnmp.Version3,
-		SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.AuthPriv,
-		// A SET waits for etcd transactions: one try, long enough for them.
-		Timeout: 20 * time.Second, Retries: 0,
-		SecurityParameters: &gosnmp.UsmSecurityParameters{
-			UserName: "admin", AuthenticationProtocol: gosnmp.SHA256, AuthenticationPassphrase: "admin-auth-pass",
-			PrivacyProtocol: gosnmp.AES, PrivacyPassphrase: "admin-priv-pass",
-		},
-	}
-	if err := c.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Conn.Close()
-	pkt, err := c.Set(vars)
+	st, err := snmpSet(t, addr, "admin", "", 0, vars...)
 	if err != nil {
 		t.Fatalf("SET %v: %v", vars, err)
 	}
-	return pkt.Error
+	return st
 }
 
 // TestReplicasShareTemplates: a template created through replica A's SNMP engine is
@@ -166,7 +151,7 @@ replica: {name: %s}
 		return v
 	}
 
-	if st := snmpSet(t, a.Addrs()[0], col(mib.ColTemplateRowStatus, gosnmp.Integer, int(mib.RowCreateAndGo)),
+	if st := adminSet(t, a.Addrs()[0], col(mib.ColTemplateRowStatus, gosnmp.Integer, int(mib.RowCreateAndGo)),
 		col(mib.ColDomainTemplateName, gosnmp.OctetString, "web"), col(mib.ColTemplateXmlFile, gosnmp.OctetString, "base.xml"),
 		col(mib.ColTemplateMemoryMb, gosnmp.Gauge32, uint(96))); st != gosnmp.NoError {
 		t.Fatalf("template createAndGo on A: %v", st)
@@ -178,7 +163,7 @@ replica: {name: %s}
 	}
 
 	current := mib.VirtualMachineTemplate.Instance().String()
-	if st := snmpSet(t, b.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(4)}); st != gosnmp.NoError {
+	if st := adminSet(t, b.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(4)}); st != gosnmp.NoError {
 		t.Fatalf("virtualMachineTemplate on B: %v", st)
 	}
 	testkit.WaitFor(t, 30*time.Second, "A's current template is B's choice", func() bool { return get(a, current) == "4" })
@@ -189,7 +174,7 @@ replica: {name: %s}
 	})
 	vmT := mib.VirtualMachinesTable
 	const vmID = 100
-	if st := snmpSet(t, a.Addrs()[0],
+	if st := adminSet(t, a.Addrs()[0],
 		gosnmp.SnmpPDU{Name: vmT.Instance(mib.ColVmRowStatus, vmID).String(), Type: gosnmp.Integer, Value: int(mib.RowCreateAndGo)},
 		gosnmp.SnmpPDU{Name: vmT.Instance(mib.ColVmHost, vmID).String(), Type: gosnmp.OctetString, Value: "sim-0"},
 	); st != gosnmp.NoError {
@@ -201,14 +186,14 @@ replica: {name: %s}
 
 	// Destroyed on B while it is current: refused; once another is chosen, gone on A too.
 	destroy := col(mib.ColTemplateRowStatus, gosnmp.Integer, int(mib.RowDestroy))
-	if st := snmpSet(t, b.Addrs()[0], destroy); st != gosnmp.InconsistentValue {
+	if st := adminSet(t, b.Addrs()[0], destroy); st != gosnmp.InconsistentValue {
 		t.Fatalf("destroying the current template on B: %v, want inconsistentValue", st)
 	}
-	if st := snmpSet(t, a.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(0)}); st != gosnmp.NoError {
+	if st := adminSet(t, a.Addrs()[0], gosnmp.SnmpPDU{Name: current, Type: gosnmp.Gauge32, Value: uint(0)}); st != gosnmp.NoError {
 		t.Fatalf("virtualMachineTemplate 0 on A: %v", st)
 	}
 	testkit.WaitFor(t, 30*time.Second, "B sees no current template", func() bool { return get(b, current) == "0" })
-	if st := snmpSet(t, b.Addrs()[0], destroy); st != gosnmp.NoError {
+	if st := adminSet(t, b.Addrs()[0], destroy); st != gosnmp.NoError {
 		t.Fatalf("destroying the template on B: %v", st)
 	}
 	testkit.WaitFor(t, 30*time.Second, "the template gone on A", func() bool { return strings.Contains(get(a, name), "NoSuch") })
@@ -223,7 +208,7 @@ replica: {name: %s}
 		{Name: tplT.Instance(mib.ColDomainTemplateName, 5).String(), Type: gosnmp.OctetString, Value: "web2"},
 	}
 	testkit.WaitFor(t, 120*time.Second, "resourceUnavailable without quorum", func() bool {
-		st := snmpSet(t, a.Addrs()[0], create...)
+		st := adminSet(t, a.Addrs()[0], create...)
 		if st != gosnmp.ResourceUnavailable && st != gosnmp.CommitFailed {
 			t.Fatalf("template createAndGo without quorum: %v", st)
 		}
@@ -236,7 +221,7 @@ replica: {name: %s}
 	c.Restart(1)
 	c.WaitQuorum()
 	testkit.WaitFor(t, 120*time.Second, "a template created with quorum back", func() bool {
-		return snmpSet(t, a.Addrs()[0], create...) == gosnmp.NoError
+		return adminSet(t, a.Addrs()[0], create...) == gosnmp.NoError
 	})
 	name5 := tplT.Instance(mib.ColDomainTemplateName, 5).String()
 	testkit.WaitFor(t, 30*time.Second, "B lists it", func() bool { return get(b, name5) == "web2" })

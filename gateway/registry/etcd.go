@@ -144,8 +144,9 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 	return e, nil
 }
 
-// Client returns the store's etcd client, for other stores of the same cluster (the
-// templates) to share its connections. It is closed by Close: close its users first.
+// Client returns the store's etcd client, for other users of the same cluster (the
+// templates, the SET locks) to share its connections. It is closed by Close: close its
+// users first.
 func (e *Etcd) Client() *clientv3.Client { return e.cli }
 
 // etcdTLS builds the client's TLS configuration; nil for plain text.

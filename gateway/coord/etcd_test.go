@@ -1,0 +1,184 @@
+package coord
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/registry/etcdtest"
+	"github.com/vmgate/vmgate/hosts"
+	"github.com/vmgate/vmgate/snmp"
+)
+
+// replica is one coordinator on its own etcd client, locking what scope says and
+// recording the domains it is asked to re-read.
+type replica struct {
+	*Etcd
+	cli *clientv3.Client
+
+	mu        sync.Mutex
+	refreshed []hosts.UUID
+}
+
+func newReplica(t *testing.T, c *etcdtest.Cluster, name string, hostNames []string, global bool, opts ...Option) *replica {
+	t.Helper()
+	r := &replica{cli: c.Client()}
+	r.Etcd = New(Config{
+		Client: r.cli, Prefix: "/t/", Replica: name, Timeout: 2 * time.Second,
+		Scope: func(*snmp.Request, []snmp.SetVar) ([]string, bool) { return hostNames, global },
+		Refresh: func(_ context.Context, _ string, id hosts.UUID) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.refreshed = append(r.refreshed, id)
+			return nil
+		},
+	}, slog.New(slog.DiscardHandler), opts...)
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func (r *replica) lock(t *testing.T) func() {
+	t.Helper()
+	release, err := r.Lock(context.Background(), &snmp.Request{}, nil)
+	if err != nil {
+		t.Fatalf("%s: lock: %v", r.cfg.Replica, err)
+	}
+	return release
+}
+
+// TestLockExcludesReplicas: two replicas taking the same locks (in the opposite order
+// of their scopes' hosts, sorted alike) never hold them at once and never deadlock.
+func TestLockExcludesReplicas(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1", "h2"}, true)
+	b := newReplica(t, c, "b", []string{"h1", "h2"}, true)
+	var inside atomic.Int32
+	var overlap atomic.Bool
+	var wg sync.WaitGroup
+	for _, r := range []*replica{a, b} {
+		wg.Go(func() {
+			for range 15 {
+				release := r.lock(t)
+				if inside.Add(1) > 1 {
+					overlap.Store(true)
+				}
+				inside.Add(-1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
+	if overlap.Load() {
+		t.Fatal("both replicas held the lock at once")
+	}
+}
+
+// TestLockOfDeadReplica: a replica that dies holding a host's lock (its lease no
+// longer kept alive) blocks the others until the lease expires, then they get it.
+func TestLockOfDeadReplica(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1"}, false, WithLockTTL(2*time.Second))
+	b := newReplica(t, c, "b", []string{"h1"}, false, WithLockTTL(2*time.Second))
+	_ = a.lock(t) // never released
+	a.mu.Lock()
+	a.sess.Orphan() // the keep-alive stops as when the process dies
+	a.mu.Unlock()
+	got := make(chan error, 1)
+	go func() {
+		release, err := b.Lock(context.Background(), &snmp.Request{}, nil)
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("b: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("b never got the dead replica's lock")
+	}
+}
+
+// TestLockWithoutQuorum: without quorum Lock fails within the operation timeout (the
+// SET answers resourceUnavailable); with quorum back it works again, on a new session
+// when the old lease is gone.
+func TestLockWithoutQuorum(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1"}, false, WithLockTTL(2*time.Second))
+	a.lock(t)()
+	c.Kill(1)
+	c.Kill(2)
+	if _, err := a.Lock(context.Background(), &snmp.Request{}, nil); err == nil {
+		t.Fatal("locked without quorum")
+	}
+	if _, err := a.Seen(context.Background(), "u", sha256.Sum256([]byte("m")), time.Minute); err == nil {
+		t.Fatal("recorded a message without quorum")
+	}
+	c.Restart(1)
+	c.Restart(2)
+	c.WaitQuorum()
+	testkit.WaitFor(t, 60*time.Second, "a lock with quorum back", func() bool {
+		release, err := a.Lock(context.Background(), &snmp.Request{}, nil)
+		if err != nil {
+			return false
+		}
+		release()
+		return true
+	})
+}
+
+// TestSharedReplay: a message one replica recorded is a replay to the other; an
+// answer one stored is the other's.
+func TestSharedReplay(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", nil, false)
+	b := newReplica(t, c, "b", nil, false)
+	ctx := context.Background()
+	d := sha256.Sum256([]byte("message"))
+	if fresh, err := a.Seen(ctx, "ops", d, time.Minute); err != nil || !fresh {
+		t.Fatalf("a: Seen = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := b.Seen(ctx, "ops", d, time.Minute); err != nil || fresh {
+		t.Fatalf("b: Seen = %v, %v; want seen", fresh, err)
+	}
+	k := sha256.Sum256([]byte("set key"))
+	if _, ok, err := b.Answer(ctx, k); err != nil || ok {
+		t.Fatalf("b: an answer before any: %v, %v", ok, err)
+	}
+	if err := a.StoreAnswer(ctx, k, []byte("0 0"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := b.Answer(ctx, k); err != nil || !ok || string(got) != "0 0" {
+		t.Fatalf("b: Answer = %q, %v, %v; want a's", got, ok, err)
+	}
+}
+
+// TestFences: the domains a SET changed under a host's lock are re-read by the next
+// other replica that takes it, once; a replica's own are not.
+func TestFences(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1"}, false)
+	b := newReplica(t, c, "b", []string{"h1"}, false)
+	id := hosts.UUID{0xaa, 15: 1}
+	release := a.lock(t)
+	a.Touched("h1", id)
+	release()
+	a.lock(t)()
+	b.lock(t)()
+	b.lock(t)()
+	if len(a.refreshed) != 0 {
+		t.Fatalf("a re-read its own change: %v", a.refreshed)
+	}
+	if len(b.refreshed) != 1 || b.refreshed[0] != id {
+		t.Fatalf("b re-read %v, want [%v]", b.refreshed, id)
+	}
+}
