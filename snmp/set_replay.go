@@ -24,6 +24,7 @@ import (
 // accept the message (until its msgAuthoritativeEngineTime leaves the time window), so
 // one captured and sent again never runs twice. It lives in memory only: engineBoots
 // grows at each start, which puts every message of a previous run out of the window.
+// Replicas share both through a SetCoordinator as well (set_coord.go).
 // v1/v2c have no replay protection: their community travels in clear text anyway.
 const (
 	setReplayTTL = timeWindow * time.Second
