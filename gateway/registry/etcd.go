@@ -70,10 +70,14 @@ type Etcd struct {
 	rev      int64         // the mirror reflects etcd up to this revision
 	advanced chan struct{} // closed and replaced when rev moves
 	pending  map[[2]string]change
-	down     bool
-	downLog  time.Time // last "still unreachable" line
-	refused  int       // new keys refused since downLog
-	closed   bool
+	// doubtful are Binds whose transaction failed without an answer: etcd may have
+	// applied them. unbind are those of them undone (Unbind) before the mirror learnt
+	// them: when it does, their removal is queued.
+	doubtful, unbind map[[2]string]uint32
+	down             bool
+	downLog          time.Time // last "still unreachable" line
+	refused          int       // new keys refused since downLog
+	closed           bool
 
 	kick   chan struct{} // wakes the background loop: a change is pending
 	cancel context.CancelFunc
@@ -128,6 +132,7 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 		cli: cli, root: cfg.Prefix + "idx/", probe: cfg.Prefix + "probe", replica: cfg.Replica,
 		timeout: cfg.Timeout, logger: logger.With("component", "registry", "etcd", eps),
 		set: newSettings(opts), advanced: make(chan struct{}), pending: map[[2]string]change{},
+		doubtful: map[[2]string]uint32{}, unbind: map[[2]string]uint32{},
 		kick: make(chan struct{}, 1),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
@@ -325,6 +330,13 @@ func (e *Etcd) applyPut(spaces map[string]*mirrorSpace, kv *mvccpb.KeyValue) {
 		}
 		sp.entries[rest] = &mirrorEntry{id: r.ID, released: r.Released, rev: kv.ModRevision}
 		sp.ids[r.ID] = rest
+		if id, ok := e.unbind[[2]string{ns, rest}]; ok && id == r.ID {
+			// A Bind this replica undid while etcd had not answered it: etcd applied it
+			// after all, so it is removed now (the background loop writes it).
+			delete(e.unbind, [2]string{ns, rest})
+			e.pending[[2]string{ns, rest}] = change{id: id, remove: true}
+			e.wake()
+		}
 	}
 }
 
@@ -671,8 +683,14 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 		resp, err := e.cli.Txn(ctx).If(cmps...).Then(then...).Else(clientv3.OpGet(ik)).Commit()
 		if err != nil {
 			e.markDown(err)
+			e.mu.Lock()
+			e.doubtful[[2]string{namespace, key}] = id // etcd may apply it once it can
+			e.mu.Unlock()
 			return fmt.Errorf("bind %s %q to %d: %w: %w", namespace, key, id, ErrUnavailable, err)
 		}
+		e.mu.Lock()
+		delete(e.doubtful, [2]string{namespace, key})
+		e.mu.Unlock()
 		if resp.Succeeded {
 			e.waitRev(ctx, resp.Header.Revision)
 			return nil
@@ -696,6 +714,10 @@ func (e *Etcd) Unbind(namespace, key string) {
 	e.mu.Lock()
 	m, _, ok := e.entry(namespace, key)
 	if !ok {
+		if id, maybe := e.doubtful[[2]string{namespace, key}]; maybe {
+			e.unbind[[2]string{namespace, key}] = id // undone once the mirror sees it
+			delete(e.doubtful, [2]string{namespace, key})
+		}
 		e.mu.Unlock()
 		return
 	}
