@@ -196,6 +196,39 @@ func transports(h *hoststest.Host, fx fixture) []hosts.Config {
 	return []hosts.Config{tlsCfg, sshCfg}
 }
 
+// runUp starts a Supervisor per config and waits until each is Up.
+func runUp(t *testing.T, cfgs []hosts.Config, sink *hoststest.Sink) {
+	t.Helper()
+	for _, cfg := range cfgs {
+		run(t, cfg, sink)
+	}
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+	}
+}
+
+// syncCounts is how many full syncs each host has reported so far.
+func syncCounts(sink *hoststest.Sink, cfgs []hosts.Config) map[string]int {
+	n := make(map[string]int, len(cfgs))
+	for _, cfg := range cfgs {
+		n[cfg.Name] = len(sink.Syncs(cfg.Name))
+	}
+	return n
+}
+
+// waitResync waits for each host to be Up again after a sync newer than before, and
+// checks that the view holds exactly fx.
+func waitResync(t *testing.T, sink *hoststest.Sink, cfgs []hosts.Config, before map[string]int, fx fixture) {
+	t.Helper()
+	for _, cfg := range cfgs {
+		waitStatus(t, sink, cfg.Name, hosts.Up)
+		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
+			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
+		}
+		checkView(t, sink, cfg.Name, fx)
+	}
+}
+
 // TestNetnsConnect: each way in reaches Up and syncs the host's inventory.
 func TestNetnsConnect(t *testing.T) {
 	h := hoststest.StartHost(t, "vg-conn")
@@ -238,11 +271,8 @@ func TestNetnsLibvirtdRestart(t *testing.T) {
 	fx := writeFixture(t, path, ids, "rs-keep", "rs-gone")
 	sink := hoststest.NewSink()
 	cfgs := transports(h, fx)
+	runUp(t, cfgs, sink)
 	for _, cfg := range cfgs {
-		run(t, cfg, sink)
-	}
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
 		checkView(t, sink, cfg.Name, fx)
 	}
 
@@ -254,19 +284,10 @@ func TestNetnsLibvirtdRestart(t *testing.T) {
 		}
 		t.Logf("%s down: %s", cfg.Name, down.LastError)
 	}
-	before := map[string]int{}
-	for _, cfg := range cfgs {
-		before[cfg.Name] = len(sink.Syncs(cfg.Name))
-	}
+	before := syncCounts(sink, cfgs)
 	fx = writeFixture(t, path, ids, "rs-keep", "rs-new")
 	h.Up(t)
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
-		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
-			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
-		}
-		checkView(t, sink, cfg.Name, fx)
-	}
+	waitResync(t, sink, cfgs, before, fx)
 }
 
 // TestNetnsLinkCut drops every packet on the host's link: nothing is refused, the
@@ -277,16 +298,8 @@ func TestNetnsLinkCut(t *testing.T) {
 	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "cut-a", "cut-b")
 	sink := hoststest.NewSink()
 	cfgs := transports(h, fx)
-	for _, cfg := range cfgs {
-		run(t, cfg, sink)
-	}
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
-	}
-	before := map[string]int{}
-	for _, cfg := range cfgs {
-		before[cfg.Name] = len(sink.Syncs(cfg.Name))
-	}
+	runUp(t, cfgs, sink)
+	before := syncCounts(sink, cfgs)
 
 	h.Cut(t)
 	for _, cfg := range cfgs {
@@ -298,13 +311,7 @@ func TestNetnsLinkCut(t *testing.T) {
 		}
 	}
 	h.Restore(t)
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
-		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
-			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
-		}
-		checkView(t, sink, cfg.Name, fx)
-	}
+	waitResync(t, sink, cfgs, before, fx)
 }
 
 // TestNetnsLibvirtdHung stops the host's libvirtd (SIGSTOP): the link is fine and the
@@ -316,16 +323,8 @@ func TestNetnsLibvirtdHung(t *testing.T) {
 	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "hung-a", "hung-b")
 	sink := hoststest.NewSink()
 	cfgs := transports(h, fx)
-	for _, cfg := range cfgs {
-		run(t, cfg, sink)
-	}
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
-	}
-	before := map[string]int{}
-	for _, cfg := range cfgs {
-		before[cfg.Name] = len(sink.Syncs(cfg.Name))
-	}
+	runUp(t, cfgs, sink)
+	before := syncCounts(sink, cfgs)
 
 	h.FreezeLibvirtd(t)
 	for _, cfg := range cfgs {
@@ -344,13 +343,7 @@ func TestNetnsLibvirtdHung(t *testing.T) {
 		t.Logf("%s reconnect while hung: %s", cfg.Name, sink.LastHealth(cfg.Name).LastError)
 	}
 	h.ThawLibvirtd(t)
-	for _, cfg := range cfgs {
-		waitStatus(t, sink, cfg.Name, hosts.Up)
-		if n := len(sink.Syncs(cfg.Name)); n <= before[cfg.Name] {
-			t.Errorf("%s: up again without a resync (%d syncs)", cfg.Name, n)
-		}
-		checkView(t, sink, cfg.Name, fx)
-	}
+	waitResync(t, sink, cfgs, before, fx)
 }
 
 // TestNetnsRefused: wrong trust must fail with an error that says what is wrong, and
