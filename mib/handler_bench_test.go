@@ -1,12 +1,10 @@
 package mib_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/vmgate/vmgate/mib"
 	"github.com/vmgate/vmgate/mib/mibtest"
-	"github.com/vmgate/vmgate/snmp"
 )
 
 // BenchmarkHandlerWalk measures the handler alone (over the in-memory fake view): a
@@ -19,18 +17,5 @@ func BenchmarkHandlerWalk(b *testing.B) {
 	}
 	h := mib.NewHandler(mibtest.New(map[string]*mibtest.Data{"": d}))
 	root, _ := mib.Lookup("virtualMachinesTable")
-	ctx := context.Background()
-	cur, r := root, &snmp.Request{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%25 == 0 {
-			r = &snmp.Request{}
-		}
-		vb, ok := h.Next(ctx, r, cur)
-		if !ok || !vb.OID.HasPrefix(root) {
-			cur = root
-			continue
-		}
-		cur = vb.OID
-	}
+	mibtest.BenchWalk(b, h, root)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/mib/mibtest"
 	"github.com/vmgate/vmgate/snmp"
 )
 
@@ -38,5 +39,5 @@ func BenchmarkMIBWalkAddresses(b *testing.B) {
 	if vb, ok := h.Next(ctx, &snmp.Request{}, root); !ok || !vb.OID.HasPrefix(root) {
 		b.Fatalf("no address rows: %v", vb.OID)
 	}
-	walkTable(b, h, root)
+	mibtest.BenchWalk(b, h, root)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/mib/mibtest"
 	"github.com/vmgate/vmgate/snmp"
 )
 
@@ -84,27 +85,7 @@ func BenchmarkMIBWalk(b *testing.B) {
 	h := benchMIB(b, 1000)
 	for _, table := range []string{"virtualMachinesTable", "storageTable", "networkTable", "cpuTable"} {
 		root, _ := mib.Lookup(table)
-		b.Run(table, func(b *testing.B) { walkTable(b, h, root) })
-	}
-}
-
-// walkTable walks the table under root over and over with GETNEXT, 25 varbinds per
-// request (as snmpbulkwalk -Cr25); ns/op and allocs/op are per varbind.
-func walkTable(b *testing.B, h *mib.Handler, root snmp.OID) {
-	b.Helper()
-	ctx := context.Background()
-	cur, r := root, &snmp.Request{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%25 == 0 {
-			r = &snmp.Request{}
-		}
-		vb, ok := h.Next(ctx, r, cur)
-		if !ok || !vb.OID.HasPrefix(root) {
-			cur = root
-			continue
-		}
-		cur = vb.OID
+		b.Run(table, func(b *testing.B) { mibtest.BenchWalk(b, h, root) })
 	}
 }
 
@@ -112,20 +93,7 @@ func walkTable(b *testing.B, h *mib.Handler, root snmp.OID) {
 // merged context, 25 varbinds per request; ns/op and allocs/op are per varbind.
 func BenchmarkMIBWalkFleet(b *testing.B) {
 	h := benchFleetMIB(b, 100, 100)
-	ctx := context.Background()
-	cur, r := mib.Root, &snmp.Request{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%25 == 0 {
-			r = &snmp.Request{}
-		}
-		vb, ok := h.Next(ctx, r, cur)
-		if !ok {
-			cur = mib.Root
-			continue
-		}
-		cur = vb.OID
-	}
+	mibtest.BenchWalk(b, h, mib.Root)
 }
 
 // BenchmarkMIBGet reads one column of random rows, one request per GET.
