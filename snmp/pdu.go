@@ -47,9 +47,9 @@ func (e *Engine) serve(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize
 	var resp response
 	switch p.typ {
 	case gosnmp.GetRequest:
-		resp = e.serveGet(ctx, r, p, v1)
+		resp = serveEach(ctx, r, p, v1, e.get)
 	case gosnmp.GetNextRequest:
-		resp = e.serveNext(ctx, r, p, v1)
+		resp = serveEach(ctx, r, p, v1, e.next)
 	case gosnmp.GetBulkRequest:
 		return e.serveBulk(ctx, r, p, maxSize, wrap)
 	case gosnmp.SetRequest:
@@ -92,21 +92,12 @@ func (e *Engine) fit(p *pdu, resp response, v1 bool, maxSize int, wrap wrapper) 
 	return out, nil
 }
 
-func (e *Engine) serveGet(ctx context.Context, r *Request, p *pdu, v1 bool) response {
+// serveEach answers each varbind with lookup (Engine.get or Engine.next); in SNMPv1 the
+// first exception fails the whole PDU with noSuchName at its index.
+func serveEach(ctx context.Context, r *Request, p *pdu, v1 bool, lookup func(context.Context, *Request, OID, bool) VarBind) response {
 	out := make([]VarBind, len(p.vars))
 	for i, vb := range p.vars {
-		out[i] = e.get(ctx, r, vb.OID, v1)
-		if v1 && isException(out[i].Type) {
-			return response{status: gosnmp.NoSuchName, index: i + 1}
-		}
-	}
-	return response{vars: out}
-}
-
-func (e *Engine) serveNext(ctx context.Context, r *Request, p *pdu, v1 bool) response {
-	out := make([]VarBind, len(p.vars))
-	for i, vb := range p.vars {
-		out[i] = e.next(ctx, r, vb.OID, v1)
+		out[i] = lookup(ctx, r, vb.OID, v1)
 		if v1 && isException(out[i].Type) {
 			return response{status: gosnmp.NoSuchName, index: i + 1}
 		}
