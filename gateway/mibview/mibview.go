@@ -280,28 +280,29 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 	return row
 }
 
+// storageDevices pairs libvirt's disk devices with their storageDevice, for both
+// directions; any other device is a disk.
+var storageDevices = [...]struct {
+	name string
+	dev  mib.StorageDevice
+}{{"cdrom", mib.DeviceCdRom}, {"floppy", mib.DeviceFloppy}, {"lun", mib.DeviceLun}}
+
 // StorageDevice is the storageDevice of a libvirt disk device (disk, cdrom...).
 func StorageDevice(s string) mib.StorageDevice {
-	switch s {
-	case "cdrom":
-		return mib.DeviceCdRom
-	case "floppy":
-		return mib.DeviceFloppy
-	case "lun":
-		return mib.DeviceLun
+	for _, d := range storageDevices {
+		if d.name == s {
+			return d.dev
+		}
 	}
 	return mib.DeviceDisk
 }
 
 // DeviceName is libvirt's name of a storageDevice: StorageDevice's inverse.
 func DeviceName(dev mib.StorageDevice) string {
-	switch dev {
-	case mib.DeviceCdRom:
-		return "cdrom"
-	case mib.DeviceFloppy:
-		return "floppy"
-	case mib.DeviceLun:
-		return "lun"
+	for _, d := range storageDevices {
+		if d.dev == dev {
+			return d.name
+		}
 	}
 	return "disk"
 }
