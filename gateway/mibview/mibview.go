@@ -215,6 +215,20 @@ func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r view.VMRow, sub uint
 	return zero, false
 }
 
+// deviceRow is subRow over one kind of device: from(r, sub) is the view's lookup of
+// r's first device with an index >= sub (DiskFrom, NICFrom, HBAFrom), row its MIB row.
+func deviceRow[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
+	row func(view.VMRow, *D) R) (R, bool) {
+	return subRow(ms, vmID, sub, func(r view.VMRow, sub uint32) (R, bool) {
+		d, ok := from(r, sub)
+		if !ok {
+			var zero R
+			return zero, false
+		}
+		return row(r, d), true
+	})
+}
+
 func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 	return subRow(ms, vmID, cpu, func(r view.VMRow, from uint32) (mib.CPURow, bool) {
 		n := uint32(max(r.Domain.VCPUs, 0))
@@ -241,13 +255,7 @@ func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 }
 
 func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
-	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.StorageRow, bool) {
-		d, ok := r.DiskFrom(from)
-		if !ok {
-			return mib.StorageRow{}, false
-		}
-		return ms.storageRow(r, d), true
-	})
+	return deviceRow(ms, vmID, idx, view.VMRow.DiskFrom, ms.storageRow)
 }
 
 func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
@@ -308,13 +316,7 @@ func DeviceName(dev mib.StorageDevice) string {
 }
 
 func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
-	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.NetworkRow, bool) {
-		n, ok := r.NICFrom(from)
-		if !ok {
-			return mib.NetworkRow{}, false
-		}
-		return ms.networkRow(r, n), true
-	})
+	return deviceRow(ms, vmID, idx, view.VMRow.NICFrom, ms.networkRow)
 }
 
 func (ms *mibSnap) networkRow(r view.VMRow, n *view.NIC) mib.NetworkRow {
@@ -375,14 +377,12 @@ func unhex(c byte) (byte, bool) {
 }
 
 func (ms *mibSnap) HBA(vmID, idx uint32) (mib.HBARow, bool) {
-	return subRow(ms, vmID, idx, func(r view.VMRow, from uint32) (mib.HBARow, bool) {
-		h, ok := r.HBAFrom(from)
-		if !ok {
-			return mib.HBARow{}, false
-		}
-		return mib.HBARow{VMID: r.VMID, Index: h.HBAIndex, UUID: r.Domain.UUID, Type: h.Type, Model: h.Model,
-			ControllerIndex: uint32(max(h.Index, 0))}, true
-	})
+	return deviceRow(ms, vmID, idx, view.VMRow.HBAFrom, hbaRow)
+}
+
+func hbaRow(r view.VMRow, h *view.HBA) mib.HBARow {
+	return mib.HBARow{VMID: r.VMID, Index: h.HBAIndex, UUID: r.Domain.UUID, Type: h.Type, Model: h.Model,
+		ControllerIndex: uint32(max(h.Index, 0))}
 }
 
 func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
