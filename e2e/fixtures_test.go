@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/mib"
 )
 
 // Every auth x priv combination net-snmp 5.9 and vmgate both support. AES-192/AES-256 use
@@ -136,6 +138,24 @@ func fmtVars(vars []Var) string {
 		fmt.Fprintf(&b, "%s = %s: %s\n", v.OID, v.Type, v.Value)
 	}
 	return b.String()
+}
+
+// checkIncreasing fails t unless the OIDs of vars strictly increase, and returns how
+// many of them are instances of the VIRTUAL-MACHINES-MIB.
+func checkIncreasing(t *testing.T, vars []Var) (inModule int) {
+	t.Helper()
+	var prev []uint64
+	for _, v := range vars {
+		cur := oidNums(t, v.OID)
+		if prev != nil && compareNums(cur, prev) <= 0 {
+			t.Fatalf("walk not increasing at %s (after %v):\n%s", v.OID, prev, fmtVars(vars))
+		}
+		prev = cur
+		if strings.HasPrefix(v.OID, mib.Root.String()+".") {
+			inModule++
+		}
+	}
+	return inModule
 }
 
 func oidNums(t *testing.T, oid string) []uint64 {
