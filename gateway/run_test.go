@@ -58,22 +58,16 @@ func startGateway(t *testing.T, cfg *Config, opts Options) (*Gateway, *testkit.B
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run returned %v after cancel, want nil", err)
-		}
+	t.Cleanup(func() { // runs after Go's: the log is complete once Run returned
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", logs)
 		}
 	})
+	running := testkit.Go(t, "Run", g.Run)
 	select {
 	case <-g.Engine().Ready():
-	case err := <-done:
-		t.Fatalf("Run stopped before serving: %v", err)
+	case <-running.Done():
+		t.Fatalf("Run stopped before serving: %v", running.Err())
 	case <-time.After(20 * time.Second):
 		t.Fatal("engine not ready")
 	}

@@ -1,7 +1,6 @@
 package hosts_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -20,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/hosts/hoststest"
 )
@@ -98,20 +98,7 @@ func run(t *testing.T, cfg hosts.Config, sink hosts.Sink) *hosts.Supervisor {
 	if err != nil {
 		t.Fatalf("hosts.New(%s): %v", cfg.URI, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run(%s) = %v", cfg.Name, err)
-			}
-		case <-time.After(hang):
-			t.Errorf("Run(%s) did not return after cancel", cfg.Name)
-		}
-	})
+	testkit.Go(t, "Run("+cfg.Name+")", s.Run)
 	return s
 }
 

@@ -1,7 +1,6 @@
 package hosts
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // fakeSink records what a Supervisor reports and keeps the resulting view.
@@ -138,20 +139,7 @@ func startSupervisor(t *testing.T, cfg Config, sink Sink, opts ...Option) *Super
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return after cancel")
-		}
-	})
+	testkit.Go(t, "Supervisor.Run", s.Run)
 	return s
 }
 

@@ -174,19 +174,11 @@ func startEngine(t *testing.T, cfg Config) (*Engine, *net.UDPAddr) {
 	}
 	e.SetContexts([]string{"kvm1", "kvm2"})
 	e.Register(testRoot, newTableHandler())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	serving := testkit.Go(t, "Serve", e.Serve)
 	select {
 	case <-e.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
+	case <-serving.Done():
+		t.Fatalf("Serve: %v", serving.Err())
 	case <-time.After(10 * time.Second):
 		t.Fatal("engine not ready")
 	}

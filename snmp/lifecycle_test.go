@@ -2,7 +2,6 @@ package snmp
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"maps"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 func TestRestartKeepsEngineIDAndCountsBoots(t *testing.T) {
@@ -154,13 +155,7 @@ func TestTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	testkit.Go(t, "Serve", e.Serve)
 	<-e.Ready()
 	addrs := e.Addrs()
 	tcp := addrs[0].(*net.TCPAddr)

@@ -3,7 +3,6 @@ package snmp
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // tcpEngine serves baseConfig on TCP only, with its TCP limits changed by lim.
@@ -31,13 +32,7 @@ func tcpServing(t *testing.T, lim func(*tcpLimits)) (*Engine, *net.TCPAddr) {
 		t.Fatal(err)
 	}
 	lim(&e.tcp)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	testkit.Go(t, "Serve", e.Serve)
 	<-e.Ready()
 	return e, e.Addrs()[0].(*net.TCPAddr)
 }
