@@ -87,8 +87,7 @@ func TestControlUndoAttach(t *testing.T) {
 	qc := startQemuControl(t, "vgundo-", "qemu-undo")
 	g, cred := qc.g, qc.cred
 	mustSucceed(t, g.Set(t, cred, vmTemplate, "u", strconv.Itoa(int(qc.tplIdx))))
-	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
-	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", qc.vm))
+	id := createVM(t, g, cred, qc.vm)
 	var imgIdx uint32
 	for _, r := range g.Walk(t, cred, inst(diskImagesEntry, colDiskImagePath)) {
 		if strings.Trim(r.Value, `"`) == qc.image {

@@ -100,6 +100,14 @@ func lastSub(t *testing.T, oid string) uint32 {
 	return uint32(n)
 }
 
+// createVM creates a VM named name by createAndGo at vmIndexNext and returns its vmId.
+func createVM(t *testing.T, g *Gateway, cred Cred, name string) uint32 {
+	t.Helper()
+	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", name))
+	return id
+}
+
 func getVal(t *testing.T, g *Gateway, cred Cred, oid string) string {
 	t.Helper()
 	r := g.Run(t, "snmpget", cred, oid)
@@ -267,9 +275,8 @@ func TestControlErrors(t *testing.T) {
 func TestControlLifecycle(t *testing.T) {
 	g, _ := controlGateway(t)
 	cred := admin.Cred(hostCtx)
-	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
 	name := randomName(t, "ctl-e2e-")
-	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", name))
+	id := createVM(t, g, cred, name)
 	if got := getVal(t, g, cred, inst(vmEntry, colVmState, id)); got != "6" {
 		t.Fatalf("new VM state %s, want shutoff(6)", got)
 	}

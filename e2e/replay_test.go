@@ -16,10 +16,8 @@ import (
 func TestSetReplay(t *testing.T) {
 	g, _ := controlGateway(t)
 	cred := admin.Cred(hostCtx)
-	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
+	id := createVM(t, g, cred, randomName(t, "replay-"))
 	state := inst(vmEntry, colVmState, id)
-	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s",
-		randomName(t, "replay-")))
 	mustSucceed(t, g.Set(t, cred, state, "i", "2"))
 
 	ep, err := g.Discover(cred)

@@ -101,9 +101,8 @@ func TestSetTemplatesNeedAllContexts(t *testing.T) {
 func TestSetVmNameRefused(t *testing.T) {
 	g, _ := controlGateway(t)
 	cred := admin.Cred(hostCtx)
-	id := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
 	name := randomName(t, "ctl-name-")
-	mustSucceed(t, g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "5", inst(vmEntry, colVmName, id), "s", name))
+	id := createVM(t, g, cred, name)
 	t.Cleanup(func() { g.Set(t, cred, inst(vmEntry, colVmRowStatus, id), "i", "6") })
 	next := uint32(mustUint(t, getVal(t, g, cred, vmIndexNext)))
 	cases := []struct {
