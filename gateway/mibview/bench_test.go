@@ -2,12 +2,11 @@ package mibview_test
 
 import (
 	"github.com/vmgate/vmgate/gateway/mibview"
-	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/view"
+	"github.com/vmgate/vmgate/gateway/view/viewtest"
 
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,15 +34,7 @@ func benchFleetMIB(b *testing.B, nh, n int) *mib.Handler {
 // fleetMIB is a view of nh hosts h000, h001... of n synced VMs each, and its MIB handler.
 func fleetMIB(tb testing.TB, nh, n int) (*view.View, *mib.Handler) {
 	tb.Helper()
-	reg, err := registry.OpenFile(filepath.Join(tb.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = reg.Close() })
-	v, err := view.New(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	v, reg := viewtest.Open(tb, filepath.Join(tb.TempDir(), "indexes.json"))
 	var specs []view.HostSpec
 	for h := range nh {
 		specs = append(specs, view.HostSpec{Name: fmt.Sprintf("h%03d", h), URI: "qemu:///system"})

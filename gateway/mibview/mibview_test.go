@@ -2,7 +2,6 @@ package mibview_test
 
 import (
 	"github.com/vmgate/vmgate/gateway/mibview"
-	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
@@ -25,15 +24,7 @@ import (
 // kvm2 ran db1 and is now disconnected.
 func mibFixture(t *testing.T) (*view.View, *mib.Handler) {
 	t.Helper()
-	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := view.New(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, reg := viewtest.Open(t, filepath.Join(t.TempDir(), "indexes.json"))
 	v.SetHosts([]view.HostSpec{{Name: "kvm1", URI: "qemu+ssh://kvm1.example.net/system"}, {Name: "kvm2", URI: "test:///default"}})
 	now := time.Now()
 	v.Health("kvm1", hosts.Health{Status: hosts.Up, Since: now, LastSync: now, LastSyncDuration: 20 * time.Millisecond})
@@ -280,15 +271,7 @@ func TestMIBViewTemplates(t *testing.T) {
 		}
 	}
 	logger := slog.New(slog.DiscardHandler)
-	reg, err := registry.OpenFile(filepath.Join(state, "indexes.json"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := view.New(reg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, reg := viewtest.Open(t, filepath.Join(state, "indexes.json"))
 	v.SetHosts([]view.HostSpec{{Name: "kvm1", URI: "test:///default"}})
 	tpl, err := templates.OpenFiles(dir, state, reg, logger)
 	if err != nil {
@@ -332,16 +315,7 @@ func TestMIBViewTemplates(t *testing.T) {
 // TestMIBViewOldCounters: a connected host whose last poll is older than three stats
 // intervals shows its VMs' state, but no counters.
 func TestMIBViewOldCounters(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
-	reg, err := registry.OpenFile(filepath.Join(t.TempDir(), "indexes.json"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	v, err := view.New(reg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, reg := viewtest.Open(t, filepath.Join(t.TempDir(), "indexes.json"))
 	v.SetHosts([]view.HostSpec{{Name: "h", URI: "test:///default", StatsInterval: time.Second}})
 	v.Health("h", hosts.Health{Status: hosts.Up, Since: time.Now()})
 	d := hosts.Domain{UUID: hosts.UUID{1}, Name: "old", ID: 1, State: hosts.StateRunning, VCPUs: 1, MemoryKiB: 1024}

@@ -1,10 +1,8 @@
 package view_test
 
 import (
-	"log/slog"
-
-	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/view"
+	"github.com/vmgate/vmgate/gateway/view/viewtest"
 
 	"fmt"
 	"path/filepath"
@@ -16,15 +14,7 @@ import (
 // benchView is a view with two hosts of n VMs each, half of them on both hosts.
 func benchView(b *testing.B, n int) *view.View {
 	b.Helper()
-	reg, err := registry.OpenFile(filepath.Join(b.TempDir(), "i.json"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Close() })
-	v, err := view.New(reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
+	v, _ := viewtest.Open(b, filepath.Join(b.TempDir(), "i.json"))
 	for h, host := range []string{"a", "b"} {
 		v.Health(host, hosts.Health{Status: hosts.Up})
 		v.Synced(host, benchInventory(n, h*n/2))

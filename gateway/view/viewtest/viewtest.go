@@ -73,6 +73,23 @@ func Reopen(t testing.TB, path string, hostNames ...string) *View {
 	return tv
 }
 
+// Open returns a view over a new file registry at path, on the real clock and logging
+// nowhere: for tests that configure and feed the view themselves.
+func Open(tb testing.TB, path string) (*view.View, *registry.File) {
+	tb.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	reg, err := registry.OpenFile(path, logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = reg.Close() })
+	v, err := view.New(reg, logger)
+	if err != nil {
+		tb.Fatalf("view.New: %v", err)
+	}
+	return v, reg
+}
+
 // UUID is fixture domain n's UUID.
 func UUID(n byte) hosts.UUID { return hosts.UUID{0xaa, 15: n} }
 
