@@ -37,7 +37,7 @@ func startPrivateLibvirtd(t *testing.T) *privateLibvirtd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := &privateLibvirtd{dir: dir, socket: filepath.Join(dir, "sock", "libvirt-sock"), tcpPort: freePort(t)}
+	p := &privateLibvirtd{dir: dir, socket: filepath.Join(dir, "sock", "libvirt-sock"), tcpPort: testkit.FreeTCPPort(t)}
 	for _, d := range []string{"sock", "root/run", "root/etc", "root/lib", "root/cache", "root/log"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -66,16 +66,6 @@ log_outputs = "3:file:%s/libvirtd.log"
 		p.kill()
 	})
 	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs libvirtd in the foreground as our child and waits for its socket.

@@ -10,20 +10,11 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 const receiverEngineID = "\x80\x00\x1f\x88\x04receiver"
-
-// freeUDPPort finds a port for gosnmp's TrapListener, which cannot report port 0.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 func usmParams(u User) *gosnmp.UsmSecurityParameters {
 	auth, _ := authProtocol(u.AuthProtocol)
@@ -51,7 +42,7 @@ func (r *trapReceiver) count() int {
 
 func startReceiver(t *testing.T, r *trapReceiver, params *gosnmp.GoSNMP) string {
 	t.Helper()
-	port := freeUDPPort(t)
+	port := testkit.FreeUDPPort(t)
 	tl := gosnmp.NewTrapListener()
 	tl.Params = params
 	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, _ *net.UDPAddr) {
@@ -119,7 +110,7 @@ func TestNotify(t *testing.T) {
 
 func TestNotifyReportsUnreachableInform(t *testing.T) {
 	cfg := baseConfig(t)
-	cfg.Notify = []Target{{Address: "udp:127.0.0.1:" + strconv.Itoa(freeUDPPort(t)), Version: "v3", User: "ro", Inform: true}}
+	cfg.Notify = []Target{{Address: "udp:127.0.0.1:" + strconv.Itoa(testkit.FreeUDPPort(t)), Version: "v3", User: "ro", Inform: true}}
 	e, _ := startEngine(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,17 +126,6 @@ func writeFile(t *testing.T, dir, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 func configYAML(listen, stateDir, sysName string) string {
@@ -289,7 +277,7 @@ func sysName(port int) (string, error) {
 func TestBinaryServe(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	port := freeUDPPort(t)
+	port := testkit.FreeUDPPort(t)
 	listen := fmt.Sprintf("udp:127.0.0.1:%d", port)
 	state := filepath.Join(dir, "state")
 	cfgPath := writeFile(t, dir, "vmgate.yaml", configYAML(listen, state, "before"))
@@ -323,7 +311,7 @@ func TestBinaryServe(t *testing.T) {
 	t.Run("unwritable state_dir", func(t *testing.T) {
 		d := t.TempDir()
 		f := writeFile(t, d, "file", "")
-		p := writeFile(t, d, "c.yaml", configYAML(fmt.Sprintf("udp:127.0.0.1:%d", freeUDPPort(t)), filepath.Join(f, "state"), "x"))
+		p := writeFile(t, d, "c.yaml", configYAML(fmt.Sprintf("udp:127.0.0.1:%d", testkit.FreeUDPPort(t)), filepath.Join(f, "state"), "x"))
 		r := runBinary(t, bin, "--config", p)
 		if r.code != 1 || !strings.Contains(r.stderr, "state_dir") {
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
