@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vmgate/vmgate/bench/internal/target"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
 )
@@ -25,12 +24,11 @@ type statePoller struct {
 
 func (b *bench) newStatePoller(u hosts.UUID, vmID uint32) *statePoller {
 	p := &statePoller{b: b, u: u, oid: mib.VirtualMachinesTable.ColumnOID(mib.ColVmState).Append(vmID).String()}
-	host, port, err := net.SplitHostPort(b.addr)
+	host, port, err := target.Parse(b.addr)
 	if err != nil {
 		return p
 	}
-	n, _ := strconv.Atoi(port)
-	c := &gosnmp.GoSNMP{Target: host, Port: uint16(n), Community: "public", Version: gosnmp.Version2c,
+	c := &gosnmp.GoSNMP{Target: host, Port: port, Community: "public", Version: gosnmp.Version2c,
 		Timeout: time.Second, Retries: 1, MaxOids: gosnmp.MaxOids}
 	if err := c.Connect(); err != nil {
 		return p

@@ -4,15 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vmgate/vmgate/bench/internal/target"
 	"github.com/vmgate/vmgate/mib"
 	"github.com/vmgate/vmgate/snmp"
 )
@@ -110,12 +109,11 @@ func (b *bench) walks(ctx context.Context) error {
 
 // mibServed reports whether a GETNEXT on the module's root lands inside it.
 func (b *bench) mibServed() bool {
-	host, port, err := net.SplitHostPort(b.addr)
+	host, port, err := target.Parse(b.addr)
 	if err != nil {
 		return false
 	}
-	n, _ := strconv.Atoi(port)
-	c := &gosnmp.GoSNMP{Target: host, Port: uint16(n), Community: "public", Version: gosnmp.Version2c,
+	c := &gosnmp.GoSNMP{Target: host, Port: port, Community: "public", Version: gosnmp.Version2c,
 		Timeout: 2 * time.Second, Retries: 1, MaxOids: gosnmp.MaxOids}
 	if err := c.Connect(); err != nil {
 		return false

@@ -9,13 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/bench/internal/target"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -23,7 +23,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("getlat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("target", "127.0.0.1:161", "agent `HOST:PORT` (loopback)")
+	agent := fs.String("target", "127.0.0.1:161", "agent `HOST:PORT` (loopback)")
 	community := fs.String("community", "public", "v2c community")
 	oid := fs.String("oid", ".1.3.6.1.2.1.1.3.0", "OID to GET")
 	n := fs.Int("n", 2000, "measured requests")
@@ -31,18 +31,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	host, portStr, err := net.SplitHostPort(*target)
+	host, port, err := target.Parse(*agent)
 	if err != nil {
 		fmt.Fprintln(stderr, "getlat:", err)
 		return 2
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || *n < 1 {
-		fmt.Fprintln(stderr, "getlat: bad port or -n")
+	if *n < 1 {
+		fmt.Fprintln(stderr, "getlat: bad -n")
 		return 2
 	}
 	c := &gosnmp.GoSNMP{
-		Target: host, Port: uint16(port), Community: *community, Version: gosnmp.Version2c,
+		Target: host, Port: port, Community: *community, Version: gosnmp.Version2c,
 		Timeout: 2 * time.Second, Retries: 0, MaxOids: gosnmp.MaxOids,
 	}
 	if err := c.Connect(); err != nil {

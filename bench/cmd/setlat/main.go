@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -25,6 +24,8 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vmgate/vmgate/bench/internal/target"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -78,16 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // viaSNMP alternates vmState paused/running by SET through vmgate.
 func viaSNMP(o opts) ([]time.Duration, int, error) {
-	host, portStr, err := net.SplitHostPort(o.target)
-	if err != nil {
-		return nil, 0, err
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
+	host, port, err := target.Parse(o.target)
 	if err != nil {
 		return nil, 0, err
 	}
 	c := &gosnmp.GoSNMP{
-		Target: host, Port: uint16(port), Version: gosnmp.Version3, Timeout: 30 * time.Second,
+		Target: host, Port: port, Version: gosnmp.Version3, Timeout: 30 * time.Second,
 		SecurityModel: gosnmp.UserSecurityModel, MsgFlags: gosnmp.AuthPriv, ContextName: o.context,
 		SecurityParameters: &gosnmp.UsmSecurityParameters{UserName: o.user,
 			AuthenticationProtocol: gosnmp.SHA256, AuthenticationPassphrase: o.authPass,
