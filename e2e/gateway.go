@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +54,7 @@ func Start(t testing.TB, bin string, cfg Config) *Gateway {
 		Dir:        dir,
 		ConfigPath: filepath.Join(dir, "vmgate.yaml"),
 		StateDir:   filepath.Join(dir, "state"),
-		Port:       FreeUDPPort(t),
+		Port:       testkit.FreeUDPPort(t),
 		log:        &testkit.Buffer{},
 	}
 	g.Addr = "udp:127.0.0.1:" + strconv.Itoa(g.Port)
@@ -85,7 +84,7 @@ func Start(t testing.TB, bin string, cfg Config) *Gateway {
 		if !errors.Is(err, errPortTaken) || attempt == 3 {
 			t.Fatal(err)
 		}
-		g.Port = FreeUDPPort(t)
+		g.Port = testkit.FreeUDPPort(t)
 		g.Addr = "udp:127.0.0.1:" + strconv.Itoa(g.Port)
 	}
 }
@@ -327,28 +326,6 @@ func (g *Gateway) doneChan() <-chan struct{} {
 		return c
 	}
 	return g.proc.done
-}
-
-// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func FreeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreeTCPPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Build compiles ./cmd/vmgate of the module rooted at root into dir and returns the path.

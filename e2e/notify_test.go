@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 const (
@@ -39,7 +41,7 @@ func TestNotifications(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(trapConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := FreeUDPPort(t)
+	port := testkit.FreeUDPPort(t)
 	logFile := filepath.Join(dir, "traps.log")
 	trapd := exec.Command(bin, "-f", "-C", "-c", conf, "-On", "-Lf", logFile, "udp:127.0.0.1:"+strconv.Itoa(port))
 	trapd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBS=", "HOME="+dir)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // Credentials of TestNoSecretInLogs: each string is distinctive, so finding it (or an
@@ -57,7 +59,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		Communities: []Community{sxRO, sxRW},
 		Users:       []User{sxAdmin, sxReader, sxTraps},
 		Hosts:       []Host{host},
-		ExtraListen: []string{"tcp:127.0.0.1:" + strconv.Itoa(FreeTCPPort(t))},
+		ExtraListen: []string{"tcp:127.0.0.1:" + strconv.Itoa(testkit.FreeTCPPort(t))},
 		Notify: []map[string]any{
 			{"address": sink, "version": "v2c", "community": sxTrapCommunity},
 			{"address": sink, "version": "v3", "user": sxTraps.Name, "inform": true},

@@ -8,13 +8,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // TestTransports: the same agent answers v2c and v3 over UDP/IPv4, UDP/IPv6 and TCP.
 func TestTransports(t *testing.T) {
 	cfg := baseConfig(t)
-	tcp := "tcp:127.0.0.1:" + strconv.Itoa(FreeTCPPort(t))
-	udp6 := "udp6:[::1]:" + strconv.Itoa(FreeUDPPort(t))
+	tcp := "tcp:127.0.0.1:" + strconv.Itoa(testkit.FreeTCPPort(t))
+	udp6 := "udp6:[::1]:" + strconv.Itoa(testkit.FreeUDPPort(t))
 	cfg.ExtraListen = []string{tcp, udp6}
 	g := Start(t, binary(t), cfg)
 	for _, addr := range []string{g.Addr, tcp, udp6} {
@@ -39,7 +41,7 @@ func TestTransports(t *testing.T) {
 // streams are closed.
 func TestTCPExhaustion(t *testing.T) {
 	cfg := baseConfig(t)
-	port := FreeTCPPort(t)
+	port := testkit.FreeTCPPort(t)
 	tcp := "tcp:127.0.0.1:" + strconv.Itoa(port)
 	cfg.ExtraListen = []string{tcp}
 	g := Start(t, binary(t), cfg)

@@ -11,7 +11,7 @@ func FreeUDPPort(t testing.TB) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("free port: %v", err)
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
@@ -22,7 +22,7 @@ func FreeTCPPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
