@@ -16,9 +16,10 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/vmgate/vmgate/gateway/internal/etcdwatch"
 )
 
 // ErrUnavailable is returned by Etcd's Bind when etcd cannot be reached or has no
@@ -65,11 +66,10 @@ type Etcd struct {
 	logger  *slog.Logger
 	set     settings
 
-	mu       sync.Mutex
-	spaces   map[string]*mirrorSpace
-	rev      int64         // the mirror reflects etcd up to this revision
-	advanced chan struct{} // closed and replaced when rev moves
-	pending  map[[2]string]change
+	mu      sync.Mutex
+	mirror  *etcdwatch.Mirror
+	spaces  map[string]*mirrorSpace
+	pending map[[2]string]change
 	// doubtful are Binds whose transaction failed without an answer: etcd may have
 	// applied them. unbind are those of them undone (Unbind) before the mirror learnt
 	// them: when it does, their removal is queued.
@@ -131,20 +131,26 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 	e := &Etcd{
 		cli: cli, root: cfg.Prefix + "idx/", probe: cfg.Prefix + "probe", replica: cfg.Replica,
 		timeout: cfg.Timeout, logger: logger.With("component", "registry", "etcd", eps),
-		set: newSettings(opts), advanced: make(chan struct{}), pending: map[[2]string]change{},
+		set: newSettings(opts), pending: map[[2]string]change{},
 		doubtful: map[[2]string]uint32{}, unbind: map[[2]string]uint32{},
 		kick: make(chan struct{}, 1),
 	}
+	e.mirror = etcdwatch.New(etcdwatch.Config{
+		Client: cli, Prefix: e.root, Timeout: e.timeout, Logger: e.logger, Lock: &e.mu,
+		Reset: func() { e.spaces = map[string]*mirrorSpace{} },
+		Put:   e.applyPut, Delete: e.applyDelete,
+		ReloadFailed: e.markDown, // a watch that merely ended says nothing of etcd
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
 	defer cancel()
-	if err := e.load(ctx); err != nil {
+	if err := e.mirror.Load(ctx); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("index registry: etcd %s: read %s: %w", eps, e.root, err)
 	}
 	bg, stop := context.WithCancel(context.Background())
 	e.cancel = stop
 	e.done.Add(2)
-	go func() { defer e.done.Done(); e.watch(bg) }()
+	go func() { defer e.done.Done(); e.mirror.Watch(bg) }()
 	go func() { defer e.done.Done(); e.background(bg) }()
 	return e, nil
 }
@@ -219,47 +225,6 @@ func (e *Etcd) parseKey(k string) (ns, kind, rest string, ok bool) {
 
 // Mirror.
 
-// load reads everything under root, page by page at one revision, into a fresh mirror.
-func (e *Etcd) load(ctx context.Context) error {
-	spaces := map[string]*mirrorSpace{}
-	end := clientv3.GetPrefixRangeEnd(e.root)
-	from, rev := e.root, int64(0)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(1000)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := e.cli.Get(ctx, from, opts...)
-		if err != nil {
-			return err
-		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-		}
-		for _, kv := range resp.Kvs {
-			e.applyPut(spaces, kv)
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			break
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
-	e.mu.Lock()
-	e.spaces = spaces
-	e.advance(rev)
-	e.mu.Unlock()
-	return nil
-}
-
-// advance records that the mirror reflects etcd up to rev. Called with e.mu held.
-func (e *Etcd) advance(rev int64) {
-	if rev > e.rev {
-		e.rev = rev
-		close(e.advanced)
-		e.advanced = make(chan struct{})
-	}
-}
-
 // Sync waits until the mirror reflects every write to the registry made before the
 // call (the newest record's revision), at most until ctx is done: a replica that took
 // a lock then sees every number bound under it before.
@@ -270,27 +235,9 @@ func (e *Etcd) Sync(ctx context.Context) error {
 		return fmt.Errorf("index registry: %w", err)
 	}
 	if len(resp.Kvs) > 0 {
-		e.waitRev(ctx, resp.Kvs[0].ModRevision)
+		e.mirror.Wait(ctx, resp.Kvs[0].ModRevision)
 	}
 	return ctx.Err()
-}
-
-// waitRev waits until the mirror reflects revision rev (a write of this replica), so
-// that the next call finds it there; at most until ctx is done.
-func (e *Etcd) waitRev(ctx context.Context, rev int64) {
-	for {
-		e.mu.Lock()
-		ok, ch := e.rev >= rev, e.advanced
-		e.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 func space(spaces map[string]*mirrorSpace, ns string) *mirrorSpace {
@@ -302,14 +249,15 @@ func space(spaces map[string]*mirrorSpace, ns string) *mirrorSpace {
 	return sp
 }
 
-// applyPut applies one key-value of etcd to spaces. Malformed values are skipped:
-// they are not ours to fix, and no number is handed out that their id record holds.
-func (e *Etcd) applyPut(spaces map[string]*mirrorSpace, kv *mvccpb.KeyValue) {
+// applyPut applies one key-value of etcd to the mirror. Called with e.mu held.
+// Malformed values are skipped: they are not ours to fix, and no number is handed out
+// that their id record holds.
+func (e *Etcd) applyPut(kv *mvccpb.KeyValue) {
 	ns, kind, rest, ok := e.parseKey(string(kv.Key))
 	if !ok {
 		return
 	}
-	sp := space(spaces, ns)
+	sp := space(e.spaces, ns)
 	switch kind {
 	case "last":
 		n, err := strconv.ParseUint(string(kv.Value), 10, 32)
@@ -340,12 +288,12 @@ func (e *Etcd) applyPut(spaces map[string]*mirrorSpace, kv *mvccpb.KeyValue) {
 	}
 }
 
-func (e *Etcd) applyDelete(spaces map[string]*mirrorSpace, kv *mvccpb.KeyValue) {
+func (e *Etcd) applyDelete(kv *mvccpb.KeyValue) {
 	ns, kind, rest, ok := e.parseKey(string(kv.Key))
 	if !ok {
 		return
 	}
-	sp := space(spaces, ns)
+	sp := space(e.spaces, ns)
 	switch kind {
 	case "last":
 		sp.last, sp.lastRev = 0, 0
@@ -360,47 +308,6 @@ func (sp *mirrorSpace) drop(key string) {
 			delete(sp.ids, m.id)
 		}
 		delete(sp.entries, key)
-	}
-}
-
-// watch keeps the mirror current: every event under root from the mirror's revision
-// on. A compacted revision reloads the mirror whole.
-func (e *Etcd) watch(ctx context.Context) {
-	for ctx.Err() == nil {
-		e.mu.Lock()
-		from := e.rev + 1
-		e.mu.Unlock()
-		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for resp := range e.cli.Watch(wctx, e.root, clientv3.WithPrefix(), clientv3.WithRev(from)) {
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					e.logger.Warn("index registry: watch behind a compaction; reloading", "err", err)
-					lctx, lcancel := context.WithTimeout(ctx, e.timeout)
-					if err := e.load(lctx); err != nil {
-						e.markDown(err)
-					}
-					lcancel()
-				}
-				break
-			}
-			e.mu.Lock()
-			var last int64
-			for _, ev := range resp.Events {
-				if ev.Type == clientv3.EventTypeDelete {
-					e.applyDelete(e.spaces, ev.Kv)
-				} else {
-					e.applyPut(e.spaces, ev.Kv)
-				}
-				last = max(last, ev.Kv.ModRevision)
-			}
-			e.advance(last)
-			e.mu.Unlock()
-		}
-		cancel()
-		select { // the watch ended (no leader, compaction): again in a moment
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 }
 
@@ -527,7 +434,7 @@ func (e *Etcd) allocate(ns, key string, old *mirrorEntry) uint32 {
 			return 0
 		}
 		if resp.Succeeded {
-			e.waitRev(ctx, resp.Header.Revision)
+			e.mirror.Wait(ctx, resp.Header.Revision)
 			return id
 		}
 		// Lost: another replica got the key, the number or the counter first.
@@ -541,7 +448,7 @@ func (e *Etcd) allocate(ns, key string, old *mirrorEntry) uint32 {
 					e.mu.Unlock()
 					e.wake()
 				}
-				e.waitRev(ctx, kvs[0].ModRevision)
+				e.mirror.Wait(ctx, kvs[0].ModRevision)
 				return r.ID
 			}
 			c := mirrorEntry{id: r.ID, rev: kvs[0].ModRevision}
@@ -692,7 +599,7 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 		delete(e.doubtful, [2]string{namespace, key})
 		e.mu.Unlock()
 		if resp.Succeeded {
-			e.waitRev(ctx, resp.Header.Revision)
+			e.mirror.Wait(ctx, resp.Header.Revision)
 			return nil
 		}
 		// The mirror was behind: wait for what etcd holds now, and decide again.
@@ -700,7 +607,7 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
 			rev = kvs[0].ModRevision
 		}
-		e.waitRev(ctx, rev)
+		e.mirror.Wait(ctx, rev)
 		if ctx.Err() != nil {
 			break
 		}
@@ -826,9 +733,7 @@ func (e *Etcd) background(ctx context.Context) {
 
 // probeQuorum reads a key with a quorum read; on success etcd is back.
 func (e *Etcd) probeQuorum(ctx context.Context) bool {
-	pctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	if _, err := e.cli.Get(pctx, e.probe); err != nil {
+	if !etcdwatch.Quorum(ctx, e.cli, e.probe, e.timeout) {
 		return false
 	}
 	e.mu.Lock()
@@ -883,7 +788,7 @@ func (e *Etcd) write(ctx context.Context, k [2]string, c change) bool {
 		return false
 	}
 	if resp.Succeeded {
-		e.waitRev(ctx, resp.Header.Revision)
+		e.mirror.Wait(ctx, resp.Header.Revision)
 		e.mu.Lock()
 		e.forget(k, c)
 		e.mu.Unlock()
@@ -892,7 +797,7 @@ func (e *Etcd) write(ctx context.Context, k [2]string, c change) bool {
 	// Another replica changed the record: once the mirror has that, the change is
 	// written again on it (same number) or dropped (gone, renumbered).
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
-		e.waitRev(ctx, kvs[0].ModRevision)
+		e.mirror.Wait(ctx, kvs[0].ModRevision)
 	} else {
 		e.mu.Lock()
 		e.forget(k, c)

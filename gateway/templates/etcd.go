@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/vmgate/vmgate/gateway/internal/etcdwatch"
 	"github.com/vmgate/vmgate/gateway/registry"
 )
 
@@ -64,11 +64,10 @@ type Etcd struct {
 	logger  *slog.Logger
 
 	mu       sync.Mutex
+	mirror   *etcdwatch.Mirror
 	rows     map[string]etcdRow // by file name
 	choice   choice
-	choiceAt int64         // ModRevision of current; 0 when absent
-	rev      int64         // the mirror reflects etcd up to this revision
-	advanced chan struct{} // closed and replaced when rev moves
+	choiceAt int64 // ModRevision of current; 0 when absent
 	down     bool
 
 	cancel context.CancelFunc
@@ -103,20 +102,27 @@ func OpenEtcd(cfg EtcdConfig, reg registry.Store, logger *slog.Logger) (*Etcd, e
 	e := &Etcd{
 		cli: cfg.Client, root: cfg.Prefix + "tpl/", dir: cfg.Dir, replica: cfg.Replica,
 		timeout: cfg.Timeout, reg: reg, logger: logger.With("component", "templates"),
-		rows: map[string]etcdRow{}, advanced: make(chan struct{}),
+		rows: map[string]etcdRow{},
 	}
+	e.mirror = etcdwatch.New(etcdwatch.Config{
+		Client: cfg.Client, Prefix: e.root, Timeout: e.timeout, Logger: e.logger, Lock: &e.mu,
+		Reset: func() { e.rows, e.choice, e.choiceAt = map[string]etcdRow{}, choice{}, 0 },
+		Put:   e.applyPut, Delete: e.applyDelete,
+		// A watch that ends for want of a leader marks etcd down, as a failed reload does.
+		ReloadFailed: e.markDown, WatchFailed: e.markDown,
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
 	defer cancel()
 	if err := e.importDir(ctx, cfg.StateDir); err != nil {
 		return nil, fmt.Errorf("templates: etcd: import %s: %w", cfg.Dir, err)
 	}
-	if err := e.load(ctx); err != nil {
+	if err := e.mirror.Load(ctx); err != nil {
 		return nil, fmt.Errorf("templates: etcd: read %s: %w", e.root, err)
 	}
 	bg, stop := context.WithCancel(context.Background())
 	e.cancel = stop
 	e.done.Add(2)
-	go func() { defer e.done.Done(); e.watch(bg) }()
+	go func() { defer e.done.Done(); e.mirror.Watch(bg) }()
 	go func() { defer e.done.Done(); e.probe(bg) }()
 	return e, nil
 }
@@ -125,22 +131,6 @@ func (e *Etcd) rowKey(file string) string { return e.root + "row/" + file }
 func (e *Etcd) currentKey() string        { return e.root + "current" }
 
 // Mirror.
-
-// load reads everything under root at one revision into a fresh mirror.
-func (e *Etcd) load(ctx context.Context) error {
-	resp, err := e.cli.Get(ctx, e.root, clientv3.WithPrefix())
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.rows, e.choice, e.choiceAt = map[string]etcdRow{}, choice{}, 0
-	for _, kv := range resp.Kvs {
-		e.applyPut(kv)
-	}
-	e.advance(resp.Header.Revision)
-	return nil
-}
 
 // applyPut applies one key-value of etcd to the mirror. Called with e.mu held. A row
 // that is not a domain definition is logged and skipped, as a bad file is.
@@ -180,73 +170,6 @@ func (e *Etcd) applyDelete(kv *mvccpb.KeyValue) {
 		e.choice, e.choiceAt = choice{}, 0
 	} else if file, ok := strings.CutPrefix(k, e.root+"row/"); ok {
 		delete(e.rows, file)
-	}
-}
-
-// advance records that the mirror reflects etcd up to rev. Called with e.mu held.
-func (e *Etcd) advance(rev int64) {
-	if rev > e.rev {
-		e.rev = rev
-		close(e.advanced)
-		e.advanced = make(chan struct{})
-	}
-}
-
-// waitRev waits until the mirror reflects revision rev, at most until ctx is done.
-func (e *Etcd) waitRev(ctx context.Context, rev int64) {
-	for {
-		e.mu.Lock()
-		ok, ch := e.rev >= rev, e.advanced
-		e.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// watch keeps the mirror current from its revision on; a compacted revision reloads
-// it whole. A watch that ends for want of a leader marks etcd down.
-func (e *Etcd) watch(ctx context.Context) {
-	for ctx.Err() == nil {
-		e.mu.Lock()
-		from := e.rev + 1
-		e.mu.Unlock()
-		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for resp := range e.cli.Watch(wctx, e.root, clientv3.WithPrefix(), clientv3.WithRev(from)) {
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					lctx, lcancel := context.WithTimeout(ctx, e.timeout)
-					err = e.load(lctx)
-					lcancel()
-				}
-				if err != nil && ctx.Err() == nil { // not the watch's end at Close
-					e.markDown(err)
-				}
-				break
-			}
-			e.mu.Lock()
-			var last int64
-			for _, ev := range resp.Events {
-				if ev.Type == clientv3.EventTypeDelete {
-					e.applyDelete(ev.Kv)
-				} else {
-					e.applyPut(ev.Kv)
-				}
-				last = max(last, ev.Kv.ModRevision)
-			}
-			e.advance(last)
-			e.mu.Unlock()
-		}
-		cancel()
-		select { // the watch ended (no leader, compaction): again in a moment
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 }
 
@@ -290,10 +213,7 @@ func (e *Etcd) probe(ctx context.Context) {
 		if !down {
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, e.timeout)
-		_, err := e.cli.Get(pctx, e.currentKey())
-		cancel()
-		if err != nil {
+		if !etcdwatch.Quorum(ctx, e.cli, e.currentKey(), e.timeout) {
 			continue
 		}
 		e.mu.Lock()
@@ -385,7 +305,7 @@ func (e *Etcd) commit(ctx context.Context, what string, cmps []clientv3.Cmp, ops
 		return false, fmt.Errorf("%s: %w: etcd: %w", what, ErrUnavailable, err)
 	}
 	if resp.Succeeded {
-		e.waitRev(ctx, resp.Header.Revision)
+		e.mirror.Wait(ctx, resp.Header.Revision)
 	}
 	return resp.Succeeded, nil
 }
