@@ -182,16 +182,21 @@ func (v *View) Synced(host string, inv hosts.Inventory) {
 // DomainUpdated inserts or replaces one domain of host.
 func (v *View) DomainUpdated(host string, d hosts.Domain) {
 	v.write(host, "domain update", func(w *writeTxn) error {
-		w.touch(d.UUID)
-		old, err := w.hostVM(host, d.UUID)
-		if err != nil {
-			return err
-		}
-		if err := w.putDomain(host, d, old); err != nil {
+		if err := w.updateDomain(host, d); err != nil {
 			return err
 		}
 		return w.afterDomains(host)
 	})
+}
+
+// updateDomain writes d over what host's record of it is now.
+func (w *writeTxn) updateDomain(host string, d hosts.Domain) error {
+	w.touch(d.UUID)
+	old, err := w.hostVM(host, d.UUID)
+	if err != nil {
+		return err
+	}
+	return w.putDomain(host, d, old)
 }
 
 // putDomain writes d over host's record old (nil: none) and, when the record was
@@ -315,12 +320,7 @@ func (v *View) retryPending(host string) {
 	}
 	v.write(host, "retry of domains waiting for indexes", func(w *writeTxn) error {
 		for _, d := range waiting() { // read again under the writer's lock: the latest
-			w.touch(d.UUID)
-			old, err := w.hostVM(host, d.UUID)
-			if err != nil {
-				return err
-			}
-			if err := w.putDomain(host, d, old); err != nil {
+			if err := w.updateDomain(host, d); err != nil {
 				return err
 			}
 		}
