@@ -217,9 +217,7 @@ replica: {name: %s}
 	if got := get(a, current); got != "0" {
 		t.Fatalf("virtualMachineTemplate without quorum: %q", got)
 	}
-	c.Restart(0)
-	c.Restart(1)
-	c.WaitQuorum()
+	c.Heal()
 	testkit.WaitFor(t, 120*time.Second, "a template created with quorum back", func() bool {
 		return adminSet(t, a.Addrs()[0], create...) == gosnmp.NoError
 	})

@@ -264,9 +264,7 @@ func TestReplicasRunSetOnce(t *testing.T) {
 	if names := virshNames(t, lost); len(names) != 0 {
 		t.Fatalf("without quorum the SET defined %v", names)
 	}
-	q.c.Restart(1)
-	q.c.Restart(2)
-	q.c.WaitQuorum()
+	q.c.Heal()
 	back := q.prefix + "-back"
 	testkit.WaitFor(t, 60*time.Second, "a SET with quorum back", func() bool {
 		s, err := snmpSet(t, q.b.Addrs()[0], "rw", "qemu", 0, createVM(base+2, back, mib.RowCreateAndWait)...)

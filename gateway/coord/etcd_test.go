@@ -123,9 +123,7 @@ func TestLockWithoutQuorum(t *testing.T) {
 	if _, err := a.Seen(context.Background(), "u", sha256.Sum256([]byte("m")), time.Minute); err == nil {
 		t.Fatal("recorded a message without quorum")
 	}
-	c.Restart(1)
-	c.Restart(2)
-	c.WaitQuorum()
+	c.Heal()
 	testkit.WaitFor(t, 60*time.Second, "a lock with quorum back", func() bool {
 		release, err := a.Lock(context.Background(), &snmp.Request{}, nil)
 		if err != nil {

@@ -271,9 +271,7 @@ func TestEtcdQuorum(t *testing.T) {
 		t.Errorf("no log line names etcd:\n%s", logs)
 	}
 
-	c.Restart(0)
-	c.Restart(1)
-	c.WaitQuorum()
+	c.Heal()
 	var id uint32
 	testkit.WaitFor(t, 60*time.Second, "an allocation with quorum back", func() bool {
 		id = a.Index(NSVM, "no-quorum")

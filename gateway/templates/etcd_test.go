@@ -226,9 +226,7 @@ func TestEtcdQuorum(t *testing.T) {
 		t.Errorf("no log line names etcd:\n%s", logs)
 	}
 
-	c.Restart(0)
-	c.Restart(1)
-	c.WaitQuorum()
+	c.Heal()
 	testkit.WaitFor(t, 60*time.Second, "the store available again", func() bool { return a.Available() == nil })
 	late, lateReg := openReplica(t, c, "/quorum/", "late", "", "", nil)
 	if got := names(late); got != "1:one" {

@@ -187,6 +187,21 @@ func (c *Cluster) Restart(i int) {
 	c.start(m, c.initialCluster())
 }
 
+// Heal restarts every member Kill stopped and waits until the cluster has a quorum
+// again.
+func (c *Cluster) Heal() {
+	c.t.Helper()
+	for i, m := range c.members {
+		m.mu.Lock()
+		dead := m.cmd == nil
+		m.mu.Unlock()
+		if dead {
+			c.Restart(i)
+		}
+	}
+	c.WaitQuorum()
+}
+
 // WaitQuorum waits until the cluster answers a quorum (linearizable) read.
 func (c *Cluster) WaitQuorum() {
 	c.t.Helper()
