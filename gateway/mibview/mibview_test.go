@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,13 +75,7 @@ func mibFixture(t *testing.T) (*view.View, *mib.Handler) {
 
 func vmIDOf(t *testing.T, v *view.View, name string) uint32 {
 	t.Helper()
-	for r := range v.Read().VMs("", 0) {
-		if r.Domain.Name == name {
-			return r.VMID
-		}
-	}
-	t.Fatalf("no VM %q", name)
-	return 0
+	return viewtest.FindVM(t, v.Read(), strconv.Quote(name), func(r view.VMRow) bool { return r.Domain.Name == name }).VMID
 }
 
 func mibOID(t *testing.T, name string, idx ...uint32) snmp.OID {

@@ -103,13 +103,7 @@ func vmIDOfUUID(t *testing.T, v *view.View, u hosts.UUID) uint32 {
 
 func osIndexOf(t *testing.T, v *view.View, u hosts.UUID) uint32 {
 	t.Helper()
-	for r := range v.Read().VMs("", 0) {
-		if r.Domain.UUID == u {
-			return r.OSIndex
-		}
-	}
-	t.Fatalf("no VM %s", u)
-	return 0
+	return viewtest.FindVM(t, v.Read(), u.String(), func(r view.VMRow) bool { return r.Domain.UUID == u }).OSIndex
 }
 
 // getValue GETs one instance in the merged context and returns its value.

@@ -129,3 +129,16 @@ func VMIDs(t testing.TB, s *view.Snapshot, ctx string) map[hosts.UUID]uint32 {
 	}
 	return m
 }
+
+// FindVM returns the first VM of the merged context that match accepts; none fails the
+// test, naming what was looked for.
+func FindVM(t testing.TB, s *view.Snapshot, what string, match func(view.VMRow) bool) view.VMRow {
+	t.Helper()
+	for r := range s.VMs("", 0) {
+		if match(r) {
+			return r
+		}
+	}
+	t.Fatalf("no VM %s", what)
+	return view.VMRow{}
+}
