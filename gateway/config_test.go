@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/snmp"
 )
@@ -289,23 +290,12 @@ func TestValidate(t *testing.T) {
 			c := validConfig(t)
 			tt.mutate(c)
 			err := c.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
+			if !testkit.WantErrs(t, "Validate()", err, tt.want) {
 				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil, want %q", tt.want)
 			}
 			lines := strings.Split(err.Error(), "\n")
 			if len(lines) < len(tt.want) {
 				t.Errorf("got %d problems, want at least %d:\n%v", len(lines), len(tt.want), err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error\n%v\nlacks %q", err, w)
-				}
 			}
 			for _, s := range []string{"auth-secret", "priv-secret", "public-secret", "kvm-secret", "short7!"} {
 				if strings.Contains(err.Error(), s) {

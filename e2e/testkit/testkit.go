@@ -1,7 +1,8 @@
 // Package testkit is the one set of helpers every package's tests share: waiting for a
 // condition, running a server until the test ends, free loopback ports, a buffer a test
-// reads while a server writes to it, a settable clock, and a link to a libvirt socket
-// that can freeze, be cut and be restored. It imports only the standard library, so
+// reads while a server writes to it, a settable clock, a check of an error that lists
+// every problem at once, and a link to a libvirt socket that can freeze, be cut and be
+// restored. It imports only the standard library, so
 // that the leaf packages' tests may use it too.
 package testkit
 
