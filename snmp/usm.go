@@ -107,40 +107,24 @@ func (u *usmUser) sign(dst, msg []byte) {
 	u.macs.Put(h)
 }
 
-// macLen is the length of msgAuthenticationParameters (RFC 3414, RFC 7860).
-func macLen(p gosnmp.SnmpV3AuthProtocol) int {
-	switch p {
-	case gosnmp.MD5, gosnmp.SHA:
-		return 12
-	case gosnmp.SHA224:
-		return 16
-	case gosnmp.SHA256:
-		return 24
-	case gosnmp.SHA384:
-		return 32
-	case gosnmp.SHA512:
-		return 48
-	}
-	return 0
+// authAlgs are the authentication protocols' digests: the hash of the HMAC and the
+// length of msgAuthenticationParameters, the HMAC truncated (RFC 3414, RFC 7860).
+var authAlgs = map[gosnmp.SnmpV3AuthProtocol]struct {
+	hash   func() hash.Hash
+	macLen int
+}{
+	gosnmp.MD5:    {md5.New, 12},
+	gosnmp.SHA:    {sha1.New, 12},
+	gosnmp.SHA224: {sha256.New224, 16},
+	gosnmp.SHA256: {sha256.New, 24},
+	gosnmp.SHA384: {sha512.New384, 32},
+	gosnmp.SHA512: {sha512.New, 48},
 }
 
-func hashFunc(p gosnmp.SnmpV3AuthProtocol) func() hash.Hash {
-	switch p {
-	case gosnmp.MD5:
-		return md5.New
-	case gosnmp.SHA:
-		return sha1.New
-	case gosnmp.SHA224:
-		return sha256.New224
-	case gosnmp.SHA256:
-		return sha256.New
-	case gosnmp.SHA384:
-		return sha512.New384
-	case gosnmp.SHA512:
-		return sha512.New
-	}
-	return nil
-}
+// macLen is the length of msgAuthenticationParameters; 0 for no authentication.
+func macLen(p gosnmp.SnmpV3AuthProtocol) int { return authAlgs[p].macLen }
+
+func hashFunc(p gosnmp.SnmpV3AuthProtocol) func() hash.Hash { return authAlgs[p].hash }
 
 // verifyDigest checks msgAuthenticationParameters of m against u's key: the HMAC of
 // the whole message with that field zeroed (RFC 3414 section 6.3.2, RFC 7860).
