@@ -233,3 +233,11 @@ func eventually(t *testing.T, cond func() bool) bool {
 	t.Helper()
 	return testkit.Poll(60*time.Second, cond)
 }
+
+// wrongPassphrases returns auth with a wrong authentication passphrase and priv with a
+// wrong privacy one.
+func wrongPassphrases(auth, priv User) (wrongAuth, wrongPriv User) {
+	auth.AuthPassphrase = "not-the-password"
+	priv.PrivPassphrase = "not-the-password"
+	return auth, priv
+}

@@ -60,10 +60,7 @@ func TestPeerLogFlood(t *testing.T) {
 	e.plog.now = func() time.Time { return clock }
 	id := e.EngineID()
 	ro, rw, cluster := cfg.Users[0], cfg.Users[1], cfg.Users[2]
-	wrongAuth := ro
-	wrongAuth.AuthPassphrase = "not-the-password"
-	wrongPriv := rw
-	wrongPriv.PrivPassphrase = "not-the-password"
+	wrongAuth, wrongPriv := wrongPassphrases(ro, rw)
 	const n = 300
 	tests := []struct {
 		name    string

@@ -128,10 +128,7 @@ func TestUSMReports(t *testing.T) {
 	e, addr := startEngine(t, cfg)
 	id := e.EngineID()
 	ro, rw, anon := cfg.Users[0], cfg.Users[1], cfg.Users[3]
-	wrongAuth := ro
-	wrongAuth.AuthPassphrase = "not-the-password"
-	wrongPriv := rw
-	wrongPriv.PrivPassphrase = "not-the-password"
+	wrongAuth, wrongPriv := wrongPassphrases(ro, rw)
 	ghost := User{Name: "ghost"}
 	authAnon := anon
 	authAnon.AuthProtocol, authAnon.AuthPassphrase = "SHA", authPass
@@ -324,9 +321,7 @@ func TestRejectedNeverReachHandlers(t *testing.T) {
 	root := MustOID("1.3.6.1.4.1.99999.5")
 	e.Register(root, h)
 	ro, rw := cfg.Users[0], cfg.Users[1]
-	wrongAuth, wrongPriv := ro, rw
-	wrongAuth.AuthPassphrase = "not-the-password"
-	wrongPriv.PrivPassphrase = "not-the-password"
+	wrongAuth, wrongPriv := wrongPassphrases(ro, rw)
 	now := e.engineTime()
 	id, boots := e.EngineID(), e.Boots()
 	rep := gosnmp.Reportable
