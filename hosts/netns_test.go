@@ -183,15 +183,32 @@ func transports(h *hoststest.Host, fx fixture) []hosts.Config {
 	return []hosts.Config{tlsCfg, sshCfg}
 }
 
-// runUp starts a Supervisor per config and waits until each is Up.
-func runUp(t *testing.T, cfgs []hosts.Config, sink *hoststest.Sink) {
+// upOverBoth runs a Supervisor over each transport to h serving fx, and waits until
+// each is Up.
+func upOverBoth(t *testing.T, h *hoststest.Host, fx fixture) (*hoststest.Sink, []hosts.Config) {
 	t.Helper()
+	sink := hoststest.NewSink()
+	cfgs := transports(h, fx)
 	for _, cfg := range cfgs {
 		run(t, cfg, sink)
 	}
 	for _, cfg := range cfgs {
 		waitStatus(t, sink, cfg.Name, hosts.Up)
 	}
+	return sink, cfgs
+}
+
+// waitDown waits until each host is Down, logs why (when says after what), and
+// returns the LastError of each.
+func waitDown(t *testing.T, sink *hoststest.Sink, cfgs []hosts.Config, when string) map[string]string {
+	t.Helper()
+	errs := make(map[string]string, len(cfgs))
+	for _, cfg := range cfgs {
+		down := waitStatus(t, sink, cfg.Name, hosts.Down)
+		t.Logf("%s down %s: %s", cfg.Name, when, down.LastError)
+		errs[cfg.Name] = down.LastError
+	}
+	return errs
 }
 
 // syncCounts is how many full syncs each host has reported so far.
@@ -256,20 +273,16 @@ func TestNetnsLibvirtdRestart(t *testing.T) {
 	ids := map[string]string{}
 	path := filepath.Join(t.TempDir(), "node.xml")
 	fx := writeFixture(t, path, ids, "rs-keep", "rs-gone")
-	sink := hoststest.NewSink()
-	cfgs := transports(h, fx)
-	runUp(t, cfgs, sink)
+	sink, cfgs := upOverBoth(t, h, fx)
 	for _, cfg := range cfgs {
 		checkView(t, sink, cfg.Name, fx)
 	}
 
 	h.KillLibvirtd(t)
-	for _, cfg := range cfgs {
-		down := waitStatus(t, sink, cfg.Name, hosts.Down)
-		if down.LastError == "" {
-			t.Errorf("%s: down without LastError", cfg.Name)
+	for name, lastErr := range waitDown(t, sink, cfgs, "after the kill") {
+		if lastErr == "" {
+			t.Errorf("%s: down without LastError", name)
 		}
-		t.Logf("%s down: %s", cfg.Name, down.LastError)
 	}
 	before := syncCounts(sink, cfgs)
 	fx = writeFixture(t, path, ids, "rs-keep", "rs-new")
@@ -283,18 +296,14 @@ func TestNetnsLibvirtdRestart(t *testing.T) {
 func TestNetnsLinkCut(t *testing.T) {
 	h := hoststest.StartHost(t, "vg-cut")
 	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "cut-a", "cut-b")
-	sink := hoststest.NewSink()
-	cfgs := transports(h, fx)
-	runUp(t, cfgs, sink)
+	sink, cfgs := upOverBoth(t, h, fx)
 	before := syncCounts(sink, cfgs)
 
 	h.Cut(t)
-	for _, cfg := range cfgs {
-		down := waitStatus(t, sink, cfg.Name, hosts.Down)
-		t.Logf("%s down after cut: %s", cfg.Name, down.LastError)
+	for name, lastErr := range waitDown(t, sink, cfgs, "after cut") {
 		// The cause (the watchdog's or SSH's keepalive), not only the call it interrupted.
-		if !strings.Contains(down.LastError, "keepalive") {
-			t.Errorf("%s: LastError %q does not name the keepalive", cfg.Name, down.LastError)
+		if !strings.Contains(lastErr, "keepalive") {
+			t.Errorf("%s: LastError %q does not name the keepalive", name, lastErr)
 		}
 	}
 	h.Restore(t)
@@ -308,16 +317,11 @@ func TestNetnsLinkCut(t *testing.T) {
 func TestNetnsLibvirtdHung(t *testing.T) {
 	h := hoststest.StartHost(t, "vg-hung")
 	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "hung-a", "hung-b")
-	sink := hoststest.NewSink()
-	cfgs := transports(h, fx)
-	runUp(t, cfgs, sink)
+	sink, cfgs := upOverBoth(t, h, fx)
 	before := syncCounts(sink, cfgs)
 
 	h.FreezeLibvirtd(t)
-	for _, cfg := range cfgs {
-		down := waitStatus(t, sink, cfg.Name, hosts.Down)
-		t.Logf("%s down while hung: %s", cfg.Name, down.LastError)
-	}
+	waitDown(t, sink, cfgs, "while hung")
 	// Reconnect attempts against the hung daemon must fail too, not hang: a later
 	// report comes, with the connect error instead of the watchdog's.
 	for _, cfg := range cfgs {
