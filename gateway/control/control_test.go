@@ -8,7 +8,6 @@ import (
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
-	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
 
 	"context"
@@ -34,13 +33,9 @@ type controlFixture struct {
 
 func newControlFixture(t *testing.T) *controlFixture {
 	t.Helper()
-	node := viewtest.RequireLibvirtd(t)
-	tv := viewtest.New(t)
-	tv.RealTime()
 	const host = "gw-ctl"
-	uri := "test+unix://" + node
-	tv.SetHosts([]view.HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
-	sup, _ := viewtest.RunSupervisor(t, tv, host, uri)
+	tv, sups, _ := viewtest.Live(t, host)
+	sup := sups[0]
 	testkit.WaitFor(t, 90*time.Second, host+" up", func() bool { h, ok := tv.Read().HostHealth(host); return ok && h.Status == hosts.Up })
 
 	dir := t.TempDir()

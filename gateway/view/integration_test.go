@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
-	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
 	"github.com/vmgate/vmgate/hosts"
 )
@@ -18,20 +17,11 @@ import (
 // libvirt test driver (each connection is a private fake host built from
 // testdata/node.xml, so both hosts report the same UUIDs: a real duplicate).
 func TestViewWithRealSupervisors(t *testing.T) {
-	node := viewtest.RequireLibvirtd(t)
-	tv := viewtest.New(t)
-	tv.RealTime() // real supervisors, real time
-	uri := "test+unix://" + node
 	names := []string{"gw-t1", "gw-t2"}
-	var specs []view.HostSpec
-	for _, n := range names {
-		specs = append(specs, view.HostSpec{Name: n, URI: uri, StatsInterval: time.Second})
-	}
-	tv.SetHosts(specs)
-
+	tv, list, _ := viewtest.Live(t, names...)
 	sups := map[string]*hosts.Supervisor{}
-	for _, n := range names {
-		sups[n], _ = viewtest.RunSupervisor(t, tv, n, uri)
+	for i, n := range names {
+		sups[n] = list[i]
 	}
 
 	webUUID, _ := hosts.ParseUUID("5c1f0a2e-7b3d-4e6f-9a10-000000000001")
@@ -114,13 +104,9 @@ func TestViewWithRealSupervisors(t *testing.T) {
 // show the stale rows while the host is down, then exactly the new inventory, with the
 // same vmIds for the domains that stayed.
 func TestViewReconnectReconciles(t *testing.T) {
-	node := viewtest.RequireLibvirtd(t)
-	tv := viewtest.New(t)
-	tv.RealTime()
 	const host = "gw-reconnect"
-	uri := "test+unix://" + node
-	tv.SetHosts([]view.HostSpec{{Name: host, URI: uri, StatsInterval: time.Second}})
-	sup, dialer := viewtest.RunSupervisor(t, tv, host, uri)
+	tv, sups, links := viewtest.Live(t, host)
+	sup, dialer := sups[0], links[0]
 	hostIs := func(st hosts.Status, vms int) func() bool {
 		return func() bool {
 			e, ok := tv.Read().Host(host)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/hosts/hoststest"
 )
@@ -31,6 +32,28 @@ func RequireLibvirtd(t testing.TB) string {
 		t.Fatal("viewtest: cannot locate its own directory")
 	}
 	return filepath.Join(filepath.Dir(file), "testdata", "node.xml")
+}
+
+// Live returns a view in real time of the hosts names, each served by a real
+// supervisor on its own test-driver host built from testdata/node.xml (skipped without
+// libvirtd, as RequireLibvirtd), with the supervisors and their links in the order of
+// names.
+func Live(t testing.TB, names ...string) (*View, []*hosts.Supervisor, []*testkit.Link) {
+	t.Helper()
+	uri := "test+unix://" + RequireLibvirtd(t)
+	tv := New(t)
+	tv.RealTime()
+	var specs []view.HostSpec
+	for _, n := range names {
+		specs = append(specs, view.HostSpec{Name: n, URI: uri, StatsInterval: time.Second})
+	}
+	tv.SetHosts(specs)
+	sups := make([]*hosts.Supervisor, len(names))
+	links := make([]*testkit.Link, len(names))
+	for i, n := range names {
+		sups[i], links[i] = RunSupervisor(t, tv, n, uri)
+	}
+	return tv, sups, links
 }
 
 // RunSupervisor starts a supervisor for host on uri reporting to tv, through a link
