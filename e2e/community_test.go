@@ -64,22 +64,19 @@ func TestCommunityMissing(t *testing.T) {
 		mustContain(t, r, "(noSuchName)")
 		mustContain(t, r, "Failed object: "+missing)
 	})
-	t.Run("v2c noSuchObject", func(t *testing.T) {
-		r := g.Run(t, "snmpget", V2c("public"), missing)
-		mustSucceed(t, r)
-		v := r.Vars()
-		if len(v) != 1 || !strings.HasPrefix(v[0].Value, "No Such Object") {
-			t.Fatalf("want No Such Object, got %s", r)
-		}
-	})
-	t.Run("v2c noSuchInstance", func(t *testing.T) {
-		r := g.Run(t, "snmpget", V2c("public"), ".1.3.6.1.2.1.1.3.1")
-		mustSucceed(t, r)
-		v := r.Vars()
-		if len(v) != 1 || !strings.HasPrefix(v[0].Value, "No Such Instance") {
-			t.Fatalf("want No Such Instance, got %s", r)
-		}
-	})
+	for _, tc := range []struct{ name, oid, want string }{
+		{"v2c noSuchObject", missing, "No Such Object"},
+		{"v2c noSuchInstance", ".1.3.6.1.2.1.1.3.1", "No Such Instance"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.Run(t, "snmpget", V2c("public"), tc.oid)
+			mustSucceed(t, r)
+			v := r.Vars()
+			if len(v) != 1 || !strings.HasPrefix(v[0].Value, tc.want) {
+				t.Fatalf("want %s, got %s", tc.want, r)
+			}
+		})
+	}
 	t.Run("v2c endOfMibView", func(t *testing.T) {
 		r := g.Run(t, "snmpgetnext", V2c("public"), ".1.3.6.1.6.3.99")
 		mustSucceed(t, r)
