@@ -157,6 +157,17 @@ func needQemu(t *testing.T) string {
 	return bin
 }
 
+// qemuStart is the start of a real-QEMU test: the vmgate binary (or a loud skip), the
+// MIB directories, a host name unique to the run (prefix-XXXXXXXX) and a directory for
+// the domains' disk images.
+func qemuStart(t *testing.T, prefix string) (bin, mibPath, host, dir string) {
+	t.Helper()
+	bin = needQemu(t)
+	mibPath = mibDirs(t)
+	host = prefix + "-" + randHex(t, 4)
+	return bin, mibPath, host, imageDir(t)
+}
+
 // qemuConfig is a gateway with the public community, admin, and qemu:///system as host
 // hostName (call timeout long enough for a slow libvirtd, counters every 2 s), plus more.
 func qemuConfig(hostName string, more ...Host) Config {

@@ -25,10 +25,7 @@ var (
 // merged context over v2c; then it changes the running one's state with virsh and waits
 // for vmState to follow.
 func TestQemuMIB(t *testing.T) {
-	bin := needQemu(t)
-	mibPath := mibDirs(t)
-	host := "mibchk-" + randHex(t, 4)
-	dir := imageDir(t)
+	bin, mibPath, host, dir := qemuStart(t, "mibchk")
 	running := defineVM(t, dir, host+"-run", vmSpec{Disks: 2, NICs: 1})
 	paused := defineVM(t, dir, host+"-pause", vmSpec{Disks: 1, NICs: 2})
 	off := defineVM(t, dir, host+"-off", vmSpec{Disks: 1, NICs: 1})

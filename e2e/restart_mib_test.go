@@ -66,10 +66,7 @@ func countIndexes(vms []qemuVM) int {
 // same. A domain undefined and a new one defined: the new one gets a vmId no other VM
 // ever had, and keeps it over the next restart.
 func TestQemuRestartKeepsIndexes(t *testing.T) {
-	bin := needQemu(t)
-	mibPath := mibDirs(t)
-	host := "mibrst-" + randHex(t, 4)
-	dir := imageDir(t)
+	bin, mibPath, host, dir := qemuStart(t, "mibrst")
 	a := defineVM(t, dir, host+"-a", vmSpec{Disks: 2, NICs: 2})
 	b := defineVM(t, dir, host+"-b", vmSpec{Disks: 1, NICs: 1})
 	g := Start(t, bin, qemuConfig(host))
