@@ -38,10 +38,22 @@ func newControlFixture(t *testing.T) *controlFixture {
 	sup := sups[0]
 	testkit.WaitFor(t, 90*time.Second, host+" up", func() bool { h, ok := tv.Read().HostHealth(host); return ok && h.Status == hosts.Up })
 
+	store, tmpl := oneTemplate(t, tv, "ctl.xml", "<domain type='test'><name>ctl</name><memory unit='MiB'>64</memory>"+
+		"<vcpu current='1'>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+	if err := store.SetCurrent(tmpl, 0); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(name string) (*hosts.Supervisor, bool) { return sup, name == host }
+	return &controlFixture{tv: tv, ctl: control.New(tv.View, tv.Reg, store, lookup, slog.New(slog.DiscardHandler)),
+		sup: sup, tmpl: tmpl, host: host}
+}
+
+// oneTemplate is a template store of files holding one template, xml as file, and the
+// template's index.
+func oneTemplate(t *testing.T, tv *viewtest.View, file, xml string) (*templates.Files, uint32) {
+	t.Helper()
 	dir := t.TempDir()
-	tpl := "<domain type='test'><name>ctl</name><memory unit='MiB'>64</memory>" +
-		"<vcpu current='1'>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
-	if err := os.WriteFile(filepath.Join(dir, "ctl.xml"), []byte(tpl), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(xml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	store, err := templates.OpenFiles(dir, t.TempDir(), tv.Reg, slog.New(slog.DiscardHandler))
@@ -52,12 +64,7 @@ func newControlFixture(t *testing.T) *controlFixture {
 	if len(rows) != 1 {
 		t.Fatalf("templates %+v", rows)
 	}
-	if err := store.SetCurrent(rows[0].Index, 0); err != nil {
-		t.Fatal(err)
-	}
-	lookup := func(name string) (*hosts.Supervisor, bool) { return sup, name == host }
-	return &controlFixture{tv: tv, ctl: control.New(tv.View, tv.Reg, store, lookup, slog.New(slog.DiscardHandler)),
-		sup: sup, tmpl: rows[0].Index, host: host}
+	return store, rows[0].Index
 }
 
 // TestControlOnTestDriver drives every Executor operation against a real supervisor and

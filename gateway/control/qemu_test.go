@@ -8,7 +8,6 @@ import (
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/registry"
-	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
 
@@ -85,17 +84,8 @@ func TestControlOnQEMU(t *testing.T) {
 		return ok && h.Status == hosts.Up
 	})
 
-	dir := t.TempDir()
-	tpl := "<domain type='qemu'><name>" + prefix + "</name><memory unit='MiB'>64</memory>" +
-		"<vcpu current='1'>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>"
-	if err := os.WriteFile(filepath.Join(dir, "q.xml"), []byte(tpl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	store, err := templates.OpenFiles(dir, t.TempDir(), tv.Reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := store.List()[0].Index
+	store, tmpl := oneTemplate(t, tv, "q.xml", "<domain type='qemu'><name>"+prefix+"</name><memory unit='MiB'>64</memory>"+
+		"<vcpu current='1'>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>")
 	c := control.New(tv.View, tv.Reg, store, func(n string) (*hosts.Supervisor, bool) { return sup, n == host }, slog.New(slog.DiscardHandler))
 
 	ctx := context.Background()
