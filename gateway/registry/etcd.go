@@ -79,9 +79,7 @@ type Etcd struct {
 	refused          int       // new keys refused since downLog
 	closed           bool
 
-	kick   chan struct{} // wakes the background loop: a change is pending
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	kick chan struct{} // wakes the background loop: a change is pending
 }
 
 // mirrorSpace is one namespace as etcd holds it, up to Etcd.rev.
@@ -147,11 +145,7 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 		cli.Close()
 		return nil, fmt.Errorf("index registry: etcd %s: read %s: %w", eps, e.root, err)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	e.cancel = stop
-	e.done.Add(2)
-	go func() { defer e.done.Done(); e.mirror.Watch(bg) }()
-	go func() { defer e.done.Done(); e.background(bg) }()
+	e.mirror.Start(e.background)
 	return e, nil
 }
 
@@ -249,15 +243,21 @@ func space(spaces map[string]*mirrorSpace, ns string) *mirrorSpace {
 	return sp
 }
 
+// spaceOf returns the namespace of kv's key with its mirror, the key's kind (key, last;
+// "" for a key that is not the registry's) and the rest. Called with e.mu held.
+func (e *Etcd) spaceOf(kv *mvccpb.KeyValue) (sp *mirrorSpace, ns, kind, rest string) {
+	ns, kind, rest, ok := e.parseKey(string(kv.Key))
+	if !ok {
+		return nil, "", "", ""
+	}
+	return space(e.spaces, ns), ns, kind, rest
+}
+
 // applyPut applies one key-value of etcd to the mirror. Called with e.mu held.
 // Malformed values are skipped: they are not ours to fix, and no number is handed out
 // that their id record holds.
 func (e *Etcd) applyPut(kv *mvccpb.KeyValue) {
-	ns, kind, rest, ok := e.parseKey(string(kv.Key))
-	if !ok {
-		return
-	}
-	sp := space(e.spaces, ns)
+	sp, ns, kind, rest := e.spaceOf(kv)
 	switch kind {
 	case "last":
 		n, err := strconv.ParseUint(string(kv.Value), 10, 32)
@@ -289,11 +289,7 @@ func (e *Etcd) applyPut(kv *mvccpb.KeyValue) {
 }
 
 func (e *Etcd) applyDelete(kv *mvccpb.KeyValue) {
-	ns, kind, rest, ok := e.parseKey(string(kv.Key))
-	if !ok {
-		return
-	}
-	sp := space(e.spaces, ns)
+	sp, _, kind, rest := e.spaceOf(kv)
 	switch kind {
 	case "last":
 		sp.last, sp.lastRev = 0, 0
@@ -649,8 +645,7 @@ func (e *Etcd) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	defer cancel()
 	e.flush(ctx) // while the watch runs: each write waits for the mirror to have it
-	e.cancel()
-	e.done.Wait()
+	e.mirror.Stop()
 	e.mu.Lock()
 	n := len(e.pending)
 	e.mu.Unlock()

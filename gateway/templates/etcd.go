@@ -69,9 +69,6 @@ type Etcd struct {
 	choice   choice
 	choiceAt int64 // ModRevision of current; 0 when absent
 	down     bool
-
-	cancel context.CancelFunc
-	done   sync.WaitGroup
 }
 
 type etcdRow struct {
@@ -119,11 +116,7 @@ func OpenEtcd(cfg EtcdConfig, reg registry.Store, logger *slog.Logger) (*Etcd, e
 	if err := e.mirror.Load(ctx); err != nil {
 		return nil, fmt.Errorf("templates: etcd: read %s: %w", e.root, err)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	e.cancel = stop
-	e.done.Add(2)
-	go func() { defer e.done.Done(); e.mirror.Watch(bg) }()
-	go func() { defer e.done.Done(); e.probe(bg) }()
+	e.mirror.Start(e.probe)
 	return e, nil
 }
 
@@ -412,8 +405,7 @@ func (e *Etcd) SetCurrent(vm, storage uint32) error {
 
 // Close stops the watch and the probe; the client stays open (the registry's).
 func (e *Etcd) Close() error {
-	e.cancel()
-	e.done.Wait()
+	e.mirror.Stop()
 	return nil
 }
 

@@ -42,9 +42,12 @@ type Mirror struct {
 	mu       sync.Mutex
 	rev      int64
 	advanced chan struct{} // closed and replaced when rev moves
+
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 }
 
-// New returns a mirror that has read nothing yet: Load, then Watch.
+// New returns a mirror that has read nothing yet: Load, then Start.
 func New(cfg Config) *Mirror {
 	return &Mirror{cfg: cfg, advanced: make(chan struct{})}
 }
@@ -83,9 +86,25 @@ func (m *Mirror) Load(ctx context.Context) error {
 	return nil
 }
 
-// Watch keeps the owner's state current from the mirror's revision on until ctx is
+// Start runs the watch, and the owner's loops, each in a goroutine until Stop.
+func (m *Mirror) Start(loops ...func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	for _, loop := range append([]func(context.Context){m.watch}, loops...) {
+		m.done.Add(1)
+		go func() { defer m.done.Done(); loop(ctx) }()
+	}
+}
+
+// Stop ends the watch and the loops Start began, and waits for them.
+func (m *Mirror) Stop() {
+	m.cancel()
+	m.done.Wait()
+}
+
+// watch keeps the owner's state current from the mirror's revision on until ctx is
 // done; a watch that ends (no leader, compaction) starts again in a moment.
-func (m *Mirror) Watch(ctx context.Context) {
+func (m *Mirror) watch(ctx context.Context) {
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		watch := m.cfg.Client.Watch(wctx, m.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(m.Rev()+1))
