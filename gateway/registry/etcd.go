@@ -154,6 +154,14 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 // users first.
 func (e *Etcd) Client() *clientv3.Client { return e.cli }
 
+// Degraded reports whether etcd is, as far as the store knows, unreachable or without
+// quorum: new keys get no index until the probe gets an answer.
+func (e *Etcd) Degraded() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.down
+}
+
 // etcdTLS builds the client's TLS configuration; nil for plain text.
 func etcdTLS(cfg EtcdConfig) (*tls.Config, error) {
 	https := false

@@ -54,6 +54,7 @@ const (
 	NSKernel   = "kernel"   // key: kernel NUL initrd NUL cmdline; kernelIndex
 	NSHost     = "host"     // key: configured host name; hypervisor index
 	NSTemplate = "template" // key: template file name; templateIndex
+	NSReplica  = "replica"  // key: replica name; replicaIndex (few, kept: a replica that returns keeps its row number)
 )
 
 // MaxIndex is the largest index the registry hands out (SNMP indexes are 1..2^31-1).
