@@ -142,6 +142,14 @@ const (
 	ColTemplateDiskImageIndex uint32 = 5
 	ColTemplateXmlFile        uint32 = 6
 	ColTemplateRowStatus      uint32 = 7
+
+	// replicaTable
+	ColReplicaIndex         uint32 = 1
+	ColReplicaName          uint32 = 2
+	ColReplicaAddress       uint32 = 3
+	ColReplicaRegistryState uint32 = 4
+	ColReplicaUpSince       uint32 = 5
+	ColReplicaLastHeartbeat uint32 = 6
 )
 
 // BER types of the columns, by SMI syntax.
@@ -312,6 +320,16 @@ var (
 		col("templateXmlFile", ColTemplateXmlFile, tStr, ReadCreate).limit(0, 1024),
 		col("templateRowStatus", ColTemplateRowStatus, tInt, ReadCreate),
 	)
+
+	ReplicaTable = newTable("replicaTable", "replicaEntry", Objects.Append(15),
+		[]string{"replicaIndex"},
+		col("replicaIndex", ColReplicaIndex, tU32, NotAccessible),
+		col("replicaName", ColReplicaName, tStr, ReadOnly),
+		col("replicaAddress", ColReplicaAddress, tStr, ReadOnly),
+		col("replicaRegistryState", ColReplicaRegistryState, tInt, ReadOnly),
+		col("replicaUpSince", ColReplicaUpSince, tStr, ReadOnly),
+		col("replicaLastHeartbeat", ColReplicaLastHeartbeat, tStr, ReadOnly),
+	)
 )
 
 // Tables returns every table of the module in OID order.
@@ -319,7 +337,7 @@ func Tables() []*Table {
 	return []*Table{
 		HypervisorTable, VirtualMachinesTable, MemoryTable, CpuTable, StorageTable,
 		DiskImagesTable, NetworkTable, NetworkAddressTable, HbaTable, SupportedOsTable,
-		KernelTable, VirtualMachineTemplateTable,
+		KernelTable, VirtualMachineTemplateTable, ReplicaTable,
 	}
 }
 

@@ -168,6 +168,20 @@ var osSourceLabels = map[int]string{1: "libosinfo", 2: "guestAgent", 3: "osType"
 func (o OSSource) String() string { return label(osSourceLabels, int(o), "OSSource") }
 func (o OSSource) Valid() bool    { _, ok := osSourceLabels[int(o)]; return ok }
 
+// ReplicaState is replicaRegistryState: how a replica reaches the shared registry.
+type ReplicaState int
+
+const (
+	ReplicaUp       ReplicaState = 1
+	ReplicaDegraded ReplicaState = 2
+	ReplicaUnknown  ReplicaState = 3
+)
+
+var replicaStateLabels = map[int]string{1: "up", 2: "degraded", 3: "unknown"}
+
+func (r ReplicaState) String() string { return label(replicaStateLabels, int(r), "ReplicaState") }
+func (r ReplicaState) Valid() bool    { _, ok := replicaStateLabels[int(r)]; return ok }
+
 // InetAddressType is INET-ADDRESS-MIB InetAddressType (networkAddressType).
 type InetAddressType int
 
@@ -210,5 +224,6 @@ func enumLabels() map[string]map[int]string {
 		"networkAddressSource": addrSourceLabels,
 		"osSource":             osSourceLabels,
 		"templateRowStatus":    rowStatusLabels,
+		"replicaRegistryState": replicaStateLabels,
 	}
 }

@@ -113,8 +113,14 @@ func fixture() *mibtest.View {
 		}
 		return d
 	}
+	merged := data(nil, []mib.VMRow{web1, db1, idle}, "kvm1", "kvm2")
+	merged.Replicas = []mib.ReplicaRow{ // the merged context only, as the gateway's view
+		{Index: 3, Name: "gw-b", Addresses: "udp:192.0.2.2:161"}, // never heard of: no state, no heartbeat
+		{Index: 1, Name: "gw-a", Addresses: "udp:192.0.2.1:161 udp6:[2001:db8::1]:161", State: mib.ReplicaDegraded,
+			UpSince: sync1, LastHeartbeat: sync1.Add(3 * time.Second)},
+	}
 	return mibtest.New(map[string]*mibtest.Data{
-		"":     data(nil, []mib.VMRow{web1, db1, idle}, "kvm1", "kvm2"),
+		"":     merged,
 		"kvm1": data(&kvm1, []mib.VMRow{web1, idle}, "kvm1"),
 		"kvm2": data(&kvm2, []mib.VMRow{db1}, "kvm2"),
 	})
@@ -248,6 +254,17 @@ func TestGet(t *testing.T) {
 		{"templateMemoryMb", "", oid(t, "templateMemoryMb", 1), gosnmp.Gauge32, uint32(512)},
 		{"templateRowStatus", "", oid(t, "templateRowStatus", 1), gosnmp.Integer, 1},
 
+		{"replicaName", "", oid(t, "replicaName", 1), gosnmp.OctetString, "gw-a"},
+		{"replicaAddress", "", oid(t, "replicaAddress", 1), gosnmp.OctetString, "udp:192.0.2.1:161 udp6:[2001:db8::1]:161"},
+		{"replicaRegistryState degraded", "", oid(t, "replicaRegistryState", 1), gosnmp.Integer, 2},
+		{"replicaRegistryState unset: unknown", "", oid(t, "replicaRegistryState", 3), gosnmp.Integer, 3},
+		{"replicaUpSince", "", oid(t, "replicaUpSince", 1), gosnmp.OctetString, []byte{0x07, 0xea, 11, 23, 19, 0, 5, 0}},
+		{"replicaLastHeartbeat", "", oid(t, "replicaLastHeartbeat", 1), gosnmp.OctetString, []byte{0x07, 0xea, 11, 23, 19, 0, 8, 0}},
+		{"replicaLastHeartbeat never", "", oid(t, "replicaLastHeartbeat", 3), gosnmp.OctetString, []byte{0, 0, 1, 1, 0, 0, 0, 0}},
+		{"replica that does not exist", "", oid(t, "replicaName", 2), gosnmp.NoSuchInstance, nil},
+		{"replicaIndex is an index", "", oid(t, "replicaIndex", 1), gosnmp.NoSuchObject, nil},
+		{"replicaTable in a host context", "kvm1", oid(t, "replicaName", 1), gosnmp.NoSuchInstance, nil},
+
 		{"index column: no such object", "", oid(t, "vmId", 1), gosnmp.NoSuchObject, nil},
 		{"entry: no such object", "", oid(t, "virtualMachinesEntry"), gosnmp.NoSuchObject, nil},
 		{"unknown column", "", oid(t, "virtualMachinesEntry", 99, 1), gosnmp.NoSuchObject, nil},
@@ -275,4 +292,37 @@ func equalValue(a, b any) bool {
 		return ok && string(ab) == string(bb)
 	}
 	return a == b
+}
+
+// TestReplicaChangeVarBinds: replicaChange carries the row's values, instances
+// .replicaIndex, in the order of the notification's OBJECTS.
+func TestReplicaChangeVarBinds(t *testing.T) {
+	tests := []struct {
+		name  string
+		row   mib.ReplicaRow
+		state int
+	}{
+		{"joined", mib.ReplicaRow{Index: 4, Name: "gw-c", State: mib.ReplicaUp}, 1},
+		{"left", mib.ReplicaRow{Index: 4, Name: "gw-c", State: mib.ReplicaUnknown}, 3},
+		{"no state", mib.ReplicaRow{Index: 4, Name: "gw-c"}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vbs := mib.ReplicaChangeVarBinds(tc.row)
+			if len(vbs) != len(mib.ReplicaChange.Objects) {
+				t.Fatalf("%d varbinds, want %d", len(vbs), len(mib.ReplicaChange.Objects))
+			}
+			for i, name := range mib.ReplicaChange.Objects {
+				if want := oid(t, name, 4); vbs[i].OID.Compare(want) != 0 {
+					t.Errorf("varbind %d: %v, want %v", i, vbs[i].OID, want)
+				}
+			}
+			if vbs[0].Type != gosnmp.OctetString || vbs[0].Value != "gw-c" {
+				t.Errorf("replicaName: %v %v", vbs[0].Type, vbs[0].Value)
+			}
+			if vbs[1].Type != gosnmp.Integer || vbs[1].Value != tc.state {
+				t.Errorf("replicaRegistryState: %v %v, want %d", vbs[1].Type, vbs[1].Value, tc.state)
+			}
+		})
+	}
 }

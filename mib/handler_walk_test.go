@@ -46,7 +46,8 @@ func TestWalk(t *testing.T) {
 	rows := map[string]map[string]int{ // context -> table -> rows
 		"": {"hypervisorTable": 2, "virtualMachinesTable": 3, "memoryTable": 3, "cpuTable": 4,
 			"storageTable": 3, "diskImagesTable": 2, "networkTable": 2, "networkAddressTable": 2,
-			"hbaTable": 2, "supportedOsTable": 2, "kernelTable": 1, "virtualMachineTemplateTable": 1},
+			"hbaTable": 2, "supportedOsTable": 2, "kernelTable": 1, "virtualMachineTemplateTable": 1,
+			"replicaTable": 2},
 		"kvm1": {"hypervisorTable": 2, "virtualMachinesTable": 2, "memoryTable": 2, "cpuTable": 3,
 			"storageTable": 2, "diskImagesTable": 1, "networkTable": 1, "networkAddressTable": 2,
 			"hbaTable": 2, "supportedOsTable": 2, "kernelTable": 1, "virtualMachineTemplateTable": 1},
@@ -151,7 +152,11 @@ func TestNext(t *testing.T) {
 		{"empty tables skipped", "kvm2", oid(t, "networkAddressTable"), oid(t, "osName", 2)},
 		{"to the template scalars", "", oid(t, "kernelCmdline", 1), oid(t, "virtualMachineTemplate", 0)},
 		{"last table to the last scalar", "", oid(t, "templateRowStatus", 1), oid(t, "storageIndexNext", 0)},
-		{"last instance", "", oid(t, "storageIndexNext", 0), nil},
+		{"storageIndexNext to the replicas", "", oid(t, "storageIndexNext", 0), oid(t, "replicaName", 1)},
+		{"replica rows in index order", "", oid(t, "replicaName", 1), oid(t, "replicaName", 3)},
+		{"replica column to column", "", oid(t, "replicaName", 3), oid(t, "replicaAddress", 1)},
+		{"last instance", "", oid(t, "replicaLastHeartbeat", 3), nil},
+		{"host context: no replicas", "kvm1", oid(t, "storageIndexNext", 0), nil},
 		{"after the module", "", mib.Root.Append(4), nil},
 		{"unknown context", "nosuch", snmp.OID{1}, nil},
 	}

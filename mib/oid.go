@@ -104,6 +104,11 @@ var (
 	// objects are instances .hypervisorIndex.
 	HostConnectionChange = &Notification{"hostConnectionChange", Notifications.Append(2),
 		[]string{"hypervisorName", "hypervisorConnState", "hypervisorLastError"}}
+	// ReplicaChange is sent when a replica joins or leaves the cluster; objects are
+	// instances .replicaIndex (see ReplicaChangeVarBinds: a replica that left has no
+	// row any more).
+	ReplicaChange = &Notification{"replicaChange", Notifications.Append(3),
+		[]string{"replicaName", "replicaRegistryState"}}
 )
 
 // Lookup returns the OID of a named node of the module (object, table, entry, column,
@@ -135,7 +140,7 @@ func nodes() map[string]snmp.OID {
 	for _, s := range Scalars() {
 		m[s.Name] = s.OID
 	}
-	for _, n := range []*Notification{VmStateChange, HostConnectionChange} {
+	for _, n := range []*Notification{VmStateChange, HostConnectionChange, ReplicaChange} {
 		m[n.Name] = n.OID
 	}
 	for _, t := range Tables() {
@@ -156,5 +161,5 @@ var groupNames = [...]string{
 	"vmMonitorGroup", "vmHypervisorGroup", "vmTableGroup", "vmMemoryGroup",
 	"vmCpuGroup", "vmStorageGroup", "vmDiskImageGroup", "vmNetworkGroup",
 	"vmNetworkAddressGroup", "vmHbaGroup", "vmOsGroup", "vmKernelGroup",
-	"vmTemplateGroup", "vmNotificationGroup",
+	"vmTemplateGroup", "vmNotificationGroup", "vmReplicaGroup", "vmReplicaNotificationGroup",
 }

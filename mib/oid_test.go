@@ -301,12 +301,17 @@ func mapsEqual(a, b map[int]string) bool {
 
 // TestNotificationObjects checks the Go lists against the MIB's OBJECTS clauses.
 func TestNotificationObjects(t *testing.T) {
-	out := snmptranslate(t, "-Td", ModuleName+"::vmStateChange", ModuleName+"::hostConnectionChange")
+	notes := []*Notification{VmStateChange, HostConnectionChange, ReplicaChange}
+	args := []string{"-Td"}
+	for _, n := range notes {
+		args = append(args, ModuleName+"::"+n.Name)
+	}
+	out := snmptranslate(t, args...)
 	objects := regexp.MustCompile(`(?s)OBJECTS\s*\{([^}]*)\}`).FindAllStringSubmatch(out, -1)
-	if len(objects) != 2 {
+	if len(objects) != len(notes) {
 		t.Fatalf("found %d OBJECTS clauses in:\n%s", len(objects), out)
 	}
-	for i, n := range []*Notification{VmStateChange, HostConnectionChange} {
+	for i, n := range notes {
 		var got []string
 		for _, f := range strings.Split(objects[i][1], ",") {
 			got = append(got, strings.TrimSpace(f))

@@ -51,6 +51,7 @@ func nodesOf() []node {
 			n := s.StorageIndexNext()
 			return value{gosnmp.Gauge32, n, n != 0}
 		}),
+		replicaTable(),
 	}
 }
 

@@ -45,6 +45,7 @@ type Snapshot interface {
 	OS(from uint32) (OSRow, bool)
 	Kernel(from uint32) (KernelRow, bool)
 	Template(from uint32) (TemplateRow, bool)
+	Replica(from uint32) (ReplicaRow, bool) // the merged context only; none with one gateway
 }
 
 // HypervisorRow is a row of hypervisorTable.
@@ -209,4 +210,15 @@ type TemplateRow struct {
 	DiskImageIndex uint32
 	XMLFile        string
 	Status         RowStatus
+}
+
+// ReplicaRow is a row of replicaTable: a gateway serving the same cluster through the
+// shared registry (etcd), as registered under its lease.
+type ReplicaRow struct {
+	Index         uint32
+	Name          string // replica.name
+	Addresses     string // its SNMP engine's bound addresses, transport:address:port, space-separated
+	State         ReplicaState
+	UpSince       time.Time
+	LastHeartbeat time.Time
 }

@@ -2,7 +2,9 @@ package mibview
 
 import (
 	"cmp"
+	"strings"
 
+	"github.com/vmgate/vmgate/gateway/cluster"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view"
@@ -22,16 +24,33 @@ type Adapter struct {
 	view *view.View
 	reg  registry.Store
 	tpl  templates.Store // nil: no templates
+	reps Replicas        // nil: one gateway, no replicaTable rows
 
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
 }
 
 var _ mib.View = (*Adapter)(nil)
 
+// Replicas lists the replicas of the cluster (cluster.Cluster), by replicaIndex.
+type Replicas interface {
+	Members() []cluster.Member
+}
+
+// Option configures an Adapter.
+type Option func(*Adapter)
+
+// WithReplicas gives replicaTable its rows (the merged context only); without it the
+// table is empty.
+func WithReplicas(r Replicas) Option { return func(m *Adapter) { m.reps = r } }
+
 // New returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil) gives the
 // template rows and the current templates.
-func New(v *view.View, reg registry.Store, tpl templates.Store) *Adapter {
-	return &Adapter{view: v, reg: reg, tpl: tpl}
+func New(v *view.View, reg registry.Store, tpl templates.Store, opts ...Option) *Adapter {
+	m := &Adapter{view: v, reg: reg, tpl: tpl}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
 // Snapshot implements mib.View: one read of the view.
@@ -50,6 +69,8 @@ type mibSnap struct {
 	tpls       []templates.Template
 	choiceOnce sync.Once
 	choice     [2]uint32
+	repOnce    sync.Once
+	reps       []cluster.Member
 	confHost   *view.HostEntry // the host confDirVal is of
 	confDirVal string
 }
@@ -451,4 +472,31 @@ func (ms *mibSnap) Template(from uint32) (mib.TemplateRow, bool) {
 	t := &ms.tpls[i]
 	return mib.TemplateRow{Index: t.Index, Name: t.Name, MemoryMiB: t.MemoryMb, VCPUs: t.VCPUs,
 		DiskImageIndex: t.Image, XMLFile: t.Path(ms.m.tpl.Dir()), Status: mib.RowActive}, true
+}
+
+// Replica implements mib.Snapshot: the cluster's replicas, read once per snapshot, in
+// the merged context only.
+func (ms *mibSnap) Replica(from uint32) (mib.ReplicaRow, bool) {
+	if ms.ctx != "" || ms.m.reps == nil {
+		return mib.ReplicaRow{}, false
+	}
+	ms.repOnce.Do(func() { ms.reps = ms.m.reps.Members() })
+	i, _ := slices.BinarySearchFunc(ms.reps, from, func(m cluster.Member, f uint32) int { return cmp.Compare(m.Index, f) })
+	if i == len(ms.reps) {
+		return mib.ReplicaRow{}, false
+	}
+	return ReplicaRow(ms.reps[i]), true
+}
+
+// ReplicaRow is a replica's row of replicaTable (and the objects of replicaChange).
+func ReplicaRow(m cluster.Member) mib.ReplicaRow {
+	state := mib.ReplicaUnknown
+	switch m.State {
+	case cluster.Up:
+		state = mib.ReplicaUp
+	case cluster.Degraded:
+		state = mib.ReplicaDegraded
+	}
+	return mib.ReplicaRow{Index: m.Index, Name: m.Name, Addresses: strings.Join(m.Addresses, " "), State: state,
+		UpSince: m.UpSince, LastHeartbeat: m.Heartbeat}
 }

@@ -24,6 +24,7 @@ type Data struct {
 	OSes        []mib.OSRow
 	Kernels     []mib.KernelRow
 	Templates   []mib.TemplateRow
+	Replicas    []mib.ReplicaRow
 
 	IndexNext                 uint32
 	StorageIndexNext          uint32
@@ -63,6 +64,7 @@ func (v *View) Set(name string, d *Data) {
 	sortBy(c.OSes, func(r mib.OSRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Kernels, func(r mib.KernelRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Templates, func(r mib.TemplateRow) [3]uint32 { return [3]uint32{r.Index} })
+	sortBy(c.Replicas, func(r mib.ReplicaRow) [3]uint32 { return [3]uint32{r.Index} })
 	v.mu.Lock()
 	v.ctxs[name] = &c
 	v.mu.Unlock()
@@ -173,4 +175,8 @@ func seek[R any](rows []R, k func(R) [3]uint32, from [3]uint32) (R, bool) {
 		return zero, false
 	}
 	return rows[i], true
+}
+
+func (s snapshot) Replica(from uint32) (mib.ReplicaRow, bool) {
+	return seek(s.d.Replicas, func(r mib.ReplicaRow) [3]uint32 { return [3]uint32{r.Index} }, [3]uint32{from})
 }
