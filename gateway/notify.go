@@ -24,6 +24,8 @@ const notifyTimeout = 30 * time.Second
 // after a libvirt lifecycle event, hostConnectionChange when a hypervisor connection
 // goes up or down. Their objects are read through the MIB handler in the merged
 // context, so a notification carries what a GET would return just after the change.
+// It also sends replicaChange when another replica joins or leaves; that one carries
+// the replica's record (a replica that left has no row to read).
 type notifier struct {
 	engine  *snmp.Engine
 	h       snmp.Handler
@@ -31,12 +33,13 @@ type notifier struct {
 	targets func() int // configured notification targets
 	log     *slog.Logger
 	ch      chan view.Change
+	reps    chan mib.ReplicaRow              // replicaChange
 	objects map[*mib.Notification][]snmp.OID // each notification's object columns
 }
 
 func newNotifier(engine *snmp.Engine, h snmp.Handler, v *view.View, targets func() int, log *slog.Logger) *notifier {
 	n := &notifier{engine: engine, h: h, view: v, targets: targets, log: log, ch: make(chan view.Change, notifyQueue),
-		objects: map[*mib.Notification][]snmp.OID{}}
+		reps: make(chan mib.ReplicaRow, notifyQueue), objects: map[*mib.Notification][]snmp.OID{}}
 	for _, note := range []*mib.Notification{mib.VmStateChange, mib.HostConnectionChange} {
 		for _, name := range note.Objects {
 			oid, ok := mib.Lookup(name)
@@ -62,6 +65,18 @@ func (n *notifier) queue(c view.Change) {
 	}
 }
 
+// queueReplica is the cluster's OnChange function: it never blocks.
+func (n *notifier) queueReplica(r mib.ReplicaRow) {
+	if n.targets() == 0 {
+		return
+	}
+	select {
+	case n.reps <- r:
+	default:
+		n.log.Warn("notification dropped: queue full", "replica", r.Name)
+	}
+}
+
 // run sends queued notifications, in order, until ctx is done.
 func (n *notifier) run(ctx context.Context) {
 	for {
@@ -70,6 +85,8 @@ func (n *notifier) run(ctx context.Context) {
 			return
 		case c := <-n.ch:
 			n.send(ctx, c)
+		case r := <-n.reps:
+			n.notify(ctx, mib.ReplicaChange, mib.ReplicaChangeVarBinds(r))
 		}
 	}
 }
@@ -92,6 +109,10 @@ func (n *notifier) send(ctx context.Context, c view.Change) {
 		}
 		vbs = append(vbs, vb)
 	}
+	n.notify(ctx, note, vbs)
+}
+
+func (n *notifier) notify(ctx context.Context, note *mib.Notification, vbs []snmp.VarBind) {
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
 	_ = n.engine.Notify(ctx, note.OID, vbs) // failures are logged per target by the engine

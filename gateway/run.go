@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/vmgate/vmgate/gateway/cluster"
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/coord"
 	"github.com/vmgate/vmgate/gateway/mibview"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -33,7 +35,8 @@ type Options struct {
 	ConfigPath string
 	Reload     <-chan os.Signal
 
-	coordOpts []coord.Option // tests shorten the lock lease
+	coordOpts   []coord.Option   // tests shorten the lock lease
+	clusterOpts []cluster.Option // and the replica record's
 }
 
 // Gateway is the running composition: the SNMP engine, the merged view with its index
@@ -43,8 +46,9 @@ type Gateway struct {
 	opts   Options
 	engine *snmp.Engine
 	reg    registry.Store
-	coord  *coord.Etcd  // nil unless the registry is in etcd
-	mib    *mib.Handler // the VIRTUAL-MACHINES-MIB, for the coordinator's Scope
+	coord  *coord.Etcd      // nil unless the registry is in etcd
+	reps   *cluster.Cluster // nil unless the registry is in etcd
+	mib    *mib.Handler     // the VIRTUAL-MACHINES-MIB, for the coordinator's Scope
 	view   *view.View
 	tpl    templates.Store // templates.dir and the current templates
 	hosts  *hostSet
@@ -85,6 +89,7 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 		snmp.WithSysObjectID(mib.AgentOID)}
 	if etcd, ok := reg.(*registry.Etcd); ok {
 		g.coord = newCoordinator(g, etcd)
+		g.reps = newCluster(g, etcd)
 		engineOpts = append(engineOpts, snmp.WithSetCoordinator(g.coord))
 	}
 	engine, err := snmp.New(cfg.SNMP, engineOpts...)
@@ -177,6 +182,35 @@ func newCoordinator(g *Gateway, reg *registry.Etcd) *coord.Etcd {
 	}, g.logger.With("component", "coord"), g.opts.coordOpts...)
 }
 
+// newCluster returns this replica's membership: its record, renewed while it runs,
+// and the list of every replica for replicaTable and replicaChange.
+func newCluster(g *Gateway, reg *registry.Etcd) *cluster.Cluster {
+	cfg := g.cfg
+	return cluster.New(cluster.Config{
+		Client: reg.Client(), Prefix: cfg.Registry.Prefix, Replica: cfg.Replica.Name, Timeout: cfg.Registry.Timeout,
+		Addresses: g.listenAddrs,
+		Index:     func() uint32 { return reg.Index(registry.NSReplica, cfg.Replica.Name) },
+		Degraded:  reg.Degraded,
+		OnChange: func(m cluster.Member, _ bool) {
+			g.notes.queueReplica(mibview.ReplicaRow(m))
+		},
+	}, g.logger.With("component", "cluster"), g.opts.clusterOpts...)
+}
+
+// listenAddrs returns the engine's addresses as transport:address:port; the configured
+// ones until it is bound.
+func (g *Gateway) listenAddrs() []string {
+	addrs := g.engine.Addrs()
+	if len(addrs) == 0 {
+		return slices.Clone(g.Config().SNMP.Listen)
+	}
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.Network() + ":" + a.String()
+	}
+	return out
+}
+
 // registerMIB registers the VIRTUAL-MACHINES-MIB on g's engine: the tables read the
 // view, the registry and the template store; SETs reach the hosts' supervisors
 // through the executor.
@@ -186,7 +220,11 @@ func registerMIB(g *Gateway) {
 		copts = append(copts, control.WithTouch(g.coord.Touched))
 	}
 	exec := control.New(g.view, g.reg, g.tpl, g.Host, g.logger.With("component", "control"), copts...)
-	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl), mib.WithLogger(g.logger.With("component", "mib")),
+	var vopts []mibview.Option
+	if g.reps != nil {
+		vopts = append(vopts, mibview.WithReplicas(g.reps))
+	}
+	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl, vopts...), mib.WithLogger(g.logger.With("component", "mib")),
 		mib.WithController(exec))
 	g.engine.Register(mib.Root, h)
 	g.mib = h
@@ -198,15 +236,20 @@ func registerMIB(g *Gateway) {
 // engine. Host supervisors never fail the gateway: a host down is a health state.
 func (g *Gateway) Run(ctx context.Context) error {
 	g.logConfig(g.Config())
-	grp, ctx := errgroup.WithContext(ctx)
-	cfg := g.Config()
-	g.view.SetHosts(view.HostSpecs(cfg.Hosts))
-	g.hosts.apply(ctx, grp, cfg.Hosts)
-	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
-	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
-	grp.Go(func() error { g.notes.run(ctx); return nil })
-	err := grp.Wait()
-	g.hosts.stopAll()
+	var err error
+	if g.reps != nil {
+		if err = g.reps.Start(ctx); err != nil {
+			err = fmt.Errorf("replica list: etcd: %w", err)
+		}
+	}
+	if err == nil {
+		err = g.serve(ctx)
+	}
+	if g.reps != nil { // before the registry: it shares the registry's etcd client
+		if cerr := g.reps.Close(); cerr != nil {
+			g.logger.Warn("replica record not removed: it expires with its lease", "err", cerr)
+		}
+	}
 	if g.coord != nil { // before the registry: it shares the registry's etcd client
 		if cerr := g.coord.Close(); cerr != nil {
 			g.logger.Warn("set locks not released: they expire with their lease", "err", cerr)
@@ -219,6 +262,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
+	return err
+}
+
+// serve runs the hosts' supervisors, the SNMP engine, the reloads and the
+// notifications until ctx is done or one fails.
+func (g *Gateway) serve(ctx context.Context) error {
+	grp, ctx := errgroup.WithContext(ctx)
+	cfg := g.Config()
+	g.view.SetHosts(view.HostSpecs(cfg.Hosts))
+	g.hosts.apply(ctx, grp, cfg.Hosts)
+	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
+	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
+	grp.Go(func() error { g.notes.run(ctx); return nil })
+	if g.reps != nil {
+		grp.Go(func() error { // the record shows the bound addresses from now on
+			select {
+			case <-g.engine.Ready():
+				g.reps.Renew(ctx)
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}
+	err := grp.Wait()
+	g.hosts.stopAll()
 	return err
 }
 

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
+	"github.com/vmgate/vmgate/gateway/cluster"
 	"github.com/vmgate/vmgate/gateway/registry/etcdtest"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
 	"github.com/vmgate/vmgate/hosts"
@@ -223,4 +226,96 @@ replica: {name: %s}
 	})
 	name5 := tplT.Instance(mib.ColDomainTemplateName, 5).String()
 	testkit.WaitFor(t, 30*time.Second, "B lists it", func() bool { return get(b, name5) == "web2" })
+}
+
+// replicaRows walks replicaName and replicaRegistryState through g (v2c, merged
+// context): name -> state per replicaIndex, as "name/state".
+func replicaRows(t *testing.T, g *Gateway, community string) map[uint32]string {
+	t.Helper()
+	ua := g.Addrs()[0].(*net.UDPAddr)
+	c := &gosnmp.GoSNMP{Target: ua.IP.String(), Port: uint16(ua.Port), Transport: "udp", Version: gosnmp.Version2c,
+		Community: community, Timeout: 500 * time.Millisecond, Retries: 1, MaxRepetitions: 10}
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Conn.Close()
+	rows := map[uint32]string{}
+	for _, col := range []uint32{mib.ColReplicaName, mib.ColReplicaRegistryState} {
+		colOID := mib.ReplicaTable.ColumnOID(col)
+		pdus, err := c.BulkWalkAll(colOID.String())
+		if err != nil {
+			return nil // polled again
+		}
+		for _, p := range pdus {
+			var idx uint32
+			if _, err := fmt.Sscanf(strings.TrimPrefix(p.Name, colOID.String()+"."), "%d", &idx); err != nil {
+				t.Fatalf("replicaTable instance %s: %v", p.Name, err)
+			}
+			switch v := p.Value.(type) {
+			case []byte:
+				rows[idx] += string(v)
+			case int:
+				rows[idx] += "/" + mib.ReplicaState(v).String()
+			}
+		}
+	}
+	return rows
+}
+
+// TestReplicaTable: two replicas on one etcd registry list each other in replicaTable,
+// with the same replicaIndex; a replica that stops leaves the other's table.
+func TestReplicaTable(t *testing.T) {
+	c := etcdtest.Start(t)
+	dir := t.TempDir()
+	conf := func(replica string) *Config {
+		y := gatewayYAML(t, filepath.Join(dir, replica), "sim", "public-rep", "[]")
+		y += fmt.Sprintf("registry: {backend: etcd, endpoints: [%s], prefix: /replica-table/, timeout: 5s}\nreplica: {name: %s}\n",
+			strings.Join(c.Endpoints(), ", "), replica)
+		return mustParse(t, y)
+	}
+	opts := Options{Version: "test", clusterOpts: []cluster.Option{cluster.WithTTL(2 * time.Second)}}
+	a, _ := startGateway(t, conf("gw-a"), opts)
+
+	logs := &testkit.Buffer{}
+	b, err := New(conf("gw-b"), slog.New(slog.NewTextHandler(logs, nil)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Run(ctx) }()
+	<-b.Engine().Ready()
+
+	var rows map[uint32]string
+	testkit.WaitFor(t, 30*time.Second, "both replicas list both", func() bool {
+		rows = replicaRows(t, a, "public-rep")
+		return len(rows) == 2 && maps.Equal(rows, replicaRows(t, b, "public-rep"))
+	})
+	if !slices.Equal(slices.Sorted(maps.Values(rows)), []string{"gw-a/up", "gw-b/up"}) {
+		t.Fatalf("replicaTable: %v", rows)
+	}
+	addr := mib.ReplicaTable.ColumnOID(mib.ColReplicaAddress).Append(indexOf(rows, "gw-b/up")).String()
+	testkit.WaitFor(t, 30*time.Second, "gw-b's replicaAddress through gw-a: its bound address", func() bool {
+		got, err := snmpGet(t, a.Addrs()[0], "public-rep", "", addr)
+		return err == nil && got == "udp:"+b.Addrs()[0].String()
+	})
+
+	stopB()
+	if err := <-bDone; err != nil {
+		t.Fatalf("gw-b: %v\n%s", err, logs)
+	}
+	testkit.WaitFor(t, 30*time.Second, "gw-b gone from gw-a's table", func() bool {
+		rows := replicaRows(t, a, "public-rep")
+		return len(rows) == 1 && rows[indexOf(rows, "gw-a/up")] == "gw-a/up"
+	})
+}
+
+func indexOf(rows map[uint32]string, v string) uint32 {
+	for k, r := range rows {
+		if r == v {
+			return k
+		}
+	}
+	return 0
 }
