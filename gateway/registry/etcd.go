@@ -70,14 +70,14 @@ type Etcd struct {
 	mirror  *etcdwatch.Mirror
 	spaces  map[string]*mirrorSpace
 	pending map[[2]string]change
-	// doubtful are Binds whose transaction failed without an answer: etcd may have
-	// applied them. unbind are those of them undone (Unbind) before the mirror learnt
-	// them: when it does, their removal is queued.
-	doubtful, unbind map[[2]string]uint32
-	down             bool
-	downLog          time.Time // last "still unreachable" line
-	refused          int       // new keys refused since downLog
-	closed           bool
+	// unbind are Binds whose transaction failed without an answer: the caller was
+	// told they failed, but etcd may apply them once it can. If the mirror learns of
+	// one before the key is bound or allocated again, its removal is queued.
+	unbind  map[[2]string]uint32
+	down    bool
+	downLog time.Time // last "still unreachable" line
+	refused int       // new keys refused since downLog
+	closed  bool
 
 	kick chan struct{} // wakes the background loop: a change is pending
 }
@@ -130,8 +130,8 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 		cli: cli, root: cfg.Prefix + "idx/", probe: cfg.Prefix + "probe", replica: cfg.Replica,
 		timeout: cfg.Timeout, logger: logger.With("component", "registry", "etcd", eps),
 		set: newSettings(opts), pending: map[[2]string]change{},
-		doubtful: map[[2]string]uint32{}, unbind: map[[2]string]uint32{},
-		kick: make(chan struct{}, 1),
+		unbind: map[[2]string]uint32{},
+		kick:   make(chan struct{}, 1),
 	}
 	e.mirror = etcdwatch.New(etcdwatch.Config{
 		Client: cli, Prefix: e.root, Timeout: e.timeout, Logger: e.logger, Lock: &e.mu,
@@ -287,8 +287,8 @@ func (e *Etcd) applyPut(kv *mvccpb.KeyValue) {
 		sp.entries[rest] = &mirrorEntry{id: r.ID, released: r.Released, rev: kv.ModRevision}
 		sp.ids[r.ID] = rest
 		if id, ok := e.unbind[[2]string{ns, rest}]; ok && id == r.ID {
-			// A Bind this replica undid while etcd had not answered it: etcd applied it
-			// after all, so it is removed now (the background loop writes it).
+			// A Bind that failed here without an answer: etcd applied it after all, so it
+			// is removed now (the background loop writes it).
 			delete(e.unbind, [2]string{ns, rest})
 			e.pending[[2]string{ns, rest}] = change{id: id, remove: true}
 			e.wake()
@@ -438,6 +438,9 @@ func (e *Etcd) allocate(ns, key string, old *mirrorEntry) uint32 {
 			return 0
 		}
 		if resp.Succeeded {
+			e.mu.Lock()
+			delete(e.unbind, [2]string{ns, key}) // the key has its number now: keep it
+			e.mu.Unlock()
 			e.mirror.Wait(ctx, resp.Header.Revision)
 			return id
 		}
@@ -595,12 +598,12 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 		if err != nil {
 			e.markDown(err)
 			e.mu.Lock()
-			e.doubtful[[2]string{namespace, key}] = id // etcd may apply it once it can
+			e.unbind[[2]string{namespace, key}] = id // etcd may apply it once it can
 			e.mu.Unlock()
 			return fmt.Errorf("bind %s %q to %d: %w: %w", namespace, key, id, ErrUnavailable, err)
 		}
 		e.mu.Lock()
-		delete(e.doubtful, [2]string{namespace, key})
+		delete(e.unbind, [2]string{namespace, key})
 		e.mu.Unlock()
 		if resp.Succeeded {
 			e.mirror.Wait(ctx, resp.Header.Revision)
@@ -625,10 +628,6 @@ func (e *Etcd) Unbind(namespace, key string) {
 	e.mu.Lock()
 	m, _, ok := e.entry(namespace, key)
 	if !ok {
-		if id, maybe := e.doubtful[[2]string{namespace, key}]; maybe {
-			e.unbind[[2]string{namespace, key}] = id // undone once the mirror sees it
-			delete(e.doubtful, [2]string{namespace, key})
-		}
 		e.mu.Unlock()
 		return
 	}
