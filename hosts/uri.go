@@ -80,6 +80,11 @@ func ParseURI(s string) (URI, error) {
 		return u, fmt.Errorf("uri: not a URI: %w", err)
 	}
 	u.shown = redactURI(pu)
+	if _, rest, ok := strings.Cut(s, "://"); ok && pu.User == nil && strings.Contains(rest, "@") {
+		// An '@' Go did not take for the end of a user part (a password with a '/' in
+		// it): what precedes it may be a secret, so messages do not quote the URI.
+		u.shown = pu.Scheme + "://" + redacted
+	}
 	if pu.Opaque != "" || pu.Scheme == "" {
 		// Without a scheme Go reads it all as a path: no part can be told to be a secret.
 		return u, errors.New("uri: not of the form driver[+transport]://[user@][host][:port]/path")
