@@ -8,6 +8,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/mib/mibtest"
 	"github.com/vmgate/vmgate/snmp"
 )
 
@@ -60,7 +61,7 @@ func FuzzHandler(f *testing.F) {
 		case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
 			t.Fatalf("Next(%v) = exception %v", oid, next.Type)
 		}
-		if got := h.Get(context.Background(), r, next.OID); got.Type != next.Type || !equalValue(got.Value, next.Value) {
+		if got := h.Get(context.Background(), r, next.OID); got.Type != next.Type || !mibtest.SameValue(got.Value, next.Value) {
 			t.Fatalf("Next(%v) = %v %v, Get = %v %v", oid, next.Type, next.Value, got.Type, got.Value)
 		}
 	})

@@ -279,19 +279,11 @@ func TestGet(t *testing.T) {
 			if vb.OID.Compare(tc.oid) != 0 {
 				t.Errorf("OID %v, want %v", vb.OID, tc.oid)
 			}
-			if vb.Type != tc.typ || !equalValue(vb.Value, tc.val) {
+			if vb.Type != tc.typ || !mibtest.SameValue(vb.Value, tc.val) {
 				t.Errorf("got %v %#v, want %v %#v", vb.Type, vb.Value, tc.typ, tc.val)
 			}
 		})
 	}
-}
-
-func equalValue(a, b any) bool {
-	if ab, ok := a.([]byte); ok {
-		bb, ok := b.([]byte)
-		return ok && string(ab) == string(bb)
-	}
-	return a == b
 }
 
 // TestReplicaChangeVarBinds: replicaChange carries the row's values, instances

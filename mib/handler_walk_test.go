@@ -64,7 +64,7 @@ func TestWalk(t *testing.T) {
 			for _, vb := range vbs {
 				walked[vb.OID.String()] = vb
 				got := h.Get(context.Background(), req(ctx), vb.OID)
-				if got.Type != vb.Type || !equalValue(got.Value, vb.Value) {
+				if got.Type != vb.Type || !mibtest.SameValue(got.Value, vb.Value) {
 					t.Errorf("GET %v = %v %v, walk gave %v %v", vb.OID, got.Type, got.Value, vb.Type, vb.Value)
 				}
 			}

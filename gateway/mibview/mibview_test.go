@@ -5,6 +5,7 @@ import (
 	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
+	"github.com/vmgate/vmgate/mib/mibtest"
 
 	"context"
 	"log/slog"
@@ -174,7 +175,7 @@ func TestMIBViewGet(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			vb := h.Get(context.Background(), &snmp.Request{Context: tc.ctx}, tc.oid)
-			if vb.Type != tc.typ || !sameValue(vb.Value, tc.val) {
+			if vb.Type != tc.typ || !mibtest.SameValue(vb.Value, tc.val) {
 				t.Errorf("GET %v = %v %#v, want %v %#v", tc.oid, vb.Type, vb.Value, tc.typ, tc.val)
 			}
 		})
@@ -204,14 +205,6 @@ func TestMIBViewGet(t *testing.T) {
 			t.Errorf("vmUptime = %v %v", vb.Type, vb.Value)
 		}
 	})
-}
-
-func sameValue(a, b any) bool {
-	if ab, ok := a.([]byte); ok {
-		bb, ok := b.([]byte)
-		return ok && string(ab) == string(bb)
-	}
-	return a == b
 }
 
 // TestMIBViewWalkContexts walks the module in every context: strictly increasing,
