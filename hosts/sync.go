@@ -34,6 +34,7 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 		if err == nil {
 			go func() {
 				for ev := range lc {
+					s.event(ev)
 					dirty.add(UUID(ev.Dom.UUID))
 				}
 			}()

@@ -291,3 +291,21 @@ var (
 	// it cannot cancel (a full volume copy); what it makes is deleted when it ends.
 	ErrAbandoned = errors.New("operation still running in libvirt, abandoned")
 )
+
+// Event is a libvirt lifecycle event as the daemon announced it: Type is
+// virDomainEventType, Detail the detail enum of that type.
+type Event struct {
+	UUID   UUID
+	Name   string
+	Type   int32
+	Detail int32
+}
+
+// EventSink is a Sink that also wants every lifecycle event: a Supervisor whose Sink
+// implements it calls DomainEvent once per event, in libvirt's order, from the
+// goroutine that reads the events (so not in order with the other Sink calls: the
+// domain's re-read follows the event). It must return promptly.
+type EventSink interface {
+	Sink
+	DomainEvent(host string, ev Event)
+}
