@@ -45,7 +45,7 @@ func TestCheckValue(t *testing.T) {
 		{"name Go type", vmName.Check, gosnmp.OctetString, 7, gosnmp.WrongType},
 		{"state running", vmState.Check, gosnmp.Integer, int(StateRunning), gosnmp.NoError},
 		{"state 0", vmState.Check, gosnmp.Integer, 0, gosnmp.WrongValue},
-		{"state 10", vmState.Check, gosnmp.Integer, 10, gosnmp.WrongValue},
+		{"state 11", vmState.Check, gosnmp.Integer, 11, gosnmp.WrongValue},
 		{"state huge", vmState.Check, gosnmp.Integer, int64(1) << 40, gosnmp.WrongValue},
 		{"state as gauge", vmState.Check, gosnmp.Gauge32, uint(2), gosnmp.WrongType},
 		{"state as string", vmState.Check, gosnmp.OctetString, []byte("running"), gosnmp.WrongType},

@@ -18,11 +18,12 @@ const (
 	StateShutoff     VMState = 6
 	StateCrashed     VMState = 7
 	StatePMSuspended VMState = 8
-	StateUnknown     VMState = 9 // hypervisor unreachable
+	StateUnknown     VMState = 9  // hypervisor unreachable
+	StateUndefined   VMState = 10 // only in vmStateChange: the definition was removed
 )
 
 var vmStateLabels = map[int]string{1: "defined", 2: "running", 3: "blocked", 4: "paused",
-	5: "shutdown", 6: "shutoff", 7: "crashed", 8: "pmsuspended", 9: "unknown"}
+	5: "shutdown", 6: "shutoff", 7: "crashed", 8: "pmsuspended", 9: "unknown", 10: "undefined"}
 
 func (s VMState) String() string { return label(vmStateLabels, int(s), "VMState") }
 func (s VMState) Valid() bool    { _, ok := vmStateLabels[int(s)]; return ok }

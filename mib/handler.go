@@ -35,6 +35,8 @@ type Handler struct {
 	ctl   Controller // the SET side (set*.go); nil: read-only
 	nodes []node     // the module's objects in OID order
 	roots []snmp.OID // nodes[i].root(), for the binary searches
+	// dropped is vmNotificationsDropped's count (WithNotificationsDropped).
+	dropped func() uint64
 }
 
 // Option configures a Handler.
@@ -49,13 +51,22 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithNotificationsDropped sets the count vmNotificationsDropped serves (default 0).
+func WithNotificationsDropped(f func() uint64) Option {
+	return func(h *Handler) { h.dropped = f }
+}
+
 // NewHandler returns a handler serving v.
 func NewHandler(v View, opts ...Option) *Handler {
 	h := &Handler{view: v, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(h)
 	}
-	h.nodes = nodesOf()
+	dropped := h.dropped
+	if dropped == nil {
+		dropped = func() uint64 { return 0 }
+	}
+	h.nodes = nodesOf(dropped)
 	for _, n := range h.nodes {
 		h.roots = append(h.roots, n.root())
 	}

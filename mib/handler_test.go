@@ -318,3 +318,20 @@ func TestReplicaChangeVarBinds(t *testing.T) {
 		})
 	}
 }
+
+// TestNotificationsDropped: vmNotificationsDropped serves the notifier's count, in
+// every context, as a Counter32 that wraps; 0 without WithNotificationsDropped.
+func TestNotificationsDropped(t *testing.T) {
+	n := uint64(1<<32 + 7)
+	h := mib.NewHandler(fixture(), mib.WithNotificationsDropped(func() uint64 { return n }))
+	for _, ctx := range []string{"", "kvm1"} {
+		vb := h.Get(context.Background(), req(ctx), oid(t, "vmNotificationsDropped", 0))
+		if vb.Type != gosnmp.Counter32 || vb.Value != uint32(7) {
+			t.Errorf("context %q: vmNotificationsDropped.0 = %v %v, want Counter32 7", ctx, vb.Type, vb.Value)
+		}
+	}
+	vb := mib.NewHandler(fixture()).Get(context.Background(), req(""), oid(t, "vmNotificationsDropped", 0))
+	if vb.Type != gosnmp.Counter32 || vb.Value != uint32(0) {
+		t.Errorf("without a count: %v %v, want Counter32 0", vb.Type, vb.Value)
+	}
+}

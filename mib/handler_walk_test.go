@@ -87,7 +87,7 @@ func TestWalk(t *testing.T) {
 					}
 				}
 			}
-			scalars := 4 // vmIndexNext, the two template scalars, storageIndexNext
+			scalars := 5 // vmIndexNext, the two template scalars, storageIndexNext, vmNotificationsDropped
 			if ctx != "" {
 				scalars += 3 // vmmName, vmmVersion, vmmVersionString
 			}
@@ -155,8 +155,9 @@ func TestNext(t *testing.T) {
 		{"storageIndexNext to the replicas", "", oid(t, "storageIndexNext", 0), oid(t, "replicaName", 1)},
 		{"replica rows in index order", "", oid(t, "replicaName", 1), oid(t, "replicaName", 3)},
 		{"replica column to column", "", oid(t, "replicaName", 3), oid(t, "replicaAddress", 1)},
-		{"last instance", "", oid(t, "replicaLastHeartbeat", 3), nil},
-		{"host context: no replicas", "kvm1", oid(t, "storageIndexNext", 0), nil},
+		{"replicas to the notification count", "", oid(t, "replicaLastHeartbeat", 3), oid(t, "vmNotificationsDropped", 0)},
+		{"last instance", "", oid(t, "vmNotificationsDropped", 0), nil},
+		{"host context: no replicas", "kvm1", oid(t, "storageIndexNext", 0), oid(t, "vmNotificationsDropped", 0)},
 		{"after the module", "", mib.Root.Append(4), nil},
 		{"unknown context", "nosuch", snmp.OID{1}, nil},
 	}

@@ -77,6 +77,8 @@ var (
 	VmmVersionString = &Scalar{"vmmVersionString", Monitor.Append(3), gosnmp.OctetString, ReadOnly, Limit{}}
 	VmIndexNext      = &Scalar{"vmIndexNext", Objects.Append(2), gosnmp.Gauge32, ReadOnly, Limit{}}
 	StorageIndexNext = &Scalar{"storageIndexNext", Objects.Append(14), gosnmp.Gauge32, ReadOnly, Limit{}}
+	// VmNotificationsDropped counts the notifications a full queue refused.
+	VmNotificationsDropped = &Scalar{"vmNotificationsDropped", Objects.Append(16), gosnmp.Counter32, ReadOnly, Limit{}}
 	// VirtualMachineTemplate is the current template's templateIndex (0: none).
 	VirtualMachineTemplate = &Scalar{"virtualMachineTemplate", Templates.Append(1), gosnmp.Gauge32, ReadWrite, Limit{0, MaxIndex}}
 	// StorageTemplate is the diskImageIndex new VMs get a copy of (0: none).
@@ -85,7 +87,8 @@ var (
 
 // Scalars returns every scalar in OID order.
 func Scalars() []*Scalar {
-	return []*Scalar{VmmName, VmmVersion, VmmVersionString, VmIndexNext, VirtualMachineTemplate, StorageTemplate, StorageIndexNext}
+	return []*Scalar{VmmName, VmmVersion, VmmVersionString, VmIndexNext, VirtualMachineTemplate, StorageTemplate, StorageIndexNext,
+		VmNotificationsDropped}
 }
 
 // Notification is a NOTIFICATION-TYPE: its snmpTrapOID value and the objects it carries,
@@ -162,4 +165,5 @@ var groupNames = [...]string{
 	"vmCpuGroup", "vmStorageGroup", "vmDiskImageGroup", "vmNetworkGroup",
 	"vmNetworkAddressGroup", "vmHbaGroup", "vmOsGroup", "vmKernelGroup",
 	"vmTemplateGroup", "vmNotificationGroup", "vmReplicaGroup", "vmReplicaNotificationGroup",
+	"vmNotificationStatsGroup",
 }

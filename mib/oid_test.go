@@ -197,7 +197,7 @@ func berOf(syntax string) gosnmp.Asn1BER {
 	for prefix, ber := range map[string]gosnmp.Asn1BER{
 		"INTEGER": gosnmp.Integer, "OCTET STRING": gosnmp.OctetString,
 		"Unsigned32": gosnmp.Gauge32, "Gauge32": gosnmp.Gauge32,
-		"Counter64": gosnmp.Counter64, "TimeTicks": gosnmp.TimeTicks,
+		"Counter32": gosnmp.Counter32, "Counter64": gosnmp.Counter64, "TimeTicks": gosnmp.TimeTicks,
 	} {
 		if strings.HasPrefix(syntax, prefix) {
 			return ber

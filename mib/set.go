@@ -227,7 +227,7 @@ func extraValueCheck(v setVar) error {
 		}
 	case "vmState":
 		switch VMState(n) {
-		case StateDefined, StateBlocked, StateCrashed, StateUnknown:
+		case StateDefined, StateBlocked, StateCrashed, StateUnknown, StateUndefined:
 			return setErr(gosnmp.WrongValue, v, "vmState %v cannot be written", VMState(n))
 		}
 	case "vmRowStatus":

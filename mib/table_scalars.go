@@ -8,8 +8,9 @@ import (
 	"github.com/gosnmp/gosnmp"
 )
 
-// nodesOf lists the objects the handler serves, in OID order.
-func nodesOf() []node {
+// nodesOf lists the objects the handler serves, in OID order; dropped is
+// vmNotificationsDropped's count.
+func nodesOf(dropped func() uint64) []node {
 	return []node{
 		newScalar(VmmName, func(s Snapshot) value {
 			h, ok := s.Host()
@@ -52,6 +53,9 @@ func nodesOf() []node {
 			return value{gosnmp.Gauge32, n, n != 0}
 		}),
 		replicaTable(),
+		newScalar(VmNotificationsDropped, func(Snapshot) value {
+			return value{gosnmp.Counter32, uint32(dropped()), true} // Counter32 wraps
+		}),
 	}
 }
 
