@@ -21,6 +21,12 @@ const (
 	// one Ethernet frame, and net-snmp's default -Cr, bound the reflection.
 	DefaultCommunityMaxMessageSize = 1472
 	DefaultCommunityMaxRepetitions = 10
+
+	// Notifications waiting to be sent: the default holds 80 lifecycle events for each
+	// of 50 VMs at once; the bound keeps a receiver that never answers from growing
+	// the queue without end.
+	DefaultNotifyQueue = 4096
+	MaxNotifyQueue     = 1 << 20
 )
 
 // Secret is a string that never leaves the process through logs or marshalling.
@@ -97,6 +103,7 @@ type Config struct {
 	Communities    []Community `yaml:"communities"` // none by default
 	Users          []User      `yaml:"users"`
 	Notify         []Target    `yaml:"notify"`           // trap/inform destinations
+	NotifyQueue    int         `yaml:"notify_queue"`     // notifications waiting to be sent; 0 = 4096
 	Workers        int         `yaml:"workers"`          // requests in progress per UDP socket; 0 = 4*GOMAXPROCS
 	MaxMessageSize int         `yaml:"max_message_size"` // 0 = 65507; min 484
 	// Caps of answers to communities (GETBULK reflection): 0 = the defaults.
@@ -160,6 +167,9 @@ func (c *Config) SetDefaults() {
 	if c.CommunityMaxRepetitions == 0 {
 		c.CommunityMaxRepetitions = DefaultCommunityMaxRepetitions
 	}
+	if c.NotifyQueue == 0 {
+		c.NotifyQueue = DefaultNotifyQueue
+	}
 	for i := range c.Notify {
 		if c.Notify[i].Version == "" {
 			c.Notify[i].Version = "v2c"
@@ -193,6 +203,9 @@ func (c Config) Validate() error {
 	}
 	if c.CommunityMaxRepetitions < 0 {
 		add("snmp.community_max_repetitions: %d is negative", c.CommunityMaxRepetitions)
+	}
+	if c.NotifyQueue < 0 || c.NotifyQueue > MaxNotifyQueue {
+		add("snmp.notify_queue: %d not in 1..%d", c.NotifyQueue, MaxNotifyQueue)
 	}
 	errs = append(errs, c.validateCommunities()...)
 	errs = append(errs, c.validateUsers()...)
@@ -327,9 +340,6 @@ func (c Config) validateTargets() []error {
 		case "", "v2c":
 			if t.Community == "" {
 				errs = append(errs, fmt.Errorf("%s: community: required for v2c", p))
-			}
-			if t.Inform {
-				errs = append(errs, fmt.Errorf("%s: inform: only supported with version v3", p))
 			}
 		case "v3":
 			u, ok := users[t.User]
