@@ -105,9 +105,9 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 		return nil, errors.Join(err, reg.Close())
 	}
 	g.engine, g.view, g.tpl = engine, view, tpl
-	g.hosts = newHostSet(view, logger)
 	engine.SetContexts(hostNames(cfg.Hosts))
 	registerMIB(g)
+	g.hosts = newHostSet(newEventSink(view, g.notes), logger)
 	return g, nil
 }
 
@@ -224,12 +224,13 @@ func registerMIB(g *Gateway) {
 	if g.reps != nil {
 		vopts = append(vopts, mibview.WithReplicas(g.reps))
 	}
+	g.notes = newNotifier(g.engine, g.view, g.reg, g.cfg.SNMP.NotifyQueue, func() int { return len(g.Config().SNMP.Notify) },
+		g.logger.With("component", "notify"))
 	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl, vopts...), mib.WithLogger(g.logger.With("component", "mib")),
-		mib.WithController(exec))
+		mib.WithController(exec), mib.WithNotificationsDropped(g.notes.Dropped))
+	g.notes.h = h
 	g.engine.Register(mib.Root, h)
 	g.mib = h
-	g.notes = newNotifier(g.engine, h, g.view, func() int { return len(g.Config().SNMP.Notify) },
-		g.logger.With("component", "notify"))
 }
 
 // Run serves until ctx is done; it returns nil then, or the first failure of the SNMP
@@ -367,6 +368,10 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 	old := g.Config()
 	if !reflect.DeepEqual(old.Registry, cfg.Registry) || old.Replica != cfg.Replica {
 		g.logger.Warn("config: registry and replica changes take effect at the next start")
+	}
+	if old.SNMP.NotifyQueue != cfg.SNMP.NotifyQueue {
+		g.logger.Warn("config: snmp.notify_queue changes take effect at the next start",
+			"running", old.SNMP.NotifyQueue, "configured", cfg.SNMP.NotifyQueue)
 	}
 	g.engine.SetContexts(hostNames(cfg.Hosts))
 	if err := g.engine.Reload(cfg.SNMP); err != nil {
