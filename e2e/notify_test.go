@@ -27,38 +27,9 @@ func TestNotifications(t *testing.T) {
 	if err := LibvirtMissing(); err != nil {
 		t.Skipf("SKIPPING notifications: %v", err)
 	}
-	bin, err := exec.LookPath("snmptrapd")
-	if err != nil {
-		t.Skip("SKIPPING notifications: snmptrapd not installed (Debian package snmptrapd)")
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "snmptrapd.conf")
-	// snmptrapd is the authoritative engine of the informs: the user's keys are
-	// localized to its own engine ID.
-	trapConf := "authCommunity log public\n" +
-		"createUser " + admin.Name + " SHA-256 " + admin.AuthPassphrase + " AES " + admin.PrivPassphrase + "\n" +
-		"authUser log " + admin.Name + " priv\n"
-	if err := os.WriteFile(conf, []byte(trapConf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := testkit.FreeUDPPort(t)
-	logFile := filepath.Join(dir, "traps.log")
-	trapd := exec.Command(bin, "-f", "-C", "-c", conf, "-On", "-Lf", logFile, "udp:127.0.0.1:"+strconv.Itoa(port))
-	trapd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBS=", "HOME="+dir)
-	if err := trapd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = trapd.Process.Kill(); _ = trapd.Wait() })
-	traps := func() string { b, _ := os.ReadFile(logFile); return string(b) }
-	pollUntil(t, 30*time.Second, "snmptrapd started", func() string {
-		if !strings.Contains(traps(), "NET-SNMP version") {
-			return "no start line in " + logFile
-		}
-		return ""
-	})
+	target, traps := startTrapd(t)
 
 	cfg := baseConfig(t)
-	target := "udp:127.0.0.1:" + strconv.Itoa(port)
 	cfg.Notify = []map[string]any{{"address": target, "version": "v2c", "community": "public"},
 		{"address": target, "version": "v3", "user": admin.Name, "inform": true}}
 	g := Start(t, binary(t), cfg)
@@ -92,4 +63,42 @@ func TestNotifications(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// startTrapd starts net-snmp's snmptrapd on a free loopback port, logging every
+// notification it accepts (v2c community public; admin's v3 informs, snmptrapd being
+// their authoritative engine) with numeric OIDs; it returns the target address and a
+// function reading its log. A test without snmptrapd is skipped.
+func startTrapd(t *testing.T) (target string, traps func() string) {
+	t.Helper()
+	bin, err := exec.LookPath("snmptrapd")
+	if err != nil {
+		t.Skip("SKIPPING: snmptrapd not installed (Debian package snmptrapd)")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "snmptrapd.conf")
+	// snmptrapd is the authoritative engine of the informs: the user's keys are
+	// localized to its own engine ID.
+	trapConf := "authCommunity log public\n" +
+		"createUser " + admin.Name + " SHA-256 " + admin.AuthPassphrase + " AES " + admin.PrivPassphrase + "\n" +
+		"authUser log " + admin.Name + " priv\n"
+	if err := os.WriteFile(conf, []byte(trapConf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testkit.FreeUDPPort(t)
+	logFile := filepath.Join(dir, "traps.log")
+	trapd := exec.Command(bin, "-f", "-C", "-c", conf, "-On", "-Lf", logFile, "udp:127.0.0.1:"+strconv.Itoa(port))
+	trapd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBS=", "HOME="+dir)
+	if err := trapd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = trapd.Process.Kill(); _ = trapd.Wait() })
+	traps = func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	pollUntil(t, 30*time.Second, "snmptrapd started", func() string {
+		if !strings.Contains(traps(), "NET-SNMP version") {
+			return "no start line in " + logFile
+		}
+		return ""
+	})
+	return "udp:127.0.0.1:" + strconv.Itoa(port), traps
 }
