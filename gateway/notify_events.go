@@ -59,12 +59,12 @@ func (s *eventSink) DomainEvent(host string, ev hosts.Event) {
 	h := s.host(host)
 	k, known := h.known[ev.UUID]
 	st := k.state
-	switch ds, ok := ev.State(); {
+	switch ds, reason, ok := ev.State(); {
 	case ev.Removed():
 		st = mib.StateUndefined
 		delete(h.known, ev.UUID)
 	case ok:
-		st = vmState(ds, 0)
+		st = vmState(ds, reason)
 	case !known:
 		st = mib.StateShutoff
 	}
@@ -120,13 +120,11 @@ func (s *eventSink) Synced(host string, inv hosts.Inventory) {
 	h.synced = true
 }
 
-// shutoffCrashed is libvirt's VIR_DOMAIN_SHUTOFF_CRASHED reason.
-const shutoffCrashed = 3
-
-// vmState maps libvirt's state (and reason) to vmState as the events do: a domain
-// shut off because it crashed is crashed(7), as its stop event said.
+// vmState maps libvirt's state and reason to vmState for the notifications: a domain
+// shut off because it crashed, or because its emulator failed (a killed QEMU), is
+// crashed(7).
 func vmState(ds hosts.DomainState, reason int32) mib.VMState {
-	if ds == hosts.StateShutoff && reason == shutoffCrashed {
+	if ds == hosts.StateShutoff && (reason == hosts.ReasonShutoffCrashed || reason == hosts.ReasonShutoffFailed) {
 		return mib.StateCrashed
 	}
 	if st := mib.VMState(int(ds) + 1); st.Valid() && st < mib.StateUnknown {

@@ -96,7 +96,7 @@ func TestResyncNotes(t *testing.T) {
 	// Reconnected: VM 4's event arrives before the resync, which read it earlier.
 	s.DomainEvent("a", lifecycle(4, libvirt.DomainEventSuspended, 0))
 	crashed := d(1, hosts.StateShutoff)
-	crashed.Reason = shutoffCrashed
+	crashed.Reason = hosts.ReasonShutoffCrashed
 	s.Synced("a", hosts.Inventory{Domains: []hosts.Domain{crashed, d(2, hosts.StateRunning),
 		d(4, hosts.StateRunning), d(5, hosts.StatePaused)}})
 	s.Health("a", hosts.Health{Status: hosts.Up})
