@@ -46,6 +46,8 @@ type notifier struct {
 	viewed  chan struct{}                    // a view change committed (vmIDWait)
 	objects map[*mib.Notification][]snmp.OID // each notification's object columns
 	dropped atomic.Uint64
+	enables vmMIBEnables        // VM-MIB's two enables: defaultEnables until the VM-MIB module's are set here
+	bulk    map[uint32][]uint32 // run's: VM-MIB bulk notification number -> vmIds pending
 }
 
 // note is one queued notification: a VM's state (vm set) or a host's connection.
@@ -54,12 +56,16 @@ type note struct {
 	host view.Change
 }
 
-// vmNote is a vmStateChange as the event or the resync told it.
+// vmNote is a vmStateChange as the event or the resync told it, with VM-MIB's view of
+// the change: the operational state before and after; persistent, for a deleted VM,
+// when known.
 type vmNote struct {
-	host  string
-	uuid  hosts.UUID
-	name  string
-	state mib.VMState
+	host           string
+	uuid           hosts.UUID
+	name           string
+	state          mib.VMState
+	oper, prevOper operState
+	persistent     *bool
 }
 
 func newNotifier(engine *snmp.Engine, v *view.View, reg registry.Store, queue int, targets func() int, log *slog.Logger) *notifier {
@@ -67,7 +73,8 @@ func newNotifier(engine *snmp.Engine, v *view.View, reg registry.Store, queue in
 		queue = snmp.DefaultNotifyQueue
 	}
 	n := &notifier{engine: engine, view: v, reg: reg, targets: targets, log: log, ch: make(chan note, queue),
-		reps: make(chan mib.ReplicaRow, queue), viewed: make(chan struct{}, 1), objects: map[*mib.Notification][]snmp.OID{}}
+		reps: make(chan mib.ReplicaRow, queue), viewed: make(chan struct{}, 1), objects: map[*mib.Notification][]snmp.OID{},
+		enables: defaultEnables{}}
 	for _, note := range []*mib.Notification{mib.VmStateChange, mib.HostConnectionChange} {
 		for _, name := range note.Objects {
 			oid, ok := mib.Lookup(name)
@@ -132,8 +139,10 @@ func (n *notifier) queueReplica(r mib.ReplicaRow) {
 	}
 }
 
-// run sends queued notifications, in order, until ctx is done.
+// run sends queued notifications, in order, until ctx is done; VM-MIB's bulk
+// notifications bulkWindow after the first change they list.
 func (n *notifier) run(ctx context.Context) {
+	var bulkDue <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,6 +155,12 @@ func (n *notifier) run(ctx context.Context) {
 			}
 		case r := <-n.reps:
 			n.notify(ctx, mib.ReplicaChange, mib.ReplicaChangeVarBinds(r))
+		case <-bulkDue:
+			n.flushBulk(ctx)
+			bulkDue = nil
+		}
+		if bulkDue == nil && len(n.bulk) > 0 {
+			bulkDue = time.After(bulkWindow)
 		}
 	}
 }
@@ -198,6 +213,7 @@ func (n *notifier) sendVM(ctx context.Context, v *vmNote) {
 		vbs = append(vbs, vb)
 	}
 	n.notify(ctx, note, vbs)
+	n.sendVMMIB(ctx, id, v)
 }
 
 // vmID is the VM's vmId, waiting up to vmIDWait for the view to allocate it; 0 if it
@@ -221,7 +237,12 @@ func (n *notifier) vmID(ctx context.Context, u hosts.UUID) uint32 {
 }
 
 func (n *notifier) notify(ctx context.Context, note *mib.Notification, vbs []snmp.VarBind) {
+	n.send(ctx, note.OID, vbs)
+}
+
+// send sends the notification trapOID to every target.
+func (n *notifier) send(ctx context.Context, trapOID snmp.OID, vbs []snmp.VarBind) {
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
-	_ = n.engine.Notify(ctx, note.OID, vbs) // failures are logged per target by the engine
+	_ = n.engine.Notify(ctx, trapOID, vbs) // failures are logged per target by the engine
 }

@@ -33,6 +33,7 @@ type hostStates struct {
 type knownVM struct {
 	name  string
 	state mib.VMState
+	oper  operState // VM-MIB's vmOperState
 }
 
 var _ hosts.EventSink = (*eventSink)(nil)
@@ -58,21 +59,25 @@ func (s *eventSink) DomainEvent(host string, ev hosts.Event) {
 	defer s.mu.Unlock() // queued under the lock: in order with the resyncs' notes
 	h := s.host(host)
 	k, known := h.known[ev.UUID]
-	st := k.state
+	v := vmNote{host: host, uuid: ev.UUID, name: ev.Name, state: k.state, oper: k.oper, prevOper: k.oper}
+	if !known {
+		v.prevOper = operUnknown
+	}
 	switch ds, reason, ok := ev.State(); {
 	case ev.Removed():
-		st = mib.StateUndefined
+		persistent := true // only a persistent domain is undefined
+		v.state, v.oper, v.persistent = mib.StateUndefined, operDeleted, &persistent
 		delete(h.known, ev.UUID)
 	case ok:
-		st = vmState(ds, reason)
+		v.state, v.oper = vmState(ds, reason), operOf(ds, reason)
 	case !known:
-		st = mib.StateShutoff
+		v.state, v.oper = mib.StateShutoff, operShutdown
 	}
-	if st != mib.StateUndefined {
-		h.known[ev.UUID] = knownVM{ev.Name, st}
+	if v.oper != operDeleted {
+		h.known[ev.UUID] = knownVM{ev.Name, v.state, v.oper}
 	}
 	h.evented[ev.UUID] = true
-	s.n.queueVM(vmNote{host: host, uuid: ev.UUID, name: ev.Name, state: st})
+	s.n.queueVM(v)
 }
 
 // Health forgets which VMs had events when the connection ends: the next resync
@@ -102,11 +107,15 @@ func (s *eventSink) Synced(host string, inv hosts.Inventory) {
 		if h.evented[d.UUID] {
 			continue
 		}
-		st := vmState(d.State, d.Reason)
-		if old, ok := h.known[d.UUID]; h.synced && (!ok || old.state != st) {
-			s.n.queueVM(vmNote{host: host, uuid: d.UUID, name: d.Name, state: st})
+		now := knownVM{d.Name, vmState(d.State, d.Reason), operOf(d.State, d.Reason)}
+		old, ok := h.known[d.UUID]
+		if !ok {
+			old.oper = operUnknown
 		}
-		h.known[d.UUID] = knownVM{d.Name, st}
+		if h.synced && (!ok || old.state != now.state || old.oper != now.oper) {
+			s.n.queueVM(vmNote{host: host, uuid: d.UUID, name: d.Name, state: now.state, oper: now.oper, prevOper: old.oper})
+		}
+		h.known[d.UUID] = now
 	}
 	for u, k := range h.known {
 		if seen[u] || h.evented[u] {
@@ -114,7 +123,7 @@ func (s *eventSink) Synced(host string, inv hosts.Inventory) {
 		}
 		delete(h.known, u)
 		if h.synced {
-			s.n.queueVM(vmNote{host: host, uuid: u, name: k.name, state: mib.StateUndefined})
+			s.n.queueVM(vmNote{host: host, uuid: u, name: k.name, state: mib.StateUndefined, oper: operDeleted, prevOper: k.oper})
 		}
 	}
 	h.synced = true

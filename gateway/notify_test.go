@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -127,5 +129,80 @@ func TestQueueOverflow(t *testing.T) {
 	}
 	if got := queued(n); len(got) != 2 || got[0] != viewtest.Domain(1, 0).Name+"="+mib.StateRunning.String() {
 		t.Errorf("queued %v, want the first two", got)
+	}
+}
+
+// queuedOpers drains the notifier's queue: each VM note's VM-MIB change, as
+// "prevOper>oper".
+func queuedOpers(n *notifier) []string {
+	var out []string
+	for {
+		select {
+		case x := <-n.ch:
+			if x.vm != nil {
+				out = append(out, fmt.Sprintf("%d>%d", x.vm.prevOper, x.vm.oper))
+			}
+		default:
+			return out
+		}
+	}
+}
+
+// TestVMMIBNotes: the notes carry VM-MIB's operational states, before and after: a
+// suspend is running(4)>paused(8), a killed QEMU crashed(12), an undefinition deleted
+// with persistent(2), a new definition unknown(1)>shutdown(11), an update no change.
+func TestVMMIBNotes(t *testing.T) {
+	s, n, _ := testSink(t, 0)
+	s.Synced("a", hosts.Inventory{Domains: []hosts.Domain{viewtest.Domain(1, hosts.StateRunning)}})
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventSuspended, int32(libvirt.DomainEventSuspendedPaused)))
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventResumed, int32(libvirt.DomainEventResumedUnpaused)))
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventSuspended, int32(libvirt.DomainEventSuspendedMigrated)))
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedFailed)))
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventDefined, int32(libvirt.DomainEventDefinedUpdated)))
+	s.DomainEvent("a", lifecycle(1, libvirt.DomainEventUndefined, 0))
+	s.DomainEvent("a", lifecycle(2, libvirt.DomainEventDefined, int32(libvirt.DomainEventDefinedAdded)))
+	want := "4>8 8>4 4>9 9>12 12>12 12>-1 1>11"
+	if got := strings.Join(queuedOpers(n), " "); got != want {
+		t.Errorf("VM-MIB changes %q, want %q", got, want)
+	}
+}
+
+// TestOperOf: libvirt's states and reasons as VM-MIB's vmOperState.
+func TestOperOf(t *testing.T) {
+	tests := []struct {
+		ds     hosts.DomainState
+		reason int32
+		want   operState
+	}{
+		{hosts.StateNoState, 0, operOther},
+		{hosts.StateRunning, 0, operRunning},
+		{hosts.StateBlocked, 0, operRunning},
+		{hosts.StatePaused, 1, operPaused},
+		{hosts.StatePaused, hosts.ReasonPausedMigration, operMigrating},
+		{hosts.StatePaused, hosts.ReasonPausedPostcopy, operMigrating},
+		{hosts.StateShutdown, 0, operShuttingdown},
+		{hosts.StateShutoff, 1, operShutdown},
+		{hosts.StateShutoff, hosts.ReasonShutoffCrashed, operCrashed},
+		{hosts.StateShutoff, hosts.ReasonShutoffFailed, operCrashed},
+		{hosts.StateShutoff, hosts.ReasonShutoffSaved, operSuspended},
+		{hosts.StateCrashed, 0, operCrashed},
+		{hosts.StatePMSuspended, 0, operSuspended},
+		{42, 0, operUnknown},
+	}
+	for _, tt := range tests {
+		if got := operOf(tt.ds, tt.reason); got != tt.want {
+			t.Errorf("operOf(%d, %d) = %d, want %d", tt.ds, tt.reason, got, tt.want)
+		}
+	}
+}
+
+// TestAffectedVMs: VirtualMachineList puts vmIndex 1 in the first octet's most
+// significant bit and 8 in its least, 9 in the second octet's most.
+func TestAffectedVMs(t *testing.T) {
+	if got := affectedVMs([]uint32{1, 8, 9, 20}); !bytes.Equal(got, []byte{0x81, 0x80, 0x10}) {
+		t.Errorf("affectedVMs(1, 8, 9, 20) = %x, want 818010", got)
+	}
+	if got := affectedVMs([]uint32{16}); !bytes.Equal(got, []byte{0x00, 0x01}) {
+		t.Errorf("affectedVMs(16) = %x, want 0001", got)
 	}
 }
