@@ -13,29 +13,55 @@ import (
 	"time"
 )
 
-// Numeric OIDs of vmStateChange's vmName and vmState instances in snmptrapd's log (-On).
+// Numeric OIDs of the notifications' vmName and vmState (VIRTUAL-MACHINES-MIB), and
+// vmName and vmOperState (VM-MIB), instances in snmptrapd's log (-On).
 var (
-	trapVMName  = regexp.MustCompile(regexp.QuoteMeta(inst(vmEntry, colVmName)) + `\.\d+ = STRING: "([^"]*)"`)
-	trapVMState = regexp.MustCompile(regexp.QuoteMeta(inst(vmEntry, colVmState)) + `\.\d+ = INTEGER: (\d+)`)
+	trapVMName     = regexp.MustCompile(regexp.QuoteMeta(inst(vmEntry, colVmName)) + `\.\d+ = STRING: "([^"]*)"`)
+	trapVMState    = regexp.MustCompile(regexp.QuoteMeta(inst(vmEntry, colVmState)) + `\.\d+ = INTEGER: (\d+)`)
+	trapVMMIBName  = regexp.MustCompile(`\.1\.3\.6\.1\.2\.1\.236\.1\.4\.1\.2\.\d+ = STRING: "([^"]*)"`)
+	trapVMMIBOper  = regexp.MustCompile(`\.1\.3\.6\.1\.2\.1\.236\.1\.4\.1\.6\.\d+ = INTEGER: (\d+)`)
+	trapVMMIBNotes = regexp.MustCompile(`\.1\.3\.6\.1\.6\.3\.1\.1\.4\.1\.0 = OID: \.1\.3\.6\.1\.2\.1\.236\.0\.(\d+)`)
 )
 
 // stateSeqs reads snmptrapd's log: the vmState of each vmStateChange about the VMs
 // named in names, in the order received, per VM name.
 func stateSeqs(log string, names []string) map[string][]string {
+	return seqsOf(log, names, func(line string) (name, item string) {
+		if !strings.Contains(line, trapVMStateChange) {
+			return "", ""
+		}
+		n, s := trapVMName.FindStringSubmatch(line), trapVMState.FindStringSubmatch(line)
+		if n == nil || s == nil {
+			return "", ""
+		}
+		return n[1], s[1]
+	})
+}
+
+// vmMIBSeqs reads snmptrapd's log: VM-MIB's per-VM notifications about the VMs named
+// in names, per VM name, each as "NUMBER/vmOperState" (vmPaused from running: "4/4").
+func vmMIBSeqs(log string, names []string) map[string][]string {
+	return seqsOf(log, names, func(line string) (name, item string) {
+		note, n, s := trapVMMIBNotes.FindStringSubmatch(line), trapVMMIBName.FindStringSubmatch(line),
+			trapVMMIBOper.FindStringSubmatch(line)
+		if note == nil || n == nil || s == nil {
+			return "", ""
+		}
+		return n[1], note[1] + "/" + s[1]
+	})
+}
+
+// seqsOf collects, per VM name in names, what item says of each log line, in order.
+func seqsOf(log string, names []string, item func(line string) (name, item string)) map[string][]string {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	seqs := map[string][]string{}
 	for _, line := range strings.Split(log, "\n") {
-		if !strings.Contains(line, trapVMStateChange) {
-			continue
+		if name, it := item(line); want[name] {
+			seqs[name] = append(seqs[name], it)
 		}
-		name, state := trapVMName.FindStringSubmatch(line), trapVMState.FindStringSubmatch(line)
-		if name == nil || state == nil || !want[name[1]] {
-			continue
-		}
-		seqs[name[1]] = append(seqs[name[1]], state[1])
 	}
 	return seqs
 }
@@ -74,7 +100,9 @@ func qemuNotifyGateway(t *testing.T, prefix string, n int) (vms []qemuVM, g *Gat
 // each with virsh, all VMs at once, give exactly 50 vmStateChange to a v2c trap
 // receiver and 50 to a v3 inform receiver, per VM paused(4) and running(2)
 // alternating in order, ending running, although the view's re-reads coalesce some
-// of the events (a VM may be paused for milliseconds only).
+// of the events (a VM may be paused for milliseconds only). VM-MIB's per-VM
+// notifications follow the same order: vmPaused (from running(4)), vmRunning (from
+// paused(8)).
 func TestNotifyBurst(t *testing.T) {
 	const rounds = 5
 	vms, _, traps, informs := qemuNotifyGateway(t, "n11", 5)
@@ -101,17 +129,24 @@ func TestNotifyBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.TrimSpace(strings.Repeat("4 2 ", rounds))
+	wantVMMIB := strings.TrimSpace(strings.Repeat("4/4 1/8 ", rounds))
 	total := 2 * rounds * len(vms)
 	for _, rcv := range []struct {
 		what string
 		log  func() string
 	}{{"v2c traps", traps}, {"v3 informs", informs}} {
-		pollUntil(t, 2*time.Minute, fmt.Sprintf("%d vmStateChange as %s", total, rcv.what), func() string {
-			if n := countSeqs(stateSeqs(rcv.log(), names)); n < total {
-				return fmt.Sprintf("%d received", n)
+		pollUntil(t, 2*time.Minute, fmt.Sprintf("%d vmStateChange and VM-MIB notifications as %s", total, rcv.what), func() string {
+			if n, m := countSeqs(stateSeqs(rcv.log(), names)), countSeqs(vmMIBSeqs(rcv.log(), names)); n < total || m < total {
+				return fmt.Sprintf("%d vmStateChange, %d VM-MIB received", n, m)
 			}
 			return ""
 		})
+		vmMIB := vmMIBSeqs(rcv.log(), names)
+		for _, name := range names {
+			if got := strings.Join(vmMIB[name], " "); got != wantVMMIB {
+				t.Errorf("%s: %s's VM-MIB notifications %q, want %q", rcv.what, name, got, wantVMMIB)
+			}
+		}
 		seqs := stateSeqs(rcv.log(), names)
 		if n := countSeqs(seqs); n != total {
 			t.Errorf("%s: %d vmStateChange, want exactly %d: %v", rcv.what, n, total, seqs)
@@ -125,7 +160,8 @@ func TestNotifyBurst(t *testing.T) {
 }
 
 // TestNotifyCrash: a QEMU process killed gives one vmStateChange with crashed(7) (the
-// stop event's "failed" detail), as trap and as inform, and nothing else for that VM.
+// stop event's "failed" detail), as trap and as inform, and nothing else for that VM;
+// and one VM-MIB vmCrashed from running(4).
 func TestNotifyCrash(t *testing.T) {
 	vms, _, traps, informs := qemuNotifyGateway(t, "n11c", 1)
 	vm := vms[0]
@@ -150,14 +186,18 @@ func TestNotifyCrash(t *testing.T) {
 		what string
 		log  func() string
 	}{{"v2c traps", traps}, {"v3 informs", informs}} {
-		pollUntil(t, time.Minute, "crashed(7) as "+rcv.what, func() string {
-			if got := stateSeqs(rcv.log(), []string{vm.Name})[vm.Name]; len(got) == 0 {
-				return "none yet"
+		pollUntil(t, time.Minute, "crashed(7) and vmCrashed as "+rcv.what, func() string {
+			names := []string{vm.Name}
+			if len(stateSeqs(rcv.log(), names)[vm.Name]) == 0 || len(vmMIBSeqs(rcv.log(), names)[vm.Name]) == 0 {
+				return "not yet:\n" + rcv.log()
 			}
 			return ""
 		})
 		if got := strings.Join(stateSeqs(rcv.log(), []string{vm.Name})[vm.Name], " "); got != "7" {
 			t.Errorf("%s: vmStates %q, want exactly one crashed(7)", rcv.what, got)
+		}
+		if got := strings.Join(vmMIBSeqs(rcv.log(), []string{vm.Name})[vm.Name], " "); got != "9/4" {
+			t.Errorf("%s: VM-MIB notifications %q, want exactly one vmCrashed from running(4): \"9/4\"", rcv.what, got)
 		}
 	}
 }
