@@ -102,3 +102,66 @@ func startTrapd(t *testing.T) (target string, traps func() string) {
 	})
 	return "udp:127.0.0.1:" + strconv.Itoa(port), traps
 }
+
+// TestNotifyResync: a change made while the gateway was disconnected is notified once,
+// by the resync after the reconnection. A test-driver host reached through a proxy is a
+// fresh driver at each connection: the VM a SET paused (vmStateChange paused(4), the
+// event) runs again once the proxy is back, and the resync's difference says
+// running(2), once; VM-MIB's vmRunning follows, from paused(8).
+func TestNotifyResync(t *testing.T) {
+	bin := binary(t)
+	if err := LibvirtMissing(); err != nil {
+		t.Skipf("SKIPPING libvirt test: %v", err)
+	}
+	target, traps := startTrapd(t)
+	proxy := startProxy(t, LibvirtSocket)
+	node2, err := filepath.Abs(filepath.Join("testdata", "node2.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := Host{Name: "n11r-" + randHex(t, 4), URI: fmt.Sprintf("test+tcp://127.0.0.1:%d%s", proxy.Port, node2)}
+	cfg := Config{Communities: []Community{public}, Users: []User{admin}, Hosts: []Host{host},
+		Notify: []map[string]any{{"address": target, "version": "v2c", "community": "public"}}}
+	hostOptions(&cfg, map[string]map[string]any{host.Name: {"connect_timeout": "3s", "keepalive_interval": "1s",
+		"keepalive_timeout": "3s", "backoff_max": "1s"}})
+	g := Start(t, bin, cfg)
+	waitConnected(t, g, time.Minute)
+	const vm = "e2e-vm-2"
+	id, ok := vmIDByName(t, g, host.Name, vm)
+	if !ok {
+		t.Fatalf("%s not listed", vm)
+	}
+	states := func() string { return strings.Join(stateSeqs(traps(), []string{vm})[vm], " ") }
+	mustSucceed(t, g.Set(t, admin.Cred(host.Name), inst(vmEntry, colVmState, id), "i", "4"))
+	pollUntil(t, 30*time.Second, "vmStateChange paused(4)", func() string {
+		if got := states(); got != "4" {
+			return "vmStates " + got
+		}
+		return ""
+	})
+
+	proxy.Stop()
+	pollUntil(t, time.Minute, "vmState unknown(9) while disconnected", func() string {
+		if got := getVal(t, g, admin.Cred(host.Name), inst(vmEntry, colVmState, id)); got != "9" {
+			return "vmState " + got
+		}
+		return ""
+	})
+	proxy.Start(t)
+	waitConnected(t, g, time.Minute)
+	pollUntil(t, time.Minute, "the resync's running(2)", func() string {
+		if got := states(); got != "4 2" {
+			return "vmStates " + got
+		}
+		return ""
+	})
+	pollUntil(t, 30*time.Second, "VM-MIB vmRunning from paused(8)", func() string {
+		if got := strings.Join(vmMIBSeqs(traps(), []string{vm})[vm], " "); got != "4/4 1/8" {
+			return "VM-MIB notifications " + got
+		}
+		return ""
+	})
+	if got := getVal(t, g, admin.Cred(host.Name), inst(vmEntry, colVmState, id)); got != "2" {
+		t.Errorf("vmState after the resync %s, want 2", got)
+	}
+}
