@@ -37,19 +37,24 @@ func testSink(t *testing.T, queue int) (*eventSink, *notifier, *testkit.Buffer) 
 	return newEventSink(tv.View, n), n, logs
 }
 
-// queued drains the notifier's queue: the VM notes, in order, as "name=state".
-func queued(n *notifier) []string {
+// drain empties the notifier's queue and returns what f says of each VM note, in order.
+func drain(n *notifier, f func(*vmNote) string) []string {
 	var out []string
 	for {
 		select {
 		case x := <-n.ch:
 			if x.vm != nil {
-				out = append(out, x.vm.name+"="+x.vm.state.String())
+				out = append(out, f(x.vm))
 			}
 		default:
 			return out
 		}
 	}
+}
+
+// queued drains the notifier's queue: the VM notes as "name=state".
+func queued(n *notifier) []string {
+	return drain(n, func(v *vmNote) string { return v.name + "=" + v.state.String() })
 }
 
 func lifecycle(n byte, typ libvirt.DomainEventType, detail int32) hosts.Event {
@@ -135,17 +140,7 @@ func TestQueueOverflow(t *testing.T) {
 // queuedOpers drains the notifier's queue: each VM note's VM-MIB change, as
 // "prevOper>oper".
 func queuedOpers(n *notifier) []string {
-	var out []string
-	for {
-		select {
-		case x := <-n.ch:
-			if x.vm != nil {
-				out = append(out, fmt.Sprintf("%d>%d", x.vm.prevOper, x.vm.oper))
-			}
-		default:
-			return out
-		}
-	}
+	return drain(n, func(v *vmNote) string { return fmt.Sprintf("%d>%d", v.prevOper, v.oper) })
 }
 
 // TestVMMIBNotes: the notes carry VM-MIB's operational states, before and after: a
