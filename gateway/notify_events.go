@@ -80,6 +80,15 @@ func (s *eventSink) DomainEvent(host string, ev hosts.Event) {
 	s.n.queueVM(v)
 }
 
+// DomainRemoved forgets a domain libvirt no longer has (undefined, or transient and
+// stopped): its events told its end, a later resync must not report it gone again.
+func (s *eventSink) DomainRemoved(host string, id hosts.UUID) {
+	s.View.DomainRemoved(host, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.host(host).known, id)
+}
+
 // Health forgets which VMs had events when the connection ends: the next resync
 // reports what changed meanwhile.
 func (s *eventSink) Health(host string, hl hosts.Health) {

@@ -89,7 +89,8 @@ func TestEventNotes(t *testing.T) {
 
 // TestResyncNotes: the first resync sends nothing; after a disconnection the resync's
 // differences are sent once each (changed, appeared, disappeared), except for VMs
-// whose events since the reconnection already told; an unchanged resync sends none.
+// whose events since the reconnection already told, and a transient VM whose stop was
+// notified and that libvirt then forgot; an unchanged resync sends none.
 func TestResyncNotes(t *testing.T) {
 	s, n, _ := testSink(t, 0)
 	d := func(i byte, st hosts.DomainState) hosts.Domain { return viewtest.Domain(i, st) }
@@ -98,6 +99,13 @@ func TestResyncNotes(t *testing.T) {
 		d(3, hosts.StateShutoff), d(4, hosts.StateRunning)}})
 	if got := queued(n); len(got) != 0 {
 		t.Fatalf("first resync queued %v, want none", got)
+	}
+	// VM 6, transient, starts and stops: its events tell, and it is gone.
+	s.DomainEvent("a", lifecycle(6, libvirt.DomainEventStarted, 0))
+	s.DomainEvent("a", lifecycle(6, libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedDestroyed)))
+	s.DomainRemoved("a", viewtest.UUID(6))
+	if got := strings.Join(queued(n), " "); got != name(6)+"=running "+name(6)+"=shutoff" {
+		t.Errorf("transient VM: queued %q", got)
 	}
 	s.Health("a", hosts.Health{Status: hosts.Down})
 	// Reconnected: VM 4's event arrives before the resync, which read it earlier.
