@@ -26,6 +26,7 @@ type conn struct {
 	l           *libvirt.Libvirt
 	nc          *readErrConn
 	callTimeout time.Duration
+	observe     CallObserver // nil: calls are not measured
 
 	mu     sync.Mutex
 	reason error // why kill was called, first reason wins
@@ -227,12 +228,16 @@ func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what s
 	}
 	res := make(chan result, 1)
 	go func() {
+		start := time.Now()
 		timer := time.AfterFunc(limit, func() {
 			c.kill(fmt.Errorf("%s: no answer within %s: %w", what, limit, ErrTimeout))
 		})
 		v, err := fn(c.l)
 		if !timer.Stop() {
 			err = fmt.Errorf("no answer within %s: %w", limit, ErrTimeout)
+		}
+		if c.observe != nil {
+			c.observe(Procedure(what), time.Since(start), err)
 		}
 		res <- result{v, err}
 	}()

@@ -20,6 +20,7 @@ type Supervisor struct {
 	log    *slog.Logger
 	dial   DialFunc
 	minBO  time.Duration
+	obs    CallObserver
 	sinkMu sync.Mutex    // Sink calls are serialized and ordered
 	view   chan struct{} // held while reading a domain and reporting it, so reports stay in order
 
@@ -38,6 +39,9 @@ type Option func(*Supervisor)
 // WithDialer replaces the dialer the URI's transport would use; the URI still decides
 // which driver URI is opened.
 func WithDialer(d DialFunc) Option { return func(s *Supervisor) { s.dial = d } }
+
+// WithCallObserver has every libvirt call the supervisor makes measured by o.
+func WithCallObserver(o CallObserver) Option { return func(s *Supervisor) { s.obs = o } }
 
 // WithBackoffStart sets the first reconnect delay (default 500ms).
 func WithBackoffStart(d time.Duration) Option { return func(s *Supervisor) { s.minBO = d } }
@@ -120,6 +124,7 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	c.observe = s.obs
 	defer func() {
 		c.kill(errors.New("session ended"))
 		<-c.disconnected()
