@@ -25,6 +25,7 @@ type counters struct {
 	unsupportedSecLevels, notInTimeWindows, unknownUserNames                       atomic.Uint32
 	unknownEngineIDs, wrongDigests, decryptionErrors                               atomic.Uint32
 	panics                                                                         atomic.Uint32 // recovered in handlePacket: a bug
+	notAuthorized                                                                  atomic.Uint32 // v3 level or context not allowed (no MIB counter)
 }
 
 // Engine is an SNMP agent: it owns the engine ID and boots, the transports and the
@@ -52,6 +53,7 @@ type Engine struct {
 	replay   setReplay      // answers of recent SETs
 	setsIn   atomic.Int32   // SETs running or waiting for setMu (setsMax)
 	coord    SetCoordinator // nil: SETs coordinate with this engine only
+	obs      Observer       // nil: requests are not measured
 	salt     atomic.Uint64
 	informs  informPeers   // what inform receivers' discoveries taught
 	notifyTO time.Duration // per try of a notification (notifyTimeout; tests shorten it)

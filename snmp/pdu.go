@@ -40,6 +40,10 @@ func (e *Engine) encode(p *pdu, resp response, wrap wrapper) ([]byte, error) {
 // serve runs one request PDU and returns the encoded response that fits in maxSize,
 // or nil when nothing may be sent.
 func (e *Engine) serve(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize int, wrap wrapper) ([]byte, error) {
+	return e.observed(p, wrap, func(wrap wrapper) ([]byte, error) { return e.serveOne(ctx, r, p, v1, maxSize, wrap) })
+}
+
+func (e *Engine) serveOne(ctx context.Context, r *Request, p *pdu, v1 bool, maxSize int, wrap wrapper) ([]byte, error) {
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.log.Debug("snmp request", "pdu", p.typ.String(), "request_id", p.requestID, "varbinds", len(p.vars),
 			"context", r.Context, "principal", principalLabel(r.Principal), "model", int(r.Principal.Model))

@@ -205,8 +205,11 @@ func (e *Engine) serveV3(ctx context.Context, m *message, u *usmUser, level byte
 	// A user configured with authentication never gets data at a lower level, and a
 	// user gets only the contexts listed for it (RFC 3415 noAccess).
 	if level != u.level() || !u.contexts.allows(sp.contextName) {
+		e.cnt.notAuthorized.Add(1)
 		e.plog.Log(slog.LevelInfo, "snmp v3 request not authorized", "user", u.name, "context", sp.contextName)
-		return e.fit(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, false, maxSize, wrap)
+		return e.observed(p, wrap, func(wrap wrapper) ([]byte, error) {
+			return e.fit(p, response{status: gosnmp.AuthorizationError, index: 1, vars: p.vars}, false, maxSize, wrap)
+		})
 	}
 	r := &Request{Context: sp.contextName, Principal: Principal{Model: ModelUSM, Name: u.name, Access: u.access,
 		AllContexts: u.contexts.all}, msg: m}
