@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vmgate/vmgate/gateway/web"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/snmp"
 )
@@ -26,6 +27,7 @@ type Config struct {
 	Templates TemplatesConfig `yaml:"templates"`
 	Registry  RegistryConfig  `yaml:"registry"`
 	Replica   ReplicaConfig   `yaml:"replica"`
+	HTTP      web.Config      `yaml:"http"`
 
 	// Warnings are problems that do not stop vmgate (an over-permissive file mode, a
 	// read-write community...); the caller logs them.

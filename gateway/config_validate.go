@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, flatten(c.Registry.Validate())...)
 	errs = append(errs, flatten(c.Replica.Validate())...)
+	errs = append(errs, flatten(c.HTTP.Validate())...)
 	return errors.Join(errs...)
 }
 
@@ -88,6 +89,7 @@ func (c *Config) warnings() []string {
 	}
 	w = append(w, c.notifyWarnings()...)
 	w = append(w, c.Registry.warnings()...)
+	w = append(w, c.HTTP.Warnings()...)
 	uris := map[string]int{}
 	for i, h := range c.Hosts {
 		if j, dup := uris[h.URI]; dup {

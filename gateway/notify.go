@@ -48,6 +48,7 @@ type notifier struct {
 	dropped atomic.Uint64
 	enables vmMIBEnables        // VM-MIB's two enables: defaultEnables until the VM-MIB module's are set here
 	bulk    map[uint32][]uint32 // run's: VM-MIB bulk notification number -> vmIds pending
+	metrics *metrics            // nil: not counted
 }
 
 // note is one queued notification: a VM's state (vm set) or a host's connection.
@@ -123,6 +124,7 @@ func (n *notifier) put(x note, attrs ...any) {
 // overflow counts and logs a notification the queue could not take.
 func (n *notifier) overflow(attrs ...any) {
 	total := n.dropped.Add(1)
+	n.metrics.dropped()
 	n.log.Warn("notification dropped: queue full (snmp.notify_queue)",
 		append(attrs, "queue", cap(n.ch), "dropped_total", total)...)
 }
@@ -244,5 +246,6 @@ func (n *notifier) notify(ctx context.Context, note *mib.Notification, vbs []snm
 func (n *notifier) send(ctx context.Context, trapOID snmp.OID, vbs []snmp.VarBind) {
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
-	_ = n.engine.Notify(ctx, trapOID, vbs) // failures are logged per target by the engine
+	err := n.engine.Notify(ctx, trapOID, vbs) // failures are logged per target by the engine
+	n.metrics.notified(n.targets(), err)
 }

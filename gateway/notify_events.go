@@ -15,6 +15,7 @@ import (
 type eventSink struct {
 	*view.View
 	n *notifier
+	m *metrics // health changes counted; nil: not counted
 
 	mu    sync.Mutex
 	hosts map[string]*hostStates
@@ -38,8 +39,8 @@ type knownVM struct {
 
 var _ hosts.EventSink = (*eventSink)(nil)
 
-func newEventSink(v *view.View, n *notifier) *eventSink {
-	return &eventSink{View: v, n: n, hosts: map[string]*hostStates{}}
+func newEventSink(v *view.View, n *notifier, m *metrics) *eventSink {
+	return &eventSink{View: v, n: n, m: m, hosts: map[string]*hostStates{}}
 }
 
 func (s *eventSink) host(name string) *hostStates {
@@ -89,9 +90,10 @@ func (s *eventSink) DomainRemoved(host string, id hosts.UUID) {
 	delete(s.host(host).known, id)
 }
 
-// Health forgets which VMs had events when the connection ends: the next resync
-// reports what changed meanwhile.
+// Health counts the change in the metrics and forgets which VMs had events when the
+// connection ends: the next resync reports what changed meanwhile.
 func (s *eventSink) Health(host string, hl hosts.Health) {
+	s.m.health(host, hl)
 	s.View.Health(host, hl)
 	if hl.Status == hosts.Up {
 		return

@@ -34,7 +34,7 @@ func testSink(t *testing.T, queue int) (*eventSink, *notifier, *testkit.Buffer) 
 	tv := viewtest.New(t, "a")
 	logs := &testkit.Buffer{}
 	n := newNotifier(nil, tv.View, tv.Reg, queue, func() int { return 1 }, slog.New(slog.NewTextHandler(logs, nil)))
-	return newEventSink(tv.View, n), n, logs
+	return newEventSink(tv.View, n, nil), n, logs
 }
 
 // drain empties the notifier's queue and returns what f says of each VM note, in order.

@@ -90,7 +90,7 @@ func TestVMMIBBulk(t *testing.T) {
 	tv := viewtest.New(t, "a")
 	n := newNotifier(e, tv.View, tv.Reg, 0, func() int { return 1 }, slog.New(slog.DiscardHandler))
 	n.enables = fixedEnables{perVM: false, bulk: true}
-	s := newEventSink(tv.View, n)
+	s := newEventSink(tv.View, n, nil)
 	s.Synced("a", hosts.Inventory{Domains: []hosts.Domain{viewtest.Domain(1, hosts.StateRunning),
 		viewtest.Domain(2, hosts.StateRunning), viewtest.Domain(3, hosts.StateRunning)}})
 	ids := make([]uint32, 4)

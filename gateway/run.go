@@ -8,6 +8,7 @@ import (
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view"
+	"github.com/vmgate/vmgate/gateway/web"
 
 	"context"
 	"errors"
@@ -42,18 +43,20 @@ type Options struct {
 // Gateway is the running composition: the SNMP engine, the merged view with its index
 // registry, and one supervisor per configured host.
 type Gateway struct {
-	logger *slog.Logger
-	opts   Options
-	engine *snmp.Engine
-	reg    registry.Store
-	coord  *coord.Etcd      // nil unless the registry is in etcd
-	reps   *cluster.Cluster // nil unless the registry is in etcd
-	mib    *mib.Handler     // the VIRTUAL-MACHINES-MIB, for the coordinator's Scope
-	view   *view.View
-	tpl    templates.Store // templates.dir and the current templates
-	hosts  *hostSet
-	notes  *notifier
-	reqs   chan reloadReq
+	logger  *slog.Logger
+	opts    Options
+	engine  *snmp.Engine
+	reg     registry.Store
+	coord   *coord.Etcd      // nil unless the registry is in etcd
+	reps    *cluster.Cluster // nil unless the registry is in etcd
+	mib     *mib.Handler     // the VIRTUAL-MACHINES-MIB, for the coordinator's Scope
+	view    *view.View
+	tpl     templates.Store // templates.dir and the current templates
+	hosts   *hostSet
+	notes   *notifier
+	metrics *metrics
+	web     *web.Server // nil unless http.listen is set
+	reqs    chan reloadReq
 
 	mu  sync.Mutex
 	cfg *Config
@@ -85,8 +88,9 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{logger: logger, opts: opts, reg: reg, cfg: cfg, reqs: make(chan reloadReq)}
+	g.metrics = newMetrics(g)
 	engineOpts := []snmp.Option{snmp.WithLogger(logger), snmp.WithVersion(opts.Version),
-		snmp.WithSysObjectID(mib.AgentOID)}
+		snmp.WithSysObjectID(mib.AgentOID), snmp.WithObserver(g.metrics)}
 	if etcd, ok := reg.(*registry.Etcd); ok {
 		g.coord = newCoordinator(g, etcd)
 		g.reps = newCluster(g, etcd)
@@ -107,7 +111,10 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	g.engine, g.view, g.tpl = engine, view, tpl
 	engine.SetContexts(hostNames(cfg.Hosts))
 	registerMIB(g)
-	g.hosts = newHostSet(newEventSink(view, g.notes), logger)
+	g.hosts = newHostSet(newEventSink(view, g.notes, g.metrics), g.metrics.hostOptions, logger)
+	if g.web, err = newWeb(g); err != nil {
+		return nil, errors.Join(err, tpl.Close(), reg.Close())
+	}
 	return g, nil
 }
 
@@ -229,6 +236,7 @@ func registerMIB(g *Gateway) {
 	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl, vopts...), mib.WithLogger(g.logger.With("component", "mib")),
 		mib.WithController(exec), mib.WithNotificationsDropped(g.notes.Dropped))
 	g.notes.h = h
+	g.notes.metrics = g.metrics
 	g.engine.Register(mib.Root, h)
 	g.mib = h
 }
@@ -276,6 +284,7 @@ func (g *Gateway) serve(ctx context.Context) error {
 	grp.Go(func() error { return g.engine.Serve(ctx) }) // its errors say "snmp listen ..."
 	grp.Go(func() error { g.reloadLoop(ctx, grp); return nil })
 	grp.Go(func() error { g.notes.run(ctx); return nil })
+	grp.Go(func() error { return g.serveWeb(ctx) }) // its errors say "http listen ..."
 	if g.reps != nil {
 		grp.Go(func() error { // the record shows the bound addresses from now on
 			select {
@@ -373,6 +382,9 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 		g.logger.Warn("config: snmp.notify_queue changes take effect at the next start",
 			"running", old.SNMP.NotifyQueue, "configured", cfg.SNMP.NotifyQueue)
 	}
+	if !reflect.DeepEqual(old.HTTP, cfg.HTTP) {
+		g.logger.Warn("config: http changes take effect at the next start")
+	}
 	g.engine.SetContexts(hostNames(cfg.Hosts))
 	if err := g.engine.Reload(cfg.SNMP); err != nil {
 		g.engine.SetContexts(hostNames(old.Hosts))
@@ -380,6 +392,11 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 	}
 	g.view.SetHosts(view.HostSpecs(cfg.Hosts))
 	added, removed, changed := g.hosts.apply(ctx, grp, cfg.Hosts)
+	for _, name := range hostNames(old.Hosts) {
+		if !slices.Contains(hostNames(cfg.Hosts), name) {
+			g.metrics.forget(name)
+		}
+	}
 	g.mu.Lock()
 	g.cfg = cfg
 	g.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 // under its own cancel so a reload can stop one without touching the others.
 type hostSet struct {
 	sink   hosts.Sink
+	opts   func(host string) []hosts.Option // each supervisor's options
 	logger *slog.Logger
 
 	mu      sync.Mutex
@@ -28,8 +29,8 @@ type hostRun struct {
 	done   chan struct{}
 }
 
-func newHostSet(sink hosts.Sink, logger *slog.Logger) *hostSet {
-	return &hostSet{sink: sink, logger: logger, running: map[string]*hostRun{}}
+func newHostSet(sink hosts.Sink, opts func(host string) []hosts.Option, logger *slog.Logger) *hostSet {
+	return &hostSet{sink: sink, opts: opts, logger: logger, running: map[string]*hostRun{}}
 }
 
 // apply makes the running supervisors match cfgs: hosts no longer listed or whose
@@ -76,7 +77,7 @@ func (s *hostSet) apply(ctx context.Context, grp *errgroup.Group, cfgs []hosts.C
 // logged, not fatal: the others keep running.
 func (s *hostSet) start(ctx context.Context, grp *errgroup.Group, c hosts.Config) bool {
 	logger := s.logger.With("host", c.Name)
-	sup, err := hosts.New(c, s.sink, s.logger) // it adds "host" itself
+	sup, err := hosts.New(c, s.sink, s.logger, s.opts(c.Name)...) // it adds "host" itself
 	if err != nil {
 		logger.Error("host not started", "err", err)
 		return false
