@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	printMIB := fs.Bool("print-mib", false, "write the VIRTUAL-MACHINES-MIB module text to stdout and exit")
 	logFormat := fs.String("log.format", "text", "log format: text or json")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -157,6 +158,30 @@ func serve(path string, logger *slog.Logger) int {
 	}
 	logger.Info("vmgate stopped")
 	return 0
+}
+
+// usage is --help: the synopsis, every flag, the signals and where to read more.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `vmgate serves the VMs of many libvirt hypervisors as one SNMP agent.
+
+Usage:
+  vmgate --config FILE [--log.format text|json] [--log.level LEVEL]   serve
+  vmgate --config FILE --check                 validate FILE, print every problem
+  vmgate --config FILE registry export OUT     the index registry as indexes.json
+  vmgate --config FILE registry import IN      into an empty registry, numbers kept
+  vmgate --print-mib                           the VIRTUAL-MACHINES-MIB module text
+  vmgate --version
+
+Flags:
+`)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Signals: SIGINT and SIGTERM stop it cleanly; SIGHUP reloads FILE (a file with
+problems is logged and the running configuration kept).
+Configuration reference: docs/configuration.md (in the package:
+/usr/share/doc/vmgate/), and man 8 vmgate.
+`)
 }
 
 func logConfigError(logger *slog.Logger, err error) {
