@@ -31,6 +31,30 @@ hosts:
     uri: "qemu+tls://kvm-1.example.net/system"
 `
 
+// TestPackageConfig: the Debian package's /etc/vmgate/vmgate.yaml loads, listens on
+// loopback only, has no community (v1/v2c off), one read-only placeholder user, no
+// host yet and no HTTP server.
+func TestPackageConfig(t *testing.T) {
+	data, err := os.ReadFile("../deploy/debian/vmgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		t.Fatalf("deploy/debian/vmgate.yaml:\n%v", err)
+	}
+	for _, l := range cfg.SNMP.Listen {
+		if !strings.Contains(l, ":127.0.0.1:") && !strings.Contains(l, ":[::1]:") {
+			t.Errorf("listens on %q: the package's config listens on loopback only", l)
+		}
+	}
+	if len(cfg.SNMP.Communities) != 0 || len(cfg.SNMP.Users) != 1 || cfg.SNMP.Users[0].Access != snmp.ReadOnly ||
+		len(cfg.Hosts) != 0 || cfg.HTTP.Enabled() || cfg.SNMP.StateDir != "/var/lib/vmgate" {
+		t.Errorf("package config: %d communities, users %+v, %d hosts, http %q, state_dir %q",
+			len(cfg.SNMP.Communities), cfg.SNMP.Users, len(cfg.Hosts), cfg.HTTP.Listen, cfg.SNMP.StateDir)
+	}
+}
+
 // TestReplicaExample: deploy/ha/vmgate-replica.yaml, the HA example docs/ha.md points
 // to, loads and uses the etcd registry, with a read-only user for the health check.
 func TestReplicaExample(t *testing.T) {
