@@ -134,7 +134,7 @@ func TestHTTP(t *testing.T) {
 		`vmgate_host_state{host="held",state="down"} 1`,
 		`vmgate_view_vms{host="` + hostCtx + `"} `,
 		`vmgate_view_storage_pools{host="` + hostCtx + `"} `,
-		`vmgate_host_resync_duration_seconds_count{host="` + hostCtx + `"} 1`,
+		`vmgate_host_resync_duration_seconds_count{host="` + hostCtx + `"} `,
 		`vmgate_host_last_sync_timestamp_seconds{host="` + hostCtx + `"} `,
 		`vmgate_libvirt_call_duration_seconds_count{host="` + hostCtx + `",procedure="ConnectListAllDomains"} `,
 		`vmgate_snmp_requests_total{pdu="get",result="noError"} `,

@@ -2,11 +2,21 @@ package web
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +170,77 @@ func TestConfigValidate(t *testing.T) {
 	if w := (Config{Listen: "127.0.0.1:9161"}).Warnings(); len(w) != 0 {
 		t.Errorf("warnings for loopback: %q", w)
 	}
+}
+
+// TestTLS serves HTTPS with a certificate read at New, and requires a client
+// certificate when client_ca_file is set.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, certFile, keyFile, client := testPKI(t, dir)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := testStatus()
+	cfg := Config{Listen: "127.0.0.1:0", TLS: TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile}}
+	s, err := New(cfg, http.NotFoundHandler(), func() Status { return st }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Go(t, "https server", s.Serve)
+	<-s.Ready()
+	url := "https://" + s.Addr().String() + "/healthz"
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	for _, c := range []struct {
+		name  string
+		certs []tls.Certificate
+		ok    bool
+	}{{"without a client certificate", nil, false}, {"with one", []tls.Certificate{client}, true}} {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: c.certs,
+			ServerName: "localhost"}}}
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if ok := err == nil && resp.StatusCode == 200; ok != c.ok {
+			t.Errorf("%s: err %v, ok %v, want ok %v", c.name, err, ok, c.ok)
+		}
+	}
+	if _, err := New(Config{Listen: "127.0.0.1:0", TLS: TLSConfig{CertFile: keyFile, KeyFile: certFile}},
+		http.NotFoundHandler(), func() Status { return st }, slog.New(slog.DiscardHandler)); err == nil ||
+		!strings.Contains(err.Error(), "http.tls") {
+		t.Errorf("swapped cert and key files: %v", err)
+	}
+}
+
+// testPKI writes a server certificate for localhost and its key under dir, and returns
+// the CA's PEM and a client certificate from the same CA.
+func testPKI(t *testing.T, dir string) (caPEM []byte, certFile, keyFile string, client tls.Certificate) {
+	t.Helper()
+	caKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER := must(x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey))
+	ca := must(x509.ParseCertificate(caDER))
+	issue := func(serial int64, usage x509.ExtKeyUsage) ([]byte, []byte) {
+		key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
+			DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der := must(x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey))
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))})
+	}
+	certPEM, keyPEM := issue(2, x509.ExtKeyUsageServerAuth)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client = must(tls.X509KeyPair(issue(3, x509.ExtKeyUsageClientAuth)))
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), certFile, keyFile, client
 }
