@@ -153,11 +153,15 @@ func TestHTTP(t *testing.T) {
 		t.Logf("/metrics:\n%s", metrics)
 	}
 
-	// A wrong community shows as an authentication failure.
+	// A wrong community shows as an authentication failure, a SET by a read-only
+	// community as a rejected SET.
 	g.Run(t, "snmpget", V2c("wrong-community"), sysUpTime)
-	testkit.WaitFor(t, 10*time.Second, "bad_community counted", func() bool {
+	g.Run(t, "snmpset", V2c("public"), "1.3.6.1.2.1.1.5.0", "s", "renamed")
+	testkit.WaitFor(t, 10*time.Second, "bad_community and the SET counted", func() bool {
 		_, metrics = httpGet(t, base+"/metrics")
-		return strings.Contains(metrics, `vmgate_snmp_auth_failures_total{reason="bad_community"} 1`)
+		return strings.Contains(metrics, `vmgate_snmp_auth_failures_total{reason="bad_community"} 1`) &&
+			strings.Contains(metrics, `vmgate_snmp_sets_total{outcome="rejected"} 1`) &&
+			strings.Contains(metrics, `vmgate_snmp_requests_total{pdu="set",result="noAccess"} 1`)
 	})
 
 	checkSD(t, base, g.Port, hostCtx, "held")

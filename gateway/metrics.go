@@ -30,8 +30,9 @@ type metrics struct {
 	notes       *prometheus.CounterVec
 
 	mu     sync.Mutex
-	wasUp  map[string]bool      // hosts seen up once: the next up is a reconnect
-	synced map[string]time.Time // each host's last resync observed
+	status map[string]hosts.Status // each host's last health status
+	wasUp  map[string]bool         // hosts seen up once: the next up after another status is a reconnect
+	synced map[string]time.Time    // each host's last resync observed
 }
 
 var (
@@ -53,7 +54,8 @@ var (
 )
 
 func newMetrics(g *Gateway) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), g: g, wasUp: map[string]bool{}, synced: map[string]time.Time{}}
+	m := &metrics{reg: prometheus.NewRegistry(), g: g, status: map[string]hosts.Status{}, wasUp: map[string]bool{},
+		synced: map[string]time.Time{}}
 	m.reconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmgate_host_reconnects_total",
 		Help: "Connections to the host established again after it had been up."}, []string{"host"})
 	m.resync = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vmgate_host_resync_duration_seconds",
@@ -125,11 +127,17 @@ func setOutcome(result string) string {
 // health is told of every host health change (the sink's Health): it counts
 // reconnects and observes resync durations.
 func (m *metrics) health(host string, h hosts.Health) {
-	if m == nil || h.Status != hosts.Up {
+	if m == nil {
 		return
 	}
 	m.mu.Lock()
-	again := m.wasUp[host]
+	last, seen := m.status[host]
+	m.status[host] = h.Status
+	if h.Status != hosts.Up {
+		m.mu.Unlock()
+		return
+	}
+	again := seen && last != hosts.Up && m.wasUp[host]
 	m.wasUp[host] = true
 	newSync := !h.LastSync.IsZero() && !h.LastSync.Equal(m.synced[host])
 	m.synced[host] = h.LastSync
@@ -173,6 +181,7 @@ func (m *metrics) forget(host string) {
 	m.calls.DeletePartialMatch(prometheus.Labels{"host": host})
 	m.callErrors.DeletePartialMatch(prometheus.Labels{"host": host})
 	m.mu.Lock()
+	delete(m.status, host)
 	delete(m.wasUp, host)
 	delete(m.synced, host)
 	m.mu.Unlock()
