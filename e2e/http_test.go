@@ -103,9 +103,16 @@ func TestHTTP(t *testing.T) {
 	}
 	held := newSilentLibvirtd(t)
 	cfg := baseConfig(t)
-	cfg.Hosts = append(cfg.Hosts, Host{Name: "held", URI: held.URI()})
 	httpAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreeTCPPort(t))
-	cfg.Raw = map[string]any{"http": map[string]any{"listen": httpAddr}}
+	// held's connect_timeout outlasts the test: only Release ends its first sync.
+	withHeld := func(hs []Host) map[string]any {
+		list := []map[string]any{{"name": "held", "uri": held.URI(), "connect_timeout": "1h"}}
+		for _, h := range hs {
+			list = append(list, map[string]any{"name": h.Name, "uri": h.URI})
+		}
+		return map[string]any{"http": map[string]any{"listen": httpAddr}, "hosts": list}
+	}
+	cfg.Raw = withHeld(cfg.Hosts)
 	g := Start(t, bin, cfg)
 	base := "http://" + httpAddr
 
@@ -164,20 +171,21 @@ func TestHTTP(t *testing.T) {
 			strings.Contains(metrics, `vmgate_snmp_requests_total{pdu="set",result="noAccess"} 1`)
 	})
 
-	checkSD(t, base, g.Port, hostCtx, "held")
+	checkSD(t, base, g.Port, "held", hostCtx)
 	// A host added by SIGHUP is listed too.
 	added, err := TestDriverHost(hostCtx+"-added", filepath.Join("testdata", "node2.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Hosts = append(cfg.Hosts, added)
+	cfg.Raw = withHeld(cfg.Hosts)
 	g.WriteConfig(t, cfg)
 	g.Signal(t, syscall.SIGHUP)
 	testkit.WaitFor(t, 30*time.Second, added.Name+" in /prometheus/sd", func() bool {
 		_, body := httpGet(t, base+"/prometheus/sd")
 		return strings.Contains(body, `"vmgate_context":"`+added.Name+`"`)
 	})
-	checkSD(t, base, g.Port, hostCtx, "held", added.Name)
+	checkSD(t, base, g.Port, "held", hostCtx, added.Name)
 
 	t.Run("landing page in chromium", func(t *testing.T) {
 		text := renderedText(t, base+"/")
