@@ -382,8 +382,8 @@ func (g *Gateway) apply(ctx context.Context, grp *errgroup.Group, cfg *Config) e
 		g.logger.Warn("config: snmp.notify_queue changes take effect at the next start",
 			"running", old.SNMP.NotifyQueue, "configured", cfg.SNMP.NotifyQueue)
 	}
-	if !reflect.DeepEqual(old.HTTP, cfg.HTTP) {
-		g.logger.Warn("config: http changes take effect at the next start")
+	if oh, nh := old.HTTP, cfg.HTTP; oh.Listen != nh.Listen || oh.TLS != nh.TLS || !reflect.DeepEqual(oh.BasicAuthUsers, nh.BasicAuthUsers) {
+		g.logger.Warn("config: http.listen, http.tls and http.basic_auth_users changes take effect at the next start")
 	}
 	g.engine.SetContexts(hostNames(cfg.Hosts))
 	if err := g.engine.Reload(cfg.SNMP); err != nil {

@@ -19,7 +19,7 @@ func newWeb(g *Gateway) (*web.Server, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	h := promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil, MaxRequestsInFlight: 4})
+	h := promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4})
 	return web.New(cfg, h, g.status, g.logger.With("component", "http"))
 }
 
