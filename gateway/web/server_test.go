@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
@@ -163,6 +164,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "plain") {
 		t.Errorf("a hash is printed:\n%v", err)
+	}
+	// The logged configuration (gateway.Config.LogValue marshals it) shows no hash.
+	if out := string(must(yaml.Marshal(ok))); strings.Contains(out, string(hash)) || !strings.Contains(out, "a: <secret>") {
+		t.Errorf("marshalled http section shows the hash or lost the user:\n%s", out)
 	}
 	if w := (Config{Listen: "0.0.0.0:9161"}).Warnings(); len(w) != 1 || !strings.Contains(w[0], "no authentication") {
 		t.Errorf("warnings for an open listener: %q", w)
