@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/xml"
-	"strings"
 	"testing"
 	"time"
 )
@@ -52,38 +50,6 @@ func TestParseEvent(t *testing.T) {
 
 // TestWriteNode checks the node file is XML with the wanted domains, UUIDs and MACs
 // distinct across hosts.
-func TestWriteNode(t *testing.T) {
-	type domain struct {
-		UUID string `xml:"uuid"`
-		MAC  struct {
-			Address string `xml:"address,attr"`
-		} `xml:"devices>interface>mac"`
-	}
-	var node struct {
-		Domains []domain `xml:"domain"`
-	}
-	seen := map[string]bool{}
-	for h := range 3 {
-		var b strings.Builder
-		writeNode(&b, h, 20)
-		if err := xml.Unmarshal([]byte(b.String()), &node); err != nil {
-			t.Fatalf("host %d: %v", h, err)
-		}
-		if len(node.Domains) != 20 {
-			t.Fatalf("host %d: %d domains, want 20", h, len(node.Domains))
-		}
-		for _, d := range node.Domains {
-			for _, k := range []string{d.UUID, d.MAC.Address} {
-				if k == "" || seen[k] {
-					t.Errorf("host %d: empty or repeated %q", h, k)
-				}
-				seen[k] = true
-			}
-		}
-		node.Domains = nil
-	}
-}
-
 func TestPct(t *testing.T) {
 	xs := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for _, tt := range []struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmgate/vmgate/bench/internal/fleet"
 	"github.com/vmgate/vmgate/hosts"
 )
 
@@ -19,7 +20,7 @@ const rpcsPerVM = 4
 // firstView waits until every fleet host is Up and synced with all its VMs, then
 // checks the merged context holds hosts x vms VMs.
 func (b *bench) firstView(ctx context.Context) error {
-	n := b.fleet.hosts
+	n := b.fleet.Hosts
 	lpid := libvirtdPID()
 	l0 := cpuOr0(lpid) // the gateway's CPU counts from process start: the bench did nothing before
 	var firstUp, allUp time.Duration
@@ -30,8 +31,8 @@ func (b *bench) firstView(ctx context.Context) error {
 		s := b.g.View().Read()
 		synced := 0
 		for h := range n {
-			e, ok := s.Host(hostName(h))
-			if ok && e.Health.Status == hosts.Up && !e.SyncedAt.IsZero() && e.VMs == b.fleet.vms {
+			e, ok := s.Host(fleet.HostName(h))
+			if ok && e.Health.Status == hosts.Up && !e.SyncedAt.IsZero() && e.VMs == b.fleet.VMs {
 				synced++
 			}
 		}
@@ -60,40 +61,40 @@ func (b *bench) firstView(ctx context.Context) error {
 	}
 	var syncs []time.Duration
 	for h := range n {
-		if hh, ok := s.HostHealth(hostName(h)); ok {
+		if hh, ok := s.HostHealth(fleet.HostName(h)); ok {
 			syncs = append(syncs, hh.LastSyncDuration)
 		}
 	}
 	slices.Sort(syncs)
 	fmt.Printf("\n== first full view (gateway.New -> every host Up and synced)\n")
 	fmt.Printf("first host synced      %8.3f s\n", firstUp.Seconds())
-	fmt.Printf("all %d hosts synced   %8.3f s   (merged context: %d VMs, want %d)\n", n, allUp.Seconds(), total, n*b.fleet.vms)
+	fmt.Printf("all %d hosts synced   %8.3f s   (merged context: %d VMs, want %d)\n", n, allUp.Seconds(), total, n*b.fleet.VMs)
 	fmt.Printf("CPU meanwhile          gateway %.2f s, libvirtd %.2f s (%d RPCs per VM per resync, over one connection per host)\n",
 		gcpu.Seconds(), lcpu.Seconds(), rpcsPerVM)
 	fmt.Printf("per-host full resync   p50 %.1f ms, max %.1f ms (Health.LastSyncDuration)\n",
 		ms(pct(syncs, 50)), ms(pct(syncs, 100)))
-	if total != n*b.fleet.vms {
-		return fmt.Errorf("first view: merged context has %d VMs, want %d", total, n*b.fleet.vms)
+	if total != n*b.fleet.VMs {
+		return fmt.Errorf("first view: merged context has %d VMs, want %d", total, n*b.fleet.VMs)
 	}
 	return nil
 }
 
 // peer times what a naive poller pays: one virsh per host, one after the other.
 func (b *bench) peer(ctx context.Context) error {
-	fmt.Printf("\n== peer: one virsh process per host, sequentially over %d hosts\n", b.fleet.hosts)
+	fmt.Printf("\n== peer: one virsh process per host, sequentially over %d hosts\n", b.fleet.Hosts)
 	for _, cmd := range [][]string{{"list", "--all"}, {"domstats"}} {
 		t0 := time.Now()
 		lines := 0
-		for h := range b.fleet.hosts {
-			out, err := exec.CommandContext(ctx, "virsh", append([]string{"-c", b.fleet.uri(h)}, cmd...)...).Output()
+		for h := range b.fleet.Hosts {
+			out, err := exec.CommandContext(ctx, "virsh", append([]string{"-c", b.fleet.URI(h)}, cmd...)...).Output()
 			if err != nil {
-				return fmt.Errorf("virsh %s on %s: %w", strings.Join(cmd, " "), hostName(h), err)
+				return fmt.Errorf("virsh %s on %s: %w", strings.Join(cmd, " "), fleet.HostName(h), err)
 			}
 			lines += strings.Count(string(out), "\n")
 		}
 		el := time.Since(t0)
 		fmt.Printf("virsh %-10s       %8.3f s   (%.1f ms per host, %d lines)\n",
-			strings.Join(cmd, " "), el.Seconds(), ms(el)/float64(b.fleet.hosts), lines)
+			strings.Join(cmd, " "), el.Seconds(), ms(el)/float64(b.fleet.Hosts), lines)
 	}
 	return nil
 }
@@ -113,7 +114,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 	el := time.Since(t0)
 	c1, l1 := selfCPU(), cpuOr0(lpid)
 	b.steady = (c1 - c0).Seconds() / el.Seconds()
-	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.hosts)
+	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.Hosts)
 	fmt.Printf("gateway CPU            %8.2f %% of one core (%.1f ms CPU per second)\n", 100*b.steady, 1000*b.steady)
 	if lpid > 0 {
 		fmt.Printf("libvirtd CPU (peer)    %8.2f %% of one core (serving the gateway's polls, and other clients)\n",

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmgate/vmgate/bench/internal/fleet"
 	"github.com/vmgate/vmgate/gateway"
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
@@ -242,7 +243,7 @@ func (b *bench) waitState(ctx context.Context, u hosts.UUID, st hosts.DomainStat
 // cycle runs one virsh operation and times the view, vmState and virsh event.
 func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *statePoller, events <-chan event) (sample, error) {
 	st0, _ := b.g.View().Read().Stats("local")
-	fl0, _ := b.g.View().Read().Stats(hostName(0))
+	fl0, _ := b.g.View().Read().Stats(fleet.HostName(0))
 	gc0 := gcCycles()
 	t0 := time.Now()
 	done := make(chan error, 1)
@@ -260,7 +261,7 @@ func (b *bench) cycle(ctx context.Context, name string, op lifecycleOp, p *state
 		return sample{}, err
 	}
 	st1, _ := b.g.View().Read().Stats("local")
-	fl1, _ := b.g.View().Read().Stats(hostName(0))
+	fl1, _ := b.g.View().Read().Stats(fleet.HostName(0))
 	s := sample{virsh: tExit.Sub(t0), view: tView.Sub(t0), statsPoll: st1 != st0, fleetPoll: fl1 != fl0,
 		gc: gcCycles() != gc0}
 	if !tSNMP.IsZero() {

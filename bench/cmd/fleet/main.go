@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vmgate/vmgate/bench/internal/fleet"
 	"github.com/vmgate/vmgate/gateway"
 )
 
@@ -77,7 +78,7 @@ func main() {
 // bench holds what the phases share.
 type bench struct {
 	o      options
-	fleet  fleet
+	fleet  fleet.Fleet
 	work   string
 	g      *gateway.Gateway
 	cfg    string    // the config file
@@ -96,8 +97,8 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer os.RemoveAll(work)
 	}
-	b := &bench{o: o, work: work, fleet: fleet{dir: filepath.Join(work, "nodes"), hosts: o.hosts, vms: o.vms}}
-	if err := b.fleet.write(); err != nil {
+	b := &bench{o: o, work: work, fleet: fleet.Fleet{Dir: filepath.Join(work, "nodes"), Hosts: o.hosts, VMs: o.vms}}
+	if err := b.fleet.Write(); err != nil {
 		return err
 	}
 	fmt.Printf("vmgate fleet benchmark, %s, %d CPUs, %s, %d hosts x %d VMs (libvirt test driver via the local libvirtd)\n",
@@ -184,8 +185,8 @@ func (b *bench) config(withLocal bool) string {
     - {community: public, access: read-only, context: ""}
 hosts:
 `, filepath.Join(b.work, "state"))
-	for h := range b.fleet.hosts {
-		fmt.Fprintf(&s, "  - {name: %s, uri: %q, stats_interval: 10s}\n", hostName(h), b.fleet.uri(h))
+	for h := range b.fleet.Hosts {
+		fmt.Fprintf(&s, "  - {name: %s, uri: %q, stats_interval: 10s}\n", fleet.HostName(h), b.fleet.URI(h))
 	}
 	if withLocal {
 		fmt.Fprintf(&s, "  - {name: local, uri: \"qemu:///system\", stats_interval: 10s, call_timeout: 3m}\n")

@@ -46,7 +46,7 @@ func (r walkResult) print(note string) {
 // snmpd's hrSWRunTable, with the same client.
 func (b *bench) walks(ctx context.Context) error {
 	fmt.Printf("\n== MIB walk: snmpbulkwalk -v2c %s over loopback UDP, merged context, %d VMs\n",
-		walkRepetitions, b.fleet.hosts*b.fleet.vms)
+		walkRepetitions, b.fleet.Hosts*b.fleet.VMs)
 	if !b.mibServed() {
 		fmt.Printf("SKIPPED: the gateway does not serve %s yet\n", mib.Root)
 		return nil
