@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vmgate/vmgate/bench/internal/lat"
 	"github.com/vmgate/vmgate/bench/internal/target"
 )
 
@@ -68,11 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "setlat: libvirt:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "snmp  ", summarize(snmpLat, snmpErrs))
-	fmt.Fprintln(stdout, "direct", summarize(directLat, directErrs))
+	fmt.Fprintln(stdout, "snmp  ", lat.Summary(snmpLat, snmpErrs))
+	fmt.Fprintln(stdout, "direct", lat.Summary(directLat, directErrs))
 	if len(snmpLat) > 0 && len(directLat) > 0 {
 		fmt.Fprintf(stdout, "added  p50_us=%d mean_us=%d\n",
-			(pct(snmpLat, 50) - pct(directLat, 50)).Microseconds(), (mean(snmpLat) - mean(directLat)).Microseconds())
+			(lat.Pct(snmpLat, 50) - lat.Pct(directLat, 50)).Microseconds(), (lat.Mean(snmpLat) - lat.Mean(directLat)).Microseconds())
 	}
 	return 0
 }
@@ -129,7 +129,7 @@ func direct(o opts) ([]time.Duration, int, error) {
 
 // alternate times n pairs of set(4) (pause) and set(2) (resume).
 func alternate(n int, set func(state int) error) ([]time.Duration, int, error) {
-	var lat []time.Duration
+	var ds []time.Duration
 	errs := 0
 	for i := 0; i < 2*n; i++ {
 		state := 4
@@ -144,9 +144,9 @@ func alternate(n int, set func(state int) error) ([]time.Duration, int, error) {
 			}
 			continue
 		}
-		lat = append(lat, time.Since(start))
+		ds = append(ds, time.Since(start))
 	}
-	return lat, errs, nil
+	return ds, errs, nil
 }
 
 func parseUUID(s string, u *libvirt.UUID) error {
@@ -168,26 +168,4 @@ func parseUUID(s string, u *libvirt.UUID) error {
 		u[i] = byte(v)
 	}
 	return nil
-}
-
-func summarize(lat []time.Duration, errs int) string {
-	if len(lat) == 0 {
-		return fmt.Sprintf("n=0 errors=%d", errs)
-	}
-	return fmt.Sprintf("n=%d errors=%d p50_us=%d p90_us=%d mean_us=%d", len(lat), errs,
-		pct(lat, 50).Microseconds(), pct(lat, 90).Microseconds(), mean(lat).Microseconds())
-}
-
-func pct(lat []time.Duration, p int) time.Duration {
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)]
-}
-
-func mean(lat []time.Duration) time.Duration {
-	var sum time.Duration
-	for _, d := range lat {
-		sum += d
-	}
-	return sum / time.Duration(len(lat))
 }
