@@ -61,6 +61,7 @@ type Etcd struct {
 	cli     *clientv3.Client
 	root    string // PREFIX + "idx/"
 	probe   string // a key outside root read to test quorum
+	mark    string // a key outside root rewritten by every write under it (Sync)
 	replica string
 	timeout time.Duration
 	logger  *slog.Logger
@@ -127,7 +128,8 @@ func OpenEtcd(cfg EtcdConfig, logger *slog.Logger, opts ...Option) (*Etcd, error
 		return nil, fmt.Errorf("index registry: etcd %s: %w", eps, err)
 	}
 	e := &Etcd{
-		cli: cli, root: cfg.Prefix + "idx/", probe: cfg.Prefix + "probe", replica: cfg.Replica,
+		cli: cli, root: cfg.Prefix + "idx/", probe: cfg.Prefix + "probe", mark: cfg.Prefix + "idxrev",
+		replica: cfg.Replica,
 		timeout: cfg.Timeout, logger: logger.With("component", "registry", "etcd", eps),
 		set: newSettings(opts), pending: map[[2]string]change{},
 		unbind: map[[2]string]uint32{},
@@ -228,11 +230,16 @@ func (e *Etcd) parseKey(k string) (ns, kind, rest string, ok bool) {
 // Mirror.
 
 // Sync waits until the mirror reflects every write to the registry made before the
-// call (the newest record's revision), at most until ctx is done: a replica that took
-// a lock then sees every number bound under it before.
+// call, at most until ctx is done: a replica that took a lock then sees every number
+// bound under it before. The newest write's revision is the mark's, which every write
+// transaction rewrites: one key read, whatever the registry's size. A registry
+// without a mark (written before it existed) is searched for its newest record.
 func (e *Etcd) Sync(ctx context.Context) error {
-	resp, err := e.cli.Get(ctx, e.root, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1),
-		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend))
+	resp, err := e.cli.Get(ctx, e.mark)
+	if err == nil && len(resp.Kvs) == 0 {
+		resp, err = e.cli.Get(ctx, e.root, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1),
+			clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend))
+	}
 	if err != nil {
 		return fmt.Errorf("index registry: %w", err)
 	}
@@ -240,6 +247,11 @@ func (e *Etcd) Sync(ctx context.Context) error {
 		e.mirror.Wait(ctx, resp.Kvs[0].ModRevision)
 	}
 	return ctx.Err()
+}
+
+// marked adds the rewrite of the mark to the operations of a write transaction.
+func (e *Etcd) marked(ops ...clientv3.Op) []clientv3.Op {
+	return append(ops, clientv3.OpPut(e.mark, ""))
 }
 
 func space(spaces map[string]*mirrorSpace, ns string) *mirrorSpace {
@@ -427,7 +439,7 @@ func (e *Etcd) allocate(ns, key string, old *mirrorEntry) uint32 {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(e.lastKey(ns)), "=", lastRev))
 			then = append(then, clientv3.OpPut(e.lastKey(ns), strconv.FormatUint(uint64(id), 10)))
 		}
-		resp, err := e.cli.Txn(ctx).If(cmps...).Then(then...).Else(
+		resp, err := e.cli.Txn(ctx).If(cmps...).Then(e.marked(then...)...).Else(
 			clientv3.OpGet(kk), clientv3.OpGet(e.idKey(ns, id)), clientv3.OpGet(e.lastKey(ns)),
 		).Commit()
 		if err != nil {
@@ -594,7 +606,7 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 		}
 		delete(e.pending, [2]string{namespace, key})
 		e.mu.Unlock()
-		resp, err := e.cli.Txn(ctx).If(cmps...).Then(then...).Else(clientv3.OpGet(ik)).Commit()
+		resp, err := e.cli.Txn(ctx).If(cmps...).Then(e.marked(then...)...).Else(clientv3.OpGet(ik)).Commit()
 		if err != nil {
 			e.markDown(err)
 			e.mu.Lock()
@@ -783,7 +795,7 @@ func (e *Etcd) write(ctx context.Context, k [2]string, c change) bool {
 		val, _ := json.Marshal(record{ID: c.id, Released: c.released, By: e.replica})
 		ops = []clientv3.Op{clientv3.OpPut(kk, string(val))}
 	}
-	resp, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(kk), "=", rev)).Then(ops...).
+	resp, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(kk), "=", rev)).Then(e.marked(ops...)...).
 		Else(clientv3.OpGet(kk)).Commit()
 	if err != nil {
 		e.markDown(err)
@@ -836,7 +848,7 @@ func (e *Etcd) purge(ctx context.Context) {
 	for _, v := range vs {
 		kk := e.keyKey(v.ns, v.key)
 		_, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(kk), "=", v.rev)).
-			Then(clientv3.OpDelete(kk), clientv3.OpDelete(e.idKey(v.ns, v.id))).Commit()
+			Then(e.marked(clientv3.OpDelete(kk), clientv3.OpDelete(e.idKey(v.ns, v.id)))...).Commit()
 		if err != nil {
 			e.markDown(err)
 			return

@@ -325,21 +325,34 @@ func TestEtcdRevivalAtTheGraceBoundary(t *testing.T) {
 	}
 }
 
-// TestEtcdSync: after Sync a replica's mirror holds every number bound elsewhere
-// before the call, without waiting for the watch to happen to deliver it.
+// TestEtcdSync: after Sync a replica's mirror holds every number bound or allocated
+// elsewhere before the call, without waiting for the watch to happen to deliver it;
+// also in a registry whose writes carry no mark (written before the mark existed).
 func TestEtcdSync(t *testing.T) {
 	c := etcdtest.Start(t)
 	a := openTestEtcd(t, c, "/sync/", "a", nil)
 	b := openTestEtcd(t, c, "/sync/", "b", nil)
-	for i := range uint32(20) {
+	cli := c.Client()
+	ctx := context.Background()
+	for i := range uint32(30) {
 		if err := a.Bind(NSVM, fmt.Sprintf("vm-%d", i), 100+i); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Sync(context.Background()); err != nil {
+		key := fmt.Sprintf("disk-%d", i)
+		id := a.Index(NSStorage, key)
+		if i >= 20 {
+			if _, err := cli.Delete(ctx, "/sync/idxrev"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if b.Free(NSVM, 100+i) {
 			t.Fatalf("b: %d is free after Sync; a bound it before", 100+i)
+		}
+		if got, ok := b.Lookup(NSStorage, key); !ok || got != id {
+			t.Fatalf("b: %s is %d, %v after Sync; a allocated %d before", key, got, ok, id)
 		}
 	}
 	c.Kill(1)

@@ -59,7 +59,7 @@ func (e *Etcd) Import(data []byte) error {
 		if len(ops) == 0 {
 			return nil
 		}
-		resp, err := e.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		resp, err := e.cli.Txn(ctx).If(cmps...).Then(e.marked(ops...)...).Commit()
 		cmps, ops = nil, nil
 		switch {
 		case err != nil:
