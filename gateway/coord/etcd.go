@@ -79,8 +79,17 @@ type Etcd struct {
 	sess    *concurrency.Session
 	fenced  map[string]int64        // per host: fences up to this revision re-read
 	touched map[string][]hosts.UUID // the running SET's changes (SETs of one engine run one at a time)
+	holding bool                    // the running SET holds locks: its answer waits for their release
+	answer  *answer                 // the running SET's answer, written when it releases its locks
 	leases  map[time.Duration]lease // by TTL, shared by the replay and fence records
 	n       uint64                  // fence counter
+}
+
+// answer is a SET's answer to store (StoreAnswer).
+type answer struct {
+	key   string
+	value []byte
+	ttl   time.Duration
 }
 
 type lease struct {
@@ -214,8 +223,56 @@ func (e *Etcd) Lock(ctx context.Context, r *snmp.Request, vars []snmp.SetVar) (f
 		unlock()
 		return nil, err
 	}
-	return func() { e.fence(); unlock() }, nil
+	e.mu.Lock()
+	e.holding, e.answer = true, nil
+	e.mu.Unlock()
+	return func() { e.release(held, unlock) }, nil
 }
+
+// release ends a SET that held locks: its answer, its fences and the locks' release
+// in one transaction, so that they cost one etcd round trip and another replica that
+// takes a lock next sees the answer and the fences with it. If that transaction
+// fails, each is tried on its own, as the SET would have done without it.
+func (e *Etcd) release(held []*concurrency.Mutex, unlock func()) {
+	e.mu.Lock()
+	ans := e.answer
+	e.holding, e.answer = false, nil
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
+	defer cancel()
+	var ops []clientv3.Op
+	if ans != nil {
+		if op, err := e.answerOp(ctx, ans); err == nil {
+			ops = append(ops, op)
+		}
+	}
+	fences, ferr := e.fenceOps(ctx)
+	ops = append(ops, fences...)
+	for _, m := range held {
+		ops = append(ops, clientv3.OpDelete(m.Key()))
+	}
+	if len(ops) <= maxTxnOps {
+		_, err := e.cfg.Client.Txn(ctx).Then(ops...).Commit()
+		if err == nil {
+			return
+		}
+		e.forget(fenceTTL, err)
+		if ans != nil {
+			e.forget(ans.ttl, err)
+		}
+	}
+	if ans != nil {
+		if err := e.storeAnswer(ctx, ans); err != nil {
+			e.log.Warn("set answer not shared with the other replicas (etcd): a retry there runs it again", "err", err)
+		}
+	}
+	e.putFences(ctx, fences, ferr)
+	unlock()
+}
+
+// maxTxnOps bounds the operations of release's transaction: etcd refuses more than
+// its --max-txn-ops (128 by default).
+const maxTxnOps = 100
 
 // refence re-reads the domains other replicas changed on hostNames since this
 // replica last looked.
@@ -255,22 +312,22 @@ func (e *Etcd) refence(ctx context.Context, hostNames []string) error {
 	return nil
 }
 
-// fence writes what the SET that ends changed, before its locks go.
-func (e *Etcd) fence() {
+// fenceOps takes the running SET's changes and returns the puts of their fences, or
+// why there are none though it changed something.
+func (e *Etcd) fenceOps(ctx context.Context) ([]clientv3.Op, error) {
 	e.mu.Lock()
 	touched := e.touched
 	e.touched = nil
 	e.mu.Unlock()
 	if len(touched) == 0 {
-		return
+		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
-	defer cancel()
 	lease, err := e.leaseFor(ctx, fenceTTL)
+	if err != nil {
+		return nil, err
+	}
+	var ops []clientv3.Op
 	for h, ids := range touched {
-		if err != nil {
-			break
-		}
 		var b strings.Builder
 		for _, id := range ids {
 			b.WriteString(id.String() + " ")
@@ -280,8 +337,19 @@ func (e *Etcd) fence() {
 		k := fmt.Sprintf("%sfence/%s/%s/%d-%d", e.root, url.PathEscape(h), url.PathEscape(e.cfg.Replica),
 			time.Now().UnixNano(), e.n)
 		e.mu.Unlock()
-		_, err = e.cfg.Client.Put(ctx, k, b.String(), clientv3.WithLease(lease))
-		e.forget(fenceTTL, err)
+		ops = append(ops, clientv3.OpPut(k, b.String(), clientv3.WithLease(lease)))
+	}
+	return ops, nil
+}
+
+// putFences writes fences (fenceOps) one by one, before the SET's locks go:
+// release's way when its transaction failed.
+func (e *Etcd) putFences(ctx context.Context, fences []clientv3.Op, err error) {
+	for _, op := range fences {
+		if _, err = e.cfg.Client.Do(ctx, op); err != nil {
+			e.forget(fenceTTL, err)
+			break
+		}
 	}
 	if err != nil {
 		e.log.Warn("set: the domains it changed are not announced to the other replicas (etcd): their views catch up by libvirt's events",
@@ -351,15 +419,37 @@ func (e *Etcd) Answer(ctx context.Context, key [sha256.Size]byte) ([]byte, bool,
 	return resp.Kvs[0].Value, true, nil
 }
 
-// StoreAnswer implements snmp.SetCoordinator.
-func (e *Etcd) StoreAnswer(ctx context.Context, key [sha256.Size]byte, answer []byte, ttl time.Duration) error {
+// StoreAnswer implements snmp.SetCoordinator. The answer of a SET that holds locks is
+// written when it releases them, in the same transaction.
+func (e *Etcd) StoreAnswer(ctx context.Context, key [sha256.Size]byte, value []byte, ttl time.Duration) error {
+	a := &answer{key: e.root + "answer/" + hex.EncodeToString(key[:]), value: value, ttl: ttl}
+	e.mu.Lock()
+	if e.holding {
+		e.answer = a
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Timeout)
 	defer cancel()
-	lease, err := e.leaseFor(ctx, ttl)
+	return e.storeAnswer(ctx, a)
+}
+
+func (e *Etcd) storeAnswer(ctx context.Context, a *answer) error {
+	op, err := e.answerOp(ctx, a)
 	if err != nil {
 		return err
 	}
-	_, err = e.cfg.Client.Put(ctx, e.root+"answer/"+hex.EncodeToString(key[:]), string(answer), clientv3.WithLease(lease))
-	e.forget(ttl, err)
+	_, err = e.cfg.Client.Do(ctx, op)
+	e.forget(a.ttl, err)
 	return err
+}
+
+// answerOp is the put of a, on a lease that lives at least its ttl.
+func (e *Etcd) answerOp(ctx context.Context, a *answer) (clientv3.Op, error) {
+	lease, err := e.leaseFor(ctx, a.ttl)
+	if err != nil {
+		return clientv3.Op{}, err
+	}
+	return clientv3.OpPut(a.key, string(a.value), clientv3.WithLease(lease)), nil
 }

@@ -180,3 +180,45 @@ func TestFences(t *testing.T) {
 		t.Fatalf("b re-read %v, want [%v]", b.refreshed, id)
 	}
 }
+
+// TestAnswerWithRelease: the answer of a SET that holds locks is written in the
+// transaction that releases them, with its fences: the replica that takes the lock
+// next finds both. If that transaction fails (here: the answer's lease revoked behind
+// the replica's back), each is written on its own and the lock still goes.
+func TestAnswerWithRelease(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1"}, false)
+	b := newReplica(t, c, "b", []string{"h1"}, false)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		lostLease bool
+	}{{"one transaction", false}, {"lease lost", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.lostLease {
+				lease, err := a.leaseFor(ctx, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := a.cli.Revoke(ctx, lease); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k := sha256.Sum256([]byte(tc.name))
+			id := hosts.UUID{0xbb, 15: byte(len(b.refreshed) + 1)}
+			release := a.lock(t)
+			a.Touched("h1", id)
+			if err := a.StoreAnswer(ctx, k, []byte("0 0"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			release()
+			b.lock(t)()
+			if got, ok, err := b.Answer(ctx, k); err != nil || !ok || string(got) != "0 0" {
+				t.Fatalf("b: Answer = %q, %v, %v; want a's", got, ok, err)
+			}
+			if n := len(b.refreshed); n == 0 || b.refreshed[n-1] != id {
+				t.Fatalf("b re-read %v, want %v last", b.refreshed, id)
+			}
+		})
+	}
+}
