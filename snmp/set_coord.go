@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -31,6 +32,9 @@ type SetCoordinator interface {
 // WithSetCoordinator makes c coordinate this engine's SETs with other engines.
 func WithSetCoordinator(c SetCoordinator) Option { return func(e *Engine) { e.coord = c } }
 
+// errReplayed: another engine recorded the message (SetCoordinator.Seen).
+var errReplayed = errors.New("message seen by another engine")
+
 // seenTTL is how long another engine keeps a message's digest: a message accepted at
 // the edge of the time window stays acceptable for two windows.
 const seenTTL = 2 * timeWindow * time.Second
@@ -44,22 +48,36 @@ func (e *Engine) runCoordinated(ctx context.Context, r *Request, p *pdu, groups 
 			"principal", principalLabel(r.Principal), "request_id", p.requestID, "err", err)
 		return response{status: gosnmp.ResourceUnavailable, index: 1, vars: p.vars}, true
 	}
+	// The message is recorded while the locks are taken: two etcd round trips at once.
+	// A replay gives back the locks it took for nothing.
+	seen := make(chan error, 1)
 	if r.msg != nil && r.msg.flags&flagAuth != 0 {
-		fresh, err := e.coord.Seen(ctx, r.Principal.Name, sha256.Sum256(r.msg.raw), seenTTL)
-		if err != nil {
-			return unavailable(err)
-		}
-		if !fresh {
-			e.plog.Log(slog.LevelWarn, "snmp set message replayed to another replica: not run", "context", r.Context,
-				"principal", principalLabel(r.Principal), "request_id", p.requestID)
-			return response{}, false
-		}
+		go func() {
+			fresh, err := e.coord.Seen(ctx, r.Principal.Name, sha256.Sum256(r.msg.raw), seenTTL)
+			if err == nil && !fresh {
+				err = errReplayed
+			}
+			seen <- err
+		}()
+	} else {
+		seen <- nil
 	}
 	var vars []SetVar
 	for _, g := range groups {
 		vars = append(vars, g.vars...)
 	}
 	release, err := e.coord.Lock(ctx, r, vars)
+	if serr := <-seen; serr != nil {
+		if err == nil {
+			release()
+		}
+		if errors.Is(serr, errReplayed) {
+			e.plog.Log(slog.LevelWarn, "snmp set message replayed to another replica: not run", "context", r.Context,
+				"principal", principalLabel(r.Principal), "request_id", p.requestID)
+			return response{}, false
+		}
+		return unavailable(serr)
+	}
 	if err != nil {
 		return unavailable(err)
 	}
