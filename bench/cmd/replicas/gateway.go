@@ -38,6 +38,7 @@ type gwConfig struct {
 	etcd   []string // endpoints; none: the file backend
 	prefix string
 	netns  string // run inside this network namespace (ip netns exec)
+	bin    string // another vmgate binary than the bench's
 }
 
 // startGateway writes c's configuration for the fleet and starts bin on it; it does
@@ -78,6 +79,9 @@ func startGateway(bin, work string, f fleet.Fleet, c gwConfig) (*gw, error) {
 		return nil, err
 	}
 	defer logf.Close()
+	if c.bin != "" {
+		bin = c.bin
+	}
 	args := []string{bin, "--config", cfg, "--log.format", "json"}
 	if c.netns != "" {
 		args = append([]string{"ip", "netns", "exec", c.netns}, args...)

@@ -36,6 +36,7 @@ import (
 
 type options struct {
 	bin              string
+	before           string // setlat: a binary of an earlier tree, measured in the same run
 	phases           map[string]bool
 	hosts, vms       int // failover and setlat fleet
 	joinHosts        int
@@ -52,6 +53,7 @@ func main() {
 	var o options
 	var phases string
 	flag.StringVar(&o.bin, "vmgate", "bench/out/vmgate", "the vmgate binary")
+	flag.StringVar(&o.before, "before", "", "setlat: also measure replicas of this vmgate `binary` (an earlier tree), in turn with the others")
 	flag.StringVar(&phases, "phases", "failover,vip,setlat,join", "phases to run")
 	flag.IntVar(&o.hosts, "hosts", 10, "test-driver hosts of the failover and setlat phases")
 	flag.IntVar(&o.vms, "vms", 100, "VMs per host of the failover and setlat phases")

@@ -32,9 +32,14 @@ func (b *bench) setlat(ctx context.Context) error {
 	}
 	fmt.Printf("\n== SET latency: vmState paused/running of a test-driver VM, SNMPv3 authPriv, %d pairs per backend in turn\n",
 		b.o.pairs)
+	cfgs := []gwConfig{{name: "setlat-file"}, {name: "setlat-a", etcd: b.etcd.endpoints, prefix: "/bench-setlat/"},
+		{name: "setlat-b", etcd: b.etcd.endpoints, prefix: "/bench-setlat/"}}
+	if b.o.before != "" {
+		cfgs = append(cfgs, gwConfig{name: "setlat-before-a", etcd: b.etcd.endpoints, prefix: "/bench-setlat-before/", bin: b.o.before},
+			gwConfig{name: "setlat-before-b", etcd: b.etcd.endpoints, prefix: "/bench-setlat-before/", bin: b.o.before})
+	}
 	var gws []*gw
-	for _, c := range []gwConfig{{name: "setlat-file"}, {name: "setlat-a", etcd: b.etcd.endpoints, prefix: "/bench-setlat/"},
-		{name: "setlat-b", etcd: b.etcd.endpoints, prefix: "/bench-setlat/"}} {
+	for _, c := range cfgs {
 		port, err := freeUDPPort("127.0.0.1")
 		if err != nil {
 			return err
@@ -53,7 +58,7 @@ func (b *bench) setlat(ctx context.Context) error {
 	}
 	vm := "h000-vm000" // running, on host 0
 	var setters []*setter
-	for _, g := range gws[:2] {
+	for _, g := range append(gws[:2:2], gws[3:min(4, len(gws))]...) {
 		s, err := b.newSetter(ctx, g, fleet.HostName(0), vm)
 		if err != nil {
 			return err
@@ -80,11 +85,27 @@ func (b *bench) setlat(ctx context.Context) error {
 		return err
 	}
 	file, etcd := setters[0], setters[1]
-	fmt.Printf("file backend  %s\n", lat.Summary(file.lat, file.errs))
-	fmt.Printf("etcd backend  %s\n", lat.Summary(etcd.lat, etcd.errs))
+	type row struct {
+		name string
+		s    *setter
+	}
+	rows := []row{{"file backend", file}, {"etcd backend", etcd}}
+	if len(setters) > 2 {
+		rows = append(rows, row{"etcd, before", setters[2]})
+	}
+	for _, r := range rows {
+		fmt.Printf("%-13s %s", r.name, lat.Summary(r.s.lat, r.s.errs))
+		if r.s.errs > 0 {
+			fmt.Printf(" (last error: %s)", r.s.lastErr)
+		}
+		fmt.Println()
+	}
 	fmt.Printf("etcd floor    %s\n", floor)
 	if len(file.lat) == 0 || len(etcd.lat) == 0 {
 		return fmt.Errorf("no SET succeeded")
+	}
+	if len(setters) > 2 && len(setters[2].lat) > 0 {
+		fmt.Printf("etcd, before - file at p50: %.2f ms\n", ms(lat.Pct(setters[2].lat, 50)-lat.Pct(file.lat, 50)))
 	}
 	added := lat.Pct(etcd.lat, 50) - lat.Pct(file.lat, 50)
 	fmt.Printf("etcd - file at p50: %.2f ms   target <= %.0f ms: %s\n", float64(added.Microseconds())/1000,
@@ -94,10 +115,11 @@ func (b *bench) setlat(ctx context.Context) error {
 
 // setter SETs vmState of one VM through one gateway and times each SET.
 type setter struct {
-	c    *gosnmp.GoSNMP
-	oid  string
-	lat  []time.Duration
-	errs int
+	c       *gosnmp.GoSNMP
+	oid     string
+	lat     []time.Duration
+	errs    int
+	lastErr string
 }
 
 // newSetter finds vm's vmId at g (its vmName in the merged context) and opens an
@@ -143,8 +165,12 @@ func (s *setter) pair() {
 	for _, state := range []int{4, 2} {
 		t0 := time.Now()
 		r, err := s.c.Set([]gosnmp.SnmpPDU{{Name: s.oid, Type: gosnmp.Integer, Value: state}})
-		if err != nil || r.Error != gosnmp.NoError {
+		if err == nil && r.Error != gosnmp.NoError {
+			err = fmt.Errorf("%v", r.Error)
+		}
+		if err != nil {
 			s.errs++
+			s.lastErr = err.Error()
 			continue
 		}
 		s.lat = append(s.lat, time.Since(t0))
