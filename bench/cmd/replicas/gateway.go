@@ -119,12 +119,20 @@ func (g *gw) running() bool {
 	}
 }
 
-// resyncs reads the gateway's log: the time of each host's first "resynced" line
-// after start, and the duration that line gives.
-func (g *gw) resyncs() (last time.Duration, durs []time.Duration, err error) {
+// startup is what the gateway's log says of its start: when it listened (its index
+// registry read), when the last host's first resync ended, and each host's first
+// resync's duration.
+type startup struct {
+	listening, last time.Duration
+	durs            []time.Duration
+}
+
+// startup reads the gateway's log: its "snmp listening" line, each host's first
+// "resynced" line after start and the duration that line gives.
+func (g *gw) startup() (st startup, err error) {
 	f, err := os.Open(filepath.Join(g.dir, "vmgate.log"))
 	if err != nil {
-		return 0, nil, err
+		return st, err
 	}
 	defer f.Close()
 	seen := map[string]bool{}
@@ -137,12 +145,18 @@ func (g *gw) resyncs() (last time.Duration, durs []time.Duration, err error) {
 			Host     string    `json:"host"`
 			Duration int64     `json:"duration"` // slog JSON: nanoseconds
 		}
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Msg != "resynced" || seen[l.Host] {
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		if l.Msg == "snmp listening" && st.listening == 0 {
+			st.listening = l.Time.Sub(g.started)
+		}
+		if l.Msg != "resynced" || seen[l.Host] {
 			continue
 		}
 		seen[l.Host] = true
-		durs = append(durs, time.Duration(l.Duration))
-		last = max(last, l.Time.Sub(g.started))
+		st.durs = append(st.durs, time.Duration(l.Duration))
+		st.last = max(st.last, l.Time.Sub(g.started))
 	}
-	return last, durs, sc.Err()
+	return st, sc.Err()
 }
