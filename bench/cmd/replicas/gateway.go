@@ -125,6 +125,7 @@ func (g *gw) running() bool {
 type startup struct {
 	listening, last time.Duration
 	durs            []time.Duration
+	connFailed      int // "libvirt connection failed" lines: a busy libvirtd, retried after a backoff
 }
 
 // startup reads the gateway's log: its "snmp listening" line, each host's first
@@ -150,6 +151,9 @@ func (g *gw) startup() (st startup, err error) {
 		}
 		if l.Msg == "snmp listening" && st.listening == 0 {
 			st.listening = l.Time.Sub(g.started)
+		}
+		if l.Msg == "libvirt connection failed" {
+			st.connFailed++
 		}
 		if l.Msg != "resynced" || seen[l.Host] {
 			continue

@@ -120,8 +120,8 @@ func (b *bench) timeJoin(ctx context.Context, g *gw, want int, ref []string, roo
 	if len(durs) == 0 {
 		return fmt.Errorf("%s: no resync in its log", g.name)
 	}
-	fmt.Printf("%-40s listening (index registry read) %.2f s after start; last of %d hosts resynced %6.2f s after start (per-host resync p50 %.0f ms, max %.0f ms)\n", "",
-		st.listening.Seconds(), len(durs), last.Seconds(), ms(lat.Pct(durs, 50)), ms(lat.Pct(durs, 100)))
+	fmt.Printf("%-40s listening (index registry read) %.2f s after start; last of %d hosts resynced %6.2f s after start (per-host resync p50 %.0f ms, max %.0f ms; %d libvirt connections failed and retried)\n", "",
+		st.listening.Seconds(), len(durs), last.Seconds(), ms(lat.Pct(durs, 50)), ms(lat.Pct(durs, 100)), st.connFailed)
 	if g.name != "join-file" {
 		fmt.Printf("%-40s identical indexes served %.2f s after its last resync (all counted: %+.2f s)   target <= %.0f s: %s\n", "",
 			(served - last).Seconds(), (counted - last).Seconds(), targetJoin.Seconds(), verdict(counted-last <= targetJoin))
