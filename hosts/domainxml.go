@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,8 +26,15 @@ type domainXML struct {
 	CurrentMemory memXML `xml:"currentMemory"`
 	VCPU          struct {
 		Current string `xml:"current,attr"`
+		CPUSet  string `xml:"cpuset,attr"`
 		Value   string `xml:",chardata"`
 	} `xml:"vcpu"`
+	CPUTune struct {
+		VCPUPins []struct {
+			VCPU   string `xml:"vcpu,attr"`
+			CPUSet string `xml:"cpuset,attr"`
+		} `xml:"vcpupin"`
+	} `xml:"cputune"`
 	VCPUs struct {
 		VCPU []struct {
 			Enabled      string `xml:"enabled,attr"`
@@ -141,6 +149,7 @@ func ParseDomainXML(doc string) (Domain, error) {
 		d.VCPUs = n
 	}
 	d.FixedVCPUs = x.fixedVCPUs()
+	x.affinity(&d)
 	for _, dx := range x.Devices.Disks {
 		d.Disks = append(d.Disks, dx.disk())
 	}
@@ -155,6 +164,62 @@ func ParseDomainXML(doc string) (Domain, error) {
 		d.GuestAgent = d.GuestAgent || ch.Target.Name == guestAgentChannel
 	}
 	return d, nil
+}
+
+// affinity sets d's CPUSet and VCPUPins. libvirt validates cpusets before it stores a
+// definition; one it would refuse (or a vcpu attribute that is not a number) is left
+// out rather than failing the whole domain.
+func (x *domainXML) affinity(d *Domain) {
+	if s, err := ParseCPUSet(x.VCPU.CPUSet); err == nil {
+		d.CPUSet = s
+	}
+	for _, p := range x.CPUTune.VCPUPins {
+		n, err := strconv.Atoi(strings.TrimSpace(p.VCPU))
+		s, serr := ParseCPUSet(p.CPUSet)
+		if err != nil || serr != nil || n < 0 || s == nil {
+			continue
+		}
+		d.VCPUPins = append(d.VCPUPins, VCPUPin{VCPU: n, CPUs: s})
+	}
+}
+
+// MaxCPUSet bounds the CPU numbers of a cpuset (libvirt's own bitmap limit).
+const MaxCPUSet = 16384
+
+// ParseCPUSet parses libvirt's cpuset syntax: comma-separated CPU numbers and ranges
+// ("0-3"), a "^N" removing N from what came before; "" is nil.
+func ParseCPUSet(spec string) (CPUSet, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, nil
+	}
+	in := map[uint32]bool{}
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		neg := strings.HasPrefix(part, "^")
+		lo, hi, ok := strings.Cut(strings.TrimPrefix(part, "^"), "-")
+		if !ok {
+			hi = lo
+		}
+		a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 32)
+		b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 32)
+		if err1 != nil || err2 != nil || a > b || b >= MaxCPUSet || neg && ok {
+			return nil, fmt.Errorf("cpuset %q: bad element %q", spec, part)
+		}
+		for c := a; c <= b; c++ {
+			if neg {
+				delete(in, uint32(c))
+			} else {
+				in[uint32(c)] = true
+			}
+		}
+	}
+	s := make(CPUSet, 0, len(in))
+	for c := range in {
+		s = append(s, c)
+	}
+	slices.Sort(s)
+	return s, nil
 }
 
 // fixedVCPUs is Domain.FixedVCPUs: a QEMU domain without ACPI, or none of whose

@@ -223,3 +223,51 @@ func TestFixedVCPUs(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCPUSet(t *testing.T) {
+	tests := []struct {
+		spec string
+		want CPUSet
+		bad  bool
+	}{
+		{spec: "", want: nil},
+		{spec: "3", want: CPUSet{3}},
+		{spec: "0-3,^2,6", want: CPUSet{0, 1, 3, 6}},
+		{spec: " 5 , 1-2 ,1", want: CPUSet{1, 2, 5}},
+		{spec: "0-1,^0,^1", want: CPUSet{}},
+		{spec: "3-1", bad: true},
+		{spec: "x", bad: true},
+		{spec: "^1-2", bad: true},
+		{spec: "0-4294967295", bad: true},
+		{spec: "1,,2", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseCPUSet(tt.spec)
+		if (err != nil) != tt.bad || !tt.bad && !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseCPUSet(%q) = %v, %v; want %v (error %v)", tt.spec, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+func TestAffinity(t *testing.T) {
+	doc := `<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-000000000003</uuid>` +
+		`<memory>65536</memory><vcpu cpuset='0-3'>3</vcpu><cputune><vcpupin vcpu='1' cpuset='2'/>` +
+		`<vcpupin vcpu='2' cpuset='nonsense'/><vcpupin vcpu='x' cpuset='1'/></cputune></domain>`
+	d, err := ParseDomainXML(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for vcpu, want := range []CPUSet{{0, 1, 2, 3}, {2}, {0, 1, 2, 3}} {
+		if got, ok := d.Affinity(vcpu); !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("Affinity(%d) = %v, %v; want %v", vcpu, got, ok, want)
+		}
+	}
+	d, err = ParseDomainXML(`<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-000000000003</uuid>` +
+		`<memory>65536</memory><vcpu>2</vcpu></domain>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := d.Affinity(0); ok {
+		t.Errorf("Affinity(0) of an unpinned domain = %v, want every CPU (false)", got)
+	}
+}

@@ -120,6 +120,7 @@ func parseBlock(s *BlockStats, field string, v any) {
 		"rd.reqs": &s.RdReqs, "rd.bytes": &s.RdBytes, "wr.reqs": &s.WrReqs,
 		"wr.bytes": &s.WrBytes, "errors": &s.Errors, "capacity": &s.Capacity,
 		"allocation": &s.Allocation, "physical": &s.Physical,
+		"rd.times": &s.RdTimesNs, "wr.times": &s.WrTimesNs,
 	}[field]
 	if dst != nil {
 		*dst = asUint(v)

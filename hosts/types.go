@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -137,6 +138,11 @@ type Domain struct {
 	// plugged while it runs (<vcpus><vcpu hotpluggable='yes'>), and only with ACPI;
 	// other drivers (test, xen...) have no such limit here.
 	FixedVCPUs bool
+	// CPUSet is <vcpu cpuset>: the host CPUs every vCPU may run on unless pinned; nil
+	// when the definition gives none (every host CPU).
+	CPUSet CPUSet
+	// VCPUPins are <cputune><vcpupin>: one vCPU's own host CPUs, in the XML's order.
+	VCPUPins []VCPUPin
 	// GuestOS is the guest agent's last answer about the running OS (zero when there is
 	// no agent, it has not answered yet, or the domain is not running). It comes from
 	// the address rounds (address_interval), not from the XML.
@@ -145,6 +151,32 @@ type Domain struct {
 	Disks       []Disk
 	NICs        []NIC
 	Controllers []Controller
+}
+
+// CPUSet is a set of host CPU numbers (from 0), ascending, without repeats.
+type CPUSet []uint32
+
+// Has reports whether cpu is in the set.
+func (s CPUSet) Has(cpu uint32) bool {
+	_, ok := slices.BinarySearch(s, cpu)
+	return ok
+}
+
+// VCPUPin is a <vcpupin>: vCPU number VCPU (from 0) runs on CPUs only.
+type VCPUPin struct {
+	VCPU int
+	CPUs CPUSet
+}
+
+// Affinity returns the host CPUs vCPU number vcpu (from 0) may run on as the
+// definition says (its <vcpupin>, else <vcpu cpuset>); false: every host CPU.
+func (d *Domain) Affinity(vcpu int) (CPUSet, bool) {
+	for _, p := range d.VCPUPins {
+		if p.VCPU == vcpu {
+			return p.CPUs, true
+		}
+	}
+	return d.CPUSet, d.CPUSet != nil
 }
 
 // Disk is a <disk> of the domain XML.
@@ -248,6 +280,7 @@ type BlockStats struct {
 	Path                           string
 	RdReqs, RdBytes                uint64
 	WrReqs, WrBytes                uint64
+	RdTimesNs, WrTimesNs           uint64 // rd.times, wr.times: total time spent on requests
 	Errors                         uint64
 	Capacity, Allocation, Physical uint64
 }
