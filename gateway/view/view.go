@@ -50,6 +50,10 @@ type View struct {
 
 	reads readCache               // what Read shares between snapshots
 	vms   atomic.Pointer[vmIndex] // the merged context's flat index, of the latest tree seen
+
+	// tableChanged is, per host and "" for the merged context, when a VM row last
+	// appeared or went (VM-MIB's vmTableLastChange); replaced whole on each change.
+	tableChanged atomic.Pointer[map[string]time.Time]
 }
 
 // Change is a state change the view applied that a notification reports: a VM's state
@@ -370,7 +374,7 @@ func (v *View) write(host, what string, fn func(*writeTxn) error) {
 func (v *View) begin() *writeTxn {
 	v.seq++
 	return &writeTxn{v: v, txn: v.db.Txn(true), seq: v.seq, now: v.now(),
-		before: map[hosts.UUID]map[[2]string]bool{}, osIdx: map[string]uint32{}}
+		before: map[hosts.UUID]map[[2]string]bool{}, held: map[hosts.UUID][]string{}, osIdx: map[string]uint32{}}
 }
 
 // writeTxn is one write transaction plus what it needs to release indexes and warn
@@ -382,6 +386,7 @@ type writeTxn struct {
 	now     time.Time
 	resync  bool                              // a full resync, not an event
 	before  map[hosts.UUID]map[[2]string]bool // per touched UUID: sub-index keys held before
+	held    map[hosts.UUID][]string           // per touched UUID: the hosts with a record before
 	changes []Change                          // told to OnChange's function after commit
 	osIdx   map[string]uint32                 // agent os keys seen by subKeys: their osIndex
 	// releases are the registry keys to release once the transaction has committed;
@@ -426,6 +431,7 @@ func (w *writeTxn) release(namespace, key string) {
 func (w *writeTxn) touch(u hosts.UUID) {
 	if _, ok := w.before[u]; !ok {
 		w.before[u] = w.subKeys(u)
+		w.held[u] = recordHosts(w.records(u))
 	}
 }
 
@@ -440,6 +446,15 @@ func (w *writeTxn) records(u hosts.UUID) []*VM {
 		out = append(out, raw.(*VM))
 	}
 	slices.SortFunc(out, func(a, b *VM) int { return strings.Compare(a.Host, b.Host) })
+	return out
+}
+
+// recordHosts returns the hosts of records, in their order.
+func recordHosts(recs []*VM) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Host
+	}
 	return out
 }
 
@@ -478,6 +493,7 @@ func (w *writeTxn) osHeld(k [2]string) bool {
 // that no side effect runs for a transaction that did not commit.
 func (w *writeTxn) commit() {
 	v := w.v
+	var tableChanged []string // hosts whose VM rows appeared or went; "": the merged context's
 	for u, old := range w.before {
 		now := w.subKeys(u)
 		for k := range old {
@@ -488,6 +504,16 @@ func (w *writeTxn) commit() {
 		recs := w.records(u)
 		if len(recs) == 0 {
 			w.release(registry.NSVM, u.String())
+		}
+		if was, now := w.held[u], recordHosts(recs); !slices.Equal(was, now) {
+			for _, h := range append(was, now...) {
+				if slices.Contains(was, h) != slices.Contains(now, h) {
+					tableChanged = append(tableChanged, h)
+				}
+			}
+			if (len(was) == 0) != (len(now) == 0) {
+				tableChanged = append(tableChanged, "")
+			}
 		}
 		switch {
 		case len(recs) > 1 && !v.dupWarned[u]:
@@ -503,6 +529,7 @@ func (w *writeTxn) commit() {
 		}
 	}
 	w.txn.Commit()
+	v.noteTableChanged(tableChanged, w.now)
 	for k := range w.releases {
 		v.reg.Release(k[0], k[1])
 	}
@@ -512,4 +539,29 @@ func (w *writeTxn) commit() {
 			(*f)(c)
 		}
 	}
+}
+
+// noteTableChanged records that the VM rows of hosts (and "": the merged context)
+// changed at now.
+func (v *View) noteTableChanged(hosts []string, now time.Time) {
+	if len(hosts) == 0 {
+		return
+	}
+	m := map[string]time.Time{}
+	if old := v.tableChanged.Load(); old != nil {
+		maps.Copy(m, *old)
+	}
+	for _, h := range hosts {
+		m[h] = now
+	}
+	v.tableChanged.Store(&m)
+}
+
+// TableChanged returns when a VM row of context ctx ("" merged) last appeared or went
+// since the view was made; zero if none did.
+func (v *View) TableChanged(ctx string) time.Time {
+	if m := v.tableChanged.Load(); m != nil {
+		return (*m)[ctx]
+	}
+	return time.Time{}
 }

@@ -74,3 +74,18 @@ func (s *Snapshot) seekMerged(x *vmIndex, from uint32) (VMRow, bool) {
 	s.vrow = VMRow{VM: best, Stale: !s.up(best.Host)}
 	return s.vrow, true
 }
+
+// VMCount returns the number of VM rows of context ctx: distinct vmIds in the merged
+// context ("", O(1) once the flat index is built), the host's domains otherwise.
+func (s *Snapshot) VMCount(ctx string) int {
+	if ctx != "" {
+		if e, ok := s.Host(ctx); ok {
+			return max(e.VMs, 0)
+		}
+		return 0
+	}
+	if x := s.vmIndex(); x != nil {
+		return len(x.ids)
+	}
+	return 0
+}
