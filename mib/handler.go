@@ -58,15 +58,23 @@ func WithNotificationsDropped(f func() uint64) Option {
 
 // NewHandler returns a handler serving v.
 func NewHandler(v View, opts ...Option) *Handler {
+	return newHandler(v, func(h *Handler) []node {
+		dropped := h.dropped
+		if dropped == nil {
+			dropped = func() uint64 { return 0 }
+		}
+		return nodesOf(dropped)
+	}, opts)
+}
+
+// newHandler returns a handler serving the nodes (in OID order) nodes gives for the
+// configured handler, from v.
+func newHandler(v View, nodes func(*Handler) []node, opts []Option) *Handler {
 	h := &Handler{view: v, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(h)
 	}
-	dropped := h.dropped
-	if dropped == nil {
-		dropped = func() uint64 { return 0 }
-	}
-	h.nodes = nodesOf(dropped)
+	h.nodes = nodes(h)
 	for _, n := range h.nodes {
 		h.roots = append(h.roots, n.root())
 	}

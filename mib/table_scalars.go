@@ -80,6 +80,9 @@ func gauge(n uint64) uint32 {
 	return uint32(n)
 }
 
+// FormatVersion is versionString for the gateway's VM-MIB rows (vmHvVersion).
+func FormatVersion(v uint64) string { return versionString(v) }
+
 // versionString renders libvirt's major*1000000 + minor*1000 + release as
 // "major.minor.release"; "" for 0 (unknown).
 func versionString(v uint64) string {

@@ -46,6 +46,11 @@ type Snapshot interface {
 	Kernel(from uint32) (KernelRow, bool)
 	Template(from uint32) (TemplateRow, bool)
 	Replica(from uint32) (ReplicaRow, bool) // the merged context only; none with one gateway
+
+	// VM-MIB (std_*.go): the hypervisor group, and vmCpuAffinityTable's rows (index
+	// {vmID, cpu, phys}; cpu as in CPU, phys a host CPU number + 1).
+	Std() StdInfo
+	CPUAffinity(vmID, cpu, phys uint32) (CPUAffinityRow, bool)
 }
 
 // HypervisorRow is a row of hypervisorTable.
@@ -89,6 +94,10 @@ type VMRow struct {
 	MaxVCPUs   uint32
 	MemoryKiB  uint64 // current memory
 	MaxMemKiB  uint64 // maximum memory
+	// VM-MIB's view of the state (the handler shows OperUnknown if Stale) and of the OS.
+	Admin  StdAdminState
+	Oper   StdOperState
+	OSType string // vmOSType: what the definition says the guest is
 
 	// Counters is true when the stats below are current (the host is connected and its
 	// last poll is recent). Otherwise the handler shows no Counter64 instances and 0
@@ -129,6 +138,14 @@ type StorageRow struct {
 	ReadBytes      uint64
 	WriteReqs      uint64
 	WriteBytes     uint64
+	// VM-MIB's columns (vmStorageTable).
+	SourceType  StdStorageSourceType
+	Format      string // vmStorageSourceTypeString
+	ResourceID  string // the source: path, volume or network name
+	ReadOnly    bool
+	Media       StdMediaType
+	ReadTimeNs  uint64 // with the counters: time spent on reads, nanoseconds
+	WriteTimeNs uint64
 }
 
 // DiskImageRow is a row of diskImagesTable.

@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
@@ -25,6 +26,9 @@ type Adapter struct {
 	reg  registry.Store
 	tpl  templates.Store // nil: no templates
 	reps Replicas        // nil: one gateway, no replicaTable rows
+	// The gateway as VM-MIB's merged context shows it (vmHvVersion, vmHvUpTime).
+	version string
+	started time.Time
 
 	confDirs sync.Map // host URI -> directory of persistent definitions ("" unknown)
 }
@@ -43,10 +47,16 @@ type Option func(*Adapter)
 // table is empty.
 func WithReplicas(r Replicas) Option { return func(m *Adapter) { m.reps = r } }
 
+// WithAgent gives the gateway's version and start, which VM-MIB's hypervisor group
+// shows in the merged context (without it: no version, and the adapter's creation).
+func WithAgent(version string, started time.Time) Option {
+	return func(m *Adapter) { m.version, m.started = version, started }
+}
+
 // New returns the MIB's view of v; reg answers vmIndexNext, tpl (may be nil) gives the
 // template rows and the current templates.
 func New(v *view.View, reg registry.Store, tpl templates.Store, opts ...Option) *Adapter {
-	m := &Adapter{view: v, reg: reg, tpl: tpl}
+	m := &Adapter{view: v, reg: reg, tpl: tpl, started: time.Now()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -170,7 +180,9 @@ func (ms *mibSnap) vmRow(r view.VMRow) mib.VMRow {
 		Autostart: d.Autostart, Persistent: d.Persistent,
 		VCPUs: uint32(max(d.VCPUs, 0)), MaxVCPUs: uint32(max(d.MaxVCPUs, 0)),
 		MemoryKiB: d.CurrentMemoryKiB, MaxMemKiB: d.MemoryKiB,
+		OSType: cmp.Or(d.OSInfoID, d.OSType),
 	}
+	row.Admin, row.Oper = stdStates(d.State, d.Reason)
 	if row.MemoryKiB == 0 {
 		row.MemoryKiB = d.MemoryKiB
 	}
@@ -290,6 +302,8 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 			blk = &ds.Blocks[i]
 		}
 	}
+	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
+	row.ResourceID = cmp.Or(d.ImagePath, d.Source)
 	if d.DiskImageIndex != 0 {
 		if im := ms.s.ImageByIndex(d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
@@ -305,6 +319,7 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 			row.Capacity = blk.Capacity
 		}
 		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
+		row.ReadTimeNs, row.WriteTimeNs = blk.RdTimesNs, blk.WrTimesNs
 	}
 	return row
 }

@@ -25,6 +25,8 @@ type Data struct {
 	Kernels     []mib.KernelRow
 	Templates   []mib.TemplateRow
 	Replicas    []mib.ReplicaRow
+	Std         mib.StdInfo          // VM-MIB's hypervisor group
+	Affinity    []mib.CPUAffinityRow // vmCpuAffinityTable
 
 	IndexNext                 uint32
 	StorageIndexNext          uint32
@@ -65,6 +67,7 @@ func (v *View) Set(name string, d *Data) {
 	sortBy(c.Kernels, func(r mib.KernelRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Templates, func(r mib.TemplateRow) [3]uint32 { return [3]uint32{r.Index} })
 	sortBy(c.Replicas, func(r mib.ReplicaRow) [3]uint32 { return [3]uint32{r.Index} })
+	sortBy(c.Affinity, affinityKey)
 	v.mu.Lock()
 	v.ctxs[name] = &c
 	v.mu.Unlock()
@@ -152,6 +155,14 @@ func (s snapshot) Kernel(from uint32) (mib.KernelRow, bool) {
 func (s snapshot) Template(from uint32) (mib.TemplateRow, bool) {
 	return seek(s.d.Templates, func(r mib.TemplateRow) [3]uint32 { return [3]uint32{r.Index} }, [3]uint32{from})
 }
+
+func (s snapshot) Std() mib.StdInfo { return s.d.Std }
+
+func (s snapshot) CPUAffinity(vm, cpu, phys uint32) (mib.CPUAffinityRow, bool) {
+	return seek(s.d.Affinity, affinityKey, [3]uint32{vm, cpu, phys})
+}
+
+func affinityKey(r mib.CPUAffinityRow) [3]uint32 { return [3]uint32{r.VMID, r.CPU, r.Phys} }
 
 func vmKey(r mib.VMRow) [3]uint32           { return [3]uint32{r.ID} }
 func cpuKey(r mib.CPURow) [3]uint32         { return [3]uint32{r.VMID, r.Index} }
