@@ -4,6 +4,7 @@ import (
 	"github.com/vmgate/vmgate/gateway/cluster"
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/coord"
+	"github.com/vmgate/vmgate/gateway/enables"
 	"github.com/vmgate/vmgate/gateway/mibview"
 	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/templates"
@@ -20,6 +21,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -57,6 +59,9 @@ type Gateway struct {
 	metrics *metrics
 	web     *web.Server // nil unless http.listen is set
 	reqs    chan reloadReq
+
+	// enables are VM-MIB's notification enables (vm-mib.json in the state directory).
+	enables *enables.File
 
 	mu  sync.Mutex
 	cfg *Config
@@ -108,7 +113,11 @@ func New(cfg *Config, logger *slog.Logger, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, errors.Join(err, reg.Close())
 	}
-	g.engine, g.view, g.tpl = engine, view, tpl
+	en, err := enables.Open(cfg.SNMP.StateDir)
+	if err != nil {
+		return nil, errors.Join(err, tpl.Close(), reg.Close())
+	}
+	g.engine, g.view, g.tpl, g.enables = engine, view, tpl, en
 	engine.SetContexts(hostNames(cfg.Hosts))
 	registerMIB(g)
 	g.hosts = newHostSet(newEventSink(view, g.notes, g.metrics), g.metrics.hostOptions, logger)
@@ -227,17 +236,23 @@ func registerMIB(g *Gateway) {
 		copts = append(copts, control.WithTouch(g.coord.Touched))
 	}
 	exec := control.New(g.view, g.reg, g.tpl, g.Host, g.logger.With("component", "control"), copts...)
-	var vopts []mibview.Option
+	vopts := []mibview.Option{mibview.WithAgent(g.opts.Version, time.Now())}
 	if g.reps != nil {
 		vopts = append(vopts, mibview.WithReplicas(g.reps))
 	}
 	g.notes = newNotifier(g.engine, g.view, g.reg, g.cfg.SNMP.NotifyQueue, func() int { return len(g.Config().SNMP.Notify) },
 		g.logger.With("component", "notify"))
-	h := mib.NewHandler(mibview.New(g.view, g.reg, g.tpl, vopts...), mib.WithLogger(g.logger.With("component", "mib")),
+	if g.enables != nil {
+		g.notes.enables = g.enables // VM-MIB's notifications follow its enables
+	}
+	adapter := mibview.New(g.view, g.reg, g.tpl, vopts...)
+	h := mib.NewHandler(adapter, mib.WithLogger(g.logger.With("component", "mib")),
 		mib.WithController(exec), mib.WithNotificationsDropped(g.notes.Dropped))
 	g.notes.h = h
 	g.notes.metrics = g.metrics
 	g.engine.Register(mib.Root, h)
+	g.engine.Register(mib.StdRoot, mib.NewStdHandler(adapter, g.enables,
+		mib.WithLogger(g.logger.With("component", "vm-mib"))))
 	g.mib = h
 }
 
@@ -422,3 +437,6 @@ func hostNames(hs []hosts.Config) []string {
 	}
 	return names
 }
+
+// Enables returns VM-MIB's notification enables (PerVM, Bulk), for the notifier.
+func (g *Gateway) Enables() *enables.File { return g.enables }
