@@ -19,6 +19,7 @@ import (
 
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/mib"
+	"github.com/vmgate/vmgate/snmp"
 )
 
 // Helpers of the real-VM MIB checks (qemu_mib_test.go, restart_mib_test.go,
@@ -237,9 +238,15 @@ type mibTable map[string]map[string]string
 // readTable runs snmptable on a table of the module, by name, enums as numbers, no units.
 func readTable(t testing.TB, g *Gateway, mibPath string, cred Cred, table string) mibTable {
 	t.Helper()
+	return readModuleTable(t, g, mibPath, cred, mib.ModuleName, table)
+}
+
+// readModuleTable is readTable of a table of module (mib.ModuleName or mib.StdModuleName).
+func readModuleTable(t testing.TB, g *Gateway, mibPath string, cred Cred, module, table string) mibTable {
+	t.Helper()
 	args := append([]string{"-r", "0", "-t", "10"}, cred.Args()...)
-	args = append(args, "-M", "+"+mibPath, "-m", "+"+mib.ModuleName, "-Oe", "-OU", "-Ci", "-Cf", "|",
-		g.Addr, mib.ModuleName+"::"+table)
+	args = append(args, "-M", "+"+mibPath, "-m", "+"+module, "-Oe", "-OU", "-Ci", "-Cf", "|",
+		g.Addr, module+"::"+table)
 	r := runTool(filepath.Join(g.Dir, "netsnmp"), "snmptable", args...)
 	if r.Err != nil && !strings.Contains(r.Output(), "No entries") {
 		t.Fatalf("snmptable %s %s: %s", table, cred, r)
@@ -266,7 +273,11 @@ func readTable(t testing.TB, g *Gateway, mibPath string, cred Cred, table string
 		}
 		rows[row["index"]] = row
 	}
-	exactUUIDs(t, g, cred, rows, head)
+	lookup := mib.Lookup
+	if module == mib.StdModuleName {
+		lookup = mib.StdLookup
+	}
+	exactUUIDs(t, g, cred, rows, head, lookup)
 	return rows
 }
 
@@ -315,13 +326,13 @@ func hexUUID(h string) string {
 // exactUUIDs replaces the UUID columns of a snmptable read by their exact octets, read
 // by a numeric walk: net-snmp renders UUIDorZero's display hint "4x-2x-2x-2x-6x"
 // lossily (octets 89 06 print as "896").
-func exactUUIDs(t testing.TB, g *Gateway, cred Cred, rows mibTable, head []string) {
+func exactUUIDs(t testing.TB, g *Gateway, cred Cred, rows mibTable, head []string, lookup func(string) (snmp.OID, bool)) {
 	t.Helper()
 	for _, h := range head {
 		if !strings.HasSuffix(h, "UUID") {
 			continue
 		}
-		col, ok := mib.Lookup(h)
+		col, ok := lookup(h)
 		if !ok {
 			t.Fatalf("no OID for column %s", h)
 		}

@@ -122,9 +122,15 @@ func waitVMs(t *testing.T, g *Gateway, cred Cred, names ...string) {
 // index column and '|' between fields.
 func snmptable(t *testing.T, g *Gateway, mibPath string, cred Cred, table string) Result {
 	t.Helper()
+	return moduleSnmptable(t, g, mibPath, cred, mib.ModuleName, table)
+}
+
+// moduleSnmptable is snmptable on a table of module.
+func moduleSnmptable(t *testing.T, g *Gateway, mibPath string, cred Cred, module, table string) Result {
+	t.Helper()
 	args := append([]string{"-r", "0", "-t", "5"}, cred.Args()...)
-	args = append(args, "-M", "+"+mibPath, "-m", "+"+mib.ModuleName, "-Ci", "-Cf", "|",
-		g.Addr, mib.ModuleName+"::"+table)
+	args = append(args, "-M", "+"+mibPath, "-m", "+"+module, "-Ci", "-Cf", "|",
+		g.Addr, module+"::"+table)
 	return runTool(filepath.Join(g.Dir, "netsnmp"), "snmptable", args...)
 }
 
@@ -228,7 +234,7 @@ func TestMIBGolden(t *testing.T) {
 }
 
 // TestMIBWalkWholeTree walks everything the agent serves, from .1, in every context:
-// the built-in groups and the module together come in strictly increasing order and
+// the built-in groups, VM-MIB and the module together come in strictly increasing order and
 // the walk ends cleanly (endOfMibView).
 func TestMIBWalkWholeTree(t *testing.T) {
 	g := startMIBGateway(t)
@@ -252,6 +258,9 @@ func TestMIBWalkWholeTree(t *testing.T) {
 			}
 			if inModule := checkIncreasing(t, vars); inModule < 50 {
 				t.Errorf("walk shows %d instances of the module, want the fixture's tables:\n%s", inModule, r.Stdout)
+			}
+			if n := strings.Count(r.Stdout, "\n"+mib.StdRoot.String()+"."); n < 20 {
+				t.Errorf("walk shows %d instances of VM-MIB, want its scalars and the fixture's rows", n)
 			}
 			if sys := mib.AgentOID.String(); !strings.Contains(r.Stdout, "= OID: "+sys+"\n") {
 				t.Errorf("sysObjectID is not vmgateAgent %s", sys)
