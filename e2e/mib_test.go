@@ -118,14 +118,8 @@ func waitVMs(t *testing.T, g *Gateway, cred Cred, names ...string) {
 	}
 }
 
-// snmptable runs net-snmp's snmptable on a table of the module, by name, with the
+// moduleSnmptable runs net-snmp's snmptable on a table of module, by name, with the
 // index column and '|' between fields.
-func snmptable(t *testing.T, g *Gateway, mibPath string, cred Cred, table string) Result {
-	t.Helper()
-	return moduleSnmptable(t, g, mibPath, cred, mib.ModuleName, table)
-}
-
-// moduleSnmptable is snmptable on a table of module.
 func moduleSnmptable(t *testing.T, g *Gateway, mibPath string, cred Cred, module, table string) Result {
 	t.Helper()
 	args := append([]string{"-r", "0", "-t", "5"}, cred.Args()...)
@@ -191,27 +185,27 @@ func TestMIBGolden(t *testing.T) {
 	}
 	mibPath := mibDirs(t)
 	g := startMIBGateway(t)
+	checkGoldens(t, g, mibPath, mib.ModuleName, mib.Tables(), "mib")
+}
+
+// checkGoldens reads each table of module with snmptable in every context of
+// mibContexts and compares the masked output with testdata/<dir>/<context>/<table>.txt
+// (or writes it, with -update).
+func checkGoldens(t *testing.T, g *Gateway, mibPath, module string, tables []*mib.Table, dir string) {
+	t.Helper()
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	contexts := []struct {
-		dir  string
-		cred Cred
-	}{
-		{"merged", V2c("public")},
-		{mibHostA, admin.Cred(mibHostA)},
-		{mibHostB, admin.Cred(mibHostB)},
-	}
-	for _, c := range contexts {
-		for _, tb := range mib.Tables() {
+	for _, c := range mibContexts() {
+		for _, tb := range tables {
 			t.Run(c.dir+"/"+tb.Name, func(t *testing.T) {
-				r := snmptable(t, g, mibPath, c.cred, tb.Name)
+				r := moduleSnmptable(t, g, mibPath, c.cred, module, tb.Name)
 				if r.Err != nil || strings.Contains(r.Stderr, "Cannot find module") {
 					t.Fatalf("snmptable: %s", r)
 				}
 				got := maskTable(r.Stdout, testdata)
-				golden := filepath.Join("testdata", "mib", c.dir, tb.Name+".txt")
+				golden := filepath.Join("testdata", dir, c.dir, tb.Name+".txt")
 				if *update {
 					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 						t.Fatal(err)

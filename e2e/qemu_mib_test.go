@@ -26,23 +26,11 @@ var (
 // for vmState to follow.
 func TestQemuMIB(t *testing.T) {
 	bin, mibPath, host, dir := qemuStart(t, "mibchk")
-	running := defineVM(t, dir, host+"-run", vmSpec{Disks: 2, NICs: 1})
-	paused := defineVM(t, dir, host+"-pause", vmSpec{Disks: 1, NICs: 2})
-	off := defineVM(t, dir, host+"-off", vmSpec{Disks: 1, NICs: 1})
-	virsh(t, "start", running.Name)
-	virsh(t, "start", paused.Name)
-	virsh(t, "suspend", paused.Name)
-	virsh(t, "autostart", off.Name)
+	running, paused, off := defineThree(t, dir, host, nil)
 	vms := []qemuVM{running, paused, off}
 
 	g := Start(t, bin, qemuConfig(host))
-	contexts := []struct {
-		name string
-		cred Cred
-	}{
-		{"v3 authPriv host context", admin.Cred(host)},
-		{"v2c merged context", V2c("public")},
-	}
+	contexts := qemuContexts(host)
 	ids := map[string]map[string]string{} // context -> UUID -> vmId
 	for _, c := range contexts {
 		t.Run(c.name, func(t *testing.T) {
@@ -136,6 +124,40 @@ func TestQemuMIB(t *testing.T) {
 			}
 		}
 	})
+}
+
+// defineThree defines the three domains of the QEMU MIB tests, host-run (2 disks, a
+// NIC), host-pause (a disk, 2 NICs) and host-off (a disk, a NIC, autostart), calls
+// prepare (may be nil) with host-run's definition, then starts host-run and starts and
+// suspends host-pause.
+func defineThree(t *testing.T, dir, host string, prepare func(qemuVM)) (running, paused, off qemuVM) {
+	t.Helper()
+	running = defineVM(t, dir, host+"-run", vmSpec{Disks: 2, NICs: 1})
+	paused = defineVM(t, dir, host+"-pause", vmSpec{Disks: 1, NICs: 2})
+	off = defineVM(t, dir, host+"-off", vmSpec{Disks: 1, NICs: 1})
+	if prepare != nil {
+		prepare(running)
+	}
+	virsh(t, "start", running.Name)
+	virsh(t, "start", paused.Name)
+	virsh(t, "suspend", paused.Name)
+	virsh(t, "autostart", off.Name)
+	return running, paused, off
+}
+
+// qemuContexts are the two ways the QEMU MIB tests read: the host's context over v3
+// authPriv, the merged one over v2c.
+func qemuContexts(host string) []struct {
+	name string
+	cred Cred
+} {
+	return []struct {
+		name string
+		cred Cred
+	}{
+		{"v3 authPriv host context", admin.Cred(host)},
+		{"v2c merged context", V2c("public")},
+	}
 }
 
 // compareWithVirsh reads the per-VM tables once and returns every difference from

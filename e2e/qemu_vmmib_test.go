@@ -24,24 +24,13 @@ var (
 // it under the shared lock (flock /run/lock/vmgate-shared-tests.lock).
 func TestQemuVMMIB(t *testing.T) {
 	bin, mibPath, host, dir := qemuStart(t, "m11")
-	running := defineVM(t, dir, host+"-run", vmSpec{Disks: 2, NICs: 1})
-	paused := defineVM(t, dir, host+"-pause", vmSpec{Disks: 1, NICs: 2})
-	off := defineVM(t, dir, host+"-off", vmSpec{Disks: 1, NICs: 1})
-	virsh(t, "vcpupin", running.Name, "1", "0", "--config")
-	virsh(t, "start", running.Name)
-	virsh(t, "start", paused.Name)
-	virsh(t, "suspend", paused.Name)
-	virsh(t, "autostart", off.Name)
+	running, paused, off := defineThree(t, dir, host, func(vm qemuVM) {
+		virsh(t, "vcpupin", vm.Name, "1", "0", "--config")
+	})
 	vms := []qemuVM{running, paused, off}
 
 	g := Start(t, bin, qemuConfig(host))
-	for _, c := range []struct {
-		name string
-		cred Cred
-	}{
-		{"v3 authPriv host context", admin.Cred(host)},
-		{"v2c merged context", V2c("public")},
-	} {
+	for _, c := range qemuContexts(host) {
 		t.Run(c.name, func(t *testing.T) {
 			waitUUIDs(t, g, mibPath, c.cred, running.UUID, paused.UUID, off.UUID)
 			pollUntil(t, time.Minute, "VM-MIB tables match virsh", func() string {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,38 +53,7 @@ func TestVMMIBGolden(t *testing.T) {
 	}
 	mibPath := mibDirs(t)
 	g := startMIBGateway(t)
-	testdata, err := filepath.Abs("testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range mibContexts() {
-		for _, tb := range mib.StdTables() {
-			t.Run(c.dir+"/"+tb.Name, func(t *testing.T) {
-				r := moduleSnmptable(t, g, mibPath, c.cred, mib.StdModuleName, tb.Name)
-				if r.Err != nil || strings.Contains(r.Stderr, "Cannot find module") {
-					t.Fatalf("snmptable: %s", r)
-				}
-				got := maskTable(r.Stdout, testdata)
-				golden := filepath.Join("testdata", "vm-mib", c.dir, tb.Name+".txt")
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (create the goldens with -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from %s:\n--- got\n%s\n--- want\n%s", tb.Name, golden, got, want)
-				}
-			})
-		}
-	}
+	checkGoldens(t, g, mibPath, mib.StdModuleName, mib.StdTables(), "vm-mib")
 }
 
 // TestVMMIBAgreesWithModule is issue 11's acceptance: in every context, VM-MIB's vmTable
