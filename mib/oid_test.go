@@ -61,9 +61,16 @@ func needTool(t *testing.T, name string) string {
 // (net-snmp reports load problems there).
 func snmptranslate(t *testing.T, args ...string) string {
 	t.Helper()
+	return snmptranslateModule(t, ModuleName, args...)
+}
+
+// snmptranslateModule is snmptranslate on module (this one, or a standard module of
+// mibDirs such as VM-MIB).
+func snmptranslateModule(t *testing.T, module string, args ...string) string {
+	t.Helper()
 	bin := needTool(t, "snmptranslate")
 	dirs := moduleDir(t) + ":" + mibDirs(t)
-	cmd := exec.Command(bin, append([]string{"-M", dirs, "-m", ModuleName}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-M", dirs, "-m", module}, args...)...)
 	tmp := t.TempDir()
 	cmd.Env = append(os.Environ(), "MIBS=", "MIBDIRS=", "SNMPCONFPATH="+tmp, "SNMP_PERSISTENT_DIR="+tmp, "HOME="+tmp)
 	var stdout, stderr bytes.Buffer
