@@ -16,13 +16,7 @@ import (
 // no panic, Get answers for the OID asked, Next answers strictly after it, inside the
 // module, never with an exception, and agrees with Get.
 func FuzzHandler(f *testing.F) {
-	seed := func(o snmp.OID) []byte {
-		b := make([]byte, 4*len(o))
-		for i, n := range o {
-			binary.BigEndian.PutUint32(b[4*i:], n)
-		}
-		return b
-	}
+	seed := seedOID
 	for _, name := range []string{"vmName", "cpuState", "networkAddress", "vmmName", "templateRowStatus", "vmgateAgent"} {
 		o, _ := mib.Lookup(name)
 		f.Add(seed(o.Append(1, 1)), uint8(0))
@@ -38,7 +32,35 @@ func FuzzHandler(f *testing.F) {
 	f.Add(seed(pl.Append(1, 1, 3, 4, 192, 0, 2, 10)), uint8(0))
 	f.Add(seed(snmp.OID{1}), uint8(2))
 	f.Add(seed(mib.Root.Append(1, 6, 1, 12, 2, 4294967295)), uint8(0))
-	h := mib.NewHandler(fixture())
+	fuzzHandler(f, mib.NewHandler(fixture()), mib.Root)
+}
+
+// seedOID is an OID as the fuzz targets take it: 4 bytes per arc.
+func seedOID(o snmp.OID) []byte {
+	b := make([]byte, 4*len(o))
+	for i, n := range o {
+		binary.BigEndian.PutUint32(b[4*i:], n)
+	}
+	return b
+}
+
+// FuzzStdHandler is FuzzHandler for VM-MIB.
+func FuzzStdHandler(f *testing.F) {
+	for _, name := range []string{"vmName", "vmCpuAffinity", "vmStorageAccess", "vmHvObjectID", "vmNetworkPhysAddress"} {
+		o, _ := mib.StdLookup(name)
+		f.Add(seedOID(o.Append(1, 1)), uint8(0))
+		f.Add(seedOID(o), uint8(1))
+	}
+	f.Add(seedOID(snmp.OID{1}), uint8(2))
+	f.Add(seedOID(mib.StdRoot.Append(1, 6, 1, 3, 1, 2, 4294967295)), uint8(0))
+	fuzzHandler(f, mib.NewStdHandler(stdFixture(), &enablesStub{}), mib.StdRoot)
+}
+
+// fuzzHandler runs arbitrary OIDs through h's Get and Next in every context of the
+// fixtures: no panic, Get answers for the OID asked, Next answers strictly after it,
+// inside root, never with an exception, and agrees with Get.
+func fuzzHandler(f *testing.F, h snmp.Handler, root snmp.OID) {
+	f.Helper()
 	ctxs := []string{"", "kvm1", "kvm2", "nosuch"}
 	f.Fuzz(func(t *testing.T, raw []byte, c uint8) {
 		oid := make(snmp.OID, len(raw)/4)
@@ -54,7 +76,7 @@ func FuzzHandler(f *testing.F) {
 		if !ok {
 			return
 		}
-		if next.OID.Compare(oid) <= 0 || !next.OID.HasPrefix(mib.Root) {
+		if next.OID.Compare(oid) <= 0 || !next.OID.HasPrefix(root) {
 			t.Fatalf("Next(%v) = %v", oid, next.OID)
 		}
 		switch next.Type {
