@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,8 +61,15 @@ func FuzzParseDomainXML(f *testing.F) {
 	f.Add(`<domain type='kvm'><name>a</name><uuid>00000000-0000-0000-0000-000000000001</uuid><memory unit='G'>1</memory><vcpu current='1'>2</vcpu></domain>`)
 	f.Add(`<domain><uuid>00000000000000000000000000000001</uuid><devices><disk type='volume'><source pool='p' volume='v'/></disk><interface/><controller index='x'/></devices></domain>`)
 	f.Add(`<pool><uuid>00000000000000000000000000000001</uuid><capacity unit='T'>99999999999</capacity></pool>`)
+	f.Add(`<domain><uuid>00000000000000000000000000000001</uuid><vcpu cpuset='0-3,^2'>2</vcpu><cputune><vcpupin vcpu='1' cpuset='5'/></cputune></domain>`)
 	f.Fuzz(func(t *testing.T, doc string) {
-		_, _ = ParseDomainXML(doc)
+		if d, err := ParseDomainXML(doc); err == nil {
+			for _, p := range d.VCPUPins {
+				if !slices.IsSorted(p.CPUs) || len(p.CPUs) > MaxCPUSet {
+					t.Fatalf("vcpupin %d: cpuset %v not sorted or above the bound", p.VCPU, p.CPUs)
+				}
+			}
+		}
 		_, _ = ParsePoolXML(doc)
 		_, _ = ParseVolumeXML("p", doc)
 	})
