@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"sort"
@@ -202,4 +203,40 @@ func sortedKeys(m mibTable) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestVMMIBPySNMP reads vmTable's names with the second manager, pysnmp (SNMPv3 in a
+// host's context), as net-snmp does, and sets an enable with a value outside the
+// TruthValue (wrongValue) and then a good one.
+func TestVMMIBPySNMP(t *testing.T) {
+	if err := PySNMPMissing(); err != nil {
+		t.Skipf("SKIPPING pysnmp test: %v", err)
+	}
+	g := startMIBGateway(t)
+	col, _ := mib.StdLookup("vmName")
+	want := map[string]string{}
+	for _, v := range g.Walk(t, admin.Cred(mibHostB), col.String()) {
+		want[v.OID] = v.Value
+	}
+	res := g.PySNMP(t, PyRequestFor(admin.Cred(mibHostB), "walk", col.String()[1:]))
+	got := map[string]string{}
+	for _, vb := range res.VarBinds {
+		if o := "." + vb[0]; strings.HasPrefix(o, col.String()+".") {
+			got[o] = vb[2]
+		}
+	}
+	if res.ErrorIndication != nil || len(got) != 2 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pysnmp walk of vmName in %s: %v (%s), net-snmp %v", mibHostB, got, res, want)
+	}
+
+	bulk, _ := mib.StdLookup("vmBulkNotificationsEnabled")
+	req := PyRequestFor(admin.Cred(mibHostA), "set")
+	req.SetValues = [][]string{{bulk.String()[1:] + ".0", "i", "0"}}
+	if res := g.PySNMP(t, req); res.ErrorStatus == nil || *res.ErrorStatus != "wrongValue" || res.ErrorIndex != 1 {
+		t.Errorf("set vmBulkNotificationsEnabled 0: want wrongValue at 1, got %s", res)
+	}
+	req.SetValues = [][]string{{bulk.String()[1:] + ".0", "i", "1"}}
+	if res := g.PySNMP(t, req); res.ErrorStatus != nil || res.ErrorIndication != nil {
+		t.Errorf("set vmBulkNotificationsEnabled 1: %s", res)
+	}
 }
