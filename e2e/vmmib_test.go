@@ -149,6 +149,7 @@ func TestVMMIBEnables(t *testing.T) {
 		reason  string
 	}{
 		{"read-only community", V2c("public"), []string{"vmBulkNotificationsEnabled.0", "i", "1"}, "noAccess"},
+		{"read-write community: one context", V2c("private-rw"), []string{"vmBulkNotificationsEnabled.0", "i", "1"}, "noAccess"},
 		{"not a TruthValue", admin.Cred(""), []string{"vmBulkNotificationsEnabled.0", "i", "3"}, "wrongValue"},
 		{"read-only object", admin.Cred(mibHostA), []string{"vmNumber.0", "i", "3"}, "notWritable"},
 	} {

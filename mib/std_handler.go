@@ -37,8 +37,9 @@ func (s *StdHandler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (s
 	return s.h.Next(ctx, r, oid)
 }
 
-// TestSet implements snmp.Setter: only the enables' instances are writable, with a
-// TruthValue (wrongType, wrongValue); any other object of the module is notWritable.
+// TestSet implements snmp.Setter: only the enables' instances are writable, by a
+// principal of every context ("*"; else noAccess), with a TruthValue (wrongType,
+// wrongValue); any other object of the module is notWritable.
 func (s *StdHandler) TestSet(_ context.Context, r *snmp.Request, vars []snmp.SetVar) error {
 	_, err := s.plan(r, vars)
 	return err
@@ -71,6 +72,12 @@ func (s *StdHandler) plan(r *snmp.Request, vars []snmp.SetVar) ([]change, error)
 	out := make([]change, 0, len(vars))
 	for _, v := range vars {
 		sc, set, get := s.enable(v.OID)
+		if sc != nil && !r.Principal.AllContexts {
+			// The enables serve every context, as the templates do: only a principal
+			// of every context may change them (first, as RFC 3416 orders noAccess).
+			return nil, &snmp.SetError{Status: gosnmp.NoAccess, Index: v.Index,
+				Err: fmt.Errorf("%s is writable only with access to all contexts (\"*\")", sc.Name)}
+		}
 		if sc == nil {
 			return nil, &snmp.SetError{Status: gosnmp.NotWritable, Index: v.Index,
 				Err: fmt.Errorf("%v: VM-MIB is read-only but for its two notification enables", v.OID)}

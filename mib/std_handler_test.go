@@ -215,6 +215,11 @@ func stdName(o snmp.OID) string {
 	return o.String()
 }
 
+// writer is a SET request of a principal of every context, in context ctx.
+func writer(ctx string) *snmp.Request {
+	return &snmp.Request{Context: ctx, Principal: snmp.Principal{Access: snmp.ReadWrite, AllContexts: true}}
+}
+
 func TestStdSet(t *testing.T) {
 	perVM := stdOID(t, "vmPerVMNotificationsEnabled", 0)
 	bulk := stdOID(t, "vmBulkNotificationsEnabled", 0)
@@ -232,11 +237,21 @@ func TestStdSet(t *testing.T) {
 		{"not a TruthValue", []snmp.SetVar{set(perVM, gosnmp.Integer, 1, 1), set(bulk, gosnmp.Integer, 3, 2)}, gosnmp.WrongValue, 2},
 		{"no such instance", []snmp.SetVar{set(stdOID(t, "vmBulkNotificationsEnabled", 1), gosnmp.Integer, 1, 1)}, gosnmp.NoCreation, 1},
 	}
+	t.Run("a principal of one context", func(t *testing.T) {
+		en := &enablesStub{perVM: true}
+		h := mib.NewStdHandler(stdFixture(), en)
+		r := &snmp.Request{Context: "kvm1", Principal: snmp.Principal{Access: snmp.ReadWrite}}
+		err := h.TestSet(context.Background(), r, []snmp.SetVar{set(perVM, gosnmp.Integer, 2, 1)})
+		var se *snmp.SetError
+		if !errors.As(err, &se) || se.Status != gosnmp.NoAccess {
+			t.Fatalf("TestSet = %v, want noAccess", err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			en := &enablesStub{perVM: true}
 			h := mib.NewStdHandler(stdFixture(), en)
-			err := h.TestSet(context.Background(), req(""), tt.vars)
+			err := h.TestSet(context.Background(), writer(""), tt.vars)
 			var se *snmp.SetError
 			if !errors.As(err, &se) || se.Status != tt.status || se.Index != tt.index {
 				t.Fatalf("TestSet = %v, want %v at %d", err, tt.status, tt.index)
@@ -251,10 +266,10 @@ func TestStdSet(t *testing.T) {
 		en := &enablesStub{perVM: true}
 		h := mib.NewStdHandler(stdFixture(), en)
 		vars := []snmp.SetVar{set(perVM, gosnmp.Integer, 2, 1), set(bulk, gosnmp.Integer, 1, 2)}
-		if err := h.TestSet(context.Background(), req("kvm1"), vars); err != nil {
+		if err := h.TestSet(context.Background(), writer("kvm1"), vars); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.CommitSet(context.Background(), req("kvm1"), vars); err != nil {
+		if err := h.CommitSet(context.Background(), writer("kvm1"), vars); err != nil {
 			t.Fatal(err)
 		}
 		if en.perVM || !en.bulk {
@@ -269,7 +284,7 @@ func TestStdSet(t *testing.T) {
 		en := &enablesStub{perVM: true, fail: errors.New("disk full")}
 		h := mib.NewStdHandler(stdFixture(), en)
 		vars := []snmp.SetVar{set(perVM, gosnmp.Integer, 2, 1), set(bulk, gosnmp.Integer, 1, 2)}
-		err := h.CommitSet(context.Background(), req(""), vars)
+		err := h.CommitSet(context.Background(), writer(""), vars)
 		var se *snmp.SetError
 		if !errors.As(err, &se) || se.Status != gosnmp.CommitFailed || se.Index != 2 {
 			t.Fatalf("CommitSet = %v, want commitFailed at 2", err)
@@ -281,7 +296,7 @@ func TestStdSet(t *testing.T) {
 
 	t.Run("without enables", func(t *testing.T) {
 		h := mib.NewStdHandler(stdFixture(), nil)
-		err := h.TestSet(context.Background(), req(""), []snmp.SetVar{set(perVM, gosnmp.Integer, 1, 1)})
+		err := h.TestSet(context.Background(), writer(""), []snmp.SetVar{set(perVM, gosnmp.Integer, 1, 1)})
 		var se *snmp.SetError
 		if !errors.As(err, &se) || se.Status != gosnmp.NotWritable {
 			t.Fatalf("TestSet = %v, want notWritable", err)
