@@ -76,6 +76,7 @@ const (
 	pausedPostcopy     = 12
 	shutoffCrashed     = 3
 	shutoffSaved       = 5
+	shutoffFailed      = 6
 )
 
 // stdStates maps libvirt's state and reason to VM-MIB's administrative and
@@ -102,7 +103,7 @@ func stdStates(s hosts.DomainState, reason int32) (mib.StdAdminState, mib.StdOpe
 		return mib.AdminShutdown, mib.OperShuttingdown
 	case hosts.StateShutoff:
 		switch reason {
-		case shutoffCrashed:
+		case shutoffCrashed, shutoffFailed:
 			return mib.AdminShutdown, mib.OperCrashed
 		case shutoffSaved:
 			return mib.AdminSuspended, mib.OperSuspended
