@@ -93,13 +93,7 @@ func stdOID(t testing.TB, name string, idx ...uint32) snmp.OID {
 
 func TestStdGet(t *testing.T) {
 	h := mib.NewStdHandler(stdFixture(), &enablesStub{perVM: true})
-	tests := []struct {
-		name string
-		ctx  string
-		oid  snmp.OID
-		typ  gosnmp.Asn1BER
-		val  any
-	}{
+	mibtest.CheckGets(t, h, []mibtest.GetCase{
 		{"vmHvSoftware merged", "", stdOID(t, "vmHvSoftware", 0), gosnmp.OctetString, "vmgate"},
 		{"vmHvObjectID merged: the agent", "", stdOID(t, "vmHvObjectID", 0), gosnmp.ObjectIdentifier, mib.AgentOID.String()},
 		{"vmHvObjectID host: zeroDotZero", "kvm1", stdOID(t, "vmHvObjectID", 0), gosnmp.ObjectIdentifier, ".0.0"},
@@ -156,15 +150,7 @@ func TestStdGet(t *testing.T) {
 		{"vmNetworkModel", "", stdOID(t, "vmNetworkModel", 1, 1), gosnmp.OctetString, "virtio"},
 		{"vmNetworkPhysAddress", "", stdOID(t, "vmNetworkPhysAddress", 1, 1), gosnmp.OctetString, []byte{0x52, 0x54, 0, 0, 0, 1}},
 		{"unknown context", "nowhere", stdOID(t, "vmNumber", 0), gosnmp.NoSuchInstance, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			vb := h.Get(context.Background(), req(tt.ctx), tt.oid)
-			if vb.Type != tt.typ || !mibtest.SameValue(vb.Value, tt.val) {
-				t.Errorf("Get %v = %v %#v, want %v %#v", tt.oid, vb.Type, vb.Value, tt.typ, tt.val)
-			}
-		})
-	}
+	})
 }
 
 // TestStdWalk walks VM-MIB in every context: strictly increasing, inside the module,

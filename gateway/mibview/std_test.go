@@ -61,13 +61,7 @@ func TestStdView(t *testing.T) {
 	web, saving, gone := id["web"], id["saving"], id["gone"]
 	r, _ := tv.Read().VM("", web)
 	vda, sda, sdb, sdc := r.Disks[0].StorageIndex, r.Disks[1].StorageIndex, r.Disks[2].StorageIndex, r.Disks[3].StorageIndex
-	tests := []struct {
-		name string
-		ctx  string
-		oid  snmp.OID
-		typ  gosnmp.Asn1BER
-		val  any
-	}{
+	mibtest.CheckGets(t, h, []mibtest.GetCase{
 		{"vmHvSoftware host", "kvm1", stdOID(t, "vmHvSoftware", 0), gosnmp.OctetString, "QEMU"},
 		{"vmHvVersion host", "kvm1", stdOID(t, "vmHvVersion", 0), gosnmp.OctetString, "8.2.0"},
 		{"vmHvVersion merged: the gateway's", "", stdOID(t, "vmHvVersion", 0), gosnmp.OctetString, "1.2.3"},
@@ -101,15 +95,7 @@ func TestStdView(t *testing.T) {
 		{"lun: other", "", stdOID(t, "vmStorageMediaType", web, sdc), gosnmp.Integer, 1},
 		{"size unknown", "", stdOID(t, "vmStorageDefinedSize", web, vda), gosnmp.Integer, -1},
 		{"bus", "", stdOID(t, "vmStorageMediaTypeString", web, sdb), gosnmp.OctetString, "scsi"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			vb := h.Get(context.Background(), &snmp.Request{Context: tc.ctx}, tc.oid)
-			if vb.Type != tc.typ || !mibtest.SameValue(vb.Value, tc.val) {
-				t.Errorf("GET %v = %v %#v, want %v %#v", tc.oid, vb.Type, vb.Value, tc.typ, tc.val)
-			}
-		})
-	}
+	})
 
 	// A walk of vmCpuAffinity: every vCPU of every VM whose host's CPUs are known, by
 	// each host CPU, in index order.
