@@ -56,6 +56,9 @@ type TemplatesConfig struct {
 type ConfigError struct {
 	Path string
 	Errs []error
+	// Warnings found in a file that decoded but did not validate; --check prints them
+	// too, so one run shows everything.
+	Warnings []string
 }
 
 func (e *ConfigError) Error() string {
@@ -82,19 +85,23 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, &ConfigError{Path: path, Errs: []error{err}}
 	}
+	var modeWarning []string
+	if mode&0o077 != 0 {
+		modeWarning = []string{fmt.Sprintf(
+			"config file %s has mode %#o: group/others may read its secrets; chmod 600 it",
+			path, mode)}
+	}
 	cfg, err := ParseConfig(data)
 	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			return nil, &ConfigError{Path: path, Errs: ce.Errs}
+		ce := &ConfigError{Path: path, Errs: []error{err}, Warnings: modeWarning}
+		var pe *ConfigError
+		if errors.As(err, &pe) {
+			ce.Errs = pe.Errs
+			ce.Warnings = append(ce.Warnings, pe.Warnings...)
 		}
-		return nil, &ConfigError{Path: path, Errs: []error{err}}
+		return nil, ce
 	}
-	if mode&0o077 != 0 {
-		cfg.Warnings = append([]string{fmt.Sprintf(
-			"config file %s has mode %#o: group/others may read its secrets; chmod 600 it",
-			path, mode)}, cfg.Warnings...)
-	}
+	cfg.Warnings = append(modeWarning, cfg.Warnings...)
 	cfg.Warnings = append(cfg.Warnings, cfg.fileWarnings()...)
 	return cfg, nil
 }
@@ -171,7 +178,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, &ConfigError{Errs: flatten(err)}
+		w := append(cfg.warnings(), cfg.fileWarnings()...)
+		return nil, &ConfigError{Errs: flatten(err), Warnings: w}
 	}
 	cfg.Warnings = append(cfg.Warnings, cfg.warnings()...)
 	return cfg, nil

@@ -81,12 +81,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 // checkConfig is --check: every problem on its own line on stderr, exit 1 on any.
 func checkConfig(path string, stdout, stderr io.Writer) int {
 	cfg, err := gateway.LoadConfig(path)
+	var warnings []string
+	var ce *gateway.ConfigError
+	switch {
+	case err == nil:
+		warnings = cfg.Warnings
+	case errors.As(err, &ce):
+		warnings = ce.Warnings
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintln(stdout, "config OK")
 	return 0

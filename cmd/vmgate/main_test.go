@@ -242,6 +242,32 @@ snmp:
 			t.Errorf("--print-mib: exit %d, output starts %.80q", r.code, r.stdout)
 		}
 	})
+	t.Run("check warns even when the file has errors", func(t *testing.T) {
+		p := writeFile(t, t.TempDir(), "both.yaml", `
+snmp:
+  listen: ["udp:127.0.0.1:16999"]
+  state_dir: /tmp/x
+  communities: [{community: bin-test-community-rw, access: read-write}]
+hosts:
+  - {name: kvm-1, uri: "qemu+foo://h/system"}
+`)
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runInProcess("--check", "--config", p)
+		for _, w := range []string{
+			"warning: config file " + p + " has mode 0644",
+			"warning: snmp.communities[0]: read-write community",
+			p + `: hosts[0] "kvm-1": uri: unsupported transport "foo"`,
+		} {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
+		}
+		if r.code != 1 || strings.Contains(r.stderr, "bin-test-community") {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
 	t.Run("check warns about a readable file", func(t *testing.T) {
 		p := writeFile(t, t.TempDir(), "open.yaml", configYAML("udp:127.0.0.1:16999", "/tmp/s", "x"))
 		if err := os.Chmod(p, 0o644); err != nil {
