@@ -3,6 +3,7 @@ package mibview
 import (
 	"cmp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vmgate/vmgate/gateway/cluster"
 	"github.com/vmgate/vmgate/gateway/registry"
@@ -159,7 +160,7 @@ func hypervisorRow(e *view.HostEntry) mib.HypervisorRow {
 		Index: e.Index, Name: e.Name, URI: hosts.PublicURI(e.URI), Type: hv.Type, Version: hv.Version,
 		LibvirtVersion: hv.LibvirtVersion, Hostname: hv.Hostname, CPUModel: hv.Node.Model,
 		CPUs: hv.Node.CPUs, MHz: hv.Node.MHz, MemoryKiB: hv.Node.MemoryKiB, Conn: conn,
-		LastError: h.LastError, LastSync: last, LastSyncTook: h.LastSyncDuration,
+		LastError: elide(h.LastError, lastErrorSize), LastSync: last, LastSyncTook: h.LastSyncDuration,
 		VMCount: uint32(max(e.VMs, 0)),
 	}
 }
@@ -514,4 +515,25 @@ func ReplicaRow(m cluster.Member) mib.ReplicaRow {
 	}
 	return mib.ReplicaRow{Index: m.Index, Name: m.Name, Addresses: strings.Join(m.Addresses, " "), State: state,
 		UpSince: m.UpSince, LastHeartbeat: m.Heartbeat}
+}
+
+// lastErrorSize is hypervisorLastError's size (SnmpAdminString, 255 octets).
+const lastErrorSize = 255
+
+// elide shortens s to at most n octets by cutting its middle: a wrapped error starts
+// with what was being done and ends with the cause. The log line has the full text.
+func elide(s string, n int) string {
+	const dots = " ... "
+	if len(s) <= n {
+		return s
+	}
+	head := (n - len(dots)) / 3
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	tail := len(s) - (n - len(dots) - head)
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + dots + s[tail:]
 }

@@ -8,12 +8,15 @@ import (
 	"github.com/vmgate/vmgate/mib/mibtest"
 
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -374,4 +377,33 @@ func TestImageSizeFromStats(t *testing.T) {
 	check("running, resized", 9<<30)
 	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{}}) // no longer running
 	check("stopped", 8<<30)
+}
+
+// TestHypervisorLastErrorElided: a wrapped libvirt error is longer than the column's
+// 255 octets; its start says what was being done, its end the cause. Both must stay.
+func TestHypervisorLastErrorElided(t *testing.T) {
+	v, h := mibFixture(t)
+	kvm2, _ := v.Read().Host("kvm2")
+	head := "resync: ssh: 10.213.0.6:22: open remote socket "
+	tail := ": ssh: rejected: administratively prohibited (open failed)"
+	long := head + strings.Repeat("/very/long/path", 30) + "/libvirt-sock" + tail
+	short := strings.Repeat("é", 127) // 254 octets: fits, kept whole
+	for _, tc := range []struct{ name, in string }{{"long", long}, {"fits", short}} {
+		t.Run(tc.name, func(t *testing.T) {
+			v.Health("kvm2", hosts.Health{Status: hosts.Down, LastError: tc.in})
+			vb := h.Get(context.Background(), &snmp.Request{}, mibOID(t, "hypervisorLastError", kvm2.Index))
+			got := fmt.Sprint(vb.Value)
+			if b, ok := vb.Value.([]byte); ok {
+				got = string(b)
+			}
+			switch {
+			case len(got) > 255 || !utf8.ValidString(got):
+				t.Errorf("hypervisorLastError is %d octets or not UTF-8: %q", len(got), got)
+			case len(tc.in) <= 255 && got != tc.in:
+				t.Errorf("hypervisorLastError = %q, want it whole", got)
+			case len(tc.in) > 255 && (!strings.HasPrefix(got, head) || !strings.HasSuffix(got, tail) || !strings.Contains(got, "...")):
+				t.Errorf("hypervisorLastError = %q, want the head %q, an ellipsis and the tail %q", got, head, tail)
+			}
+		})
+	}
 }
