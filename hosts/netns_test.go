@@ -403,6 +403,43 @@ func TestNetnsRefused(t *testing.T) {
 	}
 }
 
+// TestNetnsSSHForward: OpenSSH answers "open failed" both when its configuration
+// forbids forwarding to a unix socket and when the socket is missing; LastError must
+// still tell the two apart.
+func TestNetnsSSHForward(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-fwd")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "fwd-a")
+	base := transports(h, fx)[1]
+	missing := base
+	missing.Name = "socket-missing"
+	missing.SSH.Socket = filepath.Join(h.StateDir, "run", "no-such-sock")
+
+	sink := hoststest.NewSink()
+	run(t, missing, sink)
+	down := waitStatus(t, sink, missing.Name, hosts.Down)
+	for _, w := range []string{"no socket " + missing.SSH.Socket, "on the remote host"} {
+		if !strings.Contains(down.LastError, w) {
+			t.Errorf("socket missing: LastError %q does not mention %q", down.LastError, w)
+		}
+	}
+	if strings.Contains(down.LastError, "refused to forward") {
+		t.Errorf("socket missing: LastError %q blames sshd", down.LastError)
+	}
+
+	h.SSHForwarding(t, false)
+	refused := base
+	refused.Name = "forward-refused"
+	run(t, refused, sink)
+	down = waitStatus(t, sink, refused.Name, hosts.Down)
+	for _, w := range []string{"sshd refused to forward to " + h.Socket, "AllowStreamLocalForwarding"} {
+		if !strings.Contains(down.LastError, w) {
+			t.Errorf("forward refused: LastError %q does not mention %q", down.LastError, w)
+		}
+	}
+	h.SSHForwarding(t, true)
+	waitStatus(t, sink, refused.Name, hosts.Up)
+}
+
 func readHostKey(t *testing.T, path string) ssh.PublicKey {
 	t.Helper()
 	b, err := os.ReadFile(path)

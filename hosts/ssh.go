@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type sshDialer struct {
 	keyFile, knownHosts   string
 	useAgent, skipHostKey bool
 	keepalive, timeout    time.Duration
+	forwarded             atomic.Bool // sshd has forwarded to the socket at least once
 }
 
 func newSSHDialer(cfg Config, u URI, logger *slog.Logger) (DialFunc, error) {
@@ -85,9 +87,11 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 	client := ssh.NewClient(sc, chans, reqs)
 	ch, err := client.Dial("unix", d.socket)
 	if err != nil {
+		err = d.explainForward(client, err)
 		client.Close()
-		return nil, fmt.Errorf("ssh: %s: open remote socket %s: %w", d.addr, d.socket, err)
+		return nil, err
 	}
+	d.forwarded.Store(true)
 	if err := release(); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("ssh: %s: %w", d.addr, err)
@@ -194,6 +198,57 @@ func (d *sshDialer) explainHostKey(err error, host string, key ssh.PublicKey) er
 		return fmt.Errorf("ssh: host key of %s (%s) is revoked in %s:%d", host, fp, re.Revoked.Filename, re.Revoked.Line)
 	}
 	return fmt.Errorf("ssh: host key of %s (%s): %w", host, fp, err)
+}
+
+// explainForward says why sshd did not open the remote socket. OpenSSH answers "open
+// failed" both when its configuration forbids the forward and when the socket is
+// missing, so a command on the host looks for the socket.
+func (d *sshDialer) explainForward(client *ssh.Client, err error) error {
+	var oe *ssh.OpenChannelError
+	if !errors.As(err, &oe) {
+		return fmt.Errorf("ssh: %s: open remote socket %s: %w", d.addr, d.socket, err)
+	}
+	refused := fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?): %w", d.addr, d.socket, err)
+	if oe.Reason == ssh.Prohibited {
+		return refused
+	}
+	switch probeSocket(client, d.socket) {
+	case socketAbsent:
+		return fmt.Errorf("ssh: %s: no socket %s on the host (libvirtd not running? socket= and ssh.socket name a path on the remote host): %w", d.addr, d.socket, err)
+	case socketPresent:
+		if d.forwarded.Load() {
+			return fmt.Errorf("ssh: %s: socket %s is there but nothing accepted the connection (libvirtd stopped?): %w", d.addr, d.socket, err)
+		}
+		return refused
+	}
+	return fmt.Errorf("ssh: %s: open remote socket %s: sshd refused the forward (AllowStreamLocalForwarding?) or the socket is missing: %w", d.addr, d.socket, err)
+}
+
+type socketProbe int
+
+const (
+	socketUnknown socketProbe = iota // the command could not run (no shell, forced command)
+	socketPresent
+	socketAbsent
+)
+
+// probeSocket runs `test -S` on the host; the words it prints, not its exit status,
+// decide, so a forced command or a shell that cannot run it reads as unknown.
+func probeSocket(client *ssh.Client, path string) socketProbe {
+	sess, err := client.NewSession()
+	if err != nil {
+		return socketUnknown
+	}
+	defer sess.Close()
+	q := "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+	out, _ := sess.Output("test -S " + q + " && echo vmgate-socket || echo vmgate-nosocket")
+	switch strings.TrimSpace(string(out)) {
+	case "vmgate-socket":
+		return socketPresent
+	case "vmgate-nosocket":
+		return socketAbsent
+	}
+	return socketUnknown
 }
 
 // knownAlgorithms asks the known_hosts callback which keys it has for the host by

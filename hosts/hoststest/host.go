@@ -122,6 +122,17 @@ func (h *Host) Up(t testing.TB) {
 	h.do(t, "up", h.Name)
 }
 
+// SSHForwarding restarts the host's sshd with AllowStreamLocalForwarding yes (allow) or
+// no: then sshd refuses to forward to the libvirt socket.
+func (h *Host) SSHForwarding(t testing.TB, allow bool) {
+	t.Helper()
+	arg := "no"
+	if allow {
+		arg = "yes"
+	}
+	h.do(t, "ssh-forwarding", h.Name, arg)
+}
+
 // FreezeLibvirtd stops the host's libvirtd (SIGSTOP): it keeps its sockets but answers
 // nothing, like a hung daemon. ThawLibvirtd continues it; t.Cleanup does too.
 func (h *Host) FreezeLibvirtd(t testing.TB) {
