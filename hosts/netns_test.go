@@ -440,6 +440,30 @@ func TestNetnsSSHForward(t *testing.T) {
 	waitStatus(t, sink, refused.Name, hosts.Up)
 }
 
+// TestNetnsSSHSkipHostKeyLogged: with the host key check off by name, every connection
+// logs the fingerprint of the key it took, so it can be checked after the fact.
+func TestNetnsSSHSkipHostKeyLogged(t *testing.T) {
+	h := hoststest.StartHost(t, "vg-skip")
+	fx := writeFixture(t, filepath.Join(t.TempDir(), "node.xml"), map[string]string{}, "skip-a")
+	cfg := transports(h, fx)[1]
+	cfg.SSH.KnownHosts = filepath.Join(t.TempDir(), "known_hosts_empty")
+	writeFile(t, cfg.SSH.KnownHosts, "")
+	cfg.SSH.InsecureSkipHostKeyCheck = true
+	fp := ssh.FingerprintSHA256(readHostKey(t, h.SSHHostKey))
+
+	var logs testkit.Buffer
+	s, err := hosts.New(fastTimings(cfg), hoststest.NewSink(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Go(t, "Run", s.Run)
+	accepted := func() int { return strings.Count(logs.String(), "fingerprint="+fp) }
+	testkit.WaitFor(t, hang, "the accepted key's fingerprint in the log", func() bool { return accepted() >= 1 })
+	h.KillLibvirtd(t) // the supervisor reconnects: a new SSH connection, logged again
+	h.Up(t)
+	testkit.WaitFor(t, hang, "the fingerprint logged for the reconnection", func() bool { return accepted() >= 2 })
+}
+
 func readHostKey(t *testing.T, path string) ssh.PublicKey {
 	t.Helper()
 	b, err := os.ReadFile(path)
