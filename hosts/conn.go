@@ -63,7 +63,7 @@ func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout 
 	}
 	if err != nil {
 		c.kill(err)
-		if rerr := nc.readErr(); rerr != nil {
+		if rerr := nc.readErr(); rerr != nil && !errors.Is(rerr, net.ErrClosed) { // ErrClosed: our own kill
 			// What the peer said (e.g. a TLS alert) explains go-libvirt's ErrInterrupted.
 			err = fmt.Errorf("%w (connection: %w)", err, rerr)
 		}

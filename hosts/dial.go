@@ -126,7 +126,7 @@ func readTLSAck(ctx context.Context, conn net.Conn) error {
 		return fmt.Errorf("reading libvirtd's certificate check answer: %w", err)
 	}
 	if b[0] != 1 {
-		return fmt.Errorf("libvirtd refused the client certificate (answer %d)", b[0])
+		return permanent(fmt.Errorf("libvirtd refused the client certificate (answer %d)", b[0]))
 	}
 	return nil
 }

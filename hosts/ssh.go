@@ -195,13 +195,13 @@ func (d *sshDialer) explainHostKey(err error, host string, key ssh.PublicKey) er
 	case err == nil:
 		return nil
 	case errors.As(err, &ke) && len(ke.Want) == 0:
-		return fmt.Errorf("ssh: host %s is unknown: its %s key %s is not in %s; verify the fingerprint and add it", host, key.Type(), fp, d.knownHosts)
+		return permanent(fmt.Errorf("ssh: host %s is unknown: its %s key %s is not in %s; verify the fingerprint and add it", host, key.Type(), fp, d.knownHosts))
 	case errors.As(err, &ke):
 		w := ke.Want[0]
-		return fmt.Errorf("ssh: host key of %s CHANGED: got %s %s, but %s:%d has %s %s; refusing (possible man-in-the-middle)",
-			host, key.Type(), fp, w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key))
+		return permanent(fmt.Errorf("ssh: host key of %s CHANGED: got %s %s, but %s:%d has %s %s; refusing (possible man-in-the-middle)",
+			host, key.Type(), fp, w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key)))
 	case errors.As(err, &re):
-		return fmt.Errorf("ssh: host key of %s (%s) is revoked in %s:%d", host, fp, re.Revoked.Filename, re.Revoked.Line)
+		return permanent(fmt.Errorf("ssh: host key of %s (%s) is revoked in %s:%d", host, fp, re.Revoked.Filename, re.Revoked.Line))
 	}
 	return fmt.Errorf("ssh: host key of %s (%s): %w", host, fp, err)
 }
@@ -214,7 +214,7 @@ func (d *sshDialer) explainForward(client *ssh.Client, err error) error {
 	if !errors.As(err, &oe) {
 		return fmt.Errorf("ssh: %s: open remote socket %s: %w", d.addr, d.socket, err)
 	}
-	refused := fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?): %w", d.addr, d.socket, err)
+	refused := permanent(fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?): %w", d.addr, d.socket, err))
 	if oe.Reason == ssh.Prohibited {
 		return refused
 	}

@@ -93,17 +93,23 @@ func (s *Supervisor) Health() Health {
 // Call it once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.emit(func() { s.sink.Health(s.cfg.Name, s.Health()) })
-	bo := backoff{min: s.minBO, max: s.cfg.BackoffMax}
+	r := retry{bo: backoff{min: s.minBO, max: s.cfg.BackoffMax}}
 	for {
 		wasUp, err := s.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if wasUp {
-			bo.reset()
+		wait, perm, news := r.failed(err, wasUp)
+		attrs := []any{"err", err, "retry_in", wait.Round(time.Millisecond)}
+		switch {
+		case !perm:
+			s.log.Warn("libvirt connection failed", attrs...)
+		case news:
+			// once per distinct error; the retries every backoff_max log at debug level
+			s.log.Warn("libvirt connection failed", append(attrs, "permanent", true)...)
+		default:
+			s.log.Debug("libvirt connection failed", append(attrs, "permanent", true)...)
 		}
-		wait := bo.next()
-		s.log.Warn("libvirt connection failed", "err", err, "retry_in", wait.Round(time.Millisecond))
 		s.setDown(err)
 		t := time.NewTimer(wait)
 		select {
