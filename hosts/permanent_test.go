@@ -1,17 +1,23 @@
 package hosts
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
 )
@@ -101,5 +107,39 @@ func TestPermanentErrorLoggedOnce(t *testing.T) {
 	m := regexp.MustCompile(`retry_in=(\S+)`).FindStringSubmatch(warns[0])
 	if d, err := time.ParseDuration(m[1]); err != nil || d < cfg.BackoffMax/2 {
 		t.Errorf("first retry of a permanent error in %s, want backoff_max (%s, jittered down to half)", m[1], cfg.BackoffMax)
+	}
+}
+
+// TestHostKeyRefusalIsPermanent: the host key error crosses x/crypto's handshake and
+// the dialer's wrapping and is still recognised.
+func TestHostKeyRefusalIsPermanent(t *testing.T) {
+	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(clientPriv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	signer, _ := ssh.NewSignerFromKey(clientPriv)
+	front := newSSHFront(t, signer.PublicKey())
+	cfg := Config{SSH: SSHConfig{
+		KeyFile:    writeFile(t, filepath.Join(dir, "id"), pem.EncodeToMemory(block)),
+		KnownHosts: writeFile(t, filepath.Join(dir, "known_hosts"), nil),
+	}}
+	u, err := ParseURI("qemu+ssh://vmgate@" + front.addr + "/system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial, err := newSSHDialer(cfg, u, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = dial(ctx)
+	if err == nil || !strings.Contains(err.Error(), "unknown") || !isPermanent(err) {
+		t.Errorf("dial to an unknown host: %v (permanent: %v), want a permanent refusal", err, isPermanent(err))
 	}
 }
