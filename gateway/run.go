@@ -377,6 +377,9 @@ func (g *Gateway) reloadFile(ctx context.Context, grp *errgroup.Group) {
 	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
+		for _, w := range ce.Warnings {
+			g.logger.Warn("config: " + w)
+		}
 		for _, e := range ce.Errs {
 			g.logger.Error("config problem", "file", ce.Path, "err", e)
 		}

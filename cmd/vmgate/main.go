@@ -198,6 +198,9 @@ func logConfigError(logger *slog.Logger, err error) {
 		logger.Error("config", "err", err)
 		return
 	}
+	for _, w := range ce.Warnings {
+		logger.Warn("config: " + w)
+	}
 	for _, e := range ce.Errs {
 		logger.Error("config problem", "file", ce.Path, "err", e)
 	}

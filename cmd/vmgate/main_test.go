@@ -164,6 +164,14 @@ snmp:
 `)
 	unknownKey := writeFile(t, dir, "unknown.yaml", "snmp:\n  listen: []\n  comunities: []\n")
 	empty := writeFile(t, dir, "empty.yaml", "")
+	badWarn := writeFile(t, dir, "badwarn.yaml", `
+snmp:
+  listen: ["udp:127.0.0.1:16999"]
+  state_dir: /tmp/x
+  communities: [{community: bin-test-community-rw, access: read-write}]
+hosts:
+  - {name: kvm-1, uri: "qemu+foo://h/system"}
+`)
 
 	tests := []struct {
 		name       string
@@ -198,6 +206,7 @@ snmp:
 		{"unknown flag", []string{"--nope"}, 2, "", []string{"flag provided but not defined: -nope"}, false},
 		{"stray argument", []string{"--config", good, "extra"}, 2, "", []string{`unexpected arguments ["extra"]`}, false},
 		{"start with invalid config", []string{"--config", bad}, 1, "", []string{"config problem", "cannot start: invalid configuration"}, false},
+		{"start with invalid config warns too", []string{"--config", badWarn}, 1, "", []string{"config: snmp.communities[0]: read-write community", "config problem"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
