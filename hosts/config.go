@@ -30,9 +30,9 @@ type Config struct {
 	BackoffMax      time.Duration `yaml:"backoff_max"` // cap of the reconnect backoff
 }
 
-// TLSConfig is for qemu+tls. Empty files fall back to the pkipath= URI option's
-// directory (cacert.pem, clientcert.pem, clientkey.pem), then to libvirt's default
-// layout (/etc/pki/CA/cacert.pem, /etc/pki/libvirt/clientcert.pem,
+// TLSConfig is for tls URIs (qemu+tls, xen+tls, test+tls...). Empty files fall back
+// to the pkipath= URI option's directory (cacert.pem, clientcert.pem, clientkey.pem),
+// then to libvirt's default layout (/etc/pki/CA/cacert.pem, /etc/pki/libvirt/clientcert.pem,
 // /etc/pki/libvirt/private/clientkey.pem).
 type TLSConfig struct {
 	CAFile     string `yaml:"ca_file"`
@@ -44,7 +44,8 @@ type TLSConfig struct {
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
-// SSHConfig is for qemu+ssh. The user comes from the URI (default: the local user).
+// SSHConfig is for ssh URIs (qemu+ssh, xen+ssh...). The user comes from the URI
+// (default: the local user).
 type SSHConfig struct {
 	KeyFile    string `yaml:"key_file"`    // private key; also keyfile= in the URI
 	KnownHosts string `yaml:"known_hosts"` // default ~/.ssh/known_hosts; also known_hosts=
