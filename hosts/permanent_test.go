@@ -2,11 +2,8 @@ package hosts
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +14,6 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
 )
@@ -113,21 +109,10 @@ func TestPermanentErrorLoggedOnce(t *testing.T) {
 // TestHostKeyRefusalIsPermanent: the host key error crosses x/crypto's handshake and
 // the dialer's wrapping and is still recognised.
 func TestHostKeyRefusalIsPermanent(t *testing.T) {
-	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(clientPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	signer, _ := ssh.NewSignerFromKey(clientPriv)
-	front := newSSHFront(t, signer.PublicKey())
-	cfg := Config{SSH: SSHConfig{
-		KeyFile:    writeFile(t, filepath.Join(dir, "id"), pem.EncodeToMemory(block)),
-		KnownHosts: writeFile(t, filepath.Join(dir, "known_hosts"), nil),
-	}}
+	keyFile := filepath.Join(dir, "id")
+	front := newSSHFront(t, writeClientKey(t, keyFile).PublicKey())
+	cfg := Config{SSH: SSHConfig{KeyFile: keyFile, KnownHosts: writeFile(t, filepath.Join(dir, "known_hosts"), nil)}}
 	u, err := ParseURI("qemu+ssh://vmgate@" + front.addr + "/system")
 	if err != nil {
 		t.Fatal(err)

@@ -288,19 +288,30 @@ func (c chanConn) Read(b []byte) (int, error)     { return c.Channel.Read(b) }
 func (c chanConn) Write(b []byte) (int, error)    { return c.Channel.Write(b) }
 func (c chanConn) Close() error                   { return c.Channel.Close() }
 
+// writeClientKey writes a new ed25519 private key to path and returns its signer.
+func writeClientKey(t *testing.T, path string) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, pem.EncodeToMemory(block))
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
 func TestSSHTransport(t *testing.T) {
 	d := startPrivateLibvirtd(t)
-	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(clientPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	keyFile := writeFile(t, filepath.Join(dir, "id_ed25519"), pem.EncodeToMemory(block))
-	clientSigner, _ := ssh.NewSignerFromKey(clientPriv)
+	keyFile := filepath.Join(dir, "id_ed25519")
+	clientSigner := writeClientKey(t, keyFile)
 	front := newSSHFront(t, clientSigner.PublicKey())
 	_, port, _ := net.SplitHostPort(front.addr)
 
@@ -354,10 +365,7 @@ func TestSSHTransport(t *testing.T) {
 
 func writeWrongKey(t *testing.T, dir string) string {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, filepath.Join(dir, "wrong_key"), pem.EncodeToMemory(block))
+	p := filepath.Join(dir, "wrong_key")
+	writeClientKey(t, p)
+	return p
 }

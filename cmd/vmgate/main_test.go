@@ -252,14 +252,7 @@ hosts:
 		}
 	})
 	t.Run("check warns even when the file has errors", func(t *testing.T) {
-		p := writeFile(t, t.TempDir(), "both.yaml", `
-snmp:
-  listen: ["udp:127.0.0.1:16999"]
-  state_dir: /tmp/x
-  communities: [{community: bin-test-community-rw, access: read-write}]
-hosts:
-  - {name: kvm-1, uri: "qemu+foo://h/system"}
-`)
+		p := badWarn
 		if err := os.Chmod(p, 0o644); err != nil {
 			t.Fatal(err)
 		}
