@@ -78,6 +78,26 @@ func TestReplicaExample(t *testing.T) {
 	}
 }
 
+// TestRemoteHostsExamples: every yaml block of docs/remote-hosts.md is a hosts list
+// that a config file can hold as written.
+func TestRemoteHostsExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/remote-hosts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) == 0 {
+		t.Fatal("no yaml block in docs/remote-hosts.md")
+	}
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		snmpPart, _, _ := strings.Cut(minimalYAML, "hosts:")
+		if _, err := ParseConfig([]byte(snmpPart + b)); err != nil {
+			t.Errorf("yaml block %d of docs/remote-hosts.md:\n%s\n%v", i+1, b, err)
+		}
+	}
+}
+
 func TestExampleConfig(t *testing.T) {
 	cfg, err := LoadConfig(exampleConfig)
 	if err != nil {
