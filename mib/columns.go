@@ -45,6 +45,7 @@ const (
 	ColVmVcpusMax        uint32 = 14
 	ColVmMemoryMb        uint32 = 15
 	ColVmCpuMilliseconds uint32 = 16
+	ColVmUUIDText        uint32 = 17
 
 	// memoryTable
 	ColMemoryVmUUID    uint32 = 1
@@ -202,6 +203,7 @@ var (
 		col("vmVcpusMax", ColVmVcpusMax, tU32, ReadOnly),
 		col("vmMemoryMb", ColVmMemoryMb, tU32, ReadOnly),
 		col("vmCpuMilliseconds", ColVmCpuMilliseconds, tC64, ReadOnly),
+		col("vmUUIDText", ColVmUUIDText, tStr, ReadOnly),
 	)
 
 	MemoryTable = newTable("memoryTable", "memoryEntry", Objects.Append(4),

@@ -178,6 +178,7 @@ func TestGet(t *testing.T) {
 		{"hypervisorTable in a host context", "kvm2", oid(t, "hypervisorName", 1), gosnmp.OctetString, "kvm1"},
 
 		{"vmUUID", "", oid(t, "vmUUID", 1), gosnmp.OctetString, uuid1[:]},
+		{"vmUUIDText", "", oid(t, "vmUUIDText", 1), gosnmp.OctetString, "11010000-0000-0000-0000-000000000001"},
 		{"vmName", "kvm1", oid(t, "vmName", 5), gosnmp.OctetString, "idle"},
 		{"vmState running", "", oid(t, "vmState", 1), gosnmp.Integer, 2},
 		{"vmState stale host: unknown", "", oid(t, "vmState", 2), gosnmp.Integer, 9},

@@ -1,6 +1,7 @@
 package mib
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -70,6 +71,12 @@ func octets(b []byte) value       { return value{gosnmp.OctetString, b, true} }
 
 // uuid returns a UUID's 16 octets (UUIDorZero).
 func uuid(u [16]byte) value { return octets(u[:]) }
+
+// uuidText is vmUUIDText: the canonical 8-4-4-4-12 lowercase form. (mib cannot import
+// hosts.UUID, whose String is the same form.)
+func uuidText(u [16]byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
 
 // gauge clamps to Gauge32/Unsigned32: "a gauge whose true value does not fit reports its
 // maximum value".

@@ -49,6 +49,8 @@ func vmColumn(r *VMRow, col uint32) value {
 		return g32(r.MemoryKiB / 1024)
 	case ColVmCpuMilliseconds:
 		return c64(r.CPUTimeNs/1e6, r.Counters)
+	case ColVmUUIDText:
+		return str(uuidText(r.UUID))
 	}
 	return value{}
 }
