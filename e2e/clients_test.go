@@ -91,7 +91,7 @@ func TestClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := Start(t, bin, Config{Users: list, Hosts: []Host{host}})
+	g := Start(t, bin, Config{Users: append(list, admin), Hosts: []Host{host}})
 	pollUntil(t, time.Minute, "the 5 VMs", func() string {
 		if n := len(g.Walk(t, users["monitor"].Cred(host.Name), mustOID(t, "vmName"))); n != 5 {
 			return fmt.Sprintf("%d VMs", n)
@@ -122,18 +122,18 @@ func testNetSNMPConf(t *testing.T, addr, ctx string) {
 		}
 		return string(out)
 	}
-	out := run("snmptable", "-n", ctx, addr, "virtualMachinesTable")
+	out := run("snmptable", "-Ci", "-n", ctx, addr, "virtualMachinesTable")
 	for i := range 5 {
 		if want := fmt.Sprintf("rep-0-%d", i); !strings.Contains(out, want) {
 			t.Errorf("snmptable virtualMachinesTable lacks %s:\n%s", want, out)
 		}
 	}
-	if merged := run("snmptable", "-n", "", addr, "virtualMachinesTable"); !strings.Contains(merged, "0e2e0000-0000-4000-8000-000000000003") {
+	if merged := run("snmptable", "-Ci", "-n", "", addr, "virtualMachinesTable"); !strings.Contains(merged, "0e2e0000-0000-4000-8000-000000000003") {
 		t.Errorf("merged snmptable lacks VM 3's vmUUIDText:\n%s", merged)
 	}
 	id := rowOf(t, out, "rep-0-2")
 	got := run("snmpget", "-n", ctx, addr, "vmState."+id, "vmUUIDText."+id)
-	if !strings.Contains(got, "running(2)") || !strings.Contains(got, `"0e2e0000-0000-4000-8000-000000000002"`) {
+	if !strings.Contains(got, "running(2)") || !strings.Contains(got, "STRING: 0e2e0000-0000-4000-8000-000000000002") {
 		t.Errorf("snmpget vmState vmUUIDText:\n%s", got)
 	}
 }
@@ -167,32 +167,42 @@ func testCheckSNMP(t *testing.T, g *Gateway, u User, ctx string) {
 			lines[name] = strings.Join(f[1:], " ")
 		}
 	}
-	id, ok := vmIDByName(t, g, ctx, "rep-0-1")
-	if !ok {
-		t.Fatal("no vmId for rep-0-1")
+	var id string
+	for _, v := range g.Walk(t, u.Cred(ctx), mustOID(t, "vmName")) {
+		if v.Value == "rep-0-1" {
+			id = strconv.Itoa(int(lastSub(t, v.OID)))
+		}
 	}
-	for _, tc := range []struct {
-		command, arg2, want string
-		code               int
-	}{
-		{"check_vmgate_hypervisor", "", "SNMP OK - hypervisorConnState 1", 0},
-		{"check_vmgate_vm", strconv.Itoa(int(id)), "SNMP OK - vmState 2", 0},
-	} {
-		line, ok := lines[tc.command]
+	check := func(command, arg2 string, code int, want string) {
+		t.Helper()
+		line, ok := lines[command]
 		if !ok {
-			t.Fatalf("check_snmp.cfg has no command %s", tc.command)
+			t.Fatalf("check_snmp.cfg has no command %s", command)
 		}
 		line = strings.NewReplacer("$USER1$", plugins, "$HOSTADDRESS$", "127.0.0.1",
 			"-p 161", "-p "+strconv.Itoa(g.Port), "$USER3$", u.AuthPassphrase, "$USER4$", u.PrivPassphrase,
-			"$ARG1$", ctx, "$ARG2$", tc.arg2).Replace(line)
+			"$ARG1$", ctx, "$ARG2$", arg2).Replace(line)
 		cmd := exec.Command("sh", "-c", line)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "MIBS="}
 		out, err := cmd.CombinedOutput()
-		if cmd.ProcessState.ExitCode() != tc.code || !strings.Contains(string(out), tc.want) {
-			t.Errorf("%s (%s): exit %d (%v), want %d and %q:\n%s", tc.command, line, cmd.ProcessState.ExitCode(), err,
-				tc.code, tc.want, out)
+		if cmd.ProcessState.ExitCode() != code || !strings.Contains(string(out), want) {
+			t.Errorf("%s (%s): exit %d (%v), want %d and %q:\n%s", command, line, cmd.ProcessState.ExitCode(), err,
+				code, want, out)
 		}
 	}
+	check("check_vmgate_hypervisor", "", 0, "SNMP OK - hypervisorConnState 1")
+	check("check_vmgate_vm", id, 0, "SNMP OK - vmState 2")
+	// A paused VM is critical.
+	if r := g.Set(t, admin.Cred(ctx), mustOID(t, "vmState")+"."+id, "i", "4"); r.Err != nil {
+		t.Fatalf("pause: %v", r)
+	}
+	pollUntil(t, 30*time.Second, "VM paused", func() string {
+		if v := g.Get(t, admin.Cred(ctx), mustOID(t, "vmState")+"."+id); len(v) != 1 || v[0].Value != "4" {
+			return fmt.Sprint(v)
+		}
+		return ""
+	})
+	check("check_vmgate_vm", id, 2, "SNMP CRITICAL - vmState *4*")
 }
 
 // testCollectd runs collectd in the foreground with collectd.conf included and the csv
