@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // The Prometheus kit's files, checked with the tools that read them: Debian's
@@ -20,16 +22,6 @@ var updateSnmp = flag.Bool("update-snmp", false, "rewrite deploy/prometheus/snmp
 const generatorVersion = "v0.23.0"
 
 const kitDir = "../deploy/prometheus"
-
-// needKitTool returns the path of a tool the kit's tests need, or skips loudly.
-func needKitTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("SKIPPING: %s not installed (%v); deploy/testbed/deps installs it", name, err)
-	}
-	return p
-}
 
 func kitFile(t *testing.T, name string) string {
 	t.Helper()
@@ -54,7 +46,7 @@ func kitTool(t *testing.T, dir, bin string, args ...string) string {
 // TestSnmpYmlLoads: Debian's exporter (strict YAML) accepts snmp.yml as checked in and
 // with the per-host modules of other hosts.
 func TestSnmpYmlLoads(t *testing.T) {
-	bin := needKitTool(t, "prometheus-snmp-exporter")
+	bin := testkit.NeedTool(t, "prometheus-snmp-exporter")
 	kit := kitFile(t, "snmp.yml")
 	other, err := SnmpYmlFor(kit, []string{"a", "kvm-7.example.net"})
 	if err != nil {
@@ -73,14 +65,14 @@ func TestSnmpYmlLoads(t *testing.T) {
 // TestPrometheusConfig: promtool accepts prometheus.yml (with the rule file it names)
 // and the rules alone.
 func TestPrometheusConfig(t *testing.T) {
-	bin := needKitTool(t, "promtool")
+	bin := testkit.NeedTool(t, "promtool")
 	kitTool(t, kitDir, bin, "check", "config", "prometheus.yml")
 	kitTool(t, kitDir, bin, "check", "rules", "vmgate-rules.yml")
 }
 
 // TestPrometheusRules runs the alert and recording rules' unit tests.
 func TestPrometheusRules(t *testing.T) {
-	bin := needKitTool(t, "promtool")
+	bin := testkit.NeedTool(t, "promtool")
 	out := kitTool(t, kitDir, bin, "test", "rules", "vmgate-rules.test.yml")
 	if !strings.Contains(out, "SUCCESS") {
 		t.Fatalf("promtool test rules:\n%s", out)

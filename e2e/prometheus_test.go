@@ -106,7 +106,7 @@ func TestPrometheusScrape(t *testing.T) {
 	if err := LibvirtMissing(); err != nil {
 		t.Skipf("SKIPPING libvirt test: %v", err)
 	}
-	promBin, exporterBin := needKitTool(t, "prometheus"), needKitTool(t, "prometheus-snmp-exporter")
+	promBin, exporterBin := testkit.NeedTool(t, "prometheus"), testkit.NeedTool(t, "prometheus-snmp-exporter")
 	dir := t.TempDir()
 	const nHosts, perHost = 4, 25
 	var hs []Host

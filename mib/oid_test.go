@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // mibDirs returns the directory holding the standard MIB modules the module imports:
@@ -48,15 +49,6 @@ func moduleDir(t *testing.T) string {
 	return dir
 }
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("SKIPPING: %s not installed (%v)", name, err)
-	}
-	return p
-}
-
 // snmptranslate runs net-snmp's snmptranslate on the module alone; stderr must be empty
 // (net-snmp reports load problems there).
 func snmptranslate(t *testing.T, args ...string) string {
@@ -68,7 +60,7 @@ func snmptranslate(t *testing.T, args ...string) string {
 // mibDirs such as VM-MIB).
 func snmptranslateModule(t *testing.T, module string, args ...string) string {
 	t.Helper()
-	bin := needTool(t, "snmptranslate")
+	bin := testkit.NeedTool(t, "snmptranslate")
 	dirs := moduleDir(t) + ":" + mibDirs(t)
 	cmd := exec.Command(bin, append([]string{"-M", dirs, "-m", module}, args...)...)
 	tmp := t.TempDir()
@@ -103,7 +95,7 @@ func TestModuleTextMatchesFile(t *testing.T) {
 }
 
 func TestSmilintClean(t *testing.T) {
-	bin := needTool(t, "smilint")
+	bin := testkit.NeedTool(t, "smilint")
 	dir := moduleDir(t)
 	cmd := exec.Command(bin, "-l", "6", "-s", filepath.Join(dir, ModuleName+".txt"))
 	cmd.Env = append(os.Environ(), "SMIPATH="+dir+":"+mibDirs(t))
@@ -331,7 +323,7 @@ func TestNotificationObjects(t *testing.T) {
 
 // TestPysmiCompiles compiles the module with pysmi (what pysnmp-based managers use).
 func TestPysmiCompiles(t *testing.T) {
-	bin := needTool(t, "mibdump")
+	bin := testkit.NeedTool(t, "mibdump")
 	out := t.TempDir()
 	cmd := exec.Command(bin, "--mib-source=file://"+moduleDir(t), "--mib-source=file://"+mibDirs(t),
 		"--destination-directory="+out, "--no-python-compile", "--rebuild", ModuleName)

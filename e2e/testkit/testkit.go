@@ -8,6 +8,7 @@ package testkit
 
 import (
 	"bytes"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,17 @@ const (
 	pollEvery = 10 * time.Millisecond
 	pollMax   = 200 * time.Millisecond
 )
+
+// NeedTool returns the path of the command name, or skips the test loudly when it is
+// not installed (deploy/testbed/deps installs what the tests use).
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("SKIPPING: %s not installed (%v)", name, err)
+	}
+	return p
+}
 
 // Poll calls cond until it returns true (true) or timeout passes first (false).
 func Poll(timeout time.Duration, cond func() bool) bool {
