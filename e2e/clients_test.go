@@ -108,6 +108,7 @@ func TestClients(t *testing.T) {
 // testNetSNMPConf: snmp.conf in a private SNMPCONFPATH, its mibdirs line pointed at the
 // test's MIB directories; the doc's commands without credentials.
 func testNetSNMPConf(t *testing.T, addr, ctx string) {
+	t.Helper()
 	dir := t.TempDir()
 	conf := regexp.MustCompile(`(?m)^mibdirs .*$`).ReplaceAllString(clientFile(t, "snmp.conf"), "mibdirs +"+mibDirs(t))
 	if err := os.WriteFile(filepath.Join(dir, "snmp.conf"), []byte(conf), 0o600); err != nil {
@@ -152,6 +153,7 @@ func rowOf(t *testing.T, table, vm string) string {
 
 // testCheckSNMP runs the command_lines of check_snmp.cfg with Nagios's macros filled in.
 func testCheckSNMP(t *testing.T, g *Gateway, u User, ctx string) {
+	t.Helper()
 	plugins := "/usr/lib/nagios/plugins"
 	if _, err := os.Stat(filepath.Join(plugins, "check_snmp")); err != nil {
 		t.Skipf("SKIPPING: check_snmp not installed (monitoring-plugins-standard): %v", err)
@@ -208,6 +210,7 @@ func testCheckSNMP(t *testing.T, g *Gateway, u User, ctx string) {
 // testCollectd runs collectd in the foreground with collectd.conf included and the csv
 // plugin writing what it read; it waits for every VM's three values.
 func testCollectd(t *testing.T, addr string) {
+	t.Helper()
 	bin, err := exec.LookPath("collectd")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/collectd"); err != nil {
