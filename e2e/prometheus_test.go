@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,11 +175,12 @@ func TestPrometheusScrape(t *testing.T) {
 	// The exporter's own answer: sizes as gauges, one series per state.
 	_, page := httpGet(t, "http://"+exporterAddr+"/snmp?module=vmgate@prom-1&target="+
 		url.QueryEscape("127.0.0.1:"+strconv.Itoa(g.Port)))
-	for _, s := range []string{"# TYPE storageCapacity gauge", "# TYPE storageAllocation gauge",
-		`vmState{vmId="`, `vmState="shutoff"} 0`, `vmState="running"} 1`,
-		`hypervisorConnState{hypervisorConnState="connected",hypervisorIndex="`} {
-		if !strings.Contains(page, s) {
-			t.Errorf("snmp_exporter's answer for prom-1 lacks %q:\n%.3000s", s, page)
+	for _, re := range []string{`(?m)^# TYPE storageCapacity gauge$`, `(?m)^# TYPE storageAllocation gauge$`,
+		`(?m)^vmState\{vmHost="prom-1",vmId="\d+",vmName="rep-1-3",vmState="running",vmUUIDText="0e2e0000-0000-4000-8000-000001000003"\} 1$`,
+		`(?m)^vmState\{vmHost="prom-1",vmId="\d+",vmName="rep-1-3",vmState="shutoff",vmUUIDText="0e2e0000-0000-4000-8000-000001000003"\} 0$`,
+		`(?m)^hypervisorConnState\{hypervisorConnState="connected",hypervisorIndex="\d+",hypervisorName="prom-1"\} 1$`} {
+		if !regexp.MustCompile(re).MatchString(page) {
+			t.Errorf("snmp_exporter's answer for prom-1 has no line matching %s:\n%.3000s", re, page)
 		}
 	}
 
