@@ -44,6 +44,7 @@ type options struct {
 	snmpdMin    int
 	walkTimeout time.Duration
 	cpuprofile  string
+	memprofile  string
 	keep        bool
 }
 
@@ -60,8 +61,12 @@ func main() {
 	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds (at least as many as the vmgate table walk)")
 	flag.DurationVar(&o.walkTimeout, "walk-timeout", 120*time.Second, "bound of one snmpbulkwalk")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the vmgate walks to `FILE`")
+	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of the gateway after its first full view to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
 	flag.Parse()
+	if o.memprofile != "" {
+		runtime.MemProfileRate = 4096 // fine enough to split a few KiB per VM by component
+	}
 	o.phases = map[string]bool{"view": true}
 	for _, p := range strings.Split(phases, ",") {
 		o.phases[strings.TrimSpace(p)] = true
@@ -112,6 +117,9 @@ func run(ctx context.Context, o options) error {
 	}
 	defer func() { cancel(); <-done }()
 	if err := b.firstView(ctx); err != nil {
+		return err
+	}
+	if err := b.heapProfile(); err != nil {
 		return err
 	}
 	steps := []struct {
@@ -209,4 +217,32 @@ func (b *bench) profile(fn func() error) error {
 	}
 	defer pprof.StopCPUProfile()
 	return fn()
+}
+
+// heapProfile prints the heap and RSS per VM once the first view is complete and, with
+// -memprofile, writes the heap profile (go tool pprof -sample_index=inuse_space).
+func (b *bench) heapProfile() error {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	rss, _, err := memStatus("self")
+	if err != nil {
+		return err
+	}
+	vms := float64(b.fleet.Hosts * b.fleet.VMs)
+	fmt.Printf("memory after the first view (after a GC): VmRSS %.1f MiB = %.2f KiB per VM, Go heap in use %.1f MiB = %.2f KiB per VM\n",
+		float64(rss)/1024, float64(rss)/vms, float64(m.HeapInuse)/(1<<20), float64(m.HeapInuse)/1024/vms)
+	if b.o.memprofile == "" {
+		return nil
+	}
+	f, err := os.Create(b.o.memprofile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return err
+	}
+	fmt.Printf("heap profile: %s (go tool pprof -sample_index=inuse_space -top %s)\n", b.o.memprofile, b.o.memprofile)
+	return nil
 }
