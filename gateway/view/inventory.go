@@ -38,12 +38,14 @@ const (
 // VM is one domain as one host reports it: the inventory holds one VM per (UUID, host).
 // Disks and NICs carry the indexes allocated for them, sorted by index.
 type VM struct {
-	Host   string
-	VMID   uint32 // vmId: the same for a UUID on every host and in every context
+	Host string
+	VMID uint32 // vmId: the same for a UUID on every host and in every context
+	// Domain is what the host reported, without its devices (nil Disks, NICs and
+	// Controllers: they are below, once), its strings of few values interned.
 	Domain hosts.Domain
-	Disks  []Disk // Domain.Disks with their indexes, sorted by StorageIndex
-	NICs   []NIC  // Domain.NICs with their indexes, sorted by NetworkIndex
-	HBAs   []HBA  // Domain.Controllers with their indexes, sorted by HBAIndex
+	Disks  []Disk // the domain's disks with their indexes, sorted by StorageIndex
+	NICs   []NIC  // the domain's NICs with their indexes, sorted by NetworkIndex
+	HBAs   []HBA  // the domain's controllers with their indexes, sorted by HBAIndex
 
 	OSIndex     uint32 // supportedOsTable row
 	osKey       string // its registry key
@@ -62,6 +64,28 @@ type VM struct {
 	Updated   time.Time // when the record last changed
 }
 
+// domain returns the domain as its host reported it, devices in the XML's order.
+func (vm *VM) domain() hosts.Domain {
+	d := vm.Domain
+	d.Disks = inOrder(vm.Disks, func(x *Disk) (int32, hosts.Disk) { return x.pos, x.Disk })
+	d.NICs = inOrder(vm.NICs, func(x *NIC) (int32, hosts.NIC) { return x.pos, x.NIC })
+	d.Controllers = inOrder(vm.HBAs, func(x *HBA) (int32, hosts.Controller) { return x.pos, x.Controller })
+	return d
+}
+
+// inOrder returns the devices of xs at their places in the domain's XML.
+func inOrder[T, D any](xs []T, dev func(*T) (int32, D)) []D {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]D, len(xs))
+	for i := range xs {
+		pos, d := dev(&xs[i])
+		out[pos] = d
+	}
+	return out
+}
+
 // Disk is a domain disk with its storageIndex and, when it has a source, the
 // diskImageIndex of the image it uses.
 type Disk struct {
@@ -70,6 +94,7 @@ type Disk struct {
 	DiskImageIndex uint32 // 0 when the disk has no source (empty cdrom)
 	ImagePath      string // the DiskImage's Path: the volume's path for type=volume, else Source
 	regKey         string
+	pos            int32 // place among the domain's disks
 }
 
 // NIC is a domain interface with its networkIndex.
@@ -77,6 +102,7 @@ type NIC struct {
 	hosts.NIC
 	NetworkIndex uint32
 	regKey       string
+	pos          int32
 }
 
 // HBA is a domain controller with its hbaIndex.
@@ -84,6 +110,7 @@ type HBA struct {
 	hosts.Controller
 	HBAIndex uint32
 	regKey   string
+	pos      int32
 }
 
 // StoragePool is a pool of one host with its index (unique over all hosts).

@@ -38,6 +38,7 @@ type View struct {
 	seq        uint64                              // counts Sink calls: "reported first" for the merged rule
 	configured atomic.Pointer[map[string]HostSpec] // nil until SetHosts
 	dupWarned  map[hosts.UUID]bool
+	strs       strTable // the records' interned strings
 
 	statsMu  sync.RWMutex
 	stats    map[string]*atomic.Pointer[hosts.Stats]
@@ -109,6 +110,7 @@ func New(reg registry.Store, logger *slog.Logger, opts ...Option) (*View, error)
 		now:                  time.Now,
 		defaultStatsInterval: DefaultStatsInterval,
 		dupWarned:            map[hosts.UUID]bool{},
+		strs:                 strTable{},
 		stats:                map[string]*atomic.Pointer[hosts.Stats]{},
 	}
 	for _, o := range opts {
@@ -235,7 +237,7 @@ func (v *View) StorageSynced(host string, pools []hosts.Pool, vols []hosts.Volum
 		}
 		for _, vm := range vms {
 			w.touch(vm.Domain.UUID)
-			if err := w.putVM(host, vm.Domain, vm, resolve); err != nil {
+			if err := w.putVM(host, vm.domain(), vm, resolve); err != nil {
 				return err
 			}
 		}

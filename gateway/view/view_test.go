@@ -353,3 +353,40 @@ func TestViewChanges(t *testing.T) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}
 }
+
+// TestStorageSyncedKeepsDevices: a record keeps its devices once (by index), and a
+// storage round that writes it again from them gives every device the same index,
+// duplicate keys (numbered by their place in the XML) included.
+func TestStorageSyncedKeepsDevices(t *testing.T) {
+	tv := viewtest.New(t, "a")
+	d := viewtest.Domain(1, hosts.StateRunning, "/i/b", "/i/a", "/i/c")
+	d.Disks[0].Target, d.Disks[1].Target, d.Disks[2].Target = "vdb", "vda", "vda"
+	d.NICs = []hosts.NIC{{MAC: "52:54:00:00:00:02"}, {MAC: "52:54:00:00:00:01"}}
+	d.Controllers = []hosts.Controller{{Type: "usb"}, {Type: "pci"}}
+	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d}})
+	indexes := func() []string {
+		vm := viewtest.FindVM(t, tv.Read(), "vm1", func(view.VMRow) bool { return true })
+		if vm.Domain.Disks != nil || vm.Domain.NICs != nil || vm.Domain.Controllers != nil {
+			t.Errorf("record keeps the domain's devices twice: %+v", vm.Domain)
+		}
+		var out []string
+		for _, dk := range vm.Disks {
+			out = append(out, fmt.Sprintf("disk %s %s %d", dk.Target, dk.RegKey(), dk.StorageIndex))
+		}
+		for _, n := range vm.NICs {
+			out = append(out, fmt.Sprintf("nic %s %d", n.MAC, n.NetworkIndex))
+		}
+		for _, c := range vm.HBAs {
+			out = append(out, fmt.Sprintf("hba %s %d", c.Type, c.HBAIndex))
+		}
+		return out
+	}
+	before := indexes()
+	if len(before) != 7 {
+		t.Fatalf("devices: %v", before)
+	}
+	tv.StorageSynced("a", []hosts.Pool{{Name: "p"}}, nil)
+	if after := indexes(); !slices.Equal(after, before) {
+		t.Errorf("after a storage round:\n%v\nwant\n%v", after, before)
+	}
+}

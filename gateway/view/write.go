@@ -122,9 +122,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if vmID == 0 {
 		return nil
 	}
-	d.Disks = slices.Clone(d.Disks)
-	d.NICs = slices.Clone(d.NICs)
-	d.Controllers = slices.Clone(d.Controllers)
+	w.v.strs.domain(&d)
 	osKey := osRegKey(&d)
 	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
 		OSIndex: w.index(registry.NSOS, osKey), osKey: osKey}
@@ -136,7 +134,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if k := kernelRegKey(&d); k != "" {
 		vm.KernelIndex = w.index(registry.NSKernel, k)
 	}
-	w.indexDevices(vm, resolve)
+	w.indexDevices(vm, d.Disks, d.NICs, d.Controllers, resolve)
 	if w.missing > missing || old != nil && sameVM(old, vm) {
 		return nil
 	}
@@ -188,26 +186,39 @@ func sameVM(a, b *VM) bool {
 		reflect.DeepEqual(a.HBAs, b.HBAs)
 }
 
-// indexDevices fills vm's disks, NICs and HBAs from its domain with their indexes.
-// Each device remembers its registry key so that it can be released when it goes.
-func (w *writeTxn) indexDevices(vm *VM, resolve func(hosts.Disk) string) {
-	d := &vm.Domain
+// indexDevices fills vm's disks, NICs and HBAs from the domain's devices with their
+// indexes; the record keeps them there only (its Domain has none). Each device
+// remembers its registry key, to be released when it goes, and its place in the XML.
+func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ctls []hosts.Controller, resolve func(hosts.Disk) string) {
+	vm.Domain.Disks, vm.Domain.NICs, vm.Domain.Controllers = nil, nil, nil
 	used := map[string]bool{}
-	for i, disk := range d.Disks {
+	if len(disks) > 0 {
+		vm.Disks = make([]Disk, 0, len(disks))
+	}
+	for i, disk := range disks {
+		disk = w.v.strs.disk(disk)
 		key := uniqueKey(used, StorageKey(vm.VMID, disk.Target), i)
-		dk := Disk{Disk: disk, StorageIndex: w.index(registry.NSStorage, key), regKey: key}
+		dk := Disk{Disk: disk, StorageIndex: w.index(registry.NSStorage, key), regKey: key, pos: int32(i)}
 		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
 			dk.DiskImageIndex = w.index(registry.NSImage, hostRegKey(vm.Host, dk.ImagePath))
 		}
 		vm.Disks = append(vm.Disks, dk)
 	}
-	for i, nic := range d.NICs {
-		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
-		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: w.index(registry.NSNetwork, key), regKey: key})
+	if len(nics) > 0 {
+		vm.NICs = make([]NIC, 0, len(nics))
 	}
-	for i, c := range d.Controllers {
+	for i, nic := range nics {
+		nic = w.v.strs.nic(nic)
+		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
+		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: w.index(registry.NSNetwork, key), regKey: key, pos: int32(i)})
+	}
+	if len(ctls) > 0 {
+		vm.HBAs = make([]HBA, 0, len(ctls))
+	}
+	for i, c := range ctls {
+		c = w.v.strs.controller(c)
 		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
-		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: w.index(registry.NSHBA, key), regKey: key})
+		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: w.index(registry.NSHBA, key), regKey: key, pos: int32(i)})
 	}
 	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmp.Compare(a.StorageIndex, b.StorageIndex) })
 	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmp.Compare(a.NetworkIndex, b.NetworkIndex) })
