@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -20,19 +21,18 @@ import (
 // "the first row with index >= k" in O(log n).
 
 const (
-	tableVM     = "vm"
-	tablePool   = "pool"
-	tableImage  = "image"
-	tableHost   = "host"
-	indexID     = "id"
-	indexHost   = "host"
-	indexVMID   = "vmid"
-	indexUUID   = "uuid"
-	indexOS     = "os"
-	indexHostOS = "host_os"
-	indexKernel = "kernel"
-	indexHostKn = "host_kernel"
-	indexNumber = "number"
+	tableVM      = "vm"
+	tablePool    = "pool"
+	tableImage   = "image"
+	tableHost    = "host"
+	indexID      = "id"
+	indexHost    = "host"
+	indexVMID    = "vmid"
+	indexUUID    = "uuid"
+	indexAgentOS = "agent_os"
+	indexKernel  = "kernel"
+	indexHostKn  = "host_kernel"
+	indexNumber  = "number"
 )
 
 // VM is one domain as one host reports it: the inventory holds one VM per (UUID, host).
@@ -167,12 +167,11 @@ func schema() *memdb.DBSchema {
 			// vmid: every host's record of a vmId, hosts in name order: the merged context.
 			indexVMID: {Name: indexVMID, Indexer: keyIndex(vmIDKey)},
 			indexUUID: {Name: indexUUID, Indexer: keyIndex(vmUUIDKey)},
-			indexOS:   {Name: indexOS, Indexer: keyIndex(vmOSKey)},
-			indexHostOS: {Name: indexHostOS, Indexer: keyIndex(func(o any) ([]byte, bool) {
-				vm := o.(*VM)
-				return hostNumKey(vm.Host, vm.OSIndex), true
-			})},
-			indexKernel: {Name: indexKernel, AllowMissing: true, Indexer: keyIndex(vmKernelKey)},
+			// agent_os: the VMs whose OS row comes from a guest agent's answer, by
+			// osIndex (whether a VM still holds such a row). supportedOsTable's rows
+			// come from osindex.go's summary, not from an index of every VM.
+			indexAgentOS: {Name: indexAgentOS, AllowMissing: true, Indexer: keyIndex(vmAgentOSKey)},
+			indexKernel:  {Name: indexKernel, AllowMissing: true, Indexer: keyIndex(vmKernelKey)},
 			indexHostKn: {Name: indexHostKn, AllowMissing: true, Indexer: keyIndex(func(o any) ([]byte, bool) {
 				vm := o.(*VM)
 				return hostNumKey(vm.Host, vm.KernelIndex), vm.KernelIndex != 0
@@ -244,7 +243,11 @@ func vmHostKey(o any) ([]byte, bool) {
 
 func vmIDKey(o any) ([]byte, bool)   { return numKey(o.(*VM).VMID), true }
 func vmUUIDKey(o any) ([]byte, bool) { u := o.(*VM).Domain.UUID; return u[:], true }
-func vmOSKey(o any) ([]byte, bool)   { return numKey(o.(*VM).OSIndex), true }
+
+func vmAgentOSKey(o any) ([]byte, bool) {
+	vm := o.(*VM)
+	return numKey(vm.OSIndex), strings.HasPrefix(vm.osKey, osAgentKey)
+}
 
 func vmKernelKey(o any) ([]byte, bool) {
 	vm := o.(*VM)

@@ -53,6 +53,7 @@ type Snapshot struct {
 	ctx        string // the context the cursors are of
 	cur        vmCursor
 	vidx       *vmIndex // merged context: the index of txn's tree, once looked up
+	oidx       *osIndex // supportedOsTable's rows of txn's tree, once looked up
 	vpos       int      // position of the last seek in vidx
 	vrow       VMRow    // its answer
 	imgs       imageCursor

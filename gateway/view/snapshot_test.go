@@ -308,3 +308,38 @@ func TestWritesProceedDuringWalk(t *testing.T) {
 		t.Errorf("after the writes: %+v", now)
 	}
 }
+
+// TestOSRows: one row per osIndex, shown as the lowest (host, vmId) VM of the context
+// that has it, and a snapshot of a changed tree sees the change.
+func TestOSRows(t *testing.T) {
+	tv := viewtest.New(t, "a", "b")
+	deb := func(n byte, osType string) hosts.Domain {
+		d := viewtest.Domain(n, hosts.StateRunning)
+		d.OSInfoID, d.OSType = "http://debian.org/debian/12", osType
+		return d
+	}
+	tv.Synced("b", hosts.Inventory{Domains: []hosts.Domain{deb(1, "xen"), viewtest.Domain(2, hosts.StateRunning)}})
+	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{deb(3, "hvm")}})
+	types := func(s *view.Snapshot, ctx string) []string {
+		var out []string
+		for r := range s.OSes(ctx, 0) {
+			out = append(out, fmt.Sprintf("%d %s %s", r.Index, r.OSInfoID, r.OSType))
+		}
+		return out
+	}
+	s := tv.Read()
+	osDeb := slices.Collect(s.OSes("a", 0))[0].Index
+	if got, want := types(s, ""), []string{fmt.Sprintf("%d http://debian.org/debian/12 hvm", osDeb)}; len(got) != 2 || got[0] != want[0] {
+		t.Errorf("merged rows %v, want host a's VM first: %v", got, want)
+	}
+	if got := types(s, "b"); len(got) != 2 || !strings.HasSuffix(got[0], " xen") {
+		t.Errorf("host b rows %v", got)
+	}
+	tv.DomainRemoved("b", viewtest.UUID(2))
+	if got := types(tv.Read(), "b"); len(got) != 1 {
+		t.Errorf("host b rows after a removal %v", got)
+	}
+	if got := types(s, "b"); len(got) != 2 {
+		t.Errorf("the older snapshot's rows changed: %v", got)
+	}
+}

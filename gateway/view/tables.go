@@ -76,8 +76,11 @@ func rowHost(raw any) string { return raw.(*StoragePool).Host }
 // OSes yields the guest OSes the VMs of ctx run, with osIndex >= from, in index order.
 func (s *Snapshot) OSes(ctx string, from uint32) iter.Seq[OSRow] {
 	return func(yield func(OSRow) bool) {
-		s.distinct(ctx, indexOS, indexHostOS, from, func(vm *VM) uint32 { return vm.OSIndex },
-			func(vm *VM) bool { return yield(osRow(vm)) })
+		for _, vm := range s.osRows(ctx, from) {
+			if !yield(osRow(vm)) {
+				return
+			}
+		}
 	}
 }
 

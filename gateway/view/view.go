@@ -51,6 +51,7 @@ type View struct {
 
 	reads readCache               // what Read shares between snapshots
 	vms   atomic.Pointer[vmIndex] // the merged context's flat index, of the latest tree seen
+	oses  atomic.Pointer[osIndex] // the OS rows of every context, of the latest tree seen
 
 	// tableChanged is, per host and "" for the merged context, when a VM row last
 	// appeared or went (VM-MIB's vmTableLastChange); replaced whole on each change.
@@ -486,7 +487,7 @@ func (w *writeTxn) osHeld(k [2]string) bool {
 	if k[0] != registry.NSOS {
 		return false
 	}
-	raw, err := w.txn.First(tableVM, indexOS, numKey(w.osIdx[k[1]]))
+	raw, err := w.txn.First(tableVM, indexAgentOS, numKey(w.osIdx[k[1]]))
 	return err == nil && raw != nil
 }
 
