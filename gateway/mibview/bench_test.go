@@ -43,6 +43,10 @@ func fleetMIB(tb testing.TB, nh, n int) (*view.View, *mib.Handler) {
 	for h, spec := range specs {
 		syncBenchHost(v, spec.Name, h*n, n)
 	}
+	// Written now, not by the background flush in the middle of a measured walk.
+	if err := reg.Flush(); err != nil {
+		tb.Fatal(err)
+	}
 	return v, mib.NewHandler(mibview.New(v, reg, nil))
 }
 
@@ -96,4 +100,14 @@ func BenchmarkMIBGet(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		h.Get(ctx, &snmp.Request{}, col.Append(uint32(i%1000+1)))
 	}
+}
+
+// BenchmarkMIBWalkFleetTable walks virtualMachinesTable over 100 hosts x 100 VMs in the
+// merged context, 25 varbinds per request, as the fleet bench's 10,000-VM table walk
+// does (ns/op and allocs/op per varbind). Its instructions per varbind:
+// valgrind --tool=callgrind --toggle-collect='*mibtest.BenchWalk' with
+// GODEBUG=asyncpreemptoff=1 (callgrind does not follow Go's preemption signals).
+func BenchmarkMIBWalkFleetTable(b *testing.B) {
+	h := benchFleetMIB(b, 100, 100)
+	mibtest.BenchWalk(b, h, mib.VirtualMachinesTable.OID)
 }
