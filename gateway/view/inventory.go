@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -47,8 +46,7 @@ type VM struct {
 	NICs   []NIC  // the domain's NICs with their indexes, sorted by NetworkIndex
 	HBAs   []HBA  // the domain's controllers with their indexes, sorted by HBAIndex
 
-	OSIndex     uint32 // supportedOsTable row
-	osKey       string // its registry key
+	OSIndex     uint32 // supportedOsTable row (its registry key: osRegKey(&Domain))
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
 
 	// ActiveSince is when the current run of an active domain started, as the view saw
@@ -60,8 +58,7 @@ type VM struct {
 	// zero when inactive.
 	RunSeen time.Time
 
-	FirstSeen uint64    // order in which the view first heard of this (UUID, host)
-	Updated   time.Time // when the record last changed
+	FirstSeen uint64 // order in which the view first heard of this (UUID, host)
 }
 
 // domain returns the domain as its host reported it, devices in the XML's order.
@@ -246,7 +243,7 @@ func vmUUIDKey(o any) ([]byte, bool) { u := o.(*VM).Domain.UUID; return u[:], tr
 
 func vmAgentOSKey(o any) ([]byte, bool) {
 	vm := o.(*VM)
-	return numKey(vm.OSIndex), strings.HasPrefix(vm.osKey, osAgentKey)
+	return numKey(vm.OSIndex), vm.Domain.GuestOS.Known()
 }
 
 func vmKernelKey(o any) ([]byte, bool) {

@@ -473,9 +473,10 @@ func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 		for _, c := range vm.HBAs {
 			keys[[2]string{registry.NSHBA, c.regKey}] = true
 		}
-		if strings.HasPrefix(vm.osKey, osAgentKey) {
-			keys[[2]string{registry.NSOS, vm.osKey}] = true
-			w.osIdx[vm.osKey] = vm.OSIndex
+		if vm.Domain.GuestOS.Known() { // an agent's os key (osRegKey)
+			k := osRegKey(&vm.Domain)
+			keys[[2]string{registry.NSOS, k}] = true
+			w.osIdx[k] = vm.OSIndex
 		}
 	}
 	return keys

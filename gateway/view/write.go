@@ -124,8 +124,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	}
 	w.v.strs.domain(&d)
 	osKey := osRegKey(&d)
-	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, Updated: w.now,
-		OSIndex: w.index(registry.NSOS, osKey), osKey: osKey}
+	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, OSIndex: w.index(registry.NSOS, osKey)}
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}
@@ -177,7 +176,7 @@ func (w *writeTxn) runSeen(old *VM, d *hosts.Domain, since time.Time) time.Time 
 	return w.now
 }
 
-// sameVM reports whether two records of one (UUID, host) differ only in Updated.
+// sameVM reports whether two records of one (UUID, host) are the same.
 func sameVM(a, b *VM) bool {
 	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
 		a.ActiveSince.Equal(b.ActiveSince) && a.RunSeen.Equal(b.RunSeen) &&
