@@ -33,6 +33,9 @@ type table[R any] struct {
 	seek func(s Snapshot, from key) (R, bool)
 	key  func(r *R) key
 	col  func(r *R, col uint32) value
+	// fill, when set, completes a row before col reads column col of it (the
+	// counters the seek left out).
+	fill func(s Snapshot, r *R, col uint32)
 
 	// rows recycles the *R a lookup reads into: a row passed by pointer to key and col
 	// (func values) would escape, one heap row per varbind.
@@ -65,6 +68,9 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	var ok bool
 	if *row, ok = tb.seek(s, k); !ok || tb.key(row) != k {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
+	}
+	if tb.fill != nil {
+		tb.fill(s, row, col)
 	}
 	v := tb.col(row, col)
 	if !v.ok {
@@ -128,6 +134,9 @@ func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool
 				break
 			}
 			k := tb.key(row)
+			if tb.fill != nil {
+				tb.fill(rs.s, row, col)
+			}
 			if v := tb.col(row, col); v.ok {
 				return v.varbind(instance(rs, tb.t, col, k, n)), true
 			}

@@ -38,6 +38,7 @@ func stdNodes(en StdEnables) []node {
 			seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
 			key:  func(r *VMRow) key { return key{r.ID} },
 			col:  stdVMColumn,
+			fill: countersFor(ColStdCpuTime),
 		},
 		&table[CPURow]{
 			t:    StdVmCpuTable,

@@ -1,6 +1,7 @@
 package mib
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -14,6 +15,16 @@ func vmTable() node {
 		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
 		key:  func(r *VMRow) key { return key{r.ID} },
 		col:  vmColumn,
+		fill: countersFor(ColVmCpuMilliseconds),
+	}
+}
+
+// countersFor is a VM table's fill: the row's counters, for the columns cols only.
+func countersFor(cols ...uint32) func(Snapshot, *VMRow, uint32) {
+	return func(s Snapshot, r *VMRow, col uint32) {
+		if slices.Contains(cols, col) {
+			s.VMCounters(r)
+		}
 	}
 }
 
@@ -86,6 +97,7 @@ func memoryTable() node {
 		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
 		key:  func(r *VMRow) key { return key{r.ID} },
 		col:  memoryColumn,
+		fill: countersFor(ColMemoryUsedKB, ColMemoryFreeKB, ColMemoryBalloonKB, ColMemoryRssKB),
 	}
 }
 

@@ -36,6 +36,10 @@ type Snapshot interface {
 
 	Hypervisor(from uint32) (HypervisorRow, bool) // every configured host; a host's context: that host
 	VM(from uint32) (VMRow, bool)                 // virtualMachinesTable and memoryTable
+	// VMCounters fills the counters of a row VM returned (Counters and the fields
+	// after it), which VM may leave out: most columns show none, and a walk reads
+	// one column of every row.
+	VMCounters(r *VMRow)
 	CPU(vmID, cpu uint32) (CPURow, bool)
 	Storage(vmID, storage uint32) (StorageRow, bool)
 	DiskImage(from uint32) (DiskImageRow, bool)

@@ -193,6 +193,16 @@ func (ms *mibSnap) vmRow(r view.VMRow) mib.VMRow {
 	if !r.Stale && row.State.Active() && !r.RunSeen.IsZero() {
 		row.Uptime = ms.s.Now().Sub(r.RunSeen)
 	}
+	return row
+}
+
+// VMCounters implements mib.Snapshot: the counters of the VM row r, from its record's
+// host's last poll (a map lookup VM leaves to the columns that show them).
+func (ms *mibSnap) VMCounters(row *mib.VMRow) {
+	r, ok := ms.s.SeekVM(ms.ctx, row.ID) // the cursor's last answer again
+	if !ok || r.VMID != row.ID {
+		return
+	}
 	ds, fresh := ms.s.DomainStats(r)
 	row.Counters = fresh
 	if fresh {
@@ -204,7 +214,6 @@ func (ms *mibSnap) vmRow(r view.VMRow) mib.VMRow {
 			}
 		}
 	}
-	return row
 }
 
 // confDir is Adapter.confDir of a host, remembered for the host of the last call

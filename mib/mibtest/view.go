@@ -112,7 +112,19 @@ func (s snapshot) Hypervisor(from uint32) (mib.HypervisorRow, bool) {
 	return seek(s.d.Hypervisors, func(r mib.HypervisorRow) [3]uint32 { return [3]uint32{r.Index} }, [3]uint32{from})
 }
 
-func (s snapshot) VM(from uint32) (mib.VMRow, bool) { return seek(s.d.VMs, vmKey, [3]uint32{from}) }
+// VM leaves the counters out, as the gateway's does: VMCounters adds them.
+func (s snapshot) VM(from uint32) (mib.VMRow, bool) {
+	r, ok := seek(s.d.VMs, vmKey, [3]uint32{from})
+	r.Counters, r.CPUTimeNs, r.UsedKiB, r.FreeKiB, r.BalloonKiB, r.RSSKiB = false, 0, 0, 0, 0, 0
+	return r, ok
+}
+
+func (s snapshot) VMCounters(r *mib.VMRow) {
+	if full, ok := seek(s.d.VMs, vmKey, [3]uint32{r.ID}); ok && full.ID == r.ID {
+		r.Counters, r.CPUTimeNs, r.UsedKiB, r.FreeKiB = full.Counters, full.CPUTimeNs, full.UsedKiB, full.FreeKiB
+		r.BalloonKiB, r.RSSKiB = full.BalloonKiB, full.RSSKiB
+	}
+}
 
 func (s snapshot) CPU(vm, cpu uint32) (mib.CPURow, bool) {
 	return seek(s.d.CPUs, cpuKey, [3]uint32{vm, cpu})
