@@ -2,6 +2,8 @@ package view
 
 import (
 	"sort"
+
+	"github.com/hashicorp/go-memdb"
 )
 
 // osIndex is supportedOsTable's rows of one memdb tree: per context, one VM per
@@ -10,7 +12,6 @@ import (
 // record (a radix leaf each, about 350 bytes per VM each) with a summary built in one
 // pass over the VMs, O(n), by the first request for OS rows that sees a new tree.
 type osIndex struct {
-	tree <-chan struct{}  // the id index root's watch channel: the tree's identity
 	rows map[string][]*VM // "" (the merged context) and each host: by OSIndex
 }
 
@@ -31,19 +32,14 @@ func (s *Snapshot) osRows(ctx string, from uint32) []*VM {
 // osIndex returns the summary of the snapshot's tree, building it when the cached one
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) osIndex() *osIndex {
-	if s.oidx != nil {
-		return s.oidx
+	if s.oidx == nil {
+		s.oidx = ofTree(s, indexID, &s.v.oses, buildOSIndex)
 	}
-	it, err := s.txn.Get(tableVM, indexID)
-	if err != nil {
-		return nil
-	}
-	tree := it.WatchCh()
-	if x := s.v.oses.Load(); x != nil && x.tree == tree {
-		s.oidx = x
-		return x
-	}
-	x := &osIndex{tree: tree, rows: map[string][]*VM{}}
+	return s.oidx
+}
+
+func buildOSIndex(it memdb.ResultIterator) *osIndex {
+	x := &osIndex{rows: map[string][]*VM{}}
 	seen := map[string]map[uint32]bool{}
 	add := func(ctx string, vm *VM) {
 		m := seen[ctx]
@@ -64,7 +60,5 @@ func (s *Snapshot) osIndex() *osIndex {
 	for _, rows := range x.rows {
 		sort.Slice(rows, func(i, j int) bool { return rows[i].OSIndex < rows[j].OSIndex })
 	}
-	s.v.oses.Store(x)
-	s.oidx = x
 	return x
 }

@@ -49,9 +49,9 @@ type View struct {
 	pendMu  sync.Mutex
 	pending map[string]map[hosts.UUID]hosts.Domain // per host: domains waiting for indexes
 
-	reads readCache               // what Read shares between snapshots
-	vms   atomic.Pointer[vmIndex] // the merged context's flat index, of the latest tree seen
-	oses  atomic.Pointer[osIndex] // the OS rows of every context, of the latest tree seen
+	reads readCache                        // what Read shares between snapshots
+	vms   atomic.Pointer[perTree[vmIndex]] // the merged context's flat index, of the latest tree seen
+	oses  atomic.Pointer[perTree[osIndex]] // the OS rows of every context, of the latest tree seen
 
 	// tableChanged is, per host and "" for the merged context, when a VM row last
 	// appeared or went (VM-MIB's vmTableLastChange); replaced whole on each change.

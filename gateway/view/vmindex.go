@@ -2,6 +2,9 @@ package view
 
 import (
 	"slices"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-memdb"
 )
 
 // vmIndex is the merged context's VM records in vmId order, flattened from the vmid
@@ -11,28 +14,46 @@ import (
 // first request that sees a different tree: VM records change on domain events and
 // resyncs that changed something, not on counter polls.
 type vmIndex struct {
-	tree  <-chan struct{} // the vmid index root's watch channel: the tree's identity
-	ids   []uint32        // distinct vmIds, ascending
-	start []int32         // the records of ids[i] are recs[start[i]:start[i+1]]
-	recs  []*VM           // by vmId, then host name, as the vmid index orders them
+	ids   []uint32 // distinct vmIds, ascending
+	start []int32  // the records of ids[i] are recs[start[i]:start[i+1]]
+	recs  []*VM    // by vmId, then host name, as the vmid index orders them
+}
+
+// perTree is a summary of one memdb tree of VM records (vmIndex, osIndex), shared by
+// the snapshots of that tree.
+type perTree[T any] struct {
+	tree <-chan struct{} // the index root's watch channel, which every write replaces
+	val  *T
+}
+
+// ofTree returns the summary cached in p when it is of the snapshot's tree, else
+// builds it from an iterator over the whole VM index idx and caches it; nil if the
+// tree cannot be read.
+func ofTree[T any](s *Snapshot, idx string, p *atomic.Pointer[perTree[T]], build func(memdb.ResultIterator) *T) *T {
+	it, err := s.txn.Get(tableVM, idx)
+	if err != nil {
+		return nil
+	}
+	tree := it.WatchCh()
+	if c := p.Load(); c != nil && c.tree == tree {
+		return c.val
+	}
+	v := build(it)
+	p.Store(&perTree[T]{tree: tree, val: v})
+	return v
 }
 
 // vmIndex returns the index of the snapshot's tree, building it when the cached one
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) vmIndex() *vmIndex {
-	if s.vidx != nil {
-		return s.vidx
+	if s.vidx == nil {
+		s.vidx = ofTree(s, indexVMID, &s.v.vms, buildVMIndex)
 	}
-	it, err := s.txn.Get(tableVM, indexVMID)
-	if err != nil {
-		return nil
-	}
-	tree := it.WatchCh()
-	if x := s.v.vms.Load(); x != nil && x.tree == tree {
-		s.vidx = x
-		return x
-	}
-	x := &vmIndex{tree: tree}
+	return s.vidx
+}
+
+func buildVMIndex(it memdb.ResultIterator) *vmIndex {
+	x := &vmIndex{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		vm := raw.(*VM)
 		if n := len(x.ids); n == 0 || x.ids[n-1] != vm.VMID {
@@ -42,8 +63,6 @@ func (s *Snapshot) vmIndex() *vmIndex {
 		x.recs = append(x.recs, vm)
 	}
 	x.start = append(x.start, int32(len(x.recs)))
-	s.v.vms.Store(x)
-	s.vidx = x
 	return x
 }
 
