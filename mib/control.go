@@ -6,7 +6,8 @@ import (
 )
 
 // Controller is what the SET side of the module needs from the gateway. The read
-// methods (VM, Image, HostUp, VMIDFree, StorageIndexFree, Template, CurrentTemplates)
+// methods (VM, Image, HostUp, VMIDFree, StorageIndexFree, Template, TemplateIndexFree,
+// CurrentTemplates)
 // look at the merged view and the template store only, never at a hypervisor: TestSet
 // decides every error status from them. The other methods change a hypervisor (or the
 // template store) and are called by CommitSet; they return only after the view shows
@@ -36,6 +37,9 @@ type Controller interface {
 	// TemplateFileExists reports whether the template directory holds a file of that
 	// name (a new template must not replace another's file).
 	TemplateFileExists(name string) bool
+	// TemplateIndexFree reports whether a new template of file name may take index idx:
+	// no template holds idx, nor did one of another file within the grace period.
+	TemplateIndexFree(idx uint32, file string) bool
 	// TemplatesAvailable returns why the template store cannot change now (nil: it
 	// can; replicas: etcd has no quorum). TestSet answers resourceUnavailable then.
 	TemplatesAvailable() error

@@ -67,6 +67,9 @@ func (p *planner) templateRow(rv *rowVars) ([]change, error) {
 	if p.ctl.TemplateFileExists(nv.text + ".xml") {
 		return nil, setErr(gosnmp.InconsistentValue, nv, "the template directory has a file %s.xml", nv.text)
 	}
+	if !p.ctl.TemplateIndexFree(idx, nv.text+".xml") {
+		return nil, setErr(gosnmp.InconsistentValue, rs, "templateIndex %d is still reserved for a destroyed template", idx)
+	}
 	t.Name = nv.text
 	if v, ok := rv.get(ColTemplateMemoryMb); ok {
 		// The same bound as memoryTotalMb, against the largest host: a VM of this

@@ -83,6 +83,9 @@ func (f *fakeCtl) CurrentTemplates() (uint32, uint32)     { return f.cur, f.stor
 func (f *fakeCtl) TemplateDir() string                    { return "/etc/vmgate/templates" }
 func (f *fakeCtl) TemplateFileExists(name string) bool    { return name == "tiny.xml" }
 func (f *fakeCtl) TemplatesAvailable() error              { return f.tplDown }
+func (f *fakeCtl) TemplateIndexFree(idx uint32, file string) bool {
+	return idx != 9 || file == "gone.xml" // 9: gone.xml's, destroyed, in its grace period
+}
 func (f *fakeCtl) Create(_ context.Context, s CreateSpec) error {
 	if s.Image != 0 {
 		return f.call("create %d %s %q mem=%d start=%v img=%d", s.VMID, s.Host, s.Name, s.MemoryMb, s.Start, s.Image)
@@ -223,6 +226,7 @@ func TestTestSetStatuses(t *testing.T) {
 		{"template xml outside the directory", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColTemplateXmlFile, gosnmp.OctetString, []byte("/etc/passwd"), 4)}, gosnmp.WrongValue, 2, nil},
 		{"template named like an existing file", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("tiny"), 4)}, gosnmp.InconsistentValue, 2, nil},
 		{"template memory above every host's", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateMemoryMb, gosnmp.Gauge32, uint(4294967295), 4)}, gosnmp.InconsistentValue, 3, nil},
+		{"template index in another file's grace period", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 9), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 9)}, gosnmp.InconsistentValue, 1, nil},
 		{"template without a name", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4)}, gosnmp.InconsistentValue, 1, nil},
 		{"destroy the current template", "h1", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowDestroy, 1)}, gosnmp.InconsistentValue, 1, nil},
 		{"unknown template", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(5)}}, gosnmp.InconsistentValue, 1, nil},
@@ -249,6 +253,8 @@ func TestTestSetStatuses(t *testing.T) {
 		{"detach", "h1", []snmp.VarBind{rs(stT, ColStorageRowStatus, RowDestroy, 1, 3)}, gosnmp.NoError, 0, []string{"detach 1 sda"}},
 		{"new template", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 4), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("big"), 4), sv(tplT, ColTemplateVcpus, gosnmp.Gauge32, uint(4), 4)}, gosnmp.NoError, 0,
 			[]string{"put template 4 big 512 4"}},
+		{"template index back to its file in the grace period", "", []snmp.VarBind{rs(tplT, ColTemplateRowStatus, RowCreateAndGo, 9), sv(tplT, ColDomainTemplateName, gosnmp.OctetString, []byte("gone"), 9)}, gosnmp.NoError, 0,
+			[]string{"put template 9 gone 512 1"}},
 		{"current template", "", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(0)}}, gosnmp.NoError, 0, []string{"templates 0 0"}},
 		{"both current templates in one PDU", "h1", []snmp.VarBind{{OID: VirtualMachineTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(0)}, {OID: StorageTemplate.Instance(), Type: gosnmp.Gauge32, Value: uint(7)}}, gosnmp.NoError, 0, []string{"templates 0 0", "templates 0 7"}},
 	}

@@ -125,6 +125,16 @@ func (c *Executor) TemplateDir() string { return c.tpl.Dir() }
 // TemplateFileExists implements mib.Controller.
 func (c *Executor) TemplateFileExists(name string) bool { return c.tpl.FileExists(name) }
 
+// TemplateIndexFree implements mib.Controller: a destroyed template's index stays its
+// file's for the registry's grace period, which Bind would refuse at commit.
+func (c *Executor) TemplateIndexFree(idx uint32, file string) bool {
+	if c.reg.Free(registry.NSTemplate, idx) {
+		return true
+	}
+	held, ok := c.reg.Lookup(registry.NSTemplate, file)
+	return ok && held == idx
+}
+
 // TemplatesAvailable implements mib.Controller.
 func (c *Executor) TemplatesAvailable() error { return c.tpl.Available() }
 

@@ -1,21 +1,21 @@
 package control_test
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
+	"testing"
+	"time"
 
 	"github.com/vmgate/vmgate/e2e/testkit"
 	"github.com/vmgate/vmgate/gateway/control"
 	"github.com/vmgate/vmgate/gateway/registry"
+	"github.com/vmgate/vmgate/gateway/registry/etcdtest"
 	"github.com/vmgate/vmgate/gateway/templates"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
-
-	"context"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
-
 	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
 )
@@ -207,4 +207,69 @@ func openTestTemplates(t *testing.T, dir string) (*templates.Files, *registry.Fi
 		t.Fatal(err)
 	}
 	return tpl, reg, state
+}
+
+// TestTemplateIndexGrace: a destroyed template's index stays its file's for the grace
+// period on both backends, so TemplateIndexFree (the TEST phase's check) refuses it to
+// a template of another file, whose commit (Bind) would fail, and gives it back to one
+// of the same file.
+func TestTemplateIndexGrace(t *testing.T) {
+	stores := map[string]func(t *testing.T, dir string) (templates.Store, registry.Store){
+		"file": func(t *testing.T, dir string) (templates.Store, registry.Store) {
+			tpl, reg, _ := openTestTemplates(t, dir)
+			return tpl, reg
+		},
+		"etcd": func(t *testing.T, dir string) (templates.Store, registry.Store) {
+			c := etcdtest.Start(t)
+			logger := slog.New(slog.DiscardHandler)
+			reg, err := registry.OpenEtcd(registry.EtcdConfig{Endpoints: c.Endpoints(), Prefix: "/grace/",
+				DialTimeout: 10 * time.Second, Timeout: 5 * time.Second, Replica: "r1"}, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tpl, err := templates.OpenEtcd(templates.EtcdConfig{Client: reg.Client(), Prefix: "/grace/", Dir: dir,
+				StateDir: t.TempDir(), Replica: "r1", DialTimeout: 10 * time.Second, Timeout: 5 * time.Second}, reg, logger)
+			if err != nil {
+				_ = reg.Close()
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tpl.Close(); _ = reg.Close() })
+			return tpl, reg
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "small.xml"), []byte(templateXML), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			store, reg := open(t, dir)
+			c := control.New(nil, reg, store, nil, slog.New(slog.DiscardHandler))
+			const idx = 4242
+			if !c.TemplateIndexFree(idx, "gone.xml") {
+				t.Fatal("an index never used is not free")
+			}
+			if err := c.PutTemplate(mib.TemplateInfo{Index: idx, Name: "gone", MemoryMb: 64, VCPUs: 1, XMLFile: "small.xml"}); err != nil {
+				t.Fatal(err)
+			}
+			if c.TemplateIndexFree(idx, "other.xml") {
+				t.Fatal("the index of a live template is free")
+			}
+			if err := c.DeleteTemplate(idx); err != nil {
+				t.Fatal(err)
+			}
+			if c.TemplateIndexFree(idx, "other.xml") {
+				t.Fatal("a destroyed template's index is free for another file during its grace period")
+			}
+			if err := c.PutTemplate(mib.TemplateInfo{Index: idx, Name: "other", MemoryMb: 64, VCPUs: 1, XMLFile: "small.xml"}); !errors.Is(err, registry.ErrTaken) {
+				t.Fatalf("commit of another file at the reserved index: %v, want ErrTaken (what TEST now spares)", err)
+			}
+			if !c.TemplateIndexFree(idx, "gone.xml") {
+				t.Fatal("the reserved index is not free for its own file")
+			}
+			if err := c.PutTemplate(mib.TemplateInfo{Index: idx, Name: "gone", MemoryMb: 64, VCPUs: 1, XMLFile: "small.xml"}); err != nil {
+				t.Fatalf("the template back at its index: %v", err)
+			}
+		})
+	}
 }
