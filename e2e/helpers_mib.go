@@ -56,10 +56,13 @@ func QemuMissing() error {
 }
 
 // virshRun runs virsh -c qemu:///system args... and returns its stdout.
-func virshRun(args ...string) (string, error) {
+func virshRun(args ...string) (string, error) { return virshAt(QemuURI, args...) }
+
+// virshAt runs virsh -c uri args... and returns its stdout.
+func virshAt(uri string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), virshTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", QemuURI}, args...)...)
+	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", uri}, args...)...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,11 +56,7 @@ func TestReplicasIdenticalIndexes(t *testing.T) {
 		hs = append(hs, host)
 	}
 	start := func(replica string) *Gateway {
-		return Start(t, bin, Config{Users: []User{admin}, Hosts: hs, Raw: map[string]any{
-			"registry": map[string]any{"backend": "etcd", "endpoints": c.Endpoints(), "prefix": "/e2e-replicas/",
-				"timeout": "10s"},
-			"replica": map[string]any{"name": replica},
-		}})
+		return Start(t, bin, replicaConfig(Config{Users: []User{admin}, Hosts: hs}, c, "/e2e-replicas/", replica, "10s"))
 	}
 	a, b := start("rep-a"), start("rep-b")
 	vmName := mustOID(t, "vmName")
@@ -80,6 +77,17 @@ func TestReplicasIdenticalIndexes(t *testing.T) {
 				col, len(wa), len(wb), fmtVars(wa), fmtVars(wb))
 		}
 	}
+}
+
+// replicaConfig is cfg as replica name of a cluster whose registry is in etcd
+// cluster c under prefix; timeout is registry.timeout, how long a SET waits for etcd.
+func replicaConfig(cfg Config, c *etcdtest.Cluster, prefix, name, timeout string) Config {
+	raw := map[string]any{}
+	maps.Copy(raw, cfg.Raw)
+	raw["registry"] = map[string]any{"backend": "etcd", "endpoints": c.Endpoints(), "prefix": prefix, "timeout": timeout}
+	raw["replica"] = map[string]any{"name": name}
+	cfg.Raw = raw
+	return cfg
 }
 
 // mustOID is the numeric OID of a VIRTUAL-MACHINES-MIB object.
