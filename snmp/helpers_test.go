@@ -166,9 +166,9 @@ func baseConfig(t *testing.T) Config {
 }
 
 // startEngine runs an Engine until the test ends and returns it with its UDP address.
-func startEngine(t *testing.T, cfg Config) (*Engine, *net.UDPAddr) {
+func startEngine(t *testing.T, cfg Config, opts ...Option) (*Engine, *net.UDPAddr) {
 	t.Helper()
-	e, err := New(cfg, WithLogger(testLogger(t)), WithVersion("test"))
+	e, err := New(cfg, append([]Option{WithLogger(testLogger(t)), WithVersion("test")}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -91,7 +91,7 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 	if e.coord != nil {
 		return e.runCoordinated(ctx, r, p, groups, key)
 	}
-	resp := e.runSet(ctx, r, p, groups)
+	resp := e.runSet(ctx, r, p, groups, nil)
 	e.replay.store(key, resp, now)
 	return resp, true
 }
@@ -99,12 +99,19 @@ func (e *Engine) serveSet(ctx context.Context, r *Request, p *pdu, v1 bool) (res
 // setsMax is how many SETs may run or wait at once: half the readers of a socket.
 func (e *Engine) setsMax() int32 { return int32(max(1, e.workers/2)) }
 
-// runSet tests then commits the groups of one SET.
-func (e *Engine) runSet(ctx context.Context, r *Request, p *pdu, groups []*setGroup) response {
+// runSet tests then commits the groups of one SET; between the two, fence (when not
+// nil) may refuse the commit with its answer.
+func (e *Engine) runSet(ctx context.Context, r *Request, p *pdu, groups []*setGroup,
+	fence func(context.Context) (response, bool)) response {
 	echo := response{vars: p.vars}
 	for _, g := range groups {
 		if err := g.s.TestSet(ctx, r, g.vars); err != nil {
 			return e.setFailed(r, g, err, gosnmp.GenErr, p.vars)
+		}
+	}
+	if fence != nil {
+		if resp, ok := fence(ctx); !ok {
+			return resp
 		}
 	}
 	for i, g := range groups {

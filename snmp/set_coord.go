@@ -20,6 +20,10 @@ type SetCoordinator interface {
 	// Lock takes what the SET vars in r's context needs before it is tested; release
 	// gives it back after the answer is stored. An error means the SET cannot run now.
 	Lock(ctx context.Context, r *Request, vars []SetVar) (release func(), err error)
+	// Held returns why the locks Lock took for the running SET are no longer this
+	// engine's (its lease expired while etcd was away: another engine may hold them
+	// now), nil while they are. Called after the TEST phase, before any commit.
+	Held(ctx context.Context) error
 	// Seen records the digest of an authenticated SET message of user for ttl; false
 	// when any engine recorded it already.
 	Seen(ctx context.Context, user string, digest [sha256.Size]byte, ttl time.Duration) (fresh bool, err error)
@@ -92,7 +96,18 @@ func (e *Engine) runCoordinated(ctx context.Context, r *Request, p *pdu, groups 
 			return resp, true
 		}
 	}
-	resp := e.runSet(ctx, r, p, groups)
+	fenced := false
+	resp := e.runSet(ctx, r, p, groups, func(ctx context.Context) (response, bool) {
+		if err := e.coord.Held(ctx); err != nil {
+			fenced = true
+			resp, _ := unavailable(err)
+			return resp, false
+		}
+		return response{}, true
+	})
+	if fenced {
+		return resp, true // nothing ran: a retry may run it
+	}
 	e.replay.store(key, resp, e.now())
 	if err := e.coord.StoreAnswer(ctx, sum, encodeAnswer(resp), setReplayTTL); err != nil {
 		e.plog.Log(slog.LevelWarn, "snmp set answer not shared with the other replicas (etcd): a retry there runs it again",

@@ -80,6 +80,7 @@ type Etcd struct {
 	fenced  map[string]int64        // per host: fences up to this revision re-read
 	touched map[string][]hosts.UUID // the running SET's changes (SETs of one engine run one at a time)
 	holding bool                    // the running SET holds locks: its answer waits for their release
+	held    []*concurrency.Mutex    // the locks the running SET holds
 	answer  *answer                 // the running SET's answer, written when it releases its locks
 	leases  map[time.Duration]lease // by TTL, shared by the replay and fence records
 	n       uint64                  // fence counter
@@ -224,9 +225,44 @@ func (e *Etcd) Lock(ctx context.Context, r *snmp.Request, vars []snmp.SetVar) (f
 		return nil, err
 	}
 	e.mu.Lock()
-	e.holding, e.answer = true, nil
+	e.holding, e.answer, e.held = true, nil, held
 	e.mu.Unlock()
 	return func() { e.release(held, unlock) }, nil
+}
+
+// Held implements snmp.SetCoordinator: the running SET's locks are still this
+// replica's when its session lives and etcd confirms (a quorum read) that each lock's
+// key is the one Lock created. Without that, another replica may hold them: nothing
+// must be committed.
+func (e *Etcd) Held(ctx context.Context) error {
+	e.mu.Lock()
+	held, sess := e.held, e.sess
+	e.mu.Unlock()
+	if len(held) == 0 {
+		return nil
+	}
+	if sess == nil {
+		return errors.New("etcd: the set locks' session is gone")
+	}
+	select {
+	case <-sess.Done():
+		return fmt.Errorf("etcd: the set locks' lease (%v) expired", e.ttl)
+	default:
+	}
+	cmps := make([]clientv3.Cmp, len(held))
+	for i, m := range held {
+		cmps[i] = m.IsOwner()
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	resp, err := e.cfg.Client.Txn(ctx).If(cmps...).Commit()
+	if err != nil {
+		return fmt.Errorf("etcd: set locks not confirmed: %w", err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("etcd: set locks lost (their lease expired): another replica may hold them")
+	}
+	return nil
 }
 
 // release ends a SET that held locks: its answer, its fences and the locks' release
@@ -236,7 +272,7 @@ func (e *Etcd) Lock(ctx context.Context, r *snmp.Request, vars []snmp.SetVar) (f
 func (e *Etcd) release(held []*concurrency.Mutex, unlock func()) {
 	e.mu.Lock()
 	ans := e.answer
-	e.holding, e.answer = false, nil
+	e.holding, e.answer, e.held = false, nil, nil
 	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
 	defer cancel()

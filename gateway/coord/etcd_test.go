@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -221,4 +222,38 @@ func TestAnswerWithRelease(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHeldFencesLostLocks: Held confirms the running SET's locks while they are the
+// replica's; once its lease is gone (revoked here, as an expiry after an etcd outage
+// longer than the TTL would) another replica takes them, and Held says so, naming
+// etcd: the engine then commits nothing (resourceUnavailable).
+func TestHeldFencesLostLocks(t *testing.T) {
+	c := etcdtest.Start(t)
+	a := newReplica(t, c, "a", []string{"h1"}, true)
+	b := newReplica(t, c, "b", []string{"h1"}, true)
+	ctx := context.Background()
+	if err := a.Held(ctx); err != nil {
+		t.Fatalf("Held without a SET: %v", err)
+	}
+	release := a.lock(t)
+	if err := a.Held(ctx); err != nil {
+		t.Fatalf("Held under the lock: %v", err)
+	}
+	a.mu.Lock()
+	lease := a.sess.Lease()
+	a.mu.Unlock()
+	if _, err := a.cli.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	b.lock(t)() // the locks are free for the other replica
+	err := a.Held(ctx)
+	if err == nil || !strings.Contains(err.Error(), "etcd") {
+		t.Fatalf("Held after the lease went: %v, want an error naming etcd", err)
+	}
+	release()
+	if err := a.Held(ctx); err != nil {
+		t.Fatalf("Held after the release: %v", err)
+	}
+	a.lock(t)() // a new session
 }
