@@ -41,20 +41,9 @@ func replicaNode(t *testing.T, dir string, h, n int) string {
 // the same instances and values.
 func TestReplicasIdenticalIndexes(t *testing.T) {
 	bin := binary(t)
-	if err := LibvirtMissing(); err != nil {
-		t.Skipf("SKIPPING replicas test: %v", err)
-	}
-	c := etcdtest.Start(t)
-	dir := t.TempDir()
 	const nHosts, perHost = 10, 100
-	var hs []Host
-	for h := range nHosts {
-		host, err := TestDriverHost(fmt.Sprintf("rep-%d", h), replicaNode(t, dir, h, perHost))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs = append(hs, host)
-	}
+	hs, _ := replicaHosts(t, nHosts, perHost)
+	c := etcdtest.Start(t)
 	start := func(replica string) *Gateway {
 		return Start(t, bin, replicaConfig(Config{Users: []User{admin}, Hosts: hs}, c, "/e2e-replicas/", replica, "10s"))
 	}
