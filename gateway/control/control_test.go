@@ -216,10 +216,12 @@ func openTestTemplates(t *testing.T, dir string) (*templates.Files, *registry.Fi
 func TestTemplateIndexGrace(t *testing.T) {
 	stores := map[string]func(t *testing.T, dir string) (templates.Store, registry.Store){
 		"file": func(t *testing.T, dir string) (templates.Store, registry.Store) {
+			t.Helper()
 			tpl, reg, _ := openTestTemplates(t, dir)
 			return tpl, reg
 		},
 		"etcd": func(t *testing.T, dir string) (templates.Store, registry.Store) {
+			t.Helper()
 			c := etcdtest.Start(t)
 			logger := slog.New(slog.DiscardHandler)
 			reg, err := registry.OpenEtcd(registry.EtcdConfig{Endpoints: c.Endpoints(), Prefix: "/grace/",
