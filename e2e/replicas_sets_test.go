@@ -126,11 +126,11 @@ func (p *replicaPair) waitVMs(t *testing.T, want map[string]uint32) {
 }
 
 // createArgs are snmpset's arguments for a createAndGo of vmId id named name, with
-// retries, as a manager sends it: a replica keeps at most workers/2 SETs waiting for
-// the lock and leaves the others unanswered; a retry of one that ran is answered from
-// the shared replay cache, not run again.
-func createArgs(id uint32, name string) []string {
-	return []string{"-t", "3", "-r", "15", inst(vmEntry, colVmRowStatus, id), "i", "4", inst(vmEntry, colVmName, id), "s", name}
+// retries every timeout seconds, as a manager sends it: a replica keeps at most
+// workers/2 SETs waiting for the lock and leaves the others unanswered; a retry of one
+// that ran is answered from the shared replay cache, not run again.
+func createArgs(timeout string, id uint32, name string) []string {
+	return []string{"-t", timeout, "-r", "15", inst(vmEntry, colVmRowStatus, id), "i", "4", inst(vmEntry, colVmName, id), "s", name}
 }
 
 var reasonRE = regexp.MustCompile(`Reason: (\w+)`)
@@ -170,7 +170,7 @@ func TestReplicasConcurrentCreates(t *testing.T) {
 			c.g = p.b
 		}
 		wg.Go(func() {
-			c.status = setStatus(c.g.Run(t, "snmpset", admin.Cred(sharedHost), createArgs(c.id, c.name)...))
+			c.status = setStatus(c.g.Run(t, "snmpset", admin.Cred(sharedHost), createArgs("3", c.id, c.name)...))
 		})
 	}
 	wg.Wait()
@@ -265,7 +265,7 @@ func TestReplicasEtcdQuorum(t *testing.T) {
 	next := getVal(t, p.a, cred, vmIndexNext)
 	nextID := uint32(mustUint(t, next))
 	lost := p.prefix + "-no-quorum"
-	if got := setStatus(p.a.Run(t, "snmpset", cred, createArgs(nextID, lost)...)); got != "resourceUnavailable" {
+	if got := setStatus(p.a.Run(t, "snmpset", cred, createArgs("10", nextID, lost)...)); got != "resourceUnavailable" {
 		t.Fatalf("createAndGo without quorum: %s, want resourceUnavailable", got)
 	}
 	p.a.WaitLog(t, off, "etcd", 10*time.Second)
@@ -281,7 +281,7 @@ func TestReplicasEtcdQuorum(t *testing.T) {
 
 	p.c.Heal()
 	pollUntil(t, 60*time.Second, "the SET with quorum back", func() string {
-		return strings.TrimPrefix(setStatus(p.a.Run(t, "snmpset", cred, createArgs(nextID, lost)...)), "noError")
+		return strings.TrimPrefix(setStatus(p.a.Run(t, "snmpset", cred, createArgs("10", nextID, lost)...)), "noError")
 	})
 	if p.a.PID() != pid {
 		t.Fatal("the gateway restarted")
