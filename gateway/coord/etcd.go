@@ -155,6 +155,16 @@ func (e *Etcd) session(ctx context.Context) (*concurrency.Session, error) {
 	return s, nil
 }
 
+// dropSession forgets sess if it is still the replica's session.
+func (e *Etcd) dropSession(sess *concurrency.Session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == sess {
+		e.sess = nil
+		go sess.Orphan() // its keep-alive ends; the lease is gone anyway
+	}
+}
+
 // Lock implements snmp.SetCoordinator: the global lock first, then the hosts' in
 // name order (one order for every replica: no deadlock), then the registry brought
 // up to date and the re-reads of the fences. The wait for a lock another replica
@@ -203,6 +213,9 @@ func (e *Etcd) Lock(ctx context.Context, r *snmp.Request, vars []snmp.SetVar) (f
 		}
 		if err != nil {
 			unlock()
+			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				e.dropSession(sess) // its lease went before the keep-alive noticed: the next SET starts a new one
+			}
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("lock %s: another replica held it for the whole request: %w",
 					strings.TrimPrefix(k, e.root), err)
