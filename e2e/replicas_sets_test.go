@@ -293,3 +293,32 @@ func TestReplicasEtcdQuorum(t *testing.T) {
 	}
 	p.waitVMs(t, map[string]uint32{first: id, lost: nextID})
 }
+
+// TestTemplateIndexGrace: a destroyed template's index stays its name's for the
+// registry's grace period, with the file registry and with etcd: a createAndGo of
+// another name at that index answers inconsistentValue (in the TEST phase, not
+// commitFailed), one of the same name gets it back.
+func TestTemplateIndexGrace(t *testing.T) {
+	backends := map[string]func(t *testing.T) *Gateway{
+		"file": func(t *testing.T) *Gateway { t.Helper(); g, _ := controlGateway(t); return g },
+		"etcd": func(t *testing.T) *Gateway { t.Helper(); return startReplicaPair(t, "10s").a },
+	}
+	for name, start := range backends {
+		t.Run(name, func(t *testing.T) {
+			g := start(t)
+			cred := admin.Cred("")
+			const idx = 4141
+			create := func(tpl string) Result {
+				return g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx), "i", "4", inst(templateEntry, 2, idx), "s", tpl)
+			}
+			gone, other := randomName(t, "tpl-gone-"), randomName(t, "tpl-other-")
+			mustSucceed(t, create(gone))
+			mustSucceed(t, g.Set(t, cred, inst(templateEntry, colTplRowStatus, idx), "i", "6"))
+			r := create(other)
+			mustContain(t, r, "Reason: inconsistentValue")
+			mustContain(t, r, "Failed object: "+inst(templateEntry, colTplRowStatus, idx))
+			mustContain(t, g.Run(t, "snmpget", cred, inst(templateEntry, 2, idx)), "No Such Instance")
+			mustSucceed(t, create(gone))
+		})
+	}
+}
