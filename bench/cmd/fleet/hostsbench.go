@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
+	"github.com/vmgate/vmgate/bench/internal/proc"
 	"github.com/vmgate/vmgate/hosts"
 )
 
@@ -21,7 +22,7 @@ const rpcsPerVM = 4
 // checks the merged context holds hosts x vms VMs.
 func (b *bench) firstView(ctx context.Context) error {
 	n := b.fleet.Hosts
-	lpid := libvirtdPID()
+	lpid := proc.LibvirtdPID()
 	l0 := cpuOr0(lpid) // the gateway's CPU counts from process start: the bench did nothing before
 	var firstUp, allUp time.Duration
 	deadline := time.Now().Add(5 * time.Minute)
@@ -102,7 +103,7 @@ func (b *bench) peer(ctx context.Context) error {
 // steadyState measures the gateway's CPU (this process: nothing else runs in it
 // meanwhile) and libvirtd's over b.o.steady, then memory.
 func (b *bench) steadyState(ctx context.Context) error {
-	lpid := libvirtdPID()
+	lpid := proc.LibvirtdPID()
 	g0 := runtime.NumGoroutine()
 	c0, l0 := selfCPU(), cpuOr0(lpid)
 	t0 := time.Now()
@@ -141,7 +142,7 @@ func cpuOr0(pid int) time.Duration {
 	if pid <= 0 {
 		return 0
 	}
-	d, _ := pidCPU(pid)
+	d, _ := proc.CPU(pid)
 	return d
 }
 

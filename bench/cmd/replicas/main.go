@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
+	"github.com/vmgate/vmgate/bench/internal/proc"
 )
 
 type options struct {
@@ -110,7 +111,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("vmgate replicas benchmark, %s, commit %s, %d CPUs, %s; load before: %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), o.commit, runtime.NumCPU(), runtime.Version(), loadavg())
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), o.commit, runtime.NumCPU(), runtime.Version(), proc.Loadavg())
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -124,7 +125,7 @@ func run(ctx context.Context, o options) error {
 		}
 		b.stopGateways()
 	}
-	fmt.Printf("\nload after: %s\n", loadavg())
+	fmt.Printf("\nload after: %s\n", proc.Loadavg())
 	return nil
 }
 
@@ -170,19 +171,6 @@ func (b *bench) stopGateways() {
 		}
 	}
 	b.gws = nil
-}
-
-// loadavg is /proc/loadavg's three load averages.
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // verdict is PASS or MISS.
