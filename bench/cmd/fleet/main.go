@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
+	"github.com/vmgate/vmgate/bench/internal/workdir"
 	"github.com/vmgate/vmgate/gateway"
 )
 
@@ -93,15 +94,11 @@ type bench struct {
 }
 
 func run(ctx context.Context, o options) error {
-	work, err := os.MkdirTemp("", "vmgate-fleet.")
+	work, cleanup, err := workdir.Make("vmgate-fleet.", o.keep)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	b := &bench{o: o, work: work, fleet: fleet.Fleet{Dir: filepath.Join(work, "nodes"), Hosts: o.hosts, VMs: o.vms}}
 	if err := b.fleet.Write(); err != nil {
 		return err

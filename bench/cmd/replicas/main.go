@@ -33,6 +33,7 @@ import (
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
 	"github.com/vmgate/vmgate/bench/internal/proc"
+	"github.com/vmgate/vmgate/bench/internal/workdir"
 )
 
 type options struct {
@@ -91,15 +92,11 @@ type bench struct {
 }
 
 func run(ctx context.Context, o options) error {
-	work, err := os.MkdirTemp("", "vmgate-replicas.")
+	work, done, err := workdir.Make("vmgate-replicas.", o.keep)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer done()
 	b := &bench{o: o, work: work}
 	defer func() {
 		b.stopGateways()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
 	"github.com/vmgate/vmgate/bench/internal/proc"
+	"github.com/vmgate/vmgate/bench/internal/workdir"
 )
 
 type options struct {
@@ -62,15 +63,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	work, err := os.MkdirTemp("", "vmgate-scrape.")
+	work, done, err := workdir.Make("vmgate-scrape.", o.keep)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer done()
 	var procs procs
 	defer procs.stopAll()
 	f := fleet.Fleet{Dir: filepath.Join(work, "fleet"), Hosts: o.hosts, VMs: o.vms}
