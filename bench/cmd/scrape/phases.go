@@ -55,18 +55,18 @@ type measured struct {
 	pids  []int
 }
 
-const header = "%-16s %5s %7s %4s %7s %6s %6s %6s %4s %9s %11s %10s %8s %8s %6s\n"
+const header = "%-16s %5s %7s %4s %7s %6s %6s %6s %4s %9s %11s %10s %8s %8s %6s %6s\n"
 
 // rounds scrapes targets o.rounds times, each round at the start of an interval, and
 // prints a line per round: scrape times, failures, CPU of each measured process group
-// over the round, varbinds, samples and VMs listed.
+// over the round, varbinds, samples, VMs listed and the 1-minute load average after it.
 func rounds(ctx context.Context, o options, name string, targets []target, vmMetric, vmLabel string,
 	wantVMs int, exporter, backend measured) (phaseResult, error) {
 	res := phaseResult{limit: o.timeout}
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(targets), DisableCompression: true}}
 	lpid := proc.LibvirtdPID()
 	fmt.Printf(header, "exporter", "round", "targets", "fail", "incompl", "p50_s", "p90_s", "max_s", "fits",
-		"exp_cpu_s", "backend_cpu", "libvirtd_s", "varbinds", "samples", "vms")
+		"exp_cpu_s", "backend_cpu", "libvirtd_s", "varbinds", "samples", "vms", "load1")
 	next := time.Now()
 	for i := range o.rounds {
 		if err := waitUntil(ctx, next); err != nil {
@@ -81,7 +81,8 @@ func rounds(ctx context.Context, o options, name string, targets []target, vmMet
 		res.rounds = append(res.rounds, r)
 		fmt.Printf(header, name, fmt.Sprint(i+1), fmt.Sprint(r.n), fmt.Sprint(r.failed), fmt.Sprint(r.incomplete),
 			secs(r.p50), secs(r.p90), secs(r.max), yesNo(r.ok(o.timeout)), secs(e1-e0),
-			backend.label+" "+secs(b1-b0), secs(l1-l0), fmt.Sprint(r.varbinds), fmt.Sprint(r.samples), fmt.Sprint(r.vms))
+			backend.label+" "+secs(b1-b0), secs(l1-l0), fmt.Sprint(r.varbinds), fmt.Sprint(r.samples), fmt.Sprint(r.vms),
+			strings.Fields(proc.Loadavg())[0])
 		if r.firstErr != "" {
 			fmt.Printf("  first error: %.200s\n", r.firstErr)
 		}
