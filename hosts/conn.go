@@ -110,14 +110,16 @@ func (c *readErrConn) Read(b []byte) (int, error) {
 }
 
 // openReplyWatch follows libvirt RPC packet framing (a 4-byte length including itself,
-// then program, version, procedure, type, serial, status) in a byte stream until it has
-// seen the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN.
+// then program, version, procedure, type, serial, status) in a byte stream: seen once
+// it has had the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN, and replies
+// counts the replies (the RPCs made).
 type openReplyWatch struct {
-	seen bool
-	hdr  [28]byte
-	hn   int // bytes of hdr filled
-	rest int // body bytes of the current packet still to come
-	open bool
+	seen    bool
+	replies uint64
+	hdr     [28]byte
+	hn      int // bytes of hdr filled
+	rest    int // body bytes of the current packet still to come
+	open    bool
 }
 
 const (
@@ -128,7 +130,7 @@ const (
 )
 
 func (w *openReplyWatch) feed(p []byte) {
-	for len(p) > 0 && !w.seen {
+	for len(p) > 0 {
 		if w.hn < len(w.hdr) {
 			k := copy(w.hdr[w.hn:], p)
 			w.hn += k
@@ -138,19 +140,29 @@ func (w *openReplyWatch) feed(p []byte) {
 			}
 			be := binary.BigEndian
 			w.rest = max(int(be.Uint32(w.hdr[0:4]))-len(w.hdr), 0)
-			w.open = be.Uint32(w.hdr[4:8]) == rpcRemoteProgram &&
+			reply := be.Uint32(w.hdr[16:20]) == rpcTypeReply
+			if reply {
+				w.replies++
+			}
+			w.open = !w.seen && reply && be.Uint32(w.hdr[4:8]) == rpcRemoteProgram &&
 				be.Uint32(w.hdr[12:16]) == rpcProcConnectOpen &&
-				be.Uint32(w.hdr[16:20]) == rpcTypeReply &&
 				be.Uint32(w.hdr[24:28]) == rpcStatusOK
 		}
 		k := min(w.rest, len(p))
 		w.rest -= k
 		p = p[k:]
 		if w.rest == 0 {
-			w.seen = w.open
+			w.seen = w.seen || w.open
 			w.hn = 0
 		}
 	}
+}
+
+// replies is how many replies to calls have come over the connection so far.
+func (c *readErrConn) replies() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open.replies
 }
 
 func (c *readErrConn) readErr() error {

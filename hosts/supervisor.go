@@ -27,6 +27,8 @@ type Supervisor struct {
 	mu     sync.Mutex
 	cur    *conn // nil unless Up
 	health Health
+	opened *conn  // the session's connection, for RPCs
+	rpcs   uint64 // RPCs of the connections before it
 
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 	storage0 storageState                    // the last storage read; under the view lock
@@ -81,6 +83,18 @@ func New(cfg Config, sink Sink, logger *slog.Logger, opts ...Option) (*Superviso
 // Name is the host's configured name (its SNMP context).
 func (s *Supervisor) Name() string { return s.cfg.Name }
 
+// RPCs is how many libvirt calls (replies received) the supervisor's connections
+// have had, ConnectOpen's included; a figure for benchmarks and tests.
+func (s *Supervisor) RPCs() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.rpcs
+	if s.opened != nil {
+		n += s.opened.nc.replies()
+	}
+	return n
+}
+
 // Health is the connection's current health.
 func (s *Supervisor) Health() Health {
 	s.mu.Lock()
@@ -131,9 +145,15 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		return false, err
 	}
 	c.observe = s.obs
+	s.mu.Lock()
+	s.opened = c
+	s.mu.Unlock()
 	defer func() {
 		c.kill(errors.New("session ended"))
 		<-c.disconnected()
+		s.mu.Lock()
+		s.rpcs, s.opened = s.rpcs+c.nc.replies(), nil
+		s.mu.Unlock()
 	}()
 	dirty := newDirtySet()
 	if err := s.subscribe(ctx, c, dirty); err != nil {

@@ -185,15 +185,71 @@ func nodeInfo(l *lv) (NodeInfo, error) {
 	}, nil
 }
 
-// domains lists all domains and describes them with a few calls in flight at once.
-func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
-	list, err := callT(ctx, c, "ConnectListAllDomains", func(l *lv) ([]libvirt.Domain, error) {
-		list, _, err := l.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+// domainFacts is what a few calls per host say of every domain: its handle (with its
+// ID), persistence, autostart, and its state from the state stats. resync reads only
+// the XML per domain on top of them (and the sizes of disks outside pools).
+type domainFacts struct {
+	list       []libvirt.Domain
+	persistent map[UUID]bool
+	autostart  map[UUID]bool
+	stats      map[UUID]DomainStats // state and reason; nil: ask each domain
+}
+
+// listFacts makes the per-host calls: ConnectListAllDomains three times (all, the
+// persistent ones, the autostarted ones) and one ConnectGetAllDomainStats of the state
+// group.
+func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
+	var f domainFacts
+	var err error
+	f.list, err = listDomains(ctx, c, "ConnectListAllDomains", libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+	if err != nil {
+		return f, err
+	}
+	set := func(what string, flags libvirt.ConnectListAllDomainsFlags) (map[UUID]bool, error) {
+		doms, err := listDomains(ctx, c, what, flags)
+		m := make(map[UUID]bool, len(doms))
+		for _, d := range doms {
+			m[UUID(d.UUID)] = true
+		}
+		return m, err
+	}
+	if f.persistent, err = set("ConnectListAllDomains persistent", libvirt.ConnectListDomainsPersistent); err != nil {
+		return f, err
+	}
+	if f.autostart, err = set("ConnectListAllDomains autostart", libvirt.ConnectListDomainsAutostart); err != nil {
+		return f, err
+	}
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats state", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
+		return l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState),
+			uint32(libvirt.ConnectGetAllDomainsStatsNowait))
+	})
+	if connLost(err) {
+		return f, err
+	}
+	if err == nil { // else (an old daemon, no NOWAIT): each domain's state is asked for
+		f.stats = make(map[UUID]DomainStats, len(recs))
+		for _, r := range recs {
+			id := UUID(r.Dom.UUID)
+			f.stats[id] = parseDomainStats(id, r.Params)
+		}
+	}
+	return f, nil
+}
+
+func listDomains(ctx context.Context, c *conn, what string, flags libvirt.ConnectListAllDomainsFlags) ([]libvirt.Domain, error) {
+	return callT(ctx, c, what, func(l *lv) ([]libvirt.Domain, error) {
+		list, _, err := l.ConnectListAllDomains(1, flags)
 		return list, err
 	})
+}
+
+// domains lists all domains and describes them with a few calls in flight at once.
+func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
+	facts, err := listFacts(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	list := facts.list
 	out := make([]Domain, len(list))
 	errs := make([]error, len(list))
 	// libvirtd serves at most max_client_requests (5) calls of one client at once; keep
@@ -206,7 +262,7 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = describe(ctx, c, dom, s.inPool)
+			out[i], errs[i] = describeListed(ctx, c, dom, &facts, s.inPool)
 		}()
 	}
 	wg.Wait()
@@ -225,15 +281,48 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 	return doms, nil
 }
 
+// describeListed is describe for a listed domain: its XML, and the rest from facts
+// unless the domain came after the stats call (then as describe asks for it).
+func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainFacts, inPool func(string) bool) (Domain, error) {
+	id := UUID(dom.UUID)
+	st, ok := f.stats[id]
+	if !ok {
+		return describe(ctx, c, dom, inPool)
+	}
+	return callT(ctx, c, fmt.Sprintf("DomainGetXMLDesc %q", dom.Name), func(l *lv) (Domain, error) {
+		d, err := readXML(l, dom)
+		if err != nil {
+			return d, err
+		}
+		d.Persistent, d.Autostart = f.persistent[id], f.autostart[id]
+		d.setState(st.State, st.Reason, dom)
+		blockSizes(l, dom, d.Disks, inPool)
+		return d, nil
+	})
+}
+
+func readXML(l *lv, dom libvirt.Domain) (Domain, error) {
+	doc, err := l.DomainGetXMLDesc(dom, 0)
+	if err != nil {
+		return Domain{}, err
+	}
+	return ParseDomainXML(doc)
+}
+
+// setState sets the state, its reason and the ID (-1 when not running).
+func (d *Domain) setState(state DomainState, reason int32, dom libvirt.Domain) {
+	d.State, d.Reason = state, reason
+	d.ID = -1
+	if d.State != StateShutoff && dom.ID > 0 {
+		d.ID = dom.ID
+	}
+}
+
 // describe reads one domain's XML, state, persistence and autostart, and the sizes
 // of its file and block disks that are not pool volumes (inPool says which are).
 func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(string) bool) (Domain, error) {
 	return callT(ctx, c, fmt.Sprintf("describe domain %q", dom.Name), func(l *lv) (Domain, error) {
-		doc, err := l.DomainGetXMLDesc(dom, 0)
-		if err != nil {
-			return Domain{}, err
-		}
-		d, err := ParseDomainXML(doc)
+		d, err := readXML(l, dom)
 		if err != nil {
 			return Domain{}, err
 		}
@@ -249,13 +338,9 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(stri
 		if err != nil {
 			return Domain{}, err
 		}
-		d.State, d.Reason = DomainState(state), reason
 		d.Persistent, d.Autostart = persistent == 1, autostart == 1
+		d.setState(DomainState(state), reason, dom)
 		blockSizes(l, dom, d.Disks, inPool)
-		d.ID = -1
-		if d.State != StateShutoff && dom.ID > 0 {
-			d.ID = dom.ID
-		}
 		return d, nil
 	})
 }

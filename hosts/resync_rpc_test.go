@@ -1,0 +1,133 @@
+package hosts
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
+)
+
+// callCounter records the procedure of every libvirt call (WithCallObserver).
+type callCounter struct {
+	mu    sync.Mutex
+	procs []string
+}
+
+func (c *callCounter) observe(proc string, _ time.Duration, _ error) {
+	c.mu.Lock()
+	c.procs = append(c.procs, proc)
+	c.mu.Unlock()
+}
+
+func (c *callCounter) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.procs...)
+}
+
+// syncCounter is a fakeSink that notes how many calls had been made when the first
+// Synced came: the subscriptions and the resync, nothing after.
+type syncCounter struct {
+	*fakeSink
+	calls *callCounter
+	sup   atomic.Pointer[Supervisor]
+	mu    sync.Mutex
+	at    []string
+	rpcs  uint64 // Supervisor.RPCs then
+}
+
+func (s *syncCounter) Synced(host string, inv Inventory) {
+	s.mu.Lock()
+	if s.at == nil {
+		s.at = s.calls.snapshot()
+		s.rpcs = s.sup.Load().RPCs()
+	}
+	s.mu.Unlock()
+	s.fakeSink.Synced(host, inv)
+}
+
+// A resync costs one call per domain (its XML) and a few per host: state,
+// persistence and autostart come from listings and the state stats.
+func TestResyncCallsPerDomain(t *testing.T) {
+	requireLibvirtd(t)
+	const n = 60
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0"?>
+<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
+    <active>2</active><mhz>2400</mhz><model>x86_64</model></cpu>
+  <memory>16777216</memory>
+`)
+	for i := range n {
+		runstate, disk := "", ""
+		if i%3 == 2 {
+			runstate = "<test:runstate>5</test:runstate>"
+		}
+		if i%2 == 0 { // a pool volume: sized by the storage read, not per domain
+			disk = `<devices><disk type='file' device='disk'><source file='/fake/pool/vol1.img'/>
+        <target dev='vda' bus='virtio'/></disk></devices>`
+		}
+		fmt.Fprintf(&b, `  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>rpc-%03d</name><uuid>22222222-3333-4444-5555-%012d</uuid>
+    <memory>262144</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>%s%s
+  </domain>
+`, i, i, runstate, disk)
+	}
+	pool := readFixture(t, "node.xml")
+	pool = pool[strings.Index(pool, "  <pool"):]
+	b.WriteString(pool)
+	path := t.TempDir() + "/node.xml"
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := &callCounter{}
+	sink := &syncCounter{fakeSink: newFakeSink(), calls: calls}
+	cfg := Config{Name: "rpc", URI: "test+unix://" + path, KeepaliveInterval: time.Hour, KeepaliveTimeout: 5 * time.Second}
+	// The supervisor is known to the sink before it runs.
+	sup, err := New(cfg, sink, testLogger(t), WithCallObserver(calls.observe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.sup.Store(sup)
+	testkit.Go(t, "Supervisor.Run", sup.Run)
+	testkit.WaitFor(t, 90*time.Second, "host synced", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return sink.at != nil
+	})
+	inv := sink.lastSync()
+	if len(inv.Domains) != n {
+		t.Fatalf("synced %d domains, want %d", len(inv.Domains), n)
+	}
+	for i, d := range inv.Domains {
+		wantState := StateRunning
+		if i%3 == 2 {
+			wantState = StateShutoff
+		}
+		if d.State != wantState || !d.Persistent || d.Autostart || (wantState == StateRunning) != (d.ID > 0) {
+			t.Errorf("%s: state %d id %d persistent %v autostart %v", d.Name, d.State, d.ID, d.Persistent, d.Autostart)
+		}
+	}
+	sink.mu.Lock()
+	procs, rpcs := sink.at, sink.rpcs
+	sink.mu.Unlock()
+	perProc := map[string]int{}
+	for _, p := range procs {
+		perProc[p]++
+	}
+	t.Logf("%d RPCs for %d domains, from connecting to the Synced report; calls: %v", rpcs, n, perProc)
+	// Connecting (auth, open), host facts, storage, listings, state stats, event
+	// subscriptions: about 25 RPCs whatever the number of domains.
+	const perHost = 30
+	if rpcs > n+perHost {
+		t.Errorf("resync of %d domains made %d RPCs, want <= %d: %v", n, rpcs, n+perHost, perProc)
+	}
+	if perProc["DomainGetXMLDesc"] != n {
+		t.Errorf("DomainGetXMLDesc %d times, want once per domain (%d)", perProc["DomainGetXMLDesc"], n)
+	}
+}
