@@ -86,9 +86,18 @@ type readErrConn struct {
 	net.Conn
 	opened chan struct{} // closed when ConnectToURI has returned
 
-	mu   sync.Mutex
-	err  error
-	open openReplyWatch
+	mu      sync.Mutex
+	err     error
+	open    openReplyWatch
+	onEvent func(UUID) // told of each device event's domain (tapped events)
+}
+
+// tapEvents has fn told, on the reading goroutine, of the domain of every device event
+// (deviceEventProcs) read from now on. fn must not block.
+func (c *readErrConn) tapEvents(fn func(UUID)) {
+	c.mu.Lock()
+	c.onEvent = fn
+	c.mu.Unlock()
 }
 
 func (c *readErrConn) Read(b []byte) (int, error) {
@@ -102,7 +111,14 @@ func (c *readErrConn) Read(b []byte) (int, error) {
 		}
 		hold = c.open.seen
 	}
+	events, onEvent := c.open.events, c.onEvent
+	c.open.events = nil
 	c.mu.Unlock()
+	if onEvent != nil {
+		for _, id := range events {
+			onEvent(id)
+		}
+	}
 	if hold {
 		<-c.opened
 	}
@@ -111,15 +127,57 @@ func (c *readErrConn) Read(b []byte) (int, error) {
 
 // openReplyWatch follows libvirt RPC packet framing (a 4-byte length including itself,
 // then program, version, procedure, type, serial, status) in a byte stream: seen once
-// it has had the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN, and replies
-// counts the replies (the RPCs made).
+// it has had the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN, replies
+// counts the replies (the RPCs made), and events collects the domains of the device
+// events (deviceEventProcs) read.
+//
+// The device events are taken here rather than through go-libvirt's SubscribeEvents,
+// which runs two goroutines per subscription for as long as the connection lives;
+// registered with ConnectDomainEventCallbackRegisterAny alone, go-libvirt decodes them
+// and drops them (no stream has their callback ID).
 type openReplyWatch struct {
 	seen    bool
 	replies uint64
+	events  []UUID
 	hdr     [28]byte
 	hn      int // bytes of hdr filled
 	rest    int // body bytes of the current packet still to come
 	open    bool
+	tap     bool   // the current packet is a device event: keep its body's start
+	body    []byte // what was kept of it
+}
+
+// Device events as libvirt's remote protocol numbers them
+// (REMOTE_PROC_DOMAIN_EVENT_CALLBACK_*), each with the domain it is about.
+var deviceEventProcs = map[uint32]libvirt.DomainEventID{
+	331: libvirt.DomainEventIDBalloonChange,
+	333: libvirt.DomainEventIDDeviceRemoved,
+	346: libvirt.DomainEventIDTunable,
+	354: libvirt.DomainEventIDDeviceAdded,
+	367: libvirt.DomainEventIDDeviceRemovalFailed,
+	379: libvirt.DomainEventIDMetadataChange,
+}
+
+const (
+	rpcTypeMessage = 2 // VIR_NET_MESSAGE: an event
+	// tapMax bounds what is kept of an event: its callback ID and domain (a name of
+	// up to 4 KiB and the UUID). An event with a longer name is not seen.
+	tapMax = 4 + 4 + 4096 + 16
+)
+
+// eventDomainUUID reads the domain's UUID at the start of a callback event's body:
+// the callback ID (int32), then remote_nonnull_domain's name (XDR string: length,
+// bytes padded to 4) and UUID (16 bytes).
+func eventDomainUUID(body []byte) (UUID, bool) {
+	if len(body) < 8 {
+		return UUID{}, false
+	}
+	n := int(binary.BigEndian.Uint32(body[4:8]))
+	at := 8 + (n+3)&^3
+	if n > 4096 || len(body) < at+16 {
+		return UUID{}, false
+	}
+	return UUID(body[at : at+16]), true
 }
 
 const (
@@ -144,16 +202,27 @@ func (w *openReplyWatch) feed(p []byte) {
 			if reply {
 				w.replies++
 			}
-			w.open = !w.seen && reply && be.Uint32(w.hdr[4:8]) == rpcRemoteProgram &&
+			remote := be.Uint32(w.hdr[4:8]) == rpcRemoteProgram
+			w.open = !w.seen && reply && remote &&
 				be.Uint32(w.hdr[12:16]) == rpcProcConnectOpen &&
 				be.Uint32(w.hdr[24:28]) == rpcStatusOK
+			_, device := deviceEventProcs[be.Uint32(w.hdr[12:16])]
+			w.tap = remote && device && be.Uint32(w.hdr[16:20]) == rpcTypeMessage
+			w.body = w.body[:0]
 		}
 		k := min(w.rest, len(p))
+		if w.tap && len(w.body) < tapMax {
+			w.body = append(w.body, p[:min(k, tapMax-len(w.body))]...)
+		}
 		w.rest -= k
 		p = p[k:]
 		if w.rest == 0 {
 			w.seen = w.seen || w.open
 			w.hn = 0
+			if id, ok := eventDomainUUID(w.body); w.tap && ok {
+				w.events = append(w.events, id)
+			}
+			w.tap = false
 		}
 	}
 }

@@ -230,3 +230,37 @@ func TestCallContextDeadlineCause(t *testing.T) {
 		})
 	}
 }
+
+// TestEventTap: the framing follower takes the domain of each device event off the
+// stream however it is split, and nothing from replies or other events.
+func TestEventTap(t *testing.T) {
+	id := UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	event := func(proc uint32, name string) []byte {
+		var body []byte
+		body = binary.BigEndian.AppendUint32(body, 7) // callback ID
+		body = binary.BigEndian.AppendUint32(body, uint32(len(name)))
+		body = append(body, name...)
+		body = append(body, make([]byte, (4-len(name)%4)%4)...)
+		body = append(body, id[:]...)
+		body = binary.BigEndian.AppendUint32(body, 3) // the domain's ID, then the rest
+		body = append(body, 0, 0, 0, 4, 'v', 'd', 'a', 0)
+		return rpcPacket{program: rpcRemoteProgram, version: 1, proc: proc, typ: rpcTypeMessage, body: body}.bytes()
+	}
+	reply := rpcPacket{program: rpcRemoteProgram, version: 1, proc: 354, typ: rpcTypeReply, serial: 3, body: event(354, "x")}.bytes()
+	lifecycle := event(318, "vm") // lifecycle events come through go-libvirt
+	var stream []byte
+	for _, p := range [][]byte{reply, event(354, "vm-1"), lifecycle, event(333, "abc"), event(379, ""), reply} {
+		stream = append(stream, p...)
+	}
+	for _, chunk := range []int{1, 5, 28, 1 << 10} {
+		var w openReplyWatch
+		for s := stream; len(s) > 0; {
+			k := min(chunk, len(s))
+			w.feed(s[:k])
+			s = s[k:]
+		}
+		if len(w.events) != 3 || w.events[0] != id || w.events[2] != id || w.replies != 2 {
+			t.Errorf("chunks of %d: events %v, replies %d; want 3 of %v and 2 replies", chunk, w.events, w.replies, id)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package hosts
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitalocean/go-libvirt"
 	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
@@ -130,4 +132,33 @@ func TestResyncCallsPerDomain(t *testing.T) {
 	if perProc["DomainGetXMLDesc"] != n {
 		t.Errorf("DomainGetXMLDesc %d times, want once per domain (%d)", perProc["DomainGetXMLDesc"], n)
 	}
+}
+
+// A device event (here metadata-change, which the test driver raises) re-reads its
+// domain: taken off the wire, with no go-libvirt stream behind it.
+func TestDeviceEventRereads(t *testing.T) {
+	requireLibvirtd(t)
+	sink := newFakeSink()
+	s := startSupervisor(t, privateTestHost(t, "tap"), sink)
+	waitUp(t, sink)
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, before, _, _ := sink.counts()
+	// Straight on the connection: an operation would re-read the domain itself.
+	err = c.call(context.Background(), "set metadata", func(l *lv) error {
+		d, err := l.DomainLookupByUUID(libvirt.UUID(fixRunning))
+		if err != nil {
+			return err
+		}
+		return l.DomainSetMetadata(d, int32(libvirt.DomainMetadataDescription), libvirt.OptString{"tapped"}, nil, nil, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the domain re-read after its event", func() bool {
+		_, n, _, _ := sink.counts()
+		return n > before
+	})
 }

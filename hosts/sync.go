@@ -14,6 +14,8 @@ import (
 )
 
 // domainEvents are the events, besides lifecycle, after which a domain is re-read.
+// They are registered with libvirt only: the connection's reader takes them off the
+// wire (readErrConn.tapEvents), with no goroutine per subscription.
 var domainEvents = []libvirt.DomainEventID{
 	libvirt.DomainEventIDDeviceAdded, libvirt.DomainEventIDDeviceRemoved,
 	libvirt.DomainEventIDDeviceRemovalFailed, libvirt.DomainEventIDBalloonChange,
@@ -21,10 +23,11 @@ var domainEvents = []libvirt.DomainEventID{
 }
 
 // subscribe registers for lifecycle and device events before the resync, so nothing
-// that happens during the resync is missed. The readers drain go-libvirt's channels
-// until they close (when the connection ends) and only mark domains dirty.
+// that happens during the resync is missed. One goroutine reads the lifecycle events
+// until the channel closes (when the connection ends); device events only mark
+// domains dirty, from the connection's reader.
 func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) error {
-	// The readers start inside the call: were it abandoned, its channel is drained
+	// The reader starts inside the call: were it abandoned, its channel is drained
 	// all the same, or go-libvirt's sender would block forever. The subscriptions, and
 	// their registration calls, live as long as the connection, never cancelled:
 	// deregistering while the socket closes crashes libvirt 9.0's daemon.
@@ -44,15 +47,13 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 	if err != nil {
 		return err
 	}
+	c.nc.tapEvents(dirty.add)
 	for _, id := range domainEvents {
 		if ctx.Err() != nil {
 			return fmt.Errorf("subscribe events: %w", ctx.Err())
 		}
 		err := c.call(subCtx, fmt.Sprintf("subscribe event %d", id), func(l *lv) error {
-			ch, err := l.SubscribeEvents(subCtx, id, nil)
-			if err == nil {
-				go drainEvents(ch, dirty)
-			}
+			_, err := l.ConnectDomainEventCallbackRegisterAny(int32(id), nil)
 			return err
 		})
 		if connLost(err) {
@@ -63,33 +64,6 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 		}
 	}
 	return nil
-}
-
-func drainEvents(ch <-chan any, dirty *dirtySet) {
-	for ev := range ch {
-		if d, ok := eventDomain(ev); ok {
-			dirty.add(UUID(d.UUID))
-		}
-	}
-}
-
-// eventDomain is the domain an event is about.
-func eventDomain(ev any) (libvirt.Domain, bool) {
-	switch e := ev.(type) {
-	case *libvirt.DomainEventCallbackDeviceAddedMsg:
-		return e.Dom, true
-	case *libvirt.DomainEventCallbackDeviceRemovedMsg:
-		return e.Msg.Dom, true
-	case *libvirt.DomainEventCallbackDeviceRemovalFailedMsg:
-		return e.Dom, true
-	case *libvirt.DomainEventCallbackBalloonChangeMsg:
-		return e.Msg.Dom, true
-	case *libvirt.DomainEventCallbackTunableMsg:
-		return e.Dom, true
-	case *libvirt.DomainEventCallbackMetadataChangeMsg:
-		return e.Dom, true
-	}
-	return libvirt.Domain{}, false
 }
 
 // resync reads everything and reports it as one Synced.
