@@ -164,13 +164,21 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	if err := s.resync(ctx, c); err != nil {
 		return false, fmt.Errorf("resync: %w", c.lost(err))
 	}
-	go s.watchdog(c)
+	defer sched.every(s.cfg.KeepaliveInterval, phaseOf(s.cfg.Name, s.cfg.KeepaliveInterval), s.watchdog(c))()
 	if _, err := s.pollStats(ctx, c); connLost(err) {
 		return true, c.lost(err)
 	}
+	lastPoll := time.Now()
 	s.storage0.none = false // a new session may reach a daemon that has storage now
-	ticker := time.NewTicker(s.cfg.StatsInterval)
-	defer ticker.Stop()
+	// The polls fall on the host's phase of the interval: hosts that connected
+	// together (a gateway's start) do not poll together.
+	polls := make(chan struct{}, 1)
+	defer sched.every(s.cfg.StatsInterval, phaseOf(s.cfg.Name, s.cfg.StatsInterval), func() {
+		select {
+		case polls <- struct{}{}:
+		default:
+		}
+	})()
 	for {
 		select {
 		case <-ctx.Done():
@@ -183,7 +191,11 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 					return true, c.lost(err)
 				}
 			}
-		case <-ticker.C:
+		case <-polls:
+			if time.Since(lastPoll) < s.cfg.StatsInterval/2 { // the one after the resync's
+				continue
+			}
+			lastPoll = time.Now()
 			if _, err := s.pollStats(ctx, c); connLost(err) {
 				return true, c.lost(err)
 			}
@@ -194,25 +206,31 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	}
 }
 
-// watchdog probes the connection every keepalive_interval and kills it when a probe
-// is not answered within keepalive_timeout, which makes every hung call return.
-func (s *Supervisor) watchdog(c *conn) {
-	t := time.NewTicker(s.cfg.KeepaliveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.disconnected():
-			return
-		case <-t.C:
-		}
-		_, err := callWithin(context.Background(), c, s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) (uint64, error) {
-			return l.ConnectGetLibVersion()
-		})
-		if err != nil {
-			s.log.Warn("keepalive failed, disconnecting", "err", err)
-			c.kill(err)
+// watchdog is the scheduler's job that probes the connection every keepalive_interval
+// and kills it when a probe is not answered within keepalive_timeout, which makes
+// every hung call return. A probe runs in a goroutine of its own while it lasts; a
+// probe still running when the next falls due stands for it.
+func (s *Supervisor) watchdog(c *conn) func() {
+	var probing atomic.Bool
+	return func() {
+		if !probing.CompareAndSwap(false, true) {
 			return
 		}
+		go func() {
+			defer probing.Store(false)
+			select {
+			case <-c.disconnected():
+				return
+			default:
+			}
+			_, err := callWithin(context.Background(), c, s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) (uint64, error) {
+				return l.ConnectGetLibVersion()
+			})
+			if err != nil {
+				s.log.Warn("keepalive failed, disconnecting", "err", err)
+				c.kill(err)
+			}
+		}()
 	}
 }
 

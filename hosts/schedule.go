@@ -1,0 +1,132 @@
+package hosts
+
+import (
+	"container/heap"
+	"hash/fnv"
+	"sync"
+	"time"
+)
+
+// scheduler runs the periodic work of every supervisor in the process (stats polls,
+// keepalive probes) from one goroutine and one timer over a heap of due times, instead
+// of a ticker and a watchdog goroutine per host. A job's function only signals or
+// starts the work: it must not block the others.
+type scheduler struct {
+	once sync.Once
+	wake chan struct{}
+	mu   sync.Mutex
+	jobs jobHeap
+}
+
+// sched is the process's scheduler, started on first use; it runs for the process's life.
+var sched scheduler
+
+type job struct {
+	at     time.Time
+	period time.Duration
+	phase  time.Duration // at falls on the Unix epoch + phase + k*period
+	fn     func()
+	index  int // in the heap; -1 once stopped
+}
+
+// every runs fn every period, at instants that fall phase after a multiple of period
+// since the Unix epoch, so jobs with spread phases stay spread; the first run is at
+// the next such instant. A run that falls due while the scheduler is behind is run
+// once, late. stop removes the job; fn may still be running when stop returns.
+func (s *scheduler) every(period, phase time.Duration, fn func()) (stop func()) {
+	s.once.Do(func() {
+		s.wake = make(chan struct{}, 1)
+		go s.run()
+	})
+	j := &job{period: period, phase: phase % period, fn: fn}
+	j.at = j.next(time.Now())
+	s.mu.Lock()
+	heap.Push(&s.jobs, j)
+	first := s.jobs[0] == j
+	s.mu.Unlock()
+	if first {
+		s.poke()
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if j.index >= 0 {
+			heap.Remove(&s.jobs, j.index)
+		}
+	}
+}
+
+// next is the first instant after now that falls on the job's phase.
+func (j *job) next(now time.Time) time.Time {
+	p := int64(j.period)
+	n := now.UnixNano()
+	base := n - (n-int64(j.phase))%p // the last instant on the phase, at or before now
+	return time.Unix(0, base+p)
+}
+
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scheduler) run() {
+	t := time.NewTimer(time.Hour)
+	var due []func()
+	for {
+		now := time.Now()
+		s.mu.Lock()
+		for len(s.jobs) > 0 && !s.jobs[0].at.After(now) {
+			j := s.jobs[0]
+			due = append(due, j.fn)
+			j.at = j.next(now)
+			heap.Fix(&s.jobs, 0)
+		}
+		wait := time.Hour
+		if len(s.jobs) > 0 {
+			wait = s.jobs[0].at.Sub(now)
+		}
+		s.mu.Unlock()
+		for i, fn := range due {
+			fn()
+			due[i] = nil
+		}
+		due = due[:0]
+		t.Reset(wait)
+		select {
+		case <-t.C:
+		case <-s.wake: // Reset drops a value the timer may have sent (Go >= 1.23)
+		}
+	}
+}
+
+// phaseOf spreads hosts over a period: a stable offset from the host's name, so the
+// hosts' polls do not all fall due at once (nor all at their connection's start).
+func phaseOf(name string, period time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(period))
+}
+
+type jobHeap []*job
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(a, b int) bool { return h[a].at.Before(h[b].at) }
+func (h jobHeap) Swap(a, b int) {
+	h[a], h[b] = h[b], h[a]
+	h[a].index, h[b].index = a, b
+}
+func (h *jobHeap) Push(x any) {
+	j := x.(*job)
+	j.index = len(*h)
+	*h = append(*h, j)
+}
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	j.index = -1
+	*h = old[:len(old)-1]
+	return j
+}
