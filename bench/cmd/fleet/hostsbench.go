@@ -14,10 +14,6 @@ import (
 	"github.com/vmgate/vmgate/hosts"
 )
 
-// rpcsPerVM is what hosts.Supervisor's resync calls per domain (describe: XML, state,
-// persistent, autostart).
-const rpcsPerVM = 4
-
 // firstView waits until every fleet host is Up and synced with all its VMs, then
 // checks the merged context holds hosts x vms VMs.
 func (b *bench) firstView(ctx context.Context) error {
@@ -55,6 +51,12 @@ func (b *bench) firstView(ctx context.Context) error {
 		}
 	}
 	gcpu, lcpu := selfCPU(), cpuOr0(lpid)-l0
+	var rpcs uint64 // from connecting to the first view: subscriptions, resync, first polls
+	for h := range n {
+		if sup, ok := b.g.Host(fleet.HostName(h)); ok {
+			rpcs += sup.RPCs()
+		}
+	}
 	s := b.g.View().Read()
 	total := 0
 	for range s.VMs("", 0) {
@@ -70,8 +72,12 @@ func (b *bench) firstView(ctx context.Context) error {
 	fmt.Printf("\n== first full view (gateway.New -> every host Up and synced)\n")
 	fmt.Printf("first host synced      %8.3f s\n", firstUp.Seconds())
 	fmt.Printf("all %d hosts synced   %8.3f s   (merged context: %d VMs, want %d)\n", n, allUp.Seconds(), total, n*b.fleet.VMs)
-	fmt.Printf("CPU meanwhile          gateway %.2f s, libvirtd %.2f s (%d RPCs per VM per resync, over one connection per host)\n",
-		gcpu.Seconds(), lcpu.Seconds(), rpcsPerVM)
+	vms := n * b.fleet.VMs
+	fmt.Printf("CPU meanwhile          gateway %.2f s, libvirtd %.2f s (libvirtd's share %.0f %%)\n",
+		gcpu.Seconds(), lcpu.Seconds(), 100*lcpu.Seconds()/(gcpu+lcpu).Seconds())
+	fmt.Printf("libvirt RPCs           %d: %.2f per VM, %.1f per host on top of 1 per VM (replies counted on the connections,\n"+
+		"                       from connecting to the first view: subscriptions, resync, first stats poll)\n",
+		rpcs, float64(rpcs)/float64(vms), (float64(rpcs)-float64(vms))/float64(n))
 	fmt.Printf("per-host full resync   p50 %.1f ms, max %.1f ms (Health.LastSyncDuration)\n",
 		ms(pct(syncs, 50)), ms(pct(syncs, 100)))
 	if total != n*b.fleet.VMs {
@@ -127,9 +133,16 @@ func (b *bench) steadyState(ctx context.Context) error {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	vms := float64(b.fleet.Hosts * b.fleet.VMs)
 	fmt.Printf("gateway memory         VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB\n",
 		float64(rss)/1024, float64(hwm)/1024, float64(ms.HeapInuse)/(1<<20))
-	fmt.Printf("gateway goroutines     %d at the start of the window, %d at its end\n", g0, runtime.NumGoroutine())
+	fmt.Printf("memory per VM          RSS %.1f KiB, Go heap in use %.1f KiB\n", float64(rss)/vms, float64(ms.HeapInuse)/1024/vms)
+	g1 := runtime.NumGoroutine()
+	fmt.Printf("gateway goroutines     %d at the start of the window, %d at its end: %.1f per host\n",
+		g0, g1, float64(g1)/float64(b.fleet.Hosts))
+	rounds := el.Seconds() / 10 // stats_interval 10s
+	fmt.Printf("cost per host per poll round  %.2f ms of gateway CPU (%.0f rounds of %d hosts in the window)\n",
+		1000*(c1-c0).Seconds()/rounds/float64(b.fleet.Hosts), rounds, b.fleet.Hosts)
 	if lpid > 0 {
 		if rss, hwm, err := memStatus(fmt.Sprint(lpid)); err == nil {
 			fmt.Printf("libvirtd memory (peer) VmRSS %.1f MiB, VmHWM %.1f MiB (all its clients)\n", float64(rss)/1024, float64(hwm)/1024)
