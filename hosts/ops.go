@@ -57,9 +57,8 @@ func (s *Supervisor) Undefine(ctx context.Context, id UUID) error {
 
 // Start boots a defined, inactive domain.
 func (s *Supervisor) Start(ctx context.Context, id UUID) error {
-	return s.domainOp(ctx, id, "start", func(l *lv, d libvirt.Domain) error {
-		_, err := l.DomainCreateWithFlags(d, 0)
-		return err
+	return s.domainOpT(ctx, id, "start", func(l *lv, d libvirt.Domain) (libvirt.Domain, error) {
+		return l.DomainCreateWithFlags(d, 0) // the handle with the new ID
 	})
 }
 
@@ -239,23 +238,24 @@ func withDomainT[T any](ctx context.Context, s *Supervisor, id UUID, what string
 	})
 }
 
-func (s *Supervisor) withDomain(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
-	_, err := withDomainT(ctx, s, id, what, func(l *lv, d libvirt.Domain) (struct{}, error) {
-		return struct{}{}, fn(l, d)
-	})
-	return err
+// domainOp is withDomainT followed by a re-read of the domain.
+func (s *Supervisor) domainOp(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
+	return s.domainOpT(ctx, id, what, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
 }
 
-// domainOp is withDomain followed by a refresh of the domain.
-func (s *Supervisor) domainOp(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
-	if err := s.withDomain(ctx, id, what, fn); err != nil {
+// domainOpT is domainOp for an operation that returns the domain's handle as it is
+// after the operation (its ID, for one that starts or stops it): the re-read needs no
+// second lookup.
+func (s *Supervisor) domainOpT(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
+	dom, err := withDomainT(ctx, s, id, what, fn)
+	if err != nil {
 		return err
 	}
 	c, err := s.conn()
 	if err != nil {
 		return err
 	}
-	if err := s.refresh(ctx, c, id); err != nil {
+	if _, _, err := s.updateKnown(ctx, c, dom); err != nil {
 		s.log.Warn("refresh after operation failed", "op", what, "uuid", id.String(), "err", err)
 	}
 	return nil

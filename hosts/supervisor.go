@@ -27,8 +27,9 @@ type Supervisor struct {
 	mu     sync.Mutex
 	cur    *conn // nil unless Up
 	health Health
-	opened *conn  // the session's connection, for RPCs
-	rpcs   uint64 // RPCs of the connections before it
+	opened *conn     // the session's connection, for RPCs
+	rpcs   uint64    // RPCs of the connections before it
+	dirty  *dirtySet // the session's, nil between sessions
 
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 	storage0 storageState                    // the last storage read; under the view lock
@@ -156,6 +157,14 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		s.mu.Unlock()
 	}()
 	dirty := newDirtySet()
+	s.mu.Lock()
+	s.dirty = dirty
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.dirty = nil
+		s.mu.Unlock()
+	}()
 	if err := s.subscribe(ctx, c, dirty); err != nil {
 		return false, err
 	}
@@ -331,6 +340,19 @@ func (d *dirtySet) add(id UUID) {
 }
 
 func (d *dirtySet) ready() <-chan struct{} { return d.sig }
+
+// reading says a read of id starts, which covers the events marked so far: an
+// operation's own event then costs no second read.
+func (s *Supervisor) reading(id UUID) {
+	s.mu.Lock()
+	d := s.dirty
+	s.mu.Unlock()
+	if d != nil {
+		d.mu.Lock()
+		delete(d.ids, id)
+		d.mu.Unlock()
+	}
+}
 
 func (d *dirtySet) take() []UUID {
 	d.mu.Lock()

@@ -348,12 +348,30 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return d, false, err
 	}
 	defer s.unlockView()
+	s.reading(id)
 	dom, err := callT(ctx, c, "DomainLookupByUUID "+id.String(), func(l *lv) (libvirt.Domain, error) {
 		return l.DomainLookupByUUID(libvirt.UUID(id))
 	})
 	if err == nil {
 		d, err = describe(ctx, c, dom, s.inPool)
 	}
+	return s.report(id, d, err)
+}
+
+// updateKnown is update for a domain whose handle (with its current ID) the caller
+// has just had from libvirt: no lookup.
+func (s *Supervisor) updateKnown(ctx context.Context, c *conn, dom libvirt.Domain) (d Domain, found bool, err error) {
+	if err := s.lockView(ctx); err != nil {
+		return d, false, err
+	}
+	defer s.unlockView()
+	s.reading(UUID(dom.UUID))
+	d, err = describe(ctx, c, dom, s.inPool)
+	return s.report(UUID(dom.UUID), d, err)
+}
+
+// report tells the Sink what describing domain id gave; under the view lock.
+func (s *Supervisor) report(id UUID, d Domain, err error) (Domain, bool, error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.plans.set(&Domain{UUID: id}, false)
