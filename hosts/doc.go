@@ -5,13 +5,17 @@
 // a deadline. It reports what it learns to a Sink. It knows nothing of SNMP.
 //
 // Life of a connection: dial and ConnectOpen under connect_timeout; subscribe to
-// lifecycle and device events; full resync (Sink.Synced, Health Up); then events mark
+// lifecycle and device events; full resync (Sink.Synced, Health Up: per host, three
+// listings and the state stats give every domain's state, persistence and autostart;
+// per domain, only its XML is read); then events mark
 // domains dirty and each is re-read (Sink.DomainUpdated, or DomainRemoved when libvirt
 // no longer knows it), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,
 // with the running domains' interface addresses; a domain whose guest agent reports a
 // new OS is re-read so that its Domain.GuestOS has it; then the pool list is checked
 // and storage re-read when it changed or storage_interval passed: Sink.StorageSynced),
-// and a ConnectGetLibVersion probe runs every keepalive_interval. A probe unanswered
+// and a ConnectGetLibVersion probe runs every keepalive_interval; the polls and probes
+// of all hosts are driven by one scheduler, each host at its own phase of the
+// interval. A probe unanswered
 // within keepalive_timeout, or any call past call_timeout, closes the connection: that
 // is the only way to make go-libvirt give up a call. Then Health goes Down (Since is
 // kept while retries fail) and the Supervisor retries with jittered exponential backoff.
