@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,4 +208,42 @@ func TestOperationCalls(t *testing.T) {
 			t.Errorf("%s made %d RPCs, want 7 (lookup, %s, XML, state, persistence, autostart, block info)", op.name, n, op.name)
 		}
 	}
+}
+
+// A connected host costs a few goroutines: its session loop, the lifecycle events'
+// reader and go-libvirt's own (the socket's reader and watcher, the lifecycle stream
+// and its forwarder). Device events, polls and keepalives add none.
+func TestGoroutinesPerHost(t *testing.T) {
+	requireLibvirtd(t)
+	const hosts, perHost = 5, 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sched.every(time.Hour, 0, func() {})() // the process's scheduler runs before the count
+	g0 := runtime.NumGoroutine()
+	done := make(chan struct{}, hosts)
+	sinks := make([]*fakeSink, hosts)
+	for h := range hosts {
+		sinks[h] = newFakeSink()
+		cfg := testHost(t, fmt.Sprintf("g%d", h))
+		s, err := New(cfg, sinks[h], testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = s.Run(ctx); done <- struct{}{} }()
+	}
+	defer func() {
+		cancel()
+		for range hosts {
+			<-done
+		}
+	}()
+	for _, sink := range sinks {
+		testkit.WaitFor(t, 60*time.Second, "host polled", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	}
+	var n int
+	testkit.WaitFor(t, 60*time.Second, "at most 8 goroutines per host once calls are answered", func() bool {
+		n = runtime.NumGoroutine() - g0
+		return n <= hosts*perHost
+	})
+	t.Logf("%d goroutines for %d hosts", n, hosts)
 }
