@@ -130,6 +130,11 @@ func TestResyncCallsPerDomain(t *testing.T) {
 	if rpcs > n+perHost {
 		t.Errorf("resync of %d domains made %d RPCs, want <= %d: %v", n, rpcs, n+perHost, perProc)
 	}
+	// The resync alone (Health.LastSyncRPCs): host facts (5), storage (pools, their
+	// volumes), listings (3), state stats (1): 16 here.
+	if h := sup.Health(); h.LastSyncRPCs < n || h.LastSyncRPCs > n+20 {
+		t.Errorf("Health.LastSyncRPCs = %d, want %d + at most 20", h.LastSyncRPCs, n)
+	}
 	if perProc["DomainGetXMLDesc"] != n {
 		t.Errorf("DomainGetXMLDesc %d times, want once per domain (%d)", perProc["DomainGetXMLDesc"], n)
 	}

@@ -291,11 +291,11 @@ func (s *Supervisor) setDown(err error) {
 	})
 }
 
-func (s *Supervisor) setUp(start time.Time) {
+func (s *Supervisor) setUp(start time.Time, rpcs uint64) {
 	now := time.Now()
 	s.setHealth(func(h *Health) {
 		h.Status, h.Since, h.LastError = Up, now, ""
-		h.LastSync, h.LastSyncDuration = now, now.Sub(start)
+		h.LastSync, h.LastSyncDuration, h.LastSyncRPCs = now, now.Sub(start), rpcs
 	})
 }
 

@@ -72,7 +72,7 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 		return err
 	}
 	defer s.unlockView()
-	start := time.Now()
+	start, rpcs := time.Now(), c.nc.replies()
 	inv, err := s.inventory(ctx, c)
 	if err != nil {
 		return err
@@ -82,8 +82,9 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 		s.plans.withGuestOS(&inv.Domains[i])
 	}
 	s.emit(func() { s.sink.Synced(s.cfg.Name, inv) })
-	s.setUp(start)
-	s.log.Info("resynced", "domains", len(inv.Domains), "pools", len(inv.Pools),
+	rpcs = c.nc.replies() - rpcs
+	s.setUp(start, rpcs)
+	s.log.Info("resynced", "rpcs", rpcs, "domains", len(inv.Domains), "pools", len(inv.Pools),
 		"volumes", len(inv.Volumes), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -72,6 +72,7 @@ type Health struct {
 	LastError        string    // last connection or sync error, "" if none
 	LastSync         time.Time // end of the last successful full resync
 	LastSyncDuration time.Duration
+	LastSyncRPCs     uint64 // libvirt calls the last resync made
 }
 
 // DomainState mirrors libvirt's virDomainState.
