@@ -51,12 +51,7 @@ func (b *bench) firstView(ctx context.Context) error {
 		}
 	}
 	gcpu, lcpu := selfCPU(), cpuOr0(lpid)-l0
-	var rpcs uint64 // from connecting to the first view: subscriptions, resync, first polls
-	for h := range n {
-		if sup, ok := b.g.Host(fleet.HostName(h)); ok {
-			rpcs += sup.RPCs()
-		}
-	}
+	rpcs := b.rpcs() // from connecting to the first view: subscriptions, resync, first polls
 	s := b.g.View().Read()
 	total := 0
 	for range s.VMs("", 0) {
@@ -115,6 +110,7 @@ func (b *bench) peer(ctx context.Context) error {
 func (b *bench) steadyState(ctx context.Context) error {
 	lpid := proc.LibvirtdPID()
 	g0 := runtime.NumGoroutine()
+	r0 := b.rpcs()
 	c0, l0 := selfCPU(), cpuOr0(lpid)
 	t0 := time.Now()
 	select {
@@ -124,6 +120,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 	}
 	el := time.Since(t0)
 	c1, l1 := selfCPU(), cpuOr0(lpid)
+	r1 := b.rpcs()
 	b.steady = (c1 - c0).Seconds() / el.Seconds()
 	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.Hosts)
 	fmt.Printf("gateway CPU            %8.2f %% of one core (%.1f ms CPU per second)\n", 100*b.steady, 1000*b.steady)
@@ -145,6 +142,8 @@ func (b *bench) steadyState(ctx context.Context) error {
 	fmt.Printf("gateway goroutines     %d at the start of the window, %d at its end: %.1f per host\n",
 		g0, g1, float64(g1)/float64(b.fleet.Hosts))
 	rounds := el.Seconds() / 10 // stats_interval 10s
+	fmt.Printf("libvirt RPCs           %d in the window: %.1f per host per poll round (stats, pool list, address rounds...)\n",
+		r1-r0, float64(r1-r0)/rounds/float64(b.fleet.Hosts))
 	fmt.Printf("cost per host per poll round  %.2f ms of gateway CPU (%.0f rounds of %d hosts in the window)\n",
 		1000*(c1-c0).Seconds()/rounds/float64(b.fleet.Hosts), rounds, b.fleet.Hosts)
 	if lpid > 0 {
@@ -173,3 +172,14 @@ func pct(xs []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// rpcs is the libvirt calls the fleet's supervisors have made so far.
+func (b *bench) rpcs() uint64 {
+	var n uint64
+	for h := range b.fleet.Hosts {
+		if sup, ok := b.g.Host(fleet.HostName(h)); ok {
+			n += sup.RPCs()
+		}
+	}
+	return n
+}
