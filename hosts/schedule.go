@@ -56,12 +56,13 @@ func (s *scheduler) every(period, phase time.Duration, fn func()) (stop func()) 
 	}
 }
 
-// next is the first instant after now that falls on the job's phase.
+// next is the first instant after now that falls on the job's phase. It is now plus a
+// delay, so it keeps now's monotonic reading: a step of the wall clock moves no job.
 func (j *job) next(now time.Time) time.Time {
 	p := int64(j.period)
 	n := now.UnixNano()
 	base := n - (n-int64(j.phase))%p // the last instant on the phase, at or before now
-	return time.Unix(0, base+p)
+	return now.Add(time.Duration(base + p - n))
 }
 
 func (s *scheduler) poke() {

@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,6 +17,20 @@ func TestJobNext(t *testing.T) {
 		if got.Unix() != tc.want || got.Nanosecond() != 0 {
 			t.Errorf("next after %d s = %v, want %d s", tc.now, got, tc.want)
 		}
+	}
+}
+
+// A due time keeps now's monotonic reading, so a step back of the wall clock (NTP at
+// boot) does not hold every host's polls and keepalives until the clock catches up.
+func TestJobNextMonotonic(t *testing.T) {
+	j := &job{period: 10 * time.Second, phase: 3 * time.Second}
+	now := time.Now()
+	got := j.next(now)
+	if !strings.Contains(got.String(), " m=") {
+		t.Fatalf("next(%v) = %v: no monotonic reading", now, got)
+	}
+	if d := got.Sub(now); d <= 0 || d > j.period {
+		t.Errorf("next is %v after now, want within (0, %v]", d, j.period)
 	}
 }
 
