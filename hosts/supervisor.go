@@ -342,15 +342,23 @@ func (d *dirtySet) add(id UUID) {
 func (d *dirtySet) ready() <-chan struct{} { return d.sig }
 
 // reading says a read of id starts, which covers the events marked so far: an
-// operation's own event then costs no second read.
-func (s *Supervisor) reading(id UUID) {
+// operation's own event then costs no second read. The read calls done with what
+// reading returned: a failed read gives the mark back, for the session to read again.
+func (s *Supervisor) reading(id UUID) (done func(err error)) {
 	s.mu.Lock()
 	d := s.dirty
 	s.mu.Unlock()
-	if d != nil {
-		d.mu.Lock()
-		delete(d.ids, id)
-		d.mu.Unlock()
+	if d == nil {
+		return func(error) {}
+	}
+	d.mu.Lock()
+	_, had := d.ids[id]
+	delete(d.ids, id)
+	d.mu.Unlock()
+	return func(err error) {
+		if err != nil && had {
+			d.add(id)
+		}
 	}
 }
 

@@ -349,14 +349,16 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return d, false, err
 	}
 	defer s.unlockView()
-	s.reading(id)
+	done := s.reading(id)
 	dom, err := callT(ctx, c, "DomainLookupByUUID "+id.String(), func(l *lv) (libvirt.Domain, error) {
 		return l.DomainLookupByUUID(libvirt.UUID(id))
 	})
 	if err == nil {
 		d, err = describe(ctx, c, dom, s.inPool)
 	}
-	return s.report(id, d, err)
+	d, found, err = s.report(id, d, err)
+	done(err)
+	return d, found, err
 }
 
 // updateKnown is update for a domain whose handle (with its current ID) the caller
@@ -366,9 +368,11 @@ func (s *Supervisor) updateKnown(ctx context.Context, c *conn, dom libvirt.Domai
 		return d, false, err
 	}
 	defer s.unlockView()
-	s.reading(UUID(dom.UUID))
+	done := s.reading(UUID(dom.UUID))
 	d, err = describe(ctx, c, dom, s.inPool)
-	return s.report(UUID(dom.UUID), d, err)
+	d, found, err = s.report(UUID(dom.UUID), d, err)
+	done(err)
+	return d, found, err
 }
 
 // report tells the Sink what describing domain id gave; under the view lock.
