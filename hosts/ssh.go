@@ -214,9 +214,8 @@ func (d *sshDialer) explainForward(client *ssh.Client, err error) error {
 	if !errors.As(err, &oe) {
 		return fmt.Errorf("ssh: %s: open remote socket %s: %w", d.addr, d.socket, err)
 	}
-	refused := permanent(fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?): %w", d.addr, d.socket, err))
 	if oe.Reason == ssh.Prohibited {
-		return refused
+		return permanent(fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?): %w", d.addr, d.socket, err))
 	}
 	switch probeSocket(client, d.socket) {
 	case socketAbsent:
@@ -225,7 +224,8 @@ func (d *sshDialer) explainForward(client *ssh.Client, err error) error {
 		if d.forwarded.Load() {
 			return fmt.Errorf("ssh: %s: socket %s is there but nothing accepted the connection (libvirtd stopped?): %w", d.addr, d.socket, err)
 		}
-		return refused
+		// Not permanent: a socket file left by a libvirtd that died reads the same.
+		return fmt.Errorf("ssh: %s: sshd refused to forward to %s (AllowStreamLocalForwarding? AllowTcpForwarding?), or nothing listens on it (a libvirtd that died and left its socket file): %w", d.addr, d.socket, err)
 	}
 	return fmt.Errorf("ssh: %s: open remote socket %s: sshd refused the forward (AllowStreamLocalForwarding?) or the socket is missing: %w", d.addr, d.socket, err)
 }
