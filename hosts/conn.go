@@ -172,9 +172,12 @@ func eventDomainUUID(body []byte) (UUID, bool) {
 	if len(body) < 8 {
 		return UUID{}, false
 	}
-	n := int(binary.BigEndian.Uint32(body[4:8]))
-	at := 8 + (n+3)&^3
-	if n > 4096 || len(body) < at+16 {
+	l := binary.BigEndian.Uint32(body[4:8])
+	if l > 4096 { // compared before int(): a 32-bit int would go negative
+		return UUID{}, false
+	}
+	at := 8 + (int(l)+3)&^3
+	if len(body) < at+16 {
 		return UUID{}, false
 	}
 	return UUID(body[at : at+16]), true
