@@ -605,6 +605,9 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 			then = append(then, clientv3.OpDelete(e.keyKey(namespace, holder)))
 		}
 		delete(e.pending, [2]string{namespace, key})
+		// Before the transaction, not after: the watch may apply its Put first, and an
+		// earlier failed Bind of the key must not have this one removed.
+		delete(e.unbind, [2]string{namespace, key})
 		e.mu.Unlock()
 		resp, err := e.cli.Txn(ctx).If(cmps...).Then(e.marked(then...)...).Else(clientv3.OpGet(ik)).Commit()
 		if err != nil {
@@ -614,9 +617,6 @@ func (e *Etcd) Bind(namespace, key string, id uint32) error {
 			e.mu.Unlock()
 			return fmt.Errorf("bind %s %q to %d: %w: %w", namespace, key, id, ErrUnavailable, err)
 		}
-		e.mu.Lock()
-		delete(e.unbind, [2]string{namespace, key})
-		e.mu.Unlock()
 		if resp.Succeeded {
 			e.mirror.Wait(ctx, resp.Header.Revision)
 			return nil
