@@ -61,6 +61,7 @@ type URI struct {
 	Name       string // name=: overrides the URI sent in ConnectOpen
 
 	shown string // Raw as messages print it (redactURI)
+	hide  bool   // an '@' outside the user part: messages quote no part of Raw
 }
 
 // ParseURI parses a libvirt URI such as qemu+ssh://root@kvm1/system or
@@ -80,10 +81,10 @@ func ParseURI(s string) (URI, error) {
 		return u, fmt.Errorf("uri: not a URI: %w", err)
 	}
 	u.shown = redactURI(pu)
-	if _, rest, ok := strings.Cut(s, "://"); ok && pu.User == nil && strings.Contains(rest, "@") {
+	if strayAt(s, pu) {
 		// An '@' Go did not take for the end of a user part (a password with a '/' in
-		// it): what precedes it may be a secret, so messages do not quote the URI.
-		u.shown = pu.Scheme + "://" + redacted
+		// it): what precedes it may be a secret, so messages quote no part of the URI.
+		u.shown, u.hide = pu.Scheme+"://"+redacted, true
 	}
 	if pu.Opaque != "" || pu.Scheme == "" {
 		// Without a scheme Go reads it all as a path: no part can be told to be a secret.
@@ -134,8 +135,26 @@ func PublicURI(raw string) string {
 	if err != nil {
 		return ""
 	}
+	if strayAt(raw, pu) {
+		return pu.Scheme + "://" + redacted
+	}
 	pu.RawQuery, pu.ForceQuery = "", false
 	return redactURI(pu)
+}
+
+// strayAt tells whether raw has an '@' after "://" that url.Parse did not take for the
+// end of a user part.
+func strayAt(raw string, pu *url.URL) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	return ok && pu.User == nil && strings.Contains(rest, "@")
+}
+
+// part is a piece of the URI as a message may quote it.
+func (u URI) part(s string) string {
+	if u.hide {
+		return redacted
+	}
+	return s
 }
 
 // redactURI is the URI as messages print it: the password, the values of options vmgate
@@ -182,7 +201,7 @@ func (u *URI) parseOptions(q url.Values) error {
 		switch {
 		case uriOptions[k]:
 		case optionName.MatchString(k):
-			errs = append(errs, fmt.Errorf("uri: unsupported option %q in %q", k, u.shown))
+			errs = append(errs, fmt.Errorf("uri: unsupported option %q in %q", u.part(k), u.shown))
 		default:
 			errs = append(errs, fmt.Errorf("uri: unsupported option (name not shown: it may be a secret) in %q", u.shown))
 		}
@@ -192,14 +211,14 @@ func (u *URI) parseOptions(q url.Values) error {
 	if nv := q.Get("no_verify"); nv != "" {
 		n, err := strconv.Atoi(nv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("uri: no_verify=%q in %q: want 0 or 1", nv, u.shown))
+			errs = append(errs, fmt.Errorf("uri: no_verify=%q in %q: want 0 or 1", u.part(nv), u.shown))
 		}
 		u.NoVerify = n != 0
 	}
 	switch m := q.Get("mode"); m {
 	case "", "legacy", "auto":
 	default:
-		errs = append(errs, fmt.Errorf("uri: mode=%q in %q: only legacy and auto are supported", m, u.shown))
+		errs = append(errs, fmt.Errorf("uri: mode=%q in %q: only legacy and auto are supported", u.part(m), u.shown))
 	}
 	return errors.Join(errs...)
 }
@@ -211,14 +230,14 @@ func (u URI) check() error {
 		errs = append(errs, fmt.Errorf("uri: "+format, a...))
 	}
 	if u.Transport == TransportUnix && (u.Host != "" || u.Port != "") {
-		add("transport unix takes no host, got %q in %q", u.Host, u.shown)
+		add("transport unix takes no host, got %q in %q", u.part(u.Host), u.shown)
 	}
 	if u.Transport != TransportUnix && u.Host == "" {
 		add("transport %s needs a host in %q", u.Transport, u.shown)
 	}
 	if u.Port != "" {
 		if p, err := strconv.Atoi(u.Port); err != nil || p < 1 || p > 65535 {
-			add("invalid port %q in %q", u.Port, u.shown)
+			add("invalid port %q in %q", u.part(u.Port), u.shown)
 		}
 	}
 	if u.PKIPath != "" && u.Transport != TransportTLS {
@@ -231,7 +250,7 @@ func (u URI) check() error {
 		add("keyfile/known_hosts only apply to ssh, not %s, in %q", u.Transport, u.shown)
 	}
 	if u.Socket != "" && !filepath.IsAbs(u.Socket) {
-		add("socket=%q must be an absolute path in %q", u.Socket, u.shown)
+		add("socket=%q must be an absolute path in %q", u.part(u.Socket), u.shown)
 	}
 	if u.Socket != "" && (u.Transport == TransportTCP || u.Transport == TransportTLS) {
 		add("socket only applies to unix and ssh, not %s, in %q", u.Transport, u.shown)
@@ -248,17 +267,17 @@ func (u URI) checkPath() error {
 		if u.Path == "/default" || (filepath.IsAbs(u.Path) && u.Path != "/") {
 			return nil
 		}
-		return fmt.Errorf("uri: test driver needs /default or an absolute file path, got path %q in %q", u.Path, u.shown)
+		return fmt.Errorf("uri: test driver needs /default or an absolute file path, got path %q in %q", u.part(u.Path), u.shown)
 	case "qemu", "lxc", "vbox", "ch":
 		if u.Path == "/system" || u.Path == "/session" {
 			return nil
 		}
-		return fmt.Errorf("uri: path must be /system or /session, got %q in %q", u.Path, u.shown)
+		return fmt.Errorf("uri: path must be /system or /session, got %q in %q", u.part(u.Path), u.shown)
 	}
 	if u.Path == "" || u.Path == "/" || u.Path == "/system" {
 		return nil
 	}
-	return fmt.Errorf("uri: path must be /system, got %q in %q", u.Path, u.shown)
+	return fmt.Errorf("uri: path must be /system, got %q in %q", u.part(u.Path), u.shown)
 }
 
 // DriverURI is the URI sent in ConnectOpen: once connected, every connection is local
