@@ -1,0 +1,68 @@
+package hosts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
+)
+
+// heldEvents is a fakeSink whose lifecycle events wait until the test ends: no re-read
+// an event asks for runs while the test counts an operation's RPCs.
+type heldEvents struct {
+	*fakeSink
+	release chan struct{}
+}
+
+func (h *heldEvents) DomainEvent(string, Event) { <-h.release }
+
+// TestOperationRPCs counts the libvirt RPCs of each operation a SET makes, from the
+// call to its return (when the view shows the change), on the test driver. The
+// lifecycle events that follow are held back, so the figure is the operation's own.
+func TestOperationRPCs(t *testing.T) {
+	requireLibvirtd(t)
+	sink := &heldEvents{fakeSink: newFakeSink(), release: make(chan struct{})}
+	t.Cleanup(func() { close(sink.release) })
+	cfg := privateTestHost(t, "oprpcs")
+	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour // nothing else calls meanwhile
+	s := startSupervisor(t, cfg, sink)
+	waitUp(t, sink.fakeSink)
+	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := fixRunning
+	for _, op := range []struct {
+		name  string
+		fn    func() error
+		check func(Domain) bool
+		rpcs  uint64
+	}{
+		{"suspend", func() error { return s.Suspend(ctx, id) }, func(d Domain) bool { return d.State == StatePaused }, 7},
+		{"resume", func() error { return s.Resume(ctx, id) }, func(d Domain) bool { return d.State == StateRunning }, 7},
+		{"destroy", func() error { return s.Destroy(ctx, id) }, func(d Domain) bool { return d.State == StateShutoff && d.ID == -1 }, 7},
+		{"start", func() error { return s.Start(ctx, id) }, func(d Domain) bool { return d.State == StateRunning && d.ID > 0 }, 7},
+		{"shutdown", func() error { return s.Shutdown(ctx, id) }, func(d Domain) bool { return d.State == StateShutoff }, 7},
+		{"rename", func() error { return s.Rename(ctx, id, "fix-renamed") }, func(d Domain) bool { return d.Name == "fix-renamed" }, 7},
+		{"memory", func() error { return s.SetMemory(ctx, id, 524288, ApplyConfig) },
+			func(d Domain) bool { return d.CurrentMemoryKiB == 524288 }, 7},
+		{"maximum memory", func() error { return s.SetMaxMemory(ctx, id, 2097152) },
+			func(d Domain) bool { return d.MemoryKiB == 2097152 }, 7},
+		{"vcpus", func() error { return s.SetVCPUs(ctx, id, 2, ApplyConfig) }, func(d Domain) bool { return d.VCPUs == 2 }, 7},
+		{"autostart", func() error { return s.SetAutostart(ctx, id, true) }, func(d Domain) bool { return d.Autostart }, 7},
+	} {
+		before := s.RPCs()
+		if err := op.fn(); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		n := s.RPCs() - before
+		d, _ := sink.domain(id)
+		if !op.check(d) {
+			t.Errorf("after %s the sink shows %+v", op.name, d)
+		}
+		t.Logf("%s: %d RPCs", op.name, n)
+		if n != op.rpcs {
+			t.Errorf("%s made %d RPCs, want %d", op.name, n, op.rpcs)
+		}
+	}
+}
