@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestOperationRPCs(t *testing.T) {
 		{"suspend", func() error { return s.Suspend(ctx, id) }, func(d Domain) bool { return d.State == StatePaused }, 7},
 		{"resume", func() error { return s.Resume(ctx, id) }, func(d Domain) bool { return d.State == StateRunning }, 7},
 		{"destroy", func() error { return s.Destroy(ctx, id) }, func(d Domain) bool { return d.State == StateShutoff && d.ID == -1 }, 7},
-		{"start", func() error { return s.Start(ctx, id) }, func(d Domain) bool { return d.State == StateRunning && d.ID > 0 }, 7},
+		{"start", func() error { return s.Start(ctx, id) }, func(d Domain) bool { return d.State == StateRunning && d.ID > 0 }, 6},
 		{"shutdown", func() error { return s.Shutdown(ctx, id) }, func(d Domain) bool { return d.State == StateShutoff }, 7},
 		{"rename", func() error { return s.Rename(ctx, id, "fix-renamed") }, func(d Domain) bool { return d.Name == "fix-renamed" }, 7},
 		{"memory", func() error { return s.SetMemory(ctx, id, 524288, ApplyConfig) },
@@ -64,5 +65,18 @@ func TestOperationRPCs(t *testing.T) {
 		if n != op.rpcs {
 			t.Errorf("%s made %d RPCs, want %d", op.name, n, op.rpcs)
 		}
+	}
+	// libvirt finds a domain by its UUID: a name the caller saw before a rename does
+	// not matter. A UUID libvirt does not know is looked up once, then not found.
+	if err := s.SetAutostart(ctx, Named{UUID: id, Name: "fix-running"}, false); err != nil {
+		t.Fatalf("operation on a handle with an old name: %v", err)
+	}
+	gone := UUID{0xde, 0xad}
+	before := s.RPCs()
+	if err := s.Suspend(ctx, Named{UUID: gone, Name: "gone"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("suspend of an unknown domain: %v, want ErrNotFound", err)
+	}
+	if n := s.RPCs() - before; n != 2 {
+		t.Errorf("suspend of an unknown domain made %d RPCs, want 2 (the call, one lookup)", n)
 	}
 }

@@ -45,7 +45,7 @@ func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {
 
 // Undefine removes a domain's persistent config (keeping NVRAM files); a running
 // domain becomes transient.
-func (s *Supervisor) Undefine(ctx context.Context, id UUID) error {
+func (s *Supervisor) Undefine(ctx context.Context, id Target) error {
 	flags := libvirt.DomainUndefineManagedSave | libvirt.DomainUndefineSnapshotsMetadata
 	if s.uri.Driver == "qemu" {
 		flags |= libvirt.DomainUndefineKeepNvram
@@ -56,46 +56,46 @@ func (s *Supervisor) Undefine(ctx context.Context, id UUID) error {
 }
 
 // Start boots a defined, inactive domain.
-func (s *Supervisor) Start(ctx context.Context, id UUID) error {
+func (s *Supervisor) Start(ctx context.Context, id Target) error {
 	return s.domainOpT(ctx, id, "start", func(l *lv, d libvirt.Domain) (libvirt.Domain, error) {
 		return l.DomainCreateWithFlags(d, 0) // the handle with the new ID
 	})
 }
 
 // Suspend pauses a running domain.
-func (s *Supervisor) Suspend(ctx context.Context, id UUID) error {
+func (s *Supervisor) Suspend(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "suspend", func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
 }
 
 // Resume continues a paused domain.
-func (s *Supervisor) Resume(ctx context.Context, id UUID) error {
+func (s *Supervisor) Resume(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "resume", func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
 }
 
 // Shutdown asks the guest to power off (ACPI); it returns before the guest is off.
-func (s *Supervisor) Shutdown(ctx context.Context, id UUID) error {
+func (s *Supervisor) Shutdown(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "shutdown", func(l *lv, d libvirt.Domain) error { return l.DomainShutdown(d) })
 }
 
 // Destroy powers a domain off at once.
-func (s *Supervisor) Destroy(ctx context.Context, id UUID) error {
+func (s *Supervisor) Destroy(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "destroy", func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
 }
 
 // PMSuspend asks the guest agent to suspend the guest to RAM (no duration limit).
-func (s *Supervisor) PMSuspend(ctx context.Context, id UUID) error {
+func (s *Supervisor) PMSuspend(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "pm-suspend", func(l *lv, d libvirt.Domain) error {
 		return l.DomainPmSuspendForDuration(d, uint32(libvirt.NodeSuspendTargetMem), 0, 0)
 	})
 }
 
 // PMWakeup wakes a guest suspended by power management.
-func (s *Supervisor) PMWakeup(ctx context.Context, id UUID) error {
+func (s *Supervisor) PMWakeup(ctx context.Context, id Target) error {
 	return s.domainOp(ctx, id, "pm-wakeup", func(l *lv, d libvirt.Domain) error { return l.DomainPmWakeup(d, 0) })
 }
 
 // SetAutostart sets whether libvirtd starts the (persistent) domain when it starts.
-func (s *Supervisor) SetAutostart(ctx context.Context, id UUID, on bool) error {
+func (s *Supervisor) SetAutostart(ctx context.Context, id Target, on bool) error {
 	flag := int32(0)
 	if on {
 		flag = 1
@@ -104,7 +104,7 @@ func (s *Supervisor) SetAutostart(ctx context.Context, id UUID, on bool) error {
 }
 
 // Rename renames an inactive domain.
-func (s *Supervisor) Rename(ctx context.Context, id UUID, name string) error {
+func (s *Supervisor) Rename(ctx context.Context, id Target, name string) error {
 	return s.domainOp(ctx, id, "rename", func(l *lv, d libvirt.Domain) error {
 		_, err := l.DomainRename(d, libvirt.OptString{name}, 0)
 		return err
@@ -112,26 +112,26 @@ func (s *Supervisor) Rename(ctx context.Context, id UUID, name string) error {
 }
 
 // SetMemory sets the current memory (balloon) in KiB, or the maximum with ApplyMaximum.
-func (s *Supervisor) SetMemory(ctx context.Context, id UUID, kib uint64, apply Apply) error {
+func (s *Supervisor) SetMemory(ctx context.Context, id Target, kib uint64, apply Apply) error {
 	return s.domainOp(ctx, id, "set memory", func(l *lv, d libvirt.Domain) error {
 		return l.DomainSetMemoryFlags(d, kib, uint32(apply))
 	})
 }
 
 // SetMaxMemory sets <memory> in the persistent config, in KiB.
-func (s *Supervisor) SetMaxMemory(ctx context.Context, id UUID, kib uint64) error {
+func (s *Supervisor) SetMaxMemory(ctx context.Context, id Target, kib uint64) error {
 	return s.SetMemory(ctx, id, kib, ApplyMaximum|ApplyConfig)
 }
 
 // SetVCPUs sets the number of vCPUs, or the maximum with ApplyMaximum.
-func (s *Supervisor) SetVCPUs(ctx context.Context, id UUID, n uint32, apply Apply) error {
+func (s *Supervisor) SetVCPUs(ctx context.Context, id Target, n uint32, apply Apply) error {
 	return s.domainOp(ctx, id, "set vcpus", func(l *lv, d libvirt.Domain) error {
 		return l.DomainSetVcpusFlags(d, n, uint32(apply))
 	})
 }
 
 // AttachDevice adds a device given as XML (<disk>, <interface>...).
-func (s *Supervisor) AttachDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+func (s *Supervisor) AttachDevice(ctx context.Context, id Target, doc string, apply Apply) error {
 	return s.domainOp(ctx, id, "attach device", func(l *lv, d libvirt.Domain) error {
 		return l.DomainAttachDeviceFlags(d, doc, uint32(apply))
 	})
@@ -139,14 +139,14 @@ func (s *Supervisor) AttachDevice(ctx context.Context, id UUID, doc string, appl
 
 // DetachDevice removes the device the XML matches. Live detach of some devices needs
 // the guest's cooperation and completes later (a device-removed event follows).
-func (s *Supervisor) DetachDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+func (s *Supervisor) DetachDevice(ctx context.Context, id Target, doc string, apply Apply) error {
 	return s.domainOp(ctx, id, "detach device", func(l *lv, d libvirt.Domain) error {
 		return l.DomainDetachDeviceFlags(d, doc, uint32(apply))
 	})
 }
 
 // UpdateDevice changes a device in place (e.g. a cdrom's media, a NIC's link state).
-func (s *Supervisor) UpdateDevice(ctx context.Context, id UUID, doc string, apply Apply) error {
+func (s *Supervisor) UpdateDevice(ctx context.Context, id Target, doc string, apply Apply) error {
 	return s.domainOp(ctx, id, "update device", func(l *lv, d libvirt.Domain) error {
 		return l.DomainUpdateDeviceFlags(d, doc, libvirt.DomainDeviceModifyFlags(apply))
 	})
@@ -163,7 +163,7 @@ func (s *Supervisor) Refresh(ctx context.Context, id UUID) error {
 
 // DomainXML returns the domain's XML, the persistent config when inactive is true.
 // Secure fields (passwords) are never requested.
-func (s *Supervisor) DomainXML(ctx context.Context, id UUID, inactive bool) (string, error) {
+func (s *Supervisor) DomainXML(ctx context.Context, id Target, inactive bool) (string, error) {
 	var flags libvirt.DomainXMLFlags
 	if inactive {
 		flags = libvirt.DomainXMLInactive
@@ -226,27 +226,53 @@ func withConnT[T any](ctx context.Context, s *Supervisor, what string, fn func(*
 	return v, s.opErr(err)
 }
 
-// withDomainT looks the domain up and runs fn on it, in one deadline-bound call.
-func withDomainT[T any](ctx context.Context, s *Supervisor, id UUID, what string, fn func(*lv, libvirt.Domain) (T, error)) (T, error) {
-	return withConnT(ctx, s, fmt.Sprintf("%s %s", what, id), func(l *lv) (T, error) {
-		d, err := l.DomainLookupByUUID(libvirt.UUID(id))
-		if err != nil {
-			var zero T
-			return zero, err
+// Target is the domain an operation acts on: its UUID, or Named when the caller knows
+// its name too. libvirt finds a domain by its UUID alone; the name only shows in its
+// error messages.
+type Target interface {
+	handle() libvirt.Domain
+}
+
+func (u UUID) handle() libvirt.Domain { return libvirt.Domain{UUID: libvirt.UUID(u), ID: -1} }
+
+// Named is a domain's UUID with the name the caller last saw it under.
+type Named struct {
+	UUID UUID
+	Name string
+}
+
+func (n Named) handle() libvirt.Domain {
+	return libvirt.Domain{Name: n.Name, UUID: libvirt.UUID(n.UUID), ID: -1}
+}
+
+// withDomainT runs fn on the domain's handle, in one deadline-bound call, with no
+// lookup first: libvirt finds the domain by the UUID the handle carries. Only when
+// libvirt answers that it has no such domain is the domain looked up, and fn run
+// again on what the lookup found.
+func withDomainT[T any](ctx context.Context, s *Supervisor, id Target, what string, fn func(*lv, libvirt.Domain) (T, error)) (T, error) {
+	h := id.handle()
+	return withConnT(ctx, s, fmt.Sprintf("%s %s", what, UUID(h.UUID)), func(l *lv) (T, error) {
+		v, err := fn(l, h)
+		if !libvirt.IsNotFound(err) {
+			return v, err
+		}
+		d, lerr := l.DomainLookupByUUID(h.UUID)
+		if lerr != nil {
+			return v, lerr
 		}
 		return fn(l, d)
 	})
 }
 
 // domainOp is withDomainT followed by a re-read of the domain.
-func (s *Supervisor) domainOp(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) error) error {
+func (s *Supervisor) domainOp(ctx context.Context, id Target, what string, fn func(*lv, libvirt.Domain) error) error {
 	return s.domainOpT(ctx, id, what, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
 }
 
 // domainOpT is domainOp for an operation that returns the domain's handle as it is
-// after the operation (its ID, for one that starts or stops it): the re-read needs no
-// second lookup.
-func (s *Supervisor) domainOpT(ctx context.Context, id UUID, what string, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
+// after the operation (its ID, for one that starts it): the re-read needs no lookup.
+// The re-read of the others looks the domain up for its ID.
+func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
 	dom, err := withDomainT(ctx, s, id, what, fn)
 	if err != nil {
 		return err
@@ -255,8 +281,13 @@ func (s *Supervisor) domainOpT(ctx context.Context, id UUID, what string, fn fun
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.updateKnown(ctx, c, dom); err != nil {
-		s.log.Warn("refresh after operation failed", "op", what, "uuid", id.String(), "err", err)
+	if dom.ID > 0 {
+		_, _, err = s.updateKnown(ctx, c, dom)
+	} else {
+		_, _, err = s.update(ctx, c, UUID(dom.UUID))
+	}
+	if err != nil {
+		s.log.Warn("refresh after operation failed", "op", what, "uuid", UUID(dom.UUID).String(), "err", err)
 	}
 	return nil
 }

@@ -169,52 +169,6 @@ func TestDeviceEventRereads(t *testing.T) {
 	})
 }
 
-// An operation re-reads its domain with the handle it looked up (or that starting
-// it returned): lookup and operation, then XML, state, persistence, autostart and the
-// one disk outside pools, 7 RPCs; no second lookup. Its lifecycle event may re-read
-// the domain again (lookup and the 5, reported as an update): a Refresh after the
-// operation waits for that re-read (the view lock), and the updates say how many
-// re-reads of 6 RPCs to take off.
-func TestOperationCalls(t *testing.T) {
-	requireLibvirtd(t)
-	sink := newFakeSink()
-	cfg := privateTestHost(t, "opcalls")
-	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour // nothing else calls meanwhile
-	s := startSupervisor(t, cfg, sink)
-	waitUp(t, sink)
-	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, op := range []struct {
-		name  string
-		fn    func() error
-		state DomainState
-	}{
-		{"suspend", func() error { return s.Suspend(ctx, fixRunning) }, StatePaused},
-		{"destroy", func() error { return s.Destroy(ctx, fixRunning) }, StateShutoff},
-		{"start", func() error { return s.Start(ctx, fixRunning) }, StateRunning},
-	} {
-		before := s.RPCs()
-		_, u0, _, _ := sink.counts()
-		if err := op.fn(); err != nil {
-			t.Fatalf("%s: %v", op.name, err)
-		}
-		d, _ := sink.domain(fixRunning)
-		if err := s.Refresh(ctx, fixRunning); err != nil {
-			t.Fatal(err)
-		}
-		_, u1, _, _ := sink.counts()
-		n := int(s.RPCs()-before) - 6*(u1-u0-1) // the operation's own
-		if d.State != op.state || (op.state == StateShutoff) != (d.ID == -1) {
-			t.Errorf("after %s: state %d, ID %d", op.name, d.State, d.ID)
-		}
-		t.Logf("%s: %d RPCs, %d re-reads", op.name, n, u1-u0)
-		if n != 7 {
-			t.Errorf("%s made %d RPCs, want 7 (lookup, %s, XML, state, persistence, autostart, block info)", op.name, n, op.name)
-		}
-	}
-}
-
 // A connected host costs a few goroutines: its session loop, the lifecycle events'
 // reader and go-libvirt's own (the socket's reader and watcher, the lifecycle stream
 // and its forwarder). Device events, polls and keepalives add none.

@@ -225,9 +225,10 @@ func (c *Executor) Create(ctx context.Context, spec mib.CreateSpec) error {
 		c.reg.Unbind(registry.NSVM, id.String())
 		return c.dropClone(ctx, sup, disk, err)
 	}
+	ref := hosts.Named{UUID: id, Name: name}
 	if spec.Autostart != nil && *spec.Autostart {
-		if err := sup.SetAutostart(ctx, id, true); err != nil {
-			if uerr := sup.Undefine(ctx, id); uerr != nil {
+		if err := sup.SetAutostart(ctx, ref, true); err != nil {
+			if uerr := sup.Undefine(ctx, ref); uerr != nil {
 				return fmt.Errorf("%w: autostart: %w; undefine: %w", mib.ErrPartial, err, uerr)
 			}
 			return c.dropClone(ctx, sup, disk, fmt.Errorf("autostart: %w (domain undefined again)", err))
@@ -236,8 +237,8 @@ func (c *Executor) Create(ctx context.Context, spec mib.CreateSpec) error {
 	if !spec.Start {
 		return nil
 	}
-	if err := sup.Start(ctx, id); err != nil {
-		if uerr := sup.Undefine(ctx, id); uerr != nil {
+	if err := sup.Start(ctx, ref); err != nil {
+		if uerr := sup.Undefine(ctx, ref); uerr != nil {
 			return fmt.Errorf("%w: start: %w; undefine: %w", mib.ErrPartial, err, uerr)
 		}
 		return c.dropClone(ctx, sup, disk, fmt.Errorf("start: %w (domain undefined again)", err))
@@ -292,11 +293,11 @@ func (c *Executor) Destroy(ctx context.Context, host string, vmID uint32) error 
 		return err
 	}
 	if vm.State.Active() {
-		if err := sup.Destroy(ctx, vm.uuid); err != nil {
+		if err := sup.Destroy(ctx, vm.ref()); err != nil {
 			return err
 		}
 	}
-	if err := sup.Undefine(ctx, vm.uuid); err != nil {
+	if err := sup.Undefine(ctx, vm.ref()); err != nil {
 		if vm.State.Active() {
 			return fmt.Errorf("%w: powered off, undefine: %w", mib.ErrPartial, err)
 		}
@@ -317,19 +318,19 @@ func (c *Executor) SetState(ctx context.Context, host string, vmID uint32, to mi
 		to == mib.StatePaused && from == mib.StatePaused:
 		return nil
 	case to == mib.StateRunning && from == mib.StatePaused:
-		return sup.Resume(ctx, vm.uuid)
+		return sup.Resume(ctx, vm.ref())
 	case to == mib.StateRunning && from == mib.StatePMSuspended:
-		return sup.PMWakeup(ctx, vm.uuid)
+		return sup.PMWakeup(ctx, vm.ref())
 	case to == mib.StatePMSuspended && (from == mib.StateRunning || from == mib.StateBlocked):
-		return sup.PMSuspend(ctx, vm.uuid)
+		return sup.PMSuspend(ctx, vm.ref())
 	case to == mib.StateRunning && !from.Active():
-		return sup.Start(ctx, vm.uuid)
+		return sup.Start(ctx, vm.ref())
 	case to == mib.StatePaused:
-		return sup.Suspend(ctx, vm.uuid)
+		return sup.Suspend(ctx, vm.ref())
 	case to == mib.StateShutdown:
-		return sup.Shutdown(ctx, vm.uuid)
+		return sup.Shutdown(ctx, vm.ref())
 	case to == mib.StateShutoff && from.Active():
-		return sup.Destroy(ctx, vm.uuid)
+		return sup.Destroy(ctx, vm.ref())
 	}
 	return fmt.Errorf("vmState %v -> %v: not a supported transition", from, to)
 }
@@ -340,7 +341,7 @@ func (c *Executor) Rename(ctx context.Context, host string, vmID uint32, name st
 	if err != nil {
 		return err
 	}
-	return sup.Rename(ctx, vm.uuid, name)
+	return sup.Rename(ctx, vm.ref(), name)
 }
 
 // SetAutostart implements mib.Controller.
@@ -352,13 +353,16 @@ func (c *Executor) SetAutostart(ctx context.Context, host string, vmID uint32, o
 	if vm.Autostart == on {
 		return nil
 	}
-	return sup.SetAutostart(ctx, vm.uuid, on)
+	return sup.SetAutostart(ctx, vm.ref(), on)
 }
 
 type targetVM struct {
 	mib.VMInfo
 	uuid hosts.UUID
 }
+
+// ref names the VM to its supervisor by UUID and name: no lookup before the operation.
+func (v targetVM) ref() hosts.Named { return hosts.Named{UUID: v.uuid, Name: v.Name} }
 
 // target returns the supervisor and the view's record of vmID on host.
 func (c *Executor) target(host string, vmID uint32) (*hosts.Supervisor, targetVM, error) {

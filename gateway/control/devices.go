@@ -40,14 +40,14 @@ func (c *Executor) SetMemory(ctx context.Context, host string, vmID uint32, mb u
 	kib := uint64(mb) << 10
 	raised := false
 	if !vm.State.Active() && kib > vm.MaxMemKiB {
-		if err := sup.SetMaxMemory(ctx, vm.uuid, kib); err != nil {
+		if err := sup.SetMaxMemory(ctx, vm.ref(), kib); err != nil {
 			return err
 		}
 		raised = true
 	}
-	if err := sup.SetMemory(ctx, vm.uuid, kib, apply(vm)); err != nil {
+	if err := sup.SetMemory(ctx, vm.ref(), kib, apply(vm)); err != nil {
 		if raised {
-			if uerr := sup.SetMaxMemory(ctx, vm.uuid, vm.MaxMemKiB); uerr != nil {
+			if uerr := sup.SetMaxMemory(ctx, vm.ref(), vm.MaxMemKiB); uerr != nil {
 				return fmt.Errorf("%w: set memory: %w; restore maximum: %w", mib.ErrPartial, err, uerr)
 			}
 		}
@@ -64,11 +64,11 @@ func (c *Executor) SetVCPUs(ctx context.Context, host string, vmID uint32, n uin
 		return err
 	}
 	if !vm.State.Active() && n > vm.MaxVCPUs {
-		if err := sup.SetVCPUs(ctx, vm.uuid, n, hosts.ApplyMaximum|hosts.ApplyConfig); err != nil {
+		if err := sup.SetVCPUs(ctx, vm.ref(), n, hosts.ApplyMaximum|hosts.ApplyConfig); err != nil {
 			return err
 		}
 	}
-	return sup.SetVCPUs(ctx, vm.uuid, n, apply(vm))
+	return sup.SetVCPUs(ctx, vm.ref(), n, apply(vm))
 }
 
 // AttachDisk implements mib.Controller: the storage row's index is bound to the new
@@ -96,7 +96,7 @@ func (c *Executor) AttachDisk(ctx context.Context, host string, vmID uint32, d m
 	if err := c.reg.Bind(registry.NSStorage, key, d.Index); err != nil {
 		return err
 	}
-	if err := sup.AttachDevice(ctx, vm.uuid, diskXML(d.Device, d.Target, d.Bus, img), apply(vm)); err != nil {
+	if err := sup.AttachDevice(ctx, vm.ref(), diskXML(d.Device, d.Target, d.Bus, img), apply(vm)); err != nil {
 		c.reg.Unbind(registry.NSStorage, key)
 		return err
 	}
@@ -112,7 +112,7 @@ func (c *Executor) DetachDisk(ctx context.Context, host string, vmID uint32, tar
 	for _, dk := range vm.Disks {
 		if dk.Target == target {
 			img, _ := c.Image(host, dk.Image)
-			return sup.DetachDevice(ctx, vm.uuid, diskXML(dk.Device, dk.Target, dk.Bus, img), apply(vm))
+			return sup.DetachDevice(ctx, vm.ref(), diskXML(dk.Device, dk.Target, dk.Bus, img), apply(vm))
 		}
 	}
 	return fmt.Errorf("disk %s of vmId %d: not found", target, vmID)
@@ -133,7 +133,7 @@ func (c *Executor) ChangeMedia(ctx context.Context, host string, vmID uint32, ta
 	}
 	for _, dk := range vm.Disks {
 		if dk.Target == target {
-			return sup.UpdateDevice(ctx, vm.uuid, diskXML(dk.Device, dk.Target, dk.Bus, img), apply(vm))
+			return sup.UpdateDevice(ctx, vm.ref(), diskXML(dk.Device, dk.Target, dk.Bus, img), apply(vm))
 		}
 	}
 	return fmt.Errorf("disk %s of vmId %d: not found", target, vmID)
