@@ -9,7 +9,8 @@
 // listings and the state stats give every domain's state, persistence and autostart;
 // per domain, only its XML is read); then events mark
 // domains dirty and each is re-read (Sink.DomainUpdated, or DomainRemoved when libvirt
-// no longer knows it), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,
+// no longer knows it; after a pause or a resume only its state is read:
+// Sink.DomainPatched), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,
 // with the running domains' interface addresses; a domain whose guest agent reports a
 // new OS is re-read so that its Domain.GuestOS has it; then the pool list is checked
 // and storage re-read when it changed or storage_interval passed: Sink.StorageSynced),
@@ -21,5 +22,8 @@
 // kept while retries fail) and the Supervisor retries with jittered exponential backoff.
 //
 // Sink calls for one host never overlap and a domain's reports keep libvirt's order.
-// Operations re-read the domain they changed before returning, so the Sink is current.
+// Operations send the caller's handle (no lookup first) and, before returning, read
+// what they changed (the state, memory, autostart or the XML) and report it with
+// Sink.DomainPatched, so the Sink shows the change; the event that follows re-reads
+// the rest.
 package hosts

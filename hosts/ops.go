@@ -21,8 +21,10 @@ const (
 // Operations below run on the live connection under ctx and call_timeout. They fail
 // with ErrNotConnected when the host is not up, ErrTimeout, ErrNotFound for an unknown
 // UUID, or libvirt's own error (errors.As(err, &libvirt.Error{})). After a successful
-// change they re-read the domain and report it to the Sink, so the view is current
-// when they return.
+// change they read what they changed and report it to the Sink (DomainPatched: the
+// state after a state change, memory, autostart; the XML after a rename, a vCPU or a
+// device change; the whole domain after an undefine), so the view shows the change
+// when they return; the lifecycle or device event that follows re-reads the rest.
 
 // Define defines (or redefines) a persistent domain from XML and returns it.
 func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {
@@ -50,48 +52,48 @@ func (s *Supervisor) Undefine(ctx context.Context, id Target) error {
 	if s.uri.Driver == "qemu" {
 		flags |= libvirt.DomainUndefineKeepNvram
 	}
-	return s.domainOp(ctx, id, "undefine", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "undefine", 0, func(l *lv, d libvirt.Domain) error {
 		return l.DomainUndefineFlags(d, flags)
 	})
 }
 
 // Start boots a defined, inactive domain.
 func (s *Supervisor) Start(ctx context.Context, id Target) error {
-	return s.domainOpT(ctx, id, "start", func(l *lv, d libvirt.Domain) (libvirt.Domain, error) {
+	return s.domainOpT(ctx, id, "start", FieldState, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) {
 		return l.DomainCreateWithFlags(d, 0) // the handle with the new ID
 	})
 }
 
 // Suspend pauses a running domain.
 func (s *Supervisor) Suspend(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "suspend", func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
+	return s.domainOp(ctx, id, "suspend", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
 }
 
 // Resume continues a paused domain.
 func (s *Supervisor) Resume(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "resume", func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
+	return s.domainOp(ctx, id, "resume", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
 }
 
 // Shutdown asks the guest to power off (ACPI); it returns before the guest is off.
 func (s *Supervisor) Shutdown(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "shutdown", func(l *lv, d libvirt.Domain) error { return l.DomainShutdown(d) })
+	return s.domainOp(ctx, id, "shutdown", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainShutdown(d) })
 }
 
 // Destroy powers a domain off at once.
 func (s *Supervisor) Destroy(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "destroy", func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
+	return s.domainOp(ctx, id, "destroy", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainDestroy(d) })
 }
 
 // PMSuspend asks the guest agent to suspend the guest to RAM (no duration limit).
 func (s *Supervisor) PMSuspend(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "pm-suspend", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "pm-suspend", FieldState, func(l *lv, d libvirt.Domain) error {
 		return l.DomainPmSuspendForDuration(d, uint32(libvirt.NodeSuspendTargetMem), 0, 0)
 	})
 }
 
 // PMWakeup wakes a guest suspended by power management.
 func (s *Supervisor) PMWakeup(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "pm-wakeup", func(l *lv, d libvirt.Domain) error { return l.DomainPmWakeup(d, 0) })
+	return s.domainOp(ctx, id, "pm-wakeup", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainPmWakeup(d, 0) })
 }
 
 // SetAutostart sets whether libvirtd starts the (persistent) domain when it starts.
@@ -100,12 +102,12 @@ func (s *Supervisor) SetAutostart(ctx context.Context, id Target, on bool) error
 	if on {
 		flag = 1
 	}
-	return s.domainOp(ctx, id, "autostart", func(l *lv, d libvirt.Domain) error { return l.DomainSetAutostart(d, flag) })
+	return s.domainOp(ctx, id, "autostart", FieldAutostart, func(l *lv, d libvirt.Domain) error { return l.DomainSetAutostart(d, flag) })
 }
 
 // Rename renames an inactive domain.
 func (s *Supervisor) Rename(ctx context.Context, id Target, name string) error {
-	return s.domainOp(ctx, id, "rename", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "rename", FieldXML, func(l *lv, d libvirt.Domain) error {
 		_, err := l.DomainRename(d, libvirt.OptString{name}, 0)
 		return err
 	})
@@ -113,7 +115,7 @@ func (s *Supervisor) Rename(ctx context.Context, id Target, name string) error {
 
 // SetMemory sets the current memory (balloon) in KiB, or the maximum with ApplyMaximum.
 func (s *Supervisor) SetMemory(ctx context.Context, id Target, kib uint64, apply Apply) error {
-	return s.domainOp(ctx, id, "set memory", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "set memory", FieldMemory, func(l *lv, d libvirt.Domain) error {
 		return l.DomainSetMemoryFlags(d, kib, uint32(apply))
 	})
 }
@@ -125,14 +127,14 @@ func (s *Supervisor) SetMaxMemory(ctx context.Context, id Target, kib uint64) er
 
 // SetVCPUs sets the number of vCPUs, or the maximum with ApplyMaximum.
 func (s *Supervisor) SetVCPUs(ctx context.Context, id Target, n uint32, apply Apply) error {
-	return s.domainOp(ctx, id, "set vcpus", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "set vcpus", FieldXML, func(l *lv, d libvirt.Domain) error {
 		return l.DomainSetVcpusFlags(d, n, uint32(apply))
 	})
 }
 
 // AttachDevice adds a device given as XML (<disk>, <interface>...).
 func (s *Supervisor) AttachDevice(ctx context.Context, id Target, doc string, apply Apply) error {
-	return s.domainOp(ctx, id, "attach device", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "attach device", FieldXML, func(l *lv, d libvirt.Domain) error {
 		return l.DomainAttachDeviceFlags(d, doc, uint32(apply))
 	})
 }
@@ -140,14 +142,14 @@ func (s *Supervisor) AttachDevice(ctx context.Context, id Target, doc string, ap
 // DetachDevice removes the device the XML matches. Live detach of some devices needs
 // the guest's cooperation and completes later (a device-removed event follows).
 func (s *Supervisor) DetachDevice(ctx context.Context, id Target, doc string, apply Apply) error {
-	return s.domainOp(ctx, id, "detach device", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "detach device", FieldXML, func(l *lv, d libvirt.Domain) error {
 		return l.DomainDetachDeviceFlags(d, doc, uint32(apply))
 	})
 }
 
 // UpdateDevice changes a device in place (e.g. a cdrom's media, a NIC's link state).
 func (s *Supervisor) UpdateDevice(ctx context.Context, id Target, doc string, apply Apply) error {
-	return s.domainOp(ctx, id, "update device", func(l *lv, d libvirt.Domain) error {
+	return s.domainOp(ctx, id, "update device", FieldXML, func(l *lv, d libvirt.Domain) error {
 		return l.DomainUpdateDeviceFlags(d, doc, libvirt.DomainDeviceModifyFlags(apply))
 	})
 }
@@ -264,15 +266,15 @@ func withDomainT[T any](ctx context.Context, s *Supervisor, id Target, what stri
 	})
 }
 
-// domainOp is withDomainT followed by a re-read of the domain.
-func (s *Supervisor) domainOp(ctx context.Context, id Target, what string, fn func(*lv, libvirt.Domain) error) error {
-	return s.domainOpT(ctx, id, what, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
+// domainOp is withDomainT followed by a read of the fields of the domain the
+// operation changed (patch), or of the whole domain for fields 0.
+func (s *Supervisor) domainOp(ctx context.Context, id Target, what string, f Fields, fn func(*lv, libvirt.Domain) error) error {
+	return s.domainOpT(ctx, id, what, f, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
 }
 
 // domainOpT is domainOp for an operation that returns the domain's handle as it is
-// after the operation (its ID, for one that starts it): the re-read needs no lookup.
-// The re-read of the others looks the domain up for its ID.
-func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
+// after the operation (with the ID of the domain it started).
+func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, f Fields, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
 	dom, err := withDomainT(ctx, s, id, what, fn)
 	if err != nil {
 		return err
@@ -281,8 +283,8 @@ func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, fn f
 	if err != nil {
 		return err
 	}
-	if dom.ID > 0 {
-		_, _, err = s.updateKnown(ctx, c, dom)
+	if f != 0 {
+		err = s.patch(ctx, c, dom, f)
 	} else {
 		_, _, err = s.update(ctx, c, UUID(dom.UUID))
 	}

@@ -52,6 +52,19 @@ func (f *fakeSink) DomainUpdated(_ string, d Domain) {
 	f.view[d.UUID] = d
 }
 
+// DomainPatched counts as an update.
+func (f *fakeSink) DomainPatched(_ string, d Domain, fl Fields) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old, ok := f.view[d.UUID]
+	if !ok || !fl.Apply(&old, &d) {
+		return false
+	}
+	f.updates = append(f.updates, old)
+	f.view[d.UUID] = old
+	return true
+}
+
 func (f *fakeSink) StorageSynced(_ string, pools []Pool, vols []Volume) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

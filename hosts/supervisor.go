@@ -195,8 +195,14 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		case <-c.disconnected():
 			return true, c.closed()
 		case <-dirty.ready():
-			for _, id := range dirty.take() {
-				if err := s.refresh(ctx, c, id); connLost(err) {
+			for id, whole := range dirty.take() {
+				var err error
+				if whole {
+					err = s.refresh(ctx, c, id)
+				} else {
+					err = s.patch(ctx, c, id.handle(), FieldState)
+				}
+				if connLost(err) {
 					return true, c.lost(err)
 				}
 			}
@@ -318,20 +324,27 @@ func (b *backoff) next() time.Duration {
 }
 
 // dirtySet collects the UUIDs events name, so a storm of events for one domain
-// costs one re-read, and the event readers never block.
+// costs one re-read, and the event readers never block. A domain whose events changed
+// only its state (a pause, a resume) needs only its state read again.
 type dirtySet struct {
 	mu  sync.Mutex
-	ids map[UUID]struct{}
+	ids map[UUID]bool // true: re-read the whole domain; false: its state only
 	sig chan struct{}
 }
 
 func newDirtySet() *dirtySet {
-	return &dirtySet{ids: map[UUID]struct{}{}, sig: make(chan struct{}, 1)}
+	return &dirtySet{ids: map[UUID]bool{}, sig: make(chan struct{}, 1)}
 }
 
-func (d *dirtySet) add(id UUID) {
+// add marks id for a re-read of the whole domain.
+func (d *dirtySet) add(id UUID) { d.mark(id, true) }
+
+// addState marks id for a read of its state, unless it is marked for more.
+func (d *dirtySet) addState(id UUID) { d.mark(id, false) }
+
+func (d *dirtySet) mark(id UUID, whole bool) {
 	d.mu.Lock()
-	d.ids[id] = struct{}{}
+	d.ids[id] = d.ids[id] || whole
 	d.mu.Unlock()
 	select {
 	case d.sig <- struct{}{}:
@@ -341,10 +354,17 @@ func (d *dirtySet) add(id UUID) {
 
 func (d *dirtySet) ready() <-chan struct{} { return d.sig }
 
-// reading says a read of id starts, which covers the events marked so far: an
-// operation's own event then costs no second read. The read calls done with what
-// reading returned: a failed read gives the mark back, for the session to read again.
-func (s *Supervisor) reading(id UUID) (done func(err error)) {
+// reading says a read of the whole of id starts, which covers the events marked so
+// far: an operation's own event then costs no second read. The read calls done with
+// what reading returned: a failed read gives the mark back, for the session to read
+// again.
+func (s *Supervisor) reading(id UUID) (done func(err error)) { return s.covering(id, true) }
+
+// readingState is reading for a read of id's state: it covers only the marks of
+// events that changed nothing else (addState).
+func (s *Supervisor) readingState(id UUID) (done func(err error)) { return s.covering(id, false) }
+
+func (s *Supervisor) covering(id UUID, whole bool) (done func(err error)) {
 	s.mu.Lock()
 	d := s.dirty
 	s.mu.Unlock()
@@ -352,23 +372,24 @@ func (s *Supervisor) reading(id UUID) (done func(err error)) {
 		return func(error) {}
 	}
 	d.mu.Lock()
-	_, had := d.ids[id]
-	delete(d.ids, id)
+	w, had := d.ids[id]
+	had = had && (whole || !w)
+	if had {
+		delete(d.ids, id)
+	}
 	d.mu.Unlock()
 	return func(err error) {
 		if err != nil && had {
-			d.add(id)
+			d.mark(id, w)
 		}
 	}
 }
 
-func (d *dirtySet) take() []UUID {
+// take empties the set: each marked domain, true for a re-read of the whole domain.
+func (d *dirtySet) take() map[UUID]bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]UUID, 0, len(d.ids))
-	for id := range d.ids {
-		out = append(out, id)
-	}
-	clear(d.ids)
+	out := d.ids
+	d.ids = map[UUID]bool{}
 	return out
 }

@@ -38,7 +38,11 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			go func() {
 				for ev := range lc {
 					s.event(ev)
-					dirty.add(UUID(ev.Dom.UUID))
+					if stateOnly(ev) {
+						dirty.addState(UUID(ev.Dom.UUID))
+					} else {
+						dirty.add(UUID(ev.Dom.UUID))
+					}
 				}
 			}()
 		}
@@ -64,6 +68,23 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 		}
 	}
 	return nil
+}
+
+// stateOnly says whether a lifecycle event changes nothing of its domain but the
+// state: a pause or a resume of the running domain, which a state read covers. A
+// start, a stop, a migration or a snapshot's revert change more (the live XML, the ID).
+func stateOnly(ev libvirt.DomainEventLifecycleMsg) bool {
+	switch libvirt.DomainEventType(ev.Event) {
+	case libvirt.DomainEventSuspended:
+		switch libvirt.DomainEventSuspendedDetailType(ev.Detail) {
+		case libvirt.DomainEventSuspendedPaused, libvirt.DomainEventSuspendedIoerror,
+			libvirt.DomainEventSuspendedWatchdog, libvirt.DomainEventSuspendedAPIError:
+			return true
+		}
+	case libvirt.DomainEventResumed:
+		return libvirt.DomainEventResumedDetailType(ev.Detail) == libvirt.DomainEventResumedUnpaused
+	}
+	return false
 }
 
 // resync reads everything and reports it as one Synced.
@@ -349,6 +370,11 @@ func (s *Supervisor) update(ctx context.Context, c *conn, id UUID) (d Domain, fo
 		return d, false, err
 	}
 	defer s.unlockView()
+	return s.reread(ctx, c, id)
+}
+
+// reread is update under the view lock.
+func (s *Supervisor) reread(ctx context.Context, c *conn, id UUID) (d Domain, found bool, err error) {
 	done := s.reading(id)
 	dom, err := callT(ctx, c, "DomainLookupByUUID "+id.String(), func(l *lv) (libvirt.Domain, error) {
 		return l.DomainLookupByUUID(libvirt.UUID(id))
@@ -373,6 +399,81 @@ func (s *Supervisor) updateKnown(ctx context.Context, c *conn, dom libvirt.Domai
 	d, found, err = s.report(UUID(dom.UUID), d, err)
 	done(err)
 	return d, found, err
+}
+
+// patch reads only the fields f of a domain, those an operation changed, with the
+// handle the operation used, and reports them (Sink.DomainPatched): the rest of the
+// Sink's record stays, and the event that follows the operation re-reads whatever
+// else it changed. A state read covers the events marked so far that change only the
+// state (dirtySet.addState); the other reads cover none. When the Sink has no record
+// of the domain, the whole domain is read.
+func (s *Supervisor) patch(ctx context.Context, c *conn, dom libvirt.Domain, f Fields) error {
+	if err := s.lockView(ctx); err != nil {
+		return err
+	}
+	defer s.unlockView()
+	id := UUID(dom.UUID)
+	done := func(error) {}
+	if f == FieldState {
+		done = s.readingState(id)
+	}
+	d, err := callT(ctx, c, "re-read domain "+id.String(), func(l *lv) (Domain, error) {
+		return readFields(l, dom, f, s.inPool)
+	})
+	if err != nil {
+		_, _, err = s.report(id, d, err) // removed when libvirt no longer knows it
+		done(err)
+		return err
+	}
+	if f&FieldXML != 0 {
+		s.plans.set(&d, true)
+	}
+	var patched bool
+	s.emit(func() { patched = s.sink.DomainPatched(s.cfg.Name, d, f) })
+	done(nil)
+	if patched {
+		return nil
+	}
+	_, _, err = s.reread(ctx, c, id)
+	return err
+}
+
+// readFields reads the fields f of dom, one call each: DomainGetState,
+// DomainGetInfo (memory), DomainGetAutostart, DomainGetXMLDesc (and the block info of
+// the disks outside pools).
+func readFields(l *lv, dom libvirt.Domain, f Fields, inPool func(string) bool) (Domain, error) {
+	d := Domain{UUID: UUID(dom.UUID), ID: dom.ID}
+	if f&FieldXML != 0 {
+		x, err := readXML(l, dom)
+		if err != nil {
+			return d, err
+		}
+		blockSizes(l, dom, x.Disks, inPool)
+		x.UUID, x.ID = d.UUID, d.ID
+		d = x
+	}
+	if f&FieldState != 0 {
+		state, reason, err := l.DomainGetState(dom, 0)
+		if err != nil {
+			return d, err
+		}
+		d.State, d.Reason = DomainState(state), reason
+	}
+	if f&FieldMemory != 0 {
+		_, maxMem, mem, _, _, err := l.DomainGetInfo(dom)
+		if err != nil {
+			return d, err
+		}
+		d.MemoryKiB, d.CurrentMemoryKiB = maxMem, mem
+	}
+	if f&FieldAutostart != 0 {
+		on, err := l.DomainGetAutostart(dom)
+		if err != nil {
+			return d, err
+		}
+		d.Autostart = on == 1
+	}
+	return d, nil
 }
 
 // report tells the Sink what describing domain id gave; under the view lock.

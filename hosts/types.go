@@ -307,12 +307,68 @@ type Sink interface {
 	Synced(host string, inv Inventory)
 	// DomainUpdated inserts or replaces one domain after an event or an operation.
 	DomainUpdated(host string, d Domain)
+	// DomainPatched writes the fields f of d over the Sink's record of d.UUID (f.Apply),
+	// after an operation that changed only those; false when the Sink has no record of
+	// it, and the Supervisor then reports the whole domain (DomainUpdated).
+	DomainPatched(host string, d Domain, f Fields) bool
 	// DomainRemoved drops one domain (undefined, or transient and stopped).
 	DomainRemoved(host string, id UUID)
 	// StorageSynced replaces the host's storage pools and volumes (sorted by name),
 	// re-read between resyncs because the pool list changed or storage_interval passed.
 	StorageSynced(host string, pools []Pool, vols []Volume)
 	Stats(host string, s *Stats)
+}
+
+// Fields names the parts of a Domain that a re-read after an operation gives
+// (Sink.DomainPatched).
+type Fields uint8
+
+const (
+	// FieldState is State and Reason; the ID too when the read gives one (> 0), and
+	// -1 once shut off. A domain shut off or crashed has no GuestOS.
+	FieldState Fields = 1 << iota
+	// FieldMemory is MemoryKiB and CurrentMemoryKiB.
+	FieldMemory
+	// FieldAutostart is Autostart.
+	FieldAutostart
+	// FieldXML is what the domain's XML gives (ParseDomainXML) with the sizes of its
+	// disks outside pools: everything but the UUID, ID, State, Reason, Persistent,
+	// Autostart and GuestOS.
+	FieldXML
+)
+
+// Apply writes the fields f of src over dst, a record of the same domain. It refuses
+// (false, dst unchanged) a state that makes active a domain dst shows inactive when
+// src has no ID: that start is to be read whole.
+func (f Fields) Apply(dst *Domain, src *Domain) bool {
+	if f&FieldState != 0 && src.ID <= 0 && src.State != StateShutoff && dst.ID <= 0 {
+		return false
+	}
+	if f&FieldXML != 0 {
+		old := *dst
+		*dst = *src
+		dst.UUID, dst.ID, dst.State, dst.Reason = old.UUID, old.ID, old.State, old.Reason
+		dst.Persistent, dst.Autostart, dst.GuestOS = old.Persistent, old.Autostart, old.GuestOS
+	}
+	if f&FieldState != 0 {
+		dst.State, dst.Reason = src.State, src.Reason
+		switch {
+		case src.State == StateShutoff:
+			dst.ID = -1
+		case src.ID > 0:
+			dst.ID = src.ID
+		}
+		if src.State == StateShutoff || src.State == StateCrashed {
+			dst.GuestOS = GuestOS{}
+		}
+	}
+	if f&FieldMemory != 0 {
+		dst.MemoryKiB, dst.CurrentMemoryKiB = src.MemoryKiB, src.CurrentMemoryKiB
+	}
+	if f&FieldAutostart != 0 {
+		dst.Autostart = src.Autostart
+	}
+	return true
 }
 
 // Errors returned by operations; libvirt's own errors are wrapped and can be

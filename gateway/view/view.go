@@ -196,6 +196,28 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 	})
 }
 
+// DomainPatched writes the fields f of d over host's record of d.UUID, in one
+// transaction like DomainUpdated; false when host has no record of it.
+func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
+	patched := false
+	v.write(host, "domain patch", func(w *writeTxn) error {
+		old, err := w.hostVM(host, d.UUID)
+		if err != nil || old == nil {
+			return err
+		}
+		nd := old.domain()
+		if !f.Apply(&nd, &d) {
+			return nil
+		}
+		if err := w.updateDomain(host, nd); err != nil {
+			return err
+		}
+		patched = true
+		return w.afterDomains(host)
+	})
+	return patched
+}
+
 // updateDomain writes d over what host's record of it is now.
 func (w *writeTxn) updateDomain(host string, d hosts.Domain) error {
 	w.touch(d.UUID)

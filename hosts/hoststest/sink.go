@@ -62,6 +62,18 @@ func (s *Sink) DomainUpdated(host string, d hosts.Domain) {
 	s.doms[host][d.UUID] = d
 }
 
+// DomainPatched implements hosts.Sink.
+func (s *Sink) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.doms[host][d.UUID]
+	if !ok || !f.Apply(&old, &d) {
+		return false
+	}
+	s.doms[host][d.UUID] = old
+	return true
+}
+
 // DomainRemoved implements hosts.Sink.
 func (s *Sink) DomainRemoved(host string, id hosts.UUID) {
 	s.mu.Lock()
