@@ -1,7 +1,8 @@
 // Command setlat measures what vmgate adds to a control SET over the libvirt call
-// itself: N suspend/resume pairs of one running VM, first by SNMP (SNMPv3 authPriv SET
-// of vmState paused(4)/running(2) through vmgate, one in flight at a time), then
-// directly with go-libvirt on the same libvirtd, and prints both and the difference:
+// itself: N suspend/resume pairs of one running VM by SNMP (SNMPv3 authPriv SET of
+// vmState paused(4)/running(2) through vmgate, one in flight at a time) and N directly
+// with go-libvirt on the same libvirtd, the two taking turns pair by pair, and prints
+// both and the difference:
 //
 //	setlat -target 127.0.0.1:16161 -user admin -auth-pass A -priv-pass P \
 //	    -context qemu1 -vmid 7 -uri qemu:///system -uuid 0e2e...-0001 -n 100
@@ -58,15 +59,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "setlat: -vmid, -uuid and -n >= 1 are required")
 		return 2
 	}
-	snmpLat, snmpErrs, err := viaSNMP(o)
+	viaGateway, seen, closeSNMP, err := viaSNMP(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "setlat: snmp:", err)
 		return 1
 	}
-	directLat, directErrs, err := direct(o)
+	defer closeSNMP()
+	viaLibvirt, closeDirect, err := direct(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "setlat: libvirt:", err)
 		return 1
+	}
+	defer closeDirect()
+	// The methods take turns pair by pair: a change of the machine's load falls on both.
+	var snmpLat, directLat []time.Duration
+	snmpErrs, directErrs := 0, 0
+	for range o.n {
+		ds, errs := pair(viaGateway)
+		snmpLat, snmpErrs = append(snmpLat, ds...), snmpErrs+errs
+		ds, errs = pair(viaLibvirt)
+		directLat, directErrs = append(directLat, ds...), directErrs+errs
+		// The direct pause and resume reach vmgate as events: the next SET must neither
+		// find vmgate's view behind (paused: the SET would be refused or skipped) nor
+		// wait behind their re-reads, which 50 ms leave time for.
+		time.Sleep(50 * time.Millisecond)
+		if err := seen(2); err != nil {
+			fmt.Fprintln(stderr, "setlat: snmp:", err)
+			return 1
+		}
+		if snmpErrs > o.n || directErrs > o.n {
+			fmt.Fprintf(stderr, "setlat: more than %d failures (snmp %d, libvirt %d)\n", o.n, snmpErrs, directErrs)
+			return 1
+		}
 	}
 	fmt.Fprintln(stdout, "snmp  ", lat.Summary(snmpLat, snmpErrs))
 	fmt.Fprintln(stdout, "direct", lat.Summary(directLat, directErrs))
@@ -77,11 +101,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// viaSNMP alternates vmState paused/running by SET through vmgate.
-func viaSNMP(o opts) ([]time.Duration, int, error) {
+// viaSNMP returns a function that sets vmState (paused(4) or running(2)) through
+// vmgate, and one that waits until vmgate shows a state (GET, polling, up to 30 s).
+func viaSNMP(o opts) (set func(state int) error, seen func(state int) error, closeFn func(), err error) {
 	host, port, err := target.Parse(o.target)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, nil, err
 	}
 	c := &gosnmp.GoSNMP{
 		Target: host, Port: port, Version: gosnmp.Version3, Timeout: 30 * time.Second,
@@ -91,62 +116,70 @@ func viaSNMP(o opts) ([]time.Duration, int, error) {
 			PrivacyProtocol: gosnmp.AES, PrivacyPassphrase: o.privPass},
 	}
 	if err := c.Connect(); err != nil {
-		return nil, 0, err
+		return nil, nil, nil, err
 	}
-	defer c.Conn.Close()
 	oid := fmt.Sprintf(".1.3.6.1.3.7466.1.3.1.5.%d", o.vmID)
-	return alternate(o.n, func(state int) error {
+	set = func(state int) error {
 		r, err := c.Set([]gosnmp.SnmpPDU{{Name: oid, Type: gosnmp.Integer, Value: state}})
 		if err == nil && r.Error != gosnmp.NoError {
 			err = fmt.Errorf("%v at %d", r.Error, r.ErrorIndex)
 		}
 		return err
-	})
+	}
+	seen = func(state int) error {
+		var last any
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			r, err := c.Get([]string{oid})
+			if err != nil {
+				return err
+			}
+			if last = r.Variables[0].Value; last == state {
+				return nil
+			}
+		}
+		return fmt.Errorf("vmState still %v after 30 s, want %d", last, state)
+	}
+	return set, seen, func() { _ = c.Conn.Close() }, nil
 }
 
-// direct alternates DomainSuspend/DomainResume with go-libvirt.
-func direct(o opts) ([]time.Duration, int, error) {
+// direct returns a function that calls DomainSuspend (4) or DomainResume (2) with
+// go-libvirt on the handle it looked up once.
+func direct(o opts) (set func(state int) error, closeFn func(), err error) {
 	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(o.socket)))
 	if err := l.ConnectToURI(libvirt.ConnectURI(o.uri)); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	defer func() { _ = l.Disconnect() }()
+	closeFn = func() { _ = l.Disconnect() }
 	var u libvirt.UUID
 	if err := parseUUID(o.uuid, &u); err != nil {
-		return nil, 0, err
+		closeFn()
+		return nil, nil, err
 	}
 	d, err := l.DomainLookupByUUID(u)
 	if err != nil {
-		return nil, 0, err
+		closeFn()
+		return nil, nil, err
 	}
-	return alternate(o.n, func(state int) error {
+	return func(state int) error {
 		if state == 4 {
 			return l.DomainSuspend(d)
 		}
 		return l.DomainResume(d)
-	})
+	}, closeFn, nil
 }
 
-// alternate times n pairs of set(4) (pause) and set(2) (resume).
-func alternate(n int, set func(state int) error) ([]time.Duration, int, error) {
-	var ds []time.Duration
-	errs := 0
-	for i := 0; i < 2*n; i++ {
-		state := 4
-		if i%2 == 1 {
-			state = 2
-		}
+// pair times set(4) (pause) then set(2) (resume), each alone; failed ones are counted,
+// not timed.
+func pair(set func(state int) error) (ds []time.Duration, errs int) {
+	for _, state := range []int{4, 2} {
 		start := time.Now()
 		if err := set(state); err != nil {
 			errs++
-			if errs > n {
-				return nil, errs, fmt.Errorf("more than %d failures, last: %w", n, err)
-			}
 			continue
 		}
 		ds = append(ds, time.Since(start))
 	}
-	return ds, errs, nil
+	return ds, errs
 }
 
 func parseUUID(s string, u *libvirt.UUID) error {
