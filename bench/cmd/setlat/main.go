@@ -8,8 +8,11 @@
 //	    -context qemu1 -vmid 7 -uri qemu:///system -uuid 0e2e...-0001 -n 100
 //	snmp   n=200 errors=0 p50_us=2100 p90_us=2900 mean_us=2200
 //	direct n=200 errors=0 p50_us=1500 p90_us=2100 mean_us=1600
+//	get    n=100 errors=0 p50_us=400 p90_us=500 mean_us=420
 //	added  p50_us=600 mean_us=600
 //
+// get is a GET of vmState through vmgate (the first after each direct pair): the SNMP
+// part of a SET's cost, and vmgate's reading of its view.
 // Every operation is timed alone; the VM ends running.
 package main
 
@@ -72,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeDirect()
 	// The methods take turns pair by pair: a change of the machine's load falls on both.
-	var snmpLat, directLat []time.Duration
+	var snmpLat, directLat, getLat []time.Duration
 	snmpErrs, directErrs := 0, 0
 	for range o.n {
 		ds, errs := pair(viaGateway)
@@ -83,10 +86,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// find vmgate's view behind (paused: the SET would be refused or skipped) nor
 		// wait behind their re-reads, which 50 ms leave time for.
 		time.Sleep(50 * time.Millisecond)
-		if err := seen(2); err != nil {
+		get, err := seen(2)
+		if err != nil {
 			fmt.Fprintln(stderr, "setlat: snmp:", err)
 			return 1
 		}
+		getLat = append(getLat, get)
 		if snmpErrs > o.n || directErrs > o.n {
 			fmt.Fprintf(stderr, "setlat: more than %d failures (snmp %d, libvirt %d)\n", o.n, snmpErrs, directErrs)
 			return 1
@@ -94,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "snmp  ", lat.Summary(snmpLat, snmpErrs))
 	fmt.Fprintln(stdout, "direct", lat.Summary(directLat, directErrs))
+	fmt.Fprintln(stdout, "get   ", lat.Summary(getLat, 0))
 	if len(snmpLat) > 0 && len(directLat) > 0 {
 		fmt.Fprintf(stdout, "added  p50_us=%d mean_us=%d\n",
 			(lat.Pct(snmpLat, 50) - lat.Pct(directLat, 50)).Microseconds(), (lat.Mean(snmpLat) - lat.Mean(directLat)).Microseconds())
@@ -102,8 +108,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // viaSNMP returns a function that sets vmState (paused(4) or running(2)) through
-// vmgate, and one that waits until vmgate shows a state (GET, polling, up to 30 s).
-func viaSNMP(o opts) (set func(state int) error, seen func(state int) error, closeFn func(), err error) {
+// vmgate, and one that waits until vmgate shows a state (GET, polling, up to 30 s) and
+// returns how long its first GET took.
+func viaSNMP(o opts) (set func(state int) error, seen func(state int) (time.Duration, error), closeFn func(), err error) {
 	host, port, err := target.Parse(o.target)
 	if err != nil {
 		return nil, nil, nil, err
@@ -126,18 +133,23 @@ func viaSNMP(o opts) (set func(state int) error, seen func(state int) error, clo
 		}
 		return err
 	}
-	seen = func(state int) error {
+	seen = func(state int) (time.Duration, error) {
 		var last any
+		var first time.Duration
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			start := time.Now()
 			r, err := c.Get([]string{oid})
 			if err != nil {
-				return err
+				return 0, err
+			}
+			if first == 0 {
+				first = time.Since(start)
 			}
 			if last = r.Variables[0].Value; last == state {
-				return nil
+				return first, nil
 			}
 		}
-		return fmt.Errorf("vmState still %v after 30 s, want %d", last, state)
+		return 0, fmt.Errorf("vmState still %v after 30 s, want %d", last, state)
 	}
 	return set, seen, func() { _ = c.Conn.Close() }, nil
 }
