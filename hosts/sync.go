@@ -387,20 +387,6 @@ func (s *Supervisor) reread(ctx context.Context, c *conn, id UUID) (d Domain, fo
 	return d, found, err
 }
 
-// updateKnown is update for a domain whose handle (with its current ID) the caller
-// has just had from libvirt: no lookup.
-func (s *Supervisor) updateKnown(ctx context.Context, c *conn, dom libvirt.Domain) (d Domain, found bool, err error) {
-	if err := s.lockView(ctx); err != nil {
-		return d, false, err
-	}
-	defer s.unlockView()
-	done := s.reading(UUID(dom.UUID))
-	d, err = describe(ctx, c, dom, s.inPool)
-	d, found, err = s.report(UUID(dom.UUID), d, err)
-	done(err)
-	return d, found, err
-}
-
 // patch reads only the fields f of a domain, those an operation changed, with the
 // handle the operation used, and reports them (Sink.DomainPatched): the rest of the
 // Sink's record stays, and the event that follows the operation re-reads whatever
