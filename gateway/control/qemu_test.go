@@ -121,9 +121,12 @@ func TestControlOnQEMU(t *testing.T) {
 		{"resume", func() error { return c.SetState(ctx, host, id, mib.StateRunning) }, []string{"domstate", uuid}, "running"},
 	}
 	for _, s := range steps {
+		// RPCs from the call to its answer (the lifecycle event's re-read may fall in).
+		rpcs := sup.RPCs()
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
+		t.Logf("%s: %d RPCs", s.name, sup.RPCs()-rpcs)
 		if s.want != "" && !strings.Contains(virsh(s.virsh...), s.want) {
 			t.Fatalf("%s: virsh %v: %s, want %q", s.name, s.virsh, virsh(s.virsh...), s.want)
 		}
