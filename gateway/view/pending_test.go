@@ -120,3 +120,30 @@ func TestSetHostsWhileRegistryDown(t *testing.T) {
 		t.Errorf("host c after the registry came back: %+v %v", e, ok)
 	}
 }
+
+// TestPatchOfPendingDomain: a patch of a domain whose newer record waits for its
+// indexes (a new disk during an outage) is refused, so the supervisor reports the
+// whole domain and the waiting disk is written once the registry allocates again.
+func TestPatchOfPendingDomain(t *testing.T) {
+	v := openView(t)
+	reg := &downRegistry{Store: v.reg}
+	v.reg = reg
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}})
+	d := cursorDomain(1, hosts.StateRunning)
+	d.ID = 5
+	v.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d}})
+	reg.down.Store(true)
+	grown := d
+	grown.Disks = []hosts.Disk{{Device: "disk", Type: "file", Target: "vdb", Source: "/img/new"}}
+	v.DomainUpdated("a", grown)
+	if !v.DomainPatched("a", hosts.Domain{UUID: d.UUID, State: hosts.StatePaused, ID: 5}, hosts.FieldState) {
+		grown.State = hosts.StatePaused
+		v.DomainUpdated("a", grown) // what the supervisor does when the patch is refused
+	}
+	reg.down.Store(false)
+	v.Stats("a", &hosts.Stats{At: time.Now()})
+	r, ok := v.Read().VMByUUID("a", d.UUID)
+	if !ok || len(r.Disks) != 1 || r.Disks[0].Target != "vdb" || r.Domain.State != hosts.StatePaused {
+		t.Errorf("after the outage: %+v %v, want paused with disk vdb", r.VM, ok)
+	}
+}

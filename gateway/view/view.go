@@ -197,8 +197,12 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 }
 
 // DomainPatched writes the fields f of d over host's record of d.UUID, in one
-// transaction like DomainUpdated; false when host has no record of it.
+// transaction like DomainUpdated; false when host has no record of it, or a newer one
+// waits for its indexes (the supervisor then reports the whole domain).
 func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
+	if v.isPending(host, d.UUID) {
+		return false
+	}
 	patched := false
 	v.write(host, "domain patch", func(w *writeTxn) error {
 		old, err := w.hostVM(host, d.UUID)
@@ -333,6 +337,14 @@ func (v *View) notePending(w *writeTxn) {
 	if len(m) == 0 {
 		delete(v.pending, w.host)
 	}
+}
+
+// isPending tells whether a record of id from host waits for its indexes.
+func (v *View) isPending(host string, id hosts.UUID) bool {
+	v.pendMu.Lock()
+	defer v.pendMu.Unlock()
+	_, ok := v.pending[host][id]
+	return ok
 }
 
 // retryPending writes again the domains of host that waited for their indexes: called
