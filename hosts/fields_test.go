@@ -47,4 +47,10 @@ func TestFieldsApply(t *testing.T) {
 	if !FieldState.Apply(&off, &Domain{State: StateRunning, ID: 9}) || off.ID != 9 || off.State != StateRunning {
 		t.Errorf("a start with the ID: %+v", off)
 	}
+	// Started with ID 9, then destroyed and started again by another client (ID 10)
+	// before the patch: the patch must not bring back 9.
+	restarted := Domain{UUID: UUID{1}, ID: 10, State: StateRunning}
+	if FieldState.Apply(&restarted, &Domain{State: StateRunning, ID: 9}) || restarted.ID != 10 {
+		t.Errorf("a patch with an older ID applied: %+v", restarted)
+	}
 }

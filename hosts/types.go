@@ -339,9 +339,13 @@ const (
 
 // Apply writes the fields f of src over dst, a record of the same domain. It refuses
 // (false, dst unchanged) a state that makes active a domain dst shows inactive when
-// src has no ID: that start is to be read whole.
+// src has no ID, and an ID other than dst's (the domain restarted since): those are to
+// be read whole.
 func (f Fields) Apply(dst *Domain, src *Domain) bool {
 	if f&FieldState != 0 && src.ID <= 0 && src.State != StateShutoff && dst.ID <= 0 {
+		return false
+	}
+	if f&FieldState != 0 && src.ID > 0 && dst.ID > 0 && src.ID != dst.ID {
 		return false
 	}
 	if f&FieldXML != 0 {
