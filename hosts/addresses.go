@@ -115,6 +115,13 @@ func (a *addrPlans) set(d *Domain, found bool) {
 	}
 }
 
+// forgetOS drops the guest agent's last OS answer for id (the domain stopped).
+func (a *addrPlans) forgetOS(id UUID) {
+	a.mu.Lock()
+	delete(a.os, id)
+	a.mu.Unlock()
+}
+
 // written returns the disks of p.sized that ds shows written since the last round, and
 // records what ds shows. The first round of a domain (after a connect or a resync)
 // only records: its sizes were just read.

@@ -414,13 +414,17 @@ func (s *Supervisor) patch(ctx context.Context, c *conn, dom libvirt.Domain, f F
 	if f&FieldXML != 0 {
 		s.plans.set(&d, true)
 	}
+	if f&FieldState != 0 && (d.State == StateShutoff || d.State == StateCrashed) {
+		s.plans.forgetOS(id) // as a whole re-read would: the next boot answers anew
+	}
 	var patched bool
 	s.emit(func() { patched = s.sink.DomainPatched(s.cfg.Name, d, f) })
-	done(nil)
 	if patched {
+		done(nil)
 		return nil
 	}
 	_, _, err = s.reread(ctx, c, id)
+	done(err) // the state marks stay until a read covers them
 	return err
 }
 
