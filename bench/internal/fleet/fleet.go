@@ -53,15 +53,28 @@ func (f Fleet) Write() error {
 	return nil
 }
 
-// WriteNode renders a test-driver node: vms domains, each with a disk and a NIC; every
-// tenth is shut off, the others run.
+// WriteNode renders a test-driver node: vms domains, each with a disk and a NIC on the
+// node's network "default" (NAT, with a DHCP range, as a libvirt install sets up); every
+// tenth is shut off, the others run. The test driver answers every address source of a
+// NIC on a network it defines (an address computed from the DHCP range), and fails
+// every source of a NIC on one it does not ("Network not found").
 func WriteNode(w io.Writer, h, vms int) {
 	fmt.Fprintf(w, `<?xml version="1.0"?>
 <node>
   <cpu><mhz>2400</mhz><model>x86_64</model><active>32</active>
     <nodes>1</nodes><sockets>2</sockets><cores>8</cores><threads>2</threads></cpu>
   <memory>268435456</memory>
-`)
+  <network>
+    <name>default</name>
+    <uuid>f1ee7000-%04x-4000-8000-ffffffffffff</uuid>
+    <forward mode="nat"/>
+    <bridge name="virbr0" stp="on" delay="0"/>
+    <mac address="52:54:ff:%02x:%02x:01"/>
+    <ip address="10.0.0.1" netmask="255.255.0.0">
+      <dhcp><range start="10.0.0.2" end="10.0.255.254"/></dhcp>
+    </ip>
+  </network>
+`, h, h>>8, h&0xff)
 	for v := range vms {
 		runstate := ""
 		if v%10 == 9 {
