@@ -75,7 +75,15 @@ type addrPlans struct {
 	// was written after that round, while the sizes were read again or later, shows as
 	// another change at the next round.
 	wr map[UUID]map[string]uint64
+	// dead holds, per domain, the sources that failed for it with an error that lasts
+	// (srcFailure): they are not asked again until the domain is re-read or resynced.
+	dead map[UUID]srcSet
 }
+
+// srcSet is a set of AddrSources, one bit each.
+type srcSet uint8
+
+func (m srcSet) has(src AddrSource) bool { return m&(1<<src) != 0 }
 
 func (a *addrPlans) reset(doms []Domain) {
 	m := make(map[UUID]addrPlan, len(doms))
@@ -85,7 +93,7 @@ func (a *addrPlans) reset(doms []Domain) {
 		}
 	}
 	a.mu.Lock()
-	a.m, a.last, a.due, a.at, a.wr = m, nil, nil, time.Time{}, nil // a resync read every size
+	a.m, a.last, a.due, a.at, a.wr, a.dead = m, nil, nil, time.Time{}, nil, nil // a resync read every size
 	for id := range a.os {
 		if _, ok := m[id]; !ok {
 			delete(a.os, id)
@@ -103,6 +111,7 @@ func (a *addrPlans) set(d *Domain, found bool) {
 	if a.due == nil {
 		a.due = map[UUID]bool{}
 	}
+	delete(a.dead, d.UUID) // a re-read domain may have new NICs, networks, an agent
 	if p, ok := planOf(d); ok && found {
 		a.m[d.UUID] = p
 		a.due[d.UUID] = true
@@ -157,6 +166,26 @@ func (a *addrPlans) plan(id UUID, full bool) (p addrPlan, read bool, last []Ifac
 	return p, full || a.due[id], a.last[id], ok
 }
 
+// deadSources returns the sources not to ask for id (markDead).
+func (a *addrPlans) deadSources(id UUID) srcSet {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dead[id]
+}
+
+// markDead stops asking src for id until the domain is re-read (set) or resynced.
+func (a *addrPlans) markDead(id UUID, src AddrSource) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.m[id]; !ok {
+		return // removed meanwhile
+	}
+	if a.dead == nil {
+		a.dead = map[UUID]srcSet{}
+	}
+	a.dead[id] |= 1 << src
+}
+
 func (a *addrPlans) store(id UUID, addrs []IfaceAddr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -199,7 +228,7 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 		}
 		if read {
 			var agentDown bool
-			if addrs, agentDown, err = s.domainAddresses(ctx, c, doms[id], p); err != nil {
+			if addrs, agentDown, err = s.domainAddresses(ctx, c, id, doms[id], p); err != nil {
 				return nil, err
 			}
 			s.plans.store(id, addrs)
@@ -249,21 +278,54 @@ func (s *Supervisor) sizesChanged(ctx context.Context, c *conn, dom libvirt.Doma
 	return false, nil
 }
 
+// srcFailure is how long a source's failure for a domain lasts.
+type srcFailure int
+
+const (
+	failTransient srcFailure = iota // asked again at the next address round
+	failDomain                      // not asked for this domain until it is re-read
+	failHost                        // not asked for any domain until a reconnect
+)
+
+// addrFailure classifies a failed DomainInterfaceAddresses call of source src. Only
+// errors that nothing but a change of the domain or the host cures stop the asking:
+// a function or source the driver lacks (the test driver has no ARP table of its own
+// either, libvirt 9.0 cannot parse the kernel's: "internal error" for ARP), a network
+// that does not exist, an agent that is not configured. An unresponsive agent, a
+// timeout, a domain stopped meanwhile are asked again.
+func addrFailure(src AddrSource, err error) srcFailure {
+	switch {
+	case isLibvirtCode(err, libvirt.ErrNoSupport): // VIR_ERR_NO_SUPPORT: the driver lacks it
+		return failHost
+	case src == AddrARP && isLibvirtCode(err, libvirt.ErrInternalError):
+		return failHost
+	case isLibvirtCode(err, libvirt.ErrNoNetwork), // VIR_ERR_NO_NETWORK: the NIC's network is undefined
+		isLibvirtCode(err, libvirt.ErrArgumentUnsupported),  // e.g. "QEMU guest agent is not configured"
+		isLibvirtCode(err, libvirt.ErrOperationUnsupported), // the source for this kind of NIC
+		isLibvirtCode(err, libvirt.ErrConfigUnsupported):
+		return failDomain
+	}
+	return failTransient
+}
+
 // domainAddresses reads one domain's addresses; agentDown says libvirt found its guest
 // agent unresponsive (not connected: no agent runs in the guest yet; or hung), so that
-// the round does not wait for it a second time for the OS.
-func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.Domain, p addrPlan) (out []IfaceAddr, agentDown bool, err error) {
+// the round does not wait for it a second time for the OS. A source that failed for
+// good (addrFailure) is not asked again: for this domain until it is re-read, or on
+// this connection at all.
+func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom libvirt.Domain, p addrPlan) (out []IfaceAddr, agentDown bool, err error) {
 	if len(p.macs) == 0 {
 		return nil, false, nil // planned for its agent's OS only
 	}
+	skip := s.plans.deadSources(id) | srcSet(c.lacks.Load())
 	var sources []AddrSource
-	if p.agent {
+	if p.agent && !skip.has(AddrAgent) {
 		sources = append(sources, AddrAgent)
 	}
-	if p.network {
+	if p.network && !skip.has(AddrLease) {
 		sources = append(sources, AddrLease)
 	}
-	if !c.arpBroken.Load() {
+	if !skip.has(AddrARP) {
 		sources = append(sources, AddrARP)
 	}
 	covered := map[string]bool{}
@@ -277,9 +339,19 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 		}
 		if err != nil {
 			agentDown = agentDown || (src == AddrAgent && isLibvirtCode(err, libvirt.ErrAgentUnresponsive))
-			if src == AddrARP && isLibvirtCode(err, libvirt.ErrInternalError) && !c.arpBroken.Swap(true) {
-				s.log.Warn("the hypervisor's libvirtd cannot read its ARP table: no addresses from ARP "+
-					"until it reconnects (guest agent and DHCP leases still apply)", "err", err)
+			switch addrFailure(src, err) {
+			case failHost:
+				switch {
+				case !c.lack(src):
+				case src == AddrARP:
+					s.log.Warn("the hypervisor's libvirtd cannot read its ARP table: no addresses from ARP "+
+						"until it reconnects (guest agent and DHCP leases still apply)", "err", err)
+				default:
+					s.log.Warn("the hypervisor's libvirtd cannot give interface addresses from this source: "+
+						"not asked again until it reconnects (other sources still apply)", "source", src.String(), "err", err)
+				}
+			case failDomain:
+				s.plans.markDead(id, src)
 			}
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
@@ -300,6 +372,18 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, dom libvirt.D
 		}
 	}
 	return out, agentDown, nil
+}
+
+func (src AddrSource) String() string {
+	switch src {
+	case AddrLease:
+		return "lease"
+	case AddrAgent:
+		return "agent"
+	case AddrARP:
+		return "arp"
+	}
+	return fmt.Sprint(int(src))
 }
 
 // maxAddrsPerNIC bounds the addresses kept for one NIC from one source. A guest agent

@@ -1,14 +1,17 @@
 package hosts
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/netip"
+	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 func TestParseIfaceAddrs(t *testing.T) {
@@ -167,5 +170,119 @@ func TestOwnAddrs(t *testing.T) {
 	want := map[string]int{"52:54:00:00:00:00": maxAddrsPerNIC, "52:54:00:00:00:02": maxAddrsPerNIC}
 	if !maps.Equal(per, want) {
 		t.Errorf("addresses per MAC %v, want %v", per, want)
+	}
+}
+
+// TestAddrFailure: only errors that last stop the asking; an agent that does not
+// answer, a timeout or a stopped domain are asked again.
+func TestAddrFailure(t *testing.T) {
+	lerr := func(c libvirt.ErrorNumber) error { return fmt.Errorf("call: %w", libvirt.Error{Code: uint32(c)}) }
+	for _, tt := range []struct {
+		src  AddrSource
+		err  error
+		want srcFailure
+	}{
+		{AddrLease, lerr(libvirt.ErrNoSupport), failHost},
+		{AddrARP, lerr(libvirt.ErrInternalError), failHost},
+		{AddrLease, lerr(libvirt.ErrInternalError), failTransient},
+		{AddrLease, lerr(libvirt.ErrNoNetwork), failDomain},
+		{AddrARP, lerr(libvirt.ErrNoNetwork), failDomain},
+		{AddrAgent, lerr(libvirt.ErrArgumentUnsupported), failDomain},
+		{AddrAgent, lerr(libvirt.ErrAgentUnresponsive), failTransient},
+		{AddrAgent, lerr(libvirt.ErrAgentCommandTimeout), failTransient},
+		{AddrLease, lerr(libvirt.ErrOperationInvalid), failTransient}, // domain not running
+		{AddrLease, fmt.Errorf("call: %w", ErrTimeout), failTransient},
+	} {
+		if got := addrFailure(tt.src, tt.err); got != tt.want {
+			t.Errorf("source %v, %v: %v, want %v", tt.src, tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestDeadSourcesNotAskedAgain, on the test driver: a running domain whose NIC is on
+// a network the host does not define fails both the lease and the ARP query ("Network
+// not found"); after the first round neither is asked again until the domain is
+// re-read. A domain on the host's network answers from its lease (one call), every
+// time; a stopped domain's failure (not running) is not remembered.
+func TestDeadSourcesNotAskedAgain(t *testing.T) {
+	requireLibvirtd(t)
+	node := `<?xml version="1.0"?>
+<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
+    <active>2</active><mhz>2400</mhz><model>x86_64</model></cpu>
+  <memory>16777216</memory>
+  <network><name>default</name><forward mode="nat"/><bridge name="virbr0"/>
+    <ip address="10.9.0.1" netmask="255.255.0.0"><dhcp><range start="10.9.0.2" end="10.9.255.254"/></dhcp></ip>
+  </network>
+`
+	for i, n := range []struct{ name, network, runstate string }{
+		{"lost", "nowhere", ""}, {"ok", "default", ""}, {"off", "default", "<test:runstate>5</test:runstate>"},
+	} {
+		node += fmt.Sprintf(`  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>%s</name><uuid>33333333-3333-4444-5555-%012d</uuid>
+    <memory>262144</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>%s
+    <devices><interface type='network'><mac address='52:54:00:33:00:%02d'/><source network='%s'/></interface></devices>
+  </domain>
+`, n.name, i, n.runstate, i, n.network)
+	}
+	node += "</node>\n"
+	path := t.TempDir() + "/node.xml"
+	if err := os.WriteFile(path, []byte(node), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sink := newFakeSink()
+	cfg := Config{Name: "dead", URI: "test+unix://" + path, KeepaliveInterval: time.Hour,
+		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour} // one stats round, at the start
+	s := startSupervisor(t, cfg, sink)
+	waitUp(t, sink)
+	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doms := map[string]Domain{}
+	for _, d := range sink.lastSync().Domains {
+		doms[d.Name] = d
+	}
+	ask := func(name string) (calls uint64, addrs []IfaceAddr) {
+		t.Helper()
+		d := doms[name]
+		p, _ := planOf(&d)
+		dom := libvirt.Domain{Name: d.Name, UUID: libvirt.UUID(d.UUID), ID: int32(d.ID)}
+		before := s.RPCs()
+		addrs, _, err := s.domainAddresses(context.Background(), c, d.UUID, dom, p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return s.RPCs() - before, addrs
+	}
+	both := srcSet(1<<AddrLease | 1<<AddrARP)
+	if got := s.plans.deadSources(doms["lost"].UUID); got != both {
+		t.Errorf("after the first round, lost's dead sources %b, want lease and arp %b", got, both)
+	}
+	if n, _ := ask("lost"); n != 0 {
+		t.Errorf("lost asked again with %d calls, want 0", n)
+	}
+	d := doms["lost"]
+	s.plans.set(&d, true) // re-read (an event, an operation)
+	if n, _ := ask("lost"); n != 2 {
+		t.Errorf("lost after a re-read: %d calls, want 2 (lease and arp)", n)
+	}
+	if n, _ := ask("lost"); n != 0 {
+		t.Errorf("lost asked again after failing: %d calls, want 0", n)
+	}
+	for range 2 {
+		if n, addrs := ask("ok"); n != 1 || len(addrs) != 1 || addrs[0].Source != AddrLease {
+			t.Errorf("ok: %d calls, addresses %v; want 1 call, one lease", n, addrs)
+		}
+		if n, _ := ask("off"); n != 2 {
+			t.Errorf("off (not running): %d calls, want 2 each time", n)
+		}
+	}
+	if got := s.plans.deadSources(doms["ok"].UUID) | s.plans.deadSources(doms["off"].UUID); got != 0 {
+		t.Errorf("dead sources of ok or off: %b", got)
+	}
+	if lacks := c.lacks.Load(); lacks != 0 {
+		t.Errorf("the host lacks sources %b, want none", lacks)
 	}
 }

@@ -31,11 +31,17 @@ type conn struct {
 	mu     sync.Mutex
 	reason error // why kill was called, first reason wins
 
-	// arpBroken: the hypervisor's libvirtd failed to read its own ARP table (e.g.
-	// libvirt 9.0 on kernels that end a neighbour dump in the same datagram: "wrong
-	// nlmsg len"). It is the host's table, so no domain's ARP query is made again on
-	// this connection.
-	arpBroken atomic.Bool
+	// lacks is the set (srcSet) of address sources the hypervisor's libvirtd cannot
+	// answer for any domain: a driver without the function, or libvirt 9.0 failing to
+	// read its own ARP table on kernels that end a neighbour dump in the same datagram
+	// ("wrong nlmsg len"). None is asked again on this connection.
+	lacks atomic.Uint32
+}
+
+// lack adds src to c.lacks and says whether it is news.
+func (c *conn) lack(src AddrSource) bool {
+	bit := uint32(1) << src
+	return c.lacks.Or(bit)&bit == 0
 }
 
 // openConn dials and opens the driver URI, all under ctx (the connect deadline).
