@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // leaseARPTimeout bounds each wait of TestLeaseAndARP: the first sync of
@@ -167,7 +169,9 @@ func sendDatagram(from, to netip.Addr) error {
 // agent's channel, on a transient isolated libvirt network of the test's own:
 //   - lease: a domain whose NIC is on the network takes a DHCP lease (vmgate.net=dhcp);
 //     its address shows in networkAddressTable with networkAddressSource lease(1) and
-//     the lease's prefix, as virsh net-dhcp-leases and domifaddr --source lease say.
+//     the lease's prefix, as virsh net-dhcp-leases and domifaddr --source lease say;
+//     vmgate read it with the network's leases in bulk (NetworkGetDhcpLeases, which
+//     /metrics counts), not per domain.
 //   - arp: a domain with a plain bridge NIC on the network's bridge and a static address
 //     (no libvirt network, so only the ARP table can tell); once the host sent it one
 //     datagram, its address shows with source arp(3), as virsh domifaddr --source arp
@@ -196,6 +200,8 @@ func TestLeaseAndARP(t *testing.T) {
 	hostOptions(&cfg, map[string]map[string]any{
 		host: {"call_timeout": "3m", "stats_interval": "2s", "address_interval": "4s"},
 	})
+	httpAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreeTCPPort(t))
+	cfg.Raw["http"] = map[string]any{"listen": httpAddr}
 	g := Start(t, bin, cfg)
 	cred := admin.Cred(host)
 	vmIDFor := func(t *testing.T, vm qemuVM) string {
@@ -248,6 +254,14 @@ func TestLeaseAndARP(t *testing.T) {
 			return ""
 		})
 		t.Logf("lease in networkAddressTable %v after virsh start", time.Since(start).Round(time.Second))
+		_, metrics := httpGet(t, "http://"+httpAddr+"/metrics")
+		bulk := fmt.Sprintf(`vmgate_libvirt_call_duration_seconds_count{host=%q,procedure="NetworkGetDhcpLeases"}`, host)
+		if !strings.Contains(metrics, bulk) {
+			t.Errorf("/metrics has no %s: the leases were not read per network", bulk)
+		}
+		if failed := fmt.Sprintf(`vmgate_libvirt_call_errors_total{host=%q,procedure="NetworkGetDhcpLeases"}`, host); strings.Contains(metrics, failed) {
+			t.Errorf("/metrics has %s: a per-network lease read failed", failed)
+		}
 	})
 
 	t.Run("arp", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,17 +38,22 @@ type IfaceAddr struct {
 // also asked for the guest's OS). The same rounds check the sizes of its disks outside
 // pools (sized).
 type addrPlan struct {
-	macs    []string
-	network bool
-	agent   bool
-	sized   []Disk // file and block disks outside pools, with the sizes last read
+	macs   []string
+	onNets []netNIC // the NICs on libvirt networks: DHCP leases
+	agent  bool
+	sized  []Disk // file and block disks outside pools, with the sizes last read
 }
+
+// netNIC is a NIC on a libvirt network.
+type netNIC struct{ mac, network string }
 
 func planOf(d *Domain) (addrPlan, bool) {
 	p := addrPlan{agent: d.GuestAgent}
 	for _, n := range d.NICs {
 		p.macs = append(p.macs, n.MAC)
-		p.network = p.network || n.Type == "network"
+		if n.Type == "network" {
+			p.onNets = append(p.onNets, netNIC{mac: n.MAC, network: n.Source})
+		}
 	}
 	for _, dk := range d.Disks {
 		if dk.Target != "" && (dk.Capacity != 0 || dk.Allocation != 0) { // sized by blockSizes
@@ -218,6 +224,10 @@ func (a *addrPlans) round(every time.Duration, now time.Time) bool {
 // domains whose OS answer or disk sizes changed, to be re-read and reported with them.
 func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (reread []UUID, err error) {
 	full := s.plans.round(s.cfg.AddressInterval, st.At)
+	var leases *roundLeases // a round of every domain reads each network's leases once
+	if full {
+		leases = &roundLeases{}
+	}
 	for id, ds := range st.Domains {
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
 			continue
@@ -228,7 +238,7 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 		}
 		if read {
 			var agentDown bool
-			if addrs, agentDown, err = s.domainAddresses(ctx, c, id, doms[id], p); err != nil {
+			if addrs, agentDown, err = s.domainAddresses(ctx, c, id, doms[id], p, leases); err != nil {
 				return nil, err
 			}
 			s.plans.store(id, addrs)
@@ -308,12 +318,83 @@ func addrFailure(src AddrSource, err error) srcFailure {
 	return failTransient
 }
 
+// srcBulkLeases is the bit of conn.lacks for NetworkGetDhcpLeases (the test driver
+// lacks it).
+const srcBulkLeases AddrSource = 3
+
+// roundLeases holds the DHCP leases of the host's libvirt networks for one address
+// round, read once per network (NetworkGetDhcpLeases), by MAC; a network whose
+// leases could not be read maps to nil, and its NICs are asked one domain at a time.
+type roundLeases struct {
+	nets map[string]map[string][]IfaceAddr
+}
+
+// networkLeases returns the leases of network name, read at its first use in the round;
+// ok is false when they cannot be read in bulk. Only a lost connection is an error.
+func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases, name string) (byMAC map[string][]IfaceAddr, ok bool, err error) {
+	if r == nil || srcSet(c.lacks.Load()).has(srcBulkLeases) {
+		return nil, false, nil
+	}
+	if byMAC, seen := r.nets[name]; seen {
+		return byMAC, byMAC != nil, nil
+	}
+	if r.nets == nil {
+		r.nets = map[string]map[string][]IfaceAddr{}
+	}
+	r.nets[name] = nil
+	leases, err := callT(ctx, c, "NetworkGetDhcpLeases "+strconv.Quote(name), func(l *lv) ([]libvirt.NetworkDhcpLease, error) {
+		n, err := l.NetworkLookupByName(name)
+		if err != nil {
+			return nil, err
+		}
+		leases, _, err := l.NetworkGetDhcpLeases(n, nil, 1, 0)
+		return leases, err
+	})
+	if connLost(err) || ctx.Err() != nil {
+		return nil, false, err
+	}
+	if err != nil {
+		if isLibvirtCode(err, libvirt.ErrNoSupport) && c.lack(srcBulkLeases) {
+			s.log.Debug("no DHCP leases per network: asked per domain", "err", err)
+		} else {
+			s.log.Debug("DHCP leases of a network not read: asked per domain", "network", name, "err", err)
+		}
+		return nil, false, nil
+	}
+	ifs := make([]libvirt.DomainInterface, 0, len(leases))
+	for _, l := range leases {
+		ifs = append(ifs, libvirt.DomainInterface{Hwaddr: l.Mac,
+			Addrs: []libvirt.DomainIPAddr{{Type: l.Type, Addr: l.Ipaddr, Prefix: l.Prefix}}})
+	}
+	byMAC = map[string][]IfaceAddr{}
+	for _, a := range ParseIfaceAddrs(ifs, AddrLease) {
+		byMAC[a.MAC] = append(byMAC[a.MAC], a)
+	}
+	r.nets[name] = byMAC
+	return byMAC, true, nil
+}
+
+// bulkLeases returns the leases of the domain's NICs on libvirt networks from the
+// round's per-network reads, in the order of its NICs (as libvirt's per-domain lease
+// query gives them); ok is false when one of its networks was not read in bulk.
+func (s *Supervisor) bulkLeases(ctx context.Context, c *conn, r *roundLeases, p addrPlan) (out []IfaceAddr, ok bool, err error) {
+	for _, n := range p.onNets {
+		byMAC, ok, err := s.networkLeases(ctx, c, r, n.network)
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		out = append(out, byMAC[strings.ToLower(n.mac)]...)
+	}
+	return out, true, nil
+}
+
 // domainAddresses reads one domain's addresses; agentDown says libvirt found its guest
 // agent unresponsive (not connected: no agent runs in the guest yet; or hung), so that
 // the round does not wait for it a second time for the OS. A source that failed for
 // good (addrFailure) is not asked again: for this domain until it is re-read, or on
-// this connection at all.
-func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom libvirt.Domain, p addrPlan) (out []IfaceAddr, agentDown bool, err error) {
+// this connection at all. Leases come from the round's per-network reads (leases,
+// nil: none) where they could be made.
+func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom libvirt.Domain, p addrPlan, leases *roundLeases) (out []IfaceAddr, agentDown bool, err error) {
 	if len(p.macs) == 0 {
 		return nil, false, nil // planned for its agent's OS only
 	}
@@ -322,7 +403,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 	if p.agent && !skip.has(AddrAgent) {
 		sources = append(sources, AddrAgent)
 	}
-	if p.network && !skip.has(AddrLease) {
+	if len(p.onNets) > 0 && !skip.has(AddrLease) {
 		sources = append(sources, AddrLease)
 	}
 	if !skip.has(AddrARP) {
@@ -330,6 +411,19 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 	}
 	covered := map[string]bool{}
 	for _, src := range sources {
+		if src == AddrLease {
+			got, ok, err := s.bulkLeases(ctx, c, leases, p)
+			if err != nil {
+				return nil, false, err
+			}
+			if ok {
+				out = coverAddrs(out, got, covered)
+				if len(covered) >= len(p.macs) {
+					break
+				}
+				continue
+			}
+		}
 		ifs, err := callT(ctx, c, fmt.Sprintf("DomainInterfaceAddresses %q source %d", dom.Name, src),
 			func(l *lv) ([]libvirt.DomainInterface, error) {
 				return l.DomainInterfaceAddresses(dom, uint32(src), 0)
@@ -356,22 +450,28 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
 		}
-		got := ownAddrs(ParseIfaceAddrs(ifs, src), p.macs)
-		seen := map[string]bool{}
-		for _, a := range got {
-			if !covered[a.MAC] {
-				out = append(out, a)
-				seen[a.MAC] = true
-			}
-		}
-		for mac := range seen {
-			covered[mac] = true
-		}
+		out = coverAddrs(out, ownAddrs(ParseIfaceAddrs(ifs, src), p.macs), covered)
 		if len(covered) >= len(p.macs) {
 			break
 		}
 	}
 	return out, agentDown, nil
+}
+
+// coverAddrs appends to out the addresses of got whose NIC no earlier source covered,
+// and marks those NICs covered.
+func coverAddrs(out, got []IfaceAddr, covered map[string]bool) []IfaceAddr {
+	seen := map[string]bool{}
+	for _, a := range got {
+		if !covered[a.MAC] {
+			out = append(out, a)
+			seen[a.MAC] = true
+		}
+	}
+	for mac := range seen {
+		covered[mac] = true
+	}
+	return out
 }
 
 func (src AddrSource) String() string {
