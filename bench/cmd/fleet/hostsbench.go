@@ -113,10 +113,16 @@ func (b *bench) steadyState(ctx context.Context) error {
 	r0 := b.rpcs()
 	c0, l0 := selfCPU(), cpuOr0(lpid)
 	t0 := time.Now()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(b.o.steady):
+	err := profile(b.o.steadyprof, func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(b.o.steady):
+			return nil
+		}
+	})
+	if err != nil {
+		return err
 	}
 	el := time.Since(t0)
 	c1, l1 := selfCPU(), cpuOr0(lpid)
@@ -144,8 +150,11 @@ func (b *bench) steadyState(ctx context.Context) error {
 	rounds := el.Seconds() / 10 // stats_interval 10s
 	fmt.Printf("libvirt RPCs           %d in the window: %.1f per host per poll round (stats, pool list, address rounds...)\n",
 		r1-r0, float64(r1-r0)/rounds/float64(b.fleet.Hosts))
-	fmt.Printf("cost per host per poll round  %.2f ms of gateway CPU (%.0f rounds of %d hosts in the window)\n",
-		1000*(c1-c0).Seconds()/rounds/float64(b.fleet.Hosts), rounds, b.fleet.Hosts)
+	fmt.Printf("cost per host per poll round  %.2f ms of gateway CPU (%.0f rounds of %d hosts in the window), %.1f us per RPC\n",
+		1000*(c1-c0).Seconds()/rounds/float64(b.fleet.Hosts), rounds, b.fleet.Hosts, 1e6*(c1-c0).Seconds()/float64(max(r1-r0, 1)))
+	if b.o.steadyprof != "" {
+		fmt.Printf("CPU profile of the steady window: %s (go tool pprof -top %s)\n", b.o.steadyprof, b.o.steadyprof)
+	}
 	if lpid > 0 {
 		if rss, hwm, err := memStatus(fmt.Sprint(lpid)); err == nil {
 			fmt.Printf("libvirtd memory (peer) VmRSS %.1f MiB, VmHWM %.1f MiB (all its clients)\n", float64(rss)/1024, float64(hwm)/1024)

@@ -45,6 +45,7 @@ type options struct {
 	snmpdMin    int
 	walkTimeout time.Duration
 	cpuprofile  string
+	steadyprof  string
 	memprofile  string
 	keep        bool
 }
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds (at least as many as the vmgate table walk)")
 	flag.DurationVar(&o.walkTimeout, "walk-timeout", 120*time.Second, "bound of one snmpbulkwalk")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the vmgate walks to `FILE`")
+	flag.StringVar(&o.steadyprof, "steadyprofile", "", "write a CPU profile of the gateway over the steady window to `FILE`")
 	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of the gateway after its first full view to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
 	flag.Parse()
@@ -199,12 +201,13 @@ hosts:
 	return s.String()
 }
 
-// profile runs fn under a CPU profile when -cpuprofile is set.
-func (b *bench) profile(fn func() error) error {
-	if b.o.cpuprofile == "" {
+// profile runs fn under a CPU profile written to file, if any (-cpuprofile for the
+// walks, -steadyprofile for the steady window).
+func profile(file string, fn func() error) error {
+	if file == "" {
 		return fn()
 	}
-	f, err := os.Create(b.o.cpuprofile)
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (b *bench) walks(ctx context.Context) error {
 		return err
 	}
 	var table, module walkResult
-	err = b.profile(func() error {
+	err = profile(b.o.cpuprofile, func() error {
 		var err error
 		if table, err = b.walk(ctx, env, "vmgate virtualMachinesTable", b.addr, mib.VirtualMachinesTable.OID.String(), 1, selfCPU); err != nil {
 			return err
