@@ -93,8 +93,17 @@ func newMetrics(g *Gateway) *metrics {
 
 // hostOptions are the supervisor options that measure host's libvirt calls.
 func (m *metrics) hostOptions(host string) []hosts.Option {
+	var mu sync.Mutex
+	byProc := map[string]prometheus.Observer{} // no label hashing per call
 	return []hosts.Option{hosts.WithCallObserver(func(proc string, d time.Duration, err error) {
-		m.calls.WithLabelValues(host, proc).Observe(d.Seconds())
+		mu.Lock()
+		o, ok := byProc[proc]
+		if !ok {
+			o = m.calls.WithLabelValues(host, proc)
+			byProc[proc] = o
+		}
+		mu.Unlock()
+		o.Observe(d.Seconds())
 		if err != nil {
 			m.callErrors.WithLabelValues(host, proc).Inc()
 		}

@@ -307,10 +307,47 @@ func callT[T any](ctx context.Context, c *conn, what string, fn func(*lv) (T, er
 	return callWithin(ctx, c, c.callTimeout, what, fn)
 }
 
+// sessionKey marks a session's context (withSession).
+type sessionKey struct{}
+
+type sessionMark struct {
+	c    *conn
+	done <-chan struct{}
+}
+
+// withSession marks ctx as c's session context: the session kills c when ctx ends, so
+// a call made with ctx itself (not a context derived from it with its own end) needs no
+// goroutine to give up waiting (inline).
+func withSession(ctx context.Context, c *conn) context.Context {
+	return context.WithValue(ctx, sessionKey{}, sessionMark{c, ctx.Done()})
+}
+
+// inline says whether a call on c under ctx can run on the calling goroutine: ctx never
+// ends, or it is c's session context, whose end kills c and so ends the call.
+func inline(ctx context.Context, c *conn) bool {
+	done := ctx.Done()
+	if done == nil {
+		return true
+	}
+	m, ok := ctx.Value(sessionKey{}).(sessionMark)
+	return ok && m.c == c && m.done == done
+}
+
+// callWithin runs fn on c, killing c if it has not returned within limit. Calls under
+// the session's own context (polls, resyncs, keepalives) run on the caller's goroutine;
+// others (an SNMP request's) in a goroutine of their own, so that the caller can give
+// up at its context's end without killing the connection.
 func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what string, fn func(*lv) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	if inline(ctx, c) {
+		v, err := timed(c, limit, what, fn)
+		if ctx.Err() != nil { // the session ended meanwhile, and killed c
+			return zero, fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		return v, wrapCallErr(what, err)
 	}
 	type result struct {
 		v   T
@@ -318,17 +355,7 @@ func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what s
 	}
 	res := make(chan result, 1)
 	go func() {
-		start := time.Now()
-		timer := time.AfterFunc(limit, func() {
-			c.kill(fmt.Errorf("%s: no answer within %s: %w", what, limit, ErrTimeout))
-		})
-		v, err := fn(c.l)
-		if !timer.Stop() {
-			err = fmt.Errorf("no answer within %s: %w", limit, ErrTimeout)
-		}
-		if c.observe != nil {
-			c.observe(Procedure(what), time.Since(start), err)
-		}
+		v, err := timed(c, limit, what, fn)
 		res <- result{v, err}
 	}()
 	select {
@@ -342,6 +369,22 @@ func callWithin[T any](ctx context.Context, c *conn, limit time.Duration, what s
 		}
 		return zero, fmt.Errorf("%s: %w", what, ctx.Err())
 	}
+}
+
+// timed runs fn on c under the limit's timer, and tells c.observe.
+func timed[T any](c *conn, limit time.Duration, what string, fn func(*lv) (T, error)) (T, error) {
+	start := time.Now()
+	timer := time.AfterFunc(limit, func() {
+		c.kill(fmt.Errorf("%s: no answer within %s: %w", what, limit, ErrTimeout))
+	})
+	v, err := fn(c.l)
+	if !timer.Stop() {
+		err = fmt.Errorf("no answer within %s: %w", limit, ErrTimeout)
+	}
+	if c.observe != nil {
+		c.observe(Procedure(what), time.Since(start), err)
+	}
+	return v, err
 }
 
 func wrapCallErr(what string, err error) error {

@@ -264,3 +264,31 @@ func TestEventTap(t *testing.T) {
 		}
 	}
 }
+
+// TestInlineCalls: a call runs on the caller's goroutine under a context that never
+// ends or under its connection's session context itself; under any other context (an
+// SNMP request's, one derived from the session's with its own deadline, another
+// connection's session) in a goroutine, so that the caller can give up.
+func TestInlineCalls(t *testing.T) {
+	c, other := &conn{}, &conn{}
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sess := withSession(base, c)
+	derived, cancel2 := context.WithTimeout(sess, time.Hour)
+	defer cancel2()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"background", context.Background(), true},
+		{"session", sess, true},
+		{"derived with a deadline", derived, false},
+		{"plain cancelable", base, false},
+		{"another connection's session", withSession(base, other), false},
+	} {
+		if got := inline(tc.ctx, c); got != tc.want {
+			t.Errorf("%s: inline %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

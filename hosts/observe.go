@@ -3,6 +3,7 @@ package hosts
 import (
 	"strings"
 	"time"
+	"unicode"
 )
 
 // CallObserver is told of every libvirt call a supervisor made: its procedure (see
@@ -15,17 +16,25 @@ type CallObserver func(procedure string, d time.Duration, err error)
 // per-object part: its leading words made of letters and hyphens (a UUID is not such a
 // word), joined by "_". A metric label of bounded cardinality.
 func Procedure(what string) string {
-	var words []string
+	start, end := -1, 0 // the leading procedure words are what[start:end]
 	for w := range strings.FieldsSeq(what) {
 		if !procedureWord(w) {
 			break
 		}
-		words = append(words, w)
+		i := end + strings.Index(what[end:], w)
+		if start < 0 {
+			start = i
+		}
+		end = i + len(w)
 	}
-	if len(words) == 0 {
+	if start < 0 {
 		return "other"
 	}
-	return strings.Join(words, "_")
+	p := what[start:end]
+	if strings.IndexFunc(p, unicode.IsSpace) < 0 {
+		return p // one word, no allocation: the observer runs on every call
+	}
+	return strings.Join(strings.Fields(p), "_")
 }
 
 func procedureWord(w string) bool {

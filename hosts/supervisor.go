@@ -156,6 +156,9 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		s.rpcs, s.opened = s.rpcs+c.nc.replies(), nil
 		s.mu.Unlock()
 	}()
+	// The session's calls run on its goroutine (inline): its end ends them.
+	ctx = withSession(ctx, c)
+	defer context.AfterFunc(ctx, func() { c.kill(errors.New("session ended")) })()
 	dirty := newDirtySet()
 	s.mu.Lock()
 	s.dirty = dirty
