@@ -42,6 +42,7 @@ type addrPlan struct {
 	onNets []netNIC // the NICs on libvirt networks: DHCP leases
 	agent  bool
 	sized  []Disk // file and block disks outside pools, with the sizes last read
+	gen    uint64 // tells this plan from a later one of the same domain (markDead)
 }
 
 // netNIC is a NIC on a libvirt network.
@@ -82,9 +83,21 @@ type addrPlans struct {
 	// another change at the next round.
 	wr map[UUID]map[string]uint64
 	// dead holds, per domain, the sources that failed for it with an error that lasts
-	// (srcFailure): they are not asked again until the domain is re-read or resynced.
-	dead map[UUID]srcSet
+	// (srcFailure): they are not asked again until the domain is re-read or resynced,
+	// or the mark is older than deadSourceRounds address rounds.
+	dead map[UUID]deadSources
+	gens uint64 // the last plan's gen
 }
+
+// deadSources are the sources marked dead for a domain, and when.
+type deadSources struct {
+	set srcSet
+	at  time.Time
+}
+
+// deadSourceRounds is how many address intervals a source that failed for good for a
+// domain is left alone: what cured it (a network defined again) sends no domain event.
+const deadSourceRounds = 10
 
 // srcSet is a set of AddrSources, one bit each.
 type srcSet uint8
@@ -93,12 +106,14 @@ func (m srcSet) has(src AddrSource) bool { return m&(1<<src) != 0 }
 
 func (a *addrPlans) reset(doms []Domain) {
 	m := make(map[UUID]addrPlan, len(doms))
+	a.mu.Lock()
 	for i := range doms {
 		if p, ok := planOf(&doms[i]); ok {
+			a.gens++
+			p.gen = a.gens
 			m[doms[i].UUID] = p
 		}
 	}
-	a.mu.Lock()
 	a.m, a.last, a.due, a.at, a.wr, a.dead = m, nil, nil, time.Time{}, nil, nil // a resync read every size
 	for id := range a.os {
 		if _, ok := m[id]; !ok {
@@ -119,6 +134,8 @@ func (a *addrPlans) set(d *Domain, found bool) {
 	}
 	delete(a.dead, d.UUID) // a re-read domain may have new NICs, networks, an agent
 	if p, ok := planOf(d); ok && found {
+		a.gens++
+		p.gen = a.gens
 		a.m[d.UUID] = p
 		a.due[d.UUID] = true
 	} else {
@@ -172,24 +189,37 @@ func (a *addrPlans) plan(id UUID, full bool) (p addrPlan, read bool, last []Ifac
 	return p, full || a.due[id], a.last[id], ok
 }
 
-// deadSources returns the sources not to ask for id (markDead).
-func (a *addrPlans) deadSources(id UUID) srcSet {
+// deadSources returns the sources not to ask for id (markDead): those marked after
+// since.
+func (a *addrPlans) deadSources(id UUID, since time.Time) srcSet {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.dead[id]
+	d, ok := a.dead[id]
+	if ok && d.at.Before(since) {
+		delete(a.dead, id)
+		return 0
+	}
+	return d.set
 }
 
-// markDead stops asking src for id until the domain is re-read (set) or resynced.
-func (a *addrPlans) markDead(id UUID, src AddrSource) {
+// markDead stops asking src for id until the domain is re-read (set) or resynced, or
+// for deadSourceRounds address intervals; not when the plan read (gen) was replaced
+// meanwhile: the re-read that replaced it may have cured the failure.
+func (a *addrPlans) markDead(id UUID, src AddrSource, gen uint64, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.m[id]; !ok {
-		return // removed meanwhile
+	if p, ok := a.m[id]; !ok || p.gen != gen {
+		return // removed or re-read meanwhile
 	}
 	if a.dead == nil {
-		a.dead = map[UUID]srcSet{}
+		a.dead = map[UUID]deadSources{}
 	}
-	a.dead[id] |= 1 << src
+	d := a.dead[id]
+	if d.set == 0 {
+		d.at = now
+	}
+	d.set |= 1 << src
+	a.dead[id] = d
 }
 
 func (a *addrPlans) store(id UUID, addrs []IfaceAddr) {
@@ -353,6 +383,12 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 	if connLost(err) || ctx.Err() != nil {
 		return nil, false, err
 	}
+	if isLibvirtCode(err, libvirt.ErrNoNetwork) {
+		// No such network: its NICs have no leases. Asked again next round, so a
+		// network defined again shows its leases without a domain event.
+		r.nets[name] = map[string][]IfaceAddr{}
+		return r.nets[name], true, nil
+	}
 	if err != nil {
 		if isLibvirtCode(err, libvirt.ErrNoSupport) && c.lack(srcBulkLeases) {
 			s.log.Debug("no DHCP leases per network: asked per domain", "err", err)
@@ -385,7 +421,7 @@ func (s *Supervisor) bulkLeases(ctx context.Context, c *conn, r *roundLeases, p 
 		}
 		out = append(out, byMAC[strings.ToLower(n.mac)]...)
 	}
-	return out, true, nil
+	return ownAddrs(out, p.macs), true, nil // a guest can hold many leases on its MAC
 }
 
 // domainAddresses reads one domain's addresses; agentDown says libvirt found its guest
@@ -398,7 +434,8 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 	if len(p.macs) == 0 {
 		return nil, false, nil // planned for its agent's OS only
 	}
-	skip := s.plans.deadSources(id) | srcSet(c.lacks.Load())
+	now := time.Now()
+	skip := s.plans.deadSources(id, now.Add(-deadSourceRounds*s.cfg.AddressInterval)) | srcSet(c.lacks.Load())
 	var sources []AddrSource
 	if p.agent && !skip.has(AddrAgent) {
 		sources = append(sources, AddrAgent)
@@ -445,7 +482,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 						"not asked again until it reconnects (other sources still apply)", "source", src.String(), "err", err)
 				}
 			case failDomain:
-				s.plans.markDead(id, src)
+				s.plans.markDead(id, src, p.gen, now)
 			}
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,7 +249,10 @@ func TestDeadSourcesNotAskedAgain(t *testing.T) {
 	ask := func(name string) (calls uint64, addrs []IfaceAddr) {
 		t.Helper()
 		d := doms[name]
-		p, _ := planOf(&d)
+		p, _, _, ok := s.plans.plan(d.UUID, true) // the stored plan: markDead checks its gen
+		if !ok {
+			p, _ = planOf(&d)
+		}
 		dom := libvirt.Domain{Name: d.Name, UUID: libvirt.UUID(d.UUID), ID: int32(d.ID)}
 		before := s.RPCs()
 		addrs, _, err := s.domainAddresses(context.Background(), c, d.UUID, dom, p, nil)
@@ -258,7 +262,7 @@ func TestDeadSourcesNotAskedAgain(t *testing.T) {
 		return s.RPCs() - before, addrs
 	}
 	both := srcSet(1<<AddrLease | 1<<AddrARP)
-	if got := s.plans.deadSources(doms["lost"].UUID); got != both {
+	if got := s.plans.deadSources(doms["lost"].UUID, time.Time{}); got != both {
 		t.Errorf("after the first round, lost's dead sources %b, want lease and arp %b", got, both)
 	}
 	if n, _ := ask("lost"); n != 0 {
@@ -280,12 +284,36 @@ func TestDeadSourcesNotAskedAgain(t *testing.T) {
 			t.Errorf("off (not running): %d calls, want 2 each time", n)
 		}
 	}
-	if got := s.plans.deadSources(doms["ok"].UUID) | s.plans.deadSources(doms["off"].UUID); got != 0 {
+	if got := s.plans.deadSources(doms["ok"].UUID, time.Time{}) | s.plans.deadSources(doms["off"].UUID, time.Time{}); got != 0 {
 		t.Errorf("dead sources of ok or off: %b", got)
+	}
+	// A cure sends no domain event (a network defined again): the marks expire.
+	if got := s.plans.deadSources(doms["lost"].UUID, time.Now().Add(time.Second)); got != 0 {
+		t.Errorf("lost's dead sources after they expired: %b", got)
+	}
+	if n, _ := ask("lost"); n != 2 {
+		t.Errorf("lost once its marks expired: %d calls, want 2 (lease and arp)", n)
 	}
 	// The first round, of every domain, tried the leases per network: the test driver
 	// lacks NetworkGetDhcpLeases, and the leases were asked per domain.
 	if lacks := c.lacks.Load(); lacks != 1<<srcBulkLeases {
 		t.Errorf("the host lacks sources %b, want the bulk leases only (%b)", lacks, 1<<srcBulkLeases)
+	}
+}
+
+// TestBulkLeasesCapped: a guest holding many leases on its MAC (a new client-id per
+// DHCP request) shows at most maxAddrsPerNIC of them, as from the per-domain query.
+func TestBulkLeasesCapped(t *testing.T) {
+	const mac = "52:54:00:44:00:01"
+	var many []IfaceAddr
+	for i := range 1000 {
+		many = append(many, IfaceAddr{MAC: mac, Source: AddrLease, Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Prefix: 16})
+	}
+	r := &roundLeases{nets: map[string]map[string][]IfaceAddr{"default": {mac: many}}}
+	p := addrPlan{macs: []string{mac}, onNets: []netNIC{{mac: strings.ToUpper(mac), network: "default"}}}
+	s := &Supervisor{}
+	got, ok, err := s.bulkLeases(context.Background(), &conn{}, r, p)
+	if err != nil || !ok || len(got) != maxAddrsPerNIC {
+		t.Errorf("bulkLeases: %d addresses, ok %v, err %v; want %d", len(got), ok, err, maxAddrsPerNIC)
 	}
 }
