@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitalocean/go-libvirt"
+
 	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
@@ -138,4 +140,69 @@ func TestQEMULifecycleEvents(t *testing.T) {
 		_, ok := sink.domain(tid)
 		return !ok
 	})
+}
+
+// TestInactiveSizesMatchBlockInfo: for an inactive QEMU domain, the sizes the resync
+// takes from one block stats call are DomainGetBlockInfo's, disk by disk.
+func TestInactiveSizesMatchBlockInfo(t *testing.T) {
+	requireLibvirtd(t)
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skipf("SKIPPING: no qemu-img: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := randomPrefix(t) + "-sizes"
+	var disks string
+	for i, f := range []string{"qcow2", "raw"} {
+		img := filepath.Join(dir, fmt.Sprintf("d%d.%s", i, f))
+		if out, err := exec.Command("qemu-img", "create", "-f", f, img, fmt.Sprintf("%dM", 10*(i+1))).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img: %v\n%s", err, out)
+		}
+		disks += fmt.Sprintf("<disk type='file' device='disk'><driver name='qemu' type='%s'/><source file='%s'/><target dev='vd%c' bus='virtio'/></disk>\n", f, img, 'a'+i)
+	}
+	xml := filepath.Join(dir, "dom.xml")
+	if err := os.WriteFile(xml, fmt.Appendf(nil, `<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64'>hvm</type></os><devices>%s</devices></domain>`, name, disks), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	virsh(t, "define", xml)
+	t.Cleanup(func() { _ = exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run() })
+
+	sink := newFakeSink()
+	s := startSupervisor(t, Config{Name: "qemu", URI: "qemu:///system", StatsInterval: time.Hour, CallTimeout: 3 * time.Minute}, sink)
+	testkit.WaitFor(t, 3*time.Minute, "qemu host up", func() bool { return sink.lastHealth().Status == Up })
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sizes, err := inactiveSizes(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Domain
+	for _, x := range sink.lastSync().Domains {
+		if x.Name == name {
+			d = x
+		}
+	}
+	if len(d.Disks) != 2 || len(sizes[d.UUID]) != 2 {
+		t.Fatalf("domain %s: disks %+v, block stats %+v", name, d.Disks, sizes[d.UUID])
+	}
+	for _, dk := range d.Disks {
+		var alloc, capacity uint64
+		err := c.call(ctx, "DomainGetBlockInfo", func(l *lv) error {
+			var err error
+			alloc, capacity, _, err = l.DomainGetBlockInfo(libvirt.Domain{Name: d.Name, UUID: libvirt.UUID(d.UUID), ID: -1}, dk.Target, 0)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dk.Capacity != capacity || dk.Allocation != alloc || capacity == 0 {
+			t.Errorf("%s: resync gave capacity %d allocation %d, DomainGetBlockInfo %d and %d", dk.Target, dk.Capacity, dk.Allocation, capacity, alloc)
+		}
+	}
 }

@@ -188,7 +188,8 @@ type domainFacts struct {
 	list       []libvirt.Domain
 	persistent map[UUID]bool
 	autostart  map[UUID]bool
-	stats      map[UUID]DomainStats // state and reason; nil: ask each domain
+	stats      map[UUID]DomainStats  // state and reason; nil: ask each domain
+	sizes      map[UUID][]BlockStats // the inactive domains' disk sizes (block stats)
 }
 
 // listFacts makes the per-host calls: ConnectListAllDomains three times (all, the
@@ -229,7 +230,36 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 			f.stats[id] = parseDomainStats(id, r.Params)
 		}
 	}
-	return f, nil
+	f.sizes, err = inactiveSizes(ctx, c)
+	return f, err
+}
+
+// inactiveSizes reads the disk sizes of the inactive domains in one call: libvirt reads
+// them from the images as DomainGetBlockInfo does for an inactive domain (the same
+// capacity and allocation; for a running one the two differ). nil when the driver has
+// no block stats (the test driver): each disk is then asked for.
+func inactiveSizes(ctx context.Context, c *conn) (map[UUID][]BlockStats, error) {
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats block inactive", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
+		return l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsBlock),
+			uint32(libvirt.ConnectGetAllDomainsStatsInactive|libvirt.ConnectGetAllDomainsStatsNowait))
+	})
+	if connLost(err) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, nil
+	}
+	var out map[UUID][]BlockStats
+	for _, r := range recs {
+		id := UUID(r.Dom.UUID)
+		if ds := parseDomainStats(id, r.Params); len(ds.Blocks) > 0 {
+			if out == nil {
+				out = map[UUID][]BlockStats{}
+			}
+			out[id] = ds.Blocks
+		}
+	}
+	return out, nil
 }
 
 func listDomains(ctx context.Context, c *conn, what string, flags libvirt.ConnectListAllDomainsFlags) ([]libvirt.Domain, error) {
@@ -292,7 +322,11 @@ func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainF
 		}
 		d.Persistent, d.Autostart = f.persistent[id], f.autostart[id]
 		d.setState(st.State, st.Reason, dom)
-		blockSizes(l, dom, d.Disks, inPool)
+		var known []BlockStats
+		if d.State == StateShutoff {
+			known = f.sizes[id]
+		}
+		blockSizes(l, dom, d.Disks, inPool, known)
 		return d, nil
 	})
 }
@@ -336,18 +370,24 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(stri
 		}
 		d.Persistent, d.Autostart = persistent == 1, autostart == 1
 		d.setState(DomainState(state), reason, dom)
-		blockSizes(l, dom, d.Disks, inPool)
+		blockSizes(l, dom, d.Disks, inPool, nil)
 		return d, nil
 	})
 }
 
-// blockSizes fills the sizes of the file and block disks outside pools, one
+// blockSizes fills the sizes of the file and block disks outside pools: from known
+// (an inactive domain's block stats, matched by target and path) or one
 // DomainGetBlockInfo each (libvirt answers for inactive domains too, from the image).
 // A disk libvirt cannot size (a missing ISO, an empty drive) keeps 0.
-func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) bool) {
+func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) bool, known []BlockStats) {
 	for i := range disks {
 		dk := &disks[i]
 		if (dk.Type != "file" && dk.Type != "block") || dk.Source == "" || inPool(dk.Source) {
+			continue
+		}
+		if j := slices.IndexFunc(known, func(b BlockStats) bool { return b.Name == dk.Target && b.Path == dk.Source }); j >= 0 &&
+			(known[j].Capacity != 0 || known[j].Allocation != 0) {
+			dk.Capacity, dk.Allocation = known[j].Capacity, known[j].Allocation
 			continue
 		}
 		dev := cmp.Or(dk.Target, dk.Source)
@@ -438,7 +478,7 @@ func readFields(l *lv, dom libvirt.Domain, f Fields, inPool func(string) bool) (
 		if err != nil {
 			return d, err
 		}
-		blockSizes(l, dom, x.Disks, inPool)
+		blockSizes(l, dom, x.Disks, inPool, nil)
 		x.UUID, x.ID = d.UUID, d.ID
 		d = x
 	}
