@@ -85,12 +85,12 @@ type addrPlans struct {
 	// dead holds, per domain, the sources that failed for it with an error that lasts
 	// (srcFailure): they are not asked again until the domain is re-read or resynced,
 	// or the mark is older than deadSourceRounds address rounds.
-	dead map[UUID]deadSources
+	dead map[UUID]deadMark
 	gens uint64 // the last plan's gen
 }
 
-// deadSources are the sources marked dead for a domain, and when.
-type deadSources struct {
+// deadMark is the sources marked dead for a domain, and since when.
+type deadMark struct {
 	set srcSet
 	at  time.Time
 }
@@ -212,7 +212,7 @@ func (a *addrPlans) markDead(id UUID, src AddrSource, gen uint64, now time.Time)
 		return // removed or re-read meanwhile
 	}
 	if a.dead == nil {
-		a.dead = map[UUID]deadSources{}
+		a.dead = map[UUID]deadMark{}
 	}
 	d := a.dead[id]
 	if d.set == 0 {

@@ -223,12 +223,13 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 	if connLost(err) {
 		return f, err
 	}
-	if err == nil { // else (an old daemon, no NOWAIT): each domain's state is asked for
-		f.stats = make(map[UUID]DomainStats, len(recs))
-		for _, r := range recs {
-			id := UUID(r.Dom.UUID)
-			f.stats[id] = parseDomainStats(id, r.Params)
-		}
+	if err != nil { // an old daemon, no NOWAIT: each domain is described on its own
+		return f, nil
+	}
+	f.stats = make(map[UUID]DomainStats, len(recs))
+	for _, r := range recs {
+		id := UUID(r.Dom.UUID)
+		f.stats[id] = parseDomainStats(id, r.Params)
 	}
 	f.sizes, err = inactiveSizes(ctx, c)
 	return f, err
