@@ -24,7 +24,8 @@ const (
 // change they read what they changed and report it to the Sink (DomainPatched: the
 // state after a state change, memory, autostart; the XML after a rename, a vCPU or a
 // device change; the whole domain after an undefine), so the view shows the change
-// when they return; the lifecycle or device event that follows re-reads the rest.
+// when they return; the lifecycle or device event that follows re-reads the rest. A
+// pause or a resume takes its state from its own event rather than a read (stateOp).
 
 // Define defines (or redefines) a persistent domain from XML and returns it.
 func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {
@@ -66,12 +67,12 @@ func (s *Supervisor) Start(ctx context.Context, id Target) error {
 
 // Suspend pauses a running domain.
 func (s *Supervisor) Suspend(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "suspend", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
+	return s.stateOp(ctx, id, "suspend", eventPaused, func(l *lv, d libvirt.Domain) error { return l.DomainSuspend(d) })
 }
 
 // Resume continues a paused domain.
 func (s *Supervisor) Resume(ctx context.Context, id Target) error {
-	return s.domainOp(ctx, id, "resume", FieldState, func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
+	return s.stateOp(ctx, id, "resume", eventResumed, func(l *lv, d libvirt.Domain) error { return l.DomainResume(d) })
 }
 
 // Shutdown asks the guest to power off (ACPI); it returns before the guest is off.

@@ -100,6 +100,20 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	wantState("paused after virsh suspend", StatePaused)
 	virsh(t, "resume", name)
 	wantState("running after virsh resume", StateRunning)
+	// A pause and a resume of the supervisor's own show the state their event gave,
+	// which is what libvirt then says, reason included.
+	for _, op := range []struct {
+		name string
+		fn   func(context.Context, Target) error
+	}{{"suspend", s.Suspend}, {"resume", s.Resume}} {
+		if err := op.fn(ctx, id); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		got, _ := sink.domain(id)
+		if st, r := libvirtState(t, ctx, s, id); got.State != st || got.Reason != r {
+			t.Errorf("after %s the sink shows state %v reason %d, libvirt %v %d", op.name, got.State, got.Reason, st, r)
+		}
+	}
 	virsh(t, "destroy", name)
 	wantState("shut off after virsh destroy", StateShutoff)
 	// libvirt reports libvirtd's own CPU time for an inactive domain: not shown.

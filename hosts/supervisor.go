@@ -34,6 +34,8 @@ type Supervisor struct {
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 	storage0 storageState                    // the last storage read; under the view lock
 	plans    addrPlans                       // how to ask for each domain's addresses
+	waits    opWaits                         // pauses and resumes waiting for their event
+	opWait   time.Duration                   // how long they wait (WithOpEventWait)
 }
 
 // Option adjusts a Supervisor; for tests and special transports.
@@ -67,7 +69,7 @@ func New(cfg Config, sink Sink, logger *slog.Logger, opts ...Option) (*Superviso
 	}
 	s := &Supervisor{
 		cfg: cfg, uri: u, sink: sink, log: logger.With("host", cfg.Name),
-		minBO: 500 * time.Millisecond, view: make(chan struct{}, 1),
+		minBO: 500 * time.Millisecond, opWait: opEventWait, view: make(chan struct{}, 1),
 		health: Health{Status: Connecting, Since: time.Now()},
 	}
 	for _, o := range opts {

@@ -43,6 +43,7 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 					} else {
 						dirty.add(UUID(ev.Dom.UUID))
 					}
+					s.waits.fire(ev)
 				}
 			}()
 		}
@@ -435,18 +436,26 @@ func (s *Supervisor) reread(ctx context.Context, c *conn, id UUID) (d Domain, fo
 // state (dirtySet.addState); the other reads cover none. When the Sink has no record
 // of the domain, the whole domain is read.
 func (s *Supervisor) patch(ctx context.Context, c *conn, dom libvirt.Domain, f Fields) error {
+	id := UUID(dom.UUID)
+	return s.patchWith(ctx, c, id, f, func() (Domain, error) {
+		return callT(ctx, c, "re-read domain "+id.String(), func(l *lv) (Domain, error) {
+			return readFields(l, dom, f, s.inPool)
+		})
+	})
+}
+
+// patchWith is patch with the fields from read: a read of libvirt, or what an
+// operation's event announced.
+func (s *Supervisor) patchWith(ctx context.Context, c *conn, id UUID, f Fields, read func() (Domain, error)) error {
 	if err := s.lockView(ctx); err != nil {
 		return err
 	}
 	defer s.unlockView()
-	id := UUID(dom.UUID)
 	done := func(error) {}
 	if f == FieldState {
 		done = s.readingState(id)
 	}
-	d, err := callT(ctx, c, "re-read domain "+id.String(), func(l *lv) (Domain, error) {
-		return readFields(l, dom, f, s.inPool)
-	})
+	d, err := read()
 	if err != nil {
 		_, _, err = s.report(id, d, err) // removed when libvirt no longer knows it
 		done(err)

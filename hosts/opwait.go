@@ -1,0 +1,129 @@
+package hosts
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// Reasons libvirt gives DomainGetState after a pause or a resume by the API
+// (virDomainPausedReason, virDomainRunningReason).
+const (
+	reasonPausedUser      int32 = 1 // VIR_DOMAIN_PAUSED_USER
+	reasonRunningUnpaused int32 = 5 // VIR_DOMAIN_RUNNING_UNPAUSED
+)
+
+// opEventWait bounds how long a pause or a resume waits for its lifecycle event
+// before it reads the state back instead; libvirt sends the event with the reply.
+const opEventWait = 25 * time.Millisecond
+
+// WithOpEventWait sets how long a pause or a resume waits for its event (default
+// 25ms) before reading the state back.
+func WithOpEventWait(d time.Duration) Option { return func(s *Supervisor) { s.opWait = d } }
+
+// stateEvent is the lifecycle event that announces an operation's result, and the
+// state (with DomainGetState's reason) it stands for.
+type stateEvent struct {
+	typ    libvirt.DomainEventType
+	detail int32
+	state  DomainState
+	reason int32
+}
+
+var (
+	eventPaused  = stateEvent{libvirt.DomainEventSuspended, int32(libvirt.DomainEventSuspendedPaused), StatePaused, reasonPausedUser}
+	eventResumed = stateEvent{libvirt.DomainEventResumed, int32(libvirt.DomainEventResumedUnpaused), StateRunning, reasonRunningUnpaused}
+)
+
+// opWaits holds the operations waiting for a lifecycle event of their domain.
+type opWaits struct {
+	mu sync.Mutex
+	m  map[UUID][]*opWait
+}
+
+type opWait struct {
+	want stateEvent
+	got  chan int32 // the domain's ID in the event; buffered, written once
+}
+
+// add registers a wait for want on id, before the operation is sent: its event may
+// come before its reply.
+func (w *opWaits) add(id UUID, want stateEvent) *opWait {
+	ow := &opWait{want: want, got: make(chan int32, 1)}
+	w.mu.Lock()
+	if w.m == nil {
+		w.m = map[UUID][]*opWait{}
+	}
+	w.m[id] = append(w.m[id], ow)
+	w.mu.Unlock()
+	return ow
+}
+
+func (w *opWaits) remove(id UUID, ow *opWait) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := w.m[id]
+	for i, o := range list {
+		if o == ow {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.m, id)
+	} else {
+		w.m[id] = list
+	}
+}
+
+// fire hands ev to the waits it answers; the lifecycle reader calls it after marking
+// the domain, so the patch that follows covers that mark.
+func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range w.m[UUID(ev.Dom.UUID)] {
+		if ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail {
+			select {
+			case o.got <- ev.Dom.ID:
+			default:
+			}
+		}
+	}
+}
+
+// stateOp runs a pause or a resume and reports the state its event announces; when
+// no event comes within the wait (opEventWait), it reads the state back as domainOp does.
+func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want stateEvent, fn func(*lv, libvirt.Domain) error) error {
+	uuid := UUID(id.handle().UUID)
+	ow := s.waits.add(uuid, want)
+	defer s.waits.remove(uuid, ow)
+	dom, err := withDomainT(ctx, s, id, what, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
+	if err != nil {
+		return err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	t := time.NewTimer(s.opWait)
+	defer t.Stop()
+	select {
+	case domID := <-ow.got:
+		d := Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}
+		err = s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) { return d, nil })
+	case <-t.C:
+		err = s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
+			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
+				return readFields(l, dom, FieldState, s.inPool)
+			})
+		})
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.log.Warn("refresh after operation failed", "op", what, "uuid", uuid.String(), "err", err)
+	}
+	return nil
+}

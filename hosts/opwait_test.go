@@ -1,0 +1,80 @@
+package hosts
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A pause or a resume takes the state its lifecycle event announces, with the reason
+// a read would give, and reads nothing back; an operation whose event never comes
+// (TestOperationRPCs holds them) reads the state instead.
+func TestPauseResumeTakeTheirEvent(t *testing.T) {
+	requireLibvirtd(t)
+	sink := newFakeSink()
+	var mu sync.Mutex
+	var calls []string
+	obs := func(proc string, _ time.Duration, _ error) {
+		mu.Lock()
+		calls = append(calls, proc)
+		mu.Unlock()
+	}
+	cfg := privateTestHost(t, "opwait")
+	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour
+	// A wait far beyond any event's delay: the test must not depend on timing.
+	s := startSupervisor(t, cfg, sink, WithCallObserver(obs), WithOpEventWait(time.Minute))
+	waitUp(t, sink)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before, _ := sink.domain(fixRunning)
+	for _, op := range []struct {
+		name   string
+		fn     func() error
+		state  DomainState
+		reason int32
+	}{
+		{"suspend", func() error { return s.Suspend(ctx, fixRunning) }, StatePaused, reasonPausedUser},
+		{"resume", func() error { return s.Resume(ctx, fixRunning) }, StateRunning, reasonRunningUnpaused},
+	} {
+		mu.Lock()
+		calls = nil
+		mu.Unlock()
+		if err := op.fn(); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		d, _ := sink.domain(fixRunning)
+		if d.State != op.state || d.Reason != op.reason || d.ID != before.ID || d.Name != before.Name {
+			t.Errorf("after %s the sink shows state %v reason %d ID %d name %q, want %v %d %d %q",
+				op.name, d.State, d.Reason, d.ID, d.Name, op.state, op.reason, before.ID, before.Name)
+		}
+		mu.Lock()
+		got := strings.Join(calls, " ")
+		mu.Unlock()
+		if strings.Contains(got, "state_after") {
+			t.Errorf("%s read the domain back (%s); its event should have answered", op.name, got)
+		}
+		// What the event said is what libvirt says.
+		if st, r := libvirtState(t, ctx, s, fixRunning); st != op.state || r != op.reason {
+			t.Errorf("after %s libvirt says state %v reason %d, the event gave %v %d", op.name, st, r, op.state, op.reason)
+		}
+	}
+}
+
+// libvirtState is DomainGetState of id, over s's connection.
+func libvirtState(t *testing.T, ctx context.Context, s *Supervisor, id UUID) (DomainState, int32) {
+	t.Helper()
+	type state struct {
+		s DomainState
+		r int32
+	}
+	got, err := withConnT(ctx, s, "check state", func(l *lv) (state, error) {
+		st, r, err := l.DomainGetState(id.handle(), 0)
+		return state{DomainState(st), r}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.s, got.r
+}
