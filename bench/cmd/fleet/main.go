@@ -45,6 +45,7 @@ type options struct {
 	snmpdMin    int
 	walkTimeout time.Duration
 	cpuprofile  string
+	viewprof    string
 	steadyprof  string
 	memprofile  string
 	keep        bool
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds (at least as many as the vmgate table walk)")
 	flag.DurationVar(&o.walkTimeout, "walk-timeout", 120*time.Second, "bound of one snmpbulkwalk")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the vmgate walks to `FILE`")
+	flag.StringVar(&o.viewprof, "viewprofile", "", "write a CPU profile of the process from the gateway's start to its first full view to `FILE`")
 	flag.StringVar(&o.steadyprof, "steadyprofile", "", "write a CPU profile of the gateway over the steady window to `FILE`")
 	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of the gateway after its first full view to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
@@ -110,12 +112,18 @@ func run(ctx context.Context, o options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done, err := b.startGateway(ctx)
-	if err != nil {
-		return err
+	var done <-chan struct{}
+	err = profile(b.o.viewprof, func() error {
+		var err error
+		if done, err = b.startGateway(ctx); err != nil {
+			return err
+		}
+		return b.firstView(ctx)
+	})
+	if done != nil {
+		defer func() { cancel(); <-done }()
 	}
-	defer func() { cancel(); <-done }()
-	if err := b.firstView(ctx); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := b.heapProfile(); err != nil {
@@ -202,7 +210,7 @@ hosts:
 }
 
 // profile runs fn under a CPU profile written to file, if any (-cpuprofile for the
-// walks, -steadyprofile for the steady window).
+// walks, -viewprofile for the first view, -steadyprofile for the steady window).
 func profile(file string, fn func() error) error {
 	if file == "" {
 		return fn()
