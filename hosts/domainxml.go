@@ -120,9 +120,12 @@ type controllerXML struct {
 // ParseDomainXML reads a domain XML document into the Domain fields it carries:
 // everything except ID, State, Reason, Persistent and Autostart.
 func ParseDomainXML(doc string) (Domain, error) {
-	var x domainXML
-	if err := xml.Unmarshal([]byte(doc), &x); err != nil {
-		return Domain{}, fmt.Errorf("domain xml: %w", err)
+	x, ok := scanDomainXML(doc)
+	if !ok {
+		x = domainXML{}
+		if err := xml.Unmarshal([]byte(doc), &x); err != nil {
+			return Domain{}, fmt.Errorf("domain xml: %w", err)
+		}
 	}
 	uuid, err := ParseUUID(strings.TrimSpace(x.UUID))
 	if err != nil {
