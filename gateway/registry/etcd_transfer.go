@@ -30,7 +30,7 @@ func (e *Etcd) Export() ([]byte, error) {
 		}
 		out[ns] = rs
 	}
-	return json.MarshalIndent(regFile{Version: registryVersion, Namespaces: out}, "", " ")
+	return regFile{Version: registryVersion, Namespaces: out}.encode()
 }
 
 // Import writes data (an Export, or a state directory's indexes.json) into etcd, which

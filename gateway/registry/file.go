@@ -317,7 +317,7 @@ func (r *File) Flush() error {
 		return nil
 	}
 	r.purge()
-	data, err := json.MarshalIndent(regFile{Version: registryVersion, Namespaces: r.spaces}, "", " ")
+	data, err := regFile{Version: registryVersion, Namespaces: r.spaces}.encode()
 	r.dirty = false
 	r.mu.Unlock()
 	if err == nil {
@@ -362,7 +362,7 @@ func (r *File) Export() ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.purge()
-	return json.MarshalIndent(regFile{Version: registryVersion, Namespaces: r.spaces}, "", " ")
+	return regFile{Version: registryVersion, Namespaces: r.spaces}.encode()
 }
 
 // Import replaces an empty registry with data (an Export) and writes it at once.

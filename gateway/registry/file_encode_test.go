@@ -1,0 +1,89 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// encode writes the bytes encoding/json writes, for keys that need escaping, released
+// times of any zone and precision, empty and nil maps.
+func TestEncodeMatchesEncodingJSON(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"", "a", "0f1ee700-0001-4000-8000-000000000000", "host/vm:1", `q"uote`, `back\slash`,
+		"<html>&", "tab\there", "nl\n", "é", "\u2028", "\xff", "ctl\x01", "del\x7f"}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
+	for i := range 200 {
+		f := regFile{Version: 1, Namespaces: map[string]*regSpace{}}
+		switch i {
+		case 0:
+			f.Namespaces = nil
+		case 1: // empty
+		default:
+			for n := range rnd.IntN(4) + 1 {
+				sp := &regSpace{Last: rnd.Uint32(), Entries: map[string]*regEntry{}}
+				switch rnd.IntN(6) {
+				case 0:
+					sp.Entries = nil
+				case 1:
+					sp = nil
+				}
+				if sp != nil && sp.Entries != nil {
+					for range rnd.IntN(20) {
+						k := keys[rnd.IntN(len(keys))] + fmt.Sprint(rnd.IntN(100))
+						e := &regEntry{ID: rnd.Uint32()}
+						if rnd.IntN(2) == 0 {
+							tm := time.Unix(rnd.Int64N(4e9), rnd.Int64N(1e9)*int64(rnd.IntN(2))).In(zones[rnd.IntN(len(zones))])
+							e.Released = &tm
+						}
+						if rnd.IntN(20) == 0 {
+							e = nil
+						}
+						sp.Entries[k] = e
+					}
+				}
+				f.Namespaces[keys[rnd.IntN(len(keys))]+fmt.Sprint(n)] = sp
+			}
+		}
+		got, err := f.encode()
+		want, werr := json.MarshalIndent(f, "", " ")
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("case %d: encode (%v):\n%s\nencoding/json (%v):\n%s", i, err, got, werr, want)
+		}
+	}
+	bad := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := regFile{Version: 1, Namespaces: map[string]*regSpace{"vm": {Entries: map[string]*regEntry{"k": {ID: 1, Released: &bad}}}}}
+	if _, err := f.encode(); err == nil {
+		t.Error("a year encoding/json refuses was encoded")
+	}
+}
+
+// BenchmarkEncodeRegistry: one file write's encoding at 50,000 VMs and their disks.
+func BenchmarkEncodeRegistry(b *testing.B) {
+	f := regFile{Version: 1, Namespaces: map[string]*regSpace{"vm": {Entries: map[string]*regEntry{}}, "image": {Entries: map[string]*regEntry{}}}}
+	now := time.Now()
+	for i := range 50000 {
+		f.Namespaces["vm"].Entries[fmt.Sprintf("f1ee7000-%04x-4000-8000-%012x", i/50, i%50)] = &regEntry{ID: uint32(i + 1)}
+		e := &regEntry{ID: uint32(i + 1)}
+		if i%10 == 0 {
+			e.Released = &now
+		}
+		f.Namespaces["image"].Entries[fmt.Sprintf("h%03d/fleet/h%03d/vm%03d.qcow2", i/50, i/50, i%50)] = e
+	}
+	for _, c := range []struct {
+		name string
+		enc  func() ([]byte, error)
+	}{{"encoding/json", func() ([]byte, error) { return json.MarshalIndent(f, "", " ") }}, {"encode", f.encode}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.enc(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
