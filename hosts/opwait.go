@@ -39,13 +39,16 @@ var (
 
 // opWaits holds the operations waiting for a lifecycle event of their domain.
 type opWaits struct {
-	mu sync.Mutex
-	m  map[UUID][]*opWait
+	mu  sync.Mutex
+	m   map[UUID][]*opWait
+	seq uint64 // events fired so far
 }
 
 type opWait struct {
 	want stateEvent
 	got  chan int32 // the domain's ID in the event; buffered, written once
+	// Under opWaits.mu: the seq of the event that answered, and of the domain's last.
+	gotSeq, lastSeq uint64
 }
 
 // add registers a wait for want on id, before the operation is sent: its event may
@@ -78,19 +81,27 @@ func (w *opWaits) remove(id UUID, ow *opWait) {
 	}
 }
 
-// fire hands ev to the waits it answers; the lifecycle reader calls it after marking
-// the domain, so the patch that follows covers that mark.
+// fire hands ev to the waits it answers and tells the others a later event came. The
+// lifecycle reader calls it before it marks the domain: a mark an operation's patch
+// takes away belongs to an event fire saw, so newer knows of it.
 func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.seq++
 	for _, o := range w.m[UUID(ev.Dom.UUID)] {
-		if ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail {
-			select {
-			case o.got <- ev.Dom.ID:
-			default:
-			}
+		o.lastSeq = w.seq
+		if o.gotSeq == 0 && ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail {
+			o.gotSeq = w.seq
+			o.got <- ev.Dom.ID
 		}
 	}
+}
+
+// newer says whether an event of the domain came after the one that answered o.
+func (w *opWaits) newer(o *opWait) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return o.lastSeq > o.gotSeq
 }
 
 // stateOp runs a pause or a resume and reports the state its event announces; when
@@ -107,18 +118,23 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 	if err != nil {
 		return err
 	}
+	read := func() (Domain, error) {
+		return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
+			return readFields(l, dom, FieldState, s.inPool)
+		})
+	}
 	t := time.NewTimer(s.opWait)
 	defer t.Stop()
 	select {
 	case domID := <-ow.got:
-		d := Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}
-		err = s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) { return d, nil })
-	case <-t.C:
 		err = s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
-			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
-				return readFields(l, dom, FieldState, s.inPool)
-			})
+			if s.waits.newer(ow) { // the state changed again since: ask libvirt
+				return read()
+			}
+			return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
 		})
+	case <-t.C:
+		err = s.patchWith(ctx, c, uuid, FieldState, read)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

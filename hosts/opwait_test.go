@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/digitalocean/go-libvirt"
 )
 
 // A pause or a resume takes the state its lifecycle event announces, with the reason
@@ -77,4 +79,28 @@ func libvirtState(t *testing.T, ctx context.Context, s *Supervisor, id UUID) (Do
 		t.Fatal(err)
 	}
 	return got.s, got.r
+}
+
+// An event of the domain after the one that answered an operation makes the
+// operation ask libvirt: the patch may have taken away that event's mark.
+func TestOpWaitsNewer(t *testing.T) {
+	var w opWaits
+	id := UUID{1}
+	ev := func(typ libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
+		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(typ), Detail: detail}
+	}
+	o := w.add(id, eventPaused)
+	w.fire(ev(libvirt.DomainEventResumed, 0)) // an earlier operation's: not the answer
+	w.fire(ev(eventPaused.typ, eventPaused.detail))
+	if got := <-o.got; got != 7 || w.newer(o) {
+		t.Fatalf("answered with ID %d, newer %v; want 7, false", got, w.newer(o))
+	}
+	w.fire(ev(eventPaused.typ, eventPaused.detail)) // a second answer is not sent
+	if len(o.got) != 0 || !w.newer(o) {
+		t.Errorf("after a later event: %d answers queued, newer %v; want 0, true", len(o.got), w.newer(o))
+	}
+	w.remove(id, o)
+	if len(w.m) != 0 {
+		t.Errorf("waits left after remove: %v", w.m)
+	}
 }

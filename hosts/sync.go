@@ -38,12 +38,12 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			go func() {
 				for ev := range lc {
 					s.event(ev)
+					s.waits.fire(ev)
 					if stateOnly(ev) {
 						dirty.addState(UUID(ev.Dom.UUID))
 					} else {
 						dirty.add(UUID(ev.Dom.UUID))
 					}
-					s.waits.fire(ev)
 				}
 			}()
 		}
