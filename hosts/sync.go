@@ -281,8 +281,8 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 	out := make([]Domain, len(list))
 	errs := make([]error, len(list))
 	// libvirtd serves at most max_client_requests (5) calls of one client at once; keep
-	// room for the watchdog, stats and operations.
-	sem := make(chan struct{}, 2)
+	// two for the watchdog, stats and operations.
+	sem := make(chan struct{}, 3)
 	var wg sync.WaitGroup
 	for i, dom := range list {
 		wg.Add(1)
