@@ -8,13 +8,6 @@ import (
 	"github.com/digitalocean/go-libvirt"
 )
 
-// Reasons libvirt gives DomainGetState after a pause or a resume by the API
-// (virDomainPausedReason, virDomainRunningReason).
-const (
-	reasonPausedUser      int32 = 1 // VIR_DOMAIN_PAUSED_USER
-	reasonRunningUnpaused int32 = 5 // VIR_DOMAIN_RUNNING_UNPAUSED
-)
-
 // opEventWait bounds how long a pause or a resume waits for its lifecycle event
 // before it reads the state back instead; libvirt sends the event with the reply.
 const opEventWait = 25 * time.Millisecond
@@ -24,7 +17,8 @@ const opEventWait = 25 * time.Millisecond
 func WithOpEventWait(d time.Duration) Option { return func(s *Supervisor) { s.opWait = d } }
 
 // stateEvent is the lifecycle event that announces an operation's result, and the
-// state (with DomainGetState's reason) it stands for.
+// state it stands for, with the reason DomainGetState gives after a pause or a resume
+// by the API.
 type stateEvent struct {
 	typ    libvirt.DomainEventType
 	detail int32
@@ -33,8 +27,10 @@ type stateEvent struct {
 }
 
 var (
-	eventPaused  = stateEvent{libvirt.DomainEventSuspended, int32(libvirt.DomainEventSuspendedPaused), StatePaused, reasonPausedUser}
-	eventResumed = stateEvent{libvirt.DomainEventResumed, int32(libvirt.DomainEventResumedUnpaused), StateRunning, reasonRunningUnpaused}
+	eventPaused = stateEvent{libvirt.DomainEventSuspended, int32(libvirt.DomainEventSuspendedPaused),
+		StatePaused, int32(libvirt.DomainPausedUser)}
+	eventResumed = stateEvent{libvirt.DomainEventResumed, int32(libvirt.DomainEventResumedUnpaused),
+		StateRunning, int32(libvirt.DomainRunningUnpaused)}
 )
 
 // opWaits holds the operations waiting for a lifecycle event of their domain.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // A pause or a resume takes the state its lifecycle event announces, with the reason
@@ -37,8 +38,8 @@ func TestPauseResumeTakeTheirEvent(t *testing.T) {
 		state  DomainState
 		reason int32
 	}{
-		{"suspend", func() error { return s.Suspend(ctx, fixRunning) }, StatePaused, reasonPausedUser},
-		{"resume", func() error { return s.Resume(ctx, fixRunning) }, StateRunning, reasonRunningUnpaused},
+		{"suspend", func() error { return s.Suspend(ctx, fixRunning) }, StatePaused, int32(libvirt.DomainPausedUser)},
+		{"resume", func() error { return s.Resume(ctx, fixRunning) }, StateRunning, int32(libvirt.DomainRunningUnpaused)},
 	} {
 		mu.Lock()
 		calls = nil
@@ -102,5 +103,46 @@ func TestOpWaitsNewer(t *testing.T) {
 	w.remove(id, o)
 	if len(w.m) != 0 {
 		t.Errorf("waits left after remove: %v", w.m)
+	}
+}
+
+// A resume by someone else between a pause and the pause's report wins: the report
+// asks libvirt instead of writing the state its event gave over the newer one.
+func TestPauseReportAfterALaterEvent(t *testing.T) {
+	requireLibvirtd(t)
+	sink := newFakeSink()
+	hold, held := make(chan struct{}), make(chan struct{})
+	var s *Supervisor
+	obs := func(proc string, _ time.Duration, _ error) {
+		if proc == "suspend" {
+			close(held)
+			<-hold
+		}
+	}
+	cfg := privateTestHost(t, "opwait-later")
+	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour
+	s = startSupervisor(t, cfg, sink, WithCallObserver(obs), WithOpEventWait(time.Minute))
+	waitUp(t, sink)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Suspend(ctx, fixRunning) }()
+	<-held // libvirt paused the domain; its report waits
+	if _, err := withConnT(ctx, s, "resume by another client", func(l *lv) (struct{}, error) {
+		return struct{}{}, l.DomainResume(fixRunning.handle())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the resume's event read", func() bool {
+		d, _ := sink.domain(fixRunning)
+		return d.State == StateRunning && d.Reason == int32(libvirt.DomainRunningUnpaused)
+	})
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	d, _ := sink.domain(fixRunning)
+	if st, r := libvirtState(t, ctx, s, fixRunning); d.State != st || d.Reason != r || st != StateRunning {
+		t.Errorf("the sink shows state %v reason %d, libvirt %v %d; want running", d.State, d.Reason, st, r)
 	}
 }
