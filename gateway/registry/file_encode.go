@@ -123,7 +123,8 @@ func appendJSONString(b []byte, s string) []byte {
 
 // appendJSONTime appends t as time.Time's MarshalJSON does (and fails as it fails).
 func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
+	_, off := t.Zone()
+	if y := t.Year(); y < 0 || y > 9999 || off <= -24*3600 || off >= 24*3600 {
 		q, err := t.MarshalJSON()
 		return append(b, q...), err
 	}
