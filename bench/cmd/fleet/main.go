@@ -126,6 +126,9 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if b.o.viewprof != "" {
+		fmt.Printf("CPU profile to the first view: %s (go tool pprof -top %s)\n", b.o.viewprof, b.o.viewprof)
+	}
 	if err := b.heapProfile(); err != nil {
 		return err
 	}
