@@ -4,7 +4,9 @@ import (
 	"encoding/xml"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // domainXMLSeeds are documents the scanner must read itself (not hand to
@@ -39,6 +41,40 @@ var domainXMLSeeds = []string{
 `,
 	`<domain><name>t</name><name>u</name><memory>1</memory><memory unit='MiB'></memory><os><type>hvm</type></os><os><kernel>k</kernel></os></domain>`,
 	`<domain type="a" test:type="b" xmlns:test="http://libvirt.org/schemas/domain/test/1.0"><name>a<!-- x -->b<sub>c</sub>d</name></domain>`,
+	`<domain><!----><!-- - --><name>x<!--y--></name></domain>`,
+}
+
+// A parsed domain keeps copies, not pieces of the document: a record holding a
+// substring would hold the whole XML reply.
+func TestScanDomainXMLKeepsNoDocument(t *testing.T) {
+	doc := domainXMLSeeds[0]
+	x, ok := scanDomainXML(doc)
+	if !ok {
+		t.Fatal("not scanned")
+	}
+	start := uintptr(unsafe.Pointer(unsafe.StringData(doc)))
+	in := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return s != "" && p >= start && p < start+uintptr(len(doc))
+	}
+	for _, s := range []string{x.Type, x.Name, x.UUID, x.Memory.Unit, x.Memory.Value, x.VCPU.Value, x.VCPU.CPUSet,
+		x.OS.Type.Arch, x.OS.Kernel, x.Metadata.OSInfo.OS.ID, x.Devices.Disks[0].Source.File, x.Devices.Interfaces[0].MAC.Address} {
+		if in(s) {
+			t.Errorf("%q points into the document", s)
+		}
+	}
+}
+
+// A document nested beyond what the scanner reads goes to encoding/xml, which skips it
+// without recursion: no stack overflow.
+func TestScanDomainXMLDeep(t *testing.T) {
+	deep := "<domain><x>" + strings.Repeat("<a>", 200000) + strings.Repeat("</a>", 200000) + "</x><name>n</name></domain>"
+	if _, ok := scanDomainXML(deep); ok {
+		t.Fatal("a 200,000-level document was scanned")
+	}
+	if _, err := ParseDomainXML(deep); err == nil || !strings.Contains(err.Error(), "uuid") {
+		t.Errorf("ParseDomainXML of a deep document without a UUID: %v", err)
+	}
 }
 
 // The scanner reads every document it accepts as xml.Unmarshal does.
@@ -95,6 +131,8 @@ func TestScanDomainXMLReadsLibvirtsXML(t *testing.T) {
 		`<!DOCTYPE d><domain/>`, `<domain><name><![CDATA[x]]></name></domain>`,
 		`<domain><name>&#65;</name></domain>`, "<domain>\r\n</domain>", `<domain><a:b:c/></domain>`,
 		`<domain a=b/>`, `<domain><x></y></domain>`, `<domain a='<'/>`, `<domain><name>&bogus;</name></domain>`,
+		`<domain><!-- a -- b --><name>x</name></domain>`, `<domain><name>x<!-- y ---></name></domain>`,
+		strings.Repeat("<a>", maxScanDepth+1) + "<domain/>",
 	} {
 		if _, ok := scanDomainXML(doc); ok {
 			t.Errorf("%q: scanned; should be left to encoding/xml", doc)

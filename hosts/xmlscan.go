@@ -13,10 +13,15 @@ import (
 // sets bad, and the caller parses the document with encoding/xml instead, which then
 // accepts or rejects it as it always did.
 type xmlScan struct {
-	s   string
-	i   int
-	bad bool
+	s     string
+	i     int
+	depth int // of the element whose content is being read
+	bad   bool
 }
+
+// maxScanDepth bounds the nesting the scanner reads (it recurses); deeper documents
+// go to encoding/xml, which skips without recursion.
+const maxScanDepth = 256
 
 // xmlElem is a start tag just read: its qualified name and the raw text of its
 // attributes. open is false for an empty-element tag (<a/>).
@@ -235,7 +240,8 @@ func unescape(s string) string {
 }
 
 // attr is the value of e's attribute of local name local, as encoding/xml assigns
-// it: the last one of that local name, whatever its prefix.
+// it: the last one of that local name, whatever its prefix. Like text, it returns a
+// copy: a substring would keep the whole document alive in the record.
 func (e *xmlElem) attr(local string) (string, bool) {
 	var val string
 	found := false
@@ -244,7 +250,7 @@ func (e *xmlElem) attr(local string) (string, bool) {
 		s = strings.TrimLeft(s, " \t\n")
 		eq := strings.IndexByte(s, '=')
 		if eq < 0 {
-			return unescape(val), found
+			return strings.Clone(unescape(val)), found
 		}
 		n := strings.TrimRight(s[:eq], " \t\n")
 		s = strings.TrimLeft(s[eq+1:], " \t\n")
@@ -277,7 +283,7 @@ func (z *xmlScan) text(e xmlElem) string {
 	var parts []string
 	z.content(e.name, func(t string) { parts = append(parts, t) }, nil)
 	if len(parts) == 1 {
-		return unescape(parts[0])
+		return strings.Clone(unescape(parts[0]))
 	}
 	return unescape(strings.Join(parts, ""))
 }
@@ -300,6 +306,10 @@ func (z *xmlScan) skip(e xmlElem) {
 // content reads up to the end tag of the element named name, handing text runs to
 // text and child elements to child (skipping them when child is nil or leaves them).
 func (z *xmlScan) content(name string, text func(string), child func(xmlElem)) {
+	if z.depth++; z.depth > maxScanDepth {
+		z.bad = true
+	}
+	defer func() { z.depth-- }()
 	for !z.bad {
 		k := strings.IndexByte(z.s[z.i:], '<')
 		if k < 0 {
@@ -320,8 +330,9 @@ func (z *xmlScan) content(name string, text func(string), child func(xmlElem)) {
 		rest := z.s[z.i:]
 		switch {
 		case strings.HasPrefix(rest, "<!--"):
-			end := strings.Index(rest[4:], "-->")
-			if end < 0 {
+			// The first "--" must end the comment, as encoding/xml requires.
+			end := strings.Index(rest[4:], "--")
+			if end < 0 || !strings.HasPrefix(rest[4+end:], "-->") {
 				z.bad = true
 				return
 			}
