@@ -13,16 +13,54 @@ import (
 // the unused tail is 0. Arrays, unlike Index slices, cost no allocation.
 type key = [3]uint32
 
-// value is one column's value in one row; ok false: the row has no instance of the
-// column (e.g. a counter of a VM whose host is down).
+// value is one column's value in one row, typed (a walk writes it without boxing);
+// ok false: the row has no instance of the column (e.g. a counter of a VM whose host
+// is down).
 type value struct {
-	typ gosnmp.Asn1BER
-	v   any
-	ok  bool
+	typ   gosnmp.Asn1BER
+	ok    bool
+	bytes bool   // an OCTET STRING held in b, else in s
+	n     uint64 // Integer (as int64), Counter32, Gauge32, TimeTicks, Counter64
+	s     string // OCTET STRING, OBJECT IDENTIFIER (".1.3...")
+	b     []byte // OCTET STRING: may be the row's own bytes (a pooled row): copy to keep
 }
 
+// varbind is the value in the Go type snmp.VarBind wants for its BER type.
 func (v value) varbind(oid snmp.OID) snmp.VarBind {
-	return snmp.VarBind{OID: oid, Type: v.typ, Value: v.v}
+	vb := snmp.VarBind{OID: oid, Type: v.typ}
+	switch v.typ {
+	case gosnmp.Integer:
+		vb.Value = int(int64(v.n))
+	case gosnmp.Counter32, gosnmp.Gauge32, gosnmp.TimeTicks:
+		vb.Value = uint32(v.n)
+	case gosnmp.Counter64:
+		vb.Value = v.n
+	case gosnmp.OctetString:
+		if v.bytes {
+			vb.Value = slices.Clone(v.b)
+		} else {
+			vb.Value = v.s
+		}
+	case gosnmp.ObjectIdentifier:
+		vb.Value = v.s
+	}
+	return vb
+}
+
+// write gives the value of instance oid to a walk; false: stop walking.
+func (v value) write(w *snmp.VarBindWriter, oid snmp.OID) bool {
+	switch v.typ {
+	case gosnmp.Integer:
+		return w.Integer(oid, int64(v.n))
+	case gosnmp.Counter32, gosnmp.Gauge32, gosnmp.TimeTicks, gosnmp.Counter64:
+		return w.Unsigned(oid, v.typ, v.n)
+	case gosnmp.OctetString:
+		if v.bytes {
+			return w.Octets(oid, v.b)
+		}
+		return w.String(oid, v.s)
+	}
+	return w.VarBind(v.varbind(oid))
 }
 
 // table serves a Table whose rows come from a Snapshot seek: rows of type R, their

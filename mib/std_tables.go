@@ -2,8 +2,6 @@ package mib
 
 import (
 	"math"
-
-	"github.com/gosnmp/gosnmp"
 )
 
 // VM-MIB's objects, from the same rows as the module's own tables: vmIndex is vmId,
@@ -26,13 +24,13 @@ func stdNodes(en StdEnables) []node {
 		newScalar(StdHvVersion, info(func(i StdInfo) value { return str(adminString(i.Version)) })),
 		newScalar(StdHvObjectID, info(func(i StdInfo) value {
 			if len(i.ObjectID) == 0 {
-				return value{gosnmp.ObjectIdentifier, ".0.0", true} // zeroDotZero
+				return objectID(".0.0") // zeroDotZero
 			}
-			return value{gosnmp.ObjectIdentifier, i.ObjectID.String(), true}
+			return objectID(i.ObjectID.String())
 		})),
-		newScalar(StdHvUpTime, info(func(i StdInfo) value { return value{tTicks, ticks(i.Up), true} })),
+		newScalar(StdHvUpTime, info(func(i StdInfo) value { return timeticks(i.Up) })),
 		newScalar(StdNumber, info(func(i StdInfo) value { return integer(int32of(uint64(i.VMs))) })),
-		newScalar(StdTableLastChange, info(func(i StdInfo) value { return value{tTicks, ticks(i.LastChange), true} })),
+		newScalar(StdTableLastChange, info(func(i StdInfo) value { return timeticks(i.LastChange) })),
 		&table[VMRow]{
 			t:    StdVmTable,
 			seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
@@ -102,11 +100,11 @@ func stdVMColumn(r *VMRow, col uint32) value {
 	case ColStdName:
 		return str(adminString(r.Name))
 	case ColStdUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColStdOSType:
 		return str(adminString(r.OSType))
 	case ColStdAdminState:
-		return value{tInt, int(r.Admin), r.Admin >= AdminRunning && r.Admin <= AdminShutdown}
+		return integer(int(r.Admin)).when(r.Admin >= AdminRunning && r.Admin <= AdminShutdown)
 	case ColStdOperState:
 		o := r.Oper
 		if r.Stale || o < OperUnknown || o > OperCrashed {
@@ -130,7 +128,7 @@ func stdVMColumn(r *VMRow, col uint32) value {
 	case ColStdMaxMem:
 		return integer(int32of(r.MaxMemKiB))
 	case ColStdUpTime:
-		return value{tTicks, ticks(r.Uptime), true}
+		return timeticks(r.Uptime)
 	case ColStdCpuTime:
 		return c64(r.CPUTimeNs/1000, r.Counters)
 	}
@@ -209,8 +207,7 @@ func stdNetworkColumn(r *NetworkRow, col uint32) value {
 	case ColStdNetworkModel:
 		return str(adminString(r.Model))
 	case ColStdNetworkPhysAddress:
-		mac := r.MAC
-		return octets(mac[:])
+		return octets(r.MAC[:])
 	}
 	return value{}
 }

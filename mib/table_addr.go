@@ -88,7 +88,7 @@ func networkAddressColumn(r *NetworkAddressRow, col uint32) value {
 	case ColNetworkAddressPrefixLength:
 		return u32(r.PrefixLength)
 	case ColNetworkAddressSource:
-		return value{tInt, int(r.Source), r.Source.Valid()}
+		return integer(int(r.Source)).when(r.Source.Valid())
 	}
 	return value{}
 }

@@ -15,9 +15,9 @@ func storageTable() node {
 func storageColumn(r *StorageRow, col uint32) value {
 	switch col {
 	case ColStorageVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColStorageDevice:
-		return value{tInt, int(r.Device), r.Device.Valid()}
+		return integer(int(r.Device)).when(r.Device.Valid())
 	case ColStorageDiskImageIndex:
 		return u32(r.DiskImageIndex)
 	case ColStorageTargetDevice:
@@ -54,10 +54,9 @@ func networkTable() node {
 func networkColumn(r *NetworkRow, col uint32) value {
 	switch col {
 	case ColNetworkVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColNetworkMacAddress:
-		mac := r.MAC
-		return octets(mac[:])
+		return octets(r.MAC[:])
 	case ColNetworkModel:
 		return str(displayString(r.Model))
 	case ColNetworkSourceType:
@@ -102,7 +101,7 @@ func hbaTable() node {
 func hbaColumn(r *HBARow, col uint32) value {
 	switch col {
 	case ColHbaVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColHbaType:
 		return str(displayString(r.Type))
 	case ColHbaModel:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
@@ -15,20 +16,20 @@ func nodesOf(dropped func() uint64) []node {
 	return []node{
 		newScalar(VmmName, func(s Snapshot) value {
 			h, ok := s.Host()
-			return value{gosnmp.OctetString, adminString(h.Type), ok}
+			return str(adminString(h.Type)).when(ok)
 		}),
 		newScalar(VmmVersion, func(s Snapshot) value {
 			h, ok := s.Host()
-			return value{gosnmp.Gauge32, gauge(h.Version), ok}
+			return g32(h.Version).when(ok)
 		}),
 		newScalar(VmmVersionString, func(s Snapshot) value {
 			h, ok := s.Host()
-			return value{gosnmp.OctetString, versionString(h.Version), ok}
+			return str(versionString(h.Version)).when(ok)
 		}),
 		hypervisorTable(),
 		newScalar(VmIndexNext, func(s Snapshot) value {
 			n := s.IndexNext()
-			return value{gosnmp.Gauge32, n, n != 0}
+			return u32(n).when(n != 0)
 		}),
 		vmTable(),
 		memoryTable(),
@@ -42,35 +43,46 @@ func nodesOf(dropped func() uint64) []node {
 		kernelTable(),
 		newScalar(VirtualMachineTemplate, func(s Snapshot) value {
 			t, _ := s.TemplateChoice()
-			return value{gosnmp.Gauge32, t, true}
+			return u32(t)
 		}),
 		newScalar(StorageTemplate, func(s Snapshot) value {
 			_, st := s.TemplateChoice()
-			return value{gosnmp.Gauge32, st, true}
+			return u32(st)
 		}),
 		templateTable(),
 		newScalar(StorageIndexNext, func(s Snapshot) value {
 			n := s.StorageIndexNext()
-			return value{gosnmp.Gauge32, n, n != 0}
+			return u32(n).when(n != 0)
 		}),
 		replicaTable(),
 		newScalar(VmNotificationsDropped, func(Snapshot) value {
-			return value{gosnmp.Counter32, uint32(dropped()), true} // Counter32 wraps
+			return c32(uint32(dropped())) // Counter32 wraps
 		}),
 	}
 }
 
-// Value helpers: the Go types snmp.VarBind wants for each BER type.
+// Value helpers, by BER type.
 
-func str(s string) value          { return value{gosnmp.OctetString, s, true} }
-func u32(n uint32) value          { return value{gosnmp.Gauge32, n, true} }
-func g32(n uint64) value          { return value{gosnmp.Gauge32, gauge(n), true} }
-func c64(n uint64, ok bool) value { return value{gosnmp.Counter64, n, ok} }
-func integer(n int) value         { return value{gosnmp.Integer, n, true} }
-func octets(b []byte) value       { return value{gosnmp.OctetString, b, true} }
+func str(s string) value          { return value{typ: gosnmp.OctetString, s: s, ok: true} }
+func u32(n uint32) value          { return value{typ: gosnmp.Gauge32, n: uint64(n), ok: true} }
+func g32(n uint64) value          { return value{typ: gosnmp.Gauge32, n: uint64(gauge(n)), ok: true} }
+func c32(n uint32) value          { return value{typ: gosnmp.Counter32, n: uint64(n), ok: true} }
+func c64(n uint64, ok bool) value { return value{typ: gosnmp.Counter64, n: n, ok: ok} }
+func integer(n int) value         { return value{typ: gosnmp.Integer, n: uint64(int64(n)), ok: true} }
+func octets(b []byte) value       { return value{typ: gosnmp.OctetString, b: b, bytes: true, ok: true} }
+func timeticks(d time.Duration) value {
+	return value{typ: gosnmp.TimeTicks, n: uint64(ticks(d)), ok: true}
+}
+func objectID(s string) value { return value{typ: gosnmp.ObjectIdentifier, s: s, ok: true} }
 
-// uuid returns a UUID's 16 octets (UUIDorZero).
-func uuid(u [16]byte) value { return octets(u[:]) }
+// when is v, with an instance only if ok.
+func (v value) when(ok bool) value {
+	v.ok = v.ok && ok
+	return v
+}
+
+// uuid returns a UUID's 16 octets (UUIDorZero): u's own bytes, not a copy.
+func uuid(u *[16]byte) value { return octets(u[:]) }
 
 // uuidText is vmUUIDText: the canonical 8-4-4-4-12 lowercase form. (mib cannot import
 // hosts.UUID, whose String is the same form.)

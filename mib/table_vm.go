@@ -3,8 +3,6 @@ package mib
 import (
 	"slices"
 	"time"
-
-	"github.com/gosnmp/gosnmp"
 )
 
 // The per-VM tables: virtualMachinesTable, memoryTable and cpuTable.
@@ -31,7 +29,7 @@ func countersFor(cols ...uint32) func(Snapshot, *VMRow, uint32) {
 func vmColumn(r *VMRow, col uint32) value {
 	switch col {
 	case ColVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColVmName:
 		return str(adminString(r.Name))
 	case ColVmOsIndex:
@@ -51,7 +49,7 @@ func vmColumn(r *VMRow, col uint32) value {
 	case ColVmPersistent:
 		return integer(int(Truth(r.Persistent)))
 	case ColVmUptime:
-		return value{gosnmp.TimeTicks, ticks(r.Uptime), true}
+		return timeticks(r.Uptime)
 	case ColVmVcpus:
 		return u32(r.VCPUs)
 	case ColVmVcpusMax:
@@ -112,7 +110,7 @@ func memoryColumn(r *VMRow, col uint32) value {
 	}
 	switch col {
 	case ColMemoryVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColMemoryTotalMb:
 		return g32(r.MemoryKiB / 1024)
 	case ColMemoryUsedKB:
@@ -141,7 +139,7 @@ func cpuTable() node {
 func cpuColumn(r *CPURow, col uint32) value {
 	switch col {
 	case ColCpuVmUUID:
-		return uuid(r.UUID)
+		return uuid(&r.UUID)
 	case ColCpuArch:
 		return str(displayString(r.Arch))
 	case ColCpuMhz:
@@ -149,7 +147,7 @@ func cpuColumn(r *CPURow, col uint32) value {
 	case ColCpuMilliseconds:
 		return c64(r.TimeNs/1e6, r.Counters)
 	case ColCpuState:
-		return value{gosnmp.Integer, int(r.State), r.State.Valid()}
+		return integer(int(r.State)).when(r.State.Valid())
 	case ColCpuRowStatus:
 		return integer(int(RowActive))
 	}
