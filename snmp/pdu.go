@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -113,51 +112,75 @@ func serveEach(ctx context.Context, r *Request, p *pdu, v1 bool, lookup func(con
 const maxBulkVars = 4096
 
 // serveBulk runs GETBULK (RFC 3416 section 4.2.3) and trims the answer to maxSize.
+// Each repeater's successors are collected in one pass (a Walker answers runs of
+// them), then interleaved repetition by repetition.
 func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int, wrap wrapper) ([]byte, error) {
 	n := min(p.nonRepeaters, len(p.vars))
 	reps := p.vars[n:]
 	limit := min(maxBulkVars, maxSize/8) // no varbind encodes in fewer than ~8 bytes
-	bp := bulkVars.Get().(*[]VarBind)
-	out := (*bp)[:0]
-	for _, vb := range p.vars[:min(n, limit)] {
-		out = append(out, e.next(ctx, r, vb.OID, false))
-	}
-	last := make([]OID, len(reps))
-	for i, vb := range reps {
-		last[i] = vb.OID
-	}
-	// A repetition that does not fit whole is cut: the answer is the first varbinds
-	// that fit (RFC 3416 section 4.2.3), whatever N, M and R are.
-	for rep := 0; rep < p.maxReps && len(reps) > 0 && len(out) < limit; rep++ {
-		ended := 0
-		for i := range reps[:min(len(reps), limit-len(out))] {
-			vb := e.next(ctx, r, last[i], false)
-			if vb.Type == gosnmp.EndOfMibView {
-				ended++
-			} else {
-				last[i] = vb.OID
-			}
-			out = append(out, vb)
-		}
-		if ended == len(reps) || ctx.Err() != nil {
-			break
-		}
-	}
-	vbs, _, err := encodeVarBinds(out)
-	clear(out) // the pool must not keep the handlers' values alive
-	if *bp = out[:0]; cap(out) <= maxBulkVars {
-		bulkVars.Put(bp)
-	}
-	if err != nil {
-		e.log.Error("snmp response not encodable", "err", err)
-		return e.encode(p, response{status: gosnmp.GenErr, index: 1}, wrap)
-	}
+	vbs := vbLists.Get().(*vbList)
 	defer vbs.release()
+	for _, vb := range p.vars[:min(n, limit)] {
+		if err := vbs.add(e.next(ctx, r, vb.OID, false)); err != nil {
+			return e.bulkErr(p, err, wrap)
+		}
+	}
+	room := limit - len(vbs.ends)
+	if len(reps) > 0 && p.maxReps > 0 && room > 0 {
+		rps := make([]repeater, min(len(reps), room))
+		defer func() {
+			for i := range rps {
+				if rps[i].seq != nil {
+					rps[i].seq.release()
+				}
+			}
+		}()
+		w := &VarBindWriter{}
+		for i := range rps {
+			// Repetition k holds repeater i while n+k*len(reps)+i < limit.
+			max := min(p.maxReps, (room-i+len(reps)-1)/len(reps))
+			rps[i].seq = vbLists.Get().(*vbList)
+			if err := e.successors(ctx, r, &rps[i], reps[i].OID, max, w); err != nil {
+				return e.bulkErr(p, err, wrap)
+			}
+		}
+		if err := interleave(vbs, rps, len(reps), p.maxReps, limit); err != nil {
+			return e.bulkErr(p, err, wrap)
+		}
+	}
 	return fitBulk(p.requestID, vbs, maxSize, wrap)
 }
 
-// bulkVars recycles the varbind lists GETBULK answers are collected in.
-var bulkVars = sync.Pool{New: func() any { s := make([]VarBind, 0, 128); return &s }}
+// interleave appends the repetitions to l: repetition k is each repeater's k-th
+// successor, or EndOfMibView after its last one, cut at limit varbinds; it stops after
+// maxReps, or after a repetition in which every repeater has ended. A repetition that
+// does not fit whole is cut (RFC 3416 section 4.2.3), whatever N, M and R are.
+func interleave(l *vbList, rps []repeater, m, maxReps, limit int) error {
+	for k := 0; k < maxReps && len(l.ends) < limit; k++ {
+		ended := 0
+		for i := range rps[:min(len(rps), limit-len(l.ends))] {
+			if seq := rps[i].seq; k < len(seq.ends) {
+				l.b = append(l.b, seq.element(k)...)
+				l.ends = append(l.ends, len(l.b))
+				continue
+			}
+			ended++
+			if err := l.add(VarBind{OID: rps[i].last, Type: gosnmp.EndOfMibView}); err != nil {
+				return err
+			}
+		}
+		if ended == m {
+			break
+		}
+	}
+	return nil
+}
+
+// bulkErr answers genErr for a GETBULK whose answer could not be encoded.
+func (e *Engine) bulkErr(p *pdu, err error, wrap wrapper) ([]byte, error) {
+	e.log.Error("snmp response not encodable", "err", err)
+	return e.encode(p, response{status: gosnmp.GenErr, index: 1}, wrap)
+}
 
 // fitBulk wraps the longest prefix of vbs that fits in maxSize; tooBig when not even
 // one varbind fits.
