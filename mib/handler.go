@@ -90,6 +90,23 @@ type node interface {
 	// leaves out Counter64 columns, which SNMPv1 cannot carry (RFC 3584 4.2.2.1), a
 	// whole column at a time.
 	next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool)
+	// walk writes to w what next answers one after another from oid, which it reads
+	// before its first write only; false: w took no more.
+	walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool
+}
+
+// walkByNext is a node's walk by its next, for the nodes a walk seldom crosses.
+func walkByNext(nd node, rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool {
+	for {
+		vb, ok := nd.next(rs, oid, v1)
+		if !ok {
+			return true
+		}
+		if !w.VarBind(vb) {
+			return false
+		}
+		oid = vb.OID
+	}
 }
 
 // snapshot returns the request's snapshot: the same for every varbind of one PDU (the
@@ -118,16 +135,8 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	if !rs.s.Known() {
 		return snmp.VarBind{}, false
 	}
-	// A walk asks after the instance the last answer gave: try that node first.
-	start := rs.hint
-	if start < 0 || !oid.HasPrefix(h.roots[start]) {
-		if start = h.holder(oid); start < 0 {
-			// The first node whose root is after oid (oid may be an ancestor of it).
-			start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
-		}
-	}
 	v1 := r.Principal.Model == snmp.ModelV1
-	for i := start; i < len(h.nodes); i++ {
+	for i := h.startNode(rs, oid); i < len(h.nodes); i++ {
 		if vb, ok := h.nodes[i].next(rs, oid, v1); ok {
 			rs.hint = i
 			return vb, true
@@ -137,6 +146,39 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 		}
 	}
 	return snmp.VarBind{}, false
+}
+
+// Walk implements snmp.Walker: Next's answers one after another, a table's column
+// read in one pass of the view's cursor and its values written unboxed.
+func (h *Handler) Walk(ctx context.Context, r *snmp.Request, oid snmp.OID, w *snmp.VarBindWriter) {
+	rs := h.reqSnap(r)
+	if !rs.s.Known() {
+		return
+	}
+	v1 := r.Principal.Model == snmp.ModelV1
+	for i := h.startNode(rs, oid); i < len(h.nodes) && w.Room() > 0 && ctx.Err() == nil; i++ {
+		n := w.Len()
+		more := h.nodes[i].walk(rs, oid, v1, w)
+		if w.Len() > n {
+			rs.hint, oid = i, w.Last()
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// startNode is the first node that may hold an instance after oid.
+func (h *Handler) startNode(rs *reqSnap, oid snmp.OID) int {
+	// A walk asks after the instance the last answer gave: try that node first.
+	start := rs.hint
+	if start < 0 || !oid.HasPrefix(h.roots[start]) {
+		if start = h.holder(oid); start < 0 {
+			// The first node whose root is after oid (oid may be an ancestor of it).
+			start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
+		}
+	}
+	return start
 }
 
 // holder returns the index of the node whose root is a prefix of oid, or -1.

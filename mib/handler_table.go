@@ -187,6 +187,49 @@ func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool
 	return snmp.VarBind{}, false
 }
 
+// walk is next's answers one after another: each column in one pass of the seek's
+// cursor, the instance OID built in place and the values written unboxed.
+func (tb *table[R]) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool {
+	n := tb.t.IndexLen()
+	col, from, ok := start(tb.t, oid)
+	if !ok {
+		return true
+	}
+	row := tb.row()
+	defer tb.putRow(row)
+	e := tb.t.entry
+	inst := make(snmp.OID, len(e)+1+n)
+	copy(inst, e)
+	for ; ok; col, ok = nextColumn(tb.t, col) {
+		if v1 && isCounter64(tb.t, col) {
+			from = key{}
+			continue
+		}
+		inst[len(e)] = col
+		for {
+			var found bool
+			if *row, found = tb.seek(rs.s, from); !found {
+				break
+			}
+			k := tb.key(row)
+			if tb.fill != nil {
+				tb.fill(rs.s, row, col)
+			}
+			if v := tb.col(row, col); v.ok {
+				copy(inst[len(e)+1:], k[:n])
+				if !v.write(w, inst) {
+					return false
+				}
+			}
+			if from, found = after(k, n); !found {
+				break
+			}
+		}
+		from = key{}
+	}
+	return true
+}
+
 // startColumn is the column part of where a GETNEXT of oid continues in t: the first
 // accessible column at or after the one oid names, and, when oid names that column
 // itself, the rest of oid (the row bound; empty: the column's first row); nil rest: the
@@ -285,6 +328,10 @@ func (sc *scalar) next(rs *reqSnap, oid snmp.OID, _ bool) (snmp.VarBind, bool) {
 		return v.varbind(sc.inst), true
 	}
 	return snmp.VarBind{}, false
+}
+
+func (sc *scalar) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool {
+	return walkByNext(sc, rs, oid, v1, w)
 }
 
 // after returns the smallest index greater than k (n values); false if none.

@@ -37,6 +37,11 @@ func (s *StdHandler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (s
 	return s.h.Next(ctx, r, oid)
 }
 
+// Walk implements snmp.Walker.
+func (s *StdHandler) Walk(ctx context.Context, r *snmp.Request, oid snmp.OID, w *snmp.VarBindWriter) {
+	s.h.Walk(ctx, r, oid, w)
+}
+
 // TestSet implements snmp.Setter: only the enables' instances are writable, by a
 // principal of every context ("*"; else noAccess), with a TruthValue (wrongType,
 // wrongValue); any other object of the module is notWritable.

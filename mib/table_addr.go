@@ -58,6 +58,10 @@ func (at addrTable) next(rs *reqSnap, oid snmp.OID, _ bool) (snmp.VarBind, bool)
 	return snmp.VarBind{}, false
 }
 
+func (at addrTable) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool {
+	return walkByNext(at, rs, oid, v1, w)
+}
+
 // addrStart is start for a table with AddrIndex, the row bound an AddrKey (the zero
 // key: the first row).
 func addrStart(t *Table, oid snmp.OID) (col uint32, from AddrKey, ok bool) {
