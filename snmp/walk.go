@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -25,13 +26,22 @@ type Walker interface {
 // engine then answers from there with Next. Every write reports whether the walker
 // should go on (false: the instance was refused, or w is full now).
 type VarBindWriter struct {
-	l     *vbList
-	room  int
-	n     int
-	prev  OID // written instances must be greater
-	root  OID // and have this prefix
-	upper OID // and be smaller than this; nil: no bound
-	last  OID // the last written instance (w's copy)
+	l      *vbList
+	room   int
+	n      int
+	prev   OID  // written instances must be greater
+	inRoot bool // prev has root as prefix
+	root   OID  // and have this prefix
+	upper  OID  // and be smaller than this; nil: no bound
+	last   OID  // the last written instance (w's copy)
+
+	// The last instance's encoded arcs, reused for the next one's common prefix (a
+	// column's instances share all but their index): enc holds the contents of its
+	// OBJECT IDENTIFIER, encAt[i] the length of arcs 0..i in it; valid when encOK.
+	enc           []byte
+	encAt, encAt2 []int
+	encOK         bool
+	oidAt         int // where begin wrote the pending instance's arcs
 }
 
 // NewVarBindWriter returns a writer that takes at most max instances after from in the
@@ -42,8 +52,15 @@ func NewVarBindWriter(root, from OID, max int) *VarBindWriter {
 	return w
 }
 
+// Reset empties a writer from NewVarBindWriter, keeping its buffers.
+func (w *VarBindWriter) Reset(root, from OID, max int) {
+	w.l.b, w.l.ends = w.l.b[:0], w.l.ends[:0]
+	w.reset(w.l, root, nil, from, max)
+}
+
 func (w *VarBindWriter) reset(l *vbList, root, upper, from OID, max int) {
 	w.l, w.root, w.upper, w.prev, w.room, w.n = l, root, upper, from, max, 0
+	w.inRoot, w.encOK = from.HasPrefix(root), false
 }
 
 // Room is how many more instances w takes.
@@ -69,23 +86,70 @@ func (w *VarBindWriter) VarBinds() ([]VarBind, error) {
 	return gosnmpVarBinds(buildPDU(gosnmp.GetResponse, 1, 0, 0, w.l.b))
 }
 
-// begin opens the element of instance oid, or refuses it.
+// begin checks instance oid and appends the start of its element, up to its name
+// included; false: refused, nothing appended.
 func (w *VarBindWriter) begin(oid OID) (start int, ok bool) {
-	if w.room <= 0 || oid.Compare(w.prev) <= 0 || !oid.HasPrefix(w.root) ||
-		(w.upper != nil && oid.Compare(w.upper) >= 0) || !encodable(oid) {
+	if w.room <= 0 {
 		return 0, false
 	}
-	start = len(w.l.b)
-	w.l.b = append(w.l.b, 0x30, 0)
+	// One pass gives the order against prev and the arcs shared with it.
+	p := w.prev
+	n := min(len(oid), len(p))
+	cp := 0
+	for cp < n && oid[cp] == p[cp] {
+		cp++
+	}
+	if (cp == n && len(oid) <= len(p)) || (cp < n && oid[cp] < p[cp]) {
+		return 0, false
+	}
+	if (!w.inRoot || cp < len(w.root)) && !oid.HasPrefix(w.root) {
+		return 0, false
+	}
+	if w.upper != nil && oid.Compare(w.upper) >= 0 {
+		return 0, false
+	}
+	b := w.l.b
+	start = len(b)
+	b = append(b, 0x30, 0, 0x06, 0)
+	at := len(b)
+	w.encAt2 = slices.Grow(w.encAt2[:0], len(oid))[:len(oid)]
+	k := 2
+	if w.encOK && cp >= 2 {
+		b = append(b, w.enc[:w.encAt[cp-1]]...)
+		copy(w.encAt2, w.encAt[:cp])
+		k = cp
+	} else {
+		if !encodable(oid) {
+			return 0, false
+		}
+		b = appendArc(b, oid[0]*40+oid[1])
+		w.encAt2[0], w.encAt2[1] = len(b)-at, len(b)-at
+	}
+	for ; k < len(oid); k++ {
+		b = appendArc(b, oid[k])
+		w.encAt2[k] = len(b) - at
+	}
+	w.oidAt = at
+	if len(b)-at >= 0x80 { // the long form: not kept for reuse
+		w.oidAt = -1
+		b = patchLength(b, start+2)
+	} else {
+		b[at-1] = byte(len(b) - at)
+	}
+	w.l.b = b
 	return start, true
 }
 
 // end closes the element begun at start, whose value has been appended.
 func (w *VarBindWriter) end(start int, oid OID) bool {
+	if w.encOK = w.oidAt >= 0; w.encOK {
+		w.enc = append(w.enc[:0], w.l.b[w.oidAt:w.oidAt+w.encAt2[len(oid)-1]]...)
+		w.encAt, w.encAt2 = w.encAt2, w.encAt
+	}
 	w.l.b = patchLength(w.l.b, start)
 	w.l.ends = append(w.l.ends, len(w.l.b))
 	w.last = append(w.last[:0], oid...)
-	w.prev = w.last
+	w.prev, w.inRoot = w.last, true
 	w.room--
 	w.n++
 	return w.room > 0
@@ -100,7 +164,6 @@ func (w *VarBindWriter) Integer(oid OID, v int64) bool {
 	if !ok {
 		return false
 	}
-	w.l.b = appendOIDTLV(w.l.b, oid)
 	w.l.b = appendBERInt(w.l.b, v)
 	return w.end(start, oid)
 }
@@ -121,7 +184,6 @@ func (w *VarBindWriter) Unsigned(oid OID, typ gosnmp.Asn1BER, v uint64) bool {
 	if !ok {
 		return false
 	}
-	w.l.b = appendOIDTLV(w.l.b, oid)
 	w.l.b = appendUnsigned(w.l.b, byte(typ), v)
 	return w.end(start, oid)
 }
@@ -132,7 +194,6 @@ func (w *VarBindWriter) Octets(oid OID, v []byte) bool {
 	if !ok {
 		return false
 	}
-	w.l.b = appendOIDTLV(w.l.b, oid)
 	w.l.b = appendTLV(w.l.b, 0x04, v)
 	return w.end(start, oid)
 }
@@ -143,7 +204,6 @@ func (w *VarBindWriter) String(oid OID, v string) bool {
 	if !ok {
 		return false
 	}
-	w.l.b = appendOIDTLV(w.l.b, oid)
 	w.l.b = append(w.l.b, 0x04)
 	w.l.b = appendBERLength(w.l.b, len(v))
 	w.l.b = append(w.l.b, v...)
@@ -159,18 +219,13 @@ func (w *VarBindWriter) VarBind(vb VarBind) bool {
 	if !ok {
 		return false
 	}
-	w.l.b = w.l.b[:start]
-	b, ok := appendVarBind(w.l.b, vb)
+	b, ok := appendValue(w.l.b, vb)
 	if !ok { // not natively encodable: Next's answer goes through gosnmp's codec
+		w.l.b = w.l.b[:start]
 		return false
 	}
 	w.l.b = b
-	w.l.ends = append(w.l.ends, len(w.l.b))
-	w.last = append(w.last[:0], vb.OID...)
-	w.prev = w.last
-	w.room--
-	w.n++
-	return w.room > 0
+	return w.end(start, vb.OID)
 }
 
 // encodable reports whether an OID can be encoded (its first two arcs make one).

@@ -263,3 +263,33 @@ func TestVarBindWriter(t *testing.T) {
 		t.Errorf("Last() = %v", w.Last())
 	}
 }
+
+// TestVarBindWriterNames checks the names a writer encodes from the previous one's
+// arcs against appendVarBind's: sorted OIDs sharing prefixes of every length, arcs of
+// one to five bytes, names over 127 bytes (the long form, not reused).
+func TestVarBindWriterNames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	arcs := []uint32{0, 1, 127, 128, 16383, 16384, 1 << 21, 1<<28 + 5, ^uint32(0)}
+	var oids []OID
+	for range 2000 {
+		o := OID{1, 3, 6}
+		for range rng.IntN(3) + rng.IntN(2)*rng.IntN(60) {
+			o = append(o, arcs[rng.IntN(len(arcs))])
+		}
+		oids = append(oids, o)
+	}
+	slices.SortFunc(oids, OID.Compare)
+	oids = slices.CompactFunc(oids, func(a, b OID) bool { return a.Compare(b) == 0 })
+	root := OID{1, 3}
+	w := NewVarBindWriter(root, root, len(oids))
+	var want []byte
+	for i, o := range oids {
+		if !w.Integer(o, int64(i)) && i < len(oids)-1 {
+			t.Fatalf("instance %d (%v) refused", i, o)
+		}
+		want, _ = appendVarBind(want, VarBind{OID: o, Type: gosnmp.Integer, Value: i})
+	}
+	if string(w.l.b) != string(want) {
+		t.Fatalf("names differ from appendVarBind's")
+	}
+}
