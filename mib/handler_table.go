@@ -69,6 +69,9 @@ type table[R any] struct {
 	t *Table
 	// seek returns the first row whose index is >= from (O(log n)).
 	seek func(s Snapshot, from key) (R, bool)
+	// into, when set, is seek reading the row into dst: a walk reads a row per
+	// varbind, and copies of a large row cost more than building it.
+	into func(s Snapshot, from key, dst *R) bool
 	key  func(r *R) key
 	col  func(r *R, col uint32) value
 	// fill, when set, completes a row before col reads column col of it (the
@@ -94,6 +97,16 @@ func (tb *table[R]) putRow(p *R) {
 	tb.rows.Put(p)
 }
 
+// seekInto reads the first row whose index is >= from into dst.
+func (tb *table[R]) seekInto(s Snapshot, from key, dst *R) bool {
+	if tb.into != nil {
+		return tb.into(s, from, dst)
+	}
+	var ok bool
+	*dst, ok = tb.seek(s, from)
+	return ok
+}
+
 func (tb *table[R]) root() snmp.OID { return tb.t.Entry() }
 
 func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
@@ -103,8 +116,7 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	}
 	row := tb.row()
 	defer tb.putRow(row)
-	var ok bool
-	if *row, ok = tb.seek(s, k); !ok || tb.key(row) != k {
+	if !tb.seekInto(s, k, row) || tb.key(row) != k {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 	}
 	if tb.fill != nil {
@@ -167,8 +179,7 @@ func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool
 			continue
 		}
 		for {
-			var found bool
-			if *row, found = tb.seek(rs.s, from); !found {
+			if !tb.seekInto(rs.s, from, row) {
 				break
 			}
 			k := tb.key(row)
@@ -178,6 +189,7 @@ func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool
 			if v := tb.col(row, col); v.ok {
 				return v.varbind(instance(rs, tb.t, col, k, n)), true
 			}
+			var found bool
 			if from, found = after(k, n); !found {
 				break
 			}
@@ -207,8 +219,7 @@ func (tb *table[R]) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWrit
 		}
 		inst[len(e)] = col
 		for {
-			var found bool
-			if *row, found = tb.seek(rs.s, from); !found {
+			if !tb.seekInto(rs.s, from, row) {
 				break
 			}
 			k := tb.key(row)
@@ -221,6 +232,7 @@ func (tb *table[R]) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWrit
 					return false
 				}
 			}
+			var found bool
 			if from, found = after(k, n); !found {
 				break
 			}

@@ -34,6 +34,7 @@ func stdNodes(en StdEnables) []node {
 		&table[VMRow]{
 			t:    StdVmTable,
 			seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
+			into: vmInto,
 			key:  func(r *VMRow) key { return key{r.ID} },
 			col:  stdVMColumn,
 			fill: countersFor(ColStdCpuTime),

@@ -1,7 +1,7 @@
 package mib
 
 import (
-	"fmt"
+	"encoding/hex"
 	"math"
 	"strconv"
 	"time"
@@ -86,8 +86,15 @@ func uuid(u *[16]byte) value { return octets(u[:]) }
 
 // uuidText is vmUUIDText: the canonical 8-4-4-4-12 lowercase form. (mib cannot import
 // hosts.UUID, whose String is the same form.)
-func uuidText(u [16]byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+func uuidText(u *[16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	hex.Encode(b[9:13], u[4:6])
+	hex.Encode(b[14:18], u[6:8])
+	hex.Encode(b[19:23], u[8:10])
+	hex.Encode(b[24:36], u[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
 }
 
 // gauge clamps to Gauge32/Unsigned32: "a gauge whose true value does not fit reports its

@@ -11,10 +11,21 @@ func vmTable() node {
 	return &table[VMRow]{
 		t:    VirtualMachinesTable,
 		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
+		into: vmInto,
 		key:  func(r *VMRow) key { return key{r.ID} },
 		col:  vmColumn,
 		fill: countersFor(ColVmCpuMilliseconds),
 	}
+}
+
+// vmInto is the VM tables' in-place seek: VMFiller's when the snapshot has it.
+func vmInto(s Snapshot, from key, dst *VMRow) bool {
+	if f, ok := s.(VMFiller); ok {
+		return f.VMInto(from[0], dst)
+	}
+	var ok bool
+	*dst, ok = s.VM(from[0])
+	return ok
 }
 
 // countersFor is a VM table's fill: the row's counters, for the columns cols only.
@@ -59,7 +70,7 @@ func vmColumn(r *VMRow, col uint32) value {
 	case ColVmCpuMilliseconds:
 		return c64(r.CPUTimeNs/1e6, r.Counters)
 	case ColVmUUIDText:
-		return str(uuidText(r.UUID))
+		return str(uuidText(&r.UUID))
 	}
 	return value{}
 }
@@ -93,6 +104,7 @@ func memoryTable() node {
 	return &table[VMRow]{
 		t:    MemoryTable,
 		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
+		into: vmInto,
 		key:  func(r *VMRow) key { return key{r.ID} },
 		col:  memoryColumn,
 		fill: countersFor(ColMemoryUsedKB, ColMemoryFreeKB, ColMemoryBalloonKB, ColMemoryRssKB),

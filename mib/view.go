@@ -57,6 +57,13 @@ type Snapshot interface {
 	CPUAffinity(vmID, cpu, phys uint32) (CPUAffinityRow, bool)
 }
 
+// VMFiller is a Snapshot that can also read VM's row into dst (optional): a walk reads
+// a row per varbind, and copying a returned row costs more than building it.
+type VMFiller interface {
+	// VMInto is VM, the row read into dst; dst is left as it was when it returns false.
+	VMInto(from uint32, dst *VMRow) bool
+}
+
 // HypervisorRow is a row of hypervisorTable.
 type HypervisorRow struct {
 	Index          uint32
