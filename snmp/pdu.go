@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -127,28 +128,58 @@ func (e *Engine) serveBulk(ctx context.Context, r *Request, p *pdu, maxSize int,
 	}
 	room := limit - len(vbs.ends)
 	if len(reps) > 0 && p.maxReps > 0 && room > 0 {
-		rps := make([]repeater, min(len(reps), room))
-		defer func() {
-			for i := range rps {
-				if rps[i].seq != nil {
-					rps[i].seq.release()
-				}
-			}
-		}()
-		w := &VarBindWriter{}
-		for i := range rps {
+		st := newBulkState(min(len(reps), room))
+		defer st.release()
+		for i := range st.rps {
 			// Repetition k holds repeater i while n+k*len(reps)+i < limit.
 			max := min(p.maxReps, (room-i+len(reps)-1)/len(reps))
-			rps[i].seq = vbLists.Get().(*vbList)
-			if err := e.successors(ctx, r, &rps[i], reps[i].OID, max, w); err != nil {
+			if err := e.successors(ctx, r, &st.rps[i], reps[i].OID, max, &st.w); err != nil {
 				return e.bulkErr(p, err, wrap)
 			}
 		}
-		if err := interleave(vbs, rps, len(reps), p.maxReps, limit); err != nil {
+		if err := interleave(vbs, st.rps, len(reps), p.maxReps, limit); err != nil {
 			return e.bulkErr(p, err, wrap)
 		}
 	}
 	return fitBulk(p.requestID, vbs, maxSize, wrap)
+}
+
+// bulkState is a GETBULK's scratch: the repeaters and the writer walkers write to,
+// pooled with their buffers.
+type bulkState struct {
+	w   VarBindWriter
+	rps []repeater
+}
+
+var bulkStates = sync.Pool{New: func() any { return new(bulkState) }}
+
+// maxPooledRepeaters bounds the repeaters a pooled bulkState keeps.
+const maxPooledRepeaters = 64
+
+// newBulkState returns a pooled state with m repeaters, each with an empty sequence.
+func newBulkState(m int) *bulkState {
+	st := bulkStates.Get().(*bulkState)
+	if cap(st.rps) < m {
+		st.rps = append(st.rps[:cap(st.rps)], make([]repeater, m-cap(st.rps))...)
+	}
+	st.rps = st.rps[:m]
+	for i := range st.rps {
+		st.rps[i].seq = vbLists.Get().(*vbList)
+	}
+	return st
+}
+
+// release gives st back, without references to the request's or handlers' data.
+func (st *bulkState) release() {
+	for i := range st.rps {
+		st.rps[i].seq.release()
+		st.rps[i].seq, st.rps[i].last = nil, nil
+	}
+	st.w.l, st.w.prev, st.w.root, st.w.upper = nil, nil, nil, nil
+	if len(st.rps) <= maxPooledRepeaters {
+		st.rps = st.rps[:0]
+		bulkStates.Put(st)
+	}
 }
 
 // interleave appends the repetitions to l: repetition k is each repeater's k-th
