@@ -24,16 +24,35 @@ func BenchmarkBulk25V3(b *testing.B) {
 			AuthenticationPassphrase: string(authPass), PrivacyProtocol: gosnmp.AES, PrivacyPassphrase: string(privPass)}})
 }
 
+// BenchmarkBulk25Walker is BenchmarkBulk25 with a handler that walks (Walker).
+func BenchmarkBulk25Walker(b *testing.B) {
+	l := &listWalker{}
+	for i := uint32(1); i <= 2000; i++ {
+		l.vbs = append(l.vbs, VarBind{OID: MustOID("1.3.6.1.4.1.99999.3.1.2").Append(i), Type: gosnmp.OctetString,
+			Value: []byte("some-vm-name-here")})
+	}
+	benchBulk25With(b, &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public"}, l)
+}
+
 func benchBulk25(b *testing.B, req *gosnmp.SnmpPacket) {
 	b.Helper()
-	e := fixedEngine(b)
 	h := &scalars{}
 	for i := uint32(1); i <= 2000; i++ {
 		h.add(MustOID("1.3.6.1.4.1.99999.3.1.2").Append(i), func() VarBind {
 			return VarBind{Type: gosnmp.OctetString, Value: []byte("some-vm-name-here")}
 		})
 	}
+	benchBulk25With(b, req, h)
+}
+
+func benchBulk25With(b *testing.B, req *gosnmp.SnmpPacket, h Handler) {
+	b.Helper()
+	e := fixedEngine(b)
 	e.Register(MustOID("1.3.6.1.4.1.99999.3"), h)
+	// The community caps (10 repetitions by default) would cut the 25 asked for.
+	sec := *e.sec.Load()
+	sec.communityMaxReps, sec.communityMaxSize = 100, maxUDPPayload
+	e.sec.Store(&sec)
 	req.PDUType, req.RequestID, req.MaxRepetitions = gosnmp.GetBulkRequest, 1, 25
 	req.Variables = []gosnmp.SnmpPDU{{Name: ".1.3.6.1.4.1.99999.3.1.2.100", Type: gosnmp.Null}}
 	if sp, ok := req.SecurityParameters.(*gosnmp.UsmSecurityParameters); ok {
