@@ -201,6 +201,10 @@ func (b *bench) config(withLocal bool) string {
   state_dir: %s
   communities:
     - {community: public, access: read-only, context: ""}
+  # The walks ask for 25 and 100 repetitions: above the community caps' defaults (10,
+  # 1,472 bytes), which would answer 10 varbinds per request.
+  community_max_repetitions: 100
+  community_max_message_size: 65507
 hosts:
 `, filepath.Join(b.work, "state"))
 	for h := range b.fleet.Hosts {
