@@ -27,7 +27,9 @@ import (
 //     counter poll is older than three polling intervals, its VMs show their state
 //     but, in the same way, no counters.
 //   - Walks go column by column; GETNEXT costs O(log n) per step (one seek, two when
-//     a column ends), plus one seek per row stepped over for a missing instance.
+//     a column ends), plus one seek per row stepped over for a missing instance. A
+//     GETBULK's repetitions of one varbind are one Walk: a seek per column, then the
+//     cursor's next row per instance.
 //   - vmIndexNext has no instance when the registry has no free vmId left.
 type Handler struct {
 	view  View

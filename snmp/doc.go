@@ -16,6 +16,7 @@
 //	vacm.go       contexts and access per principal, v1 error mapping (RFC 3584)
 //	dispatch.go   the copy-on-write registry of subtrees, GET and GETNEXT
 //	pdu.go        GET/GETNEXT/GETBULK responses, size limits (tooBig, trimming)
+//	walk.go       Walker, VarBindWriter: a GETBULK repeater's successors in one pass
 //	set.go        two-phase SET through Setter
 //	encode.go     response messages in pooled buffers (v1/v2c, v3 with encryption and HMAC)
 //	message.go    BER message, scopedPDU and PDU decoding; ber.go the TLV reader
