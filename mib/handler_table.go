@@ -165,43 +165,30 @@ func parse(t *Table, oid snmp.OID) (col uint32, k key, exc gosnmp.Asn1BER) {
 // next walks column by column (all rows of a column, then the next column). A row
 // without an instance of the column is stepped over with one more seek. start works on
 // key arrays, so that a step allocates only its result.
-func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (snmp.VarBind, bool) {
-	n := tb.t.IndexLen()
-	col, from, ok := start(tb.t, oid)
-	if !ok {
-		return snmp.VarBind{}, false
-	}
-	row := tb.row()
-	defer tb.putRow(row)
-	for ; ok; col, ok = nextColumn(tb.t, col) {
-		if v1 && isCounter64(tb.t, col) {
-			from = key{}
-			continue
-		}
-		for {
-			if !tb.seekInto(rs.s, from, row) {
-				break
-			}
-			k := tb.key(row)
-			if tb.fill != nil {
-				tb.fill(rs.s, row, col)
-			}
-			if v := tb.col(row, col); v.ok {
-				return v.varbind(instance(rs, tb.t, col, k, n)), true
-			}
-			var found bool
-			if from, found = after(k, n); !found {
-				break
-			}
-		}
-		from = key{}
-	}
-	return snmp.VarBind{}, false
+func (tb *table[R]) next(rs *reqSnap, oid snmp.OID, v1 bool) (vb snmp.VarBind, found bool) {
+	tb.cells(rs, oid, v1, func(col uint32, k key, v value) bool {
+		vb, found = v.varbind(instance(rs, tb.t, col, k, tb.t.IndexLen())), true
+		return false
+	})
+	return vb, found
 }
 
 // walk is next's answers one after another: each column in one pass of the seek's
 // cursor, the instance OID built in place and the values written unboxed.
 func (tb *table[R]) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWriter) bool {
+	e, n := tb.t.entry, tb.t.IndexLen()
+	inst := make(snmp.OID, len(e)+1+n)
+	copy(inst, e)
+	return tb.cells(rs, oid, v1, func(col uint32, k key, v value) bool {
+		inst[len(e)] = col
+		copy(inst[len(e)+1:], k[:n])
+		return v.write(w, inst)
+	})
+}
+
+// cells gives yield the instances after oid in walk order, the row's bytes valid for
+// the call only, until yield returns false (then cells does) or the table ends.
+func (tb *table[R]) cells(rs *reqSnap, oid snmp.OID, v1 bool, yield func(col uint32, k key, v value) bool) bool {
 	n := tb.t.IndexLen()
 	col, from, ok := start(tb.t, oid)
 	if !ok {
@@ -209,31 +196,21 @@ func (tb *table[R]) walk(rs *reqSnap, oid snmp.OID, v1 bool, w *snmp.VarBindWrit
 	}
 	row := tb.row()
 	defer tb.putRow(row)
-	e := tb.t.entry
-	inst := make(snmp.OID, len(e)+1+n)
-	copy(inst, e)
 	for ; ok; col, ok = nextColumn(tb.t, col) {
 		if v1 && isCounter64(tb.t, col) {
 			from = key{}
 			continue
 		}
-		inst[len(e)] = col
-		for {
-			if !tb.seekInto(rs.s, from, row) {
-				break
-			}
+		for tb.seekInto(rs.s, from, row) {
 			k := tb.key(row)
 			if tb.fill != nil {
 				tb.fill(rs.s, row, col)
 			}
-			if v := tb.col(row, col); v.ok {
-				copy(inst[len(e)+1:], k[:n])
-				if !v.write(w, inst) {
-					return false
-				}
+			if v := tb.col(row, col); v.ok && !yield(col, k, v) {
+				return false
 			}
-			var found bool
-			if from, found = after(k, n); !found {
+			var more bool
+			if from, more = after(k, n); !more {
 				break
 			}
 		}
