@@ -91,10 +91,10 @@ func bulkFixture() (a, nested, b, c []VarBind) {
 		func(i uint32) (gosnmp.Asn1BER, any) { return gosnmp.TimeTicks, i },
 		func(i uint32) (gosnmp.Asn1BER, any) { return gosnmp.Counter32, ^i },
 		func(i uint32) (gosnmp.Asn1BER, any) { return gosnmp.ObjectIdentifier, fmt.Sprintf(".1.3.6.%d", i) },
-		func(i uint32) (gosnmp.Asn1BER, any) { return gosnmp.IPAddress, fmt.Sprintf("10.0.0.%d", i) },
+		func(i uint32) (gosnmp.Asn1BER, any) { return gosnmp.IPAddress, fmt.Sprintf("10.0.%d.%d", i/256, i%256) },
 	}
 	for col, typ := range types {
-		for row := uint32(1); row <= 30; row += 1 + uint32(col%2) {
+		for row := uint32(1); row <= 500; row += 1 + uint32(col%2) {
 			t, v := typ(row)
 			a = append(a, VarBind{OID: MustOID("2.999.1").Append(uint32(col+1), row), Type: t, Value: v})
 		}
@@ -133,9 +133,17 @@ func TestBulkWalkerSameAnswer(t *testing.T) {
 		e.Register(MustOID("2.999.3"), &listHandler{c})
 		engines[name] = e
 	}
-	starts := []string{"2.999", "2.999.1", "2.999.1.2.7", "2.999.1.4.30", "2.999.1.5", "2.999.1.5.1.3",
+	// Lift the community caps (10 repetitions, 1,472 bytes) on every engine: the
+	// requests below go up to 10,000 repetitions and 65,507 bytes (maxBulkVars).
+	for _, e := range append([]*Engine{plain}, engines["walkers"], engines["stray walkers"]) {
+		sec := *e.sec.Load()
+		sec.communityMaxReps, sec.communityMaxSize = 1<<20, maxUDPPayload
+		e.sec.Store(&sec)
+	}
+	starts := []string{"2.999", "2.999.1", "2.999.1.2.7", "2.999.1.4.30", "2.999.1.4.499", "2.999.1.5", "2.999.1.5.1.3",
 		"2.999.1.5.1.20.2", "2.999.1.6.1", "2.999.1.9.29", "2.999.2", "2.999.2.1.19", "2.999.3.5", "2.999.4", "2.1000"}
 	rng := rand.New(rand.NewPCG(13, 5))
+	big := 0 // answers cut by maxBulkVars or near it
 	for n := range 600 {
 		req := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.GetBulkRequest,
 			RequestID: uint32(n + 1), NonRepeaters: uint8(rng.IntN(3)),
@@ -153,12 +161,18 @@ func TestBulkWalkerSameAnswer(t *testing.T) {
 			t.Fatalf("request %d: no answer", n)
 		}
 		engines["plain"] = plain
+		if len(want) > 40000 {
+			big++
+		}
 		for name, e := range engines {
 			if got := e.handlePacket(context.Background(), raw, nil, maxOut); string(got) != string(want) {
 				t.Fatalf("%s: request %d (N=%d R=%d %v, max %d): answer differs from Next's:\n%x\n%x", name, n,
 					req.NonRepeaters, req.MaxRepetitions, req.Variables, maxOut, got, want)
 			}
 		}
+	}
+	if big == 0 {
+		t.Error("no answer over 40,000 bytes: the fixture is too small for maxBulkVars")
 	}
 	for i, w := range append(walkers, strays...) {
 		if w.calls == 0 {
