@@ -31,6 +31,8 @@ type conn struct {
 	mu     sync.Mutex
 	reason error // why kill was called, first reason wins
 
+	statsMu sync.Mutex // one stats call at a time (allDomainStats)
+
 	// lacks is the set (srcSet) of address sources the hypervisor's libvirtd cannot
 	// answer for any domain: a driver without the function, or libvirt 9.0 failing to
 	// read its own ARP table on kernels that end a neighbour dump in the same datagram
@@ -96,6 +98,7 @@ type readErrConn struct {
 	err     error
 	open    openReplyWatch
 	onEvent func(UUID) // told of each device event's domain (tapped events)
+	sent    frames     // the framing of what is written: the serial of a stats call
 }
 
 // tapEvents has fn told, on the reading goroutine, of the domain of every device event
@@ -104,6 +107,23 @@ func (c *readErrConn) tapEvents(fn func(UUID)) {
 	c.mu.Lock()
 	c.onEvent = fn
 	c.mu.Unlock()
+}
+
+// Write follows the framing of the calls written, to learn the serial of the stats
+// call armed with armStats.
+func (c *readErrConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	for p := b; len(p) > 0; {
+		k, header, _, _ := c.sent.next(p)
+		p = p[k:]
+		st := &c.open.stats
+		if header && st.armed && !st.sent && c.sent.program() == rpcRemoteProgram &&
+			c.sent.proc() == rpcProcGetAllDomainStats && c.sent.typ() == rpcTypeCall {
+			st.serial, st.sent = c.sent.serial(), true
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(b)
 }
 
 func (c *readErrConn) Read(b []byte) (int, error) {
@@ -134,8 +154,8 @@ func (c *readErrConn) Read(b []byte) (int, error) {
 // openReplyWatch follows libvirt RPC packet framing (a 4-byte length including itself,
 // then program, version, procedure, type, serial, status) in a byte stream: seen once
 // it has had the whole of a successful reply to REMOTE_PROC_CONNECT_OPEN, replies
-// counts the replies (the RPCs made), and events collects the domains of the device
-// events (deviceEventProcs) read.
+// counts the replies (the RPCs made), events collects the domains of the device
+// events (deviceEventProcs) read, and stats decodes the reply to an armed stats call.
 //
 // The device events are taken here rather than through go-libvirt's SubscribeEvents,
 // which runs two goroutines per subscription for as long as the connection lives;
@@ -145,13 +165,50 @@ type openReplyWatch struct {
 	seen    bool
 	replies uint64
 	events  []UUID
-	hdr     [28]byte
-	hn      int // bytes of hdr filled
-	rest    int // body bytes of the current packet still to come
+	f       frames
 	open    bool
 	tap     bool   // the current packet is a device event: keep its body's start
 	body    []byte // what was kept of it
+	stats   statsTap
 }
+
+// frames follows the RPC packet framing of a byte stream.
+type frames struct {
+	hdr  [28]byte
+	hn   int // bytes of hdr filled
+	rest int // body bytes of the current packet still to come
+}
+
+// next consumes p up to the end of the current header or packet: it returns the
+// bytes used, whether they completed a header (then in f.hdr), the body bytes among
+// them and whether they ended the packet.
+func (f *frames) next(p []byte) (used int, header bool, body []byte, end bool) {
+	if f.hn < len(f.hdr) {
+		k := copy(f.hdr[f.hn:], p)
+		f.hn += k
+		if f.hn < len(f.hdr) {
+			return k, false, nil, false
+		}
+		f.rest = max(int(binary.BigEndian.Uint32(f.hdr[0:4]))-len(f.hdr), 0)
+		if f.rest == 0 {
+			f.hn = 0
+		}
+		return k, true, nil, f.rest == 0
+	}
+	k := min(f.rest, len(p))
+	f.rest -= k
+	if f.rest == 0 {
+		f.hn = 0
+	}
+	return k, false, p[:k], f.rest == 0
+}
+
+func (f *frames) field(at int) uint32 { return binary.BigEndian.Uint32(f.hdr[at : at+4]) }
+func (f *frames) program() uint32     { return f.field(4) }
+func (f *frames) proc() uint32        { return f.field(12) }
+func (f *frames) typ() uint32         { return f.field(16) }
+func (f *frames) serial() uint32      { return f.field(20) }
+func (f *frames) status() uint32      { return f.field(24) }
 
 // Device events as libvirt's remote protocol numbers them
 // (REMOTE_PROC_DOMAIN_EVENT_CALLBACK_*), each with the domain it is about.
@@ -190,48 +247,42 @@ func eventDomainUUID(body []byte) (UUID, bool) {
 }
 
 const (
-	rpcRemoteProgram   = 0x20008086 // REMOTE_PROGRAM
-	rpcProcConnectOpen = 1          // REMOTE_PROC_CONNECT_OPEN
-	rpcTypeReply       = 1          // VIR_NET_REPLY
-	rpcStatusOK        = 0          // VIR_NET_OK
+	rpcRemoteProgram         = 0x20008086 // REMOTE_PROGRAM
+	rpcProcConnectOpen       = 1          // REMOTE_PROC_CONNECT_OPEN
+	rpcProcGetAllDomainStats = 344        // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
+	rpcTypeCall              = 0          // VIR_NET_CALL
+	rpcTypeReply             = 1          // VIR_NET_REPLY
+	rpcStatusOK              = 0          // VIR_NET_OK
 )
 
 func (w *openReplyWatch) feed(p []byte) {
 	for len(p) > 0 {
-		if w.hn < len(w.hdr) {
-			k := copy(w.hdr[w.hn:], p)
-			w.hn += k
-			p = p[k:]
-			if w.hn < len(w.hdr) {
-				return
-			}
-			be := binary.BigEndian
-			w.rest = max(int(be.Uint32(w.hdr[0:4]))-len(w.hdr), 0)
-			reply := be.Uint32(w.hdr[16:20]) == rpcTypeReply
+		k, header, body, end := w.f.next(p)
+		p = p[k:]
+		if header {
+			reply := w.f.typ() == rpcTypeReply
 			if reply {
 				w.replies++
 			}
-			remote := be.Uint32(w.hdr[4:8]) == rpcRemoteProgram
-			w.open = !w.seen && reply && remote &&
-				be.Uint32(w.hdr[12:16]) == rpcProcConnectOpen &&
-				be.Uint32(w.hdr[24:28]) == rpcStatusOK
-			_, device := deviceEventProcs[be.Uint32(w.hdr[12:16])]
-			w.tap = remote && device && be.Uint32(w.hdr[16:20]) == rpcTypeMessage
+			remote := w.f.program() == rpcRemoteProgram
+			w.open = !w.seen && reply && remote && w.f.proc() == rpcProcConnectOpen &&
+				w.f.status() == rpcStatusOK
+			_, device := deviceEventProcs[w.f.proc()]
+			w.tap = remote && device && w.f.typ() == rpcTypeMessage
 			w.body = w.body[:0]
+			w.stats.header(&w.f, remote && reply)
 		}
-		k := min(w.rest, len(p))
 		if w.tap && len(w.body) < tapMax {
-			w.body = append(w.body, p[:min(k, tapMax-len(w.body))]...)
+			w.body = append(w.body, body[:min(len(body), tapMax-len(w.body))]...)
 		}
-		w.rest -= k
-		p = p[k:]
-		if w.rest == 0 {
+		w.stats.feed(body)
+		if end {
 			w.seen = w.seen || w.open
-			w.hn = 0
 			if id, ok := eventDomainUUID(w.body); w.tap && ok {
 				w.events = append(w.events, id)
 			}
 			w.tap = false
+			w.stats.end()
 		}
 	}
 }

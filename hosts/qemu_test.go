@@ -96,6 +96,8 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	if ds := st.Domains[id]; ds.State != StateRunning || ds.CPUTimeNs == 0 || len(ds.VCPUs) != 1 {
 		t.Errorf("stats of a running VM: %+v", ds)
 	}
+	// The poll decodes the reply off the wire: as go-libvirt and parseDomainStats would.
+	checkStatsDecode(t, "qemu:///system", statsGroups, libvirt.ConnectGetAllDomainsStatsNowait)
 	virsh(t, "suspend", name)
 	wantState("paused after virsh suspend", StatePaused)
 	virsh(t, "resume", name)
@@ -123,6 +125,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	if ds := st.Domains[id]; ds.State != StateShutoff || ds.CPUTimeNs != 0 || ds.CPUUserNs != 0 || len(ds.VCPUs) != 0 {
 		t.Errorf("stats of a shut-off VM: %+v", ds)
 	}
+	checkStatsDecode(t, "qemu:///system", statsGroups, libvirt.ConnectGetAllDomainsStatsNowait)
 	virsh(t, "undefine", name)
 	testkit.WaitFor(t, 2*time.Minute, "removed after virsh undefine", func() bool {
 		_, ok := sink.domain(id)

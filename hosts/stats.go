@@ -1,6 +1,7 @@
 package hosts
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,43 +13,72 @@ const statsGroups = libvirt.DomainStatsState | libvirt.DomainStatsCPUTotal |
 	libvirt.DomainStatsBalloon | libvirt.DomainStatsVCPU |
 	libvirt.DomainStatsInterface | libvirt.DomainStatsBlock
 
-// parseDomainStats turns one record's typed parameters into DomainStats. Unknown
-// fields are ignored: libvirt adds new ones in every release.
+// parseDomainStats turns one record's typed parameters, as go-libvirt decodes them,
+// into DomainStats. Unknown fields are ignored: libvirt adds new ones in every release.
 func parseDomainStats(id UUID, params []libvirt.TypedParam) DomainStats {
-	ds := DomainStats{UUID: id}
-	vcpus := map[int]*VCPUStats{}
-	blocks := map[int]*BlockStats{}
-	nets := map[int]*NetStats{}
-	for _, p := range params {
-		group, rest, _ := strings.Cut(p.Field, ".")
-		switch group {
-		case "state":
-			ds.parseState(rest, p.Value.I)
-		case "cpu":
-			ds.parseCPU(rest, p.Value.I)
-		case "balloon":
-			ds.HasBalloon = true
-			ds.parseBalloon(rest, p.Value.I)
-		case "vcpu":
-			if n, field, ok := indexed(rest); ok {
-				parseVCPU(entry(vcpus, n), field, p.Value.I)
-			}
-		case "block":
-			if n, field, ok := indexed(rest); ok {
-				parseBlock(entry(blocks, n), field, p.Value.I)
-			}
-		case "net":
-			if n, field, ok := indexed(rest); ok {
-				parseNet(entry(nets, n), field, p.Value.I)
-			}
+	var p statsParser
+	p.start(id)
+	for _, tp := range params {
+		str, _ := tp.Value.I.(string)
+		p.set(tp.Field, asUint(tp.Value.I), str)
+	}
+	return p.done()
+}
+
+// statsParser builds one DomainStats from a record's parameters, one at a time:
+// from go-libvirt's records (parseDomainStats) or straight off the wire
+// (decodeStatsReply). It may be reused for the next record once done has returned.
+type statsParser struct {
+	ds     DomainStats
+	vcpus  indexedSet[VCPUStats]
+	blocks indexedSet[BlockStats]
+	nets   indexedSet[NetStats]
+}
+
+func (p *statsParser) start(id UUID) {
+	p.ds = DomainStats{UUID: id}
+	p.vcpus.reset()
+	p.blocks.reset()
+	p.nets.reset()
+}
+
+// set takes one parameter: num is its numeric value (asUint: 0 for negatives and
+// strings), str its string value ("" for numbers). field is not kept.
+func (p *statsParser) set(field string, num uint64, str string) {
+	ds := &p.ds
+	group, rest, _ := strings.Cut(field, ".")
+	switch group {
+	case "state":
+		ds.parseState(rest, num)
+	case "cpu":
+		ds.parseCPU(rest, num)
+	case "balloon":
+		ds.HasBalloon = true
+		ds.parseBalloon(rest, num)
+	case "vcpu":
+		if n, field, ok := indexed(rest); ok {
+			parseVCPU(p.vcpus.entry(n), field, num)
+		}
+	case "block":
+		if n, field, ok := indexed(rest); ok {
+			parseBlock(p.blocks.entry(n), field, num, str)
+		}
+	case "net":
+		if n, field, ok := indexed(rest); ok {
+			parseNet(p.nets.entry(n), field, num, str)
 		}
 	}
-	ds.VCPUs = ordered(vcpus, func(n int, v *VCPUStats) { v.Number = n })
-	ds.Blocks = ordered(blocks, nil)
-	ds.Nets = ordered(nets, nil)
+}
+
+func (p *statsParser) done() DomainStats {
+	ds := p.ds
+	ds.VCPUs = p.vcpus.ordered(func(n int, v *VCPUStats) { v.Number = n })
+	ds.Blocks = p.blocks.ordered(nil)
+	ds.Nets = p.nets.ordered(nil)
 	if ds.State == StateShutoff {
 		ds.dropRunCounters()
 	}
+	p.ds = DomainStats{}
 	return ds
 }
 
@@ -66,29 +96,29 @@ func (ds *DomainStats) dropRunCounters() {
 	}
 }
 
-func (ds *DomainStats) parseState(field string, v any) {
+func (ds *DomainStats) parseState(field string, v uint64) {
 	switch field {
 	case "state":
-		ds.State = DomainState(asUint(v))
+		ds.State = DomainState(v)
 	case "reason":
-		ds.Reason = int32(asUint(v))
+		ds.Reason = int32(v)
 	}
 }
 
-func (ds *DomainStats) parseCPU(field string, v any) {
+func (ds *DomainStats) parseCPU(field string, v uint64) {
 	switch field {
 	case "time":
-		ds.CPUTimeNs = asUint(v)
+		ds.CPUTimeNs = v
 	case "user":
-		ds.CPUUserNs = asUint(v)
+		ds.CPUUserNs = v
 	case "system":
-		ds.CPUSystemNs = asUint(v)
+		ds.CPUSystemNs = v
 	}
 }
 
 // The parse functions below switch on the field: a map of destinations built per
 // field cost a dozen allocations per domain and poll.
-func (ds *DomainStats) parseBalloon(field string, v any) {
+func (ds *DomainStats) parseBalloon(field string, v uint64) {
 	var dst *uint64
 	switch field {
 	case "current":
@@ -106,21 +136,20 @@ func (ds *DomainStats) parseBalloon(field string, v any) {
 	default:
 		return
 	}
-	*dst = asUint(v)
+	*dst = v
 }
 
-func parseVCPU(s *VCPUStats, field string, v any) {
+func parseVCPU(s *VCPUStats, field string, v uint64) {
 	switch field {
 	case "state":
-		s.State = int(asUint(v))
+		s.State = int(v)
 	case "time":
-		s.TimeNs = asUint(v)
+		s.TimeNs = v
 	}
 }
 
-func parseBlock(s *BlockStats, field string, v any) {
+func parseBlock(s *BlockStats, field string, v uint64, str string) {
 	if field == "name" || field == "path" {
-		str, _ := v.(string)
 		if field == "name" {
 			s.Name = str
 		} else {
@@ -153,12 +182,12 @@ func parseBlock(s *BlockStats, field string, v any) {
 	default:
 		return
 	}
-	*dst = asUint(v)
+	*dst = v
 }
 
-func parseNet(s *NetStats, field string, v any) {
+func parseNet(s *NetStats, field string, v uint64, str string) {
 	if field == "name" {
-		s.Name, _ = v.(string)
+		s.Name = str
 		return
 	}
 	var dst *uint64
@@ -182,7 +211,7 @@ func parseNet(s *NetStats, field string, v any) {
 	default:
 		return
 	}
-	*dst = asUint(v)
+	*dst = v
 }
 
 // indexed splits "3.rd.bytes" into 3 and "rd.bytes"; "count" and "current" are not.
@@ -198,33 +227,46 @@ func indexed(s string) (int, string, bool) {
 	return n, field, true
 }
 
-func entry[T any](m map[int]*T, n int) *T {
-	if v, ok := m[n]; ok {
-		return v
-	}
-	v := new(T)
-	m[n] = v
-	return v
+// indexedSet collects the <n>.* groups of one kind (vcpu, block, net) of a record
+// without a map, kept sorted by n: libvirt sends each group's fields together, in
+// ascending n, so the usual entry is the last one or a new last one.
+type indexedSet[T any] struct {
+	ns []int
+	vs []T
 }
 
-// ordered returns the map's values by index.
-func ordered[T any](m map[int]*T, set func(int, *T)) []T {
-	if len(m) == 0 {
-		return nil
+func (s *indexedSet[T]) reset() {
+	s.ns, s.vs = s.ns[:0], nil
+}
+
+// entry returns group n's entry, adding it if new.
+func (s *indexedSet[T]) entry(n int) *T {
+	last := len(s.ns) - 1
+	if last >= 0 && s.ns[last] == n {
+		return &s.vs[last]
 	}
-	hi := -1
-	for n := range m {
-		hi = max(hi, n)
-	}
-	out := make([]T, 0, len(m))
-	for n := 0; n <= hi; n++ {
-		if v, ok := m[n]; ok {
-			if set != nil {
-				set(n, v)
-			}
-			out = append(out, *v)
+	i := len(s.ns)
+	if last >= 0 && n < s.ns[last] {
+		var found bool
+		if i, found = slices.BinarySearch(s.ns, n); found {
+			return &s.vs[i]
 		}
 	}
+	var zero T
+	s.ns = slices.Insert(s.ns, i, n)
+	s.vs = slices.Insert(s.vs, i, zero)
+	return &s.vs[i]
+}
+
+// ordered returns the entries by index (nil if none), calling set with each index.
+func (s *indexedSet[T]) ordered(set func(int, *T)) []T {
+	if set != nil {
+		for i := range s.vs {
+			set(s.ns[i], &s.vs[i])
+		}
+	}
+	out := s.vs
+	s.vs = nil
 	return out
 }
 

@@ -217,9 +217,8 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 	if f.autostart, err = set("ConnectListAllDomains autostart", libvirt.ConnectListDomainsAutostart); err != nil {
 		return f, err
 	}
-	recs, err := callT(ctx, c, "ConnectGetAllDomainStats state", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
-		return l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState),
-			uint32(libvirt.ConnectGetAllDomainsStatsNowait))
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats state", func(l *lv) ([]statsRecord, error) {
+		return c.allDomainStats(l, libvirt.DomainStatsState, libvirt.ConnectGetAllDomainsStatsNowait)
 	})
 	if connLost(err) {
 		return f, err
@@ -229,8 +228,7 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 	}
 	f.stats = make(map[UUID]DomainStats, len(recs))
 	for _, r := range recs {
-		id := UUID(r.Dom.UUID)
-		f.stats[id] = parseDomainStats(id, r.Params)
+		f.stats[r.Stats.UUID] = r.Stats
 	}
 	f.sizes, err = inactiveSizes(ctx, c)
 	return f, err
@@ -241,9 +239,9 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 // capacity and allocation; for a running one the two differ). nil when the driver has
 // no block stats (the test driver): each disk is then asked for.
 func inactiveSizes(ctx context.Context, c *conn) (map[UUID][]BlockStats, error) {
-	recs, err := callT(ctx, c, "ConnectGetAllDomainStats block inactive", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
-		return l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsBlock),
-			uint32(libvirt.ConnectGetAllDomainsStatsInactive|libvirt.ConnectGetAllDomainsStatsNowait))
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats block inactive", func(l *lv) ([]statsRecord, error) {
+		return c.allDomainStats(l, libvirt.DomainStatsBlock,
+			libvirt.ConnectGetAllDomainsStatsInactive|libvirt.ConnectGetAllDomainsStatsNowait)
 	})
 	if connLost(err) {
 		return nil, err
@@ -253,12 +251,11 @@ func inactiveSizes(ctx context.Context, c *conn) (map[UUID][]BlockStats, error) 
 	}
 	var out map[UUID][]BlockStats
 	for _, r := range recs {
-		id := UUID(r.Dom.UUID)
-		if ds := parseDomainStats(id, r.Params); len(ds.Blocks) > 0 {
+		if len(r.Stats.Blocks) > 0 {
 			if out == nil {
 				out = map[UUID][]BlockStats{}
 			}
-			out[id] = ds.Blocks
+			out[r.Stats.UUID] = r.Stats.Blocks
 		}
 	}
 	return out, nil
@@ -537,12 +534,12 @@ func (s *Supervisor) report(id UUID, d Domain, err error) (Domain, bool, error) 
 // running domains' interface addresses (pollAddresses) and reports it; then it re-reads
 // the domains whose guest agent gave a new OS answer, so that their report carries it.
 func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
-	recs, err := callT(ctx, c, "ConnectGetAllDomainStats", func(l *lv) ([]libvirt.DomainStatsRecord, error) {
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats", func(l *lv) ([]statsRecord, error) {
 		// NOWAIT: a domain busy with a job (migration, snapshot) reports what it can
 		// instead of holding up every other domain's counters.
-		recs, err := l.ConnectGetAllDomainStats(nil, uint32(statsGroups), uint32(libvirt.ConnectGetAllDomainsStatsNowait))
+		recs, err := c.allDomainStats(l, statsGroups, libvirt.ConnectGetAllDomainsStatsNowait)
 		if isLibvirtCode(err, libvirt.ErrInvalidArg) || isLibvirtCode(err, libvirt.ErrNoSupport) {
-			return l.ConnectGetAllDomainStats(nil, uint32(statsGroups), 0) // older daemons
+			return c.allDomainStats(l, statsGroups, 0) // older daemons
 		}
 		return recs, err
 	})
@@ -553,9 +550,8 @@ func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 	st := &Stats{At: time.Now(), Domains: make(map[UUID]DomainStats, len(recs))}
 	doms := make(map[UUID]libvirt.Domain, len(recs))
 	for _, r := range recs {
-		id := UUID(r.Dom.UUID)
-		st.Domains[id] = parseDomainStats(id, r.Params)
-		doms[id] = r.Dom
+		st.Domains[r.Stats.UUID] = r.Stats
+		doms[r.Stats.UUID] = r.Dom
 	}
 	reread, err := s.pollAddresses(ctx, c, st, doms)
 	if err != nil {
