@@ -33,6 +33,10 @@ type conn struct {
 
 	statsMu sync.Mutex // one stats call at a time (allDomainStats)
 
+	// poolEvents says storage pool lifecycle events are registered: the pools need
+	// listing only when one came (readErrConn.poolEvents). Session goroutine only.
+	poolEvents bool
+
 	// lacks is the set (srcSet) of address sources the hypervisor's libvirtd cannot
 	// answer for any domain: a driver without the function, or libvirt 9.0 failing to
 	// read its own ARP table on kernels that end a neighbour dump in the same datagram
@@ -170,6 +174,7 @@ type openReplyWatch struct {
 	tap     bool   // the current packet is a device event: keep its body's start
 	body    []byte // what was kept of it
 	stats   statsTap
+	pools   uint64 // storage pool lifecycle events read
 }
 
 // frames follows the RPC packet framing of a byte stream.
@@ -250,6 +255,7 @@ const (
 	rpcRemoteProgram         = 0x20008086 // REMOTE_PROGRAM
 	rpcProcConnectOpen       = 1          // REMOTE_PROC_CONNECT_OPEN
 	rpcProcGetAllDomainStats = 344        // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
+	rpcProcPoolLifecycle     = 370        // REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE
 	rpcTypeCall              = 0          // VIR_NET_CALL
 	rpcTypeReply             = 1          // VIR_NET_REPLY
 	rpcStatusOK              = 0          // VIR_NET_OK
@@ -271,6 +277,9 @@ func (w *openReplyWatch) feed(p []byte) {
 			w.tap = remote && device && w.f.typ() == rpcTypeMessage
 			w.body = w.body[:0]
 			w.stats.header(&w.f, remote && reply)
+			if remote && w.f.typ() == rpcTypeMessage && w.f.proc() == rpcProcPoolLifecycle {
+				w.pools++
+			}
 		}
 		if w.tap && len(w.body) < tapMax {
 			w.body = append(w.body, body[:min(len(body), tapMax-len(w.body))]...)
@@ -292,6 +301,15 @@ func (c *readErrConn) replies() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.open.replies
+}
+
+// poolEvents is how many storage pool lifecycle events have come so far. go-libvirt
+// routes none (they go to serial 1's caller, long gone: libvirtd sends every event
+// with serial 1); this count is what watchStorage reads of them.
+func (c *readErrConn) poolEvents() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open.pools
 }
 
 func (c *readErrConn) readErr() error {

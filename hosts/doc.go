@@ -12,8 +12,9 @@
 // no longer knows it; after a pause or a resume only its state is read:
 // Sink.DomainPatched), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,
 // with the running domains' interface addresses; a domain whose guest agent reports a
-// new OS is re-read so that its Domain.GuestOS has it; then the pool list is checked
-// and storage re-read when it changed or storage_interval passed: Sink.StorageSynced),
+// new OS is re-read so that its Domain.GuestOS has it; then the pool list is checked,
+// after a storage pool lifecycle event (or at every round without them), and storage
+// re-read when it changed or storage_interval passed: Sink.StorageSynced),
 // and a ConnectGetLibVersion probe runs every keepalive_interval; the polls and probes
 // of all hosts are driven by one scheduler, each host at its own phase of the
 // interval. A probe unanswered

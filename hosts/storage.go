@@ -109,6 +109,7 @@ func bytesOf(m memXML) (uint64, error) {
 // storage reads all pools and the volumes of the active ones, sorted by name (libvirt
 // lists in hash order). The caller holds the view lock.
 func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, error) {
+	events := c.nc.poolEvents() // before the read: an event during it asks again
 	pools, err := callT(ctx, c, "read storage pools", func(l *lv) ([]Pool, error) {
 		list, _, err := l.ConnectListAllStoragePools(1, 0)
 		if err != nil {
@@ -153,7 +154,7 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
 	})
 	old := s.storage0
-	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), pools: pools, vols: vols,
+	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), events: events, pools: pools, vols: vols,
 		changed: !slices.Equal(old.pools, pools) || !slices.Equal(old.vols, vols)}
 	return pools, vols, nil
 }

@@ -9,19 +9,21 @@ import (
 	"github.com/digitalocean/go-libvirt"
 )
 
-// Storage between resyncs. go-libvirt routes domain events only (a storage pool event
-// would reach no listener), so pools and volumes are polled at a bounded cost: every
-// stats round lists the pools and which are active (two calls); when that list changed,
-// or storage_interval has passed since the last read (volumes created or deleted in an
-// existing pool raise no pool event anyway), the whole storage is re-read as a resync
-// does and reported with Sink.StorageSynced.
+// Storage between resyncs. Pools and volumes are polled at a bounded cost: a stats
+// round lists the pools and which are active (two calls) when a storage pool lifecycle
+// event came since the last read (counted off the wire: go-libvirt routes domain
+// events only), or at every round on a daemon without those events; when that list
+// changed, or storage_interval has passed since the last read (volumes created or
+// deleted in an existing pool raise no pool event anyway), the whole storage is
+// re-read as a resync does and reported with Sink.StorageSynced.
 
 // storageState is what the session remembers of the last storage read; guarded by
 // the view lock (s.view).
 type storageState struct {
-	key  string    // poolsKey of the pools read
-	at   time.Time // when
-	none bool      // the driver has no storage: stop asking until the next session
+	key    string    // poolsKey of the pools read
+	at     time.Time // when
+	events uint64    // the connection's pool events before the pools were listed
+	none   bool      // the driver has no storage: stop asking until the next session
 	// What was read, and whether it differs from the read before: an unchanged read is
 	// not reported (the view would re-resolve every domain's disks for nothing).
 	pools   []Pool
@@ -49,6 +51,11 @@ func (s *Supervisor) watchStorage(ctx context.Context, c *conn) error {
 	if s.storage0.none {
 		return nil
 	}
+	events := c.nc.poolEvents()
+	due := time.Since(s.storage0.at) >= s.cfg.StorageInterval
+	if c.poolEvents && events == s.storage0.events && !due {
+		return nil // no pool came, went, started or stopped since the last listing
+	}
 	pools, err := callT(ctx, c, "list storage pools", func(l *lv) ([]Pool, error) {
 		all, _, err := l.ConnectListAllStoragePools(1, 0)
 		if err != nil {
@@ -74,7 +81,8 @@ func (s *Supervisor) watchStorage(ctx context.Context, c *conn) error {
 		s.log.Debug("storage pools not listed", "err", err)
 		return nil
 	}
-	if poolsKey(pools) == s.storage0.key && time.Since(s.storage0.at) < s.cfg.StorageInterval {
+	if poolsKey(pools) == s.storage0.key && !due {
+		s.storage0.events = events
 		return nil
 	}
 	all, vols, err := s.storage(ctx, c)

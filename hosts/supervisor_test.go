@@ -448,3 +448,53 @@ func TestStorageUnchangedNotReported(t *testing.T) {
 		return false
 	})
 }
+
+// TestStoragePoolEvents: with storage pool events registered, a stats round lists the
+// pools only after one came; a pool defined and started meanwhile is reported.
+func TestStoragePoolEvents(t *testing.T) {
+	requireLibvirtd(t)
+	cfg := privateTestHost(t, "poolevents")
+	cfg.StatsInterval, cfg.StorageInterval = 50*time.Millisecond, time.Hour
+	calls := &callCounter{}
+	sink := newFakeSink()
+	s := startSupervisor(t, cfg, sink, WithCallObserver(calls.observe))
+	waitUp(t, sink)
+	testkit.WaitFor(t, 90*time.Second, "ten stats rounds", func() bool { _, _, _, n := sink.counts(); return n >= 10 })
+	count := func(proc string) (n int) {
+		for _, p := range calls.snapshot() {
+			if p == proc {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("list_storage_pools"); n != 0 {
+		t.Errorf("pools listed %d times with no pool event, want 0", n)
+	}
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = callT(context.Background(), c, "create pool", func(l *lv) (struct{}, error) {
+		_, err := l.StoragePoolCreateXML("<pool type='dir'><name>new-pool</name><target><path>/fake/new</path></target></pool>", 0)
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 90*time.Second, "the new pool reported", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, inv := range sink.storage {
+			for _, p := range inv.Pools {
+				if p.Name == "new-pool" && p.Active {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if n := count("list_storage_pools"); n == 0 {
+		t.Error("pools not listed after the pool event")
+	}
+}

@@ -68,6 +68,16 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			s.log.Info("domain event unavailable", "event_id", int(id), "err", err)
 		}
 	}
+	err = c.call(subCtx, "subscribe storage pool events", func(l *lv) error {
+		_, err := l.ConnectStoragePoolEventRegisterAny(int32(libvirt.StoragePoolEventIDLifecycle), nil)
+		return err
+	})
+	if connLost(err) {
+		return err
+	}
+	if c.poolEvents = err == nil; err != nil {
+		s.log.Info("storage pool events unavailable: pools listed at every stats round", "err", err)
+	}
 	return nil
 }
 
