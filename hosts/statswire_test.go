@@ -320,16 +320,21 @@ func TestStatsTap(t *testing.T) {
 	}
 }
 
-// BenchmarkStatsCall: one host's stats call of 50 QEMU domains over a pipe to a fake
-// daemon, the reply decoded by the tap next to go-libvirt's decoding and
-// parseDomainStats (the pipe's cost is in both).
-func BenchmarkStatsCall(b *testing.B) {
-	recs := make([]libvirt.DomainStatsRecord, 50)
+// qemuHostReply is the stats reply of a host of n running QEMU domains.
+func qemuHostReply(n int) []byte {
+	recs := make([]libvirt.DomainStatsRecord, n)
 	for i := range recs {
 		recs[i] = libvirt.DomainStatsRecord{Dom: libvirt.Domain{Name: fmt.Sprintf("vm-%d", i), UUID: libvirt.UUID{byte(i)}, ID: int32(i)},
 			Params: qemuStatsParams()}
 	}
-	body := xdrStatsReply(recs)
+	return xdrStatsReply(recs)
+}
+
+// BenchmarkStatsCall: one host's stats call of 50 QEMU domains over a pipe to a fake
+// daemon, the reply decoded by the tap next to go-libvirt's decoding and
+// parseDomainStats (the pipe's cost is in both).
+func BenchmarkStatsCall(b *testing.B) {
+	body := qemuHostReply(50)
 	cli, srv := net.Pipe()
 	defer srv.Close()
 	go statsDaemon(srv, 1<<20, func(serial uint32) []rpcPacket { return []rpcPacket{statsReply(serial, body)} }, nil)
@@ -363,12 +368,7 @@ func BenchmarkStatsCall(b *testing.B) {
 // BenchmarkDecodeStatsReply: one host's poll of 50 QEMU domains, off the wire next to
 // go-libvirt's decoding and parseDomainStats.
 func BenchmarkDecodeStatsReply(b *testing.B) {
-	recs := make([]libvirt.DomainStatsRecord, 50)
-	for i := range recs {
-		recs[i] = libvirt.DomainStatsRecord{Dom: libvirt.Domain{Name: fmt.Sprintf("vm-%d", i), UUID: libvirt.UUID{byte(i)}, ID: int32(i)},
-			Params: qemuStatsParams()}
-	}
-	body := xdrStatsReply(recs)
+	body := qemuHostReply(50)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := decodeStatsReply(body); err != nil {
