@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -130,4 +131,47 @@ func (h *jobHeap) Pop() any {
 	j.index = -1
 	*h = old[:len(old)-1]
 	return j
+}
+
+// workers runs short jobs (keepalive probes) on goroutines it keeps for reuse: a job
+// goes to an idle worker, or to a new one when none is idle (a probe of a hung host
+// holds its worker until keepalive_timeout, and stops no other). A worker idle for
+// workerIdle ends. One new goroutine per probe cost its creation, its exit and its
+// stack's growth in go-libvirt's coding, 200 times a second at 1,000 hosts.
+type workers struct {
+	jobs    chan func()
+	idle    time.Duration
+	waiting atomic.Int32 // workers waiting for a job (tests)
+	live    atomic.Int32 // workers (tests)
+}
+
+const workerIdle = 30 * time.Second
+
+var probes = workers{jobs: make(chan func()), idle: workerIdle}
+
+func (w *workers) run(fn func()) {
+	select {
+	case w.jobs <- fn:
+	default:
+		w.live.Add(1)
+		go w.work(fn)
+	}
+}
+
+func (w *workers) work(fn func()) {
+	t := time.NewTimer(w.idle)
+	defer t.Stop()
+	defer w.live.Add(-1)
+	for {
+		fn()
+		t.Reset(w.idle)
+		w.waiting.Add(1)
+		select {
+		case fn = <-w.jobs:
+			w.waiting.Add(-1)
+		case <-t.C:
+			w.waiting.Add(-1)
+			return
+		}
+	}
 }

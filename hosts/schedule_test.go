@@ -2,9 +2,14 @@ package hosts
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 // A job falls due on its phase of the period, the first time after now.
@@ -74,4 +79,64 @@ func TestSchedulerEvery(t *testing.T) {
 			t.Errorf("stopped job still scheduled: %+v", j)
 		}
 	}
+}
+
+// TestWorkersReuse: jobs one after the other run on one goroutine; a job that blocks
+// does not hold up the next (it gets a new worker); an idle worker ends.
+func TestWorkersReuse(t *testing.T) {
+	w := &workers{jobs: make(chan func()), idle: time.Hour}
+	var mu sync.Mutex
+	gids := map[uint64]bool{}
+	for range 20 {
+		done := make(chan struct{})
+		w.run(func() {
+			mu.Lock()
+			gids[goid()] = true
+			mu.Unlock()
+			close(done)
+		})
+		<-done
+		for w.waiting.Load() != 1 { // the worker is back at its select: the next run finds it
+			runtime.Gosched()
+		}
+	}
+	if len(gids) != 1 {
+		t.Errorf("20 jobs in turn ran on %d goroutines, want 1", len(gids))
+	}
+	block, ran := make(chan struct{}), make(chan struct{})
+	w.run(func() { <-block })
+	w.run(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(time.Minute):
+		t.Fatal("a job waited for a blocked one")
+	}
+	close(block)
+
+	short := &workers{jobs: make(chan func()), idle: time.Millisecond}
+	ran2 := make(chan struct{})
+	short.run(func() { close(ran2) })
+	<-ran2
+	testkit.WaitFor(t, time.Minute, "the idle worker ended", func() bool { return short.live.Load() == 0 })
+	if !noWorkerWaits(short) {
+		t.Error("a worker still took a job")
+	}
+}
+
+// noWorkerWaits says whether no worker of w takes a job now.
+func noWorkerWaits(w *workers) bool {
+	select {
+	case w.jobs <- func() {}:
+		return false
+	default:
+		return true
+	}
+}
+
+// goid is the calling goroutine's ID, from its stack header.
+func goid() uint64 {
+	var buf [64]byte
+	s := strings.TrimPrefix(string(buf[:runtime.Stack(buf[:], false)]), "goroutine ")
+	id, _ := strconv.ParseUint(s[:strings.IndexByte(s, ' ')], 10, 64)
+	return id
 }

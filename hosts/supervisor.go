@@ -228,15 +228,15 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 
 // watchdog is the scheduler's job that probes the connection every keepalive_interval
 // and kills it when a probe is not answered within keepalive_timeout, which makes
-// every hung call return. A probe runs in a goroutine of its own while it lasts; a
-// probe still running when the next falls due stands for it.
+// every hung call return. A probe runs on a worker goroutine (probes) while it lasts;
+// a probe still running when the next falls due stands for it.
 func (s *Supervisor) watchdog(c *conn) func() {
 	var probing atomic.Bool
 	return func() {
 		if !probing.CompareAndSwap(false, true) {
 			return
 		}
-		go func() {
+		probes.run(func() {
 			defer probing.Store(false)
 			select {
 			case <-c.disconnected():
@@ -250,7 +250,7 @@ func (s *Supervisor) watchdog(c *conn) func() {
 				s.log.Warn("keepalive failed, disconnecting", "err", err)
 				c.kill(err)
 			}
-		}()
+		})
 	}
 }
 
