@@ -140,3 +140,35 @@ func goid() uint64 {
 	id, _ := strconv.ParseUint(s[:strings.IndexByte(s, ' ')], 10, 64)
 	return id
 }
+
+// TestSchedulerBatches: jobs due within schedSlack of each other run in one round,
+// each once per period.
+func TestSchedulerBatches(t *testing.T) {
+	var s scheduler
+	const jobs, period = 10, 300 * time.Millisecond
+	var mu sync.Mutex
+	runs := make([]int, jobs)
+	for i := range jobs {
+		defer s.every(period, time.Duration(i)*time.Millisecond, func() {
+			mu.Lock()
+			runs[i]++
+			mu.Unlock()
+		})()
+	}
+	testkit.WaitFor(t, time.Minute, "five runs of the last job", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return runs[jobs-1] >= 5
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	rounds := s.wakes.Load()
+	for i, n := range runs {
+		if n < 4 || n > 6 {
+			t.Errorf("job %d ran %d times in %d rounds, want 5 or so", i, n, rounds)
+		}
+	}
+	if rounds > 7 {
+		t.Errorf("%d rounds for %d jobs due within %s of each other, 5 periods", rounds, jobs, time.Duration(jobs)*time.Millisecond)
+	}
+}
