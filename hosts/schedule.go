@@ -21,8 +21,7 @@ type scheduler struct {
 }
 
 // schedSlack: a round also runs the jobs due within this much after the first, early,
-// so that 1,000 hosts' polls and probes (300 a second) take some 50 rounds a second,
-// not one each.
+// so that many hosts' polls and probes share wake-ups instead of one each.
 const schedSlack = 20 * time.Millisecond
 
 // sched is the process's scheduler, started on first use; it runs for the process's life.
@@ -152,8 +151,8 @@ func (h *jobHeap) Pop() any {
 // workers runs short jobs (keepalive probes) on goroutines it keeps for reuse: a job
 // goes to an idle worker, or to a new one when none is idle (a probe of a hung host
 // holds its worker until keepalive_timeout, and stops no other). A worker idle for
-// workerIdle ends. One new goroutine per probe cost its creation, its exit and its
-// stack's growth in go-libvirt's coding, 200 times a second at 1,000 hosts.
+// workerIdle ends. A new goroutine per probe paid its creation, its exit and its
+// stack's growth in go-libvirt's coding at every probe.
 type workers struct {
 	jobs    chan func()
 	idle    time.Duration
