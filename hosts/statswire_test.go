@@ -469,3 +469,54 @@ func TestDecodeStatsReplyLibvirtd(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStatsTapStream: whatever a connection brings, the framing follower with a stats
+// call armed neither panics nor keeps more than the stream held.
+func FuzzStatsTapStream(f *testing.F) {
+	body := xdrStatsReply(statsRecords())
+	f.Add(append(statsReply(9, body).bytes(), statsReply(9, body[:10]).bytes()...), uint8(3))
+	f.Add(rpcPacket{program: rpcRemoteProgram, proc: rpcProcGetAllDomainStats, typ: rpcTypeReply, serial: 9, body: []byte{0, 0, 0, 5}}.bytes(), uint8(1))
+	f.Add([]byte{0, 0, 0, 1, 0x20, 0, 0x80, 0x86}, uint8(0))
+	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
+		var w openReplyWatch
+		w.stats = statsTap{armed: true, sent: true, serial: 9}
+		for s := stream; len(s) > 0; {
+			k := min(int(chunk)+1, len(s))
+			w.feed(s[:k])
+			s = s[k:]
+		}
+		if len(w.stats.recs)*28 > len(stream) || len(w.stats.body) > len(stream) {
+			t.Fatalf("%d records, %d body bytes kept from a %d-byte stream", len(w.stats.recs), len(w.stats.body), len(stream))
+		}
+	})
+}
+
+// TestStatsTapZeroesCount: the armed reply reaches go-libvirt with a record count of 0,
+// however split, and is decoded whole; a reply to another serial passes untouched.
+func TestStatsTapZeroesCount(t *testing.T) {
+	body := xdrStatsReply(statsRecords())
+	want, err := decodeStatsReply(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{1, 2, 3, 29, 1 << 20} {
+		other := statsReply(8, body).bytes()
+		armed := statsReply(9, body).bytes()
+		var w openReplyWatch
+		w.stats = statsTap{armed: true, sent: true, serial: 9}
+		for _, s := range [][]byte{other, armed} {
+			for len(s) > 0 {
+				k := min(chunk, len(s))
+				w.feed(s[:k])
+				s = s[k:]
+			}
+		}
+		if binary.BigEndian.Uint32(armed[28:]) != 0 || binary.BigEndian.Uint32(other[28:]) != uint32(len(want)) {
+			t.Errorf("chunks of %d: counts passed up %d (armed) and %d (other)", chunk,
+				binary.BigEndian.Uint32(armed[28:]), binary.BigEndian.Uint32(other[28:]))
+		}
+		if !w.stats.done || w.stats.err != nil || !reflect.DeepEqual(w.stats.recs, want) {
+			t.Errorf("chunks of %d: done %v, err %v", chunk, w.stats.done, w.stats.err)
+		}
+	}
+}
