@@ -27,7 +27,6 @@ const (
 	indexID      = "id"
 	indexHost    = "host"
 	indexVMID    = "vmid"
-	indexUUID    = "uuid"
 	indexAgentOS = "agent_os"
 	indexKernel  = "kernel"
 	indexHostKn  = "host_kernel"
@@ -163,7 +162,6 @@ func schema() *memdb.DBSchema {
 			indexID: {Name: indexID, Unique: true, Indexer: keyIndex(vmHostKey)},
 			// vmid: every host's record of a vmId, hosts in name order: the merged context.
 			indexVMID: {Name: indexVMID, Indexer: keyIndex(vmIDKey)},
-			indexUUID: {Name: indexUUID, Indexer: keyIndex(vmUUIDKey)},
 			// agent_os: the VMs whose OS row comes from a guest agent's answer, by
 			// osIndex (whether a VM still holds such a row). supportedOsTable's rows
 			// come from osindex.go's summary, not from an index of every VM.
@@ -238,8 +236,7 @@ func vmHostKey(o any) ([]byte, bool) {
 	return hostNumKey(vm.Host, vm.VMID), true
 }
 
-func vmIDKey(o any) ([]byte, bool)   { return numKey(o.(*VM).VMID), true }
-func vmUUIDKey(o any) ([]byte, bool) { u := o.(*VM).Domain.UUID; return u[:], true }
+func vmIDKey(o any) ([]byte, bool) { return numKey(o.(*VM).VMID), true }
 
 func vmAgentOSKey(o any) ([]byte, bool) {
 	vm := o.(*VM)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/hosts"
 )
 
@@ -150,15 +151,12 @@ func (s *Snapshot) VM(ctx string, id uint32) (VMRow, bool) {
 
 // VMByUUID returns the VM of ctx with that UUID.
 func (s *Snapshot) VMByUUID(ctx string, u hosts.UUID) (VMRow, bool) {
-	it, err := s.txn.Get(tableVM, indexUUID, u[:])
-	if err != nil {
+	vmID, ok := s.v.reg.Lookup(registry.NSVM, u.String()) // kept while a record of u is
+	if !ok {
 		return VMRow{}, false
 	}
-	raw := it.Next()
-	if raw == nil {
-		return VMRow{}, false
-	}
-	return s.VM(ctx, raw.(*VM).VMID)
+	r, ok := s.VM(ctx, vmID)
+	return r, ok && r.Domain.UUID == u
 }
 
 // Prefer is the merged-context rule between two hosts' records of one UUID (a live

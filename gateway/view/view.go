@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -472,18 +471,24 @@ func (w *writeTxn) touch(u hosts.UUID) {
 	}
 }
 
-// records returns every host's record of u, hosts in name order.
+// records returns every host's record of u, hosts in name order: the records of u's
+// vmId, which the registry keeps until the commit after the last record of u went.
 func (w *writeTxn) records(u hosts.UUID) []*VM {
-	it, err := w.txn.Get(tableVM, indexUUID, u[:])
+	vmID, ok := w.v.reg.Lookup(registry.NSVM, u.String())
+	if !ok {
+		return nil
+	}
+	it, err := w.txn.Get(tableVM, indexVMID, numKey(vmID))
 	if err != nil {
 		return nil
 	}
 	var out []*VM
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*VM))
+		if vm := raw.(*VM); vm.Domain.UUID == u {
+			out = append(out, vm)
+		}
 	}
-	slices.SortFunc(out, func(a, b *VM) int { return strings.Compare(a.Host, b.Host) })
-	return out
+	return out // the vmid index orders a vmId's records by host name
 }
 
 // recordHosts returns the hosts of records, in their order.

@@ -88,16 +88,19 @@ func (w *writeTxn) eachHostVM(host string, fn func(*VM)) error {
 	return nil
 }
 
-// hostVM returns host's record of u, nil if none.
+// hostVM returns host's record of u, nil if none: the record of u's vmId (see
+// records) on host.
 func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
-	it, err := w.txn.Get(tableVM, indexUUID, u[:])
+	vmID, ok := w.v.reg.Lookup(registry.NSVM, u.String())
+	if !ok {
+		return nil, nil
+	}
+	raw, err := w.txn.First(tableVM, indexID, hostNumKey(host, vmID))
 	if err != nil {
 		return nil, fmt.Errorf("find domain: %w", err)
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if vm := raw.(*VM); vm.Host == host {
-			return vm, nil
-		}
+	if vm, _ := raw.(*VM); vm != nil && vm.Domain.UUID == u {
+		return vm, nil
 	}
 	return nil, nil
 }
