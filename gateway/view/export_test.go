@@ -9,4 +9,4 @@ func (n NIC) RegKey() string  { return n.regKey }
 func (h HBA) RegKey() string  { return h.regKey }
 
 // OSRegKey is the registry key of a domain's guest OS row.
-func OSRegKey(d *hosts.Domain) string { return osRegKey(d) }
+func OSRegKey(d *hosts.Domain) string { return osRegKey(new(newStrTable().compact(d))) }

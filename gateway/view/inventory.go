@@ -38,9 +38,9 @@ const (
 type VM struct {
 	Host string
 	VMID uint32 // vmId: the same for a UUID on every host and in every context
-	// Domain is what the host reported, without its devices (nil Disks, NICs and
-	// Controllers: they are below, once), its strings of few values interned.
-	Domain hosts.Domain
+	// Domain is what the host reported, compactly, without its devices (they are
+	// below, once).
+	Domain Domain
 	Disks  []Disk // the domain's disks with their indexes, sorted by StorageIndex
 	NICs   []NIC  // the domain's NICs with their indexes, sorted by NetworkIndex
 	HBAs   []HBA  // the domain's controllers with their indexes, sorted by HBAIndex
@@ -62,7 +62,7 @@ type VM struct {
 
 // domain returns the domain as its host reported it, devices in the XML's order.
 func (vm *VM) domain() hosts.Domain {
-	d := vm.Domain
+	d := vm.Domain.hostsDomain()
 	d.Disks = inOrder(vm.Disks, func(x *Disk) (int32, hosts.Disk) { return x.pos, x.Disk })
 	d.NICs = inOrder(vm.NICs, func(x *NIC) (int32, hosts.NIC) { return x.pos, x.NIC })
 	d.Controllers = inOrder(vm.HBAs, func(x *HBA) (int32, hosts.Controller) { return x.pos, x.Controller })
@@ -263,7 +263,7 @@ func hostRegKey(host, name string) string { return host + ":" + name }
 // osRegKey identifies a guest OS: what its guest agent reported (os-release ID and
 // VERSION_ID), else its libosinfo id, else its OS type. The agent wins: it tells what
 // runs now, the metadata what was installed.
-func osRegKey(d *hosts.Domain) string {
+func osRegKey(d *Domain) string {
 	if g := d.GuestOS; g.Known() {
 		// Everything supportedOsTable shows of the row is in its key (the name, the
 		// version, the ID the family comes from): a guest's answer never changes the
@@ -282,7 +282,7 @@ func osRegKey(d *hosts.Domain) string {
 const osAgentKey = "agent:"
 
 // kernelRegKey identifies a direct kernel boot; "" when there is none.
-func kernelRegKey(d *hosts.Domain) string {
+func kernelRegKey(d *Domain) string {
 	if d.Kernel == "" {
 		return ""
 	}

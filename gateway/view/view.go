@@ -37,7 +37,7 @@ type View struct {
 	seq        uint64                              // counts Sink calls: "reported first" for the merged rule
 	configured atomic.Pointer[map[string]HostSpec] // nil until SetHosts
 	dupWarned  map[hosts.UUID]bool
-	strs       strTable // the records' interned strings
+	strs       *strTable // the records' interned strings
 
 	statsMu  sync.RWMutex
 	stats    map[string]*atomic.Pointer[hosts.Stats]
@@ -110,7 +110,7 @@ func New(reg registry.Store, logger *slog.Logger, opts ...Option) (*View, error)
 		now:                  time.Now,
 		defaultStatsInterval: DefaultStatsInterval,
 		dupWarned:            map[hosts.UUID]bool{},
-		strs:                 strTable{},
+		strs:                 newStrTable(),
 		stats:                map[string]*atomic.Pointer[hosts.Stats]{},
 	}
 	for _, o := range opts {

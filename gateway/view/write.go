@@ -125,15 +125,14 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if vmID == 0 {
 		return nil
 	}
-	w.v.strs.domain(&d)
-	osKey := osRegKey(&d)
-	vm := &VM{Host: host, VMID: vmID, Domain: d, FirstSeen: w.seq, OSIndex: w.index(registry.NSOS, osKey)}
+	vm := &VM{Host: host, VMID: vmID, Domain: w.v.strs.compact(&d), FirstSeen: w.seq}
+	vm.OSIndex = w.index(registry.NSOS, osRegKey(&vm.Domain))
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}
 	vm.ActiveSince = w.activeSince(old, &d)
 	vm.RunSeen = w.runSeen(old, &d, vm.ActiveSince)
-	if k := kernelRegKey(&d); k != "" {
+	if k := kernelRegKey(&vm.Domain); k != "" {
 		vm.KernelIndex = w.index(registry.NSKernel, k)
 	}
 	w.indexDevices(vm, d.Disks, d.NICs, d.Controllers, resolve)
@@ -192,7 +191,6 @@ func sameVM(a, b *VM) bool {
 // indexes; the record keeps them there only (its Domain has none). Each device
 // remembers its registry key, to be released when it goes, and its place in the XML.
 func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ctls []hosts.Controller, resolve func(hosts.Disk) string) {
-	vm.Domain.Disks, vm.Domain.NICs, vm.Domain.Controllers = nil, nil, nil
 	used := map[string]bool{}
 	if len(disks) > 0 {
 		vm.Disks = make([]Disk, 0, len(disks))
