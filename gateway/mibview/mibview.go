@@ -315,7 +315,7 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
 	row.ResourceID = cmp.Or(d.ImagePath, d.Source)
 	if d.DiskImageIndex != 0 {
-		if im := ms.s.ImageByIndex(d.DiskImageIndex); im != nil && im.Volume != nil {
+		if im := ms.s.HostImage(r.Host, d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
 		} else {
 			row.Capacity, row.Allocation = d.Capacity, d.Allocation

@@ -117,7 +117,8 @@ func (s *Snapshot) advance() (VMRow, bool) {
 	return s.row(best), true
 }
 
-// imageCursor is vmCursor for diskImagesTable: a walk continues the open iterator.
+// imageCursor is vmCursor for diskImagesTable in a host's context: a walk continues
+// the open iterator (the merged context's images are imageindex.go's summary).
 type imageCursor struct {
 	valid bool
 	from  uint32
@@ -128,6 +129,12 @@ type imageCursor struct {
 // SeekImage returns the first disk image of ctx whose index is >= from; nil if none.
 func (s *Snapshot) SeekImage(ctx string, from uint32) *DiskImage {
 	s.useContext(ctx)
+	if ctx == "" {
+		if x := s.imageIndex(); x != nil {
+			return x.from(from)
+		}
+		return nil
+	}
 	c := &s.imgs
 	if c.valid {
 		switch {
@@ -143,10 +150,8 @@ func (s *Snapshot) SeekImage(ctx string, from uint32) *DiskImage {
 	}
 	*c = imageCursor{valid: true, from: from}
 	var err error
-	if ctx == "" {
-		c.it, err = s.txn.LowerBound(tableImage, indexID, numKey(from))
-	} else if s.hosts[ctx] != nil {
-		c.it, err = s.txn.LowerBound(tableImage, indexHost, hostNumKey(ctx, from))
+	if s.hosts[ctx] != nil {
+		c.it, err = s.txn.LowerBound(tableImage, indexID, hostNumKey(ctx, from))
 	}
 	if err != nil || c.it == nil {
 		c.it = nil
@@ -159,17 +164,17 @@ func (s *Snapshot) SeekImage(ctx string, from uint32) *DiskImage {
 func (s *Snapshot) nextImage() *DiskImage {
 	c := &s.imgs
 	raw := c.it.Next()
-	if raw == nil || (s.ctx != "" && raw.(*DiskImage).Host != s.ctx) {
+	if raw == nil || raw.(*DiskImage).Host != s.ctx {
 		c.it = nil
 		return nil
 	}
 	return raw.(*DiskImage)
 }
 
-// ImageByIndex returns the disk image with index idx, of any host (a unique-index
-// lookup); nil if none.
-func (s *Snapshot) ImageByIndex(idx uint32) *DiskImage {
-	raw, err := s.txn.First(tableImage, indexID, numKey(idx))
+// HostImage returns host's disk image with index idx (a disk's image is on its VM's
+// host); nil if none.
+func (s *Snapshot) HostImage(host string, idx uint32) *DiskImage {
+	raw, err := s.txn.First(tableImage, indexID, hostNumKey(host, idx))
 	if err != nil || raw == nil {
 		return nil
 	}

@@ -51,6 +51,7 @@ func allImages(s *Snapshot, ctx string) []*DiskImage {
 			out = append(out, im)
 		}
 	}
+	slices.SortFunc(out, func(a, b *DiskImage) int { return cmp.Compare(a.Index, b.Index) })
 	return out
 }
 

@@ -182,10 +182,9 @@ func schema() *memdb.DBSchema {
 			})},
 		}},
 		tableImage: {Name: tableImage, Indexes: map[string]*memdb.IndexSchema{
+			// id: host, index: a host context in index order. The merged context's
+			// order comes from imageindex.go's summary, not from a second index.
 			indexID: {Name: indexID, Unique: true, Indexer: keyIndex(func(o any) ([]byte, bool) {
-				return numKey(o.(*DiskImage).Index), true
-			})},
-			indexHost: {Name: indexHost, Unique: true, Indexer: keyIndex(func(o any) ([]byte, bool) {
 				im := o.(*DiskImage)
 				return hostNumKey(im.Host, im.Index), true
 			})},

@@ -33,7 +33,7 @@ func (s *Snapshot) osRows(ctx string, from uint32) []*VM {
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) osIndex() *osIndex {
 	if s.oidx == nil {
-		s.oidx = ofTree(s, indexID, &s.v.oses, buildOSIndex)
+		s.oidx = ofTree(s, tableVM, indexID, &s.v.oses, buildOSIndex)
 	}
 	return s.oidx
 }

@@ -53,10 +53,11 @@ type Snapshot struct {
 	// same host, its counters and the same VM's counters row after row.
 	ctx        string // the context the cursors are of
 	cur        vmCursor
-	vidx       *vmIndex // merged context: the index of txn's tree, once looked up
-	oidx       *osIndex // supportedOsTable's rows of txn's tree, once looked up
-	vpos       int      // position of the last seek in vidx
-	vrow       VMRow    // its answer
+	vidx       *vmIndex    // merged context: the index of txn's tree, once looked up
+	oidx       *osIndex    // supportedOsTable's rows of txn's tree, once looked up
+	iidx       *imageIndex // the merged context's images of txn's tree, once looked up
+	vpos       int         // position of the last seek in vidx
+	vrow       VMRow       // its answer
 	imgs       imageCursor
 	upHost     string // the host up() last looked up
 	upVal      bool

@@ -48,9 +48,10 @@ type View struct {
 	pendMu  sync.Mutex
 	pending map[string]map[hosts.UUID]hosts.Domain // per host: domains waiting for indexes
 
-	reads readCache                        // what Read shares between snapshots
-	vms   atomic.Pointer[perTree[vmIndex]] // the merged context's flat index, of the latest tree seen
-	oses  atomic.Pointer[perTree[osIndex]] // the OS rows of every context, of the latest tree seen
+	reads readCache                           // what Read shares between snapshots
+	vms   atomic.Pointer[perTree[vmIndex]]    // the merged context's flat index, of the latest tree seen
+	oses  atomic.Pointer[perTree[osIndex]]    // the OS rows of every context, of the latest tree seen
+	imgs  atomic.Pointer[perTree[imageIndex]] // the merged context's disk images, of the latest tree seen
 
 	// tableChanged is, per host and "" for the merged context, when a VM row last
 	// appeared or went (VM-MIB's vmTableLastChange); replaced whole on each change.

@@ -19,18 +19,18 @@ type vmIndex struct {
 	recs  []*VM    // by vmId, then host name, as the vmid index orders them
 }
 
-// perTree is a summary of one memdb tree of VM records (vmIndex, osIndex), shared by
-// the snapshots of that tree.
+// perTree is a summary of one memdb tree (vmIndex, osIndex, imageIndex), shared by the
+// snapshots of that tree.
 type perTree[T any] struct {
 	tree <-chan struct{} // the index root's watch channel, which every write replaces
 	val  *T
 }
 
 // ofTree returns the summary cached in p when it is of the snapshot's tree, else
-// builds it from an iterator over the whole VM index idx and caches it; nil if the
-// tree cannot be read.
-func ofTree[T any](s *Snapshot, idx string, p *atomic.Pointer[perTree[T]], build func(memdb.ResultIterator) *T) *T {
-	it, err := s.txn.Get(tableVM, idx)
+// builds it from an iterator over the whole index idx of table and caches it; nil if
+// the tree cannot be read.
+func ofTree[T any](s *Snapshot, table, idx string, p *atomic.Pointer[perTree[T]], build func(memdb.ResultIterator) *T) *T {
+	it, err := s.txn.Get(table, idx)
 	if err != nil {
 		return nil
 	}
@@ -47,7 +47,7 @@ func ofTree[T any](s *Snapshot, idx string, p *atomic.Pointer[perTree[T]], build
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) vmIndex() *vmIndex {
 	if s.vidx == nil {
-		s.vidx = ofTree(s, indexVMID, &s.v.vms, buildVMIndex)
+		s.vidx = ofTree(s, tableVM, indexVMID, &s.v.vms, buildVMIndex)
 	}
 	return s.vidx
 }

@@ -269,7 +269,7 @@ func volumePath(v hosts.Volume) string {
 }
 
 func (w *writeTxn) eachHostImage(host string, fn func(*DiskImage)) error {
-	it, err := w.txn.Get(tableImage, indexHost, hostKey(host))
+	it, err := w.txn.Get(tableImage, indexID, hostKey(host))
 	if err != nil {
 		return fmt.Errorf("list images: %w", err)
 	}
