@@ -56,7 +56,7 @@ func (s *Snapshot) SeekVM(ctx string, from uint32) (VMRow, bool) {
 // useContext resets the cursors when a request reads another context than the last.
 func (s *Snapshot) useContext(ctx string) {
 	if ctx != s.ctx {
-		s.ctx, s.cur, s.imgs, s.vpos, s.vrow = ctx, vmCursor{}, imageCursor{}, 0, VMRow{}
+		s.ctx, s.cur, s.vpos, s.vrow = ctx, vmCursor{}, 0, VMRow{}
 	}
 }
 
@@ -115,68 +115,4 @@ func (s *Snapshot) advance() (VMRow, bool) {
 		return VMRow{}, false
 	}
 	return s.row(best), true
-}
-
-// imageCursor is vmCursor for diskImagesTable in a host's context: a walk continues
-// the open iterator (the merged context's images are imageindex.go's summary).
-type imageCursor struct {
-	valid bool
-	from  uint32
-	im    *DiskImage // the last answer; nil: none
-	it    memdb.ResultIterator
-}
-
-// SeekImage returns the first disk image of ctx whose index is >= from; nil if none.
-func (s *Snapshot) SeekImage(ctx string, from uint32) *DiskImage {
-	s.useContext(ctx)
-	if ctx == "" {
-		if x := s.imageIndex(); x != nil {
-			return x.from(from)
-		}
-		return nil
-	}
-	c := &s.imgs
-	if c.valid {
-		switch {
-		case from == c.from, c.im != nil && from > c.from && from <= c.im.Index:
-			return c.im
-		case c.im != nil && c.it != nil && from == c.im.Index+1:
-			c.from, c.im = from, s.nextImage()
-			return c.im
-		case c.im == nil && from > c.from:
-			c.from = from
-			return nil
-		}
-	}
-	*c = imageCursor{valid: true, from: from}
-	var err error
-	if s.hosts[ctx] != nil {
-		c.it, err = s.txn.LowerBound(tableImage, indexID, hostNumKey(ctx, from))
-	}
-	if err != nil || c.it == nil {
-		c.it = nil
-		return nil
-	}
-	c.im = s.nextImage()
-	return c.im
-}
-
-func (s *Snapshot) nextImage() *DiskImage {
-	c := &s.imgs
-	raw := c.it.Next()
-	if raw == nil || raw.(*DiskImage).Host != s.ctx {
-		c.it = nil
-		return nil
-	}
-	return raw.(*DiskImage)
-}
-
-// HostImage returns host's disk image with index idx (a disk's image is on its VM's
-// host); nil if none.
-func (s *Snapshot) HostImage(host string, idx uint32) *DiskImage {
-	raw, err := s.txn.First(tableImage, indexID, hostNumKey(host, idx))
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*DiskImage)
 }

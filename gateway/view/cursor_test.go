@@ -47,8 +47,10 @@ func allImages(s *Snapshot, ctx string) []*DiskImage {
 	}
 	var out []*DiskImage
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if im := raw.(*DiskImage); ctx == "" || im.Host == ctx && s.hosts[ctx] != nil {
-			out = append(out, im)
+		for _, im := range raw.(*hostImages).ims {
+			if ctx == "" || im.Host == ctx && s.hosts[ctx] != nil {
+				out = append(out, im)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b *DiskImage) int { return cmp.Compare(a.Index, b.Index) })

@@ -181,12 +181,10 @@ func schema() *memdb.DBSchema {
 				return hostNumKey(p.Host, p.Index), true
 			})},
 		}},
+		// One record per host (hostImages), not per image: see imageindex.go.
 		tableImage: {Name: tableImage, Indexes: map[string]*memdb.IndexSchema{
-			// id: host, index: a host context in index order. The merged context's
-			// order comes from imageindex.go's summary, not from a second index.
 			indexID: {Name: indexID, Unique: true, Indexer: keyIndex(func(o any) ([]byte, bool) {
-				im := o.(*DiskImage)
-				return hostNumKey(im.Host, im.Index), true
+				return hostKey(o.(*hostImages).Host), true
 			})},
 		}},
 		tableHost: {Name: tableHost, Indexes: map[string]*memdb.IndexSchema{

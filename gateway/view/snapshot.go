@@ -58,7 +58,9 @@ type Snapshot struct {
 	iidx       *imageIndex // the merged context's images of txn's tree, once looked up
 	vpos       int         // position of the last seek in vidx
 	vrow       VMRow       // its answer
-	imgs       imageCursor
+	imHost     string      // the host hostImages last looked up, and its images
+	imValid    bool
+	ims        []*DiskImage
 	upHost     string // the host up() last looked up
 	upVal      bool
 	upValid    bool

@@ -269,12 +269,12 @@ func volumePath(v hosts.Volume) string {
 }
 
 func (w *writeTxn) eachHostImage(host string, fn func(*DiskImage)) error {
-	it, err := w.txn.Get(tableImage, indexID, hostKey(host))
+	raw, err := w.txn.First(tableImage, indexID, hostKey(host))
 	if err != nil {
 		return fmt.Errorf("list images: %w", err)
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if im := raw.(*DiskImage); im.Host == host {
+	if raw != nil {
+		for _, im := range raw.(*hostImages).ims {
 			fn(im)
 		}
 	}
@@ -361,29 +361,48 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 	}); err != nil {
 		return err
 	}
-	for p, im := range old {
+	changed := false
+	for p := range old {
 		if _, ok := want[p]; !ok {
-			if err := w.txn.Delete(tableImage, im); err != nil {
-				return fmt.Errorf("image %q: %w", p, err)
-			}
 			w.release(registry.NSImage, hostRegKey(host, p))
+			changed = true
 		}
 	}
 	// By path, not map order: images first seen together (e.g. a pool's volumes no VM
 	// uses) get their diskImageIndex in the same order on every run.
+	ims := make([]*DiskImage, 0, len(want))
 	for _, p := range slices.Sorted(maps.Keys(want)) {
-		im := want[p]
-		if o := old[p]; o != nil && sameImage(o, im) {
-			continue
-		}
-		if im.Index = w.index(registry.NSImage, hostRegKey(host, p)); im.Index == 0 {
-			continue // shown once the registry gives it a number
-		}
-		if err := w.txn.Insert(tableImage, im); err != nil {
-			return fmt.Errorf("image %q: %w", p, err)
+		im, o := want[p], old[p]
+		switch {
+		case o != nil && sameImage(o, im):
+			ims = append(ims, o)
+		case w.setImageIndex(im):
+			ims = append(ims, im)
+			changed = true
+		case o != nil:
+			ims = append(ims, o) // the old row stays until the registry gives a number
 		}
 	}
+	if !changed {
+		return nil
+	}
+	if len(ims) == 0 {
+		if _, err := w.txn.DeleteAll(tableImage, indexID, hostKey(host)); err != nil {
+			return fmt.Errorf("images: %w", err)
+		}
+		return nil
+	}
+	slices.SortFunc(ims, func(a, b *DiskImage) int { return cmp.Compare(a.Index, b.Index) })
+	if err := w.txn.Insert(tableImage, &hostImages{Host: host, ims: ims}); err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
 	return nil
+}
+
+// setImageIndex gives im its diskImageIndex; false when the registry cannot now.
+func (w *writeTxn) setImageIndex(im *DiskImage) bool {
+	im.Index = w.index(registry.NSImage, hostRegKey(im.Host, im.Path))
+	return im.Index != 0
 }
 
 func sameImage(a, b *DiskImage) bool {
