@@ -178,6 +178,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 	fmt.Printf("gateway memory         VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB\n",
 		float64(rss)/1024, float64(hwm)/1024, float64(ms.HeapInuse)/(1<<20))
 	fmt.Printf("memory per VM          RSS %.1f KiB, Go heap in use %.1f KiB\n", float64(rss)/vms, float64(ms.HeapInuse)/1024/vms)
+	fmt.Printf("                       %s\n", memSplit(&ms))
 	g1 := runtime.NumGoroutine()
 	fmt.Printf("gateway goroutines     %d at the start of the window, %d at its end: %.1f per host\n",
 		g0, g1, float64(g1)/float64(b.fleet.Hosts))

@@ -240,13 +240,14 @@ func (b *bench) heapProfile() error {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	rss, _, err := memStatus("self")
+	rss, hwm, err := memStatus("self")
 	if err != nil {
 		return err
 	}
 	vms := float64(b.fleet.Hosts * b.fleet.VMs)
 	fmt.Printf("memory after the first view (after a GC): VmRSS %.1f MiB = %.2f KiB per VM, Go heap in use %.1f MiB = %.2f KiB per VM\n",
 		float64(rss)/1024, float64(rss)/vms, float64(m.HeapInuse)/(1<<20), float64(m.HeapInuse)/1024/vms)
+	fmt.Printf("                       peak VmHWM %.1f MiB = %.2f KiB per VM; %s\n", float64(hwm)/1024, float64(hwm)/vms, memSplit(&m))
 	if b.o.memprofile == "" {
 		return nil
 	}

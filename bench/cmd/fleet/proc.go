@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,4 +42,14 @@ func memStatus(pid string) (rss, hwm uint64, err error) {
 		}
 	}
 	return rss, hwm, sc.Err()
+}
+
+// memSplit is where the runtime's memory goes (MiB): the heap in use, free heap spans
+// kept from the OS (RSS the next GC cycles may reuse), goroutine stacks, the rest of the
+// runtime's own, and the heap size the next GC aims at (GOGC, GOMEMLIMIT).
+func memSplit(m *runtime.MemStats) string {
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	other := m.Sys - m.HeapSys - m.StackSys
+	return fmt.Sprintf("heap in use %.1f, free heap kept %.1f, stacks %.1f, other runtime %.1f MiB; GC goal %.1f MiB, %d GCs",
+		mib(m.HeapInuse), mib(m.HeapIdle-m.HeapReleased), mib(m.StackInuse), mib(other), mib(m.NextGC), m.NumGC)
 }
