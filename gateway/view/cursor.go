@@ -7,7 +7,7 @@ import (
 // The read path's cursors. A request asks for the same VM again (a GETBULK over several
 // columns, the sub-tables of one VM) or for the VM after the last one (a column walk):
 // the first reuses the last answer, the second continues the open memdb iterator (in
-// the merged context, the flat index of vmindex.go) instead of seeking again. Any other
+// the merged context, steps in the flat index of vmindex.go) instead of seeking again. Any other
 // seek is a LowerBound, O(log n). A Snapshot's cursors make it unsafe for concurrent
 // use: take one per request.
 
@@ -18,8 +18,7 @@ type vmCursor struct {
 	row   VMRow  // its answer, when found
 	found bool
 
-	it    memdb.ResultIterator // positioned after row (and after ahead)
-	ahead *VM                  // merged context: the record read past row's records
+	it memdb.ResultIterator // positioned after row
 }
 
 // SeekVM returns the first VM of ctx whose vmId is >= from. In the merged context a
@@ -30,6 +29,7 @@ func (s *Snapshot) SeekVM(ctx string, from uint32) (VMRow, bool) {
 		if x := s.vmIndex(); x != nil {
 			return s.seekMerged(x, from)
 		}
+		return VMRow{}, false
 	}
 	c := &s.cur
 	if c.valid {
@@ -60,18 +60,14 @@ func (s *Snapshot) useContext(ctx string) {
 	}
 }
 
-// openVMs positions the cursor's iterator at the first record with vmId >= from.
+// openVMs positions the cursor's iterator at the host's first record with vmId >= from.
 func (s *Snapshot) openVMs(from uint32) bool {
 	c := &s.cur
-	var err error
-	if s.ctx == "" {
-		c.it, err = s.txn.LowerBound(tableVM, indexVMID, numKey(from))
-	} else {
-		if s.hosts[s.ctx] == nil {
-			return false
-		}
-		c.it, err = s.txn.LowerBound(tableVM, indexID, hostNumKey(s.ctx, from))
+	if s.hosts[s.ctx] == nil {
+		return false
 	}
+	var err error
+	c.it, err = s.txn.LowerBound(tableVM, indexID, hostNumKey(s.ctx, from))
 	if err != nil {
 		c.it = nil
 		return false
@@ -79,40 +75,13 @@ func (s *Snapshot) openVMs(from uint32) bool {
 	return true
 }
 
-// advance returns the next VM of the context from the iterator: in the merged context
-// the record Prefer chooses among the hosts' records of one vmId.
+// advance returns the host's next VM from the iterator.
 func (s *Snapshot) advance() (VMRow, bool) {
 	c := &s.cur
-	if s.ctx != "" {
-		raw := c.it.Next()
-		if raw == nil || raw.(*VM).Host != s.ctx {
-			c.it = nil
-			return VMRow{}, false
-		}
-		return s.row(raw.(*VM)), true
-	}
-	var best *VM
-	for {
-		vm := c.ahead
-		c.ahead = nil
-		if vm == nil {
-			raw := c.it.Next()
-			if raw == nil {
-				break
-			}
-			vm = raw.(*VM)
-		}
-		if best != nil && vm.VMID != best.VMID {
-			c.ahead = vm
-			break
-		}
-		if best == nil || s.Prefer(vm, best) {
-			best = vm
-		}
-	}
-	if best == nil {
+	raw := c.it.Next()
+	if raw == nil || raw.(*VM).Host != s.ctx {
 		c.it = nil
 		return VMRow{}, false
 	}
-	return s.row(best), true
+	return s.row(raw.(*VM)), true
 }

@@ -26,7 +26,6 @@ const (
 	tableHost    = "host"
 	indexID      = "id"
 	indexHost    = "host"
-	indexVMID    = "vmid"
 	indexAgentOS = "agent_os"
 	indexKernel  = "kernel"
 	indexHostKn  = "host_kernel"
@@ -160,8 +159,8 @@ func schema() *memdb.DBSchema {
 			// id: host, vmId: a host context in index order; hostKey(host) as a
 			// prefix (Get) lists one host's records.
 			indexID: {Name: indexID, Unique: true, Indexer: keyIndex(vmHostKey)},
-			// vmid: every host's record of a vmId, hosts in name order: the merged context.
-			indexVMID: {Name: indexVMID, Indexer: keyIndex(vmIDKey)},
+			// The merged context's vmId order comes from vmindex.go's summary, a vmId's
+			// hosts from View.vmHosts: no index by vmId (nor by UUID).
 			// agent_os: the VMs whose OS row comes from a guest agent's answer, by
 			// osIndex (whether a VM still holds such a row). supportedOsTable's rows
 			// come from osindex.go's summary, not from an index of every VM.
@@ -232,8 +231,6 @@ func vmHostKey(o any) ([]byte, bool) {
 	vm := o.(*VM)
 	return hostNumKey(vm.Host, vm.VMID), true
 }
-
-func vmIDKey(o any) ([]byte, bool) { return numKey(o.(*VM).VMID), true }
 
 func vmAgentOSKey(o any) ([]byte, bool) {
 	vm := o.(*VM)

@@ -1,22 +1,24 @@
 package view
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 )
 
-// vmIndex is the merged context's VM records in vmId order, flattened from the vmid
-// index of one memdb tree: a walk of the merged context seeks by binary search (and
-// mostly steps to the next entry) instead of iterating the radix tree, which cost
-// about a fifth of the MIB's CPU on a 10,000-VM walk. It is rebuilt (O(n)) by the
-// first request that sees a different tree: VM records change on domain events and
-// resyncs that changed something, not on counter polls.
+// vmIndex is the merged context's VM records in vmId order, sorted from the (host,
+// vmId) index of one memdb tree: a walk of the merged context seeks by binary search
+// (and mostly steps to the next entry) instead of iterating the radix tree, which cost
+// about a fifth of the MIB's CPU on a 10,000-VM walk, and no index by vmId costs a
+// radix leaf (about 370 bytes) per VM. It is rebuilt (O(n log n)) by the first request
+// that sees a different tree: VM records change on domain events and resyncs that
+// changed something, not on counter polls.
 type vmIndex struct {
 	ids   []uint32 // distinct vmIds, ascending
 	start []int32  // the records of ids[i] are recs[start[i]:start[i+1]]
-	recs  []*VM    // by vmId, then host name, as the vmid index orders them
+	recs  []*VM    // by vmId, then host name
 }
 
 // perTree is a summary of one memdb tree (vmIndex, osIndex, imageIndex), shared by the
@@ -47,20 +49,35 @@ func ofTree[T any](s *Snapshot, table, idx string, p *atomic.Pointer[perTree[T]]
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) vmIndex() *vmIndex {
 	if s.vidx == nil {
-		s.vidx = ofTree(s, tableVM, indexVMID, &s.v.vms, buildVMIndex)
+		s.vidx = ofTree(s, tableVM, indexID, &s.v.vms, buildVMIndex)
 	}
 	return s.vidx
 }
 
 func buildVMIndex(it memdb.ResultIterator) *vmIndex {
-	x := &vmIndex{}
+	// The index yields hosts in name order: a host's rank stands for its name in the
+	// sort, which then reads no record.
+	type rec struct {
+		id, host uint32
+		vm       *VM
+	}
+	var recs []rec
+	rank, last := uint32(0), ""
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		vm := raw.(*VM)
-		if n := len(x.ids); n == 0 || x.ids[n-1] != vm.VMID {
-			x.ids = append(x.ids, vm.VMID)
+		if vm.Host != last || rank == 0 {
+			rank, last = rank+1, vm.Host
+		}
+		recs = append(recs, rec{id: vm.VMID, host: rank, vm: vm})
+	}
+	slices.SortFunc(recs, func(a, b rec) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.host, b.host)) })
+	x := &vmIndex{recs: make([]*VM, 0, len(recs))}
+	for _, r := range recs {
+		if n := len(x.ids); n == 0 || x.ids[n-1] != r.id {
+			x.ids = append(x.ids, r.id)
 			x.start = append(x.start, int32(len(x.recs)))
 		}
-		x.recs = append(x.recs, vm)
+		x.recs = append(x.recs, r.vm)
 	}
 	x.start = append(x.start, int32(len(x.recs)))
 	return x

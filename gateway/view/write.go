@@ -45,7 +45,7 @@ func (w *writeTxn) sync(host string, inv hosts.Inventory) error {
 	}
 	for u, vm := range old {
 		if !seen[u] {
-			if err := w.txn.Delete(tableVM, vm); err != nil {
+			if err := w.deleteVM(vm); err != nil {
 				return err
 			}
 		}
@@ -139,7 +139,7 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if w.missing > missing || old != nil && sameVM(old, vm) {
 		return nil
 	}
-	if err := w.txn.Insert(tableVM, vm); err != nil {
+	if err := w.insertVM(vm); err != nil {
 		return fmt.Errorf("domain %s: %w", d.UUID, err)
 	}
 	return nil
@@ -449,7 +449,7 @@ func (w *writeTxn) dropHost(host string) error {
 		return err
 	}
 	for _, vm := range vms {
-		if err := w.txn.Delete(tableVM, vm); err != nil {
+		if err := w.deleteVM(vm); err != nil {
 			return err
 		}
 	}
