@@ -60,7 +60,7 @@ func (r *File) owner(namespace string, id uint32) string {
 	if sp == nil {
 		return ""
 	}
-	key, ok := sp.ids[id]
+	key, ok := sp.holder(id)
 	if !ok {
 		return ""
 	}

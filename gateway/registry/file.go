@@ -44,28 +44,58 @@ type File struct {
 type regSpace struct {
 	Last    uint32               `json:"last"`
 	Entries map[string]*regEntry `json:"entries"`
-	ids     map[uint32]string    // Entries by number, expired ones included
+	held    idSet                // the numbers of Entries, expired ones included
 }
 
 func newRegSpace() *regSpace {
-	return &regSpace{Entries: map[string]*regEntry{}, ids: map[uint32]string{}}
+	return &regSpace{Entries: map[string]*regEntry{}, held: idSet{}}
 }
 
 // put gives key the number id; a key that still holds id is expired (see owner) and
 // goes, so that no two entries share a number.
 func (sp *regSpace) put(key string, id uint32) {
 	sp.drop(key)
-	if other, ok := sp.ids[id]; ok {
+	if other, ok := sp.holder(id); ok {
 		delete(sp.Entries, other)
 	}
 	sp.Entries[key] = &regEntry{ID: id}
-	sp.ids[id] = key
+	sp.held.add(id)
 }
 
 func (sp *regSpace) drop(key string) {
 	if e, ok := sp.Entries[key]; ok {
-		delete(sp.ids, e.ID)
+		sp.held.remove(e.ID)
 		delete(sp.Entries, key)
+	}
+}
+
+// holder returns the key of Entries holding id. A scan of the namespace, but only
+// when id is held: a manager's Bind or Free of a number in use, never Index.
+func (sp *regSpace) holder(id uint32) (string, bool) {
+	if !sp.held.has(id) {
+		return "", false
+	}
+	for key, e := range sp.Entries {
+		if e.ID == id {
+			return key, true
+		}
+	}
+	return "", false
+}
+
+// idSet is a set of numbers as a sparse bitmap: numbers come from a counter, so a
+// namespace of n keys takes about n/64 words, where a map by number took a slot of
+// about 40 bytes per key.
+type idSet map[uint32]uint64
+
+func (s idSet) has(id uint32) bool { return s[id/64]&(1<<(id%64)) != 0 }
+func (s idSet) add(id uint32)      { s[id/64] |= 1 << (id % 64) }
+
+func (s idSet) remove(id uint32) {
+	if w := s[id/64] &^ (1 << (id % 64)); w != 0 {
+		s[id/64] = w
+	} else {
+		delete(s, id/64)
 	}
 }
 
@@ -75,12 +105,12 @@ func (sp *regSpace) drop(key string) {
 // not use the namespace up.
 func (sp *regSpace) next() uint32 {
 	for id := sp.Last + 1; id <= MaxIndex; id++ {
-		if _, held := sp.ids[id]; !held {
+		if !sp.held.has(id) {
 			return id
 		}
 	}
 	for id := uint32(1); id <= sp.Last; id++ {
-		if _, held := sp.ids[id]; !held {
+		if !sp.held.has(id) {
 			return id
 		}
 	}
@@ -190,15 +220,22 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 		if sp.Entries == nil {
 			sp.Entries = map[string]*regEntry{}
 		}
-		sp.ids = make(map[uint32]string, len(sp.Entries))
+		sp.held = idSet{}
 		for key, e := range sp.Entries {
 			if e == nil || e.ID == 0 || e.ID > MaxIndex {
 				return nil, fmt.Errorf("namespace %q: key %q: bad id", ns, key)
 			}
-			if other, dup := sp.ids[e.ID]; dup {
+			if sp.held.has(e.ID) {
+				other := ""
+				for k, o := range sp.Entries {
+					if o != nil && o.ID == e.ID && k != key {
+						other = k
+						break
+					}
+				}
 				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)
 			}
-			sp.ids[e.ID] = key
+			sp.held.add(e.ID)
 		}
 	}
 	return f.Namespaces, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,13 +211,25 @@ func FuzzDecodeRegistry(f *testing.F) {
 		for ns, sp := range spaces {
 			seen := map[uint32]bool{}
 			for key, e := range sp.Entries {
-				if e.ID == 0 || e.ID > MaxIndex || sp.Last > MaxIndex || seen[e.ID] || sp.ids[e.ID] != key {
+				if e.ID == 0 || e.ID > MaxIndex || sp.Last > MaxIndex || seen[e.ID] || !sp.held.has(e.ID) {
 					t.Fatalf("namespace %q key %q: invariant broken: id %d last %d", ns, key, e.ID, sp.Last)
 				}
 				seen[e.ID] = true
 			}
+			if n := heldCount(sp.held); n != len(sp.Entries) {
+				t.Fatalf("namespace %q: %d numbers held for %d keys", ns, n, len(sp.Entries))
+			}
 		}
 	})
+}
+
+// heldCount is the size of an idSet.
+func heldCount(s idSet) int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w)
+	}
+	return n
 }
 
 // TestRegistryNextFreeAfterFailedBind: a manager's vmId or storageIndex that never made
