@@ -159,4 +159,41 @@ func TestVMCursor(t *testing.T) {
 	if x := v.Read().vmIndex(); x == old.vidx || len(x.recs) != len(old.vidx.recs)-1 {
 		t.Errorf("index after a removal: %d records, was %d", len(x.recs), len(old.vidx.recs))
 	}
+	checkVMHosts(t, v)
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}, {Name: "c", URI: "test:///c"}})
+	checkVMHosts(t, v)
+	check("")
+}
+
+// checkVMHosts: View.vmHosts lists, per vmId, exactly the hosts with a record of it.
+func checkVMHosts(t *testing.T, v *View) {
+	t.Helper()
+	want := map[uint32][]string{}
+	for _, r := range allVMRecords(v.Read()) {
+		want[r.VMID] = append(want[r.VMID], r.Host)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, hs := range want {
+		slices.Sort(hs)
+		if !slices.Equal(v.vmHosts[id], hs) {
+			t.Errorf("vmId %d: vmHosts %q, records on %q", id, v.vmHosts[id], hs)
+		}
+	}
+	if len(v.vmHosts) != len(want) {
+		t.Errorf("vmHosts has %d vmIds, the records %d", len(v.vmHosts), len(want))
+	}
+}
+
+// allVMRecords is every host's every VM record.
+func allVMRecords(s *Snapshot) []*VM {
+	it, err := s.txn.Get(tableVM, indexID)
+	if err != nil {
+		return nil
+	}
+	var out []*VM
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*VM))
+	}
+	return out
 }
