@@ -23,7 +23,7 @@ type statsRecord struct {
 // bytes per string. A reply beyond them is malformed: libvirtd never sends one.
 const (
 	statsRecordsMax = 16384
-	statsParamsMax  = 4096
+	statsParamsMax  = 262144
 	xdrStringMax    = 4194304
 )
 

@@ -181,8 +181,19 @@ func TestDecodeStatsReply(t *testing.T) {
 			t.Errorf("%d records:\n got %+v\nwant %+v", n, got, want)
 		}
 	}
+	// A domain of 1,024 vCPUs has over 4,096 parameters (libvirt 9.0 allows 262,144).
+	big := []libvirt.TypedParam{tp("state.state", int32(1)), tp("vcpu.current", uint32(1024))}
+	for n := range 1024 {
+		for _, f := range []string{"state", "time", "wait", "delay"} {
+			big = append(big, tp(fmt.Sprintf("vcpu.%d.%s", n, f), uint64(n)))
+		}
+	}
+	body := xdrStatsReply([]libvirt.DomainStatsRecord{{Dom: libvirt.Domain{Name: "big", ID: 1}, Params: big}})
+	if got, err := decodeStatsReply(body); err != nil || !reflect.DeepEqual(got, goLibvirtStats(t, body)) {
+		t.Errorf("a record of %d parameters: %v", len(big), err)
+	}
 	// Every truncation of a valid reply is an error, never a panic.
-	body := xdrStatsReply(recs)
+	body = xdrStatsReply(recs)
 	for n := range len(body) {
 		if _, err := decodeStatsReply(body[:n]); !errors.Is(err, errStatsReply) {
 			t.Fatalf("truncated to %d of %d bytes: err %v", n, len(body), err)
