@@ -94,7 +94,9 @@ func (s *scheduler) run() {
 		for len(s.jobs) > 0 && !s.jobs[0].at.After(now.Add(schedSlack)) {
 			j := s.jobs[0]
 			due = append(due, j.fn)
-			j.at = j.next(later(now, j.at)) // the next instant after this one, run early or late
+			// The next instant after this round's reach: a job runs at most once a round,
+			// even with a period shorter than schedSlack.
+			j.at = j.next(later(now.Add(schedSlack), j.at))
 			heap.Fix(&s.jobs, 0)
 		}
 		if len(due) > 0 {

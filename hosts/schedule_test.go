@@ -164,11 +164,31 @@ func TestSchedulerBatches(t *testing.T) {
 	defer mu.Unlock()
 	rounds := s.wakes.Load()
 	for i, n := range runs {
-		if n < 4 || n > 6 {
+		if n < 3 || n > 7 {
 			t.Errorf("job %d ran %d times in %d rounds, want 5 or so", i, n, rounds)
 		}
 	}
-	if rounds > 7 {
+	// One wake-up per job and run would be 50; a loaded machine may split a few.
+	if rounds > 15 {
 		t.Errorf("%d rounds for %d jobs due within %s of each other, 5 periods", rounds, jobs, time.Duration(jobs)*time.Millisecond)
+	}
+}
+
+// A job whose period is shorter than the batching window runs once a round, not
+// again and again within one.
+func TestSchedulerShortPeriod(t *testing.T) {
+	var s scheduler
+	var mu sync.Mutex
+	runs := 0
+	defer s.every(time.Microsecond, 0, func() {
+		mu.Lock()
+		runs++
+		mu.Unlock()
+	})()
+	testkit.WaitFor(t, time.Minute, "ten rounds", func() bool { return s.wakes.Load() >= 10 })
+	mu.Lock()
+	defer mu.Unlock()
+	if rounds := s.wakes.Load(); uint64(runs) > rounds+1 {
+		t.Errorf("%d runs in %d rounds", runs, rounds)
 	}
 }
