@@ -154,7 +154,7 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
 	})
 	old := s.storage0
-	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), events: events, pools: pools, vols: vols,
+	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), events: events, on: c.nc, pools: pools, vols: vols,
 		changed: !slices.Equal(old.pools, pools) || !slices.Equal(old.vols, vols)}
 	return pools, vols, nil
 }

@@ -20,10 +20,11 @@ import (
 // storageState is what the session remembers of the last storage read; guarded by
 // the view lock (s.view).
 type storageState struct {
-	key    string    // poolsKey of the pools read
-	at     time.Time // when
-	events uint64    // the connection's pool events before the pools were listed
-	none   bool      // the driver has no storage: stop asking until the next session
+	key    string       // poolsKey of the pools read
+	at     time.Time    // when
+	events uint64       // the connection's pool events before the pools were listed
+	on     *readErrConn // the connection events counts on: a new one lists the pools
+	none   bool         // the driver has no storage: stop asking until the next session
 	// What was read, and whether it differs from the read before: an unchanged read is
 	// not reported (the view would re-resolve every domain's disks for nothing).
 	pools   []Pool
@@ -53,7 +54,7 @@ func (s *Supervisor) watchStorage(ctx context.Context, c *conn) error {
 	}
 	events := c.nc.poolEvents()
 	due := time.Since(s.storage0.at) >= s.cfg.StorageInterval
-	if c.poolEvents && events == s.storage0.events && !due {
+	if c.poolEvents && s.storage0.on == c.nc && events == s.storage0.events && !due {
 		return nil // no pool came, went, started or stopped since the last listing
 	}
 	pools, err := callT(ctx, c, "list storage pools", func(l *lv) ([]Pool, error) {
@@ -82,7 +83,7 @@ func (s *Supervisor) watchStorage(ctx context.Context, c *conn) error {
 		return nil
 	}
 	if poolsKey(pools) == s.storage0.key && !due {
-		s.storage0.events = events
+		s.storage0.events, s.storage0.on = events, c.nc
 		return nil
 	}
 	all, vols, err := s.storage(ctx, c)
