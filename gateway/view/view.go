@@ -245,7 +245,7 @@ func (w *writeTxn) putDomain(host string, d hosts.Domain, old *VM) error {
 	if w.pending[d.UUID] != nil || old != nil && old.Domain.State == d.State {
 		return nil // left out for now, or no state change
 	}
-	if vmID, ok := w.v.reg.Lookup(registry.NSVM, d.UUID.String()); ok {
+	if vmID, ok := w.vmID(d.UUID); ok {
 		w.changes = append(w.changes, Change{Host: host, VMID: vmID})
 	}
 	return nil
@@ -438,6 +438,9 @@ type writeTxn struct {
 	pending  map[hosts.UUID]*hosts.Domain // domains left out (non-nil) or written (nil)
 	vmHosts  map[uint32][]string          // View.vmHosts' lists this transaction changed
 	dropped  []string                     // hosts removed: their pending domains go
+	// vmIDs are the vmIds this transaction got (UUID text to vmId): a registry's Lookup
+	// may show a new number only later (etcd's mirror), its records must not wait.
+	vmIDs map[string]uint32
 }
 
 // index returns key's number in namespace, allocating it; a release of the key pending
@@ -446,10 +449,25 @@ type writeTxn struct {
 func (w *writeTxn) index(namespace, key string) uint32 {
 	delete(w.releases, [2]string{namespace, key})
 	id := w.v.reg.Index(namespace, key)
-	if id == 0 {
+	switch {
+	case id == 0:
 		w.missing++
+	case namespace == registry.NSVM:
+		if w.vmIDs == nil {
+			w.vmIDs = map[string]uint32{}
+		}
+		w.vmIDs[key] = id
 	}
 	return id
+}
+
+// vmID is u's vmId: the one this transaction got, else the registry's.
+func (w *writeTxn) vmID(u hosts.UUID) (uint32, bool) {
+	key := u.String()
+	if id, ok := w.vmIDs[key]; ok {
+		return id, true
+	}
+	return w.v.reg.Lookup(registry.NSVM, key)
 }
 
 // setPending records that domain u of the transaction's host waits for its indexes
@@ -480,7 +498,7 @@ func (w *writeTxn) touch(u hosts.UUID) {
 // records returns every host's record of u, hosts in name order: the records of u's
 // vmId (the registry keeps it until the commit after the last record of u went).
 func (w *writeTxn) records(u hosts.UUID) []*VM {
-	vmID, ok := w.v.reg.Lookup(registry.NSVM, u.String())
+	vmID, ok := w.vmID(u)
 	if !ok {
 		return nil
 	}

@@ -91,7 +91,7 @@ func (w *writeTxn) eachHostVM(host string, fn func(*VM)) error {
 // hostVM returns host's record of u, nil if none: the record of u's vmId (see
 // records) on host.
 func (w *writeTxn) hostVM(host string, u hosts.UUID) (*VM, error) {
-	vmID, ok := w.v.reg.Lookup(registry.NSVM, u.String())
+	vmID, ok := w.vmID(u)
 	if !ok {
 		return nil, nil
 	}
@@ -138,6 +138,11 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	w.indexDevices(vm, d.Disks, d.NICs, d.Controllers, resolve)
 	if w.missing > missing || old != nil && sameVM(old, vm) {
 		return nil
+	}
+	if old != nil && old.VMID != vmID { // the UUID's number changed: its old row goes
+		if err := w.deleteVM(old); err != nil {
+			return fmt.Errorf("domain %s: %w", d.UUID, err)
+		}
 	}
 	if err := w.insertVM(vm); err != nil {
 		return fmt.Errorf("domain %s: %w", d.UUID, err)
