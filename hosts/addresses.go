@@ -383,7 +383,7 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 	if connLost(err) || ctx.Err() != nil {
 		return nil, false, err
 	}
-	if isLibvirtCode(err, libvirt.ErrNoNetwork) {
+	if isLibvirtCode(err, libvirt.ErrNoNetwork) && c.bulkLeases.Load() {
 		// No such network: its NICs have no leases. Asked again next round, so a
 		// network defined again shows its leases without a domain event.
 		r.nets[name] = map[string][]IfaceAddr{}
@@ -397,6 +397,7 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 		}
 		return nil, false, nil
 	}
+	c.bulkLeases.Store(true)
 	ifs := make([]libvirt.DomainInterface, 0, len(leases))
 	for _, l := range leases {
 		ifs = append(ifs, libvirt.DomainInterface{Hwaddr: l.Mac,

@@ -42,6 +42,10 @@ type conn struct {
 	// read its own ARP table on kernels that end a neighbour dump in the same datagram
 	// ("wrong nlmsg len"). None is asked again on this connection.
 	lacks atomic.Uint32
+	// bulkLeases: a network's leases were read in bulk once on this connection, so a
+	// network that does not exist has no leases; before that, its NICs are asked one
+	// by one (the driver may lack the bulk call, which another network would show).
+	bulkLeases atomic.Bool
 }
 
 // lack adds src to c.lacks and says whether it is news.
