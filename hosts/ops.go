@@ -194,7 +194,7 @@ func (s *Supervisor) Pools(ctx context.Context) ([]Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, _, err := s.storage(ctx, c)
+	p, _, err := s.readStorage(ctx, c)
 	return p, s.opErr(err)
 }
 
@@ -204,7 +204,7 @@ func (s *Supervisor) Volumes(ctx context.Context) ([]Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := s.storage(ctx, c)
+	_, v, err := s.readStorage(ctx, c)
 	return v, s.opErr(err)
 }
 

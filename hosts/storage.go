@@ -107,9 +107,30 @@ func bytesOf(m memXML) (uint64, error) {
 }
 
 // storage reads all pools and the volumes of the active ones, sorted by name (libvirt
-// lists in hash order). The caller holds the view lock.
+// lists in hash order), and remembers them as the session's last storage read. The
+// caller holds the view lock.
 func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, error) {
 	events := c.nc.poolEvents() // before the read: an event during it asks again
+	pools, vols, err := s.readStorage(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := make(map[string]bool, len(vols))
+	for _, v := range vols {
+		if v.Path != "" {
+			paths[v.Path] = true
+		}
+	}
+	s.volPaths.Store(&paths)
+	old := s.storage0
+	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), events: events, on: c.nc, pools: pools, vols: vols,
+		changed: !slices.Equal(old.pools, pools) || !slices.Equal(old.vols, vols)}
+	return pools, vols, nil
+}
+
+// readStorage is storage's read alone: Supervisor.Pools and Volumes must not take a
+// change from the storage watch, which reports it (Sink.StorageSynced).
+func (s *Supervisor) readStorage(ctx context.Context, c *conn) ([]Pool, []Volume, error) {
 	pools, err := callT(ctx, c, "read storage pools", func(l *lv) ([]Pool, error) {
 		list, _, err := l.ConnectListAllStoragePools(1, 0)
 		if err != nil {
@@ -142,20 +163,10 @@ func (s *Supervisor) storage(ctx context.Context, c *conn) ([]Pool, []Volume, er
 		}
 		vols = append(vols, v...)
 	}
-	paths := make(map[string]bool, len(vols))
-	for _, v := range vols {
-		if v.Path != "" {
-			paths[v.Path] = true
-		}
-	}
-	s.volPaths.Store(&paths)
 	slices.SortFunc(pools, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(vols, func(a, b Volume) int {
 		return cmp.Or(strings.Compare(a.Pool, b.Pool), strings.Compare(a.Name, b.Name))
 	})
-	old := s.storage0
-	s.storage0 = storageState{key: poolsKey(pools), at: time.Now(), events: events, on: c.nc, pools: pools, vols: vols,
-		changed: !slices.Equal(old.pools, pools) || !slices.Equal(old.vols, vols)}
 	return pools, vols, nil
 }
 
