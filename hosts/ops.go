@@ -276,6 +276,19 @@ func (s *Supervisor) domainOp(ctx context.Context, id Target, what string, f Fie
 // domainOpT is domainOp for an operation that returns the domain's handle as it is
 // after the operation (with the ID of the domain it started).
 func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, f Fields, fn func(*lv, libvirt.Domain) (libvirt.Domain, error)) error {
+	return s.opThenReport(ctx, id, what, fn, func(c *conn, dom libvirt.Domain) error {
+		if f != 0 {
+			return s.patch(ctx, c, dom, f)
+		}
+		_, _, err := s.update(ctx, c, UUID(dom.UUID))
+		return err
+	})
+}
+
+// opThenReport runs fn (withDomainT), then report on the live connection; a failed
+// report is logged, not returned: the operation itself succeeded.
+func (s *Supervisor) opThenReport(ctx context.Context, id Target, what string, fn func(*lv, libvirt.Domain) (libvirt.Domain, error),
+	report func(c *conn, dom libvirt.Domain) error) error {
 	dom, err := withDomainT(ctx, s, id, what, fn)
 	if err != nil {
 		return err
@@ -284,12 +297,7 @@ func (s *Supervisor) domainOpT(ctx context.Context, id Target, what string, f Fi
 	if err != nil {
 		return err
 	}
-	if f != 0 {
-		err = s.patch(ctx, c, dom, f)
-	} else {
-		_, _, err = s.update(ctx, c, UUID(dom.UUID))
-	}
-	if err != nil {
+	if err := report(c, dom); err != nil {
 		s.log.Warn("refresh after operation failed", "op", what, "uuid", UUID(dom.UUID).String(), "err", err)
 	}
 	return nil

@@ -106,36 +106,27 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 	uuid := UUID(id.handle().UUID)
 	ow := s.waits.add(uuid, want)
 	defer s.waits.remove(uuid, ow)
-	dom, err := withDomainT(ctx, s, id, what, func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) })
-	if err != nil {
-		return err
-	}
-	c, err := s.conn()
-	if err != nil {
-		return err
-	}
-	read := func() (Domain, error) {
-		return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
-			return readFields(l, dom, FieldState, s.inPool)
-		})
-	}
-	t := time.NewTimer(s.opWait)
-	defer t.Stop()
-	select {
-	case domID := <-ow.got:
-		err = s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
-			if s.waits.newer(ow) { // the state changed again since: ask libvirt
-				return read()
-			}
-			return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
-		})
-	case <-t.C:
-		err = s.patchWith(ctx, c, uuid, FieldState, read)
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		s.log.Warn("refresh after operation failed", "op", what, "uuid", uuid.String(), "err", err)
-	}
-	return nil
+	op := func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) }
+	return s.opThenReport(ctx, id, what, op, func(c *conn, dom libvirt.Domain) error {
+		read := func() (Domain, error) {
+			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
+				return readFields(l, dom, FieldState, s.inPool)
+			})
+		}
+		t := time.NewTimer(s.opWait)
+		defer t.Stop()
+		select {
+		case domID := <-ow.got:
+			return s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
+				if s.waits.newer(ow) { // the state changed again since: ask libvirt
+					return read()
+				}
+				return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
+			})
+		case <-t.C:
+			return s.patchWith(ctx, c, uuid, FieldState, read)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }
