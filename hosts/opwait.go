@@ -8,12 +8,12 @@ import (
 	"github.com/digitalocean/go-libvirt"
 )
 
-// opEventWait bounds how long a pause or a resume waits for its lifecycle event
-// before it reads the state back instead; libvirt sends the event with the reply.
-const opEventWait = 25 * time.Millisecond
+// opEventWait bounds how long a pause or a resume reported before its lifecycle
+// event waits for that event; without it by then, the state is read again.
+const opEventWait = 2 * time.Second
 
-// WithOpEventWait sets how long a pause or a resume waits for its event (default
-// 25ms) before reading the state back.
+// WithOpEventWait sets how long a pause or a resume reported before its event waits
+// for it (default 2s) before the state is read again.
 func WithOpEventWait(d time.Duration) Option { return func(s *Supervisor) { s.opWait = d } }
 
 // stateEvent is the lifecycle event that announces an operation's result, and the
@@ -43,8 +43,10 @@ type opWaits struct {
 type opWait struct {
 	want stateEvent
 	got  chan int32 // the domain's ID in the event; buffered, written once
-	// Under opWaits.mu: the seq of the event that answered, and of the domain's last.
+	// Under opWaits.mu: the seq of the event that answered, and of the domain's last;
+	// early: the state was reported before any event of the domain came.
 	gotSeq, lastSeq uint64
+	early           bool
 }
 
 // add registers a wait for want on id, before the operation is sent: its event may
@@ -79,18 +81,43 @@ func (w *opWaits) remove(id UUID, ow *opWait) {
 
 // fire hands ev to the waits it answers and tells the others a later event came. The
 // lifecycle reader calls it before it marks the domain: a mark an operation's patch
-// takes away belongs to an event fire saw, so newer knows of it.
-func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) {
+// takes away belongs to an event fire saw, so newer knows of it. It returns true when
+// ev is the first event after an early report and says what the report wrote: the
+// view has it already, so the domain needs no read.
+func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	for _, o := range w.m[UUID(ev.Dom.UUID)] {
+	id := UUID(ev.Dom.UUID)
+	for _, o := range w.m[id] {
+		answers := o.gotSeq == 0 && ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail
+		if o.early && answers && o.lastSeq == 0 {
+			reported = true
+		}
 		o.lastSeq = w.seq
-		if o.gotSeq == 0 && ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail {
+		if answers {
 			o.gotSeq = w.seq
 			o.got <- ev.Dom.ID
 		}
 	}
+	return reported
+}
+
+// reportEarly says o's state may be reported before its event: no event of the
+// domain came since the operation was sent. o then waits for its event until removed.
+func (w *opWaits) reportEarly(o *opWait) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o.early = o.lastSeq == 0
+	return o.early
+}
+
+// heard says whether any event of o's domain came since o was added: the lifecycle
+// reader has then marked the domain, or fire found the early report confirmed.
+func (w *opWaits) heard(o *opWait) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return o.lastSeq != 0
 }
 
 // newer says whether an event of the domain came after the one that answered o.
@@ -100,33 +127,43 @@ func (w *opWaits) newer(o *opWait) bool {
 	return o.lastSeq > o.gotSeq
 }
 
-// stateOp runs a pause or a resume and reports the state its event announces; when
-// no event comes within the wait (opEventWait), it reads the state back as domainOp does.
+// stateOp runs a pause or a resume and reports the state its success stands for at
+// once, unless an event of the domain came first: its own (the state it announces) or
+// another (the state is read back). An early report waits for its event for opWait;
+// without it by then, the domain's state is marked to be read again.
 func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want stateEvent, fn func(*lv, libvirt.Domain) error) error {
 	uuid := UUID(id.handle().UUID)
 	ow := s.waits.add(uuid, want)
-	defer s.waits.remove(uuid, ow)
+	early := false
+	defer func() {
+		if !early {
+			s.waits.remove(uuid, ow)
+			return
+		}
+		time.AfterFunc(s.opWait, func() {
+			s.waits.remove(uuid, ow)
+			if !s.waits.heard(ow) { // no event at all: let a read tell
+				s.markState(uuid)
+			}
+		})
+	}()
 	op := func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) }
 	return s.opThenReport(ctx, id, what, op, func(c *conn, dom libvirt.Domain) error {
-		read := func() (Domain, error) {
+		return s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
+			select {
+			case domID := <-ow.got:
+				if !s.waits.newer(ow) {
+					return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
+				}
+			default:
+				if early = s.waits.reportEarly(ow); early {
+					return Domain{UUID: uuid, ID: dom.ID, State: want.state, Reason: want.reason}, nil
+				}
+			}
+			// Another event of the domain came: ask libvirt.
 			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
 				return readFields(l, dom, FieldState, s.inPool)
 			})
-		}
-		t := time.NewTimer(s.opWait)
-		defer t.Stop()
-		select {
-		case domID := <-ow.got:
-			return s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
-				if s.waits.newer(ow) { // the state changed again since: ask libvirt
-					return read()
-				}
-				return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
-			})
-		case <-t.C:
-			return s.patchWith(ctx, c, uuid, FieldState, read)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		})
 	})
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
-// A pause or a resume takes the state its lifecycle event announces, with the reason
-// a read would give, and reads nothing back; an operation whose event never comes
-// (TestOperationRPCs holds them) reads the state instead.
+// A pause or a resume reports the state its success stands for (or its event
+// announces, when the event comes first), with the reason a read would give, and reads
+// nothing back.
 func TestPauseResumeTakeTheirEvent(t *testing.T) {
 	requireLibvirtd(t)
 	sink := newFakeSink()
@@ -103,6 +103,83 @@ func TestOpWaitsNewer(t *testing.T) {
 	w.remove(id, o)
 	if len(w.m) != 0 {
 		t.Errorf("waits left after remove: %v", w.m)
+	}
+}
+
+// An early report spares its domain a read only when its own event is the next one
+// of the domain: any other event is marked as usual, and so is its own after it.
+func TestOpWaitsEarlyReport(t *testing.T) {
+	id := UUID{2}
+	ev := func(typ libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
+		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(typ), Detail: detail}
+	}
+	paused := ev(eventPaused.typ, eventPaused.detail)
+	resumed := ev(eventResumed.typ, eventResumed.detail)
+
+	var w opWaits
+	o := w.add(id, eventPaused)
+	if w.fire(paused) {
+		t.Error("an event before any report was taken as reported")
+	}
+	if w.reportEarly(o) {
+		t.Error("reported early although the event came first")
+	}
+
+	w = opWaits{}
+	o = w.add(id, eventPaused)
+	if !w.reportEarly(o) || w.heard(o) {
+		t.Fatal("no early report with no event yet")
+	}
+	if !w.fire(paused) || !w.heard(o) {
+		t.Error("the early report's own event was not taken as reported")
+	}
+	if w.fire(resumed) || w.fire(paused) {
+		t.Error("a later event was taken as reported")
+	}
+
+	w = opWaits{}
+	o = w.add(id, eventPaused)
+	w.reportEarly(o)
+	if w.fire(resumed) || w.fire(paused) {
+		t.Error("the own event after another one was taken as reported")
+	}
+}
+
+// A pause reported early whose event never comes (the events are held back) has its
+// state read again once the wait ends.
+func TestEarlyReportWithoutEventReads(t *testing.T) {
+	requireLibvirtd(t)
+	sink := &heldEvents{fakeSink: newFakeSink(), release: make(chan struct{})}
+	t.Cleanup(func() { close(sink.release) })
+	reads := make(chan string, 16)
+	obs := func(proc string, _ time.Duration, _ error) {
+		if strings.Contains(proc, "read") {
+			select {
+			case reads <- proc:
+			default:
+			}
+		}
+	}
+	cfg := privateTestHost(t, "opwait-noevent")
+	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour
+	s := startSupervisor(t, cfg, sink, WithCallObserver(obs), WithOpEventWait(50*time.Millisecond))
+	waitUp(t, sink.fakeSink)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(reads) > 0 {
+		<-reads
+	}
+	if err := s.Suspend(ctx, fixRunning); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := sink.domain(fixRunning); d.State != StatePaused {
+		t.Fatalf("after suspend the sink shows %v, want paused", d.State)
+	}
+	select {
+	case proc := <-reads:
+		t.Logf("read after the wait: %s", proc)
+	case <-ctx.Done():
+		t.Fatal("no read of the domain after its event did not come")
 	}
 }
 

@@ -369,6 +369,16 @@ func (s *Supervisor) reading(id UUID) (done func(err error)) { return s.covering
 // events that changed nothing else (addState).
 func (s *Supervisor) readingState(id UUID) (done func(err error)) { return s.covering(id, false) }
 
+// markState marks id's state to be read, on the current connection.
+func (s *Supervisor) markState(id UUID) {
+	s.mu.Lock()
+	d := s.dirty
+	s.mu.Unlock()
+	if d != nil {
+		d.addState(id)
+	}
+}
+
 func (s *Supervisor) covering(id UUID, whole bool) (done func(err error)) {
 	s.mu.Lock()
 	d := s.dirty

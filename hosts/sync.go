@@ -38,7 +38,9 @@ func (s *Supervisor) subscribe(ctx context.Context, c *conn, dirty *dirtySet) er
 			go func() {
 				for ev := range lc {
 					s.event(ev)
-					s.waits.fire(ev)
+					if s.waits.fire(ev) {
+						continue // an operation reported this state already
+					}
 					if stateOnly(ev) {
 						dirty.addState(UUID(ev.Dom.UUID))
 					} else {
