@@ -81,7 +81,7 @@ func (w *opWaits) remove(id UUID, ow *opWait) {
 
 // fire hands ev to the waits it answers and tells the others a later event came. The
 // lifecycle reader calls it before it marks the domain: a mark an operation's patch
-// takes away belongs to an event fire saw, so newer knows of it. It returns true when
+// takes away belongs to an event fire saw, so stale knows of it. It returns true when
 // ev is the first event after an early report and says what the report wrote: the
 // view has it already, so the domain needs no read.
 func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
@@ -120,11 +120,21 @@ func (w *opWaits) heard(o *opWait) bool {
 	return o.lastSeq != 0
 }
 
-// newer says whether an event of the domain came after the one that answered o.
-func (w *opWaits) newer(o *opWait) bool {
+// stale says whether the event that answered o may be out of date: an event of the
+// domain came after it, or another operation on the domain reported its state early
+// (its own event may then be taken as confirming that report, over o's).
+func (w *opWaits) stale(id UUID, o *opWait) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return o.lastSeq > o.gotSeq
+	if o.lastSeq > o.gotSeq {
+		return true
+	}
+	for _, other := range w.m[id] {
+		if other != o && other.early {
+			return true
+		}
+	}
+	return false
 }
 
 // stateOp runs a pause or a resume and reports the state its success stands for at
@@ -152,7 +162,7 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 		return s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
 			select {
 			case domID := <-ow.got:
-				if !s.waits.newer(ow) {
+				if !s.waits.stale(uuid, ow) {
 					return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
 				}
 			default:
@@ -160,7 +170,7 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 					return Domain{UUID: uuid, ID: dom.ID, State: want.state, Reason: want.reason}, nil
 				}
 			}
-			// Another event of the domain came: ask libvirt.
+			// Another event of the domain came, or another report: ask libvirt.
 			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
 				return readFields(l, dom, FieldState, s.inPool)
 			})

@@ -93,12 +93,12 @@ func TestOpWaitsNewer(t *testing.T) {
 	o := w.add(id, eventPaused)
 	w.fire(ev(libvirt.DomainEventResumed, 0)) // an earlier operation's: not the answer
 	w.fire(ev(eventPaused.typ, eventPaused.detail))
-	if got := <-o.got; got != 7 || w.newer(o) {
-		t.Fatalf("answered with ID %d, newer %v; want 7, false", got, w.newer(o))
+	if got := <-o.got; got != 7 || w.stale(id, o) {
+		t.Fatalf("answered with ID %d, stale %v; want 7, false", got, w.stale(id, o))
 	}
 	w.fire(ev(eventPaused.typ, eventPaused.detail)) // a second answer is not sent
-	if len(o.got) != 0 || !w.newer(o) {
-		t.Errorf("after a later event: %d answers queued, newer %v; want 0, true", len(o.got), w.newer(o))
+	if len(o.got) != 0 || !w.stale(id, o) {
+		t.Errorf("after a later event: %d answers queued, stale %v; want 0, true", len(o.got), w.stale(id, o))
 	}
 	w.remove(id, o)
 	if len(w.m) != 0 {

@@ -1,0 +1,97 @@
+package hosts
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	"github.com/vmgate/vmgate/e2e/testkit"
+)
+
+// pauseGate holds the lifecycle reader on a suspended event, before fire sees it,
+// once hold is set.
+type pauseGate struct {
+	*fakeSink
+	hold    atomic.Bool
+	release chan struct{}
+}
+
+func (g *pauseGate) DomainEvent(_ string, e Event) {
+	if g.hold.Load() && libvirt.DomainEventType(e.Type) == libvirt.DomainEventSuspended {
+		<-g.release
+	}
+}
+
+// A resume whose report comes late writes the state its event gave (running) over a
+// pause reported early after it. The pause's own event, the next one of the domain,
+// must not then be taken as confirming the view: libvirt says paused.
+func TestLateReportOverEarlyReport(t *testing.T) {
+	requireLibvirtd(t)
+	sink := &pauseGate{fakeSink: newFakeSink(), release: make(chan struct{})}
+	t.Cleanup(func() {
+		select {
+		case <-sink.release:
+		default:
+			close(sink.release)
+		}
+	})
+	qHeld, qHold := make(chan struct{}), make(chan struct{})
+	var holdResume atomic.Bool
+	obs := func(proc string, _ time.Duration, _ error) {
+		if proc == "resume" && holdResume.Load() {
+			close(qHeld)
+			<-qHold
+		}
+	}
+	cfg := privateTestHost(t, "opwait-late-over-early")
+	cfg.KeepaliveInterval, cfg.StatsInterval = time.Hour, time.Hour
+	s := startSupervisor(t, cfg, sink, WithCallObserver(obs), WithOpEventWait(100*time.Millisecond))
+	waitUp(t, sink.fakeSink)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	shows := func(st DomainState) func() bool {
+		return func() bool { d, _ := sink.domain(fixRunning); return d.State == st }
+	}
+
+	// The domain starts paused, its pause's wait gone.
+	if err := s.Suspend(ctx, fixRunning); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the pause's wait removed", func() bool {
+		s.waits.mu.Lock()
+		defer s.waits.mu.Unlock()
+		return len(s.waits.m[fixRunning]) == 0
+	})
+
+	// Manager A resumes; its report is held after libvirt's reply.
+	holdResume.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- s.Resume(ctx, fixRunning) }()
+	<-qHeld
+	// Its event comes and is read (the dirty loop): A's wait holds the answer.
+	testkit.WaitFor(t, 10*time.Second, "the resume's event read", shows(StateRunning))
+
+	// Manager B pauses; its event is held back, so it reports early.
+	sink.hold.Store(true)
+	if err := s.Suspend(ctx, fixRunning); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := sink.domain(fixRunning); d.State != StatePaused {
+		t.Fatalf("after B's pause the sink shows %v, want paused", d.State)
+	}
+
+	// A's report now writes what its event said.
+	close(qHold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// B's event comes: the next event of the domain after B's report.
+	close(sink.release)
+
+	if st, _ := libvirtState(t, ctx, s, fixRunning); st != StatePaused {
+		t.Fatalf("libvirt says %v, want paused", st)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the view to show libvirt's paused", shows(StatePaused))
+}
