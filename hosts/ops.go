@@ -25,7 +25,8 @@ const (
 // state after a state change, memory, autostart; the XML after a rename, a vCPU or a
 // device change; the whole domain after an undefine), so the view shows the change
 // when they return; the lifecycle or device event that follows re-reads the rest. A
-// pause or a resume takes its state from its own event rather than a read (stateOp).
+// pause or a resume reports the state its success stands for, which its event then
+// confirms (stateOp).
 
 // Define defines (or redefines) a persistent domain from XML and returns it.
 func (s *Supervisor) Define(ctx context.Context, doc string) (Domain, error) {

@@ -41,6 +41,7 @@ type opWaits struct {
 }
 
 type opWait struct {
+	id   UUID
 	want stateEvent
 	got  chan int32 // the domain's ID in the event; buffered, written once
 	// Under opWaits.mu: the seq of the event that answered, and of the domain's last;
@@ -52,7 +53,7 @@ type opWait struct {
 // add registers a wait for want on id, before the operation is sent: its event may
 // come before its reply.
 func (w *opWaits) add(id UUID, want stateEvent) *opWait {
-	ow := &opWait{want: want, got: make(chan int32, 1)}
+	ow := &opWait{id: id, want: want, got: make(chan int32, 1)}
 	w.mu.Lock()
 	if w.m == nil {
 		w.m = map[UUID][]*opWait{}
@@ -105,15 +106,43 @@ func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 
 // reportEarly says o's state may be reported before its event: no event of the
 // domain came since the operation was sent. o then waits for its event until removed.
+// Its report replaces the domain's earlier early reports: their events are then
+// marked as any other's.
 func (w *opWaits) reportEarly(o *opWait) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o.early = o.lastSeq == 0
+	if o.early {
+		for _, other := range w.m[o.id] {
+			if other != o {
+				other.early = false
+			}
+		}
+	}
 	return o.early
 }
 
+// withdraw takes back o's early report, when it did not reach the view.
+func (w *opWaits) withdraw(o *opWait) {
+	w.mu.Lock()
+	o.early = false
+	w.mu.Unlock()
+}
+
+// forgetEarly withdraws every early report: a resync rewrote the view, and the events
+// of the old connection may be lost.
+func (w *opWaits) forgetEarly() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, list := range w.m {
+		for _, o := range list {
+			o.early = false
+		}
+	}
+}
+
 // heard says whether any event of o's domain came since o was added: the lifecycle
-// reader has then marked the domain, or fire found the early report confirmed.
+// reader has then marked the domain, unless fire found that event confirmed o's report.
 func (w *opWaits) heard(o *opWait) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -159,7 +188,7 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 	}()
 	op := func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) }
 	return s.opThenReport(ctx, id, what, op, func(c *conn, dom libvirt.Domain) error {
-		return s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
+		err := s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
 			select {
 			case domID := <-ow.got:
 				if !s.waits.stale(uuid, ow) {
@@ -175,5 +204,9 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 				return readFields(l, dom, FieldState, s.inPool)
 			})
 		})
+		if err != nil && early {
+			s.waits.withdraw(ow) // its event must be read, not taken as written
+		}
+		return err
 	})
 }

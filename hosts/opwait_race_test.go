@@ -95,3 +95,45 @@ func TestLateReportOverEarlyReport(t *testing.T) {
 	}
 	testkit.WaitFor(t, 30*time.Second, "the view to show libvirt's paused", shows(StatePaused))
 }
+
+// A report written after an early one (an answer's, or another early report) takes it
+// back: its event is then marked as any other's. So does a resync.
+func TestOpWaitsLaterReportWithdrawsEarly(t *testing.T) {
+	id := UUID{3}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
+		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
+	}
+	var w opWaits
+	a := w.add(id, eventResumed)
+	w.fire(ev(eventResumed)) // a's answer
+	b := w.add(id, eventPaused)
+	if !w.reportEarly(b) {
+		t.Fatal("b not reported early")
+	}
+	if !w.stale(id, a) {
+		t.Error("a's answer trusted over b's later early report")
+	}
+
+	w = opWaits{}
+	r := w.add(id, eventResumed)
+	p := w.add(id, eventPaused)
+	w.reportEarly(r)
+	w.reportEarly(p) // p's write lands after r's
+	if w.fire(ev(eventResumed)) {
+		t.Error("r's event taken as reported after p's later write")
+	}
+
+	w = opWaits{}
+	o := w.add(id, eventPaused)
+	w.reportEarly(o)
+	w.forgetEarly()
+	if w.fire(ev(eventPaused)) {
+		t.Error("an early report taken as standing after a resync")
+	}
+	o = w.add(id, eventPaused)
+	w.reportEarly(o)
+	w.withdraw(o)
+	if w.fire(ev(eventPaused)) {
+		t.Error("a withdrawn early report taken as standing")
+	}
+}

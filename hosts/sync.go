@@ -106,6 +106,7 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 		return err
 	}
 	defer s.unlockView()
+	s.waits.forgetEarly() // the view is read anew: no early report stands in it
 	start, rpcs := time.Now(), c.nc.replies()
 	inv, err := s.inventory(ctx, c)
 	if err != nil {
