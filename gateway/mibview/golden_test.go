@@ -62,7 +62,7 @@ func goldenFixture(t *testing.T) []walker {
 		return hosts.DomainStats{UUID: d.UUID, State: d.State, CPUTimeNs: 5_000_000_000,
 			HasBalloon: true, BalloonCurrentKiB: 1 << 20, BalloonAvailableKiB: 1000000, BalloonUnusedKiB: 600000,
 			BalloonRSSKiB: 300000,
-			VCPUs: []hosts.VCPUStats{{Number: 0, State: 1, TimeNs: 2_000_000_000}, {Number: 1, State: 2, TimeNs: 3_000_000_000}},
+			VCPUs:         []hosts.VCPUStats{{Number: 0, State: 1, TimeNs: 2_000_000_000}, {Number: 1, State: 2, TimeNs: 3_000_000_000}},
 			Blocks: []hosts.BlockStats{{Name: "vda", RdReqs: 10, RdBytes: 4096, WrReqs: 20, WrBytes: 8192, Capacity: 20 << 30,
 				Allocation: 2 << 30}, {Name: "vdb", RdReqs: 1, RdBytes: 512}},
 			Nets: []hosts.NetStats{{Name: "vnet0", RxBytes: 1000, RxPkts: 10, TxBytes: 2000, TxPkts: 20}},

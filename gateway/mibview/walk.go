@@ -9,6 +9,6 @@ func (ms *mibSnap) VMInto(from uint32, dst *mib.VMRow) bool {
 	if !ok {
 		return false
 	}
-	*dst = ms.vmRow(r)
+	ms.fillVM(r, dst)
 	return true
 }
