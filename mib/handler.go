@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -39,6 +40,9 @@ type Handler struct {
 	roots []snmp.OID // nodes[i].root(), for the binary searches
 	// dropped is vmNotificationsDropped's count (WithNotificationsDropped).
 	dropped func() uint64
+	// lastNode is the node of the last answer to any request: a walk's next request
+	// starts there, without a search of roots.
+	lastNode atomic.Int32
 }
 
 // Option configures a Handler.
@@ -141,6 +145,7 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	for i := h.startNode(rs, oid); i < len(h.nodes); i++ {
 		if vb, ok := h.nodes[i].next(rs, oid, v1); ok {
 			rs.hint = i
+			h.lastNode.Store(int32(i))
 			return vb, true
 		}
 		if ctx.Err() != nil {
@@ -163,6 +168,7 @@ func (h *Handler) Walk(ctx context.Context, r *snmp.Request, oid snmp.OID, w *sn
 		more := h.nodes[i].walk(rs, oid, v1, w)
 		if w.Len() > n {
 			rs.hint, oid = i, w.Last()
+			h.lastNode.Store(int32(i))
 		}
 		if !more {
 			return
@@ -172,9 +178,10 @@ func (h *Handler) Walk(ctx context.Context, r *snmp.Request, oid snmp.OID, w *sn
 
 // startNode is the first node that may hold an instance after oid.
 func (h *Handler) startNode(rs *reqSnap, oid snmp.OID) int {
-	// A walk asks after the instance the last answer gave: try that node first.
+	// A walk asks after the instance the last answer gave: try that node first (the
+	// request's, else the handler's last).
 	start := rs.hint
-	if start < 0 || !oid.HasPrefix(h.roots[start]) {
+	if start < 0 || start >= len(h.roots) || !oid.HasPrefix(h.roots[start]) {
 		if start = h.holder(oid); start < 0 {
 			// The first node whose root is after oid (oid may be an ancestor of it).
 			start, _ = slices.BinarySearchFunc(h.roots, oid, snmp.OID.Compare)
@@ -200,7 +207,7 @@ func (h *Handler) holder(oid snmp.OID) int {
 // reqSnap is one request's snapshot, kept with the request (snmp.Request.Local).
 type reqSnap struct {
 	s    Snapshot
-	hint int      // the node of the last GETNEXT answer, -1 for none
+	hint int      // the node of the last answer, -1 for none
 	oids []uint32 // the unused rest of the chunk instance OIDs are cut from
 }
 
@@ -223,5 +230,7 @@ func (rs *reqSnap) newOID(n int) snmp.OID {
 // reqSnap returns the request's snapshot, taken on its first varbind and kept with
 // the request, so every varbind of a PDU is answered from one picture.
 func (h *Handler) reqSnap(r *snmp.Request) *reqSnap {
-	return r.Local(h, func() any { return &reqSnap{s: h.view.Snapshot(r.Context), hint: -1} }).(*reqSnap)
+	return r.Local(h, func() any {
+		return &reqSnap{s: h.view.Snapshot(r.Context), hint: int(h.lastNode.Load())}
+	}).(*reqSnap)
 }
