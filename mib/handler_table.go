@@ -19,10 +19,12 @@ type key = [3]uint32
 type value struct {
 	typ   gosnmp.Asn1BER
 	ok    bool
-	bytes bool   // an OCTET STRING held in b, else in s
-	n     uint64 // Integer (as int64), Counter32, Gauge32, TimeTicks, Counter64
-	s     string // OCTET STRING, OBJECT IDENTIFIER (".1.3...")
-	b     []byte // OCTET STRING: may be the row's own bytes (a pooled row): copy to keep
+	bytes bool // an OCTET STRING held in b, else in s
+	// uuidText: the OCTET STRING is the text form of the 16-byte UUID in b
+	uuidText bool
+	n        uint64 // Integer (as int64), Counter32, Gauge32, TimeTicks, Counter64
+	s        string // OCTET STRING, OBJECT IDENTIFIER (".1.3...")
+	b        []byte // OCTET STRING: may be the row's own bytes (a pooled row): copy to keep
 }
 
 // varbind is the value in the Go type snmp.VarBind wants for its BER type.
@@ -36,9 +38,14 @@ func (v value) varbind(oid snmp.OID) snmp.VarBind {
 	case gosnmp.Counter64:
 		vb.Value = v.n
 	case gosnmp.OctetString:
-		if v.bytes {
+		switch {
+		case v.uuidText:
+			var b [36]byte
+			formatUUID(&b, v.b)
+			vb.Value = string(b[:])
+		case v.bytes:
 			vb.Value = slices.Clone(v.b)
-		} else {
+		default:
 			vb.Value = v.s
 		}
 	case gosnmp.ObjectIdentifier:
@@ -55,7 +62,12 @@ func (v value) write(w *snmp.VarBindWriter, oid snmp.OID) bool {
 	case gosnmp.Counter32, gosnmp.Gauge32, gosnmp.TimeTicks, gosnmp.Counter64:
 		return w.Unsigned(oid, v.typ, v.n)
 	case gosnmp.OctetString:
-		if v.bytes {
+		switch {
+		case v.uuidText:
+			var b [36]byte
+			formatUUID(&b, v.b)
+			return w.Octets(oid, b[:])
+		case v.bytes:
 			return w.Octets(oid, v.b)
 		}
 		return w.String(oid, v.s)
@@ -74,9 +86,10 @@ type table[R any] struct {
 	into func(s Snapshot, from key, dst *R) bool
 	key  func(r *R) key
 	col  func(r *R, col uint32) value
-	// fill, when set, completes a row before col reads column col of it (the
-	// counters the seek left out).
-	fill func(s Snapshot, r *R, col uint32)
+	// fill, when set, completes a row before col reads one of the columns fills (the
+	// counters the seek left out); a walk decides it once per column.
+	fill     func(s Snapshot, r *R)
+	fillCols []uint32
 
 	// rows recycles the *R a lookup reads into: a row passed by pointer to key and col
 	// (func values) would escape, one heap row per varbind.
@@ -109,6 +122,11 @@ func (tb *table[R]) seekInto(s Snapshot, from key, dst *R) bool {
 
 func (tb *table[R]) root() snmp.OID { return tb.t.Entry() }
 
+// fills reports whether column col needs the row filled.
+func (tb *table[R]) fills(col uint32) bool {
+	return tb.fill != nil && slices.Contains(tb.fillCols, col)
+}
+
 func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	col, k, exc := parse(tb.t, oid)
 	if exc != 0 {
@@ -119,8 +137,8 @@ func (tb *table[R]) get(s Snapshot, oid snmp.OID) snmp.VarBind {
 	if !tb.seekInto(s, k, row) || tb.key(row) != k {
 		return snmp.VarBind{OID: oid, Type: gosnmp.NoSuchInstance}
 	}
-	if tb.fill != nil {
-		tb.fill(s, row, col)
+	if tb.fills(col) {
+		tb.fill(s, row)
 	}
 	v := tb.col(row, col)
 	if !v.ok {
@@ -201,10 +219,11 @@ func (tb *table[R]) cells(rs *reqSnap, oid snmp.OID, v1 bool, yield func(col uin
 			from = key{}
 			continue
 		}
+		fill := tb.fills(col)
 		for tb.seekInto(rs.s, from, row) {
 			k := tb.key(row)
-			if tb.fill != nil {
-				tb.fill(rs.s, row, col)
+			if fill {
+				tb.fill(rs.s, row)
 			}
 			if v := tb.col(row, col); v.ok && !yield(col, k, v) {
 				return false

@@ -85,16 +85,20 @@ func (v value) when(ok bool) value {
 func uuid(u *[16]byte) value { return octets(u[:]) }
 
 // uuidText is vmUUIDText: the canonical 8-4-4-4-12 lowercase form. (mib cannot import
-// hosts.UUID, whose String is the same form.)
-func uuidText(u *[16]byte) string {
-	var b [36]byte
+// hosts.UUID, whose String is the same form.) A walk formats it on its stack, a GET
+// or GETNEXT into a string.
+func uuidText(u *[16]byte) value {
+	return value{typ: gosnmp.OctetString, b: u[:], bytes: true, uuidText: true, ok: true}
+}
+
+// formatUUID writes u's canonical text form into b.
+func formatUUID(b *[36]byte, u []byte) {
 	hex.Encode(b[0:8], u[0:4])
 	hex.Encode(b[9:13], u[4:6])
 	hex.Encode(b[14:18], u[6:8])
 	hex.Encode(b[19:23], u[8:10])
 	hex.Encode(b[24:36], u[10:16])
 	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return string(b[:])
 }
 
 // gauge clamps to Gauge32/Unsigned32: "a gauge whose true value does not fit reports its

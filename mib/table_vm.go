@@ -1,7 +1,6 @@
 package mib
 
 import (
-	"slices"
 	"time"
 )
 
@@ -9,12 +8,13 @@ import (
 
 func vmTable() node {
 	return &table[VMRow]{
-		t:    VirtualMachinesTable,
-		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
-		into: vmInto,
-		key:  func(r *VMRow) key { return key{r.ID} },
-		col:  vmColumn,
-		fill: countersFor(ColVmCpuMilliseconds),
+		t:        VirtualMachinesTable,
+		seek:     func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
+		into:     vmInto,
+		key:      func(r *VMRow) key { return key{r.ID} },
+		col:      vmColumn,
+		fill:     counters,
+		fillCols: []uint32{ColVmCpuMilliseconds},
 	}
 }
 
@@ -28,14 +28,8 @@ func vmInto(s Snapshot, from key, dst *VMRow) bool {
 	return ok
 }
 
-// countersFor is a VM table's fill: the row's counters, for the columns cols only.
-func countersFor(cols ...uint32) func(Snapshot, *VMRow, uint32) {
-	return func(s Snapshot, r *VMRow, col uint32) {
-		if slices.Contains(cols, col) {
-			s.VMCounters(r)
-		}
-	}
-}
+// counters is a VM table's fill: the row's counters.
+func counters(s Snapshot, r *VMRow) { s.VMCounters(r) }
 
 func vmColumn(r *VMRow, col uint32) value {
 	switch col {
@@ -70,7 +64,7 @@ func vmColumn(r *VMRow, col uint32) value {
 	case ColVmCpuMilliseconds:
 		return c64(r.CPUTimeNs/1e6, r.Counters)
 	case ColVmUUIDText:
-		return str(uuidText(&r.UUID))
+		return uuidText(&r.UUID)
 	}
 	return value{}
 }
@@ -102,12 +96,13 @@ func ticks(d time.Duration) uint32 {
 
 func memoryTable() node {
 	return &table[VMRow]{
-		t:    MemoryTable,
-		seek: func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
-		into: vmInto,
-		key:  func(r *VMRow) key { return key{r.ID} },
-		col:  memoryColumn,
-		fill: countersFor(ColMemoryUsedKB, ColMemoryFreeKB, ColMemoryBalloonKB, ColMemoryRssKB),
+		t:        MemoryTable,
+		seek:     func(s Snapshot, from key) (VMRow, bool) { return s.VM(from[0]) },
+		into:     vmInto,
+		key:      func(r *VMRow) key { return key{r.ID} },
+		col:      memoryColumn,
+		fill:     counters,
+		fillCols: []uint32{ColMemoryUsedKB, ColMemoryFreeKB, ColMemoryBalloonKB, ColMemoryRssKB},
 	}
 }
 
