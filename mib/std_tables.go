@@ -67,12 +67,14 @@ func stdNodes(en StdEnables) []node {
 		&table[StorageRow]{
 			t:    StdVmStorageTable,
 			seek: func(s Snapshot, from key) (StorageRow, bool) { return s.Storage(from[0], from[1]) },
+			into: storageInto,
 			key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
 			col:  stdStorageColumn,
 		},
 		&table[NetworkRow]{
 			t:    StdVmNetworkTable,
 			seek: func(s Snapshot, from key) (NetworkRow, bool) { return s.Network(from[0], from[1]) },
+			into: networkInto,
 			key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
 			col:  stdNetworkColumn,
 		},

@@ -7,9 +7,30 @@ func storageTable() node {
 	return &table[StorageRow]{
 		t:    StorageTable,
 		seek: func(s Snapshot, from key) (StorageRow, bool) { return s.Storage(from[0], from[1]) },
+		into: storageInto,
 		key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
 		col:  storageColumn,
 	}
+}
+
+// storageInto and networkInto are the device tables' in-place seeks: DeviceFiller's
+// when the snapshot has it.
+func storageInto(s Snapshot, from key, dst *StorageRow) bool {
+	if f, ok := s.(DeviceFiller); ok {
+		return f.StorageInto(from[0], from[1], dst)
+	}
+	var ok bool
+	*dst, ok = s.Storage(from[0], from[1])
+	return ok
+}
+
+func networkInto(s Snapshot, from key, dst *NetworkRow) bool {
+	if f, ok := s.(DeviceFiller); ok {
+		return f.NetworkInto(from[0], from[1], dst)
+	}
+	var ok bool
+	*dst, ok = s.Network(from[0], from[1])
+	return ok
 }
 
 func storageColumn(r *StorageRow, col uint32) value {
@@ -46,6 +67,7 @@ func networkTable() node {
 	return &table[NetworkRow]{
 		t:    NetworkTable,
 		seek: func(s Snapshot, from key) (NetworkRow, bool) { return s.Network(from[0], from[1]) },
+		into: networkInto,
 		key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
 		col:  networkColumn,
 	}

@@ -64,6 +64,13 @@ type VMFiller interface {
 	VMInto(from uint32, dst *VMRow) bool
 }
 
+// DeviceFiller is a Snapshot that can also read Storage's and Network's rows into dst
+// (optional, as VMFiller).
+type DeviceFiller interface {
+	StorageInto(vmID, storage uint32, dst *StorageRow) bool
+	NetworkInto(vmID, network uint32, dst *NetworkRow) bool
+}
+
 // HypervisorRow is a row of hypervisorTable.
 type HypervisorRow struct {
 	Index          uint32

@@ -258,6 +258,18 @@ func subRow[R any](ms *mibSnap, vmID, sub uint32, at func(r view.VMRow, sub uint
 	return zero, false
 }
 
+// device is subRow over one kind of device, the VM and the device found: from(r, sub)
+// is the view's lookup of r's first device with an index >= sub (DiskFrom, NICFrom).
+func device[D any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool)) (view.VMRow, *D, bool) {
+	var d *D
+	r, ok := subRow(ms, vmID, sub, func(r view.VMRow, sub uint32) (view.VMRow, bool) {
+		var ok bool
+		d, ok = from(r, sub)
+		return r, ok
+	})
+	return r, d, ok
+}
+
 // deviceRow is subRow over one kind of device: from(r, sub) is the view's lookup of
 // r's first device with an index >= sub (DiskFrom, NICFrom, HBAFrom), row its MIB row.
 func deviceRow[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
@@ -298,12 +310,25 @@ func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 }
 
 func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
-	return deviceRow(ms, vmID, idx, view.VMRow.DiskFrom, ms.storageRow)
+	var row mib.StorageRow
+	ok := ms.StorageInto(vmID, idx, &row)
+	return row, ok
 }
 
-func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
-	row := mib.StorageRow{VMID: r.VMID, Index: d.StorageIndex, UUID: r.Domain.UUID,
-		Device: StorageDevice(d.Device), DiskImageIndex: d.DiskImageIndex, Target: d.Target, Bus: d.Bus}
+// StorageInto implements mib.DeviceFiller.
+func (ms *mibSnap) StorageInto(vmID, idx uint32, dst *mib.StorageRow) bool {
+	r, d, ok := device(ms, vmID, idx, view.VMRow.DiskFrom)
+	if ok {
+		ms.fillStorage(r, d, dst)
+	}
+	return ok
+}
+
+// fillStorage writes the mib row of r's disk d into row, field by field (as fillVM).
+func (ms *mibSnap) fillStorage(r view.VMRow, d *view.Disk, row *mib.StorageRow) {
+	*row = mib.StorageRow{}
+	row.VMID, row.Index, row.UUID = r.VMID, d.StorageIndex, r.Domain.UUID
+	row.Device, row.DiskImageIndex, row.Target, row.Bus = StorageDevice(d.Device), d.DiskImageIndex, d.Target, d.Bus
 	ds, fresh := ms.s.DomainStats(r)
 	row.Counters = fresh
 	var blk *hosts.BlockStats
@@ -313,7 +338,9 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 		}
 	}
 	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
-	row.ResourceID = cmp.Or(d.ImagePath, d.Source)
+	if row.ResourceID = d.ImagePath; row.ResourceID == "" {
+		row.ResourceID = d.Source
+	}
 	if d.DiskImageIndex != 0 {
 		if im := ms.s.HostImage(r.Host, d.DiskImageIndex); im != nil && im.Volume != nil {
 			row.Capacity, row.Allocation = im.Volume.Capacity, im.Volume.Allocation
@@ -331,7 +358,6 @@ func (ms *mibSnap) storageRow(r view.VMRow, d *view.Disk) mib.StorageRow {
 		row.ReadReqs, row.ReadBytes, row.WriteReqs, row.WriteBytes = blk.RdReqs, blk.RdBytes, blk.WrReqs, blk.WrBytes
 		row.ReadTimeNs, row.WriteTimeNs = blk.RdTimesNs, blk.WrTimesNs
 	}
-	return row
 }
 
 // storageDevices pairs libvirt's disk devices with their storageDevice, for both
@@ -362,12 +388,25 @@ func DeviceName(dev mib.StorageDevice) string {
 }
 
 func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
-	return deviceRow(ms, vmID, idx, view.VMRow.NICFrom, ms.networkRow)
+	var row mib.NetworkRow
+	ok := ms.NetworkInto(vmID, idx, &row)
+	return row, ok
 }
 
-func (ms *mibSnap) networkRow(r view.VMRow, n *view.NIC) mib.NetworkRow {
-	row := mib.NetworkRow{VMID: r.VMID, Index: n.NetworkIndex, UUID: r.Domain.UUID, MAC: parseMAC(n.MAC),
-		Model: n.Model, SourceType: sourceType(n.Type), Source: n.Source, Target: n.Target}
+// NetworkInto implements mib.DeviceFiller.
+func (ms *mibSnap) NetworkInto(vmID, idx uint32, dst *mib.NetworkRow) bool {
+	r, n, ok := device(ms, vmID, idx, view.VMRow.NICFrom)
+	if ok {
+		ms.fillNetwork(r, n, dst)
+	}
+	return ok
+}
+
+// fillNetwork writes the mib row of r's NIC n into row, field by field (as fillVM).
+func (ms *mibSnap) fillNetwork(r view.VMRow, n *view.NIC, row *mib.NetworkRow) {
+	*row = mib.NetworkRow{}
+	row.VMID, row.Index, row.UUID, row.MAC = r.VMID, n.NetworkIndex, r.Domain.UUID, parseMAC(n.MAC)
+	row.Model, row.SourceType, row.Source, row.Target = n.Model, sourceType(n.Type), n.Source, n.Target
 	ds, fresh := ms.s.DomainStats(r)
 	row.Counters = fresh
 	for i := range ds.Nets {
@@ -376,7 +415,6 @@ func (ms *mibSnap) networkRow(r view.VMRow, n *view.NIC) mib.NetworkRow {
 			row.OutOctets, row.OutPackets, row.OutErrors, row.OutDrops = s.TxBytes, s.TxPkts, s.TxErrs, s.TxDrop
 		}
 	}
-	return row
 }
 
 func sourceType(t string) mib.SourceType {
@@ -441,7 +479,7 @@ func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
 	if v := im.Volume; v != nil {
 		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
 	} else if blk := ms.imageBlock(im); blk != nil {
-		row.Capacity = blk.Capacity // as storageRow: the stats' allocation is not the image's
+		row.Capacity = blk.Capacity // as fillStorage: the stats' allocation is not the image's
 	}
 	return row, true
 }
