@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -36,12 +35,13 @@ type VarBindWriter struct {
 	last   OID  // the last written instance (w's copy)
 
 	// The last instance's encoded arcs, reused for the next one's common prefix (a
-	// column's instances share all but their index): enc holds the contents of its
-	// OBJECT IDENTIFIER, encAt[i] the length of arcs 0..i in it; valid when encOK.
-	enc           []byte
-	encAt, encAt2 []int
-	encOK         bool
-	oidAt         int // where begin wrote the pending instance's arcs
+	// column's instances share all but their index): the contents of its OBJECT
+	// IDENTIFIER are at encOff in l.b, encAt[i] is the length of arcs 0..i in it;
+	// valid when encOK. begin overwrites encAt from the first arc that differs.
+	encAt  []int
+	encOff int
+	encOK  bool
+	oidAt  int // where begin wrote the pending instance's arcs
 }
 
 // NewVarBindWriter returns a writer that takes at most max instances after from in the
@@ -108,26 +108,29 @@ func (w *VarBindWriter) begin(oid OID) (start int, ok bool) {
 	if w.upper != nil && oid.Compare(w.upper) >= 0 {
 		return 0, false
 	}
+	shared := w.encOK && cp >= 2
+	if !shared && !encodable(oid) {
+		return 0, false
+	}
 	b := w.l.b
 	start = len(b)
 	b = append(b, 0x30, 0, 0x06, 0)
 	at := len(b)
-	w.encAt2 = slices.Grow(w.encAt2[:0], len(oid))[:len(oid)]
+	if len(w.encAt) < len(oid) {
+		w.encAt = append(w.encAt, make([]int, len(oid)-len(w.encAt))...)
+	}
+	encAt := w.encAt[:len(oid)]
 	k := 2
-	if w.encOK && cp >= 2 {
-		b = append(b, w.enc[:w.encAt[cp-1]]...)
-		copy(w.encAt2, w.encAt[:cp])
+	if shared {
+		b = append(b, b[w.encOff:w.encOff+encAt[cp-1]]...)
 		k = cp
 	} else {
-		if !encodable(oid) {
-			return 0, false
-		}
 		b = appendArc(b, oid[0]*40+oid[1])
-		w.encAt2[0], w.encAt2[1] = len(b)-at, len(b)-at
+		encAt[0], encAt[1] = len(b)-at, len(b)-at
 	}
 	for ; k < len(oid); k++ {
 		b = appendArc(b, oid[k])
-		w.encAt2[k] = len(b) - at
+		encAt[k] = len(b) - at
 	}
 	w.oidAt = at
 	if len(b)-at >= 0x80 { // the long form: not kept for reuse
@@ -142,11 +145,10 @@ func (w *VarBindWriter) begin(oid OID) (start int, ok bool) {
 
 // end closes the element begun at start, whose value has been appended.
 func (w *VarBindWriter) end(start int, oid OID) bool {
-	if w.encOK = w.oidAt >= 0; w.encOK {
-		w.enc = append(w.enc[:0], w.l.b[w.oidAt:w.oidAt+w.encAt2[len(oid)-1]]...)
-		w.encAt, w.encAt2 = w.encAt2, w.encAt
-	}
+	n := len(w.l.b)
 	w.l.b = patchLength(w.l.b, start)
+	// A long length moved the element's name by the octets it added.
+	w.encOff, w.encOK = w.oidAt+len(w.l.b)-n, w.oidAt >= 0
 	w.l.ends = append(w.l.ends, len(w.l.b))
 	w.last = append(w.last[:0], oid...)
 	w.prev, w.inRoot = w.last, true
@@ -222,6 +224,7 @@ func (w *VarBindWriter) VarBind(vb VarBind) bool {
 	b, ok := appendValue(w.l.b, vb)
 	if !ok { // not natively encodable: Next's answer goes through gosnmp's codec
 		w.l.b = w.l.b[:start]
+		w.encOK = false // begin rewrote encAt for this name
 		return false
 	}
 	w.l.b = b

@@ -280,7 +280,9 @@ func TestVarBindWriter(t *testing.T) {
 
 // TestVarBindWriterNames checks the names a writer encodes from the previous one's
 // arcs against appendVarBind's: sorted OIDs sharing prefixes of every length, arcs of
-// one to five bytes, names over 127 bytes (the long form, not reused).
+// one to five bytes, names over 127 bytes (the long form, not reused), after elements
+// over 127 bytes (a long length moves the name the next one copies from) and after a
+// value the writer could not encode natively (refused once begun).
 func TestVarBindWriterNames(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	arcs := []uint32{0, 1, 127, 128, 16383, 16384, 1 << 21, 1<<28 + 5, ^uint32(0)}
@@ -298,10 +300,19 @@ func TestVarBindWriterNames(t *testing.T) {
 	w := NewVarBindWriter(root, root, len(oids))
 	var want []byte
 	for i, o := range oids {
-		if !w.Integer(o, int64(i)) && i < len(oids)-1 {
+		vb := VarBind{OID: o, Type: gosnmp.Integer, Value: i}
+		switch rng.IntN(4) {
+		case 0:
+			vb = VarBind{OID: o, Type: gosnmp.OctetString, Value: strings.Repeat("x", rng.IntN(300))}
+		case 1: // refused after a later name's arcs were encoded
+			if w.VarBind(VarBind{OID: oids[min(i+1, len(oids)-1)], Type: gosnmp.Opaque, Value: []byte{1}}) {
+				t.Fatalf("instance %d (%v): an Opaque taken", i, o)
+			}
+		}
+		if !w.VarBind(vb) && i < len(oids)-1 {
 			t.Fatalf("instance %d (%v) refused", i, o)
 		}
-		want, _ = appendVarBind(want, VarBind{OID: o, Type: gosnmp.Integer, Value: i})
+		want, _ = appendVarBind(want, vb)
 	}
 	if string(w.l.b) != string(want) {
 		t.Fatalf("names differ from appendVarBind's")
