@@ -70,6 +70,10 @@ func stdNodes(en StdEnables) []node {
 			into: storageInto,
 			key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
 			col:  stdStorageColumn,
+			fill: storageCounters,
+			fillCols: []uint32{ColStdStorageSizeUnit, ColStdStorageDefinedSize, ColStdStorageAllocatedSize,
+				ColStdStorageReadIOs, ColStdStorageWriteIOs, ColStdStorageReadOctets, ColStdStorageWriteOctets,
+				ColStdStorageReadLatency, ColStdStorageWriteLatency},
 		},
 		&table[NetworkRow]{
 			t:    StdVmNetworkTable,

@@ -10,6 +10,16 @@ func storageTable() node {
 		into: storageInto,
 		key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
 		col:  storageColumn,
+		fill: storageCounters,
+		fillCols: []uint32{ColStorageCapacity, ColStorageAllocation, ColStorageReadRequests, ColStorageReadBytes,
+			ColStorageWriteRequests, ColStorageWriteBytes},
+	}
+}
+
+// storageCounters is the storage tables' fill: what DeviceFiller's StorageInto left out.
+func storageCounters(s Snapshot, r *StorageRow) {
+	if f, ok := s.(DeviceFiller); ok {
+		f.StorageCounters(r)
 	}
 }
 

@@ -67,7 +67,11 @@ type VMFiller interface {
 // DeviceFiller is a Snapshot that can also read Storage's and Network's rows into dst
 // (optional, as VMFiller).
 type DeviceFiller interface {
+	// StorageInto is Storage without the row's capacity and counters (Capacity,
+	// Allocation, Counters and the statistics), which StorageCounters adds: a walk
+	// reads them for the columns showing them only.
 	StorageInto(vmID, storage uint32, dst *StorageRow) bool
+	StorageCounters(row *StorageRow)
 	NetworkInto(vmID, network uint32, dst *NetworkRow) bool
 }
 

@@ -311,11 +311,15 @@ func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
 
 func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
 	var row mib.StorageRow
-	ok := ms.StorageInto(vmID, idx, &row)
+	r, d, ok := device(ms, vmID, idx, view.VMRow.DiskFrom)
+	if ok {
+		ms.fillStorage(r, d, &row)
+		ms.storageCounters(r, d, &row)
+	}
 	return row, ok
 }
 
-// StorageInto implements mib.DeviceFiller.
+// StorageInto implements mib.DeviceFiller: the row without its capacity and counters.
 func (ms *mibSnap) StorageInto(vmID, idx uint32, dst *mib.StorageRow) bool {
 	r, d, ok := device(ms, vmID, idx, view.VMRow.DiskFrom)
 	if ok {
@@ -324,11 +328,29 @@ func (ms *mibSnap) StorageInto(vmID, idx uint32, dst *mib.StorageRow) bool {
 	return ok
 }
 
-// fillStorage writes the mib row of r's disk d into row, field by field (as fillVM).
+// StorageCounters implements mib.DeviceFiller.
+func (ms *mibSnap) StorageCounters(row *mib.StorageRow) {
+	// The seek of the row again: the cursor's last answer.
+	if r, d, ok := device(ms, row.VMID, row.Index, view.VMRow.DiskFrom); ok && r.VMID == row.VMID && d.StorageIndex == row.Index {
+		ms.storageCounters(r, d, row)
+	}
+}
+
+// fillStorage writes the mib row of r's disk d into row, field by field (as fillVM),
+// but for what storageCounters adds.
 func (ms *mibSnap) fillStorage(r view.VMRow, d *view.Disk, row *mib.StorageRow) {
 	*row = mib.StorageRow{}
 	row.VMID, row.Index, row.UUID = r.VMID, d.StorageIndex, r.Domain.UUID
 	row.Device, row.DiskImageIndex, row.Target, row.Bus = StorageDevice(d.Device), d.DiskImageIndex, d.Target, d.Bus
+	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
+	if row.ResourceID = d.ImagePath; row.ResourceID == "" {
+		row.ResourceID = d.Source
+	}
+}
+
+// storageCounters adds the capacity and the counters of r's disk d to its row: a map
+// lookup and an image search, which the walk leaves to the columns showing them.
+func (ms *mibSnap) storageCounters(r view.VMRow, d *view.Disk, row *mib.StorageRow) {
 	ds, fresh := ms.s.DomainStats(r)
 	row.Counters = fresh
 	var blk *hosts.BlockStats
@@ -336,10 +358,6 @@ func (ms *mibSnap) fillStorage(r view.VMRow, d *view.Disk, row *mib.StorageRow) 
 		if ds.Blocks[i].Name == d.Target {
 			blk = &ds.Blocks[i]
 		}
-	}
-	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
-	if row.ResourceID = d.ImagePath; row.ResourceID == "" {
-		row.ResourceID = d.Source
 	}
 	if d.DiskImageIndex != 0 {
 		if im := ms.s.HostImage(r.Host, d.DiskImageIndex); im != nil && im.Volume != nil {
