@@ -270,6 +270,16 @@ func device[D any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) 
 	return r, d, ok
 }
 
+// deviceInto is device, the row of the device found written into dst by fill.
+func deviceInto[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
+	fill func(view.VMRow, *D, *R), dst *R) bool {
+	r, d, ok := device(ms, vmID, sub, from)
+	if ok {
+		fill(r, d, dst)
+	}
+	return ok
+}
+
 // deviceRow is subRow over one kind of device: from(r, sub) is the view's lookup of
 // r's first device with an index >= sub (DiskFrom, NICFrom, HBAFrom), row its MIB row.
 func deviceRow[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
@@ -321,11 +331,7 @@ func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
 
 // StorageInto implements mib.DeviceFiller: the row without its capacity and counters.
 func (ms *mibSnap) StorageInto(vmID, idx uint32, dst *mib.StorageRow) bool {
-	r, d, ok := device(ms, vmID, idx, view.VMRow.DiskFrom)
-	if ok {
-		ms.fillStorage(r, d, dst)
-	}
-	return ok
+	return deviceInto(ms, vmID, idx, view.VMRow.DiskFrom, ms.fillStorage, dst)
 }
 
 // StorageCounters implements mib.DeviceFiller.
@@ -413,11 +419,7 @@ func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
 
 // NetworkInto implements mib.DeviceFiller.
 func (ms *mibSnap) NetworkInto(vmID, idx uint32, dst *mib.NetworkRow) bool {
-	r, n, ok := device(ms, vmID, idx, view.VMRow.NICFrom)
-	if ok {
-		ms.fillNetwork(r, n, dst)
-	}
-	return ok
+	return deviceInto(ms, vmID, idx, view.VMRow.NICFrom, ms.fillNetwork, dst)
 }
 
 // fillNetwork writes the mib row of r's NIC n into row, field by field (as fillVM).
