@@ -34,6 +34,13 @@ func storageInto(s Snapshot, from key, dst *StorageRow) bool {
 	return ok
 }
 
+// networkCounters is networkTable's fill (vmNetworkTable shows no counters).
+func networkCounters(s Snapshot, r *NetworkRow) {
+	if f, ok := s.(DeviceFiller); ok {
+		f.NetworkCounters(r)
+	}
+}
+
 func networkInto(s Snapshot, from key, dst *NetworkRow) bool {
 	if f, ok := s.(DeviceFiller); ok {
 		return f.NetworkInto(from[0], from[1], dst)
@@ -80,6 +87,9 @@ func networkTable() node {
 		into: networkInto,
 		key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
 		col:  networkColumn,
+		fill: networkCounters,
+		fillCols: []uint32{ColNetworkInOctets, ColNetworkInPackets, ColNetworkInErrors, ColNetworkInDrops,
+			ColNetworkOutOctets, ColNetworkOutPackets, ColNetworkOutErrors, ColNetworkOutDrops},
 	}
 }
 

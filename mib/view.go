@@ -72,7 +72,9 @@ type DeviceFiller interface {
 	// reads them for the columns showing them only.
 	StorageInto(vmID, storage uint32, dst *StorageRow) bool
 	StorageCounters(row *StorageRow)
+	// NetworkInto is Network without the row's counters, which NetworkCounters adds.
 	NetworkInto(vmID, network uint32, dst *NetworkRow) bool
+	NetworkCounters(row *NetworkRow)
 }
 
 // HypervisorRow is a row of hypervisorTable.

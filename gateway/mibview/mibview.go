@@ -413,20 +413,38 @@ func DeviceName(dev mib.StorageDevice) string {
 
 func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
 	var row mib.NetworkRow
-	ok := ms.NetworkInto(vmID, idx, &row)
+	r, n, ok := device(ms, vmID, idx, view.VMRow.NICFrom)
+	if ok {
+		ms.fillNetwork(r, n, &row)
+		ms.networkCounters(r, n, &row)
+	}
 	return row, ok
 }
 
-// NetworkInto implements mib.DeviceFiller.
+// NetworkInto implements mib.DeviceFiller: the row without its counters.
 func (ms *mibSnap) NetworkInto(vmID, idx uint32, dst *mib.NetworkRow) bool {
 	return deviceInto(ms, vmID, idx, view.VMRow.NICFrom, ms.fillNetwork, dst)
 }
 
-// fillNetwork writes the mib row of r's NIC n into row, field by field (as fillVM).
+// NetworkCounters implements mib.DeviceFiller.
+func (ms *mibSnap) NetworkCounters(row *mib.NetworkRow) {
+	// The seek of the row again: the cursor's last answer.
+	if r, n, ok := device(ms, row.VMID, row.Index, view.VMRow.NICFrom); ok && r.VMID == row.VMID && n.NetworkIndex == row.Index {
+		ms.networkCounters(r, n, row)
+	}
+}
+
+// fillNetwork writes the mib row of r's NIC n into row, field by field (as fillVM),
+// but for its counters.
 func (ms *mibSnap) fillNetwork(r view.VMRow, n *view.NIC, row *mib.NetworkRow) {
 	*row = mib.NetworkRow{}
 	row.VMID, row.Index, row.UUID, row.MAC = r.VMID, n.NetworkIndex, r.Domain.UUID, parseMAC(n.MAC)
 	row.Model, row.SourceType, row.Source, row.Target = n.Model, sourceType(n.Type), n.Source, n.Target
+}
+
+// networkCounters adds the counters of r's NIC n to its row (the domain's stats: a map
+// lookup and a copy when the VM changes, every row of a column).
+func (ms *mibSnap) networkCounters(r view.VMRow, n *view.NIC, row *mib.NetworkRow) {
 	ds, fresh := ms.s.DomainStats(r)
 	row.Counters = fresh
 	for i := range ds.Nets {
