@@ -74,8 +74,22 @@ func diskImagesTable() node {
 	return &table[DiskImageRow]{
 		t:    DiskImagesTable,
 		seek: func(s Snapshot, from key) (DiskImageRow, bool) { return s.DiskImage(from[0]) },
-		key:  func(r *DiskImageRow) key { return key{r.Index} },
-		col:  diskImageColumn,
+		into: func(s Snapshot, from key, dst *DiskImageRow) bool {
+			if f, ok := s.(ImageFiller); ok {
+				return f.DiskImageInto(from[0], dst)
+			}
+			var ok bool
+			*dst, ok = s.DiskImage(from[0])
+			return ok
+		},
+		key: func(r *DiskImageRow) key { return key{r.Index} },
+		col: diskImageColumn,
+		fill: func(s Snapshot, r *DiskImageRow) {
+			if f, ok := s.(ImageFiller); ok {
+				f.DiskImageCapacity(r)
+			}
+		},
+		fillCols: []uint32{ColDiskImageCapacity},
 	}
 }
 

@@ -64,6 +64,15 @@ type VMFiller interface {
 	VMInto(from uint32, dst *VMRow) bool
 }
 
+// ImageFiller is a Snapshot that can also read DiskImage's row into dst (optional):
+// DiskImageInto gives the capacity the image record has, DiskImageCapacity adds what a
+// running domain's stats say of an image outside pools (a map lookup the walk leaves
+// to diskImageCapacity's column).
+type ImageFiller interface {
+	DiskImageInto(from uint32, dst *DiskImageRow) bool
+	DiskImageCapacity(row *DiskImageRow)
+}
+
 // DeviceFiller is a Snapshot that can also read Storage's and Network's rows into dst
 // (optional, as VMFiller).
 type DeviceFiller interface {

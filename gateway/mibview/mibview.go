@@ -84,6 +84,7 @@ type mibSnap struct {
 	reps       []cluster.Member
 	confHost   *view.HostEntry // the host confDirVal is of
 	confDirVal string
+	lastImage  *view.DiskImage // DiskImageInto's last row, for DiskImageCapacity
 }
 
 func (ms *mibSnap) Known() bool {
@@ -508,18 +509,44 @@ func hbaRow(r view.VMRow, h *view.HBA) mib.HBARow {
 }
 
 func (ms *mibSnap) DiskImage(from uint32) (mib.DiskImageRow, bool) {
-	im := ms.s.SeekImage(ms.ctx, from)
-	if im == nil {
-		return mib.DiskImageRow{}, false
+	var row mib.DiskImageRow
+	ok := ms.DiskImageInto(from, &row)
+	if ok {
+		ms.DiskImageCapacity(&row)
 	}
-	row := mib.DiskImageRow{Index: im.Index, Path: im.Path, Host: im.Host, Name: path.Base(im.Path),
-		Format: im.Format, Capacity: im.Capacity, Allocation: im.Allocation}
+	return row, ok
+}
+
+// DiskImageInto implements mib.ImageFiller: the row, its capacity as the image record
+// has it.
+func (ms *mibSnap) DiskImageInto(from uint32, row *mib.DiskImageRow) bool {
+	im := ms.s.SeekImage(ms.ctx, from)
+	if ms.lastImage = im; im == nil {
+		return false
+	}
+	*row = mib.DiskImageRow{}
+	row.Index, row.Path, row.Host, row.Name = im.Index, im.Path, im.Host, path.Base(im.Path)
+	row.Format, row.Capacity, row.Allocation = im.Format, im.Capacity, im.Allocation
 	if v := im.Volume; v != nil {
 		row.Pool, row.Name, row.Capacity, row.Allocation = v.Pool, v.Name, v.Capacity, v.Allocation
-	} else if blk := ms.imageBlock(im); blk != nil {
-		row.Capacity = blk.Capacity // as fillStorage: the stats' allocation is not the image's
 	}
-	return row, true
+	return true
+}
+
+// DiskImageCapacity implements mib.ImageFiller: an image outside pools shows the
+// capacity of the running domain's disk its size comes from.
+func (ms *mibSnap) DiskImageCapacity(row *mib.DiskImageRow) {
+	im := ms.lastImage
+	if im == nil || im.Index != row.Index {
+		if im = ms.s.SeekImage(ms.ctx, row.Index); im == nil || im.Index != row.Index {
+			return
+		}
+	}
+	if im.Volume == nil {
+		if blk := ms.imageBlock(im); blk != nil {
+			row.Capacity = blk.Capacity // as fillStorage: the stats' allocation is not the image's
+		}
+	}
 }
 
 // imageBlock returns the latest stats of the disk whose capacity an image outside pools
