@@ -41,9 +41,12 @@ func stdNodes(en StdEnables) []node {
 			fillCols: []uint32{ColStdCpuTime},
 		},
 		&table[CPURow]{
-			t:    StdVmCpuTable,
-			seek: func(s Snapshot, from key) (CPURow, bool) { return s.CPU(from[0], from[1]) },
-			key:  func(r *CPURow) key { return key{r.VMID, r.Index} },
+			t:        StdVmCpuTable,
+			seek:     func(s Snapshot, from key) (CPURow, bool) { return s.CPU(from[0], from[1]) },
+			into:     cpuInto,
+			key:      func(r *CPURow) key { return key{r.VMID, r.Index} },
+			fill:     cpuCounters,
+			fillCols: []uint32{ColStdCpuCoreTime},
 			col: func(r *CPURow, col uint32) value {
 				if col == ColStdCpuCoreTime {
 					return c64(r.TimeNs/1000, r.Counters)

@@ -84,6 +84,9 @@ type DeviceFiller interface {
 	// NetworkInto is Network without the row's counters, which NetworkCounters adds.
 	NetworkInto(vmID, network uint32, dst *NetworkRow) bool
 	NetworkCounters(row *NetworkRow)
+	// CPUInto is CPU without the row's state, time and Counters, which CPUCounters adds.
+	CPUInto(vmID, cpu uint32, dst *CPURow) bool
+	CPUCounters(row *CPURow)
 }
 
 // HypervisorRow is a row of hypervisorTable.

@@ -296,28 +296,61 @@ func deviceRow[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, ui
 }
 
 func (ms *mibSnap) CPU(vmID, cpu uint32) (mib.CPURow, bool) {
-	return subRow(ms, vmID, cpu, func(r view.VMRow, from uint32) (mib.CPURow, bool) {
-		n := uint32(max(r.Domain.VCPUs, 0))
-		from = max(from, 1)
-		if from > n {
-			return mib.CPURow{}, false
-		}
-		row := mib.CPURow{VMID: r.VMID, Index: from, UUID: r.Domain.UUID, Arch: r.Domain.Arch}
-		if e, ok := ms.s.Host(r.Host); ok {
-			row.MHz = e.Hypervisor.Node.MHz
-		}
-		ds, fresh := ms.s.DomainStats(r)
-		row.Counters = fresh
-		if fresh {
-			row.State = mib.CPUOffline
-			for _, v := range ds.VCPUs {
-				if v.Number == int(from-1) {
-					row.State, row.TimeNs = mib.CPUState(v.State+1), v.TimeNs
-				}
+	var row mib.CPURow
+	r, idx, ok := ms.cpuAt(vmID, cpu)
+	if ok {
+		ms.fillCPU(r, idx, &row)
+		ms.cpuCounters(r, &row)
+	}
+	return row, ok
+}
+
+// cpuAt finds the first vCPU row >= (vmID, cpu): its VM and its cpuIndex.
+func (ms *mibSnap) cpuAt(vmID, cpu uint32) (view.VMRow, uint32, bool) {
+	var idx uint32
+	r, ok := subRow(ms, vmID, cpu, func(r view.VMRow, from uint32) (view.VMRow, bool) {
+		idx = max(from, 1)
+		return r, idx <= uint32(max(r.Domain.VCPUs, 0))
+	})
+	return r, idx, ok
+}
+
+// CPUInto implements mib.DeviceFiller: the row without its state and time.
+func (ms *mibSnap) CPUInto(vmID, cpu uint32, dst *mib.CPURow) bool {
+	r, idx, ok := ms.cpuAt(vmID, cpu)
+	if ok {
+		ms.fillCPU(r, idx, dst)
+	}
+	return ok
+}
+
+// CPUCounters implements mib.DeviceFiller.
+func (ms *mibSnap) CPUCounters(row *mib.CPURow) {
+	// The seek of the row again: the cursor's last answer.
+	if r, idx, ok := ms.cpuAt(row.VMID, row.Index); ok && r.VMID == row.VMID && idx == row.Index {
+		ms.cpuCounters(r, row)
+	}
+}
+
+func (ms *mibSnap) fillCPU(r view.VMRow, idx uint32, row *mib.CPURow) {
+	*row = mib.CPURow{VMID: r.VMID, Index: idx, UUID: r.Domain.UUID, Arch: r.Domain.Arch}
+	if e, ok := ms.s.Host(r.Host); ok {
+		row.MHz = e.Hypervisor.Node.MHz
+	}
+}
+
+// cpuCounters adds vCPU row.Index-1's state and time, from the domain's stats.
+func (ms *mibSnap) cpuCounters(r view.VMRow, row *mib.CPURow) {
+	ds, fresh := ms.s.DomainStats(r)
+	row.Counters = fresh
+	if fresh {
+		row.State = mib.CPUOffline
+		for _, v := range ds.VCPUs {
+			if v.Number == int(row.Index-1) {
+				row.State, row.TimeNs = mib.CPUState(v.State+1), v.TimeNs
 			}
 		}
-		return row, true
-	})
+	}
 }
 
 func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
