@@ -40,20 +40,13 @@ func stdNodes(en StdEnables) []node {
 			fill:     counters,
 			fillCols: []uint32{ColStdCpuTime},
 		},
-		&table[CPURow]{
-			t:        StdVmCpuTable,
-			seek:     func(s Snapshot, from key) (CPURow, bool) { return s.CPU(from[0], from[1]) },
-			into:     cpuInto,
-			key:      func(r *CPURow) key { return key{r.VMID, r.Index} },
-			fill:     cpuCounters,
-			fillCols: []uint32{ColStdCpuCoreTime},
-			col: func(r *CPURow, col uint32) value {
+		subRowTable(StdVmCpuTable, Snapshot.CPU, DeviceFiller.CPUInto, DeviceFiller.CPUCounters, cpuKey,
+			func(r *CPURow, col uint32) value {
 				if col == ColStdCpuCoreTime {
 					return c64(r.TimeNs/1000, r.Counters)
 				}
 				return value{}
-			},
-		},
+			}, ColStdCpuCoreTime),
 		&table[CPUAffinityRow]{
 			t: StdVmCpuAffinityTable,
 			seek: func(s Snapshot, from key) (CPUAffinityRow, bool) {
@@ -67,24 +60,12 @@ func stdNodes(en StdEnables) []node {
 				return value{}
 			},
 		},
-		&table[StorageRow]{
-			t:    StdVmStorageTable,
-			seek: func(s Snapshot, from key) (StorageRow, bool) { return s.Storage(from[0], from[1]) },
-			into: storageInto,
-			key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
-			col:  stdStorageColumn,
-			fill: storageCounters,
-			fillCols: []uint32{ColStdStorageSizeUnit, ColStdStorageDefinedSize, ColStdStorageAllocatedSize,
-				ColStdStorageReadIOs, ColStdStorageWriteIOs, ColStdStorageReadOctets, ColStdStorageWriteOctets,
-				ColStdStorageReadLatency, ColStdStorageWriteLatency},
-		},
-		&table[NetworkRow]{
-			t:    StdVmNetworkTable,
-			seek: func(s Snapshot, from key) (NetworkRow, bool) { return s.Network(from[0], from[1]) },
-			into: networkInto,
-			key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
-			col:  stdNetworkColumn,
-		},
+		subRowTable(StdVmStorageTable, Snapshot.Storage, DeviceFiller.StorageInto, DeviceFiller.StorageCounters,
+			storageKey, stdStorageColumn, ColStdStorageSizeUnit, ColStdStorageDefinedSize, ColStdStorageAllocatedSize,
+			ColStdStorageReadIOs, ColStdStorageWriteIOs, ColStdStorageReadOctets, ColStdStorageWriteOctets,
+			ColStdStorageReadLatency, ColStdStorageWriteLatency),
+		subRowTable(StdVmNetworkTable, Snapshot.Network, DeviceFiller.NetworkInto, nil, networkKey,
+			stdNetworkColumn), // no counters
 		newScalar(StdPerVMNotificationsEnabled, enabled(perVM)),
 		newScalar(StdBulkNotificationsEnabled, enabled(bulk)),
 	}

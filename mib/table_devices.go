@@ -4,50 +4,39 @@ package mib
 // hbaTable. Counter64 columns have no instance when the counters are not current.
 
 func storageTable() node {
-	return &table[StorageRow]{
-		t:    StorageTable,
-		seek: func(s Snapshot, from key) (StorageRow, bool) { return s.Storage(from[0], from[1]) },
-		into: storageInto,
-		key:  func(r *StorageRow) key { return key{r.VMID, r.Index} },
-		col:  storageColumn,
-		fill: storageCounters,
-		fillCols: []uint32{ColStorageCapacity, ColStorageAllocation, ColStorageReadRequests, ColStorageReadBytes,
-			ColStorageWriteRequests, ColStorageWriteBytes},
-	}
+	return subRowTable(StorageTable, Snapshot.Storage, DeviceFiller.StorageInto, DeviceFiller.StorageCounters,
+		storageKey, storageColumn, ColStorageCapacity, ColStorageAllocation, ColStorageReadRequests,
+		ColStorageReadBytes, ColStorageWriteRequests, ColStorageWriteBytes)
 }
 
-// storageCounters is the storage tables' fill: what DeviceFiller's StorageInto left out.
-func storageCounters(s Snapshot, r *StorageRow) {
-	if f, ok := s.(DeviceFiller); ok {
-		f.StorageCounters(r)
-	}
-}
+func storageKey(r *StorageRow) key { return key{r.VMID, r.Index} }
+func networkKey(r *NetworkRow) key { return key{r.VMID, r.Index} }
 
-// storageInto and networkInto are the device tables' in-place seeks: DeviceFiller's
-// when the snapshot has it.
-func storageInto(s Snapshot, from key, dst *StorageRow) bool {
-	if f, ok := s.(DeviceFiller); ok {
-		return f.StorageInto(from[0], from[1], dst)
+// subRowTable is a table of rows (vmId, index) read by the Snapshot's seek, or in place
+// by DeviceFiller's into with counters added for the columns fillCols only.
+func subRowTable[R any](t *Table, seek func(Snapshot, uint32, uint32) (R, bool),
+	into func(DeviceFiller, uint32, uint32, *R) bool, counters func(DeviceFiller, *R),
+	key func(*R) key, col func(*R, uint32) value, fillCols ...uint32) *table[R] {
+	tb := &table[R]{t: t, key: key, col: col,
+		seek: func(s Snapshot, from [3]uint32) (R, bool) { return seek(s, from[0], from[1]) },
+		into: func(s Snapshot, from [3]uint32, dst *R) bool {
+			if f, ok := s.(DeviceFiller); ok {
+				return into(f, from[0], from[1], dst)
+			}
+			var ok bool
+			*dst, ok = seek(s, from[0], from[1])
+			return ok
+		},
 	}
-	var ok bool
-	*dst, ok = s.Storage(from[0], from[1])
-	return ok
-}
-
-// networkCounters is networkTable's fill (vmNetworkTable shows no counters).
-func networkCounters(s Snapshot, r *NetworkRow) {
-	if f, ok := s.(DeviceFiller); ok {
-		f.NetworkCounters(r)
+	if len(fillCols) > 0 {
+		tb.fill = func(s Snapshot, r *R) {
+			if f, ok := s.(DeviceFiller); ok {
+				counters(f, r)
+			}
+		}
+		tb.fillCols = fillCols
 	}
-}
-
-func networkInto(s Snapshot, from key, dst *NetworkRow) bool {
-	if f, ok := s.(DeviceFiller); ok {
-		return f.NetworkInto(from[0], from[1], dst)
-	}
-	var ok bool
-	*dst, ok = s.Network(from[0], from[1])
-	return ok
+	return tb
 }
 
 func storageColumn(r *StorageRow, col uint32) value {
@@ -81,16 +70,9 @@ func storageColumn(r *StorageRow, col uint32) value {
 }
 
 func networkTable() node {
-	return &table[NetworkRow]{
-		t:    NetworkTable,
-		seek: func(s Snapshot, from key) (NetworkRow, bool) { return s.Network(from[0], from[1]) },
-		into: networkInto,
-		key:  func(r *NetworkRow) key { return key{r.VMID, r.Index} },
-		col:  networkColumn,
-		fill: networkCounters,
-		fillCols: []uint32{ColNetworkInOctets, ColNetworkInPackets, ColNetworkInErrors, ColNetworkInDrops,
-			ColNetworkOutOctets, ColNetworkOutPackets, ColNetworkOutErrors, ColNetworkOutDrops},
-	}
+	return subRowTable(NetworkTable, Snapshot.Network, DeviceFiller.NetworkInto, DeviceFiller.NetworkCounters,
+		networkKey, networkColumn, ColNetworkInOctets, ColNetworkInPackets, ColNetworkInErrors, ColNetworkInDrops,
+		ColNetworkOutOctets, ColNetworkOutPackets, ColNetworkOutErrors, ColNetworkOutDrops)
 }
 
 func networkColumn(r *NetworkRow, col uint32) value {

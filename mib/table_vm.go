@@ -135,32 +135,11 @@ func memoryColumn(r *VMRow, col uint32) value {
 }
 
 func cpuTable() node {
-	return &table[CPURow]{
-		t:        CpuTable,
-		seek:     func(s Snapshot, from key) (CPURow, bool) { return s.CPU(from[0], from[1]) },
-		into:     cpuInto,
-		key:      func(r *CPURow) key { return key{r.VMID, r.Index} },
-		col:      cpuColumn,
-		fill:     cpuCounters,
-		fillCols: []uint32{ColCpuMilliseconds, ColCpuState},
-	}
+	return subRowTable(CpuTable, Snapshot.CPU, DeviceFiller.CPUInto, DeviceFiller.CPUCounters, cpuKey, cpuColumn,
+		ColCpuMilliseconds, ColCpuState)
 }
 
-// cpuInto and cpuCounters are the vCPU tables' in-place seek and fill (DeviceFiller's).
-func cpuInto(s Snapshot, from key, dst *CPURow) bool {
-	if f, ok := s.(DeviceFiller); ok {
-		return f.CPUInto(from[0], from[1], dst)
-	}
-	var ok bool
-	*dst, ok = s.CPU(from[0], from[1])
-	return ok
-}
-
-func cpuCounters(s Snapshot, r *CPURow) {
-	if f, ok := s.(DeviceFiller); ok {
-		f.CPUCounters(r)
-	}
-}
+func cpuKey(r *CPURow) key { return key{r.VMID, r.Index} }
 
 func cpuColumn(r *CPURow, col uint32) value {
 	switch col {
