@@ -271,16 +271,6 @@ func device[D any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) 
 	return r, d, ok
 }
 
-// deviceInto is device, the row of the device found written into dst by fill.
-func deviceInto[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
-	fill func(view.VMRow, *D, *R), dst *R) bool {
-	r, d, ok := device(ms, vmID, sub, from)
-	if ok {
-		fill(r, d, dst)
-	}
-	return ok
-}
-
 // deviceRow is subRow over one kind of device: from(r, sub) is the view's lookup of
 // r's first device with an index >= sub (DiskFrom, NICFrom, HBAFrom), row its MIB row.
 func deviceRow[D, R any](ms *mibSnap, vmID, sub uint32, from func(view.VMRow, uint32) (*D, bool),
@@ -353,27 +343,63 @@ func (ms *mibSnap) cpuCounters(r view.VMRow, row *mib.CPURow) {
 	}
 }
 
-func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
-	var row mib.StorageRow
-	r, d, ok := device(ms, vmID, idx, view.VMRow.DiskFrom)
+// deviceRows is one kind of device's rows: from is the view's lookup of a VM's first
+// device with an index >= sub (DiskFrom, NICFrom), index a device's, fill writes its
+// mib row but for what counters adds (as VM and VMCounters).
+type deviceRows[D, R any] struct {
+	from     func(view.VMRow, uint32) (*D, bool)
+	index    func(*D) uint32
+	fill     func(*mibSnap, view.VMRow, *D, *R)
+	counters func(*mibSnap, view.VMRow, *D, *R)
+}
+
+var (
+	diskRows = deviceRows[view.Disk, mib.StorageRow]{view.VMRow.DiskFrom,
+		func(d *view.Disk) uint32 { return d.StorageIndex }, (*mibSnap).fillStorage, (*mibSnap).storageCounters}
+	nicRows = deviceRows[view.NIC, mib.NetworkRow]{view.VMRow.NICFrom,
+		func(n *view.NIC) uint32 { return n.NetworkIndex }, (*mibSnap).fillNetwork, (*mibSnap).networkCounters}
+)
+
+// row is the whole row of the first device >= (vmID, idx).
+func (k *deviceRows[D, R]) row(ms *mibSnap, vmID, idx uint32) (R, bool) {
+	var row R
+	r, d, ok := device(ms, vmID, idx, k.from)
 	if ok {
-		ms.fillStorage(r, d, &row)
-		ms.storageCounters(r, d, &row)
+		k.fill(ms, r, d, &row)
+		k.counters(ms, r, d, &row)
 	}
 	return row, ok
 }
 
+// into is row without the counters, written into dst.
+func (k *deviceRows[D, R]) into(ms *mibSnap, vmID, idx uint32, dst *R) bool {
+	r, d, ok := device(ms, vmID, idx, k.from)
+	if ok {
+		k.fill(ms, r, d, dst)
+	}
+	return ok
+}
+
+// addCounters adds the counters to the row of device (vmID, idx) into wrote.
+func (k *deviceRows[D, R]) addCounters(ms *mibSnap, vmID, idx uint32, row *R) {
+	// The seek of the row again: the cursor's last answer.
+	if r, d, ok := device(ms, vmID, idx, k.from); ok && r.VMID == vmID && k.index(d) == idx {
+		k.counters(ms, r, d, row)
+	}
+}
+
+func (ms *mibSnap) Storage(vmID, idx uint32) (mib.StorageRow, bool) {
+	return diskRows.row(ms, vmID, idx)
+}
+
 // StorageInto implements mib.DeviceFiller: the row without its capacity and counters.
 func (ms *mibSnap) StorageInto(vmID, idx uint32, dst *mib.StorageRow) bool {
-	return deviceInto(ms, vmID, idx, view.VMRow.DiskFrom, ms.fillStorage, dst)
+	return diskRows.into(ms, vmID, idx, dst)
 }
 
 // StorageCounters implements mib.DeviceFiller.
 func (ms *mibSnap) StorageCounters(row *mib.StorageRow) {
-	// The seek of the row again: the cursor's last answer.
-	if r, d, ok := device(ms, row.VMID, row.Index, view.VMRow.DiskFrom); ok && r.VMID == row.VMID && d.StorageIndex == row.Index {
-		ms.storageCounters(r, d, row)
-	}
+	diskRows.addCounters(ms, row.VMID, row.Index, row)
 }
 
 // fillStorage writes the mib row of r's disk d into row, field by field (as fillVM),
@@ -446,26 +472,17 @@ func DeviceName(dev mib.StorageDevice) string {
 }
 
 func (ms *mibSnap) Network(vmID, idx uint32) (mib.NetworkRow, bool) {
-	var row mib.NetworkRow
-	r, n, ok := device(ms, vmID, idx, view.VMRow.NICFrom)
-	if ok {
-		ms.fillNetwork(r, n, &row)
-		ms.networkCounters(r, n, &row)
-	}
-	return row, ok
+	return nicRows.row(ms, vmID, idx)
 }
 
 // NetworkInto implements mib.DeviceFiller: the row without its counters.
 func (ms *mibSnap) NetworkInto(vmID, idx uint32, dst *mib.NetworkRow) bool {
-	return deviceInto(ms, vmID, idx, view.VMRow.NICFrom, ms.fillNetwork, dst)
+	return nicRows.into(ms, vmID, idx, dst)
 }
 
 // NetworkCounters implements mib.DeviceFiller.
 func (ms *mibSnap) NetworkCounters(row *mib.NetworkRow) {
-	// The seek of the row again: the cursor's last answer.
-	if r, n, ok := device(ms, row.VMID, row.Index, view.VMRow.NICFrom); ok && r.VMID == row.VMID && n.NetworkIndex == row.Index {
-		ms.networkCounters(r, n, row)
-	}
+	nicRows.addCounters(ms, row.VMID, row.Index, row)
 }
 
 // fillNetwork writes the mib row of r's NIC n into row, field by field (as fillVM),
