@@ -195,7 +195,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 			fmt.Printf("libvirtd memory (peer) VmRSS %.1f MiB, VmHWM %.1f MiB (all its clients)\n", float64(rss)/1024, float64(hwm)/1024)
 		}
 	}
-	return nil
+	return writeHeapProfile(b.o.steadymem)
 }
 
 func cpuOr0(pid int) time.Duration {

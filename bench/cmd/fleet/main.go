@@ -48,6 +48,7 @@ type options struct {
 	viewprof    string
 	steadyprof  string
 	memprofile  string
+	steadymem   string
 	keep        bool
 }
 
@@ -67,9 +68,10 @@ func main() {
 	flag.StringVar(&o.viewprof, "viewprofile", "", "write a CPU profile of the process from the gateway's start to its first full view to `FILE`")
 	flag.StringVar(&o.steadyprof, "steadyprofile", "", "write a CPU profile of the gateway over the steady window to `FILE`")
 	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of the gateway after its first full view to `FILE`")
+	flag.StringVar(&o.steadymem, "steadymemprofile", "", "write a heap profile of the gateway after the steady window (and a GC) to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
 	flag.Parse()
-	if o.memprofile != "" {
+	if o.memprofile != "" || o.steadymem != "" {
 		runtime.MemProfileRate = 4096 // fine enough to split a few KiB per VM by component
 	}
 	o.phases = map[string]bool{"view": true}
@@ -248,10 +250,17 @@ func (b *bench) heapProfile() error {
 	fmt.Printf("memory after the first view (after a GC): VmRSS %.1f MiB = %.2f KiB per VM, Go heap in use %.1f MiB = %.2f KiB per VM\n",
 		float64(rss)/1024, float64(rss)/vms, float64(m.HeapInuse)/(1<<20), float64(m.HeapInuse)/1024/vms)
 	fmt.Printf("                       peak VmHWM %.1f MiB = %.2f KiB per VM; %s\n", float64(hwm)/1024, float64(hwm)/vms, memSplit(&m))
-	if b.o.memprofile == "" {
+	return writeHeapProfile(b.o.memprofile)
+}
+
+// writeHeapProfile writes the heap profile to file, if any, after a GC
+// (go tool pprof -sample_index=inuse_space).
+func writeHeapProfile(file string) error {
+	if file == "" {
 		return nil
 	}
-	f, err := os.Create(b.o.memprofile)
+	runtime.GC()
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
@@ -259,6 +268,6 @@ func (b *bench) heapProfile() error {
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		return err
 	}
-	fmt.Printf("heap profile: %s (go tool pprof -sample_index=inuse_space -top %s)\n", b.o.memprofile, b.o.memprofile)
+	fmt.Printf("heap profile: %s (go tool pprof -sample_index=inuse_space -top %s)\n", file, file)
 	return nil
 }
