@@ -65,9 +65,16 @@ func (v *View) statsMap() map[string]*hosts.Stats {
 		}
 	}
 	v.statsMu.RUnlock()
-	c.stats.Store(&statsCache{gen: gen, m: m})
+	if v.statsGen.Load() == gen { // not already stale: dropStats may have run meanwhile
+		c.stats.Store(&statsCache{gen: gen, m: m})
+	}
 	return m
 }
+
+// dropStats forgets the cached counters map once a host's counters changed: the next
+// read builds another anyway, and until then the map would keep every host's previous
+// snapshot alive (a second copy of the fleet's counters between reads).
+func (c *readCache) dropStats() { c.stats.Store(nil) }
 
 // statsCache is a counters map and the View.statsGen it was built at.
 type statsCache struct {

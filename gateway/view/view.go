@@ -310,6 +310,7 @@ func (v *View) Stats(host string, s *hosts.Stats) {
 	}
 	p.Store(s)
 	v.statsGen.Add(1) // after the store: a reader of the new count sees s
+	v.reads.dropStats()
 	v.retryPending(host)
 }
 

@@ -3,10 +3,12 @@ package view_test
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
@@ -385,5 +387,29 @@ func TestStorageSyncedKeepsDevices(t *testing.T) {
 	tv.StorageSynced("a", []hosts.Pool{{Name: "p"}}, nil)
 	if after := indexes(); !slices.Equal(after, before) {
 		t.Errorf("after a storage round:\n%v\nwant\n%v", after, before)
+	}
+}
+
+// TestStatsReplacedAreFreed: once a host's counters are swapped, the view keeps nothing
+// of the old snapshot, reads in between or not (the read cache held the previous
+// snapshot of every host until the next read: a second copy of the fleet's counters).
+func TestStatsReplacedAreFreed(t *testing.T) {
+	tv := viewtest.New(t, "a", "b")
+	w := func() weak.Pointer[hosts.Stats] { // nothing of the test's keeps old
+		old := &hosts.Stats{At: tv.Clock.Now(), Domains: map[hosts.UUID]hosts.DomainStats{{1}: {CPUTimeNs: 1}}}
+		tv.Stats("a", old)
+		tv.Stats("b", &hosts.Stats{At: tv.Clock.Now()})
+		if st, _ := tv.Read().Stats("a"); st != old {
+			t.Fatalf("read %p, want %p", st, old)
+		}
+		return weak.Make(old)
+	}()
+	tv.Stats("a", &hosts.Stats{At: tv.Clock.Now()})
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("the replaced counter snapshot is still reachable")
+	}
+	if st, _ := tv.Read().Stats("a"); st == nil || len(st.Domains) != 0 {
+		t.Fatalf("after the swap: %+v", st)
 	}
 }

@@ -472,5 +472,6 @@ func (w *writeTxn) dropHost(host string) error {
 	delete(w.v.stats, host)
 	w.v.statsMu.Unlock()
 	w.v.statsGen.Add(1)
+	w.v.reads.dropStats()
 	return nil
 }
