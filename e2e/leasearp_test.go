@@ -255,7 +255,7 @@ func TestLeaseAndARP(t *testing.T) {
 		})
 		t.Logf("lease in networkAddressTable %v after virsh start", time.Since(start).Round(time.Second))
 		_, metrics := httpGet(t, "http://"+httpAddr+"/metrics")
-		bulk := fmt.Sprintf(`vmgate_libvirt_call_duration_seconds_count{host=%q,procedure="NetworkGetDhcpLeases"}`, host)
+		bulk := fmt.Sprintf(`vmgate_libvirt_calls_total{host=%q,procedure="NetworkGetDhcpLeases"}`, host)
 		if !strings.Contains(metrics, bulk) {
 			t.Errorf("/metrics has no %s: the leases were not read per network", bulk)
 		}

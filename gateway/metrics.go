@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +23,7 @@ type metrics struct {
 
 	reconnects  *prometheus.CounterVec
 	resync      *prometheus.HistogramVec
-	calls       *prometheus.HistogramVec
-	callErrors  *prometheus.CounterVec
+	calls       *prometheus.HistogramVec // by procedure, over every host
 	requests    *prometheus.CounterVec
 	reqDuration *prometheus.HistogramVec
 	sets        *prometheus.CounterVec
@@ -33,6 +33,19 @@ type metrics struct {
 	status map[string]hosts.Status // each host's last health status
 	wasUp  map[string]bool         // hosts seen up once: the next up after another status is a reconnect
 	synced map[string]time.Time    // each host's last resync observed
+	byHost map[string]*hostCalls   // each host's libvirt calls, by procedure
+}
+
+// hostCalls counts one host's libvirt calls by procedure: plain counters read at
+// scrape time, where a histogram per host and procedure cost about 1.4 KB each (0.45 KB
+// per VM at 1,000 hosts x 50 VMs) and 17 lines of every scrape.
+type hostCalls struct {
+	mu sync.Mutex
+	m  map[string]*callCount
+}
+
+type callCount struct {
+	n, errs, nanos atomic.Uint64
 }
 
 var (
@@ -51,21 +64,25 @@ var (
 	descAuthFailures = prometheus.NewDesc("vmgate_snmp_auth_failures_total",
 		"SNMP messages refused before any handler saw them, by reason.", []string{"reason"}, nil)
 	descReady = prometheus.NewDesc("vmgate_ready", "1 when /readyz answers 200.", nil, nil)
+	descCalls = prometheus.NewDesc("vmgate_libvirt_calls_total",
+		"libvirt calls made, by host and procedure (or the vmgate operation a call serves).", []string{"host", "procedure"}, nil)
+	descCallSeconds = prometheus.NewDesc("vmgate_libvirt_call_seconds_total",
+		"Time spent in libvirt calls, by host and procedure.", []string{"host", "procedure"}, nil)
+	descCallErrors = prometheus.NewDesc("vmgate_libvirt_call_errors_total",
+		"libvirt calls that failed, by host and procedure.", []string{"host", "procedure"}, nil)
 )
 
 func newMetrics(g *Gateway) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), g: g, status: map[string]hosts.Status{}, wasUp: map[string]bool{},
-		synced: map[string]time.Time{}}
+		synced: map[string]time.Time{}, byHost: map[string]*hostCalls{}}
 	m.reconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmgate_host_reconnects_total",
 		Help: "Connections to the host established again after it had been up."}, []string{"host"})
 	m.resync = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vmgate_host_resync_duration_seconds",
 		Help:    "Time of a full resync of the host (connect to view filled).",
 		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}, []string{"host"})
 	m.calls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vmgate_libvirt_call_duration_seconds",
-		Help:    "Time of libvirt calls, by host and procedure (or the vmgate operation a call serves).",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30}}, []string{"host", "procedure"})
-	m.callErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmgate_libvirt_call_errors_total",
-		Help: "libvirt calls that failed, by host and procedure."}, []string{"host", "procedure"})
+		Help:    "Time of libvirt calls of every host, by procedure (or the vmgate operation a call serves).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30}}, []string{"procedure"})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmgate_snmp_requests_total",
 		Help: "SNMP request PDUs served, by PDU type and the error-status answered (dropped: no answer)."},
 		[]string{"pdu", "result"})
@@ -81,33 +98,77 @@ func newMetrics(g *Gateway) *metrics {
 	for _, r := range []string{"sent", "failed", "dropped"} {
 		m.notes.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.reconnects, m.resync, m.calls, m.callErrors, m.requests, m.reqDuration, m.sets, m.notes,
+	m.reg.MustRegister(m.reconnects, m.resync, m.calls, m.requests, m.reqDuration, m.sets, m.notes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmgate_build_info",
 			Help:        "Always 1; the labels say which vmgate runs.",
 			ConstLabels: prometheus.Labels{"version": g.opts.Version, "goversion": runtime.Version()}},
 			func() float64 { return 1 }),
-		scrape{m})
+		scrape{m}, callsCollector{m})
 	return m
 }
 
 // hostOptions are the supervisor options that measure host's libvirt calls.
 func (m *metrics) hostOptions(host string) []hosts.Option {
+	return []hosts.Option{hosts.WithCallObserver(m.callObserver(host))}
+}
+
+// callObserver counts host's calls (callsCollector) and times them in the fleet-wide
+// histogram.
+func (m *metrics) callObserver(host string) func(proc string, d time.Duration, err error) {
+	m.mu.Lock()
+	hc := m.byHost[host] // a host's supervisor started again keeps counting on
+	if hc == nil {
+		hc = &hostCalls{m: map[string]*callCount{}}
+		m.byHost[host] = hc
+	}
+	m.mu.Unlock()
 	var mu sync.Mutex
 	byProc := map[string]prometheus.Observer{} // no label hashing per call
-	return []hosts.Option{hosts.WithCallObserver(func(proc string, d time.Duration, err error) {
+	return func(proc string, d time.Duration, err error) {
 		mu.Lock()
 		o, ok := byProc[proc]
 		if !ok {
-			o = m.calls.WithLabelValues(host, proc)
+			o = m.calls.WithLabelValues(proc)
 			byProc[proc] = o
 		}
 		mu.Unlock()
 		o.Observe(d.Seconds())
+		c := hc.count(proc)
+		c.n.Add(1)
+		c.nanos.Add(uint64(max(d, 0)))
 		if err != nil {
-			m.callErrors.WithLabelValues(host, proc).Inc()
+			c.errs.Add(1)
 		}
-	})}
+	}
+}
+
+func (h *hostCalls) count(proc string) *callCount {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.m[proc]
+	if !ok {
+		c = new(callCount)
+		h.m[proc] = c
+	}
+	return c
+}
+
+// collect sends host's call counters; errors only for procedures that failed once.
+func (h *hostCalls) collect(host string, ch chan<- prometheus.Metric) {
+	h.mu.Lock()
+	procs := make(map[string]*callCount, len(h.m)) // no send under the lock the calls take
+	for proc, c := range h.m {
+		procs[proc] = c
+	}
+	h.mu.Unlock()
+	for proc, c := range procs {
+		ch <- prometheus.MustNewConstMetric(descCalls, prometheus.CounterValue, float64(c.n.Load()), host, proc)
+		ch <- prometheus.MustNewConstMetric(descCallSeconds, prometheus.CounterValue, float64(c.nanos.Load())/1e9, host, proc)
+		if e := c.errs.Load(); e > 0 {
+			ch <- prometheus.MustNewConstMetric(descCallErrors, prometheus.CounterValue, float64(e), host, proc)
+		}
+	}
 }
 
 // Request is the engine's snmp.Observer.
@@ -187,9 +248,8 @@ func (m *metrics) dropped() {
 func (m *metrics) forget(host string) {
 	m.reconnects.DeleteLabelValues(host)
 	m.resync.DeleteLabelValues(host)
-	m.calls.DeletePartialMatch(prometheus.Labels{"host": host})
-	m.callErrors.DeletePartialMatch(prometheus.Labels{"host": host})
 	m.mu.Lock()
+	delete(m.byHost, host)
 	delete(m.status, host)
 	delete(m.wasUp, host)
 	delete(m.synced, host)
@@ -251,6 +311,27 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+}
+
+// callsCollector sends each host's call counters at scrape time.
+type callsCollector struct{ m *metrics }
+
+func (callsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descCalls
+	ch <- descCallSeconds
+	ch <- descCallErrors
+}
+
+func (c callsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	byHost := make(map[string]*hostCalls, len(c.m.byHost))
+	for h, hc := range c.m.byHost {
+		byHost[h] = hc
+	}
+	c.m.mu.Unlock()
+	for h, hc := range byHost {
+		hc.collect(h, ch)
+	}
 }
 
 var _ snmp.Observer = (*metrics)(nil)

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"errors"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vmgate/vmgate/hosts"
 )
@@ -37,8 +40,39 @@ func TestMetricsEvents(t *testing.T) {
 	if len(obs) != 1 {
 		t.Fatalf("%d host options", len(obs))
 	}
-	m.calls.WithLabelValues("kvm-1", "start").Observe(0.01)
-	m.callErrors.WithLabelValues("kvm-1", "start").Inc()
+	observe := m.callObserver("kvm-1")
+	observe("start", 10*time.Millisecond, nil)
+	observe("start", 30*time.Millisecond, errors.New("lost"))
+	observe("keepalive", time.Millisecond, nil)
+	m.callObserver("kvm-2")("start", 20*time.Millisecond, nil)
+	m.callObserver("kvm-1")("keepalive", time.Millisecond, nil) // a supervisor started again counts on
+	if err := testutil.CollectAndCompare(callsCollector{m}, strings.NewReader(`
+# HELP vmgate_libvirt_call_errors_total libvirt calls that failed, by host and procedure.
+# TYPE vmgate_libvirt_call_errors_total counter
+vmgate_libvirt_call_errors_total{host="kvm-1",procedure="start"} 1
+# HELP vmgate_libvirt_call_seconds_total Time spent in libvirt calls, by host and procedure.
+# TYPE vmgate_libvirt_call_seconds_total counter
+vmgate_libvirt_call_seconds_total{host="kvm-1",procedure="keepalive"} 0.002
+vmgate_libvirt_call_seconds_total{host="kvm-1",procedure="start"} 0.04
+vmgate_libvirt_call_seconds_total{host="kvm-2",procedure="start"} 0.02
+# HELP vmgate_libvirt_calls_total libvirt calls made, by host and procedure (or the vmgate operation a call serves).
+# TYPE vmgate_libvirt_calls_total counter
+vmgate_libvirt_calls_total{host="kvm-1",procedure="keepalive"} 2
+vmgate_libvirt_calls_total{host="kvm-1",procedure="start"} 2
+vmgate_libvirt_calls_total{host="kvm-2",procedure="start"} 1
+`)); err != nil {
+		t.Error(err)
+	}
+	var start dto.Metric // the fleet-wide histogram, by procedure only
+	if err := m.calls.WithLabelValues("start").(prometheus.Metric).Write(&start); err != nil {
+		t.Fatal(err)
+	}
+	if h := start.GetHistogram(); h.GetSampleCount() != 3 || math.Abs(h.GetSampleSum()-0.06) > 1e-9 {
+		t.Errorf("start calls histogram: %d calls, %v s; want 3 and 0.06", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if got := testutil.CollectAndCount(m.calls); got != 2 {
+		t.Errorf("%d call histograms, want 2 (start, keepalive)", got)
+	}
 
 	for _, c := range []struct {
 		c    prometheus.Counter
@@ -64,8 +98,10 @@ func TestMetricsEvents(t *testing.T) {
 		t.Errorf("%d resync series, want 1", got)
 	}
 	m.forget("kvm-1")
-	if n := testutil.CollectAndCount(m.calls) + testutil.CollectAndCount(m.callErrors) +
-		testutil.CollectAndCount(m.reconnects) + testutil.CollectAndCount(m.resync); n != 0 {
+	if got := testutil.CollectAndCount(callsCollector{m}); got != 2 { // kvm-2's calls and seconds
+		t.Errorf("%d call series after forgetting kvm-1, want 2", got)
+	}
+	if n := testutil.CollectAndCount(m.reconnects) + testutil.CollectAndCount(m.resync); n != 0 {
 		t.Errorf("%d series of a forgotten host remain", n)
 	}
 }
