@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +42,21 @@ type addrPlan struct {
 	macs   []string
 	onNets []netNIC // the NICs on libvirt networks: DHCP leases
 	agent  bool
-	sized  []Disk // file and block disks outside pools, with the sizes last read
-	gen    uint64 // tells this plan from a later one of the same domain (markDead)
+	sized  []sizedDisk // file and block disks outside pools, with the sizes last read
+	gen    uint64      // tells this plan from a later one of the same domain (markDead)
+}
+
+// sizedDisk is what a round needs of a disk outside pools: its target and the sizes
+// last read (a whole Disk, 152 bytes, was held per such disk).
+type sizedDisk struct {
+	target               string
+	capacity, allocation uint64
+}
+
+// diskWrites is the bytes a domain had written to one disk target of plan.sized.
+type diskWrites struct {
+	target string
+	bytes  uint64
 }
 
 // netNIC is a NIC on a libvirt network.
@@ -58,7 +72,7 @@ func planOf(d *Domain) (addrPlan, bool) {
 	}
 	for _, dk := range d.Disks {
 		if dk.Target != "" && (dk.Capacity != 0 || dk.Allocation != 0) { // sized by blockSizes
-			p.sized = append(p.sized, dk)
+			p.sized = append(p.sized, sizedDisk{dk.Target, dk.Capacity, dk.Allocation})
 		}
 	}
 	return p, len(p.macs) > 0 || p.agent || len(p.sized) > 0
@@ -81,7 +95,7 @@ type addrPlans struct {
 	// at the last round: a disk written since can have grown. A re-read keeps it: what
 	// was written after that round, while the sizes were read again or later, shows as
 	// another change at the next round.
-	wr map[UUID]map[string]uint64
+	wr map[UUID][]diskWrites
 	// dead holds, per domain, the sources that failed for it with an error that lasts
 	// (srcFailure): they are not asked again until the domain is re-read or resynced,
 	// or the mark is older than deadSourceRounds address rounds.
@@ -157,20 +171,21 @@ func (a *addrPlans) forgetOS(id UUID) {
 // written returns the disks of p.sized that ds shows written since the last round, and
 // records what ds shows. The first round of a domain (after a connect or a resync)
 // only records: its sizes were just read.
-func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []Disk {
+func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []sizedDisk {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.wr == nil {
-		a.wr = map[UUID]map[string]uint64{}
+		a.wr = map[UUID][]diskWrites{}
 	}
 	last, seen := a.wr[id]
-	now := make(map[string]uint64, len(p.sized))
-	var out []Disk
+	now := make([]diskWrites, 0, len(p.sized))
+	var out []sizedDisk
 	for _, dk := range p.sized {
 		for i := range ds.Blocks {
-			if b := &ds.Blocks[i]; b.Name == dk.Target {
-				now[dk.Target] = b.WrBytes
-				if w, ok := last[dk.Target]; seen && (!ok || w != b.WrBytes) {
+			if b := &ds.Blocks[i]; b.Name == dk.target {
+				now = append(now, diskWrites{dk.target, b.WrBytes})
+				i := slices.IndexFunc(last, func(w diskWrites) bool { return w.target == dk.target })
+				if seen && (i < 0 || last[i].bytes != b.WrBytes) {
 					out = append(out, dk)
 				}
 			}
@@ -297,21 +312,21 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 // whether one differs from what the domain's last read found: then the domain is
 // re-read, and its report carries the new sizes. A failure is logged at debug level
 // and changes nothing; only a lost connection is returned.
-func (s *Supervisor) sizesChanged(ctx context.Context, c *conn, dom libvirt.Domain, disks []Disk) (bool, error) {
+func (s *Supervisor) sizesChanged(ctx context.Context, c *conn, dom libvirt.Domain, disks []sizedDisk) (bool, error) {
 	for _, dk := range disks {
 		type sizes struct{ alloc, capacity uint64 }
-		got, err := callT(ctx, c, fmt.Sprintf("DomainGetBlockInfo %q %s", dom.Name, dk.Target), func(l *lv) (sizes, error) {
-			alloc, capacity, _, err := l.DomainGetBlockInfo(dom, dk.Target, 0)
+		got, err := callT(ctx, c, fmt.Sprintf("DomainGetBlockInfo %q %s", dom.Name, dk.target), func(l *lv) (sizes, error) {
+			alloc, capacity, _, err := l.DomainGetBlockInfo(dom, dk.target, 0)
 			return sizes{alloc, capacity}, err
 		})
 		if connLost(err) || ctx.Err() != nil {
 			return false, err
 		}
 		if err != nil {
-			s.log.Debug("disk sizes not read", "domain", dom.Name, "disk", dk.Target, "err", err)
+			s.log.Debug("disk sizes not read", "domain", dom.Name, "disk", dk.target, "err", err)
 			continue
 		}
-		if got.alloc != dk.Allocation || got.capacity != dk.Capacity {
+		if got.alloc != dk.allocation || got.capacity != dk.capacity {
 			return true, nil
 		}
 	}

@@ -118,7 +118,7 @@ func TestSizedDisksWritten(t *testing.T) {
 		{Type: "volume", Target: "vdc", Pool: "p", Volume: "c"}, // a pool's volume: not sized here
 	}}
 	p, ok := planOf(&d)
-	if !ok || len(p.sized) != 2 || p.sized[0].Target != "vda" || p.sized[1].Target != "vdb" {
+	if !ok || len(p.sized) != 2 || p.sized[0].target != "vda" || p.sized[1].target != "vdb" || p.sized[0].capacity != 1<<30 || p.sized[0].allocation != 1<<20 {
 		t.Fatalf("plan %+v %v: want vda and vdb sized", p, ok)
 	}
 	stats := func(vda, vdb uint64) *DomainStats {
@@ -132,13 +132,13 @@ func TestSizedDisksWritten(t *testing.T) {
 	if got := a.written(id, p, stats(10, 20)); len(got) != 0 {
 		t.Errorf("nothing written: %v", got)
 	}
-	if got := a.written(id, p, stats(15, 20)); len(got) != 1 || got[0].Target != "vda" {
+	if got := a.written(id, p, stats(15, 20)); len(got) != 1 || got[0].target != "vda" {
 		t.Errorf("vda written: %v", got)
 	}
 	// A re-read (after the round that saw vda written) keeps the record: what was
 	// written since, during or after that read, shows at the next round.
 	a.set(&d, true)
-	if got := a.written(id, p, stats(20, 20)); len(got) != 1 || got[0].Target != "vda" {
+	if got := a.written(id, p, stats(20, 20)); len(got) != 1 || got[0].target != "vda" {
 		t.Errorf("vda written again around the re-read: %v", got)
 	}
 	if got := a.written(id, p, stats(20, 20)); len(got) != 0 {
