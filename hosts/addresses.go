@@ -508,7 +508,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 			break
 		}
 	}
-	return out, agentDown, nil
+	return slices.Clip(out), agentDown, nil // kept until the next round
 }
 
 // coverAddrs appends to out the addresses of got whose NIC no earlier source covered,
@@ -546,16 +546,23 @@ const maxAddrsPerNIC = 64
 
 // ownAddrs keeps the addresses of the domain's own NICs (macs), at most
 // maxAddrsPerNIC each, so that a hostile guest can neither invent interfaces nor make
-// a walk of networkAddressTable (quadratic in a NIC's addresses) slow.
+// a walk of networkAddressTable (quadratic in a NIC's addresses) slow. The addresses
+// kept carry the plan's MAC strings, not the reply's: those would keep the decoded
+// reply's strings alive until the next address round.
 func ownAddrs(addrs []IfaceAddr, macs []string) []IfaceAddr {
-	n := make(map[string]int, len(macs))
+	type own struct {
+		mac string
+		n   int
+	}
+	n := make(map[string]*own, len(macs))
 	for _, m := range macs {
-		n[strings.ToLower(m)] = 0
+		n[strings.ToLower(m)] = &own{mac: strings.ToLower(m)}
 	}
 	out := addrs[:0]
 	for _, a := range addrs {
-		if c, ok := n[a.MAC]; ok && c < maxAddrsPerNIC {
-			n[a.MAC] = c + 1
+		if o, ok := n[a.MAC]; ok && o.n < maxAddrsPerNIC {
+			o.n++
+			a.MAC = o.mac
 			out = append(out, a)
 		}
 	}

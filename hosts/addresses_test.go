@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/digitalocean/go-libvirt"
 	"github.com/vmgate/vmgate/e2e/testkit"
@@ -164,10 +166,14 @@ func TestOwnAddrs(t *testing.T) {
 		}
 		ifs = append(ifs, ifc)
 	}
-	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), []string{"52:54:00:00:00:00", "52:54:00:00:00:02"})
+	macs := []string{"52:54:00:00:00:00", "52:54:00:00:00:02"}
+	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), macs)
 	per := map[string]int{}
 	for _, a := range got {
 		per[a.MAC]++
+		if i := slices.Index(macs, a.MAC); i < 0 || unsafe.StringData(a.MAC) != unsafe.StringData(macs[i]) {
+			t.Fatalf("%s: not the plan's MAC string: the reply's strings stay alive", a.MAC)
+		}
 	}
 	want := map[string]int{"52:54:00:00:00:00": maxAddrsPerNIC, "52:54:00:00:00:02": maxAddrsPerNIC}
 	if !maps.Equal(per, want) {
