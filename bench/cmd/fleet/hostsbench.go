@@ -50,7 +50,7 @@ func (b *bench) firstView(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-	gcpu, lcpu := selfCPU(), cpuOr0(lpid)-l0
+	gcpu, lcpu, gc := selfCPU(), cpuOr0(lpid)-l0, gcCPU()
 	rpcs := b.rpcs() // from connecting to the first view: subscriptions, resync, first polls
 	s := b.g.View().Read()
 	total := 0
@@ -70,8 +70,8 @@ func (b *bench) firstView(ctx context.Context) error {
 	fmt.Printf("first host synced      %8.3f s\n", firstUp.Seconds())
 	fmt.Printf("all %d hosts synced   %8.3f s   (merged context: %d VMs, want %d)\n", n, allUp.Seconds(), total, n*b.fleet.VMs)
 	vms := n * b.fleet.VMs
-	fmt.Printf("CPU meanwhile          gateway %.2f s, libvirtd %.2f s (libvirtd's share %.0f %%)\n",
-		gcpu.Seconds(), lcpu.Seconds(), 100*lcpu.Seconds()/(gcpu+lcpu).Seconds())
+	fmt.Printf("CPU meanwhile          gateway %.2f s (GC %.2f s), libvirtd %.2f s (libvirtd's share %.0f %%)\n",
+		gcpu.Seconds(), gc.Seconds(), lcpu.Seconds(), 100*lcpu.Seconds()/(gcpu+lcpu).Seconds())
 	fmt.Printf("resync RPCs            %d: %.2f per VM (Health.LastSyncRPCs: the resyncs alone)\n",
 		syncRPCs, float64(syncRPCs)/float64(vms))
 	fmt.Printf("libvirt RPCs           %d: %.2f per VM (replies counted on the connections from connecting to the first\n"+
@@ -145,7 +145,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 	lpid := proc.LibvirtdPID()
 	g0 := runtime.NumGoroutine()
 	r0 := b.rpcs()
-	c0, l0 := selfCPU(), cpuOr0(lpid)
+	c0, l0, gc0 := selfCPU(), cpuOr0(lpid), gcCPU()
 	t0 := time.Now()
 	err := profile(b.o.steadyprof, func() error {
 		select {
@@ -159,11 +159,13 @@ func (b *bench) steadyState(ctx context.Context) error {
 		return err
 	}
 	el := time.Since(t0)
-	c1, l1 := selfCPU(), cpuOr0(lpid)
+	c1, l1, gc1 := selfCPU(), cpuOr0(lpid), gcCPU()
 	r1 := b.rpcs()
 	b.steady = (c1 - c0).Seconds() / el.Seconds()
 	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.Hosts)
 	fmt.Printf("gateway CPU            %8.2f %% of one core (%.1f ms CPU per second)\n", 100*b.steady, 1000*b.steady)
+	fmt.Printf("of which GC            %8.2f %% of one core (the runtime's estimate: %.0f %% of the gateway's CPU)\n",
+		100*(gc1-gc0).Seconds()/el.Seconds(), 100*(gc1-gc0).Seconds()/max((c1-c0).Seconds(), 1e-9))
 	if lpid > 0 {
 		fmt.Printf("libvirtd CPU (peer)    %8.2f %% of one core (serving the gateway's polls, and other clients)\n",
 			100*(l1-l0).Seconds()/el.Seconds())
