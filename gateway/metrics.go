@@ -22,7 +22,7 @@ type metrics struct {
 	g   *Gateway
 
 	reconnects  *prometheus.CounterVec
-	resync      *prometheus.HistogramVec
+	resync      *prometheus.HistogramVec // over every host
 	calls       *prometheus.HistogramVec // by procedure, over every host
 	requests    *prometheus.CounterVec
 	reqDuration *prometheus.HistogramVec
@@ -33,7 +33,15 @@ type metrics struct {
 	status map[string]hosts.Status // each host's last health status
 	wasUp  map[string]bool         // hosts seen up once: the next up after another status is a reconnect
 	synced map[string]time.Time    // each host's last resync observed
+	syncs  map[string]syncCount    // each host's resyncs observed
 	byHost map[string]*hostCalls   // each host's libvirt calls, by procedure
+}
+
+// syncCount is a host's resyncs and the last one's duration, read at scrape time; the
+// durations' histogram is fleet-wide.
+type syncCount struct {
+	n    uint64
+	last time.Duration
 }
 
 // hostCalls counts one host's libvirt calls by procedure: plain counters read at
@@ -69,18 +77,22 @@ var (
 		"libvirt calls made, by host and procedure (or the vmgate operation a call serves).", []string{"host", "procedure"}, nil)
 	descCallSeconds = prometheus.NewDesc("vmgate_libvirt_call_seconds_total",
 		"Time spent in libvirt calls, by host and procedure.", []string{"host", "procedure"}, nil)
+	descResyncs = prometheus.NewDesc("vmgate_host_resyncs_total",
+		"Full resyncs of the host (connect to view filled).", []string{"host"}, nil)
+	descLastSyncDuration = prometheus.NewDesc("vmgate_host_last_sync_duration_seconds",
+		"Time of the host's last full resync; absent before the first.", []string{"host"}, nil)
 	descCallErrors = prometheus.NewDesc("vmgate_libvirt_call_errors_total",
 		"libvirt calls that failed, by host and procedure.", []string{"host", "procedure"}, nil)
 )
 
 func newMetrics(g *Gateway) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), g: g, status: map[string]hosts.Status{}, wasUp: map[string]bool{},
-		synced: map[string]time.Time{}, byHost: map[string]*hostCalls{}}
+		synced: map[string]time.Time{}, syncs: map[string]syncCount{}, byHost: map[string]*hostCalls{}}
 	m.reconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmgate_host_reconnects_total",
 		Help: "Connections to the host established again after it had been up."}, []string{"host"})
 	m.resync = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vmgate_host_resync_duration_seconds",
-		Help:    "Time of a full resync of the host (connect to view filled).",
-		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}, []string{"host"})
+		Help:    "Time of a full resync of a host (connect to view filled), over every host.",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}, nil)
 	m.calls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vmgate_libvirt_call_duration_seconds",
 		Help:    "Time of libvirt calls of every host, by procedure (or the vmgate operation a call serves).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30}}, []string{"procedure"})
@@ -105,7 +117,7 @@ func newMetrics(g *Gateway) *metrics {
 			Help:        "Always 1; the labels say which vmgate runs.",
 			ConstLabels: prometheus.Labels{"version": g.opts.Version, "goversion": runtime.Version()}},
 			func() float64 { return 1 }),
-		scrape{m}, callsCollector{m})
+		scrape{m}, hostCounters{m})
 	return m
 }
 
@@ -203,12 +215,15 @@ func (m *metrics) health(host string, h hosts.Health) {
 	m.wasUp[host] = true
 	newSync := !h.LastSync.IsZero() && !h.LastSync.Equal(m.synced[host])
 	m.synced[host] = h.LastSync
+	if newSync {
+		m.syncs[host] = syncCount{n: m.syncs[host].n + 1, last: h.LastSyncDuration}
+	}
 	m.mu.Unlock()
 	if again {
 		m.reconnects.WithLabelValues(host).Inc()
 	}
 	if newSync {
-		m.resync.WithLabelValues(host).Observe(h.LastSyncDuration.Seconds())
+		m.resync.WithLabelValues().Observe(h.LastSyncDuration.Seconds())
 	}
 }
 
@@ -239,12 +254,12 @@ func (m *metrics) dropped() {
 // forget drops the per-host series of hosts no longer configured.
 func (m *metrics) forget(host string) {
 	m.reconnects.DeleteLabelValues(host)
-	m.resync.DeleteLabelValues(host)
 	m.mu.Lock()
 	delete(m.byHost, host)
 	delete(m.status, host)
 	delete(m.wasUp, host)
 	delete(m.synced, host)
+	delete(m.syncs, host)
 	m.mu.Unlock()
 }
 
@@ -305,24 +320,32 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 }
 
-// callsCollector sends each host's call counters at scrape time.
-type callsCollector struct{ m *metrics }
+// hostCounters sends each host's call and resync counters at scrape time.
+type hostCounters struct{ m *metrics }
 
-func (callsCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descCalls
-	ch <- descCallSeconds
-	ch <- descCallErrors
+func (hostCounters) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCalls, descCallSeconds, descCallErrors, descResyncs, descLastSyncDuration} {
+		ch <- d
+	}
 }
 
-func (c callsCollector) Collect(ch chan<- prometheus.Metric) {
+func (c hostCounters) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	byHost := make(map[string]*hostCalls, len(c.m.byHost))
 	for h, hc := range c.m.byHost {
 		byHost[h] = hc
 	}
+	syncs := make(map[string]syncCount, len(c.m.syncs))
+	for h, n := range c.m.syncs {
+		syncs[h] = n
+	}
 	c.m.mu.Unlock()
 	for h, hc := range byHost {
 		hc.collect(h, ch)
+	}
+	for h, n := range syncs {
+		ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(n.n), h)
+		ch <- prometheus.MustNewConstMetric(descLastSyncDuration, prometheus.GaugeValue, n.last.Seconds(), h)
 	}
 }
 

@@ -46,7 +46,7 @@ func TestMetricsEvents(t *testing.T) {
 	observe("keepalive", time.Millisecond, nil)
 	m.callObserver("kvm-2")("start", 20*time.Millisecond, nil)
 	m.callObserver("kvm-1")("keepalive", time.Millisecond, nil) // a supervisor started again counts on
-	if err := testutil.CollectAndCompare(callsCollector{m}, strings.NewReader(`
+	if err := testutil.CollectAndCompare(hostCounters{m}, strings.NewReader(`
 # HELP vmgate_libvirt_call_errors_total libvirt calls that failed, by host and procedure.
 # TYPE vmgate_libvirt_call_errors_total counter
 vmgate_libvirt_call_errors_total{host="kvm-1",procedure="start"} 1
@@ -60,7 +60,7 @@ vmgate_libvirt_call_seconds_total{host="kvm-2",procedure="start"} 0.02
 vmgate_libvirt_calls_total{host="kvm-1",procedure="keepalive"} 2
 vmgate_libvirt_calls_total{host="kvm-1",procedure="start"} 2
 vmgate_libvirt_calls_total{host="kvm-2",procedure="start"} 1
-`)); err != nil {
+`), "vmgate_libvirt_call_errors_total", "vmgate_libvirt_call_seconds_total", "vmgate_libvirt_calls_total"); err != nil {
 		t.Error(err)
 	}
 	var start dto.Metric // the fleet-wide histogram, by procedure only
@@ -94,14 +94,28 @@ vmgate_libvirt_calls_total{host="kvm-2",procedure="start"} 1
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if got := testutil.CollectAndCount(m.resync); got != 1 {
-		t.Errorf("%d resync series, want 1", got)
+	var resyncs dto.Metric // over every host: the two new syncs
+	if err := m.resync.WithLabelValues().(prometheus.Metric).Write(&resyncs); err != nil {
+		t.Fatal(err)
+	}
+	if h := resyncs.GetHistogram(); h.GetSampleCount() != 2 || h.GetSampleSum() != 3 {
+		t.Errorf("resync histogram: %d resyncs, %v s; want 2 and 3", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if err := testutil.CollectAndCompare(hostCounters{m}, strings.NewReader(`
+# HELP vmgate_host_last_sync_duration_seconds Time of the host's last full resync; absent before the first.
+# TYPE vmgate_host_last_sync_duration_seconds gauge
+vmgate_host_last_sync_duration_seconds{host="kvm-1"} 2
+# HELP vmgate_host_resyncs_total Full resyncs of the host (connect to view filled).
+# TYPE vmgate_host_resyncs_total counter
+vmgate_host_resyncs_total{host="kvm-1"} 2
+`), "vmgate_host_last_sync_duration_seconds", "vmgate_host_resyncs_total"); err != nil {
+		t.Error(err)
 	}
 	m.forget("kvm-1")
-	if got := testutil.CollectAndCount(callsCollector{m}); got != 2 { // kvm-2's calls and seconds
-		t.Errorf("%d call series after forgetting kvm-1, want 2", got)
+	if got := testutil.CollectAndCount(hostCounters{m}); got != 2 { // kvm-2's calls and seconds
+		t.Errorf("%d per-host series after forgetting kvm-1, want 2", got)
 	}
-	if n := testutil.CollectAndCount(m.reconnects) + testutil.CollectAndCount(m.resync); n != 0 {
+	if n := testutil.CollectAndCount(m.reconnects); n != 0 {
 		t.Errorf("%d series of a forgotten host remain", n)
 	}
 }
