@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +39,25 @@ func TestPct(t *testing.T) {
 		if got := pct(xs, tt.p); got != tt.want {
 			t.Errorf("pct(%v) = %v, want %v", tt.p, got, tt.want)
 		}
+	}
+}
+
+func TestParseCallCounts(t *testing.T) {
+	text := `# HELP vmgate_libvirt_call_duration_seconds Time of libvirt calls.
+vmgate_libvirt_call_duration_seconds_bucket{host="h1",procedure="keepalive",le="0.0005"} 3
+vmgate_libvirt_call_duration_seconds_count{host="h1",procedure="keepalive"} 4
+vmgate_libvirt_call_duration_seconds_count{host="h2",procedure="keepalive"} 6
+vmgate_libvirt_call_duration_seconds_count{host="h2",procedure="DomainInterfaceAddresses"} 1.5e+01
+vmgate_libvirt_call_errors_total{host="h2",procedure="keepalive"} 1
+`
+	got, err := parseCallCounts(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["keepalive"] != 10 || got["DomainInterfaceAddresses"] != 15 {
+		t.Errorf("parseCallCounts: %v", got)
+	}
+	if s := callSplit(map[string]float64{"keepalive": 4}, got, 2); s != "DomainInterfaceAddresses 7.50, keepalive 3.00" {
+		t.Errorf("callSplit: %q", s)
 	}
 }

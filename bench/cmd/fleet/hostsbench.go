@@ -143,6 +143,7 @@ func (b *bench) steadyState(ctx context.Context) error {
 	case <-time.After(10 * time.Second):
 	}
 	lpid := proc.LibvirtdPID()
+	p0, perr := b.callCounts()
 	g0 := runtime.NumGoroutine()
 	r0 := b.rpcs()
 	c0, l0, gc0 := selfCPU(), cpuOr0(lpid), gcCPU()
@@ -161,6 +162,10 @@ func (b *bench) steadyState(ctx context.Context) error {
 	el := time.Since(t0)
 	c1, l1, gc1 := selfCPU(), cpuOr0(lpid), gcCPU()
 	r1 := b.rpcs()
+	var p1 map[string]float64
+	if perr == nil {
+		p1, perr = b.callCounts()
+	}
 	b.steady = (c1 - c0).Seconds() / el.Seconds()
 	fmt.Printf("\n== steady state over %.0f s (stats_interval 10s, %d hosts)\n", el.Seconds(), b.fleet.Hosts)
 	fmt.Printf("gateway CPU            %8.2f %% of one core (%.1f ms CPU per second)\n", 100*b.steady, 1000*b.steady)
@@ -189,6 +194,12 @@ func (b *bench) steadyState(ctx context.Context) error {
 		r1-r0, float64(r1-r0)/rounds/float64(b.fleet.Hosts))
 	fmt.Printf("cost per host per poll round  %.2f ms of gateway CPU (%.0f rounds of %d hosts in the window), %.1f us per RPC\n",
 		1000*(c1-c0).Seconds()/rounds/float64(b.fleet.Hosts), rounds, b.fleet.Hosts, 1e6*(c1-c0).Seconds()/float64(max(r1-r0, 1)))
+	if perr != nil {
+		fmt.Printf("calls by procedure     not read: %v\n", perr)
+	} else {
+		fmt.Printf("calls by procedure     per host per poll round (the gateway's metrics): %s\n",
+			callSplit(p0, p1, rounds*float64(b.fleet.Hosts)))
+	}
 	if b.o.steadyprof != "" {
 		fmt.Printf("CPU profile of the steady window: %s (go tool pprof -top %s)\n", b.o.steadyprof, b.o.steadyprof)
 	}

@@ -207,6 +207,9 @@ func (b *bench) config(withLocal bool) string {
   # 1,472 bytes), which would answer 10 varbinds per request.
   community_max_repetitions: 100
   community_max_message_size: 65507
+# /metrics: the steady phase reads the calls by procedure from it.
+http:
+  listen: "127.0.0.1:0"
 hosts:
 `, filepath.Join(b.work, "state"))
 	for h := range b.fleet.Hosts {
