@@ -267,12 +267,20 @@ func (a *addrPlans) round(every time.Duration, now time.Time) bool {
 // a guest agent is asked for its OS (readGuestOS), and the disks outside pools that the
 // domain wrote to since the last round are sized (sizesChanged); reread lists the
 // domains whose OS answer or disk sizes changed, to be re-read and reported with them.
+// The domains to read are read several at a time (inFlight), each one's calls in turn.
 func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (reread []UUID, err error) {
 	full := s.plans.round(s.cfg.AddressInterval, st.At)
 	var leases *roundLeases // a round of every domain reads each network's leases once
 	if full {
 		leases = &roundLeases{}
 	}
+	type addrRead struct {
+		id      UUID
+		p       addrPlan
+		addrs   []IfaceAddr
+		changed bool
+	}
+	var reads []addrRead
 	for id, ds := range st.Domains {
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
 			continue
@@ -282,28 +290,40 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 			continue
 		}
 		if read {
-			var agentDown bool
-			if addrs, agentDown, err = s.domainAddresses(ctx, c, id, doms[id], p, leases); err != nil {
-				return nil, err
-			}
-			s.plans.store(id, addrs)
-			changed := false
-			if p.agent && !agentDown {
-				if changed, err = s.readGuestOS(ctx, c, id, doms[id]); err != nil {
-					return nil, err
-				}
-			}
-			if grown, err := s.sizesChanged(ctx, c, doms[id], s.plans.written(id, p, &ds)); err != nil {
-				return nil, err
-			} else if grown {
-				changed = true
-			}
-			if changed {
-				reread = append(reread, id)
-			}
+			reads = append(reads, addrRead{id: id, p: p})
+			continue
 		}
 		ds.Addrs = addrs
 		st.Domains[id] = ds
+	}
+	err = inFlight(len(reads), addrReadsInFlight, func(i int) error {
+		r := &reads[i]
+		ds := st.Domains[r.id] // no writes to st.Domains until every read is done
+		var agentDown bool
+		var err error
+		if r.addrs, agentDown, err = s.domainAddresses(ctx, c, r.id, doms[r.id], r.p, leases); err != nil {
+			return err
+		}
+		s.plans.store(r.id, r.addrs)
+		if r.p.agent && !agentDown {
+			if r.changed, err = s.readGuestOS(ctx, c, r.id, doms[r.id]); err != nil {
+				return err
+			}
+		}
+		grown, err := s.sizesChanged(ctx, c, doms[r.id], s.plans.written(r.id, r.p, &ds))
+		r.changed = r.changed || grown
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reads {
+		ds := st.Domains[r.id]
+		ds.Addrs = r.addrs
+		st.Domains[r.id] = ds
+		if r.changed {
+			reread = append(reread, r.id)
+		}
 	}
 	return reread, nil
 }
@@ -371,6 +391,7 @@ const srcBulkLeases AddrSource = 3
 // round, read once per network (NetworkGetDhcpLeases), by MAC; a network whose
 // leases could not be read maps to nil, and its NICs are asked one domain at a time.
 type roundLeases struct {
+	mu   sync.Mutex // the round's domains are read concurrently (inFlight)
 	nets map[string]map[string][]IfaceAddr
 }
 
@@ -380,6 +401,8 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 	if r == nil || srcSet(c.lacks.Load()).has(srcBulkLeases) {
 		return nil, false, nil
 	}
+	r.mu.Lock() // held over the read: the other domains on the network wait for it
+	defer r.mu.Unlock()
 	if byMAC, seen := r.nets[name]; seen {
 		return byMAC, byMAC != nil, nil
 	}
