@@ -178,7 +178,7 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	if err := s.resync(ctx, c); err != nil {
 		return false, fmt.Errorf("resync: %w", c.lost(err))
 	}
-	defer sched.every(s.cfg.KeepaliveInterval, phaseOf(s.cfg.Name, s.cfg.KeepaliveInterval), s.watchdog(c))()
+	defer sched.every(s.cfg.KeepaliveInterval, phaseOf(s.cfg.Name, s.cfg.KeepaliveInterval), (&watchdog{s: s, c: c}).tick)()
 	if _, err := s.pollStats(ctx, c); connLost(err) {
 		return true, c.lost(err)
 	}
@@ -226,32 +226,45 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	}
 }
 
-// watchdog is the scheduler's job that probes the connection every keepalive_interval
-// and kills it when a probe is not answered within keepalive_timeout, which makes
-// every hung call return. A probe runs on a worker goroutine (probes) while it lasts;
-// a probe still running when the next falls due stands for it.
-func (s *Supervisor) watchdog(c *conn) func() {
-	var probing atomic.Bool
-	return func() {
-		if !probing.CompareAndSwap(false, true) {
+// watchdog is the scheduler's job (tick) that probes the connection every
+// keepalive_interval and kills it when a probe is not answered within
+// keepalive_timeout, which makes every hung call return. An interval in which a reply
+// came (a poll's, an operation's) needs no probe: the connection answered. A probe runs
+// on a worker goroutine (probes) while it lasts; a probe still running when the next
+// falls due stands for it.
+type watchdog struct {
+	s       *Supervisor
+	c       *conn
+	probing atomic.Bool
+	heard   atomic.Uint64 // the replies read by the last tick, or by the last probe's answer
+}
+
+func (w *watchdog) tick() {
+	if !w.probing.CompareAndSwap(false, true) {
+		return
+	}
+	if n := w.c.nc.replies(); n != w.heard.Load() {
+		w.heard.Store(n)
+		w.probing.Store(false)
+		return
+	}
+	probes.run(func() {
+		defer w.probing.Store(false)
+		select {
+		case <-w.c.disconnected():
+			return
+		default:
+		}
+		_, err := callWithin(context.Background(), w.c, w.s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) (uint64, error) {
+			return l.ConnectGetLibVersion()
+		})
+		if err != nil {
+			w.s.log.Warn("keepalive failed, disconnecting", "err", err)
+			w.c.kill(err)
 			return
 		}
-		probes.run(func() {
-			defer probing.Store(false)
-			select {
-			case <-c.disconnected():
-				return
-			default:
-			}
-			_, err := callWithin(context.Background(), c, s.cfg.KeepaliveTimeout, "keepalive", func(l *lv) (uint64, error) {
-				return l.ConnectGetLibVersion()
-			})
-			if err != nil {
-				s.log.Warn("keepalive failed, disconnecting", "err", err)
-				c.kill(err)
-			}
-		})
-	}
+		w.heard.Store(w.c.nc.replies()) // its own answer is not news at the next tick
+	})
 }
 
 func (s *Supervisor) setConn(c *conn) {
