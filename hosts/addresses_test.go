@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/digitalocean/go-libvirt"
-	"github.com/vmgate/vmgate/e2e/testkit"
 )
 
 func TestParseIfaceAddrs(t *testing.T) {
@@ -214,40 +212,12 @@ func TestAddrFailure(t *testing.T) {
 // time; a stopped domain's failure (not running) is not remembered.
 func TestDeadSourcesNotAskedAgain(t *testing.T) {
 	requireLibvirtd(t)
-	node := `<?xml version="1.0"?>
-<node>
-  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
-    <active>2</active><mhz>2400</mhz><model>x86_64</model></cpu>
-  <memory>16777216</memory>
-  <network><name>default</name><forward mode="nat"/><bridge name="virbr0"/>
-    <ip address="10.9.0.1" netmask="255.255.0.0"><dhcp><range start="10.9.0.2" end="10.9.255.254"/></dhcp></ip>
-  </network>
-`
-	for i, n := range []struct{ name, network, runstate string }{
-		{"lost", "nowhere", ""}, {"ok", "default", ""}, {"off", "default", "<test:runstate>5</test:runstate>"},
-	} {
-		node += fmt.Sprintf(`  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>%s</name><uuid>33333333-3333-4444-5555-%012d</uuid>
-    <memory>262144</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>%s
-    <devices><interface type='network'><mac address='52:54:00:33:00:%02d'/><source network='%s'/></interface></devices>
-  </domain>
-`, n.name, i, n.runstate, i, n.network)
-	}
-	node += "</node>\n"
-	path := t.TempDir() + "/node.xml"
-	if err := os.WriteFile(path, []byte(node), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := addrNode(t, []addrDom{{name: "lost", network: "nowhere"}, {name: "ok", network: "default"},
+		{name: "off", network: "default", off: true}})
 	sink := newFakeSink()
 	cfg := Config{Name: "dead", URI: "test+unix://" + path, KeepaliveInterval: time.Hour,
 		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour} // one stats round, at the start
-	s := startSupervisor(t, cfg, sink)
-	waitUp(t, sink)
-	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
-	c, err := s.conn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startPolled(t, cfg, sink)
 	doms := map[string]Domain{}
 	for _, d := range sink.lastSync().Domains {
 		doms[d.Name] = d

@@ -28,23 +28,7 @@ func BenchmarkCall(b *testing.B) {
 	if err := os.WriteFile(path, doc, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sink := newFakeSink()
-	s, err := New(Config{Name: "bench", URI: "test+unix://" + path, KeepaliveInterval: time.Hour,
-		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour}, sink, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	var c *conn
-	for deadline := time.Now().Add(30 * time.Second); c == nil; {
-		if c, err = s.conn(); c == nil && time.Now().After(deadline) {
-			b.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx, _, c := benchConn(b, path)
 	calls := map[string]func(*lv) (int, error){
 		"version": func(l *lv) (int, error) { v, err := l.ConnectGetLibVersion(); return int(v), err },
 		"stats": func(l *lv) (int, error) {
@@ -80,6 +64,33 @@ func BenchmarkCall(b *testing.B) {
 				}
 				b.ReportMetric(float64(cpuTime()-t0)/float64(time.Microsecond)/float64(b.N), "cpu-us/op")
 			})
+		}
+	}
+}
+
+// benchConn runs a supervisor of the test-driver node at path until the benchmark
+// ends, and returns, once its first stats round is reported, a context that ends with
+// it, its sink and its connection.
+func benchConn(b *testing.B, path string) (context.Context, *fakeSink, *conn) {
+	b.Helper()
+	sink := newFakeSink()
+	s, err := New(Config{Name: "bench", URI: "test+unix://" + path, KeepaliveInterval: time.Hour,
+		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour}, sink, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	var c *conn
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err = s.conn()
+		if _, _, _, n := sink.counts(); c != nil && n > 0 {
+			return ctx, sink, c
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("no stats round within 30 s: %v", err)
 		}
 	}
 }

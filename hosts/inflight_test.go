@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -75,10 +74,15 @@ func TestInFlight(t *testing.T) {
 	}
 }
 
-// addrNode is a test-driver node with the network "default" (a DHCP range) and, per
-// entry of nets, a running domain with one NIC on that network ("" : shut off, on
-// "default").
-func addrNode(t testing.TB, nets []string) string {
+// addrDom is a domain of addrNode: one NIC on network, running unless off.
+type addrDom struct {
+	name, network string
+	off           bool
+}
+
+// addrNode is a test-driver node with the network "default" (a DHCP range) and doms.
+func addrNode(tb testing.TB, doms []addrDom) string {
+	tb.Helper()
 	node := `<?xml version="1.0"?>
 <node>
   <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
@@ -88,24 +92,38 @@ func addrNode(t testing.TB, nets []string) string {
     <ip address="10.9.0.1" netmask="255.255.0.0"><dhcp><range start="10.9.0.2" end="10.9.255.254"/></dhcp></ip>
   </network>
 `
-	for i, n := range nets {
+	for i, d := range doms {
 		runstate := ""
-		if n == "" {
-			n, runstate = "default", "<test:runstate>5</test:runstate>"
+		if d.off {
+			runstate = "<test:runstate>5</test:runstate>"
 		}
 		node += fmt.Sprintf(`  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>addr-%03d</name><uuid>44444444-3333-4444-5555-%012d</uuid>
+    <name>%s</name><uuid>44444444-3333-4444-5555-%012d</uuid>
     <memory>262144</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>%s
     <devices><interface type='network'><mac address='52:54:00:44:%02x:%02x'/><source network='%s'/></interface></devices>
   </domain>
-`, i, i, runstate, i>>8, i&0xff, n)
+`, d.name, i, runstate, i>>8, i&0xff, d.network)
 	}
 	node += "</node>\n"
-	path := t.TempDir() + "/node.xml"
+	path := tb.TempDir() + "/node.xml"
 	if err := os.WriteFile(path, []byte(node), 0o644); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return path
+}
+
+// startPolled runs a supervisor until its first stats round has been reported, and
+// returns it with its connection.
+func startPolled(t *testing.T, cfg Config, sink *fakeSink, opts ...Option) (*Supervisor, *conn) {
+	t.Helper()
+	s := startSupervisor(t, cfg, sink, opts...)
+	waitUp(t, sink)
+	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	c, err := s.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
 }
 
 // TestAddressRoundInFlight: an address round reads its domains several at a time; each
@@ -113,27 +131,21 @@ func addrNode(t testing.TB, nets []string) string {
 // are remembered per domain, and stopped domains get nothing.
 func TestAddressRoundInFlight(t *testing.T) {
 	requireLibvirtd(t)
-	var nets []string
+	var nets []addrDom
 	for i := range 40 {
+		d := addrDom{name: fmt.Sprintf("addr-%03d", i), network: "default"}
 		switch i % 8 {
 		case 3:
-			nets = append(nets, "nowhere")
+			d.network = "nowhere"
 		case 6:
-			nets = append(nets, "")
-		default:
-			nets = append(nets, "default")
+			d.off = true
 		}
+		nets = append(nets, d)
 	}
 	sink := newFakeSink()
 	cfg := Config{Name: "inflight", URI: "test+unix://" + addrNode(t, nets), KeepaliveInterval: time.Hour,
 		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour} // one stats round, at the start
-	s := startSupervisor(t, cfg, sink)
-	waitUp(t, sink)
-	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
-	c, err := s.conn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startPolled(t, cfg, sink)
 	sink.mu.Lock()
 	st := sink.stats[0]
 	sink.mu.Unlock()
@@ -143,8 +155,12 @@ func TestAddressRoundInFlight(t *testing.T) {
 	}
 	for i, d := range doms {
 		ds := st.Domains[d.UUID]
-		switch nets[i] {
-		case "default":
+		switch {
+		case nets[i].off:
+			if len(ds.Addrs) != 0 || ds.State != StateShutoff {
+				t.Errorf("%s (shut off): state %d, addresses %v", d.Name, ds.State, ds.Addrs)
+			}
+		case nets[i].network == "default":
 			p, _ := planOf(&d)
 			dom := libvirt.Domain{Name: d.Name, UUID: libvirt.UUID(d.UUID), ID: int32(d.ID)}
 			alone, _, err := s.domainAddresses(context.Background(), c, d.UUID, dom, p, nil)
@@ -154,16 +170,12 @@ func TestAddressRoundInFlight(t *testing.T) {
 			if len(ds.Addrs) != 1 || ds.Addrs[0].Source != AddrLease || !slices.Equal(ds.Addrs, alone) {
 				t.Errorf("%s: round's addresses %v, its own query's %v", d.Name, ds.Addrs, alone)
 			}
-		case "nowhere":
+		default:
 			if len(ds.Addrs) != 0 {
 				t.Errorf("%s (no such network): addresses %v", d.Name, ds.Addrs)
 			}
 			if got := s.plans.deadSources(d.UUID, time.Time{}); !got.has(AddrLease) {
 				t.Errorf("%s (no such network): dead sources %b, want the lease", d.Name, got)
-			}
-		case "":
-			if len(ds.Addrs) != 0 || ds.State != StateShutoff {
-				t.Errorf("%s (shut off): state %d, addresses %v", d.Name, ds.State, ds.Addrs)
 			}
 		}
 	}
@@ -177,24 +189,11 @@ func BenchmarkAddressRound(b *testing.B) {
 	if _, err := os.Stat(systemSocket); err != nil {
 		b.Skipf("SKIPPING: no libvirtd at %s", systemSocket)
 	}
-	nets := slices.Repeat([]string{"default"}, 50)
-	sink := newFakeSink()
-	s, err := New(Config{Name: "bench", URI: "test+unix://" + addrNode(b, nets), KeepaliveInterval: time.Hour,
-		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour}, sink, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
+	var nets []addrDom
+	for i := range 50 {
+		nets = append(nets, addrDom{name: fmt.Sprintf("addr-%03d", i), network: "default"})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	var c *conn
-	for deadline := time.Now().Add(30 * time.Second); c == nil; {
-		if c, err = s.conn(); c == nil && time.Now().After(deadline) {
-			b.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx, sink, c := benchConn(b, addrNode(b, nets))
 	var doms []libvirt.Domain
 	for _, d := range sink.lastSync().Domains {
 		doms = append(doms, libvirt.Domain{Name: d.Name, UUID: libvirt.UUID(d.UUID), ID: int32(d.ID)})
