@@ -236,14 +236,15 @@ type watchdog struct {
 	s       *Supervisor
 	c       *conn
 	probing atomic.Bool
-	heard   atomic.Uint64 // the replies read by the last tick, or by the last probe's answer
+	heard   atomic.Uint64 // the replies read by the last tick, and the probe's answer
 }
 
 func (w *watchdog) tick() {
 	if !w.probing.CompareAndSwap(false, true) {
 		return
 	}
-	if n := w.c.nc.replies(); n != w.heard.Load() {
+	n := w.c.nc.replies()
+	if n != w.heard.Load() {
 		w.heard.Store(n)
 		w.probing.Store(false)
 		return
@@ -263,7 +264,9 @@ func (w *watchdog) tick() {
 			w.c.kill(err)
 			return
 		}
-		w.heard.Store(w.c.nc.replies()) // its own answer is not news at the next tick
+		// Its own answer is not news at the next tick; the replies of other calls meanwhile
+		// (a poll that fell due with the tick) are.
+		w.heard.Store(n + 1)
 	})
 }
 

@@ -10,7 +10,8 @@ import (
 )
 
 // The watchdog probes at a tick only when nothing was answered since the last one: a
-// call answered in between stands for the probe, the probe's own answer does not.
+// call answered in between stands for the probe (also one made while the probe ran),
+// the probe's own answer does not.
 func TestWatchdogProbesOnlySilentConnections(t *testing.T) {
 	requireLibvirtd(t)
 	calls := &callCounter{}
@@ -52,5 +53,18 @@ func TestWatchdogProbesOnlySilentConnections(t *testing.T) {
 	}
 	if n := tick(); n != 3 {
 		t.Errorf("silent again: %d probes, want 3", n)
+	}
+	// A call that falls due with the probe (a poll with its tick): its answer is news,
+	// whichever of the two answers first.
+	w.tick()
+	if _, err := callT(sctx, c, "version", func(l *lv) (uint64, error) { return l.ConnectGetLibVersion() }); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the probe's end", func() bool { return !w.probing.Load() })
+	if n := probes(); n != 4 {
+		t.Errorf("silent, then a call beside the probe: %d probes, want 4", n)
+	}
+	if n := tick(); n != 4 {
+		t.Errorf("an interval with a call answered beside the probe: %d probes, want still 4", n)
 	}
 }
