@@ -17,7 +17,7 @@
 // re-read when it changed or storage_interval passed: Sink.StorageSynced),
 // and a ConnectGetLibVersion probe runs every keepalive_interval in which no call was
 // answered; the polls and probes of all hosts are driven by one scheduler, each host at
-// its own phase of the interval. A probe unanswered within keepalive_timeout, or any
+// one of 20 phases of the interval. A probe unanswered within keepalive_timeout, or any
 // call past call_timeout, closes the connection: that is the only way to make
 // go-libvirt give up a call. Then Health goes Down (Since is
 // kept while retries fail) and the Supervisor retries with jittered exponential backoff.

@@ -120,12 +120,17 @@ func (s *scheduler) run() {
 	}
 }
 
-// phaseOf spreads hosts over a period: a stable offset from the host's name, so the
-// hosts' polls do not all fall due at once (nor all at their connection's start).
+// phaseSlots is how many phases of a period the hosts share.
+const phaseSlots = 20
+
+// phaseOf spreads hosts over a period: a stable offset from the host's name, one of
+// phaseSlots evenly spaced, so the hosts' polls do not all fall due at once (nor all
+// at their connection's start), and those of a slot run together: their calls' replies
+// come in together, and the runtime serves them without going idle between each.
 func phaseOf(name string, period time.Duration) time.Duration {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return time.Duration(h.Sum64() % uint64(period))
+	return time.Duration(h.Sum64()%phaseSlots) * (period / phaseSlots)
 }
 
 type jobHeap []*job

@@ -39,16 +39,21 @@ func TestJobNextMonotonic(t *testing.T) {
 	}
 }
 
-// Hosts' phases spread over the period.
+// Hosts' phases spread over the period, on phaseSlots slots.
 func TestPhaseOfSpreads(t *testing.T) {
 	const period, hosts, buckets = 10 * time.Second, 1000, 10
 	var n [buckets]int
+	slots := map[time.Duration]bool{}
 	for h := range hosts {
 		p := phaseOf(fmt.Sprintf("fleet%03d", h), period)
-		if p < 0 || p >= period {
-			t.Fatalf("phase %v outside [0, %v)", p, period)
+		if p < 0 || p >= period || p%(period/phaseSlots) != 0 {
+			t.Fatalf("phase %v outside [0, %v) or off the slots of %v", p, period, period/phaseSlots)
 		}
 		n[p*buckets/period]++
+		slots[p] = true
+	}
+	if len(slots) != phaseSlots {
+		t.Errorf("%d phases used, want %d", len(slots), phaseSlots)
 	}
 	for i, c := range n {
 		if c < hosts/buckets/2 || c > hosts/buckets*2 {
