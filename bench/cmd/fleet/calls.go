@@ -11,9 +11,9 @@ import (
 )
 
 // callCounts reads, from the gateway's /metrics, how many libvirt calls its hosts
-// have made so far by procedure (vmgate_libvirt_call_duration_seconds_count, summed
-// over the hosts). Read outside the steady window: the scrape is not the gateway's
-// polling.
+// have made so far by procedure (vmgate_libvirt_call_duration_seconds_count, every
+// host's calls; summed should a host label come back). Read outside the steady
+// window: the scrape is not the gateway's polling.
 func (b *bench) callCounts() (map[string]float64, error) {
 	addr := b.g.HTTPAddr()
 	if addr == nil {
