@@ -145,7 +145,7 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 	for i := h.startNode(rs, oid); i < len(h.nodes); i++ {
 		if vb, ok := h.nodes[i].next(rs, oid, v1); ok {
 			rs.hint = i
-			h.lastNode.Store(int32(i))
+			h.remember(i)
 			return vb, true
 		}
 		if ctx.Err() != nil {
@@ -153,6 +153,14 @@ func (h *Handler) Next(ctx context.Context, r *snmp.Request, oid snmp.OID) (snmp
 		}
 	}
 	return snmp.VarBind{}, false
+}
+
+// remember keeps i as the node of the last answer, written only when it changes: one
+// word all requests share, so concurrent walks do not bounce its cache line.
+func (h *Handler) remember(i int) {
+	if h.lastNode.Load() != int32(i) {
+		h.lastNode.Store(int32(i))
+	}
 }
 
 // Walk implements snmp.Walker: Next's answers one after another, a table's column
@@ -168,7 +176,7 @@ func (h *Handler) Walk(ctx context.Context, r *snmp.Request, oid snmp.OID, w *sn
 		more := h.nodes[i].walk(rs, oid, v1, w)
 		if w.Len() > n {
 			rs.hint, oid = i, w.Last()
-			h.lastNode.Store(int32(i))
+			h.remember(i)
 		}
 		if !more {
 			return

@@ -2,77 +2,76 @@ package mibview_test
 
 import (
 	"context"
-	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
-	"github.com/vmgate/vmgate/hosts"
 	"github.com/vmgate/vmgate/mib"
 	"github.com/vmgate/vmgate/snmp"
 )
 
-// TestMIBConcurrentWalks walks vmName in the merged and two host contexts from
-// several goroutines (25 varbinds per request, as GETBULK) while counters are swapped
-// and inventories resynced: each walk must see every VM of its context exactly once,
-// in order, and the race detector watches the flat vmId index, the counters
-// generation and the handler's per-request snapshot cache.
-func TestMIBConcurrentWalks(t *testing.T) {
-	const nh, n = 3, 40
-	v, hd := fleetMIB(t, nh, n)
-	root := mib.VirtualMachinesTable.Entry().Append(mib.ColVmName)
-	walk := func(ctxName string) (int, error) {
-		cur, r, count := root, &snmp.Request{Context: ctxName}, 0
-		for i := 0; ; i++ {
-			if i%25 == 0 {
-				r = &snmp.Request{Context: ctxName}
+// TestConcurrentWalksShareTheHint: walks of both modules from many goroutines, each in a random
+// context and version with random repetitions, must give the serial answers (the
+// handler's remembered node is shared).
+func TestConcurrentWalksShareTheHint(t *testing.T) {
+	hs := goldenFixture(t)
+	type job struct {
+		h     int
+		ctx   string
+		model snmp.SecurityModel
+	}
+	walk := func(j job, rng *rand.Rand) string {
+		h, root := hs[j.h], []snmp.OID{mib.Root, mib.StdRoot}[j.h]
+		var b strings.Builder
+		w := snmp.NewVarBindWriter(root, root, 1)
+		for cur := root; ; {
+			r := &snmp.Request{Context: j.ctx, Principal: snmp.Principal{Model: j.model}}
+			if j.model == snmp.ModelV1 || rng.IntN(3) == 0 {
+				vb, ok := h.Next(context.Background(), r, cur)
+				if !ok || !vb.OID.HasPrefix(root) {
+					return b.String()
+				}
+				b.WriteString(wireText(t, vb))
+				cur = vb.OID
+				continue
 			}
-			vb, ok := hd.Next(context.Background(), r, cur)
-			if !ok || !vb.OID.HasPrefix(root) {
-				return count, nil
+			m := 1 + rng.IntN(30)
+			w.Reset(root, cur, m)
+			h.Walk(context.Background(), r, cur, w)
+			vbs, _ := w.VarBinds()
+			for _, vb := range vbs {
+				b.WriteString(wireText(t, vb))
 			}
-			if vb.OID.Compare(cur) <= 0 {
-				return count, fmt.Errorf("%q: %s after %s", ctxName, vb.OID, cur)
+			if w.Room() > 0 {
+				return b.String()
 			}
-			cur, count = vb.OID, count+1
+			cur = append(snmp.OID(nil), w.Last()...)
 		}
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var writers sync.WaitGroup
+	var jobs []job
+	want := map[job]string{}
 	for h := range 2 {
-		name := fmt.Sprintf("h%03d", h) // fleetMIB's host names
-		writers.Go(func() {
-			for k := 0; ctx.Err() == nil; k++ {
-				syncBenchHost(v, name, h*n, n) // new counters
-				i := h*n + k%n                 // a changed record: a new vmid index tree
-				v.DomainUpdated(name, hosts.Domain{UUID: hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)},
-					Name: fmt.Sprintf("vm%05d", i), ID: -1, State: hosts.StateShutoff, Persistent: true, OSType: "hvm"})
+		for _, c := range []string{"", "kvm1", "kvm2", "kvm3", "nosuch"} {
+			for _, m := range []snmp.SecurityModel{snmp.ModelV2c, snmp.ModelV1} {
+				j := job{h, c, m}
+				jobs = append(jobs, j)
+				want[j] = walk(j, rand.New(rand.NewPCG(1, 1)))
 			}
-		})
+		}
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for _, c := range []struct {
-		name string
-		want int
-	}{{"", nh * n}, {"h000", n}, {"h001", n}, {"", nh * n}} {
+	for g := range 16 {
 		wg.Go(func() {
-			for range 30 {
-				got, err := walk(c.name)
-				if err == nil && got != c.want {
-					err = fmt.Errorf("walk of %q: %d VMs, want %d", c.name, got, c.want)
-				}
-				if err != nil {
-					errs <- err
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 40 {
+				j := jobs[rng.IntN(len(jobs))]
+				if got := walk(j, rng); got != want[j] {
+					t.Errorf("%+v: concurrent walk differs", j)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	stop()
-	writers.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
 }
