@@ -65,8 +65,14 @@ func (v *View) statsMap() map[string]*hosts.Stats {
 		}
 	}
 	v.statsMu.RUnlock()
-	if v.statsGen.Load() == gen { // not already stale: dropStats may have run meanwhile
-		c.stats.Store(&statsCache{gen: gen, m: m})
+	// Store, then check: a swap whose dropStats ran between a check and the Store
+	// would leave this map, and the snapshots it replaced, cached. If the generation
+	// moved, the swap's dropStats may have come before the Store: undo it (unless
+	// another read replaced it meanwhile).
+	sc := &statsCache{gen: gen, m: m}
+	c.stats.Store(sc)
+	if v.statsGen.Load() != gen {
+		c.stats.CompareAndSwap(sc, nil)
 	}
 	return m
 }
