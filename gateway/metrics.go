@@ -76,11 +76,11 @@ var (
 	descCalls = prometheus.NewDesc("vmgate_libvirt_calls_total",
 		"libvirt calls made, by host and procedure (or the vmgate operation a call serves).", []string{"host", "procedure"}, nil)
 	descCallSeconds = prometheus.NewDesc("vmgate_libvirt_call_seconds_total",
-		"Time spent in libvirt calls, by host and procedure.", []string{"host", "procedure"}, nil)
+		"Seconds spent in libvirt calls, by host and procedure.", []string{"host", "procedure"}, nil)
 	descResyncs = prometheus.NewDesc("vmgate_host_resyncs_total",
 		"Full resyncs of the host (connect to view filled).", []string{"host"}, nil)
 	descLastSyncDuration = prometheus.NewDesc("vmgate_host_last_sync_duration_seconds",
-		"Time of the host's last full resync; absent before the first.", []string{"host"}, nil)
+		"Seconds the host's last full resync took; absent before the first.", []string{"host"}, nil)
 	descCallErrors = prometheus.NewDesc("vmgate_libvirt_call_errors_total",
 		"libvirt calls that failed, by host and procedure.", []string{"host", "procedure"}, nil)
 )

@@ -50,7 +50,7 @@ func TestMetricsEvents(t *testing.T) {
 # HELP vmgate_libvirt_call_errors_total libvirt calls that failed, by host and procedure.
 # TYPE vmgate_libvirt_call_errors_total counter
 vmgate_libvirt_call_errors_total{host="kvm-1",procedure="start"} 1
-# HELP vmgate_libvirt_call_seconds_total Time spent in libvirt calls, by host and procedure.
+# HELP vmgate_libvirt_call_seconds_total Seconds spent in libvirt calls, by host and procedure.
 # TYPE vmgate_libvirt_call_seconds_total counter
 vmgate_libvirt_call_seconds_total{host="kvm-1",procedure="keepalive"} 0.002
 vmgate_libvirt_call_seconds_total{host="kvm-1",procedure="start"} 0.04
@@ -102,7 +102,7 @@ vmgate_libvirt_calls_total{host="kvm-2",procedure="start"} 1
 		t.Errorf("resync histogram: %d resyncs, %v s; want 2 and 3", h.GetSampleCount(), h.GetSampleSum())
 	}
 	if err := testutil.CollectAndCompare(hostCounters{m}, strings.NewReader(`
-# HELP vmgate_host_last_sync_duration_seconds Time of the host's last full resync; absent before the first.
+# HELP vmgate_host_last_sync_duration_seconds Seconds the host's last full resync took; absent before the first.
 # TYPE vmgate_host_last_sync_duration_seconds gauge
 vmgate_host_last_sync_duration_seconds{host="kvm-1"} 2
 # HELP vmgate_host_resyncs_total Full resyncs of the host (connect to view filled).
