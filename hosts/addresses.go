@@ -403,6 +403,9 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 	}
 	r.mu.Lock() // held over the read: the other domains on the network wait for it
 	defer r.mu.Unlock()
+	if srcSet(c.lacks.Load()).has(srcBulkLeases) { // learnt by the read this one waited for
+		return nil, false, nil
+	}
 	if byMAC, seen := r.nets[name]; seen {
 		return byMAC, byMAC != nil, nil
 	}

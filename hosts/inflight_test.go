@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,5 +217,54 @@ func BenchmarkAddressRound(b *testing.B) {
 			}
 			b.ReportMetric(float64(cpuTime()-t0)/float64(time.Microsecond)/float64(b.N*len(doms)), "cpu-us/call")
 		})
+	}
+}
+
+// TestBulkLeasesLackedOnce: a host without NetworkGetDhcpLeases (the test driver) is
+// asked it once per connection, as one domain at a time asked it: once it answered
+// "no support", no domain of the round asks it again for another network, also not
+// one that was already waiting for the round's lease lock.
+func TestBulkLeasesLackedOnce(t *testing.T) {
+	requireLibvirtd(t)
+	var doms []addrDom
+	for i := range 32 {
+		network := "default"
+		if i%2 == 1 {
+			network = fmt.Sprintf("other%d", i%8)
+		}
+		doms = append(doms, addrDom{name: fmt.Sprintf("lacked-%03d", i), network: network})
+	}
+	path := addrNode(t, doms)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, nets := string(b), ""
+	for _, n := range []int{1, 3, 5, 7} {
+		nets += fmt.Sprintf(`  <network><name>other%d</name><forward mode="nat"/><bridge name="virbr%d"/>
+    <ip address="10.%d.0.1" netmask="255.255.0.0"><dhcp><range start="10.%d.0.2" end="10.%d.255.254"/></dhcp></ip>
+  </network>
+`, n, 10+n, 20+n, 20+n, 20+n)
+	}
+	node = strings.Replace(node, "  </network>\n", "  </network>\n"+nets, 1)
+	if err := os.WriteFile(path, []byte(node), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := &callCounter{}
+	sink := newFakeSink()
+	cfg := Config{Name: "lacked", URI: "test+unix://" + path, KeepaliveInterval: time.Hour,
+		KeepaliveTimeout: 5 * time.Second, StatsInterval: time.Hour} // one stats round, at the start
+	_, c := startPolled(t, cfg, sink, WithCallObserver(calls.observe))
+	if lacks := c.lacks.Load(); lacks&(1<<srcBulkLeases) == 0 {
+		t.Fatalf("the host lacks sources %b, want the bulk leases among them", lacks)
+	}
+	n := 0
+	for _, p := range calls.snapshot() {
+		if p == "NetworkGetDhcpLeases" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("NetworkGetDhcpLeases asked %d times in the round, want once (the host lacks it)", n)
 	}
 }
