@@ -38,6 +38,7 @@ type opWaits struct {
 	mu  sync.Mutex
 	m   map[UUID][]*opWait
 	seq uint64 // events fired so far
+	ops uint64 // waits added and early reports made so far: their order
 }
 
 type opWait struct {
@@ -48,6 +49,7 @@ type opWait struct {
 	// early: the state was reported before any event of the domain came.
 	gotSeq, lastSeq uint64
 	early           bool
+	added, earlyAt  uint64 // opWaits.ops when added, and when reported early
 }
 
 // add registers a wait for want on id, before the operation is sent: its event may
@@ -55,6 +57,8 @@ type opWait struct {
 func (w *opWaits) add(id UUID, want stateEvent) *opWait {
 	ow := &opWait{id: id, want: want, got: make(chan int32, 1)}
 	w.mu.Lock()
+	w.ops++
+	ow.added = w.ops
 	if w.m == nil {
 		w.m = map[UUID][]*opWait{}
 	}
@@ -84,24 +88,34 @@ func (w *opWaits) remove(id UUID, ow *opWait) {
 // lifecycle reader calls it before it marks the domain: a mark an operation's patch
 // takes away belongs to an event fire saw, so stale knows of it. It returns true when
 // ev is the first event after an early report and says what the report wrote: the
-// view has it already, so the domain needs no read.
+// view has it already, so the domain needs no read. Such an event is no news to a
+// wait added after that report either: its operation was sent after the report's.
 func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	id := UUID(ev.Dom.UUID)
-	for _, o := range w.m[id] {
-		answers := o.gotSeq == 0 && ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail
-		if o.early && answers && o.lastSeq == 0 {
-			reported = true
+	list := w.m[UUID(ev.Dom.UUID)]
+	answers := func(o *opWait) bool {
+		return o.gotSeq == 0 && ev.Event == int32(o.want.typ) && ev.Detail == o.want.detail
+	}
+	var confirms *opWait
+	for _, o := range list {
+		if o.early && o.lastSeq == 0 && answers(o) {
+			confirms = o
+			break
 		}
-		o.lastSeq = w.seq
-		if answers {
+	}
+	for _, o := range list {
+		if confirms != nil && o != confirms && o.added > confirms.earlyAt {
+			continue
+		}
+		if answers(o) {
 			o.gotSeq = w.seq
 			o.got <- ev.Dom.ID
 		}
+		o.lastSeq = w.seq
 	}
-	return reported
+	return confirms != nil
 }
 
 // reportEarly says o's state may be reported before its event: no event of the
@@ -113,6 +127,8 @@ func (w *opWaits) reportEarly(o *opWait) bool {
 	defer w.mu.Unlock()
 	o.early = o.lastSeq == 0
 	if o.early {
+		w.ops++
+		o.earlyAt = w.ops
 		for _, other := range w.m[o.id] {
 			if other != o {
 				other.early = false

@@ -137,3 +137,35 @@ func TestOpWaitsLaterReportWithdrawsEarly(t *testing.T) {
 		t.Error("a withdrawn early report taken as standing")
 	}
 }
+
+// The event that confirms an early report is no news to an operation sent after that
+// report (a resume right after a pause): the resume may report early too. To one sent
+// before it, it is: that operation may have run before the report's in libvirt.
+func TestOpWaitsConfirmationIsOldNews(t *testing.T) {
+	id := UUID{4}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
+		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
+	}
+	var w opWaits
+	p := w.add(id, eventPaused)
+	w.reportEarly(p)
+	r := w.add(id, eventResumed) // sent after the pause's report
+	if !w.fire(ev(eventPaused)) {
+		t.Fatal("the pause's event did not confirm its early report")
+	}
+	if !w.reportEarly(r) {
+		t.Error("the resume sent after the pause's report could not report early")
+	}
+	if !w.fire(ev(eventResumed)) {
+		t.Error("the resume's event did not confirm its early report")
+	}
+
+	w = opWaits{}
+	before := w.add(id, eventResumed) // sent before the pause's report
+	p = w.add(id, eventPaused)
+	w.reportEarly(p)
+	w.fire(ev(eventPaused))
+	if w.reportEarly(before) {
+		t.Error("an operation sent before the confirmed report reported early after its event")
+	}
+}
