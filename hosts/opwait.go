@@ -50,6 +50,9 @@ type opWait struct {
 	gotSeq, lastSeq uint64
 	early           bool
 	added, earlyAt  uint64 // opWaits.ops when added, and when reported early
+	// claimed: fire left the domain unmarked, as the operation reports this event's
+	// state (or reads it back); done: the operation's report is over.
+	claimed, done bool
 }
 
 // add registers a wait for want on id, before the operation is sent: its event may
@@ -90,6 +93,8 @@ func (w *opWaits) remove(id UUID, ow *opWait) {
 // ev is the first event after an early report and says what the report wrote: the
 // view has it already, so the domain needs no read. Such an event is no news to a
 // wait added after that report either: its operation was sent after the report's.
+// It also returns true when ev is the first event of the domain since a wait whose
+// report is still to come was added, and answers it: that report writes its state.
 func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -105,6 +110,7 @@ func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 			break
 		}
 	}
+	handled := confirms != nil
 	for _, o := range list {
 		if confirms != nil && o != confirms && o.added > confirms.earlyAt {
 			continue
@@ -112,10 +118,22 @@ func (w *opWaits) fire(ev libvirt.DomainEventLifecycleMsg) (reported bool) {
 		if answers(o) {
 			o.gotSeq = w.seq
 			o.got <- ev.Dom.ID
+			if !o.early && !o.done && o.lastSeq == 0 {
+				o.claimed, handled = true, true
+			}
 		}
 		o.lastSeq = w.seq
 	}
-	return confirms != nil
+	return handled
+}
+
+// finish records that o's report is over, and says whether o claimed an event it
+// then did not report (reported false): the domain must be read.
+func (w *opWaits) finish(o *opWait, reported bool) (unreported bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o.done = true
+	return o.claimed && !reported
 }
 
 // reportEarly says o's state may be reported before its event: no event of the
@@ -127,6 +145,7 @@ func (w *opWaits) reportEarly(o *opWait) bool {
 	defer w.mu.Unlock()
 	o.early = o.lastSeq == 0
 	if o.early {
+		o.done = true // the report is this one
 		w.ops++
 		o.earlyAt = w.ops
 		for _, other := range w.m[o.id] {
@@ -167,7 +186,8 @@ func (w *opWaits) heard(o *opWait) bool {
 
 // stale says whether the event that answered o may be out of date: an event of the
 // domain came after it, or another operation on the domain reported its state early
-// (its own event may then be taken as confirming that report, over o's).
+// after o's operation was sent (its own event may then be taken as confirming that
+// report, over o's).
 func (w *opWaits) stale(id UUID, o *opWait) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -175,7 +195,7 @@ func (w *opWaits) stale(id UUID, o *opWait) bool {
 		return true
 	}
 	for _, other := range w.m[id] {
-		if other != o && other.early {
+		if other != o && other.early && other.earlyAt > o.added {
 			return true
 		}
 	}
@@ -189,8 +209,11 @@ func (w *opWaits) stale(id UUID, o *opWait) bool {
 func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want stateEvent, fn func(*lv, libvirt.Domain) error) error {
 	uuid := UUID(id.handle().UUID)
 	ow := s.waits.add(uuid, want)
-	early := false
+	early, reported := false, false
 	defer func() {
+		if s.waits.finish(ow, reported) {
+			s.markState(uuid) // its event was left to this report
+		}
 		if !early {
 			s.waits.remove(uuid, ow)
 			return
@@ -205,15 +228,15 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 	op := func(l *lv, d libvirt.Domain) (libvirt.Domain, error) { return d, fn(l, d) }
 	return s.opThenReport(ctx, id, what, op, func(c *conn, dom libvirt.Domain) error {
 		err := s.patchWith(ctx, c, uuid, FieldState, func() (Domain, error) {
+			if early = s.waits.reportEarly(ow); early {
+				return Domain{UUID: uuid, ID: dom.ID, State: want.state, Reason: want.reason}, nil
+			}
 			select {
 			case domID := <-ow.got:
 				if !s.waits.stale(uuid, ow) {
 					return Domain{UUID: uuid, ID: domID, State: want.state, Reason: want.reason}, nil
 				}
 			default:
-				if early = s.waits.reportEarly(ow); early {
-					return Domain{UUID: uuid, ID: dom.ID, State: want.state, Reason: want.reason}, nil
-				}
 			}
 			// Another event of the domain came, or another report: ask libvirt.
 			return callT(ctx, c, "state after "+what+" "+uuid.String(), func(l *lv) (Domain, error) {
@@ -223,6 +246,7 @@ func (s *Supervisor) stateOp(ctx context.Context, id Target, what string, want s
 		if err != nil && early {
 			s.waits.withdraw(ow) // its event must be read, not taken as written
 		}
+		reported = err == nil
 		return err
 	})
 }

@@ -70,8 +70,17 @@ func TestLateReportOverEarlyReport(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Resume(ctx, fixRunning) }()
 	<-qHeld
-	// Its event comes and is read (the dirty loop): A's wait holds the answer.
-	testkit.WaitFor(t, 10*time.Second, "the resume's event read", shows(StateRunning))
+	// Its event comes: A's wait holds the answer, left to A's report.
+	testkit.WaitFor(t, 10*time.Second, "the resume's event", func() bool {
+		s.waits.mu.Lock()
+		defer s.waits.mu.Unlock()
+		for _, o := range s.waits.m[fixRunning] {
+			if o.gotSeq != 0 {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Manager B pauses; its event is held back, so it reports early.
 	sink.hold.Store(true)
@@ -167,5 +176,43 @@ func TestOpWaitsConfirmationIsOldNews(t *testing.T) {
 	w.fire(ev(eventPaused))
 	if w.reportEarly(before) {
 		t.Error("an operation sent before the confirmed report reported early after its event")
+	}
+}
+
+// An event that answers an operation whose report is still to come is left to that
+// report, unless another event of the domain came first; a report that then fails
+// has the domain read.
+func TestOpWaitsClaimedEvent(t *testing.T) {
+	id := UUID{5}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
+		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
+	}
+	var w opWaits
+	o := w.add(id, eventPaused)
+	if !w.fire(ev(eventPaused)) {
+		t.Fatal("the pending operation's event was marked")
+	}
+	if !w.finish(o, false) {
+		t.Error("a failed report of a claimed event did not ask for a read")
+	}
+
+	w = opWaits{}
+	o = w.add(id, eventPaused)
+	w.fire(ev(eventResumed))
+	if w.fire(ev(eventPaused)) {
+		t.Error("an event after another one was left to the pending operation")
+	}
+	if w.finish(o, false) {
+		t.Error("an unclaimed event asked for a read at the report")
+	}
+
+	w = opWaits{}
+	o = w.add(id, eventPaused)
+	w.fire(ev(eventPaused))
+	if w.finish(o, true) {
+		t.Error("a reported claimed event asked for a read")
+	}
+	if w.fire(ev(eventPaused)) {
+		t.Error("an event after the report was left to it")
 	}
 }

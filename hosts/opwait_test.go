@@ -118,8 +118,8 @@ func TestOpWaitsEarlyReport(t *testing.T) {
 
 	var w opWaits
 	o := w.add(id, eventPaused)
-	if w.fire(paused) {
-		t.Error("an event before any report was taken as reported")
+	if !w.fire(paused) {
+		t.Error("an event before the report was not left to it")
 	}
 	if w.reportEarly(o) {
 		t.Error("reported early although the event came first")
