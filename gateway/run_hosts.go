@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,10 +18,15 @@ type hostSet struct {
 	sink   hosts.Sink
 	opts   func(host string) []hosts.Option // each supervisor's options
 	logger *slog.Logger
+	gate   *hosts.SyncGate // the first address rounds wait for the other hosts' resyncs
 
 	mu      sync.Mutex
 	running map[string]*hostRun
 }
+
+// firstRoundHold bounds how long a host's first address round and its disk sizes wait
+// for the other hosts' first resyncs (hosts.SyncGate).
+const firstRoundHold = time.Minute
 
 type hostRun struct {
 	cfg    hosts.Config
@@ -30,7 +36,8 @@ type hostRun struct {
 }
 
 func newHostSet(sink hosts.Sink, opts func(host string) []hosts.Option, logger *slog.Logger) *hostSet {
-	return &hostSet{sink: sink, opts: opts, logger: logger, running: map[string]*hostRun{}}
+	return &hostSet{sink: sink, opts: opts, logger: logger, running: map[string]*hostRun{},
+		gate: hosts.NewSyncGate(firstRoundHold)}
 }
 
 // apply makes the running supervisors match cfgs: hosts no longer listed or whose
@@ -77,7 +84,8 @@ func (s *hostSet) apply(ctx context.Context, grp *errgroup.Group, cfgs []hosts.C
 // logged, not fatal: the others keep running.
 func (s *hostSet) start(ctx context.Context, grp *errgroup.Group, c hosts.Config) bool {
 	logger := s.logger.With("host", c.Name)
-	sup, err := hosts.New(c, s.sink, s.logger, s.opts(c.Name)...) // it adds "host" itself
+	opts := append(s.opts(c.Name), hosts.WithSyncGate(s.gate))
+	sup, err := hosts.New(c, s.sink, s.logger, opts...) // it adds "host" itself
 	if err != nil {
 		logger.Error("host not started", "err", err)
 		return false

@@ -161,6 +161,28 @@ func (a *addrPlans) set(d *Domain, found bool) {
 	}
 }
 
+// addSized adds disks, sized after the resync (readDueSizes), to id's plan: the
+// rounds size them again once written to.
+func (a *addrPlans) addSized(id UUID, disks []Disk) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.m[id]
+	for _, dk := range disks {
+		if dk.Capacity != 0 || dk.Allocation != 0 {
+			p.sized = append(p.sized, sizedDisk{dk.Target, dk.Capacity, dk.Allocation})
+		}
+	}
+	if len(p.sized) == 0 || a.m == nil {
+		return
+	}
+	if !ok {
+		a.gens++
+		p.gen = a.gens
+	}
+	a.m[id] = p
+	delete(a.wr, id) // the next round records what was written, as after a resync
+}
+
 // forgetOS drops the guest agent's last OS answer for id (the domain stopped).
 func (a *addrPlans) forgetOS(id UUID) {
 	a.mu.Lock()
@@ -269,7 +291,8 @@ func (a *addrPlans) round(every time.Duration, now time.Time) bool {
 // domains whose OS answer or disk sizes changed, to be re-read and reported with them.
 // The domains to read are read several at a time (inFlight), each one's calls in turn.
 func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms map[UUID]libvirt.Domain) (reread []UUID, err error) {
-	full := s.plans.round(s.cfg.AddressInterval, st.At)
+	// The first round after a resync waits while other hosts still resync (SyncGate).
+	full := !s.held(st.At) && s.plans.round(s.cfg.AddressInterval, st.At)
 	var leases *roundLeases // a round of every domain reads each network's leases once
 	if full {
 		leases = &roundLeases{}
@@ -334,19 +357,14 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 // and changes nothing; only a lost connection is returned.
 func (s *Supervisor) sizesChanged(ctx context.Context, c *conn, dom libvirt.Domain, disks []sizedDisk) (bool, error) {
 	for _, dk := range disks {
-		type sizes struct{ alloc, capacity uint64 }
-		got, err := callT(ctx, c, fmt.Sprintf("DomainGetBlockInfo %q %s", dom.Name, dk.target), func(l *lv) (sizes, error) {
-			alloc, capacity, _, err := l.DomainGetBlockInfo(dom, dk.target, 0)
-			return sizes{alloc, capacity}, err
-		})
-		if connLost(err) || ctx.Err() != nil {
+		got, ok, err := s.blockInfo(ctx, c, dom, dk.target)
+		if err != nil {
 			return false, err
 		}
-		if err != nil {
-			s.log.Debug("disk sizes not read", "domain", dom.Name, "disk", dk.target, "err", err)
+		if !ok {
 			continue
 		}
-		if got.alloc != dk.allocation || got.capacity != dk.capacity {
+		if got.Allocation != dk.allocation || got.Capacity != dk.capacity {
 			return true, nil
 		}
 	}

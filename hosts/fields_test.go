@@ -54,3 +54,20 @@ func TestFieldsApply(t *testing.T) {
 		t.Errorf("a patch with an older ID applied: %+v", restarted)
 	}
 }
+
+// Sizes go to the disk of the same target and source only, on a copy of the disks.
+func TestFieldSizesApply(t *testing.T) {
+	shared := []Disk{{Target: "vda", Source: "/a.img"}, {Target: "vdb", Source: "/b.img"}}
+	d := Domain{UUID: UUID{1}, State: StateRunning, ID: 3, Disks: shared}
+	src := Domain{Disks: []Disk{{Target: "vda", Source: "/a.img", Capacity: 10, Allocation: 4},
+		{Target: "vdb", Source: "/replaced.img", Capacity: 20, Allocation: 5}}}
+	if !FieldSizes.Apply(&d, &src) {
+		t.Fatal("Apply refused")
+	}
+	if got := d.Disks; got[0].Capacity != 10 || got[0].Allocation != 4 || got[1].Capacity != 0 || d.State != StateRunning || d.ID != 3 {
+		t.Errorf("record %+v", d)
+	}
+	if shared[0].Capacity != 0 {
+		t.Errorf("the record's disks were written in place: %+v", shared)
+	}
+}

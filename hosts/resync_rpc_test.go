@@ -55,7 +55,9 @@ func (s *syncCounter) Synced(host string, inv Inventory) {
 }
 
 // A resync costs one call per domain (its XML) and a few per host: state,
-// persistence and autostart come from listings and the state stats.
+// persistence and autostart come from listings and the state stats. The sizes of
+// disks outside pools that no bulk call gives (the test driver has no block stats)
+// come after the Synced report, in one DomainsPatched.
 func TestResyncCallsPerDomain(t *testing.T) {
 	requireLibvirtd(t)
 	const n = 60
@@ -74,6 +76,9 @@ func TestResyncCallsPerDomain(t *testing.T) {
 		if i%2 == 0 { // a pool volume: sized by the storage read, not per domain
 			disk = `<devices><disk type='file' device='disk'><source file='/fake/pool/vol1.img'/>
         <target dev='vda' bus='virtio'/></disk></devices>`
+		} else { // outside pools: sized after the resync
+			disk = fmt.Sprintf(`<devices><disk type='file' device='disk'><source file='/fake/other/%03d.qcow2'/>
+        <target dev='vda' bus='virtio'/></disk></devices>`, i)
 		}
 		fmt.Fprintf(&b, `  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>rpc-%03d</name><uuid>22222222-3333-4444-5555-%012d</uuid>
@@ -119,10 +124,7 @@ func TestResyncCallsPerDomain(t *testing.T) {
 	sink.mu.Lock()
 	procs, rpcs := sink.at, sink.rpcs
 	sink.mu.Unlock()
-	perProc := map[string]int{}
-	for _, p := range procs {
-		perProc[p]++
-	}
+	perProc := perProcOf(procs)
 	t.Logf("%d RPCs for %d domains, from connecting to the Synced report; calls: %v", rpcs, n, perProc)
 	// Connecting (auth, open), host facts, storage, listings, state stats, event
 	// subscriptions: about 25 RPCs whatever the number of domains.
@@ -138,6 +140,37 @@ func TestResyncCallsPerDomain(t *testing.T) {
 	if perProc["DomainGetXMLDesc"] != n {
 		t.Errorf("DomainGetXMLDesc %d times, want once per domain (%d)", perProc["DomainGetXMLDesc"], n)
 	}
+	if perProc["DomainGetBlockInfo"] != 0 {
+		t.Errorf("DomainGetBlockInfo %d times before the Synced report, want 0", perProc["DomainGetBlockInfo"])
+	}
+	for _, d := range inv.Domains {
+		if dk := d.Disks[0]; dk.Capacity != 0 && !strings.HasPrefix(dk.Source, "/fake/pool/") {
+			t.Errorf("%s: %s sized %d in the Synced report, want 0 (later)", d.Name, dk.Source, dk.Capacity)
+		}
+	}
+	// Then one DomainGetBlockInfo per disk outside pools, reported without a re-read.
+	testkit.WaitFor(t, 60*time.Second, "the sizes of the disks outside pools", func() bool { return sup.SizesDue() == 0 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for _, d := range sink.view {
+		if dk := d.Disks[0]; dk.Capacity == 0 && !strings.HasPrefix(dk.Source, "/fake/pool/") {
+			t.Errorf("%s: %s not sized after the resync", d.Name, dk.Source)
+		}
+	}
+	if got := perProcOf(calls.snapshot())["DomainGetBlockInfo"]; got != n/2 {
+		t.Errorf("DomainGetBlockInfo %d times, want one per disk outside pools (%d)", got, n/2)
+	}
+	if rr := perProcOf(calls.snapshot())["DomainLookupByUUID"]; rr != 0 {
+		t.Errorf("%d domains re-read, want none", rr)
+	}
+}
+
+func perProcOf(procs []string) map[string]int {
+	m := map[string]int{}
+	for _, p := range procs {
+		m[p]++
+	}
+	return m
 }
 
 // A device event (here metadata-change, which the test driver raises) re-reads its

@@ -65,6 +65,12 @@ func (f *fakeSink) DomainPatched(_ string, d Domain, fl Fields) bool {
 	return true
 }
 
+func (f *fakeSink) DomainsPatched(host string, ds []Domain, fl Fields) {
+	for _, d := range ds {
+		f.DomainPatched(host, d, fl)
+	}
+}
+
 func (f *fakeSink) StorageSynced(_ string, pools []Pool, vols []Volume) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

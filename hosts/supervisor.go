@@ -34,6 +34,10 @@ type Supervisor struct {
 	volPaths atomic.Pointer[map[string]bool] // paths of pool volumes, from the last storage read
 	storage0 storageState                    // the last storage read; under the view lock
 	plans    addrPlans                       // how to ask for each domain's addresses
+	sizesDue map[UUID]dueSizes               // sizes the last resync left (readDueSizes); under mu
+	syncedAt time.Time                       // when the last resync ended; under mu
+	gate     *SyncGate                       // nil: nothing waits for other hosts
+	gateDone func()                          // the first resync attempt was made
 	waits    opWaits                         // pauses and resumes waiting for their event
 	opWait   time.Duration                   // how long they wait (WithOpEventWait)
 }
@@ -109,10 +113,13 @@ func (s *Supervisor) Health() Health {
 // and returns nil. Connection problems are reported through Health, not returned.
 // Call it once.
 func (s *Supervisor) Run(ctx context.Context) error {
+	s.gateDone = s.gate.join()
+	defer s.gateDone()
 	s.emit(func() { s.sink.Health(s.cfg.Name, s.Health()) })
 	r := retry{bo: backoff{min: s.minBO, max: s.cfg.BackoffMax}}
 	for {
 		wasUp, err := s.session(ctx)
+		s.gateDone()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -178,8 +185,9 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 	if err := s.resync(ctx, c); err != nil {
 		return false, fmt.Errorf("resync: %w", c.lost(err))
 	}
+	s.gateDone()
 	defer sched.every(s.cfg.KeepaliveInterval, phaseOf(s.cfg.Name, s.cfg.KeepaliveInterval), (&watchdog{s: s, c: c}).tick)()
-	if _, err := s.pollStats(ctx, c); connLost(err) {
+	if err := s.poll(ctx, c); connLost(err) {
 		return true, c.lost(err)
 	}
 	lastPoll := time.Now()
@@ -216,7 +224,7 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 				continue
 			}
 			lastPoll = time.Now()
-			if _, err := s.pollStats(ctx, c); connLost(err) {
+			if err := s.poll(ctx, c); connLost(err) {
 				return true, c.lost(err)
 			}
 			if err := s.watchStorage(ctx, c); connLost(err) {
@@ -224,6 +232,18 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 			}
 		}
 	}
+}
+
+// poll is a stats round (pollStats) followed, once the gate lets it, by the reading of
+// the sizes the resync left.
+func (s *Supervisor) poll(ctx context.Context, c *conn) error {
+	if _, err := s.pollStats(ctx, c); connLost(err) {
+		return err
+	}
+	if s.held(time.Now()) {
+		return nil
+	}
+	return s.readDueSizes(ctx, c)
 }
 
 // watchdog is the scheduler's job (tick) that probes the connection every

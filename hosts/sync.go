@@ -108,10 +108,13 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 	defer s.unlockView()
 	s.waits.forgetEarly() // the view is read anew: no early report stands in it
 	start, rpcs := time.Now(), c.nc.replies()
-	inv, err := s.inventory(ctx, c)
+	inv, due, err := s.inventory(ctx, c)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.sizesDue, s.syncedAt = due, time.Now()
+	s.mu.Unlock()
 	s.plans.reset(inv.Domains)
 	for i := range inv.Domains {
 		s.plans.withGuestOS(&inv.Domains[i])
@@ -135,26 +138,27 @@ func (s *Supervisor) lockView(ctx context.Context) error {
 
 func (s *Supervisor) unlockView() { <-s.view }
 
-func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, error) {
+func (s *Supervisor) inventory(ctx context.Context, c *conn) (Inventory, map[UUID]dueSizes, error) {
 	inv := Inventory{}
 	var err error
 	if inv.Hypervisor, err = s.hypervisor(ctx, c); err != nil {
-		return inv, err
+		return inv, nil, err
 	}
 	// Storage first: describe asks for the sizes of the disks outside pools only.
 	inv.Pools, inv.Volumes, err = s.storage(ctx, c)
 	if connLost(err) {
-		return inv, err
+		return inv, nil, err
 	}
 	if err != nil { // hosts without a storage driver still have domains
 		s.log.Warn("storage pools not read", "err", err)
 	}
-	if inv.Domains, err = s.domains(ctx, c); err != nil {
-		return inv, err
+	var due map[UUID]dueSizes
+	if inv.Domains, due, err = s.domains(ctx, c); err != nil {
+		return inv, nil, err
 	}
 	// libvirt lists in hash order: sort, so equal hosts give equal inventories.
 	slices.SortFunc(inv.Domains, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
-	return inv, nil
+	return inv, due, nil
 }
 
 func (s *Supervisor) hypervisor(ctx context.Context, c *conn) (Hypervisor, error) {
@@ -281,14 +285,16 @@ func listDomains(ctx context.Context, c *conn, what string, flags libvirt.Connec
 	})
 }
 
-// domains lists all domains and describes them with a few calls in flight at once.
-func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
+// domains lists all domains and describes them with a few calls in flight at once;
+// due holds the disks outside pools whose sizes no bulk call gave (readDueSizes).
+func (s *Supervisor) domains(ctx context.Context, c *conn) (doms []Domain, due map[UUID]dueSizes, err error) {
 	facts, err := listFacts(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	list := facts.list
 	out := make([]Domain, len(list))
+	unsized := make([][]Disk, len(list))
 	errs := make([]error, len(list))
 	// libvirtd serves at most max_client_requests (5) calls of one client at once; keep
 	// two for the watchdog, stats and operations.
@@ -300,47 +306,55 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) ([]Domain, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = describeListed(ctx, c, dom, &facts, s.inPool)
+			out[i], unsized[i], errs[i] = describeListed(ctx, c, dom, &facts, s.inPool)
 		}()
 	}
 	wg.Wait()
-	doms := out[:0]
+	doms = out[:0]
 	for i, err := range errs {
 		switch {
 		case errors.Is(err, ErrNotFound): // gone since the list: its event follows
 		case connLost(err) || ctx.Err() != nil:
-			return nil, err
+			return nil, nil, err
 		case err != nil: // one odd domain must not keep the whole host down
 			s.log.Warn("domain skipped in resync", "domain", list[i].Name, "err", err)
 		default:
+			if len(unsized[i]) > 0 {
+				if due == nil {
+					due = map[UUID]dueSizes{}
+				}
+				due[out[i].UUID] = dueSizes{dom: list[i], disks: unsized[i]}
+			}
 			doms = append(doms, out[i])
 		}
 	}
-	return doms, nil
+	return doms, due, nil
 }
 
 // describeListed is describe for a listed domain: its XML, and the rest from facts
-// unless the domain came after the stats call (then as describe asks for it).
-func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainFacts, inPool func(string) bool) (Domain, error) {
+// unless the domain came after the stats call (then as describe asks for it). The
+// sizes of its disks outside pools come from the bulk block stats; unsized are those
+// they did not give, left at 0 for readDueSizes, after the resync.
+func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainFacts, inPool func(string) bool) (d Domain, unsized []Disk, err error) {
 	id := UUID(dom.UUID)
 	st, ok := f.stats[id]
 	if !ok {
-		return describe(ctx, c, dom, inPool)
+		d, err = describe(ctx, c, dom, inPool)
+		return d, nil, err
 	}
-	return callT(ctx, c, fmt.Sprintf("DomainGetXMLDesc %q", dom.Name), func(l *lv) (Domain, error) {
-		d, err := readXML(l, dom)
-		if err != nil {
-			return d, err
-		}
-		d.Persistent, d.Autostart = f.persistent[id], f.autostart[id]
-		d.setState(st.State, st.Reason, dom)
-		var known []BlockStats
-		if d.State == StateShutoff {
-			known = f.sizes[id]
-		}
-		blockSizes(l, dom, d.Disks, inPool, known)
-		return d, nil
+	d, err = callT(ctx, c, fmt.Sprintf("DomainGetXMLDesc %q", dom.Name), func(l *lv) (Domain, error) {
+		return readXML(l, dom)
 	})
+	if err != nil {
+		return d, nil, err
+	}
+	d.Persistent, d.Autostart = f.persistent[id], f.autostart[id]
+	d.setState(st.State, st.Reason, dom)
+	var known []BlockStats
+	if d.State == StateShutoff {
+		known = f.sizes[id]
+	}
+	return d, knownSizes(d.Disks, inPool, known), nil
 }
 
 func readXML(l *lv, dom libvirt.Domain) (Domain, error) {
@@ -382,16 +396,14 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(stri
 		}
 		d.Persistent, d.Autostart = persistent == 1, autostart == 1
 		d.setState(DomainState(state), reason, dom)
-		blockSizes(l, dom, d.Disks, inPool, nil)
+		blockSizes(l, dom, d.Disks, inPool)
 		return d, nil
 	})
 }
 
-// blockSizes fills the sizes of the file and block disks outside pools: from known
-// (an inactive domain's block stats, matched by target and path) or one
-// DomainGetBlockInfo each (libvirt answers for inactive domains too, from the image).
-// A disk libvirt cannot size (a missing ISO, an empty drive) keeps 0.
-func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) bool, known []BlockStats) {
+// knownSizes fills the sizes of the file and block disks outside pools from known (an
+// inactive domain's block stats, matched by target and path) and returns the others.
+func knownSizes(disks []Disk, inPool func(string) bool, known []BlockStats) (unsized []Disk) {
 	for i := range disks {
 		dk := &disks[i]
 		if (dk.Type != "file" && dk.Type != "block") || dk.Source == "" || inPool(dk.Source) {
@@ -400,6 +412,20 @@ func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) boo
 		if j := slices.IndexFunc(known, func(b BlockStats) bool { return b.Name == dk.Target && b.Path == dk.Source }); j >= 0 &&
 			(known[j].Capacity != 0 || known[j].Allocation != 0) {
 			dk.Capacity, dk.Allocation = known[j].Capacity, known[j].Allocation
+			continue
+		}
+		unsized = append(unsized, *dk)
+	}
+	return unsized
+}
+
+// blockSizes fills the sizes of the file and block disks outside pools, one
+// DomainGetBlockInfo each (libvirt answers for inactive domains too, from the image).
+// A disk libvirt cannot size (a missing ISO, an empty drive) keeps 0.
+func blockSizes(l *lv, dom libvirt.Domain, disks []Disk, inPool func(string) bool) {
+	for i := range disks {
+		dk := &disks[i]
+		if (dk.Type != "file" && dk.Type != "block") || dk.Source == "" || inPool(dk.Source) {
 			continue
 		}
 		dev := cmp.Or(dk.Target, dk.Source)
@@ -473,6 +499,7 @@ func (s *Supervisor) patchWith(ctx context.Context, c *conn, id UUID, f Fields, 
 	}
 	if f&FieldXML != 0 {
 		s.plans.set(&d, true)
+		s.sized(id)
 	}
 	if f&FieldState != 0 && (d.State == StateShutoff || d.State == StateCrashed) {
 		s.plans.forgetOS(id) // as a whole re-read would: the next boot answers anew
@@ -498,7 +525,7 @@ func readFields(l *lv, dom libvirt.Domain, f Fields, inPool func(string) bool) (
 		if err != nil {
 			return d, err
 		}
-		blockSizes(l, dom, x.Disks, inPool, nil)
+		blockSizes(l, dom, x.Disks, inPool)
 		x.UUID, x.ID = d.UUID, d.ID
 		d = x
 	}
@@ -530,6 +557,7 @@ func readFields(l *lv, dom libvirt.Domain, f Fields, inPool func(string) bool) (
 func (s *Supervisor) report(id UUID, d Domain, err error) (Domain, bool, error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
+		s.sized(id)
 		s.plans.set(&Domain{UUID: id}, false)
 		s.emit(func() { s.sink.DomainRemoved(s.cfg.Name, id) })
 		return d, false, nil
@@ -537,6 +565,7 @@ func (s *Supervisor) report(id UUID, d Domain, err error) (Domain, bool, error) 
 		s.log.Warn("domain not re-read", "uuid", id.String(), "err", err)
 		return d, false, err
 	}
+	s.sized(id)
 	s.plans.set(&d, true)
 	s.plans.withGuestOS(&d)
 	s.emit(func() { s.sink.DomainUpdated(s.cfg.Name, d) })

@@ -311,6 +311,10 @@ type Sink interface {
 	// after an operation that changed only those; false when the Sink has no record of
 	// it, and the Supervisor then reports the whole domain (DomainUpdated).
 	DomainPatched(host string, d Domain, f Fields) bool
+	// DomainsPatched is DomainPatched for several domains of the host in one write; a
+	// record still waiting to be written takes the fields too, and a domain the Sink
+	// has no record of (removed since) is left out.
+	DomainsPatched(host string, ds []Domain, f Fields)
 	// DomainRemoved drops one domain (undefined, or transient and stopped).
 	DomainRemoved(host string, id UUID)
 	// StorageSynced replaces the host's storage pools and volumes (sorted by name),
@@ -335,6 +339,9 @@ const (
 	// disks outside pools: everything but the UUID, ID, State, Reason, Persistent,
 	// Autostart and GuestOS.
 	FieldXML
+	// FieldSizes is Capacity and Allocation of each disk of src, written over dst's disk
+	// of the same target and source (a disk replaced since keeps its own).
+	FieldSizes
 )
 
 // Apply writes the fields f of src over dst, a record of the same domain. It refuses
@@ -371,6 +378,16 @@ func (f Fields) Apply(dst *Domain, src *Domain) bool {
 	}
 	if f&FieldAutostart != 0 {
 		dst.Autostart = src.Autostart
+	}
+	if f&FieldSizes != 0 {
+		dst.Disks = slices.Clone(dst.Disks) // dst's may be shared with its Sink's record
+		for _, s := range src.Disks {
+			for i := range dst.Disks {
+				if dk := &dst.Disks[i]; dk.Target == s.Target && dk.Source == s.Source {
+					dk.Capacity, dk.Allocation = s.Capacity, s.Allocation
+				}
+			}
+		}
 	}
 	return true
 }

@@ -147,3 +147,42 @@ func TestPatchOfPendingDomain(t *testing.T) {
 		t.Errorf("after the outage: %+v %v, want paused with disk vdb", r.VM, ok)
 	}
 }
+
+// TestSizesPatchOfPendingDomain: sizes read after the resync (DomainsPatched) reach a
+// record that waits for its indexes, and are written with it; the other domains take
+// them at once, and a domain the view does not know is left out.
+func TestSizesPatchOfPendingDomain(t *testing.T) {
+	v := openView(t)
+	reg := &downRegistry{Store: v.reg}
+	v.reg = reg
+	v.SetHosts([]HostSpec{{Name: "a", URI: "test:///a"}})
+	disk := hosts.Disk{Device: "disk", Type: "file", Target: "vda", Source: "/img/a"}
+	d1, d2 := cursorDomain(1, hosts.StateRunning), cursorDomain(2, hosts.StateRunning)
+	d1.Disks, d2.Disks = []hosts.Disk{disk}, []hosts.Disk{disk}
+	d2.Disks[0].Source = "/img/b"
+	v.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d1, d2}})
+	reg.down.Store(true)
+	grown := d2
+	grown.Disks = append(grown.Disks, hosts.Disk{Device: "disk", Type: "file", Target: "vdb", Source: "/img/new"})
+	v.DomainUpdated("a", grown) // waits for the new disk's index
+	sized := func(d hosts.Domain, n uint64) hosts.Domain {
+		d.Disks = append([]hosts.Disk(nil), d.Disks...)
+		for i := range d.Disks {
+			d.Disks[i].Capacity, d.Disks[i].Allocation = n, n/2
+		}
+		return d
+	}
+	v.DomainsPatched("a", []hosts.Domain{sized(d1, 1<<20), sized(grown, 2<<20), sized(cursorDomain(3, hosts.StateRunning), 1)}, hosts.FieldSizes)
+	if r, ok := v.Read().VMByUUID("a", d1.UUID); !ok || len(r.Disks) != 1 || r.Disks[0].Capacity != 1<<20 || r.Disks[0].Allocation != 1<<19 {
+		t.Errorf("domain 1 after the patch: %+v %v", r.VM, ok)
+	}
+	reg.down.Store(false)
+	v.Stats("a", &hosts.Stats{At: time.Now()})
+	r, ok := v.Read().VMByUUID("a", d2.UUID)
+	if !ok || len(r.Disks) != 2 || r.Disks[0].Capacity != 2<<20 || r.Disks[1].Capacity != 2<<20 {
+		t.Errorf("domain 2 after the outage: %+v %v, want both disks sized", r.VM, ok)
+	}
+	if _, ok := v.Read().VMByUUID("a", cursorDomain(3, hosts.StateRunning).UUID); ok {
+		t.Error("a patch made a domain the view did not know")
+	}
+}

@@ -226,6 +226,58 @@ func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
 	return patched
 }
 
+// DomainsPatched writes the fields f of each of ds over host's record of it in one
+// transaction; a record waiting for its indexes takes them too, and a domain host has
+// no record of is left out.
+func (v *View) DomainsPatched(host string, ds []hosts.Domain, f hosts.Fields) {
+	waiting := v.patchPending(host, ds, f)
+	v.write(host, "domains patch", func(w *writeTxn) error {
+		for i := range ds {
+			if waiting[ds[i].UUID] { // its retry writes the patched record
+				continue
+			}
+			old, err := w.hostVM(host, ds[i].UUID)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				continue
+			}
+			nd := old.domain()
+			if !f.Apply(&nd, &ds[i]) {
+				continue
+			}
+			if err := w.updateDomain(host, nd); err != nil {
+				return err
+			}
+		}
+		return w.afterDomains(host)
+	})
+}
+
+// patchPending applies the fields f of ds to host's domains that wait for indexes,
+// and returns which of ds wait.
+func (v *View) patchPending(host string, ds []hosts.Domain, f hosts.Fields) map[hosts.UUID]bool {
+	v.pendMu.Lock()
+	defer v.pendMu.Unlock()
+	m := v.pending[host]
+	var waiting map[hosts.UUID]bool
+	for i := range ds {
+		d, ok := m[ds[i].UUID]
+		if !ok {
+			continue
+		}
+		if waiting == nil {
+			waiting = map[hosts.UUID]bool{}
+		}
+		waiting[d.UUID] = true
+		if f.Apply(&d, &ds[i]) {
+			m[d.UUID] = d
+		}
+	}
+	return waiting
+}
+
 // updateDomain writes d over what host's record of it is now.
 func (w *writeTxn) updateDomain(host string, d hosts.Domain) error {
 	w.touch(d.UUID)

@@ -74,6 +74,13 @@ func (s *Sink) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
 	return true
 }
 
+// DomainsPatched implements hosts.Sink.
+func (s *Sink) DomainsPatched(host string, ds []hosts.Domain, f hosts.Fields) {
+	for _, d := range ds {
+		s.DomainPatched(host, d, f)
+	}
+}
+
 // DomainRemoved implements hosts.Sink.
 func (s *Sink) DomainRemoved(host string, id hosts.UUID) {
 	s.mu.Lock()
