@@ -5,9 +5,10 @@
 // a deadline. It reports what it learns to a Sink. It knows nothing of SNMP.
 //
 // Life of a connection: dial and ConnectOpen under connect_timeout; subscribe to
-// lifecycle and device events; full resync (Sink.Synced, Health Up: per host, three
-// listings and the state stats give every domain's state, persistence and autostart;
-// per domain, only its XML is read); then events mark
+// lifecycle and device events; full resync (Sink.Synced, Health Up: per host, the
+// state stats list every domain with its state, two listings give persistence and
+// autostart; per domain, only its XML is read; the sizes of disks outside pools that no
+// bulk call gives come after it, DomainsPatched); then events mark
 // domains dirty and each is re-read (Sink.DomainUpdated, or DomainRemoved when libvirt
 // no longer knows it; after a pause or a resume only its state is read:
 // Sink.DomainPatched), ConnectGetAllDomainStats runs every stats_interval (Sink.Stats,

@@ -210,15 +210,27 @@ type domainFacts struct {
 	sizes      map[UUID][]BlockStats // the inactive domains' disk sizes (block stats)
 }
 
-// listFacts makes the per-host calls: ConnectListAllDomains three times (all, the
-// persistent ones, the autostarted ones) and one ConnectGetAllDomainStats of the state
-// group.
+// listFacts makes the per-host calls: one ConnectGetAllDomainStats of the state group,
+// whose records list every domain with its handle, and ConnectListAllDomains for the
+// persistent and the autostarted ones. A daemon without the stats call (NOWAIT) gets
+// a listing of all domains instead, each described on its own.
 func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 	var f domainFacts
-	var err error
-	f.list, err = listDomains(ctx, c, "ConnectListAllDomains", libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
-	if err != nil {
+	recs, err := callT(ctx, c, "ConnectGetAllDomainStats state", func(l *lv) ([]statsRecord, error) {
+		return c.allDomainStats(l, libvirt.DomainStatsState, libvirt.ConnectGetAllDomainsStatsNowait)
+	})
+	if connLost(err) {
 		return f, err
+	}
+	if err != nil { // an old daemon, no NOWAIT: each domain is described on its own
+		f.list, err = listDomains(ctx, c, "ConnectListAllDomains", libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+		return f, err
+	}
+	f.list = make([]libvirt.Domain, len(recs))
+	f.stats = make(map[UUID]DomainStats, len(recs))
+	for i, r := range recs {
+		f.list[i] = r.Dom
+		f.stats[r.Stats.UUID] = r.Stats
 	}
 	set := func(what string, flags libvirt.ConnectListAllDomainsFlags) (map[UUID]bool, error) {
 		doms, err := listDomains(ctx, c, what, flags)
@@ -233,19 +245,6 @@ func listFacts(ctx context.Context, c *conn) (domainFacts, error) {
 	}
 	if f.autostart, err = set("ConnectListAllDomains autostart", libvirt.ConnectListDomainsAutostart); err != nil {
 		return f, err
-	}
-	recs, err := callT(ctx, c, "ConnectGetAllDomainStats state", func(l *lv) ([]statsRecord, error) {
-		return c.allDomainStats(l, libvirt.DomainStatsState, libvirt.ConnectGetAllDomainsStatsNowait)
-	})
-	if connLost(err) {
-		return f, err
-	}
-	if err != nil { // an old daemon, no NOWAIT: each domain is described on its own
-		return f, nil
-	}
-	f.stats = make(map[UUID]DomainStats, len(recs))
-	for _, r := range recs {
-		f.stats[r.Stats.UUID] = r.Stats
 	}
 	f.sizes, err = inactiveSizes(ctx, c)
 	return f, err
