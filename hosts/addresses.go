@@ -167,9 +167,16 @@ func (a *addrPlans) addSized(id UUID, disks []Disk) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, ok := a.m[id]
+	p.sized = slices.Clone(p.sized)
 	for _, dk := range disks {
-		if dk.Capacity != 0 || dk.Allocation != 0 {
-			p.sized = append(p.sized, sizedDisk{dk.Target, dk.Capacity, dk.Allocation})
+		if dk.Capacity == 0 && dk.Allocation == 0 {
+			continue
+		}
+		sd := sizedDisk{dk.Target, dk.Capacity, dk.Allocation}
+		if j := slices.IndexFunc(p.sized, func(x sizedDisk) bool { return x.target == dk.Target }); j >= 0 {
+			p.sized[j] = sd // sized by lastSizes for the resync, read again
+		} else {
+			p.sized = append(p.sized, sd)
 		}
 	}
 	if len(p.sized) == 0 || a.m == nil {

@@ -79,6 +79,30 @@ func (s *Supervisor) blockInfo(ctx context.Context, c *conn, dom libvirt.Domain,
 	return got, true, nil
 }
 
+// lastSizes gives the disks of doms whose sizes are due (a reconnect's resync) the
+// sizes the plans last held for the same target (a disk whose source changed shows the
+// old sizes until the read), so that the view keeps
+// showing them, not unknown, until readDueSizes reads them again.
+func (a *addrPlans) lastSizes(doms []Domain, due map[UUID]dueSizes) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range doms {
+		d := &doms[i]
+		p, ok := a.m[d.UUID]
+		if _, isDue := due[d.UUID]; !ok || !isDue {
+			continue
+		}
+		for j := range d.Disks {
+			dk := &d.Disks[j]
+			for _, old := range p.sized {
+				if dk.Capacity == 0 && dk.Allocation == 0 && old.target == dk.Target {
+					dk.Capacity, dk.Allocation = old.capacity, old.allocation
+				}
+			}
+		}
+	}
+}
+
 // reportSizes hands the sizes read to the Sink, but for the domains re-read whole
 // since (no longer in sizesDue), and lets the address rounds watch them.
 func (s *Supervisor) reportSizes(ctx context.Context, batch []Domain) error {

@@ -53,3 +53,33 @@ func TestSyncGateHoldsFirstRounds(t *testing.T) {
 		return addressCalls() > 0 && a.SizesDue() == 0
 	})
 }
+
+// A reconnect's resync shows the sizes last read for a disk that is due again (same
+// target), not unknown; a target that was not sized stays unknown until read.
+func TestLastSizesKeptOverResync(t *testing.T) {
+	var a addrPlans
+	a.reset([]Domain{{UUID: UUID{1}, Disks: []Disk{
+		{Type: "file", Target: "vda", Source: "/a.qcow2", Capacity: 10, Allocation: 4},
+		{Type: "file", Target: "vdb", Source: "/b.qcow2", Capacity: 20, Allocation: 5}}}})
+	doms := []Domain{{UUID: UUID{1}, Disks: []Disk{
+		{Type: "file", Target: "vda", Source: "/a.qcow2"}, {Type: "file", Target: "vdc", Source: "/new.qcow2"}}}}
+	due := map[UUID]dueSizes{{1}: {disks: doms[0].Disks}}
+	a.lastSizes(doms, due)
+	if got := doms[0].Disks; got[0].Capacity != 10 || got[0].Allocation != 4 || got[1].Capacity != 0 {
+		t.Errorf("disks after the resync: %+v", got)
+	}
+}
+
+// Sizes read after the resync replace the plan's entry of the same disk.
+func TestAddSizedReplaces(t *testing.T) {
+	var a addrPlans
+	a.reset([]Domain{{UUID: UUID{1}, Disks: []Disk{{Type: "file", Target: "vda", Source: "/a.qcow2", Capacity: 10}}}})
+	a.addSized(UUID{1}, []Disk{{Type: "file", Target: "vda", Source: "/a.qcow2", Capacity: 12}, {Target: "vdb", Source: "/b"}})
+	if p := a.m[UUID{1}]; len(p.sized) != 1 || p.sized[0].capacity != 12 {
+		t.Errorf("sized disks %+v, want vda at 12 only", p.sized)
+	}
+	a.addSized(UUID{2}, []Disk{{Target: "vda", Source: "/c", Capacity: 1}})
+	if p, ok := a.m[UUID{2}]; !ok || len(p.sized) != 1 || p.gen == 0 {
+		t.Errorf("a domain without a plan: %+v %v", p, ok)
+	}
+}

@@ -115,6 +115,7 @@ func (s *Supervisor) resync(ctx context.Context, c *conn) error {
 	s.mu.Lock()
 	s.sizesDue, s.syncedAt = due, time.Now()
 	s.mu.Unlock()
+	s.plans.lastSizes(inv.Domains, due)
 	s.plans.reset(inv.Domains)
 	for i := range inv.Domains {
 		s.plans.withGuestOS(&inv.Domains[i])
