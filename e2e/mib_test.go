@@ -98,6 +98,20 @@ func startMIBGateway(t *testing.T) *Gateway {
 		}
 		return r.String()
 	})
+	// The sizes of images outside pools come after a host's first stats poll
+	// (hosts.Supervisor readDueSizes): 0 until then.
+	capCol, _ := mib.Lookup("diskImageCapacity")
+	for _, h := range []string{mibHostA, mibHostB} {
+		pollUntil(t, 90*time.Second, h+"'s disk sizes", func() string {
+			r := g.Run(t, "snmpbulkwalk", admin.Cred(h), "-Cr25", capCol.String())
+			for _, v := range r.WalkVars() {
+				if strings.HasPrefix(v.OID, capCol.String()+".") && v.Value == "0" {
+					return r.String()
+				}
+			}
+			return ""
+		})
+	}
 	return g
 }
 
