@@ -153,6 +153,7 @@ type SyncGate struct {
 	hold    time.Duration
 	mu      sync.Mutex
 	pending int
+	open    chan struct{} // closed when pending falls to 0
 }
 
 // NewSyncGate returns a gate that holds a supervisor's first rounds for at most hold.
@@ -168,16 +169,32 @@ func (g *SyncGate) join() (done func()) {
 		return func() {}
 	}
 	g.mu.Lock()
+	if g.pending == 0 {
+		g.open = make(chan struct{})
+	}
 	g.pending++
 	g.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			g.mu.Lock()
-			g.pending--
+			if g.pending--; g.pending == 0 {
+				close(g.open)
+			}
 			g.mu.Unlock()
 		})
 	}
+}
+
+// opened is closed once no supervisor waits for its first resync attempt; nil (never
+// ready) without a gate.
+func (g *SyncGate) opened() <-chan struct{} {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
 }
 
 // held says whether a supervisor that resynced at synced still waits at g.

@@ -191,6 +191,12 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 		return true, c.lost(err)
 	}
 	lastPoll := time.Now()
+	// Held at the gate, the first address round and the sizes run in a stats round as
+	// soon as it opens, not a stats_interval later.
+	var gateOpen <-chan struct{}
+	if s.held(lastPoll) {
+		gateOpen = s.gate.opened()
+	}
 	s.storage0.none = false // a new session may reach a daemon that has storage now
 	// The polls fall on the host's phase of the interval: hosts that connected
 	// together (a gateway's start) do not poll together.
@@ -219,6 +225,12 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 					return true, c.lost(err)
 				}
 			}
+		case <-gateOpen:
+			gateOpen = nil
+			lastPoll = time.Now()
+			if err := s.poll(ctx, c); connLost(err) {
+				return true, c.lost(err)
+			}
 		case <-polls:
 			if time.Since(lastPoll) < s.cfg.StatsInterval/2 { // the one after the resync's
 				continue
@@ -226,6 +238,9 @@ func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
 			lastPoll = time.Now()
 			if err := s.poll(ctx, c); connLost(err) {
 				return true, c.lost(err)
+			}
+			if !s.held(lastPoll) {
+				gateOpen = nil // the hold's bound passed: this round did it
 			}
 			if err := s.watchStorage(ctx, c); connLost(err) {
 				return true, c.lost(err)
