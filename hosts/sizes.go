@@ -1,6 +1,7 @@
 package hosts
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -22,8 +23,8 @@ const dueSizesBatch = 256
 
 // readDueSizes reads the sizes the last resync left (sizesDue) and reports them in
 // batches (Sink.DomainsPatched, FieldSizes); a domain re-read whole meanwhile has
-// them already and is left out (sized). A disk libvirt cannot size keeps 0. Only a
-// lost connection is returned.
+// them already and is left out (sized). A disk libvirt cannot size keeps what the view
+// shows. Only a lost connection is returned.
 func (s *Supervisor) readDueSizes(ctx context.Context, c *conn) error {
 	s.mu.Lock()
 	ids := make([]UUID, 0, len(s.sizesDue))
@@ -41,18 +42,18 @@ func (s *Supervisor) readDueSizes(ctx context.Context, c *conn) error {
 			if !ok {
 				continue
 			}
-			d := Domain{UUID: id, Disks: append([]Disk(nil), due.disks...)}
-			for i := range d.Disks {
-				dk := &d.Disks[i]
-				got, ok, err := s.blockInfo(ctx, c, due.dom, dk.Target)
+			d := Domain{UUID: id}
+			for _, dk := range due.disks {
+				got, ok, err := s.blockInfo(ctx, c, due.dom, cmp.Or(dk.Target, dk.Source))
 				if err != nil {
 					return err
 				}
-				if ok {
+				if ok { // else it keeps what it shows: unknown, or the last read's
 					dk.Capacity, dk.Allocation = got.Capacity, got.Allocation
+					d.Disks = append(d.Disks, dk)
 				}
 			}
-			batch = append(batch, d)
+			batch = append(batch, d) // even without disks: no longer due
 		}
 		ids = ids[n:]
 		if err := s.reportSizes(ctx, batch); err != nil {
