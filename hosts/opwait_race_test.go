@@ -109,9 +109,7 @@ func TestLateReportOverEarlyReport(t *testing.T) {
 // back: its event is then marked as any other's. So does a resync.
 func TestOpWaitsLaterReportWithdrawsEarly(t *testing.T) {
 	id := UUID{3}
-	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
-		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
-	}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg { return lifecycleMsg(id, e.typ, e.detail) }
 	var w opWaits
 	a := w.add(id, eventResumed)
 	w.fire(ev(eventResumed)) // a's answer
@@ -152,9 +150,7 @@ func TestOpWaitsLaterReportWithdrawsEarly(t *testing.T) {
 // before it, it is: that operation may have run before the report's in libvirt.
 func TestOpWaitsConfirmationIsOldNews(t *testing.T) {
 	id := UUID{4}
-	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
-		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
-	}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg { return lifecycleMsg(id, e.typ, e.detail) }
 	var w opWaits
 	p := w.add(id, eventPaused)
 	w.reportEarly(p)
@@ -184,9 +180,7 @@ func TestOpWaitsConfirmationIsOldNews(t *testing.T) {
 // has the domain read.
 func TestOpWaitsClaimedEvent(t *testing.T) {
 	id := UUID{5}
-	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg {
-		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(e.typ), Detail: e.detail}
-	}
+	ev := func(e stateEvent) libvirt.DomainEventLifecycleMsg { return lifecycleMsg(id, e.typ, e.detail) }
 	var w opWaits
 	o := w.add(id, eventPaused)
 	if !w.fire(ev(eventPaused)) {
@@ -215,4 +209,9 @@ func TestOpWaitsClaimedEvent(t *testing.T) {
 	if w.fire(ev(eventPaused)) {
 		t.Error("an event after the report was left to it")
 	}
+}
+
+// lifecycleMsg is a lifecycle event of domain id (ID 7).
+func lifecycleMsg(id UUID, typ libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
+	return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(typ), Detail: detail}
 }

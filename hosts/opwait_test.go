@@ -88,7 +88,7 @@ func TestOpWaitsNewer(t *testing.T) {
 	var w opWaits
 	id := UUID{1}
 	ev := func(typ libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
-		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(typ), Detail: detail}
+		return lifecycleMsg(id, typ, detail)
 	}
 	o := w.add(id, eventPaused)
 	w.fire(ev(libvirt.DomainEventResumed, 0)) // an earlier operation's: not the answer
@@ -111,7 +111,7 @@ func TestOpWaitsNewer(t *testing.T) {
 func TestOpWaitsEarlyReport(t *testing.T) {
 	id := UUID{2}
 	ev := func(typ libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
-		return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{UUID: libvirt.UUID(id), ID: 7}, Event: int32(typ), Detail: detail}
+		return lifecycleMsg(id, typ, detail)
 	}
 	paused := ev(eventPaused.typ, eventPaused.detail)
 	resumed := ev(eventResumed.typ, eventResumed.detail)
