@@ -209,21 +209,28 @@ func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
 	}
 	patched := false
 	v.write(host, "domain patch", func(w *writeTxn) error {
-		old, err := w.hostVM(host, d.UUID)
-		if err != nil || old == nil {
-			return err
-		}
-		nd := old.domain()
-		if !f.Apply(&nd, &d) {
-			return nil
-		}
-		if err := w.updateDomain(host, nd); err != nil {
+		ok, err := w.patch(host, &d, f)
+		if err != nil || !ok {
 			return err
 		}
 		patched = true
 		return w.afterDomains(host)
 	})
 	return patched
+}
+
+// patch writes the fields f of d over host's record of it; false when host has none
+// or f does not apply to it (Fields.Apply).
+func (w *writeTxn) patch(host string, d *hosts.Domain, f hosts.Fields) (bool, error) {
+	old, err := w.hostVM(host, d.UUID)
+	if err != nil || old == nil {
+		return false, err
+	}
+	nd := old.domain()
+	if !f.Apply(&nd, d) {
+		return false, nil
+	}
+	return true, w.updateDomain(host, nd)
 }
 
 // DomainsPatched writes the fields f of each of ds over host's record of it in one
@@ -236,18 +243,7 @@ func (v *View) DomainsPatched(host string, ds []hosts.Domain, f hosts.Fields) {
 			if waiting[ds[i].UUID] { // its retry writes the patched record
 				continue
 			}
-			old, err := w.hostVM(host, ds[i].UUID)
-			if err != nil {
-				return err
-			}
-			if old == nil {
-				continue
-			}
-			nd := old.domain()
-			if !f.Apply(&nd, &ds[i]) {
-				continue
-			}
-			if err := w.updateDomain(host, nd); err != nil {
+			if _, err := w.patch(host, &ds[i], f); err != nil {
 				return err
 			}
 		}
