@@ -29,6 +29,9 @@ func subRowTable[R any](t *Table, seek func(Snapshot, uint32, uint32) (R, bool),
 		},
 	}
 	if len(fillCols) > 0 {
+		if counters == nil { // a table definition's mistake: fail when the module is built, not in a walk
+			panic("mib: " + t.Name + ": counter columns without a counters filler")
+		}
 		tb.fill = func(s Snapshot, r *R) {
 			if f, ok := s.(DeviceFiller); ok {
 				counters(f, r)
