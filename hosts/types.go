@@ -381,15 +381,25 @@ func (f Fields) Apply(dst *Domain, src *Domain) bool {
 	}
 	if f&FieldSizes != 0 {
 		dst.Disks = slices.Clone(dst.Disks) // dst's may be shared with its Sink's record
-		for _, s := range src.Disks {
-			for i := range dst.Disks {
-				if dk := &dst.Disks[i]; dk.Target == s.Target && dk.Source == s.Source {
-					dk.Capacity, dk.Allocation = s.Capacity, s.Allocation
-				}
+		for i := range dst.Disks {
+			dk := &dst.Disks[i]
+			if c, a, ok := src.DiskSizes(dk.Target, dk.Source); ok {
+				dk.Capacity, dk.Allocation = c, a
 			}
 		}
 	}
 	return true
+}
+
+// DiskSizes returns the sizes d gives its disk of that target and source: what
+// FieldSizes writes over a record's disk. false when d has no such disk.
+func (d *Domain) DiskSizes(target, source string) (capacity, allocation uint64, ok bool) {
+	for _, s := range d.Disks {
+		if s.Target == target && s.Source == source {
+			capacity, allocation, ok = s.Capacity, s.Allocation, true
+		}
+	}
+	return capacity, allocation, ok
 }
 
 // Errors returned by operations; libvirt's own errors are wrapped and can be

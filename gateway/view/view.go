@@ -214,17 +214,22 @@ func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
 			return err
 		}
 		patched = true
-		return w.afterDomains(host)
+		return w.afterPatch(host, f)
 	})
 	return patched
 }
 
 // patch writes the fields f of d over host's record of it; false when host has none
-// or f does not apply to it (Fields.Apply).
+// or f does not apply to it (Fields.Apply). A sizes patch writes only the sizes
+// (resize).
 func (w *writeTxn) patch(host string, d *hosts.Domain, f hosts.Fields) (bool, error) {
 	old, err := w.hostVM(host, d.UUID)
 	if err != nil || old == nil {
 		return false, err
+	}
+	if f == hosts.FieldSizes {
+		w.resize(old, d)
+		return true, nil
 	}
 	nd := old.domain()
 	if !f.Apply(&nd, d) {
@@ -247,8 +252,18 @@ func (v *View) DomainsPatched(host string, ds []hosts.Domain, f hosts.Fields) {
 				return err
 			}
 		}
-		return w.afterDomains(host)
+		return w.afterPatch(host, f)
 	})
+}
+
+// afterPatch refreshes what depends on host's patched domains: after a sizes patch,
+// it stores the resized records and the images their disks feed (storeResized); no
+// record came or went.
+func (w *writeTxn) afterPatch(host string, f hosts.Fields) error {
+	if f == hosts.FieldSizes {
+		return w.storeResized(host)
+	}
+	return w.afterDomains(host)
 }
 
 // patchPending applies the fields f of ds to host's domains that wait for indexes,
@@ -487,6 +502,9 @@ type writeTxn struct {
 	pending  map[hosts.UUID]*hosts.Domain // domains left out (non-nil) or written (nil)
 	vmHosts  map[uint32][]string          // View.vmHosts' lists this transaction changed
 	dropped  []string                     // hosts removed: their pending domains go
+	resized  map[string]bool              // image paths whose disks' sizes resize changed
+	// resizedVMs are the records resize made, stored by storeResized.
+	resizedVMs map[hosts.UUID]*VM
 	// vmIDs are the vmIds this transaction got (UUID text to vmId): a registry's Lookup
 	// may show a new number only later (etcd's mirror), its records must not wait.
 	vmIDs map[string]uint32

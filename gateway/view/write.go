@@ -274,16 +274,23 @@ func volumePath(v hosts.Volume) string {
 }
 
 func (w *writeTxn) eachHostImage(host string, fn func(*DiskImage)) error {
+	ims, err := w.hostImages(host)
+	for _, im := range ims {
+		fn(im)
+	}
+	return err
+}
+
+// hostImages returns host's images as stored, ascending Index: never to be modified.
+func (w *writeTxn) hostImages(host string) ([]*DiskImage, error) {
 	raw, err := w.txn.First(tableImage, indexID, hostKey(host))
 	if err != nil {
-		return fmt.Errorf("list images: %w", err)
+		return nil, fmt.Errorf("list images: %w", err)
 	}
-	if raw != nil {
-		for _, im := range raw.(*hostImages).ims {
-			fn(im)
-		}
+	if raw == nil {
+		return nil, nil
 	}
-	return nil
+	return raw.(*hostImages).ims, nil
 }
 
 // syncPools replaces host's pools.
@@ -358,10 +365,7 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 				im = &DiskImage{Host: host, Path: d.ImagePath, Format: d.Format}
 				want[d.ImagePath] = im
 			}
-			if im.Volume == nil && im.Capacity == 0 && d.Target != "" {
-				im.Capacity, im.Allocation = d.Capacity, d.Allocation
-				im.SizeFrom = DiskRef{UUID: vm.Domain.UUID, Target: d.Target}
-			}
+			im.takeSizes(vm, &d)
 		}
 	}); err != nil {
 		return err
@@ -399,6 +403,120 @@ func (w *writeTxn) syncImages(host string, vols []hosts.Volume, fromInventory bo
 	}
 	slices.SortFunc(ims, func(a, b *DiskImage) int { return cmp.Compare(a.Index, b.Index) })
 	if err := w.txn.Insert(tableImage, &hostImages{Host: host, ims: ims}); err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
+	return nil
+}
+
+// takeSizes applies the sizes rule of an image outside pools to one more disk using
+// it, the host's records taken in vmId order and their disks in index order: the first
+// disk with a capacity gives them, until one does the last so far; SizeFrom names it.
+func (im *DiskImage) takeSizes(vm *VM, d *Disk) {
+	if im.Volume == nil && im.Capacity == 0 && d.Target != "" {
+		im.Capacity, im.Allocation = d.Capacity, d.Allocation
+		im.SizeFrom = DiskRef{UUID: vm.Domain.UUID, Target: d.Target}
+	}
+}
+
+// resize writes the disk sizes of src over vm's record (hosts.FieldSizes): a copy of
+// the record with a copy of its disks, the rest shared. Nothing a size has is indexed
+// or numbered, so no registry key is asked for and no memdb index but the record's
+// leaf is rewritten. The copy is stored by storeResized, after every read of the
+// VM table: a read in a write transaction empties memdb's cache of the tree nodes it
+// copied (iradix Txn.Clone), so that each insert after one copies its whole path again,
+// 4 KiB of edges a VM at 10,000 VMs a host.
+func (w *writeTxn) resize(vm *VM, src *hosts.Domain) {
+	if q := w.resizedVMs[vm.Domain.UUID]; q != nil {
+		vm = q // patched twice in one transaction
+	}
+	var disks []Disk
+	for i := range vm.Disks {
+		dk := &vm.Disks[i]
+		c, a, ok := src.DiskSizes(dk.Target, dk.Source)
+		if !ok || c == dk.Capacity && a == dk.Allocation {
+			continue
+		}
+		if disks == nil {
+			disks = slices.Clone(vm.Disks)
+		}
+		disks[i].Capacity, disks[i].Allocation = c, a
+		if dk.ImagePath != "" {
+			if w.resized == nil {
+				w.resized = map[string]bool{}
+			}
+			w.resized[dk.ImagePath] = true
+		}
+	}
+	if disks == nil {
+		return
+	}
+	nv := *vm
+	nv.Disks = disks
+	if w.resizedVMs == nil {
+		w.resizedVMs = map[hosts.UUID]*VM{}
+	}
+	w.resizedVMs[vm.Domain.UUID] = &nv
+}
+
+// storeResized stores the records resize made, then their images (resizeImages).
+func (w *writeTxn) storeResized(host string) error {
+	for _, vm := range w.resizedVMs {
+		if err := w.txn.Insert(tableVM, vm); err != nil {
+			return fmt.Errorf("domain %s: %w", vm.Domain.UUID, err)
+		}
+	}
+	return w.resizeImages(host)
+}
+
+// resizeImages recomputes, by syncImages' rule (takeSizes), the images outside pools
+// that the disks resize changed feed, and writes only those that changed: sizes change
+// no path, format or volume, so the host's other images stay as they are. When one of
+// those images has no row (the registry could not number it), the whole syncImages runs.
+func (w *writeTxn) resizeImages(host string) error {
+	if len(w.resized) == 0 {
+		return nil
+	}
+	ims, err := w.hostImages(host)
+	if err != nil {
+		return err
+	}
+	sized, rows := make(map[string]*DiskImage, len(w.resized)), 0
+	for _, im := range ims {
+		if !w.resized[im.Path] {
+			continue
+		}
+		rows++
+		if im.Volume == nil {
+			c := *im
+			c.Capacity, c.Allocation, c.SizeFrom = 0, 0, DiskRef{}
+			sized[im.Path] = &c
+		}
+	}
+	if rows < len(w.resized) {
+		return w.syncImages(host, nil, false)
+	}
+	if err := w.eachHostVM(host, func(vm *VM) {
+		for i := range vm.Disks {
+			if im := sized[vm.Disks[i].ImagePath]; im != nil {
+				im.takeSizes(vm, &vm.Disks[i])
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	var out []*DiskImage
+	for i, im := range ims {
+		if c := sized[im.Path]; c != nil && !sameImage(im, c) {
+			if out == nil {
+				out = slices.Clone(ims)
+			}
+			out[i] = c
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := w.txn.Insert(tableImage, &hostImages{Host: host, ims: out}); err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
 	return nil
