@@ -660,6 +660,7 @@ func (w *writeTxn) commit() {
 		}
 	}
 	w.txn.Commit()
+	v.dropStale()
 	for id, hs := range w.vmHosts {
 		if len(hs) == 0 {
 			delete(v.vmHosts, id)
@@ -677,6 +678,15 @@ func (w *writeTxn) commit() {
 			(*f)(c)
 		}
 	}
+}
+
+// dropStale forgets the cached summaries of the trees a commit replaced.
+func (v *View) dropStale() {
+	txn := v.db.Txn(false)
+	defer txn.Abort()
+	dropStale(txn, tableVM, indexID, &v.vms)
+	dropStale(txn, tableVM, indexID, &v.oses)
+	dropStale(txn, tableImage, indexID, &v.imgs)
 }
 
 // noteTableChanged records that the VM rows of hosts (and "": the merged context)

@@ -413,3 +413,43 @@ func TestStatsReplacedAreFreed(t *testing.T) {
 		t.Fatalf("after the swap: %+v", st)
 	}
 }
+
+// TestReplacedRecordsAreFreed: once a VM's record and its disk image are replaced, the
+// view keeps neither, though no read came since the walk that cached the merged
+// context's summaries (they held every record replaced after them: a second
+// generation of the records once the sizes left by a resync were written).
+func TestReplacedRecordsAreFreed(t *testing.T) {
+	d := viewtest.Domain(1, hosts.StateRunning, "/img/one.qcow2")
+	sized := d
+	sized.Disks = slices.Clone(d.Disks)
+	sized.Disks[0].Capacity, sized.Disks[0].Allocation = 10<<30, 1<<30
+	for _, tc := range []struct {
+		name    string
+		replace func(*viewtest.View)
+	}{
+		{"sizes patch", func(tv *viewtest.View) { tv.DomainsPatched("a", []hosts.Domain{sized}, hosts.FieldSizes) }},
+		{"domain update", func(tv *viewtest.View) { tv.DomainUpdated("a", sized) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tv := viewtest.New(t, "a")
+			tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d}})
+			vm, im := func() (weak.Pointer[view.VM], weak.Pointer[view.DiskImage]) { // a walk
+				s := tv.Read()
+				r, ok := s.VM("", 1)
+				img, ok2 := s.Image("", 1)
+				if !ok || !ok2 {
+					t.Fatalf("before: VM %v, image %v", ok, ok2)
+				}
+				return weak.Make(r.VM), weak.Make(img)
+			}()
+			tc.replace(tv)
+			runtime.GC()
+			if vm.Value() != nil || im.Value() != nil {
+				t.Errorf("still reachable: the replaced record %v, the replaced image %v", vm.Value() != nil, im.Value() != nil)
+			}
+			if img, ok := tv.Read().Image("", 1); !ok || img.Capacity != 10<<30 {
+				t.Errorf("the image after: %+v", img)
+			}
+		})
+	}
+}

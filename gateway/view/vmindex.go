@@ -45,6 +45,19 @@ func ofTree[T any](s *Snapshot, table, idx string, p *atomic.Pointer[perTree[T]]
 	return v
 }
 
+// dropStale forgets a cached summary of a tree other than the one txn reads: until the
+// next read builds another, it would keep alive every record replaced since (after a
+// sizes patch of every VM, a second generation of records and devices).
+func dropStale[T any](txn *memdb.Txn, table, idx string, p *atomic.Pointer[perTree[T]]) {
+	c := p.Load()
+	if c == nil {
+		return
+	}
+	if it, err := txn.Get(table, idx); err == nil && it.WatchCh() != c.tree {
+		p.CompareAndSwap(c, nil)
+	}
+}
+
 // vmIndex returns the index of the snapshot's tree, building it when the cached one
 // is of another tree; nil if the tree cannot be read.
 func (s *Snapshot) vmIndex() *vmIndex {
