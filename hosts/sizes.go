@@ -15,8 +15,12 @@ import (
 // block stats), and one DomainGetBlockInfo each would hold up the first view.
 type dueSizes struct {
 	dom   libvirt.Domain
-	disks []Disk
+	disks []dueDisk
 }
+
+// dueDisk is what readDueSizes needs of a disk to read its sizes and report them
+// (FieldSizes matches target and source), not the whole Disk.
+type dueDisk struct{ target, source string }
 
 // dueSizesBatch is how many domains' sizes go to the Sink in one DomainsPatched.
 const dueSizesBatch = 256
@@ -44,13 +48,13 @@ func (s *Supervisor) readDueSizes(ctx context.Context, c *conn) error {
 			}
 			d := Domain{UUID: id}
 			for _, dk := range due.disks {
-				got, ok, err := s.blockInfo(ctx, c, due.dom, cmp.Or(dk.Target, dk.Source))
+				got, ok, err := s.blockInfo(ctx, c, due.dom, cmp.Or(dk.target, dk.source))
 				if err != nil {
 					return err
 				}
 				if ok { // else it keeps what it shows: unknown, or the last read's
-					dk.Capacity, dk.Allocation = got.Capacity, got.Allocation
-					d.Disks = append(d.Disks, dk)
+					d.Disks = append(d.Disks, Disk{Target: dk.target, Source: dk.source,
+						Capacity: got.Capacity, Allocation: got.Allocation})
 				}
 			}
 			batch = append(batch, d) // even without disks: no longer due

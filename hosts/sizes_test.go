@@ -3,6 +3,7 @@ package hosts
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestLastSizesKeptOverResync(t *testing.T) {
 		{Type: "file", Target: "vdb", Source: "/b.qcow2", Capacity: 20, Allocation: 5}}}})
 	doms := []Domain{{UUID: UUID{1}, Disks: []Disk{
 		{Type: "file", Target: "vda", Source: "/a.qcow2"}, {Type: "file", Target: "vdc", Source: "/new.qcow2"}}}}
-	due := map[UUID]dueSizes{{1}: {disks: doms[0].Disks}}
+	due := map[UUID]dueSizes{{1}: {disks: []dueDisk{{"vda", "/a.qcow2"}, {"vdc", "/new.qcow2"}}}}
 	a.lastSizes(doms, due)
 	if got := doms[0].Disks; got[0].Capacity != 10 || got[0].Allocation != 4 || got[1].Capacity != 0 {
 		t.Errorf("disks after the resync: %+v", got)
@@ -82,5 +83,27 @@ func TestAddSizedReplaces(t *testing.T) {
 	a.addSized(UUID{2}, []Disk{{Target: "vda", Source: "/c", Capacity: 1}})
 	if p, ok := a.m[UUID{2}]; !ok || len(p.sized) != 1 || p.gen == 0 {
 		t.Errorf("a domain without a plan: %+v %v", p, ok)
+	}
+}
+
+// knownSizes sizes the disks outside pools that an inactive domain's block stats give
+// and leaves the others due, by target and source only; pool volumes, network disks and
+// empty drives are never due.
+func TestKnownSizes(t *testing.T) {
+	disks := []Disk{
+		{Type: "file", Device: "disk", Bus: "virtio", Format: "qcow2", Target: "vda", Source: "/img/a.qcow2"},
+		{Type: "file", Target: "vdb", Source: "/pool/b.img"},
+		{Type: "block", Target: "vdc", Source: "/dev/sdc"},
+		{Type: "network", Target: "vdd", Source: "rbd/d"},
+		{Type: "file", Device: "cdrom", Target: "hda"},
+	}
+	inPool := func(p string) bool { return strings.HasPrefix(p, "/pool/") }
+	known := []BlockStats{{Name: "vdc", Path: "/dev/sdc", Capacity: 8, Allocation: 8}}
+	due := knownSizes(disks, inPool, known)
+	if want := []dueDisk{{"vda", "/img/a.qcow2"}}; !slices.Equal(due, want) {
+		t.Errorf("due %+v, want %+v", due, want)
+	}
+	if disks[2].Capacity != 8 || disks[0].Capacity != 0 || disks[1].Capacity != 0 {
+		t.Errorf("disks after: %+v", disks)
 	}
 }

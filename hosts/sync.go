@@ -294,7 +294,7 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) (doms []Domain, due m
 	}
 	list := facts.list
 	out := make([]Domain, len(list))
-	unsized := make([][]Disk, len(list))
+	unsized := make([][]dueDisk, len(list))
 	errs := make([]error, len(list))
 	// libvirtd serves at most max_client_requests (5) calls of one client at once; keep
 	// two for the watchdog, stats and operations.
@@ -335,7 +335,7 @@ func (s *Supervisor) domains(ctx context.Context, c *conn) (doms []Domain, due m
 // unless the domain came after the stats call (then as describe asks for it). The
 // sizes of its disks outside pools come from the bulk block stats; unsized are those
 // they did not give, left at 0 for readDueSizes, after the resync.
-func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainFacts, inPool func(string) bool) (d Domain, unsized []Disk, err error) {
+func describeListed(ctx context.Context, c *conn, dom libvirt.Domain, f *domainFacts, inPool func(string) bool) (d Domain, unsized []dueDisk, err error) {
 	id := UUID(dom.UUID)
 	st, ok := f.stats[id]
 	if !ok {
@@ -403,7 +403,7 @@ func describe(ctx context.Context, c *conn, dom libvirt.Domain, inPool func(stri
 
 // knownSizes fills the sizes of the file and block disks outside pools from known (an
 // inactive domain's block stats, matched by target and path) and returns the others.
-func knownSizes(disks []Disk, inPool func(string) bool, known []BlockStats) (unsized []Disk) {
+func knownSizes(disks []Disk, inPool func(string) bool, known []BlockStats) (unsized []dueDisk) {
 	for i := range disks {
 		dk := &disks[i]
 		if (dk.Type != "file" && dk.Type != "block") || dk.Source == "" || inPool(dk.Source) {
@@ -414,7 +414,7 @@ func knownSizes(disks []Disk, inPool func(string) bool, known []BlockStats) (uns
 			dk.Capacity, dk.Allocation = known[j].Capacity, known[j].Allocation
 			continue
 		}
-		unsized = append(unsized, *dk)
+		unsized = append(unsized, dueDisk{dk.Target, dk.Source})
 	}
 	return unsized
 }
