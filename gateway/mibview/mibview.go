@@ -408,7 +408,7 @@ func (ms *mibSnap) fillStorage(r view.VMRow, d *view.Disk, row *mib.StorageRow) 
 	*row = mib.StorageRow{}
 	row.VMID, row.Index, row.UUID = r.VMID, d.StorageIndex, r.Domain.UUID
 	row.Device, row.DiskImageIndex, row.Target, row.Bus = StorageDevice(d.Device), d.DiskImageIndex, d.Target, d.Bus
-	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(&d.Disk), d.Format, d.ReadOnly, stdMedia(d.Device)
+	row.SourceType, row.Format, row.ReadOnly, row.Media = stdSource(d.Type, d.Source, d.Format), d.Format, d.ReadOnly, stdMedia(d.Device)
 	if row.ResourceID = d.ImagePath; row.ResourceID == "" {
 		row.ResourceID = d.Source
 	}

@@ -119,17 +119,17 @@ func stdStates(s hosts.DomainState, reason int32) (mib.StdAdminState, mib.StdOpe
 
 // stdSource is vmStorageSourceType of a libvirt disk: block and network by its type,
 // a file or volume raw by its format, any other format (qcow2...) sparse.
-func stdSource(d *hosts.Disk) mib.StdStorageSourceType {
-	switch d.Type {
+func stdSource(typ, source, format string) mib.StdStorageSourceType {
+	switch typ {
 	case "block":
 		return mib.StorageSourceBlock
 	case "network":
 		return mib.StorageSourceNetwork
 	case "file", "volume":
 		switch {
-		case d.Source == "":
+		case source == "":
 			return mib.StorageSourceUnknown // an empty drive
-		case d.Format == "" || d.Format == "raw":
+		case format == "" || format == "raw":
 			return mib.StorageSourceRaw
 		}
 		return mib.StorageSourceSparse

@@ -9,15 +9,18 @@ const maxInterned = 1 << 14
 // strTable interns the strings of few distinct values that every record repeats
 // (domain and OS types, architectures, machines, buses, models, formats, pool and
 // network names), so that 50,000 records share one copy of each instead
-// of the one each XML parse allocates, and likewise each record's DomainKind. Only the
-// writer uses it, under View.mu.
+// of the one each XML parse allocates, and likewise each record's DomainKind and each
+// device's DiskKind or NICKind. Only the writer uses it, under View.mu.
 type strTable struct {
-	strs  map[string]string
-	kinds map[DomainKind]*DomainKind
+	strs      map[string]string
+	kinds     map[DomainKind]*DomainKind
+	diskKinds map[DiskKind]*DiskKind
+	nicKinds  map[NICKind]*NICKind
 }
 
 func newStrTable() *strTable {
-	return &strTable{strs: map[string]string{}, kinds: map[DomainKind]*DomainKind{}}
+	return &strTable{strs: map[string]string{}, kinds: map[DomainKind]*DomainKind{},
+		diskKinds: map[DiskKind]*DiskKind{}, nicKinds: map[NICKind]*NICKind{}}
 }
 
 func (t *strTable) intern(s string) string {
@@ -34,29 +37,31 @@ func (t *strTable) intern(s string) string {
 }
 
 // kind returns the shared copy of k.
-func (t *strTable) kind(k DomainKind) *DomainKind {
-	if c, ok := t.kinds[k]; ok {
+func (t *strTable) kind(k DomainKind) *DomainKind { return share(t.kinds, k) }
+
+// share returns m's copy of k, storing k while m has room.
+func share[K comparable](m map[K]*K, k K) *K {
+	if c, ok := m[k]; ok {
 		return c
 	}
 	c := &k
-	if len(t.kinds) < maxInterned {
-		t.kinds[k] = c
+	if len(m) < maxInterned {
+		m[k] = c
 	}
 	return c
 }
 
-func (t *strTable) disk(d hosts.Disk) hosts.Disk {
-	for _, p := range []*string{&d.Device, &d.Type, &d.Bus, &d.Pool, &d.Format} {
-		*p = t.intern(*p)
-	}
-	return d
+// disk returns the record form of d, its fields of few values shared.
+func (t *strTable) disk(d *hosts.Disk) Disk {
+	k := share(t.diskKinds, DiskKind{Device: d.Device, Type: d.Type, Bus: d.Bus, Pool: d.Pool, Format: d.Format})
+	return Disk{DiskKind: k, Target: d.Target, Source: d.Source, Volume: d.Volume, ReadOnly: d.ReadOnly,
+		Capacity: d.Capacity, Allocation: d.Allocation}
 }
 
-func (t *strTable) nic(n hosts.NIC) hosts.NIC {
-	for _, p := range []*string{&n.Type, &n.Source, &n.Model} {
-		*p = t.intern(*p)
-	}
-	return n
+// nic returns the record form of n, its fields of few values shared.
+func (t *strTable) nic(n *hosts.NIC) NIC {
+	return NIC{NICKind: share(t.nicKinds, NICKind{Type: n.Type, Source: n.Source, Model: n.Model}),
+		MAC: n.MAC, Target: n.Target}
 }
 
 func (t *strTable) controller(c hosts.Controller) hosts.Controller {

@@ -200,11 +200,11 @@ func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ct
 	if len(disks) > 0 {
 		vm.Disks = make([]Disk, 0, len(disks))
 	}
-	for i, disk := range disks {
-		disk = w.v.strs.disk(disk)
-		key := uniqueKey(used, StorageKey(vm.VMID, disk.Target), i)
-		dk := Disk{Disk: disk, StorageIndex: w.index(registry.NSStorage, key), regKey: key, pos: int32(i)}
-		if dk.ImagePath = resolve(disk); dk.ImagePath != "" {
+	for i := range disks {
+		dk := w.v.strs.disk(&disks[i])
+		key := uniqueKey(used, StorageKey(vm.VMID, dk.Target), i)
+		dk.StorageIndex, dk.regKey, dk.pos = w.index(registry.NSStorage, key), key, int32(i)
+		if dk.ImagePath = resolve(disks[i]); dk.ImagePath != "" {
 			dk.DiskImageIndex = w.index(registry.NSImage, hostRegKey(vm.Host, dk.ImagePath))
 		}
 		vm.Disks = append(vm.Disks, dk)
@@ -212,10 +212,11 @@ func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ct
 	if len(nics) > 0 {
 		vm.NICs = make([]NIC, 0, len(nics))
 	}
-	for i, nic := range nics {
-		nic = w.v.strs.nic(nic)
+	for i := range nics {
+		nic := w.v.strs.nic(&nics[i])
 		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
-		vm.NICs = append(vm.NICs, NIC{NIC: nic, NetworkIndex: w.index(registry.NSNetwork, key), regKey: key, pos: int32(i)})
+		nic.NetworkIndex, nic.regKey, nic.pos = w.index(registry.NSNetwork, key), key, int32(i)
+		vm.NICs = append(vm.NICs, nic)
 	}
 	if len(ctls) > 0 {
 		vm.HBAs = make([]HBA, 0, len(ctls))
