@@ -42,6 +42,11 @@ func ofTree[T any](s *Snapshot, table, idx string, p *atomic.Pointer[perTree[T]]
 	}
 	v := build(it)
 	p.Store(&perTree[T]{tree: tree, val: v})
+	// A commit since this snapshot was taken may have run its dropStale before the
+	// Store: check again, as the commit would, so no replaced tree stays cached.
+	txn := s.v.db.Txn(false)
+	dropStale(txn, table, idx, p)
+	txn.Abort()
 	return v
 }
 
