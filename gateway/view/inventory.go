@@ -83,7 +83,7 @@ func inOrder[T, D any](xs []T, dev func(*T) (int32, D)) []D {
 
 // Disk is a domain disk (hosts.Disk's fields) with its storageIndex and, when it has a
 // source, the diskImageIndex of the image it uses. Its fields of few distinct values
-// (DiskKind) are shared by every disk with the same ones: 128 bytes a disk instead of
+// (DiskKind) are shared by every disk with the same ones: 120 bytes a disk instead of
 // 208 with a whole hosts.Disk. The pointer is never nil in a record of the view.
 type Disk struct {
 	*DiskKind
