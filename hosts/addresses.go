@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -39,11 +40,19 @@ type IfaceAddr struct {
 // also asked for the guest's OS). The same rounds check the sizes of its disks outside
 // pools (sized).
 type addrPlan struct {
-	macs   []string
-	onNets []netNIC // the NICs on libvirt networks: DHCP leases
-	agent  bool
-	sized  []sizedDisk // file and block disks outside pools, with the sizes last read
-	gen    uint64      // tells this plan from a later one of the same domain (markDead)
+	nics  []planNIC
+	sized []sizedDisk // file and block disks outside pools, with the sizes last read
+	gen   uint64      // tells this plan from a later one of the same domain (markDead)
+	agent bool
+}
+
+// planNIC is a NIC of a plan: its MAC (the parsed domain's string, which the view
+// keeps too) and its libvirt network, "" when on none (no DHCP leases).
+type planNIC struct{ mac, network string }
+
+// onNet reports whether one of p's NICs is on a libvirt network.
+func (p *addrPlan) onNet() bool {
+	return slices.ContainsFunc(p.nics, func(n planNIC) bool { return n.network != "" })
 }
 
 // sizedDisk is what a round needs of a disk outside pools: its target and the sizes
@@ -59,48 +68,55 @@ type diskWrites struct {
 	bytes  uint64
 }
 
-// netNIC is a NIC on a libvirt network.
-type netNIC struct{ mac, network string }
-
 func planOf(d *Domain) (addrPlan, bool) {
 	p := addrPlan{agent: d.GuestAgent}
+	if len(d.NICs) > 0 {
+		p.nics = make([]planNIC, 0, len(d.NICs))
+	}
 	for _, n := range d.NICs {
-		p.macs = append(p.macs, n.MAC)
+		pn := planNIC{mac: n.MAC}
 		if n.Type == "network" {
-			p.onNets = append(p.onNets, netNIC{mac: n.MAC, network: n.Source})
+			pn.network = unique.Make(n.Source).Value() // one copy per name, not per NIC
 		}
+		p.nics = append(p.nics, pn)
 	}
 	for _, dk := range d.Disks {
 		if dk.Target != "" && (dk.Capacity != 0 || dk.Allocation != 0) { // sized by blockSizes
 			p.sized = append(p.sized, sizedDisk{dk.Target, dk.Capacity, dk.Allocation})
 		}
 	}
-	return p, len(p.macs) > 0 || p.agent || len(p.sized) > 0
+	return p, len(p.nics) > 0 || p.agent || len(p.sized) > 0
 }
 
-// addrPlans holds the plans of a host's domains that have NICs or a guest agent
-// (resyncs replace them, re-reads update one), the addresses last read and the guest
-// agent's last OS answer. Addresses change seldom, so they are read again every
-// address_interval, and at the next stats round for a domain that was re-read
+// addrPlans holds, per domain of a host that has NICs, a guest agent or disks sized
+// here, its plan (resyncs replace them, re-reads update one), the addresses last read
+// and the guest agent's last OS answer. Addresses change seldom, so they are read again
+// every address_interval, and at the next stats round for a domain that was re-read
 // (started, NICs changed...); rounds in between reuse the last ones. The agent's OS is
 // read in the same rounds, right after the addresses.
 type addrPlans struct {
-	mu   sync.Mutex
-	m    map[UUID]addrPlan
-	last map[UUID][]IfaceAddr // the addresses last read, per domain
-	due  map[UUID]bool        // domains to read at the next round
-	at   time.Time            // when every domain was last read; zero: at the next round
-	os   map[UUID]GuestOS     // the agent's last OS answer, while the domain runs
-	// wr is, per domain and disk target of plan.sized, the bytes the domain had written
-	// at the last round: a disk written since can have grown. A re-read keeps it: what
-	// was written after that round, while the sizes were read again or later, shows as
-	// another change at the next round.
-	wr map[UUID][]diskWrites
+	mu sync.Mutex
+	m  map[UUID]*addrDomain
+	at time.Time // when every domain was last read; zero: at the next round
 	// dead holds, per domain, the sources that failed for it with an error that lasts
 	// (srcFailure): they are not asked again until the domain is re-read or resynced,
-	// or the mark is older than deadSourceRounds address rounds.
+	// or the mark is older than deadSourceRounds address rounds. Few domains have one.
 	dead map[UUID]deadMark
 	gens uint64 // the last plan's gen
+}
+
+// addrDomain is what the address rounds hold for one domain: one map entry per domain
+// instead of one in each of five maps.
+type addrDomain struct {
+	plan addrPlan
+	last []IfaceAddr // the addresses last read
+	// wr is, per disk target of plan.sized, the bytes the domain had written at the
+	// last round (nil: no round since the plan was made or sized): a disk written since
+	// can have grown. A re-read keeps it: what was written after that round, while the
+	// sizes were read again or later, shows as another change at the next round.
+	wr  []diskWrites
+	os  *GuestOS // the agent's last OS answer, while the domain runs
+	due bool     // read at the next round
 }
 
 // deadMark is the sources marked dead for a domain, and since when.
@@ -118,47 +134,46 @@ type srcSet uint8
 
 func (m srcSet) has(src AddrSource) bool { return m&(1<<src) != 0 }
 
+// reset replaces every plan (a resync): the addresses and writes last read go, the
+// agents' OS answers stay.
 func (a *addrPlans) reset(doms []Domain) {
-	m := make(map[UUID]addrPlan, len(doms))
+	m := make(map[UUID]*addrDomain, len(doms))
 	a.mu.Lock()
 	for i := range doms {
 		if p, ok := planOf(&doms[i]); ok {
 			a.gens++
 			p.gen = a.gens
-			m[doms[i].UUID] = p
+			x := &addrDomain{plan: p}
+			if old := a.m[doms[i].UUID]; old != nil {
+				x.os = old.os
+			}
+			m[doms[i].UUID] = x
 		}
 	}
-	a.m, a.last, a.due, a.at, a.wr, a.dead = m, nil, nil, time.Time{}, nil, nil // a resync read every size
-	for id := range a.os {
-		if _, ok := m[id]; !ok {
-			delete(a.os, id)
-		}
-	}
+	a.m, a.at, a.dead = m, time.Time{}, nil // a resync read every size
 	a.mu.Unlock()
 }
 
 func (a *addrPlans) set(d *Domain, found bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m, a.due = map[UUID]addrPlan{}, map[UUID]bool{}
-	}
-	if a.due == nil {
-		a.due = map[UUID]bool{}
-	}
 	delete(a.dead, d.UUID) // a re-read domain may have new NICs, networks, an agent
-	if p, ok := planOf(d); ok && found {
-		a.gens++
-		p.gen = a.gens
-		a.m[d.UUID] = p
-		a.due[d.UUID] = true
-	} else {
+	p, ok := planOf(d)
+	if !ok || !found {
 		delete(a.m, d.UUID)
-		delete(a.last, d.UUID)
-		delete(a.due, d.UUID)
-		delete(a.os, d.UUID)
-		delete(a.wr, d.UUID)
+		return
 	}
+	if a.m == nil {
+		a.m = map[UUID]*addrDomain{}
+	}
+	a.gens++
+	p.gen = a.gens
+	x := a.m[d.UUID]
+	if x == nil {
+		x = &addrDomain{}
+		a.m[d.UUID] = x
+	}
+	x.plan, x.due = p, true
 }
 
 // addSized adds disks, sized after the resync (readDueSizes), to id's plan: the
@@ -166,7 +181,11 @@ func (a *addrPlans) set(d *Domain, found bool) {
 func (a *addrPlans) addSized(id UUID, disks []Disk) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p, ok := a.m[id]
+	x := a.m[id]
+	var p addrPlan
+	if x != nil {
+		p = x.plan
+	}
 	p.sized = slices.Clone(p.sized)
 	for _, dk := range disks {
 		if dk.Capacity == 0 && dk.Allocation == 0 {
@@ -182,18 +201,22 @@ func (a *addrPlans) addSized(id UUID, disks []Disk) {
 	if len(p.sized) == 0 || a.m == nil {
 		return
 	}
-	if !ok {
+	if x == nil {
 		a.gens++
 		p.gen = a.gens
+		x = &addrDomain{}
+		a.m[id] = x
 	}
-	a.m[id] = p
-	delete(a.wr, id) // the next round records what was written, as after a resync
+	x.plan = p
+	x.wr = nil // the next round records what was written, as after a resync
 }
 
 // forgetOS drops the guest agent's last OS answer for id (the domain stopped).
 func (a *addrPlans) forgetOS(id UUID) {
 	a.mu.Lock()
-	delete(a.os, id)
+	if x := a.m[id]; x != nil {
+		x.os = nil
+	}
 	a.mu.Unlock()
 }
 
@@ -203,11 +226,12 @@ func (a *addrPlans) forgetOS(id UUID) {
 func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []sizedDisk {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.wr == nil {
-		a.wr = map[UUID][]diskWrites{}
+	x := a.m[id]
+	if x == nil {
+		return nil // removed meanwhile
 	}
-	last, seen := a.wr[id]
-	now := make([]diskWrites, 0, len(p.sized))
+	last, seen := x.wr, x.wr != nil
+	now := make([]diskWrites, 0, len(p.sized)) // not nil, even empty: seen next round
 	var out []sizedDisk
 	for _, dk := range p.sized {
 		for i := range ds.Blocks {
@@ -220,7 +244,7 @@ func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []sizedDisk {
 			}
 		}
 	}
-	a.wr[id] = now
+	x.wr = now
 	return out
 }
 
@@ -229,8 +253,11 @@ func (a *addrPlans) written(id UUID, p addrPlan, ds *DomainStats) []sizedDisk {
 func (a *addrPlans) plan(id UUID, full bool) (p addrPlan, read bool, last []IfaceAddr, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p, ok = a.m[id]
-	return p, full || a.due[id], a.last[id], ok
+	x := a.m[id]
+	if x == nil {
+		return addrPlan{}, full, nil, false
+	}
+	return x.plan, full || x.due, x.last, true
 }
 
 // deadSources returns the sources not to ask for id (markDead): those marked after
@@ -252,7 +279,7 @@ func (a *addrPlans) deadSources(id UUID, since time.Time) srcSet {
 func (a *addrPlans) markDead(id UUID, src AddrSource, gen uint64, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if p, ok := a.m[id]; !ok || p.gen != gen {
+	if x := a.m[id]; x == nil || x.plan.gen != gen {
 		return // removed or re-read meanwhile
 	}
 	if a.dead == nil {
@@ -269,11 +296,9 @@ func (a *addrPlans) markDead(id UUID, src AddrSource, gen uint64, now time.Time)
 func (a *addrPlans) store(id UUID, addrs []IfaceAddr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.last == nil {
-		a.last = map[UUID][]IfaceAddr{}
+	if x := a.m[id]; x != nil { // else removed meanwhile
+		x.last, x.due = addrs, false
 	}
-	a.last[id] = addrs
-	delete(a.due, id)
 }
 
 // round says whether this stats round reads every domain's addresses (the last full
@@ -481,14 +506,17 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 // round's per-network reads, in the order of its NICs (as libvirt's per-domain lease
 // query gives them); ok is false when one of its networks was not read in bulk.
 func (s *Supervisor) bulkLeases(ctx context.Context, c *conn, r *roundLeases, p addrPlan) (out []IfaceAddr, ok bool, err error) {
-	for _, n := range p.onNets {
+	for _, n := range p.nics {
+		if n.network == "" {
+			continue
+		}
 		byMAC, ok, err := s.networkLeases(ctx, c, r, n.network)
 		if !ok || err != nil {
 			return nil, false, err
 		}
 		out = append(out, byMAC[strings.ToLower(n.mac)]...)
 	}
-	return ownAddrs(out, p.macs), true, nil // a guest can hold many leases on its MAC
+	return ownAddrs(out, p.nics), true, nil // a guest can hold many leases on its MAC
 }
 
 // domainAddresses reads one domain's addresses; agentDown says libvirt found its guest
@@ -498,7 +526,7 @@ func (s *Supervisor) bulkLeases(ctx context.Context, c *conn, r *roundLeases, p 
 // this connection at all. Leases come from the round's per-network reads (leases,
 // nil: none) where they could be made.
 func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom libvirt.Domain, p addrPlan, leases *roundLeases) (out []IfaceAddr, agentDown bool, err error) {
-	if len(p.macs) == 0 {
+	if len(p.nics) == 0 {
 		return nil, false, nil // planned for its agent's OS only
 	}
 	now := time.Now()
@@ -507,7 +535,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 	if p.agent && !skip.has(AddrAgent) {
 		sources = append(sources, AddrAgent)
 	}
-	if len(p.onNets) > 0 && !skip.has(AddrLease) {
+	if p.onNet() && !skip.has(AddrLease) {
 		sources = append(sources, AddrLease)
 	}
 	if !skip.has(AddrARP) {
@@ -522,7 +550,7 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 			}
 			if ok {
 				out = coverAddrs(out, got, covered)
-				if len(covered) >= len(p.macs) {
+				if len(covered) >= len(p.nics) {
 					break
 				}
 				continue
@@ -554,8 +582,8 @@ func (s *Supervisor) domainAddresses(ctx context.Context, c *conn, id UUID, dom 
 			s.log.Debug("interface addresses not read", "domain", dom.Name, "source", int(src), "err", err)
 			continue
 		}
-		out = coverAddrs(out, ownAddrs(ParseIfaceAddrs(ifs, src), p.macs), covered)
-		if len(covered) >= len(p.macs) {
+		out = coverAddrs(out, ownAddrs(ParseIfaceAddrs(ifs, src), p.nics), covered)
+		if len(covered) >= len(p.nics) {
 			break
 		}
 	}
@@ -595,19 +623,20 @@ func (src AddrSource) String() string {
 // a real NIC carries a handful, a few dozen with IPv6 temporary addresses.
 const maxAddrsPerNIC = 64
 
-// ownAddrs keeps the addresses of the domain's own NICs (macs), at most
+// ownAddrs keeps the addresses of the domain's own NICs (nics), at most
 // maxAddrsPerNIC each, so that a hostile guest can neither invent interfaces nor make
 // a walk of networkAddressTable (quadratic in a NIC's addresses) slow. The addresses
 // kept carry the plan's MAC strings, not the reply's: those would keep the decoded
 // reply's strings alive until the next address round.
-func ownAddrs(addrs []IfaceAddr, macs []string) []IfaceAddr {
+func ownAddrs(addrs []IfaceAddr, nics []planNIC) []IfaceAddr {
 	type own struct {
 		mac string
 		n   int
 	}
-	n := make(map[string]*own, len(macs))
-	for _, m := range macs {
-		n[strings.ToLower(m)] = &own{mac: strings.ToLower(m)}
+	n := make(map[string]*own, len(nics))
+	for _, nic := range nics {
+		m := strings.ToLower(nic.mac)
+		n[m] = &own{mac: m}
 	}
 	out := addrs[:0]
 	for _, a := range addrs {

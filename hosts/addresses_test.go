@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -64,8 +65,7 @@ func TestPlanOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, ok := planOf(&d)
-	want := addrPlan{macs: []string{"52:54:00:00:00:01", "52:54:00:00:00:02"},
-		onNets: []netNIC{{mac: "52:54:00:00:00:02", network: "default"}}, agent: true}
+	want := addrPlan{nics: []planNIC{{mac: "52:54:00:00:00:01"}, {mac: "52:54:00:00:00:02", network: "default"}}, agent: true}
 	if !ok || !reflect.DeepEqual(p, want) {
 		t.Errorf("plan %+v %v, want %+v", p, ok, want)
 	}
@@ -165,7 +165,7 @@ func TestOwnAddrs(t *testing.T) {
 		ifs = append(ifs, ifc)
 	}
 	macs := []string{"52:54:00:00:00:00", "52:54:00:00:00:02"}
-	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), macs)
+	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), []planNIC{{mac: macs[0]}, {mac: macs[1], network: "default"}})
 	per := map[string]int{}
 	for _, a := range got {
 		per[a.MAC]++
@@ -286,10 +286,71 @@ func TestBulkLeasesCapped(t *testing.T) {
 		many = append(many, IfaceAddr{MAC: mac, Source: AddrLease, Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Prefix: 16})
 	}
 	r := &roundLeases{nets: map[string]map[string][]IfaceAddr{"default": {mac: many}}}
-	p := addrPlan{macs: []string{mac}, onNets: []netNIC{{mac: strings.ToUpper(mac), network: "default"}}}
+	p := addrPlan{nics: []planNIC{{mac: strings.ToUpper(mac), network: "default"}}}
 	s := &Supervisor{}
 	got, ok, err := s.bulkLeases(context.Background(), &conn{}, r, p)
 	if err != nil || !ok || len(got) != maxAddrsPerNIC {
 		t.Errorf("bulkLeases: %d addresses, ok %v, err %v; want %d", len(got), ok, err, maxAddrsPerNIC)
 	}
+}
+
+// BenchmarkAddrPlansMemory is the live heap the address rounds keep per VM at 1,000
+// hosts of 50 domains like bench/internal/fleet's (a disk outside pools, sized, and a
+// NIC on a libvirt network each; a tenth shut off) after a round that read every
+// running domain's lease and block writes. The parsed domains are dropped after the
+// round but for their MACs and disk targets, which the view keeps: what a plan holds
+// alone counts.
+func BenchmarkAddrPlansMemory(b *testing.B) {
+	const hosts, vms = 1000, 50
+	macs := make([]string, hosts*vms)
+	for j := range macs {
+		macs[j] = fmt.Sprintf("52:54:%02x:%02x:%02x:%02x", j/vms>>8, j/vms&0xff, j%vms>>8, j%vms&0xff)
+	}
+	for range b.N {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		plans := make([]*addrPlans, hosts)
+		for h := range plans {
+			a := &addrPlans{}
+			doms := benchDomains(h, macs[h*vms:(h+1)*vms])
+			a.reset(doms)
+			full := a.round(time.Minute, time.Now())
+			for i := range doms {
+				d := &doms[i]
+				if d.State != StateRunning {
+					continue
+				}
+				p, _, _, _ := a.plan(d.UUID, full)
+				reply := []libvirt.DomainInterface{{Hwaddr: []string{strings.Clone(d.NICs[0].MAC)},
+					Addrs: []libvirt.DomainIPAddr{{Type: int32(libvirt.IPAddrTypeIpv4), Addr: fmt.Sprintf("10.0.0.%d", i+2), Prefix: 16}}}}
+				a.store(d.UUID, ownAddrs(ParseIfaceAddrs(reply, AddrLease), p.nics))
+				a.written(d.UUID, p, &DomainStats{Blocks: []BlockStats{{Name: "vda", WrBytes: 512}}})
+			}
+			plans[h] = a
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(hosts*vms), "bytes/VM")
+		runtime.KeepAlive(plans)
+	}
+}
+
+// benchDomains is host h's domains as ParseDomainXML gives bench/internal/fleet's,
+// with the sizes of their disk read: each string its own copy, but for the MACs and
+// targets (the view's).
+func benchDomains(h int, macs []string) []Domain {
+	c := strings.Clone
+	doms := make([]Domain, len(macs))
+	for i, mac := range macs {
+		state := StateRunning
+		if i%10 == 9 {
+			state = StateShutoff
+		}
+		doms[i] = Domain{UUID: UUID{0xf1, 0xee, 0x70, byte(h >> 8), byte(h), 14: byte(i >> 8), 15: byte(i)}, State: state,
+			Disks: []Disk{{Device: c("disk"), Type: c("file"), Bus: c("virtio"), Target: "vda",
+				Source: fmt.Sprintf("/fleet/h%03d/vm%03d.qcow2", h, i), Format: c("qcow2"), Capacity: 1 << 30, Allocation: 1 << 20}},
+			NICs: []NIC{{MAC: mac, Type: c("network"), Source: c("default"), Model: c("virtio")}}}
+	}
+	return doms
 }

@@ -111,15 +111,15 @@ func (s *Supervisor) readGuestOS(ctx context.Context, c *conn, id UUID, dom libv
 func (a *addrPlans) storeOS(id UUID, g GuestOS) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.m[id]; !ok {
+	x := a.m[id]
+	if x == nil {
 		return false // re-read meanwhile and gone, or stopped
 	}
-	if a.os == nil {
-		a.os = map[UUID]GuestOS{}
+	if x.os != nil && *x.os == g {
+		return false
 	}
-	old, had := a.os[id]
-	a.os[id] = g
-	return !had || old != g
+	x.os = &g
+	return true
 }
 
 // withGuestOS sets d.GuestOS to the agent's last answer while d runs, and forgets that
@@ -128,10 +128,14 @@ func (a *addrPlans) storeOS(id UUID, g GuestOS) bool {
 func (a *addrPlans) withGuestOS(d *Domain) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !d.GuestAgent || d.State == StateShutoff || d.State == StateCrashed {
-		delete(a.os, d.UUID)
-		d.GuestOS = GuestOS{}
-		return
+	x := a.m[d.UUID]
+	d.GuestOS = GuestOS{}
+	switch {
+	case !d.GuestAgent || d.State == StateShutoff || d.State == StateCrashed:
+		if x != nil {
+			x.os = nil
+		}
+	case x != nil && x.os != nil:
+		d.GuestOS = *x.os
 	}
-	d.GuestOS = a.os[d.UUID]
 }

@@ -93,13 +93,13 @@ func (a *addrPlans) lastSizes(doms []Domain, due map[UUID]dueSizes) {
 	defer a.mu.Unlock()
 	for i := range doms {
 		d := &doms[i]
-		p, ok := a.m[d.UUID]
-		if _, isDue := due[d.UUID]; !ok || !isDue {
+		x := a.m[d.UUID]
+		if _, isDue := due[d.UUID]; x == nil || !isDue {
 			continue
 		}
 		for j := range d.Disks {
 			dk := &d.Disks[j]
-			for _, old := range p.sized {
+			for _, old := range x.plan.sized {
 				if dk.Capacity == 0 && dk.Allocation == 0 && old.target == dk.Target {
 					dk.Capacity, dk.Allocation = old.capacity, old.allocation
 				}

@@ -77,12 +77,12 @@ func TestAddSizedReplaces(t *testing.T) {
 	var a addrPlans
 	a.reset([]Domain{{UUID: UUID{1}, Disks: []Disk{{Type: "file", Target: "vda", Source: "/a.qcow2", Capacity: 10}}}})
 	a.addSized(UUID{1}, []Disk{{Type: "file", Target: "vda", Source: "/a.qcow2", Capacity: 12}, {Target: "vdb", Source: "/b"}})
-	if p := a.m[UUID{1}]; len(p.sized) != 1 || p.sized[0].capacity != 12 {
+	if p := a.m[UUID{1}].plan; len(p.sized) != 1 || p.sized[0].capacity != 12 {
 		t.Errorf("sized disks %+v, want vda at 12 only", p.sized)
 	}
 	a.addSized(UUID{2}, []Disk{{Target: "vda", Source: "/c", Capacity: 1}})
-	if p, ok := a.m[UUID{2}]; !ok || len(p.sized) != 1 || p.gen == 0 {
-		t.Errorf("a domain without a plan: %+v %v", p, ok)
+	if x := a.m[UUID{2}]; x == nil || len(x.plan.sized) != 1 || x.plan.gen == 0 {
+		t.Errorf("a domain without a plan: %+v", x)
 	}
 }
 
