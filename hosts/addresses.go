@@ -19,7 +19,7 @@ const guestAgentChannel = "org.qemu.guest_agent.0"
 
 // AddrSource is where libvirt learnt an address: its
 // VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_* values.
-type AddrSource int
+type AddrSource uint8
 
 const (
 	AddrLease AddrSource = AddrSource(libvirt.DomainInterfaceAddressesSrcLease) // DHCP lease of a libvirt network
@@ -30,9 +30,9 @@ const (
 // IfaceAddr is one IP address of a domain interface.
 type IfaceAddr struct {
 	MAC    string // lowercase aa:bb:cc:dd:ee:ff, the NIC's key
-	Source AddrSource
 	Addr   netip.Addr
 	Prefix uint32
+	Source AddrSource // last: 48 bytes, not 56 (which one address rounds up to 64)
 }
 
 // addrPlan is what decides how a domain's addresses are asked for: its NICs' MACs,
