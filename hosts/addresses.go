@@ -293,11 +293,14 @@ func (a *addrPlans) markDead(id UUID, src AddrSource, gen uint64, now time.Time)
 	a.dead[id] = d
 }
 
-func (a *addrPlans) store(id UUID, addrs []IfaceAddr) {
+// store keeps the addresses a round read with plan gen; the domain stays due when it
+// was re-read meanwhile (a newer plan: new NICs are read at the next round).
+func (a *addrPlans) store(id UUID, gen uint64, addrs []IfaceAddr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if x := a.m[id]; x != nil { // else removed meanwhile
-		x.last, x.due = addrs, false
+		x.last = addrs
+		x.due = x.due && x.plan.gen != gen
 	}
 }
 
@@ -359,7 +362,7 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 		if r.addrs, agentDown, err = s.domainAddresses(ctx, c, r.id, doms[r.id], r.p, leases); err != nil {
 			return err
 		}
-		s.plans.store(r.id, r.addrs)
+		s.plans.store(r.id, r.p.gen, r.addrs)
 		if r.p.agent && !agentDown {
 			if r.changed, err = s.readGuestOS(ctx, c, r.id, doms[r.id]); err != nil {
 				return err

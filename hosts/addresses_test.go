@@ -87,12 +87,12 @@ func TestAddrPlansRounds(t *testing.T) {
 	step := func(name string, now time.Time, wantRead bool, wantLast []IfaceAddr) {
 		t.Helper()
 		full := a.round(time.Minute, now)
-		_, read, last, ok := a.plan(id, full)
+		p, read, last, ok := a.plan(id, full)
 		if !ok || read != wantRead || len(last) != len(wantLast) {
 			t.Fatalf("%s: ok=%v read=%v last=%v, want read=%v last=%v", name, ok, read, last, wantRead, wantLast)
 		}
 		if read {
-			a.store(id, addr)
+			a.store(id, p.gen, addr)
 		}
 	}
 	step("first round", t0, true, nil)
@@ -104,6 +104,29 @@ func TestAddrPlansRounds(t *testing.T) {
 	a.set(&d, false)
 	if _, _, last, ok := a.plan(id, false); ok || last != nil {
 		t.Fatalf("removed domain: ok=%v last=%v", ok, last)
+	}
+}
+
+// TestRereadDuringRoundStaysDue: a domain re-read (set: a NIC added) while a round
+// reads it with the plan it had before stays due: the round's addresses, read with the
+// old plan, must not clear the flag, else the new NIC has no address until the next
+// full round (address_interval).
+func TestRereadDuringRoundStaysDue(t *testing.T) {
+	id := UUID{1}
+	d := Domain{UUID: id, NICs: []NIC{{MAC: "52:54:00:00:00:01", Type: "network", Source: "default"}}}
+	var a addrPlans
+	a.reset([]Domain{d})
+	p, read, _, ok := a.plan(id, a.round(time.Minute, time.Unix(1000, 0)))
+	if !ok || !read {
+		t.Fatalf("first round: ok=%v read=%v", ok, read)
+	}
+	d2 := d
+	d2.NICs = append(slices.Clone(d.NICs), NIC{MAC: "52:54:00:00:00:02", Type: "network", Source: "default"})
+	a.set(&d2, true) // Refresh, from another goroutine, while the round reads
+	a.store(id, p.gen, []IfaceAddr{{MAC: p.nics[0].mac, Addr: netip.MustParseAddr("192.0.2.7"), Prefix: 24}})
+	q, read, _, _ := a.plan(id, a.round(time.Minute, time.Unix(1010, 0)))
+	if !read || len(q.nics) != 2 {
+		t.Errorf("next round: read=%v with %d NICs, want the re-read domain read with 2", read, len(q.nics))
 	}
 }
 
@@ -324,7 +347,7 @@ func BenchmarkAddrPlansMemory(b *testing.B) {
 				p, _, _, _ := a.plan(d.UUID, full)
 				reply := []libvirt.DomainInterface{{Hwaddr: []string{strings.Clone(d.NICs[0].MAC)},
 					Addrs: []libvirt.DomainIPAddr{{Type: int32(libvirt.IPAddrTypeIpv4), Addr: fmt.Sprintf("10.0.0.%d", i+2), Prefix: 16}}}}
-				a.store(d.UUID, ownAddrs(ParseIfaceAddrs(reply, AddrLease), p.nics))
+				a.store(d.UUID, p.gen, ownAddrs(ParseIfaceAddrs(reply, AddrLease), p.nics))
 				a.written(d.UUID, p, &DomainStats{Blocks: []BlockStats{{Name: "vda", WrBytes: 512}}})
 			}
 			plans[h] = a
