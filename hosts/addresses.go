@@ -47,13 +47,18 @@ type addrPlan struct {
 }
 
 // planNIC is a NIC of a plan: its MAC (the parsed domain's string, which the view
-// keeps too) and its libvirt network, "" when on none (no DHCP leases).
-type planNIC struct{ mac, network string }
+// keeps too) and its libvirt network, the zero handle when on none (no DHCP leases).
+// The handle keeps one copy of a network's name for all the plans that hold it.
+type planNIC struct {
+	mac string
+	net unique.Handle[string]
+}
+
+// onNet reports whether the NIC is on a libvirt network.
+func (n planNIC) onNet() bool { return n.net != unique.Handle[string]{} }
 
 // onNet reports whether one of p's NICs is on a libvirt network.
-func (p *addrPlan) onNet() bool {
-	return slices.ContainsFunc(p.nics, func(n planNIC) bool { return n.network != "" })
-}
+func (p *addrPlan) onNet() bool { return slices.ContainsFunc(p.nics, planNIC.onNet) }
 
 // sizedDisk is what a round needs of a disk outside pools: its target and the sizes
 // last read (a whole Disk, 152 bytes, was held per such disk).
@@ -76,7 +81,7 @@ func planOf(d *Domain) (addrPlan, bool) {
 	for _, n := range d.NICs {
 		pn := planNIC{mac: n.MAC}
 		if n.Type == "network" {
-			pn.network = unique.Make(n.Source).Value() // one copy per name, not per NIC
+			pn.net = unique.Make(n.Source)
 		}
 		p.nics = append(p.nics, pn)
 	}
@@ -510,10 +515,10 @@ func (s *Supervisor) networkLeases(ctx context.Context, c *conn, r *roundLeases,
 // query gives them); ok is false when one of its networks was not read in bulk.
 func (s *Supervisor) bulkLeases(ctx context.Context, c *conn, r *roundLeases, p addrPlan) (out []IfaceAddr, ok bool, err error) {
 	for _, n := range p.nics {
-		if n.network == "" {
+		if !n.onNet() {
 			continue
 		}
-		byMAC, ok, err := s.networkLeases(ctx, c, r, n.network)
+		byMAC, ok, err := s.networkLeases(ctx, c, r, n.net.Value())
 		if !ok || err != nil {
 			return nil, false, err
 		}

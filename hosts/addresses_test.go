@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unique"
 	"unsafe"
 
 	"github.com/digitalocean/go-libvirt"
@@ -65,7 +66,7 @@ func TestPlanOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, ok := planOf(&d)
-	want := addrPlan{nics: []planNIC{{mac: "52:54:00:00:00:01"}, {mac: "52:54:00:00:00:02", network: "default"}}, agent: true}
+	want := addrPlan{nics: []planNIC{{mac: "52:54:00:00:00:01"}, {mac: "52:54:00:00:00:02", net: unique.Make("default")}}, agent: true}
 	if !ok || !reflect.DeepEqual(p, want) {
 		t.Errorf("plan %+v %v, want %+v", p, ok, want)
 	}
@@ -188,7 +189,7 @@ func TestOwnAddrs(t *testing.T) {
 		ifs = append(ifs, ifc)
 	}
 	macs := []string{"52:54:00:00:00:00", "52:54:00:00:00:02"}
-	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), []planNIC{{mac: macs[0]}, {mac: macs[1], network: "default"}})
+	got := ownAddrs(ParseIfaceAddrs(ifs, AddrAgent), []planNIC{{mac: macs[0]}, {mac: macs[1], net: unique.Make("default")}})
 	per := map[string]int{}
 	for _, a := range got {
 		per[a.MAC]++
@@ -309,7 +310,7 @@ func TestBulkLeasesCapped(t *testing.T) {
 		many = append(many, IfaceAddr{MAC: mac, Source: AddrLease, Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Prefix: 16})
 	}
 	r := &roundLeases{nets: map[string]map[string][]IfaceAddr{"default": {mac: many}}}
-	p := addrPlan{nics: []planNIC{{mac: strings.ToUpper(mac), network: "default"}}}
+	p := addrPlan{nics: []planNIC{{mac: strings.ToUpper(mac), net: unique.Make("default")}}}
 	s := &Supervisor{}
 	got, ok, err := s.bulkLeases(context.Background(), &conn{}, r, p)
 	if err != nil || !ok || len(got) != maxAddrsPerNIC {
