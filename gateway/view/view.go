@@ -204,11 +204,11 @@ func (v *View) DomainUpdated(host string, d hosts.Domain) {
 // transaction like DomainUpdated; false when host has no record of it, or a newer one
 // waits for its indexes (the supervisor then reports the whole domain).
 func (v *View) DomainPatched(host string, d hosts.Domain, f hosts.Fields) bool {
-	if v.isPending(host, d.UUID) {
-		return false
-	}
 	patched := false
 	v.write(host, "domain patch", func(w *writeTxn) error {
+		if v.isPending(host, d.UUID) { // under the writer's lock, as pending changes
+			return nil
+		}
 		ok, err := w.patch(host, &d, f)
 		if err != nil || !ok {
 			return err
@@ -242,8 +242,9 @@ func (w *writeTxn) patch(host string, d *hosts.Domain, f hosts.Fields) (bool, er
 // transaction; a record waiting for its indexes takes them too, and a domain host has
 // no record of is left out.
 func (v *View) DomainsPatched(host string, ds []hosts.Domain, f hosts.Fields) {
-	waiting := v.patchPending(host, ds, f)
 	v.write(host, "domains patch", func(w *writeTxn) error {
+		// Under the writer's lock: a domain that began to wait since is patched there.
+		waiting := v.patchPending(host, ds, f)
 		for i := range ds {
 			if waiting[ds[i].UUID] { // its retry writes the patched record
 				continue
