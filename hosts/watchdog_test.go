@@ -21,6 +21,9 @@ func TestWatchdogProbesOnlySilentConnections(t *testing.T) {
 	s := startSupervisor(t, cfg, sink, WithCallObserver(calls.observe))
 	waitUp(t, sink)
 	testkit.WaitFor(t, 30*time.Second, "first stats", func() bool { _, _, _, n := sink.counts(); return n > 0 })
+	// The disk sizes the resync left are read after the first stats: their answers
+	// would stand for a probe.
+	testkit.WaitFor(t, 30*time.Second, "the disk sizes", func() bool { return s.SizesDue() == 0 })
 	c, err := s.conn()
 	if err != nil {
 		t.Fatal(err)
