@@ -61,3 +61,53 @@ vmgate_libvirt_call_errors_total{host="h2",procedure="keepalive"} 1
 		t.Errorf("callSplit: %q", s)
 	}
 }
+
+func TestDriverURI(t *testing.T) {
+	for _, tt := range []struct{ uri, want string }{
+		{"test+unix:///tmp/x/node000.xml", "test:///tmp/x/node000.xml"},
+		{"qemu+unix:///system", "qemu:///system"},
+		{"test:///tmp/node.xml", ""},
+		{"test+unix://relative", ""},
+		{"+unix:///tmp/node.xml", ""},
+	} {
+		got, err := driverURI(tt.uri)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("driverURI(%q) = %q, %v; want %q", tt.uri, got, err, tt.want)
+		}
+	}
+}
+
+func TestParsePhases(t *testing.T) {
+	for _, tt := range []struct {
+		list       string
+		floor, fst bool
+		peer       bool
+	}{
+		{"view,floor,peer", true, false, true},
+		{"floor,view", true, true, false},
+		{" floor , view ", true, true, false},
+		{"floor", true, false, false}, // view is implied, and runs first
+		{"view,steady", false, false, false},
+	} {
+		set, first := parsePhases(tt.list)
+		if !set["view"] || set["floor"] != tt.floor || first != tt.fst || set["peer"] != tt.peer {
+			t.Errorf("parsePhases(%q) = %v, %v", tt.list, set, first)
+		}
+	}
+}
+
+func TestOverFloor(t *testing.T) {
+	f := floorResult{Wall: 12 * time.Second, CPU: 3 * time.Second, LibvirtdCPU: 20 * time.Second}
+	v := viewResult{wall: 19 * time.Second, cpu: 9 * time.Second, libvirtdCPU: 26800 * time.Millisecond}
+	got := overFloorLines(f, v)
+	for _, want := range []string{"vmgate 19.000 s, floor 12.000 s: vmgate over the floor +7.000 s (1.58x)",
+		"gateway 9.00 s, floor 3.00 s: +6.00 s", "under vmgate 26.80 s, under the floor 20.00 s: +6.80 s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("overFloorLines lacks %q:\n%s", want, got)
+		}
+	}
+	row := scaleRow(1000, 50, f, v, "before the view", 1900*1024)
+	if want := "| 1000 x 50 | 19.00 s (9.00 / 26.80 s) | 12.00 s (3.00 / 20.00 s), before the view | +7.00 s (+6.00 / +6.80 s) | 1900 MiB |"; row != want {
+		t.Errorf("scaleRow:\n got %s\nwant %s", row, want)
+	}
+}

@@ -51,6 +51,7 @@ func (b *bench) firstView(ctx context.Context) error {
 		}
 	}
 	gcpu, lcpu, gc := selfCPU(), cpuOr0(lpid)-l0, gcCPU()
+	b.viewRes = &viewResult{wall: allUp, cpu: gcpu, libvirtdCPU: lcpu}
 	rpcs := b.rpcs() // from connecting to the first view: subscriptions, resync, first polls
 	s := b.g.View().Read()
 	total := 0

@@ -5,6 +5,10 @@
 // the same run:
 //
 //	view     time to the first full view (every host Up, synced, all its VMs)
+//	floor    the same view read with plain go-libvirt in a child process (every host at
+//	         once, one stats call, the XMLs 3 in flight per host), printed next to the
+//	         view: before it when listed before view, else after the other phases with
+//	         the gateway stopped
 //	peer     virsh list --all / domstats over every host, one after the other
 //	steady   gateway and libvirtd CPU over -steady with stats_interval 10s; RSS
 //	latency  virsh suspend/resume of a real QEMU VM -> the view (and vmState over SNMP)
@@ -26,11 +30,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vmgate/vmgate/bench/internal/fleet"
+	"github.com/vmgate/vmgate/bench/internal/proc"
 	"github.com/vmgate/vmgate/bench/internal/workdir"
 	"github.com/vmgate/vmgate/gateway"
 )
@@ -50,6 +57,8 @@ type options struct {
 	memprofile  string
 	steadymem   string
 	keep        bool
+	floorFirst  bool   // the floor phase runs before the gateway starts
+	rows        string // the file the floor's scale table row is appended to
 }
 
 func main() {
@@ -59,7 +68,7 @@ func main() {
 	flag.IntVar(&o.vms, "vms", 100, "VMs per host")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "steady-state CPU window")
 	flag.IntVar(&o.cycles, "cycles", 30, "suspend/resume cycles of the QEMU VM")
-	flag.StringVar(&phases, "phases", "view,peer,steady,latency,walk", "phases to run (view always runs)")
+	flag.StringVar(&phases, "phases", "view,floor,peer,steady,latency,walk", "phases to run (view always runs; floor before view runs first)")
 	flag.StringVar(&o.snmpdAddr, "snmpd", "", "net-snmp snmpd to walk as the peer, HOST:PORT (walk phase)")
 	flag.IntVar(&o.snmpdPID, "snmpd-pid", 0, "snmpd's pid, for its CPU")
 	flag.IntVar(&o.snmpdMin, "snmpd-min", 50000, "walk snmpd's hrSWRunTable until this many varbinds (at least as many as the vmgate table walk)")
@@ -70,14 +79,21 @@ func main() {
 	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of the gateway after its first full view to `FILE`")
 	flag.StringVar(&o.steadymem, "steadymemprofile", "", "write a heap profile of the gateway after the steady window (and a GC) to `FILE`")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (node files, config, gateway log)")
+	flag.StringVar(&o.rows, "rows", "", "append the floor phase's row of bench/run scale's table to `FILE`")
+	floorChildMode := flag.Bool("floor-child", false, "internal: be the floor phase's client over the node files of -floor-nodes")
+	floorNodes := flag.String("floor-nodes", "", "internal: the node files' directory, with -floor-child")
 	flag.Parse()
+	if *floorChildMode {
+		if err := floorChild(fleet.Fleet{Dir: *floorNodes, Hosts: o.hosts, VMs: o.vms}); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet: floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.memprofile != "" || o.steadymem != "" {
 		runtime.MemProfileRate = 4096 // fine enough to split a few KiB per VM by component
 	}
-	o.phases = map[string]bool{"view": true}
-	for _, p := range strings.Split(phases, ",") {
-		o.phases[strings.TrimSpace(p)] = true
-	}
+	o.phases, o.floorFirst = parsePhases(phases)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
 	stop()
@@ -97,6 +113,23 @@ type bench struct {
 	addr   string    // the agent's udp address
 	start  time.Time // just before gateway.New
 	steady float64   // gateway CPU seconds per second in steady state (0: not measured)
+
+	libvirtdRSS0 uint64       // libvirtd's VmRSS (KiB) when the bench started
+	viewRes      *viewResult  // the gateway's first full view
+	floorRes     *floorResult // the floor phase's, if run
+}
+
+// parsePhases reads -phases: the set (view always in it), and whether floor comes
+// before view.
+func parsePhases(list string) (set map[string]bool, floorFirst bool) {
+	set = map[string]bool{"view": true}
+	names := strings.Split(list, ",")
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+		set[names[i]] = true
+	}
+	f, v := slices.Index(names, "floor"), slices.Index(names, "view")
+	return set, f >= 0 && v > f
 }
 
 func run(ctx context.Context, o options) error {
@@ -111,7 +144,18 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("vmgate fleet benchmark, %s, %d CPUs, %s, %d hosts x %d VMs (libvirt test driver via the local libvirtd)\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), o.hosts, o.vms)
+	lpid := proc.LibvirtdPID()
+	if lpid > 0 {
+		b.libvirtdRSS0, _, _ = memStatus(strconv.Itoa(lpid))
+	}
+	fmt.Printf("libvirtd before the run: %s\n", libvirtdMem(lpid))
+	if o.phases["floor"] && o.floorFirst {
+		if err := b.floor(ctx); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var done <-chan struct{}
@@ -151,7 +195,14 @@ func run(ctx context.Context, o options) error {
 			return ctx.Err()
 		}
 	}
-	return nil
+	if o.phases["floor"] && !o.floorFirst {
+		cancel() // the gateway's connections closed: libvirtd serves the floor alone
+		<-done
+		if err := b.floor(parent); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
+	return b.overFloor()
 }
 
 // startGateway writes the config and runs the gateway in this process. The returned
