@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -109,5 +110,15 @@ func TestOverFloor(t *testing.T) {
 	row := scaleRow(1000, 50, f, v, "before the view", 1900*1024)
 	if want := "| 1000 x 50 | 19.00 s (9.00 / 26.80 s) | 12.00 s (3.00 / 20.00 s), before the view | +7.00 s (+6.00 / +6.80 s) | 1900 MiB |"; row != want {
 		t.Errorf("scaleRow:\n got %s\nwant %s", row, want)
+	}
+}
+
+func TestMaxInt64(t *testing.T) {
+	var a atomic.Int64
+	for _, v := range []int64{3, 7, 5} {
+		maxInt64(&a, v)
+	}
+	if a.Load() != 7 {
+		t.Errorf("maxInt64 kept %d, want 7", a.Load())
 	}
 }
