@@ -19,6 +19,7 @@ type hostSet struct {
 	opts   func(host string) []hosts.Option // each supervisor's options
 	logger *slog.Logger
 	gate   *hosts.SyncGate // the first address rounds wait for the other hosts' resyncs
+	slots  *hosts.OpenSlots
 
 	mu      sync.Mutex
 	running map[string]*hostRun
@@ -27,6 +28,11 @@ type hostSet struct {
 // firstRoundHold bounds how long a host's first address round and its disk sizes wait
 // for the other hosts' first resyncs (hosts.SyncGate).
 const firstRoundHold = time.Minute
+
+// openSlots is how many hosts open their connection at once (hosts.OpenSlots): a
+// LAN host's open takes a few milliseconds, so 1,000 hosts open in well under a
+// second, and a daemon serving many hosts answers each within connect_timeout.
+const openSlots = 64
 
 type hostRun struct {
 	cfg    hosts.Config
@@ -37,7 +43,7 @@ type hostRun struct {
 
 func newHostSet(sink hosts.Sink, opts func(host string) []hosts.Option, logger *slog.Logger) *hostSet {
 	return &hostSet{sink: sink, opts: opts, logger: logger, running: map[string]*hostRun{},
-		gate: hosts.NewSyncGate(firstRoundHold)}
+		gate: hosts.NewSyncGate(firstRoundHold), slots: hosts.NewOpenSlots(openSlots)}
 }
 
 // apply makes the running supervisors match cfgs: hosts no longer listed or whose
@@ -84,7 +90,7 @@ func (s *hostSet) apply(ctx context.Context, grp *errgroup.Group, cfgs []hosts.C
 // logged, not fatal: the others keep running.
 func (s *hostSet) start(ctx context.Context, grp *errgroup.Group, c hosts.Config) bool {
 	logger := s.logger.With("host", c.Name)
-	opts := append(s.opts(c.Name), hosts.WithSyncGate(s.gate))
+	opts := append(s.opts(c.Name), hosts.WithSyncGate(s.gate), hosts.WithOpenSlots(s.slots))
 	sup, err := hosts.New(c, s.sink, s.logger, opts...) // it adds "host" itself
 	if err != nil {
 		logger.Error("host not started", "err", err)

@@ -37,6 +37,7 @@ type Supervisor struct {
 	sizesDue map[UUID]dueSizes               // sizes the last resync left (readDueSizes); under mu
 	syncedAt time.Time                       // when the last resync ended; under mu
 	gate     *SyncGate                       // nil: nothing waits for other hosts
+	slots    *OpenSlots                      // nil: opens without waiting for others
 	gateDone func()                          // the first resync attempt was made
 	waits    opWaits                         // pauses and resumes waiting for their event
 	opWait   time.Duration                   // how long they wait (WithOpEventWait)
@@ -148,9 +149,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // session is one connection's life: connect, subscribe, resync, then serve events,
 // stats and the watchdog until the connection ends or ctx is done.
 func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
+	release, err := s.slots.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	c, err := openConn(cctx, s.dial, s.uri.DriverURI(), s.cfg.CallTimeout)
 	cancel()
+	release()
 	if err != nil {
 		return false, err
 	}
