@@ -27,6 +27,10 @@ import (
 // requests per client to the watchdog, stats and operations.
 const floorXMLInFlight = 3
 
+// floorOpensAtOnce is how many hosts open their connection at once, as the gateway's
+// supervisors do (gateway's openSlots, hosts.OpenSlots).
+const floorOpensAtOnce = 64
+
 // floorResult is what the floor child measures, from its first dial to the last
 // host's last XML (the connections' closing is not in it, as the gateway's is not in
 // its first view), and prints as JSON for the bench to read.
@@ -65,10 +69,11 @@ func floorChild(f fleet.Fleet) error {
 	conns := make([]*libvirt.Libvirt, f.Hosts)
 	errs := make([]error, f.Hosts)
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, floorOpensAtOnce)
 	for h := range f.Hosts { // every host at once, as the gateway's supervisors start
 		wg.Go(func() {
 			var n, b, r int64
-			conns[h], n, b, r, errs[h] = floorHost(f.URI(h), func() { maxInt64(&opened, int64(time.Since(t0))) })
+			conns[h], n, b, r, errs[h] = floorHost(f.URI(h), slots, func() { maxInt64(&opened, int64(time.Since(t0))) })
 			domains.Add(n)
 			xmlBytes.Add(b)
 			rpcs.Add(r)
@@ -91,16 +96,19 @@ func floorChild(f fleet.Fleet) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// floorHost opens uri, lists its domains with their state in one stats call and reads
+// floorHost opens uri (holding one of slots meanwhile), lists its domains with their state in one stats call and reads
 // each one's XML, floorXMLInFlight at once, calling open once ConnectOpen has
 // answered. It returns the open connection.
-func floorHost(uri string, open func()) (l *libvirt.Libvirt, domains, xmlBytes, rpcs int64, err error) {
+func floorHost(uri string, slots chan struct{}, open func()) (l *libvirt.Libvirt, domains, xmlBytes, rpcs int64, err error) {
 	driver, err := driverURI(uri)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
 	l = libvirt.NewWithDialer(dialers.NewLocal(dialers.WithLocalTimeout(time.Minute)))
-	if err := l.ConnectToURI(libvirt.ConnectURI(driver)); err != nil {
+	slots <- struct{}{}
+	err = l.ConnectToURI(libvirt.ConnectURI(driver))
+	<-slots
+	if err != nil {
 		return nil, 0, 0, 0, fmt.Errorf("open %s: %w", driver, err)
 	}
 	open()
@@ -147,8 +155,8 @@ func maxInt64(a *atomic.Int64, v int64) {
 func (b *bench) floor(ctx context.Context) error {
 	lpid := proc.LibvirtdPID()
 	quiet := waitQuiet(ctx, lpid)
-	fmt.Printf("\n== floor: plain go-libvirt, no vmgate code (%d hosts at once: ConnectOpen, one ConnectGetAllDomainStats\n"+
-		"   of the state group, DomainGetXMLDesc per domain %d in flight; in a child process)\n", b.fleet.Hosts, floorXMLInFlight)
+	fmt.Printf("\n== floor: plain go-libvirt, no vmgate code (%d hosts, %d opening at once: ConnectOpen, one ConnectGetAllDomainStats\n"+
+		"   of the state group, DomainGetXMLDesc per domain %d in flight; in a child process)\n", b.fleet.Hosts, floorOpensAtOnce, floorXMLInFlight)
 	fmt.Printf("libvirtd before        %s (quiet after %.1f s)\n", libvirtdMem(lpid), quiet.Seconds())
 	self, err := os.Executable()
 	if err != nil {
