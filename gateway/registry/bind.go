@@ -46,7 +46,7 @@ func (r *File) Unbind(namespace, key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sp := r.spaces[namespace]; sp != nil {
-		if _, ok := sp.Entries[key]; ok {
+		if _, ok := sp.ids[key]; ok {
 			sp.drop(key)
 			r.markDirty()
 		}
@@ -64,7 +64,7 @@ func (r *File) owner(namespace string, id uint32) string {
 	if !ok {
 		return ""
 	}
-	if e := sp.Entries[key]; e.Released != nil && r.now().Sub(*e.Released) > r.grace {
+	if sp.expired(key, r.now(), r.grace) {
 		return ""
 	}
 	return key

@@ -25,12 +25,15 @@ func (e *Etcd) Export() ([]byte, error) {
 		rs.Last = sp.last
 		for key, m := range sp.entries {
 			if !e.expired(m.released) {
-				rs.Entries[key] = &regEntry{ID: m.id, Released: m.released}
+				rs.put(key, m.id)
+				if m.released != nil {
+					rs.released[key] = *m.released
+				}
 			}
 		}
 		out[ns] = rs
 	}
-	return regFile{Version: registryVersion, Namespaces: out}.encode()
+	return encodeRegistry(out)
 }
 
 // Import writes data (an Export, or a state directory's indexes.json) into etcd, which
@@ -70,9 +73,13 @@ func (e *Etcd) Import(data []byte) error {
 		return nil
 	}
 	for ns, sp := range spaces {
-		for key, en := range sp.Entries {
-			val, _ := json.Marshal(record{ID: en.ID, Released: en.Released, By: "import"})
-			kk, ik := e.keyKey(ns, key), e.idKey(ns, en.ID)
+		for key, id := range sp.ids {
+			var released *time.Time
+			if t, ok := sp.released[key]; ok {
+				released = &t
+			}
+			val, _ := json.Marshal(record{ID: id, Released: released, By: "import"})
+			kk, ik := e.keyKey(ns, key), e.idKey(ns, id)
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(kk), "=", 0),
 				clientv3.Compare(clientv3.CreateRevision(ik), "=", 0))
 			ops = append(ops, clientv3.OpPut(kk, string(val)), clientv3.OpPut(ik, key))

@@ -41,32 +41,43 @@ type File struct {
 	closed bool
 }
 
+// regSpace is one namespace in memory: a number per key, and apart the release time
+// of the few keys released (an entry by pointer with its *time.Time cost a 16-byte
+// allocation and a pointer per key, released or not).
 type regSpace struct {
-	Last    uint32               `json:"last"`
-	Entries map[string]*regEntry `json:"entries"`
-	held    idSet                // the numbers of Entries, expired ones included
+	Last     uint32
+	ids      map[string]uint32    // key -> number, released keys included
+	released map[string]time.Time // released keys: when their grace period began
+	held     idSet                // the numbers of ids, expired ones included
 }
 
 func newRegSpace() *regSpace {
-	return &regSpace{Entries: map[string]*regEntry{}, held: idSet{}}
+	return &regSpace{ids: map[string]uint32{}, released: map[string]time.Time{}, held: idSet{}}
 }
 
-// put gives key the number id; a key that still holds id is expired (see owner) and
-// goes, so that no two entries share a number.
+// put gives key the number id, in use; a key that still holds id is expired (see
+// owner) and goes, so that no two keys share a number.
 func (sp *regSpace) put(key string, id uint32) {
 	sp.drop(key)
 	if other, ok := sp.holder(id); ok {
-		delete(sp.Entries, other)
+		sp.drop(other)
 	}
-	sp.Entries[key] = &regEntry{ID: id}
+	sp.ids[key] = id
 	sp.held.add(id)
 }
 
 func (sp *regSpace) drop(key string) {
-	if e, ok := sp.Entries[key]; ok {
-		sp.held.remove(e.ID)
-		delete(sp.Entries, key)
+	if id, ok := sp.ids[key]; ok {
+		sp.held.remove(id)
+		delete(sp.ids, key)
+		delete(sp.released, key)
 	}
+}
+
+// expired reports whether key was released longer than grace before now.
+func (sp *regSpace) expired(key string, now time.Time, grace time.Duration) bool {
+	t, ok := sp.released[key]
+	return ok && now.Sub(t) > grace
 }
 
 // holder returns the key of Entries holding id. A scan of the namespace, but only
@@ -75,8 +86,8 @@ func (sp *regSpace) holder(id uint32) (string, bool) {
 	if !sp.held.has(id) {
 		return "", false
 	}
-	for key, e := range sp.Entries {
-		if e.ID == id {
+	for key, n := range sp.ids {
+		if n == id {
 			return key, true
 		}
 	}
@@ -117,14 +128,21 @@ func (sp *regSpace) next() uint32 {
 	return 0
 }
 
+// regFile, fileSpace and regEntry are the file's form (encoding/json's), read by
+// decodeRegistry; encodeRegistry writes it from the regSpaces.
 type regEntry struct {
 	ID       uint32     `json:"id"`
 	Released *time.Time `json:"released,omitempty"`
 }
 
+type fileSpace struct {
+	Last    uint32               `json:"last"`
+	Entries map[string]*regEntry `json:"entries"`
+}
+
 type regFile struct {
-	Version    int                  `json:"version"`
-	Namespaces map[string]*regSpace `json:"namespaces"`
+	Version    int                   `json:"version"`
+	Namespaces map[string]*fileSpace `json:"namespaces"`
 }
 
 // Option configures OpenFile and OpenEtcd.
@@ -210,35 +228,32 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 	if f.Namespaces == nil {
 		return nil, errors.New("no namespaces")
 	}
-	for ns, sp := range f.Namespaces {
-		if sp == nil {
+	spaces := make(map[string]*regSpace, len(f.Namespaces))
+	for ns, fs := range f.Namespaces {
+		if fs == nil {
 			return nil, fmt.Errorf("namespace %q: null", ns)
 		}
-		if sp.Last > MaxIndex {
-			return nil, fmt.Errorf("namespace %q: counter %d out of range", ns, sp.Last)
+		if fs.Last > MaxIndex {
+			return nil, fmt.Errorf("namespace %q: counter %d out of range", ns, fs.Last)
 		}
-		if sp.Entries == nil {
-			sp.Entries = map[string]*regEntry{}
-		}
-		sp.held = idSet{}
-		for key, e := range sp.Entries {
+		sp := newRegSpace()
+		sp.Last = fs.Last
+		for key, e := range fs.Entries {
 			if e == nil || e.ID == 0 || e.ID > MaxIndex {
 				return nil, fmt.Errorf("namespace %q: key %q: bad id", ns, key)
 			}
-			if sp.held.has(e.ID) {
-				other := ""
-				for k, o := range sp.Entries {
-					if o != nil && o.ID == e.ID && k != key {
-						other = k
-						break
-					}
-				}
+			if other, ok := sp.holder(e.ID); ok {
 				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)
 			}
+			sp.ids[key] = e.ID
 			sp.held.add(e.ID)
+			if e.Released != nil {
+				sp.released[key] = *e.Released
+			}
 		}
+		spaces[ns] = sp
 	}
-	return f.Namespaces, nil
+	return spaces, nil
 }
 
 // Index returns the number of key in namespace, allocating one if needed, and marks the
@@ -248,14 +263,15 @@ func (r *File) Index(namespace, key string) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp := r.space(namespace)
-	if e, ok := sp.Entries[key]; ok {
-		if e.Released == nil {
-			return e.ID
+	if id, ok := sp.ids[key]; ok {
+		t, released := sp.released[key]
+		if !released {
+			return id
 		}
-		if r.now().Sub(*e.Released) <= r.grace {
-			e.Released = nil
+		if r.now().Sub(t) <= r.grace {
+			delete(sp.released, key)
 			r.markDirty()
-			return e.ID
+			return id
 		}
 		sp.drop(key) // expired: a fresh number, like any new key
 	}
@@ -288,11 +304,11 @@ func (r *File) Lookup(namespace, key string) (uint32, bool) {
 	if sp == nil {
 		return 0, false
 	}
-	e, ok := sp.Entries[key]
-	if !ok || (e.Released != nil && r.now().Sub(*e.Released) > r.grace) {
+	id, ok := sp.ids[key]
+	if !ok || sp.expired(key, r.now(), r.grace) {
 		return 0, false
 	}
-	return e.ID, true
+	return id, true
 }
 
 // Released reports whether key holds a number (ok) and has been released, its number
@@ -304,11 +320,11 @@ func (r *File) Released(namespace, key string) (released, ok bool) {
 	if sp == nil {
 		return false, false
 	}
-	e, ok := sp.Entries[key]
-	if !ok {
+	if _, ok := sp.ids[key]; !ok {
 		return false, false
 	}
-	return e.Released != nil, true
+	_, released = sp.released[key]
+	return released, true
 }
 
 // Release marks key as no longer in use; it keeps its number for the grace period.
@@ -319,9 +335,11 @@ func (r *File) Release(namespace, key string) {
 	if sp == nil {
 		return
 	}
-	if e, ok := sp.Entries[key]; ok && e.Released == nil {
-		t := r.now()
-		e.Released = &t
+	if _, ok := sp.ids[key]; !ok {
+		return
+	}
+	if _, ok := sp.released[key]; !ok {
+		sp.released[key] = r.now()
 		r.markDirty()
 	}
 }
@@ -354,7 +372,7 @@ func (r *File) Flush() error {
 		return nil
 	}
 	r.purge()
-	data, err := regFile{Version: registryVersion, Namespaces: r.spaces}.encode()
+	data, err := encodeRegistry(r.spaces)
 	r.dirty = false
 	r.mu.Unlock()
 	if err == nil {
@@ -373,8 +391,8 @@ func (r *File) Flush() error {
 func (r *File) purge() {
 	now := r.now()
 	for _, sp := range r.spaces {
-		for key, e := range sp.Entries {
-			if e.Released != nil && now.Sub(*e.Released) > r.grace {
+		for key := range sp.released {
+			if sp.expired(key, now, r.grace) {
 				sp.drop(key)
 			}
 		}
@@ -399,7 +417,7 @@ func (r *File) Export() ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.purge()
-	return regFile{Version: registryVersion, Namespaces: r.spaces}.encode()
+	return encodeRegistry(r.spaces)
 }
 
 // Import replaces an empty registry with data (an Export) and writes it at once.

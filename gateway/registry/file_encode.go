@@ -8,22 +8,24 @@ import (
 	"time"
 )
 
-// encode writes what json.MarshalIndent(f, "", " ") writes, without reflection: the
+// encodeRegistry writes the file of spaces (version registryVersion): what
+// json.MarshalIndent(f, "", " ") writes of their regFile f, without reflection: the
 // file is written whole, once a second while VMs come and go, under the registry's
 // lock; at 50,000 VMs encoding/json spent seconds of a first view on it.
-func (f regFile) encode() ([]byte, error) {
-	b := make([]byte, 0, 64+64*f.entries())
-	b = append(b, "{\n \"version\": "...)
-	b = strconv.AppendInt(b, int64(f.Version), 10)
-	b = append(b, ",\n \"namespaces\": "...)
-	if f.Namespaces == nil {
-		return append(b, "null\n}"...), nil
+func encodeRegistry(spaces map[string]*regSpace) ([]byte, error) {
+	n := 0
+	for _, sp := range spaces {
+		n += len(sp.ids)
 	}
-	if len(f.Namespaces) == 0 {
+	b := make([]byte, 0, 64+64*n)
+	b = append(b, "{\n \"version\": "...)
+	b = strconv.AppendInt(b, registryVersion, 10)
+	b = append(b, ",\n \"namespaces\": "...)
+	if len(spaces) == 0 {
 		return append(b, "{}\n}"...), nil
 	}
 	b = append(b, "{\n"...)
-	for i, ns := range sortedKeys(f.Namespaces) {
+	for i, ns := range sortedKeys(spaces) {
 		if i > 0 {
 			b = append(b, ",\n"...)
 		}
@@ -31,43 +33,27 @@ func (f regFile) encode() ([]byte, error) {
 		b = appendJSONString(b, ns)
 		b = append(b, ": "...)
 		var err error
-		if b, err = f.Namespaces[ns].appendJSON(b); err != nil {
+		if b, err = spaces[ns].appendJSON(b); err != nil {
 			return nil, err
 		}
 	}
 	return append(b, "\n }\n}"...), nil
 }
 
-func (f regFile) entries() int {
-	n := 0
-	for _, sp := range f.Namespaces {
-		if sp != nil {
-			n += len(sp.Entries)
-		}
-	}
-	return n
-}
-
 func (sp *regSpace) appendJSON(b []byte) ([]byte, error) {
-	if sp == nil {
-		return append(b, "null"...), nil
-	}
 	b = append(b, "{\n   \"last\": "...)
 	b = strconv.AppendUint(b, uint64(sp.Last), 10)
 	b = append(b, ",\n   \"entries\": "...)
-	switch {
-	case sp.Entries == nil:
-		return append(b, "null\n  }"...), nil
-	case len(sp.Entries) == 0:
+	if len(sp.ids) == 0 {
 		return append(b, "{}\n  }"...), nil
 	}
 	type kv struct {
 		key string
-		e   *regEntry
+		id  uint32
 	}
-	list := make([]kv, 0, len(sp.Entries))
-	for k, e := range sp.Entries {
-		list = append(list, kv{k, e})
+	list := make([]kv, 0, len(sp.ids))
+	for k, id := range sp.ids {
+		list = append(list, kv{k, id})
 	}
 	slices.SortFunc(list, func(a, b kv) int { return strings.Compare(a.key, b.key) })
 	b = append(b, "{\n"...)
@@ -77,18 +63,12 @@ func (sp *regSpace) appendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, "    "...)
 		b = appendJSONString(b, x.key)
-		b = append(b, ": "...)
-		e := x.e
-		if e == nil {
-			b = append(b, "null"...)
-			continue
-		}
-		b = append(b, "{\n     \"id\": "...)
-		b = strconv.AppendUint(b, uint64(e.ID), 10)
-		if e.Released != nil {
+		b = append(b, ": {\n     \"id\": "...)
+		b = strconv.AppendUint(b, uint64(x.id), 10)
+		if t, ok := sp.released[x.key]; ok {
 			b = append(b, ",\n     \"released\": "...)
 			var err error
-			if b, err = appendJSONTime(b, *e.Released); err != nil {
+			if b, err = appendJSONTime(b, t); err != nil {
 				return nil, err
 			}
 		}

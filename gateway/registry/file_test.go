@@ -210,14 +210,19 @@ func FuzzDecodeRegistry(f *testing.F) {
 		}
 		for ns, sp := range spaces {
 			seen := map[uint32]bool{}
-			for key, e := range sp.Entries {
-				if e.ID == 0 || e.ID > MaxIndex || sp.Last > MaxIndex || seen[e.ID] || !sp.held.has(e.ID) {
-					t.Fatalf("namespace %q key %q: invariant broken: id %d last %d", ns, key, e.ID, sp.Last)
+			for key, id := range sp.ids {
+				if id == 0 || id > MaxIndex || sp.Last > MaxIndex || seen[id] || !sp.held.has(id) {
+					t.Fatalf("namespace %q key %q: invariant broken: id %d last %d", ns, key, id, sp.Last)
 				}
-				seen[e.ID] = true
+				seen[id] = true
 			}
-			if n := heldCount(sp.held); n != len(sp.Entries) {
-				t.Fatalf("namespace %q: %d numbers held for %d keys", ns, n, len(sp.Entries))
+			for key := range sp.released {
+				if _, ok := sp.ids[key]; !ok {
+					t.Fatalf("namespace %q: key %q released without a number", ns, key)
+				}
+			}
+			if n := heldCount(sp.held); n != len(sp.ids) {
+				t.Fatalf("namespace %q: %d numbers held for %d keys", ns, n, len(sp.ids))
 			}
 		}
 	})
