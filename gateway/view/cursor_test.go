@@ -176,12 +176,12 @@ func checkVMHosts(t *testing.T, v *View) {
 	defer v.mu.Unlock()
 	for id, hs := range want {
 		slices.Sort(hs)
-		if !slices.Equal(v.vmHosts[id], hs) {
-			t.Errorf("vmId %d: vmHosts %q, records on %q", id, v.vmHosts[id], hs)
+		if got := v.vmHosts.get(id); !slices.Equal(got, hs) {
+			t.Errorf("vmId %d: vmHosts %q, records on %q", id, got, hs)
 		}
 	}
-	if len(v.vmHosts) != len(want) {
-		t.Errorf("vmHosts has %d vmIds, the records %d", len(v.vmHosts), len(want))
+	if n := v.vmHosts.len(); n != len(want) {
+		t.Errorf("vmHosts has %d vmIds, the records %d", n, len(want))
 	}
 }
 

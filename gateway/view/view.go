@@ -40,7 +40,7 @@ type View struct {
 	strs       *strTable // the records' interned strings
 	// vmHosts is, per vmId, the hosts with a record of it in name order, as committed:
 	// what a memdb index by vmId answered at a radix leaf (about 370 bytes) per VM.
-	vmHosts map[uint32][]string
+	vmHosts vmHostMap
 
 	statsMu  sync.RWMutex
 	stats    map[string]*atomic.Pointer[hosts.Stats]
@@ -115,7 +115,7 @@ func New(reg registry.Store, logger *slog.Logger, opts ...Option) (*View, error)
 		defaultStatsInterval: DefaultStatsInterval,
 		dupWarned:            map[hosts.UUID]bool{},
 		strs:                 newStrTable(),
-		vmHosts:              map[uint32][]string{},
+		vmHosts:              vmHostMap{one: map[uint32]string{}, more: map[uint32][]string{}},
 		stats:                map[string]*atomic.Pointer[hosts.Stats]{},
 	}
 	for _, o := range opts {
@@ -663,11 +663,7 @@ func (w *writeTxn) commit() {
 	w.txn.Commit()
 	v.dropStale()
 	for id, hs := range w.vmHosts {
-		if len(hs) == 0 {
-			delete(v.vmHosts, id)
-		} else {
-			v.vmHosts[id] = hs
-		}
+		v.vmHosts.set(id, hs)
 	}
 	v.noteTableChanged(tableChanged, w.now)
 	for k := range w.releases {
@@ -720,8 +716,40 @@ func (w *writeTxn) hostsOf(vmID uint32) []string {
 	if hs, ok := w.vmHosts[vmID]; ok {
 		return hs
 	}
-	return w.v.vmHosts[vmID]
+	return w.v.vmHosts.get(vmID)
 }
+
+// vmHostMap is View.vmHosts: a vmId's one host (nearly every vmId) as a map value,
+// without the slice a list of one costs, and the hosts of a vmId on several apart.
+type vmHostMap struct {
+	one  map[uint32]string
+	more map[uint32][]string
+}
+
+// get returns vmID's hosts in name order (a new slice of one, or the shared list).
+func (m *vmHostMap) get(vmID uint32) []string {
+	if h, ok := m.one[vmID]; ok {
+		return []string{h}
+	}
+	return m.more[vmID]
+}
+
+// set replaces vmID's hosts with hs (none: vmID goes).
+func (m *vmHostMap) set(vmID uint32, hs []string) {
+	switch len(hs) {
+	case 0:
+		delete(m.one, vmID)
+		delete(m.more, vmID)
+	case 1:
+		m.one[vmID] = hs[0]
+		delete(m.more, vmID)
+	default:
+		delete(m.one, vmID)
+		m.more[vmID] = hs
+	}
+}
+
+func (m *vmHostMap) len() int { return len(m.one) + len(m.more) }
 
 // insertVM inserts (or replaces) vm's record.
 func (w *writeTxn) insertVM(vm *VM) error {
