@@ -69,20 +69,20 @@ func TestDeviceIndexesDistinctAndReleased(t *testing.T) {
 	d2.Disks = d.Disks[:1]
 	d2.Controllers = d.Controllers[:1]
 	tv.DomainUpdated("a", d2)
-	gone := ra.Disks[1].RegKey()
+	gone := ra.RegKey(registry.NSStorage, ra.Disks[1].StorageIndex)
 	if released(t, tv.Reg, registry.NSStorage, gone) {
 		t.Fatalf("storage key %q released while host b still uses it", gone)
 	}
 	tv.DomainUpdated("b", d2)
-	if !released(t, tv.Reg, registry.NSStorage, gone) || !released(t, tv.Reg, registry.NSHBA, ra.HBAs[1].RegKey()) {
+	if !released(t, tv.Reg, registry.NSStorage, gone) || !released(t, tv.Reg, registry.NSHBA, ra.RegKey(registry.NSHBA, ra.HBAs[1].HBAIndex)) {
 		t.Errorf("keys of detached devices not released")
 	}
-	if released(t, tv.Reg, registry.NSStorage, ra.Disks[0].RegKey()) {
+	if released(t, tv.Reg, registry.NSStorage, ra.RegKey(registry.NSStorage, ra.Disks[0].StorageIndex)) {
 		t.Errorf("key of a kept disk released")
 	}
 	tv.DomainRemoved("a", viewtest.UUID(1))
 	tv.DomainRemoved("b", viewtest.UUID(1))
-	if !released(t, tv.Reg, registry.NSVM, viewtest.UUID(1).String()) || !released(t, tv.Reg, registry.NSNetwork, ra.NICs[0].RegKey()) {
+	if !released(t, tv.Reg, registry.NSVM, viewtest.UUID(1).String()) || !released(t, tv.Reg, registry.NSNetwork, ra.RegKey(registry.NSNetwork, ra.NICs[0].NetworkIndex)) {
 		t.Errorf("keys of a removed VM not released")
 	}
 }

@@ -94,8 +94,7 @@ type Disk struct {
 	StorageIndex         uint32
 	DiskImageIndex       uint32 // 0 when the disk has no source (empty cdrom)
 	ImagePath            string // the DiskImage's Path: the volume's path for type=volume, else Source
-	regKey               string
-	pos                  int32 // place among the domain's disks
+	pos                  int32  // place among the domain's disks
 	ReadOnly             bool
 }
 
@@ -117,7 +116,6 @@ type NIC struct {
 	*NICKind
 	MAC          string // lowercase aa:bb:cc:dd:ee:ff: stable key
 	Target       string // host-side device (vnet0) while running
-	regKey       string
 	NetworkIndex uint32
 	pos          int32
 }
@@ -136,7 +134,6 @@ func (n *NIC) hostsNIC() hosts.NIC {
 type HBA struct {
 	hosts.Controller
 	HBAIndex uint32
-	regKey   string
 	pos      int32
 }
 

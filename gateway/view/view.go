@@ -592,15 +592,7 @@ func recordHosts(recs []*VM) []string {
 func (w *writeTxn) subKeys(u hosts.UUID) map[[2]string]bool {
 	keys := map[[2]string]bool{}
 	for _, vm := range w.records(u) {
-		for _, d := range vm.Disks {
-			keys[[2]string{registry.NSStorage, d.regKey}] = true
-		}
-		for _, n := range vm.NICs {
-			keys[[2]string{registry.NSNetwork, n.regKey}] = true
-		}
-		for _, c := range vm.HBAs {
-			keys[[2]string{registry.NSHBA, c.regKey}] = true
-		}
+		vm.regKeys(func(ns, key string, _ *uint32) { keys[[2]string{ns, key}] = true })
 		if vm.Domain.GuestOS.Known() { // an agent's os key (osRegKey)
 			k := osRegKey(&vm.Domain)
 			keys[[2]string{registry.NSOS, k}] = true

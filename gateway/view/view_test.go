@@ -10,6 +10,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/vmgate/vmgate/gateway/registry"
 	"github.com/vmgate/vmgate/gateway/view"
 	"github.com/vmgate/vmgate/gateway/view/viewtest"
 	"github.com/vmgate/vmgate/hosts"
@@ -370,7 +371,7 @@ func TestStorageSyncedKeepsDevices(t *testing.T) {
 		vm := viewtest.FindVM(t, tv.Read(), "vm1", func(view.VMRow) bool { return true })
 		var out []string
 		for _, dk := range vm.Disks {
-			out = append(out, fmt.Sprintf("disk %s %s %d", dk.Target, dk.RegKey(), dk.StorageIndex))
+			out = append(out, fmt.Sprintf("disk %s %s %d", dk.Target, vm.RegKey(registry.NSStorage, dk.StorageIndex), dk.StorageIndex))
 		}
 		for _, n := range vm.NICs {
 			out = append(out, fmt.Sprintf("nic %s %d", n.MAC, n.NetworkIndex))

@@ -194,16 +194,14 @@ func sameVM(a, b *VM) bool {
 
 // indexDevices fills vm's disks, NICs and HBAs from the domain's devices with their
 // indexes; the record keeps them there only (its Domain has none). Each device
-// remembers its registry key, to be released when it goes, and its place in the XML.
+// remembers its place in the XML, which its registry key depends on (regKeys).
 func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ctls []hosts.Controller, resolve func(hosts.Disk) string) {
-	used := map[string]bool{}
 	if len(disks) > 0 {
 		vm.Disks = make([]Disk, 0, len(disks))
 	}
 	for i := range disks {
 		dk := w.v.strs.disk(&disks[i])
-		key := uniqueKey(used, StorageKey(vm.VMID, dk.Target), i)
-		dk.StorageIndex, dk.regKey, dk.pos = w.index(registry.NSStorage, key), key, int32(i)
+		dk.pos = int32(i)
 		if dk.ImagePath = resolve(disks[i]); dk.ImagePath != "" {
 			dk.DiskImageIndex = w.index(registry.NSImage, hostRegKey(vm.Host, dk.ImagePath))
 		}
@@ -214,21 +212,36 @@ func (w *writeTxn) indexDevices(vm *VM, disks []hosts.Disk, nics []hosts.NIC, ct
 	}
 	for i := range nics {
 		nic := w.v.strs.nic(&nics[i])
-		key := uniqueKey(used, networkRegKey(vm.VMID, nic.MAC), i)
-		nic.NetworkIndex, nic.regKey, nic.pos = w.index(registry.NSNetwork, key), key, int32(i)
+		nic.pos = int32(i)
 		vm.NICs = append(vm.NICs, nic)
 	}
 	if len(ctls) > 0 {
 		vm.HBAs = make([]HBA, 0, len(ctls))
 	}
 	for i, c := range ctls {
-		c = w.v.strs.controller(c)
-		key := uniqueKey(used, hbaRegKey(vm.VMID, c), i)
-		vm.HBAs = append(vm.HBAs, HBA{Controller: c, HBAIndex: w.index(registry.NSHBA, key), regKey: key, pos: int32(i)})
+		vm.HBAs = append(vm.HBAs, HBA{Controller: w.v.strs.controller(c), pos: int32(i)})
 	}
+	vm.regKeys(func(ns, key string, idx *uint32) { *idx = w.index(ns, key) })
 	slices.SortFunc(vm.Disks, func(a, b Disk) int { return cmp.Compare(a.StorageIndex, b.StorageIndex) })
 	slices.SortFunc(vm.NICs, func(a, b NIC) int { return cmp.Compare(a.NetworkIndex, b.NetworkIndex) })
 	slices.SortFunc(vm.HBAs, func(a, b HBA) int { return cmp.Compare(a.HBAIndex, b.HBAIndex) })
+}
+
+// regKeys calls fn with the registry namespace and key of each of vm's devices and
+// the index that key numbers: disks, NICs, then controllers, each in the domain's XML
+// order. The keys are made again from the record when needed, not kept in it (16
+// bytes a device). fn may set the index only while vm is not stored.
+func (vm *VM) regKeys(fn func(ns, key string, idx *uint32)) {
+	used := map[string]bool{}
+	for _, dk := range inOrder(vm.Disks, func(x *Disk) (int32, *Disk) { return x.pos, x }) {
+		fn(registry.NSStorage, uniqueKey(used, StorageKey(vm.VMID, dk.Target), int(dk.pos)), &dk.StorageIndex)
+	}
+	for _, n := range inOrder(vm.NICs, func(x *NIC) (int32, *NIC) { return x.pos, x }) {
+		fn(registry.NSNetwork, uniqueKey(used, networkRegKey(vm.VMID, n.MAC), int(n.pos)), &n.NetworkIndex)
+	}
+	for _, c := range inOrder(vm.HBAs, func(x *HBA) (int32, *HBA) { return x.pos, x }) {
+		fn(registry.NSHBA, uniqueKey(used, hbaRegKey(vm.VMID, c.Controller), int(c.pos)), &c.HBAIndex)
+	}
 }
 
 // uniqueKey returns k, or k#i when k is already used by another device of this domain
