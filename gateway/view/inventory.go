@@ -149,9 +149,9 @@ type StoragePool struct {
 type DiskImage struct {
 	Host      string
 	Index     uint32
+	PoolIndex uint32        // 0 outside pools (beside Index: no padding after either)
 	Path      string        // volume path, or the disk source
 	Volume    *hosts.Volume // nil for an image outside pools
-	PoolIndex uint32        // 0 outside pools
 	Format    string        // from the volume, else from the first disk that uses it
 	// Capacity and Allocation of an image outside pools: from the first disk that uses
 	// it and has them (the volume's own otherwise).
