@@ -136,7 +136,7 @@ func TestActiveSince(t *testing.T) {
 					tv.DomainUpdated("a", d)
 				}
 				r, _ := tv.Read().VMByUUID("a", d.UUID)
-				got := r.ActiveSince
+				got := r.ActiveSince()
 				if !got.IsZero() != st.known || (st.keep && !got.Equal(prev)) ||
 					(st.known && !st.keep && !got.Equal(tv.Clock.Now())) {
 					t.Fatalf("step %d: ActiveSince = %v (previous %v, now %v)", i, got, prev, tv.Clock.Now())

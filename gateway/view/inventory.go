@@ -46,17 +46,24 @@ type VM struct {
 
 	OSIndex     uint32 // supportedOsTable row (its registry key: osRegKey(&Domain))
 	KernelIndex uint32 // kernelTable row; 0 when the domain does not boot a kernel directly
+	runStart    bool   // RunSeen is the run's start, as the view saw it (ActiveSince)
 
-	// ActiveSince is when the current run of an active domain started, as the view saw
-	// it start (uptime = Snapshot.Now() - ActiveSince); zero when inactive or unknown
-	// (running already when first seen, or restarted while the host was not followed).
-	ActiveSince time.Time
 	// RunSeen is when the view first saw the current run of an active domain: ActiveSince
 	// when known, else the write that first showed this run (vmUptime counts from it);
 	// zero when inactive.
 	RunSeen time.Time
 
 	FirstSeen uint64 // order in which the view first heard of this (UUID, host)
+}
+
+// ActiveSince is when the current run of an active domain started, as the view saw it
+// start; zero when inactive or unknown (running already when first seen, or restarted
+// while the host was not followed). When known, it is RunSeen.
+func (vm *VM) ActiveSince() time.Time {
+	if vm.runStart {
+		return vm.RunSeen
+	}
+	return time.Time{}
 }
 
 // domain returns the domain as its host reported it, devices in the XML's order.

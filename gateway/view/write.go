@@ -130,8 +130,8 @@ func (w *writeTxn) putVM(host string, d hosts.Domain, old *VM, resolve func(host
 	if old != nil {
 		vm.FirstSeen = old.FirstSeen
 	}
-	vm.ActiveSince = w.activeSince(old, &d)
-	vm.RunSeen = w.runSeen(old, &d, vm.ActiveSince)
+	since := w.activeSince(old, &d)
+	vm.RunSeen, vm.runStart = w.runSeen(old, &d, since), !since.IsZero()
 	if k := kernelRegKey(&vm.Domain); k != "" {
 		vm.KernelIndex = w.index(registry.NSKernel, k)
 	}
@@ -160,7 +160,7 @@ func (w *writeTxn) activeSince(old *VM, d *hosts.Domain) time.Time {
 		return time.Time{}
 	case DomainActive(old.Domain.State):
 		if old.Domain.ID == d.ID {
-			return old.ActiveSince
+			return old.ActiveSince()
 		}
 		return time.Time{}
 	case w.resync:
@@ -186,7 +186,7 @@ func (w *writeTxn) runSeen(old *VM, d *hosts.Domain, since time.Time) time.Time 
 // sameVM reports whether two records of one (UUID, host) are the same.
 func sameVM(a, b *VM) bool {
 	return a.VMID == b.VMID && a.FirstSeen == b.FirstSeen && a.OSIndex == b.OSIndex &&
-		a.ActiveSince.Equal(b.ActiveSince) && a.RunSeen.Equal(b.RunSeen) &&
+		a.runStart == b.runStart && a.RunSeen.Equal(b.RunSeen) &&
 		a.KernelIndex == b.KernelIndex && reflect.DeepEqual(a.Domain, b.Domain) &&
 		reflect.DeepEqual(a.Disks, b.Disks) && reflect.DeepEqual(a.NICs, b.NICs) &&
 		reflect.DeepEqual(a.HBAs, b.HBAs)
