@@ -46,7 +46,7 @@ func (r *File) Unbind(namespace, key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sp := r.spaces[namespace]; sp != nil {
-		if _, ok := sp.ids[key]; ok {
+		if _, ok := sp.ids.get(key); ok {
 			sp.drop(key)
 			r.markDirty()
 		}

@@ -73,7 +73,7 @@ func (e *Etcd) Import(data []byte) error {
 		return nil
 	}
 	for ns, sp := range spaces {
-		for key, id := range sp.ids {
+		for key, id := range sp.ids.all() {
 			var released *time.Time
 			if t, ok := sp.released[key]; ok {
 				released = &t

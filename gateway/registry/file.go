@@ -46,13 +46,13 @@ type File struct {
 // allocation and a pointer per key, released or not).
 type regSpace struct {
 	Last     uint32
-	ids      map[string]uint32    // key -> number, released keys included
+	ids      keyMap               // key -> number, released keys included
 	released map[string]time.Time // released keys: when their grace period began
 	held     idSet                // the numbers of ids, expired ones included
 }
 
 func newRegSpace() *regSpace {
-	return &regSpace{ids: map[string]uint32{}, released: map[string]time.Time{}, held: idSet{}}
+	return &regSpace{ids: newKeyMap(), released: map[string]time.Time{}, held: idSet{}}
 }
 
 // put gives key the number id, in use; a key that still holds id is expired (see
@@ -62,14 +62,14 @@ func (sp *regSpace) put(key string, id uint32) {
 	if other, ok := sp.holder(id); ok {
 		sp.drop(other)
 	}
-	sp.ids[key] = id
+	sp.ids.set(key, id)
 	sp.held.add(id)
 }
 
 func (sp *regSpace) drop(key string) {
-	if id, ok := sp.ids[key]; ok {
+	if id, ok := sp.ids.get(key); ok {
 		sp.held.remove(id)
-		delete(sp.ids, key)
+		sp.ids.delete(key)
 		delete(sp.released, key)
 	}
 }
@@ -86,7 +86,7 @@ func (sp *regSpace) holder(id uint32) (string, bool) {
 	if !sp.held.has(id) {
 		return "", false
 	}
-	for key, n := range sp.ids {
+	for key, n := range sp.ids.all() {
 		if n == id {
 			return key, true
 		}
@@ -245,7 +245,7 @@ func decodeRegistry(data []byte) (map[string]*regSpace, error) {
 			if other, ok := sp.holder(e.ID); ok {
 				return nil, fmt.Errorf("namespace %q: id %d used by %q and %q", ns, e.ID, other, key)
 			}
-			sp.ids[key] = e.ID
+			sp.ids.set(key, e.ID)
 			sp.held.add(e.ID)
 			if e.Released != nil {
 				sp.released[key] = *e.Released
@@ -263,7 +263,7 @@ func (r *File) Index(namespace, key string) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp := r.space(namespace)
-	if id, ok := sp.ids[key]; ok {
+	if id, ok := sp.ids.get(key); ok {
 		t, released := sp.released[key]
 		if !released {
 			return id
@@ -304,7 +304,7 @@ func (r *File) Lookup(namespace, key string) (uint32, bool) {
 	if sp == nil {
 		return 0, false
 	}
-	id, ok := sp.ids[key]
+	id, ok := sp.ids.get(key)
 	if !ok || sp.expired(key, r.now(), r.grace) {
 		return 0, false
 	}
@@ -320,7 +320,7 @@ func (r *File) Released(namespace, key string) (released, ok bool) {
 	if sp == nil {
 		return false, false
 	}
-	if _, ok := sp.ids[key]; !ok {
+	if _, ok := sp.ids.get(key); !ok {
 		return false, false
 	}
 	_, released = sp.released[key]
@@ -335,7 +335,7 @@ func (r *File) Release(namespace, key string) {
 	if sp == nil {
 		return
 	}
-	if _, ok := sp.ids[key]; !ok {
+	if _, ok := sp.ids.get(key); !ok {
 		return
 	}
 	if _, ok := sp.released[key]; !ok {

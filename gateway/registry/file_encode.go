@@ -15,7 +15,7 @@ import (
 func encodeRegistry(spaces map[string]*regSpace) ([]byte, error) {
 	n := 0
 	for _, sp := range spaces {
-		n += len(sp.ids)
+		n += sp.ids.len()
 	}
 	b := make([]byte, 0, 64+64*n)
 	b = append(b, "{\n \"version\": "...)
@@ -44,15 +44,15 @@ func (sp *regSpace) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, "{\n   \"last\": "...)
 	b = strconv.AppendUint(b, uint64(sp.Last), 10)
 	b = append(b, ",\n   \"entries\": "...)
-	if len(sp.ids) == 0 {
+	if sp.ids.len() == 0 {
 		return append(b, "{}\n  }"...), nil
 	}
 	type kv struct {
 		key string
 		id  uint32
 	}
-	list := make([]kv, 0, len(sp.ids))
-	for k, id := range sp.ids {
+	list := make([]kv, 0, sp.ids.len())
+	for k, id := range sp.ids.all() {
 		list = append(list, kv{k, id})
 	}
 	slices.SortFunc(list, func(a, b kv) int { return strings.Compare(a.key, b.key) })

@@ -210,19 +210,19 @@ func FuzzDecodeRegistry(f *testing.F) {
 		}
 		for ns, sp := range spaces {
 			seen := map[uint32]bool{}
-			for key, id := range sp.ids {
+			for key, id := range sp.ids.all() {
 				if id == 0 || id > MaxIndex || sp.Last > MaxIndex || seen[id] || !sp.held.has(id) {
 					t.Fatalf("namespace %q key %q: invariant broken: id %d last %d", ns, key, id, sp.Last)
 				}
 				seen[id] = true
 			}
 			for key := range sp.released {
-				if _, ok := sp.ids[key]; !ok {
+				if _, ok := sp.ids.get(key); !ok {
 					t.Fatalf("namespace %q: key %q released without a number", ns, key)
 				}
 			}
-			if n := heldCount(sp.held); n != len(sp.ids) {
-				t.Fatalf("namespace %q: %d numbers held for %d keys", ns, n, len(sp.ids))
+			if n := heldCount(sp.held); n != sp.ids.len() {
+				t.Fatalf("namespace %q: %d numbers held for %d keys", ns, n, sp.ids.len())
 			}
 		}
 	})

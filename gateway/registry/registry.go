@@ -76,7 +76,7 @@ var _ Store = (*File)(nil)
 // empty reports whether spaces hold no key and no counter.
 func empty(spaces map[string]*regSpace) bool {
 	for _, sp := range spaces {
-		if len(sp.ids) > 0 || sp.Last > 0 {
+		if sp.ids.len() > 0 || sp.Last > 0 {
 			return false
 		}
 	}
