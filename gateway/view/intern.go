@@ -8,7 +8,7 @@ const maxInterned = 1 << 14
 
 // strTable interns the strings of few distinct values that every record repeats
 // (domain and OS types, architectures, machines, buses, models, formats, pool and
-// network names), so that 50,000 records share one copy of each instead
+// network names, disk targets), so that 50,000 records share one copy of each instead
 // of the one each XML parse allocates, and likewise each record's DomainKind and each
 // device's DiskKind or NICKind. Only the writer uses it, under View.mu.
 type strTable struct {
@@ -54,7 +54,7 @@ func share[K comparable](m map[K]*K, k K) *K {
 // disk returns the record form of d, its fields of few values shared.
 func (t *strTable) disk(d *hosts.Disk) Disk {
 	k := share(t.diskKinds, DiskKind{Device: d.Device, Type: d.Type, Bus: d.Bus, Pool: d.Pool, Format: d.Format})
-	return Disk{DiskKind: k, Target: d.Target, Source: d.Source, Volume: d.Volume, ReadOnly: d.ReadOnly,
+	return Disk{DiskKind: k, Target: t.intern(d.Target), Source: d.Source, Volume: d.Volume, ReadOnly: d.ReadOnly,
 		Capacity: d.Capacity, Allocation: d.Allocation}
 }
 
