@@ -16,7 +16,7 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls"`
 	SSH SSHConfig `yaml:"ssh"`
 
-	ConnectTimeout    time.Duration `yaml:"connect_timeout"`    // dial, handshake and ConnectOpen
+	ConnectTimeout    time.Duration `yaml:"connect_timeout"`    // dial with handshake; then ConnectOpen
 	CallTimeout       time.Duration `yaml:"call_timeout"`       // any one libvirt call without its own deadline
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"` // watchdog probe period
 	KeepaliveTimeout  time.Duration `yaml:"keepalive_timeout"`  // no answer within this: disconnect

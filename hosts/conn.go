@@ -54,12 +54,24 @@ func (c *conn) lack(src AddrSource) bool {
 	return c.lacks.Or(bit)&bit == 0
 }
 
-// openConn dials and opens the driver URI, all under ctx (the connect deadline).
-func openConn(ctx context.Context, dial DialFunc, driverURI string, callTimeout time.Duration) (*conn, error) {
-	raw, err := dial(ctx)
+// openConn dials, then opens the driver URI holding one of slots (nil: none), each
+// within connectTimeout: the wait for a slot is in neither, so a host that does not
+// answer its dial keeps no slot, and one waiting its turn is not timed out.
+func openConn(ctx context.Context, dial DialFunc, driverURI string, slots *OpenSlots, connectTimeout, callTimeout time.Duration) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	raw, err := dial(dctx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
+	release, err := slots.acquire(ctx)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	defer release()
+	ctx, cancel = context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
 	nc := &readErrConn{Conn: raw, opened: make(chan struct{})}
 	c := &conn{l: libvirt.NewWithDialer(dialers.NewAlreadyConnected(nc)), nc: nc, callTimeout: callTimeout}
 	done := make(chan error, 1)

@@ -106,7 +106,7 @@ func TestOpenConnSocketDiesAfterOpen(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				go fakeLibvirtd(srv, true, rpcStatusOK, func() { tt.end(srv, cancel) })
 				dial := func(context.Context) (net.Conn, error) { return cli, nil }
-				c, err := openConn(ctx, dial, "test:///default", time.Minute)
+				c, err := openConn(ctx, dial, "test:///default", nil, time.Minute, time.Minute)
 				if err == nil {
 					// Whatever ended it, the connection must be seen as gone.
 					c.kill(errors.New("test done"))
@@ -145,7 +145,7 @@ func TestOpenConnTimeout(t *testing.T) {
 			t.Cleanup(cancel)
 			go fakeLibvirtd(srv, tt.answer, tt.status, func() {})
 			dial := func(context.Context) (net.Conn, error) { return cli, nil }
-			c, err := openConn(ctx, dial, "test:///default", time.Minute)
+			c, err := openConn(ctx, dial, "test:///default", nil, time.Minute, time.Minute)
 			if err == nil {
 				c.kill(errors.New("test done"))
 				t.Fatal("open succeeded, want an error")

@@ -2,6 +2,10 @@ package hosts
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,5 +57,42 @@ func TestOpenSlotsAcquire(t *testing.T) {
 	release()
 	if _, err := o.acquire(context.Background()); err != nil {
 		t.Fatalf("acquire of a released slot: %v", err)
+	}
+}
+
+// Hosts that do not answer (a rack powered off, a routed subnet lost: the dial waits
+// for its SYN until connect_timeout) hold their open slots all that while, so as many
+// of them as there are slots keep every other host from even dialing until one of them
+// gives up: the others' reconnects wait connect_timeout for each round of them.
+func TestOpenSlotsUnreachableHostsDoNotHoldOthers(t *testing.T) {
+	const n = 64 // gateway's openSlots
+	slots := NewOpenSlots(n)
+	var gaveUp atomic.Int32
+	entered := make(chan struct{}, n)
+	hang := WithDialer(func(ctx context.Context) (net.Conn, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		gaveUp.Add(1)
+		return nil, ctx.Err()
+	})
+	for i := range n {
+		cfg := testHost(t, fmt.Sprintf("unreachable-%d", i))
+		cfg.ConnectTimeout = 5 * time.Second
+		startSupervisor(t, cfg, newFakeSink(), WithOpenSlots(slots), hang, WithBackoffStart(time.Hour))
+	}
+	for range n {
+		<-entered
+	}
+	dialed := make(chan int32, 1)
+	startSupervisor(t, testHost(t, "reachable"), newFakeSink(), WithOpenSlots(slots), WithBackoffStart(time.Hour),
+		WithDialer(func(context.Context) (net.Conn, error) {
+			select {
+			case dialed <- gaveUp.Load():
+			default:
+			}
+			return nil, errors.New("refused")
+		}))
+	if g := <-dialed; g != 0 {
+		t.Errorf("the reachable host dialed only after %d unreachable hosts gave up at connect_timeout", g)
 	}
 }

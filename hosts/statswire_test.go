@@ -290,7 +290,7 @@ func TestStatsTap(t *testing.T) {
 				return []rpcPacket{event, statsReply(serial, good)}
 			}, holding)
 			dial := func(context.Context) (net.Conn, error) { return cli, nil }
-			c, err := openConn(context.Background(), dial, "test:///default", time.Minute)
+			c, err := openConn(context.Background(), dial, "test:///default", nil, time.Minute, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +349,7 @@ func BenchmarkStatsCall(b *testing.B) {
 	cli, srv := net.Pipe()
 	defer srv.Close()
 	go statsDaemon(srv, 1<<20, func(serial uint32) []rpcPacket { return []rpcPacket{statsReply(serial, body)} }, nil)
-	c, err := openConn(context.Background(), func(context.Context) (net.Conn, error) { return cli, nil }, "test:///default", time.Minute)
+	c, err := openConn(context.Background(), func(context.Context) (net.Conn, error) { return cli, nil }, "test:///default", nil, time.Minute, time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -149,14 +149,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // session is one connection's life: connect, subscribe, resync, then serve events,
 // stats and the watchdog until the connection ends or ctx is done.
 func (s *Supervisor) session(ctx context.Context) (wasUp bool, err error) {
-	release, err := s.slots.acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-	c, err := openConn(cctx, s.dial, s.uri.DriverURI(), s.cfg.CallTimeout)
-	cancel()
-	release()
+	c, err := openConn(ctx, s.dial, s.uri.DriverURI(), s.slots, s.cfg.ConnectTimeout, s.cfg.CallTimeout)
 	if err != nil {
 		return false, err
 	}
