@@ -338,42 +338,42 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 		leases = &roundLeases{}
 	}
 	type addrRead struct {
-		id      UUID
+		ds      *DomainStats // in st
 		p       addrPlan
 		addrs   []IfaceAddr
 		changed bool
 	}
 	var reads []addrRead
-	for id, ds := range st.Domains {
+	for i := range st.domains {
+		ds := &st.domains[i]
 		if ds.State != StateRunning && ds.State != StateBlocked && ds.State != StatePaused {
 			continue
 		}
-		p, read, addrs, ok := s.plans.plan(id, full)
+		p, read, addrs, ok := s.plans.plan(ds.UUID, full)
 		if !ok {
 			continue
 		}
 		if read {
-			reads = append(reads, addrRead{id: id, p: p})
+			reads = append(reads, addrRead{ds: ds, p: p})
 			continue
 		}
 		ds.Addrs = addrs
-		st.Domains[id] = ds
 	}
 	err = inFlight(len(reads), addrReadsInFlight, func(i int) error {
 		r := &reads[i]
-		ds := st.Domains[r.id] // no writes to st.Domains until every read is done
+		id := r.ds.UUID // no writes to st until every read is done
 		var agentDown bool
 		var err error
-		if r.addrs, agentDown, err = s.domainAddresses(ctx, c, r.id, doms[r.id], r.p, leases); err != nil {
+		if r.addrs, agentDown, err = s.domainAddresses(ctx, c, id, doms[id], r.p, leases); err != nil {
 			return err
 		}
-		s.plans.store(r.id, r.p.gen, r.addrs)
+		s.plans.store(id, r.p.gen, r.addrs)
 		if r.p.agent && !agentDown {
-			if r.changed, err = s.readGuestOS(ctx, c, r.id, doms[r.id]); err != nil {
+			if r.changed, err = s.readGuestOS(ctx, c, id, doms[id]); err != nil {
 				return err
 			}
 		}
-		grown, err := s.sizesChanged(ctx, c, doms[r.id], s.plans.written(r.id, r.p, &ds))
+		grown, err := s.sizesChanged(ctx, c, doms[id], s.plans.written(id, r.p, r.ds))
 		r.changed = r.changed || grown
 		return err
 	})
@@ -381,11 +381,9 @@ func (s *Supervisor) pollAddresses(ctx context.Context, c *conn, st *Stats, doms
 		return nil, err
 	}
 	for _, r := range reads {
-		ds := st.Domains[r.id]
-		ds.Addrs = r.addrs
-		st.Domains[r.id] = ds
+		r.ds.Addrs = r.addrs
 		if r.changed {
-			reread = append(reread, r.id)
+			reread = append(reread, r.ds.UUID)
 		}
 	}
 	return reread, nil

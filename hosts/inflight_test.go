@@ -155,7 +155,7 @@ func TestAddressRoundInFlight(t *testing.T) {
 		t.Fatalf("%d domains, want %d", len(doms), len(nets))
 	}
 	for i, d := range doms {
-		ds := st.Domains[d.UUID]
+		ds := statsOf(st, d.UUID)
 		switch {
 		case nets[i].off:
 			if len(ds.Addrs) != 0 || ds.State != StateShutoff {

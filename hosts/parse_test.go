@@ -169,7 +169,7 @@ func TestParseDomainStats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseDomainStats(id, tt.params)
+			got := parseDomainStats(new(statsParser), id, tt.params)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}

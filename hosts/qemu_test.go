@@ -93,7 +93,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds := st.Domains[id]; ds.State != StateRunning || ds.CPUTimeNs == 0 || len(ds.VCPUs) != 1 {
+	if ds := statsOf(st, id); ds.State != StateRunning || ds.CPUTimeNs == 0 || len(ds.VCPUs) != 1 {
 		t.Errorf("stats of a running VM: %+v", ds)
 	}
 	// The poll decodes the reply off the wire: as go-libvirt and parseDomainStats would.
@@ -122,7 +122,7 @@ func TestQEMULifecycleEvents(t *testing.T) {
 	if st, err = s.PollStats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ds := st.Domains[id]; ds.State != StateShutoff || ds.CPUTimeNs != 0 || ds.CPUUserNs != 0 || len(ds.VCPUs) != 0 {
+	if ds := statsOf(st, id); ds.State != StateShutoff || ds.CPUTimeNs != 0 || ds.CPUUserNs != 0 || len(ds.VCPUs) != 0 {
 		t.Errorf("stats of a shut-off VM: %+v", ds)
 	}
 	checkStatsDecode(t, "qemu:///system", statsGroups, libvirt.ConnectGetAllDomainsStatsNowait)

@@ -14,9 +14,9 @@ const statsGroups = libvirt.DomainStatsState | libvirt.DomainStatsCPUTotal |
 	libvirt.DomainStatsInterface | libvirt.DomainStatsBlock
 
 // parseDomainStats turns one record's typed parameters, as go-libvirt decodes them,
-// into DomainStats. Unknown fields are ignored: libvirt adds new ones in every release.
-func parseDomainStats(id UUID, params []libvirt.TypedParam) DomainStats {
-	var p statsParser
+// into DomainStats, with p (see statsParser). Unknown fields are ignored: libvirt adds
+// new ones in every release.
+func parseDomainStats(p *statsParser, id UUID, params []libvirt.TypedParam) DomainStats {
 	p.start(id)
 	for _, tp := range params {
 		str, _ := tp.Value.I.(string)
@@ -28,11 +28,17 @@ func parseDomainStats(id UUID, params []libvirt.TypedParam) DomainStats {
 // statsParser builds one DomainStats from a record's parameters, one at a time:
 // from go-libvirt's records (parseDomainStats) or straight off the wire
 // (decodeStatsReply). It may be reused for the next record once done has returned.
+// The groups of the records it parses share its arrays (packStats copies them out):
+// a reply's parse allocates a few growing arrays, not three slices per domain.
 type statsParser struct {
 	ds     DomainStats
 	vcpus  indexedSet[VCPUStats]
 	blocks indexedSet[BlockStats]
 	nets   indexedSet[NetStats]
+
+	allVCPUs  []VCPUStats
+	allBlocks []BlockStats
+	allNets   []NetStats
 }
 
 func (p *statsParser) start(id UUID) {
@@ -72,9 +78,12 @@ func (p *statsParser) set(field string, num uint64, str string) {
 
 func (p *statsParser) done() DomainStats {
 	ds := p.ds
-	ds.VCPUs = p.vcpus.ordered(func(n int, v *VCPUStats) { v.Number = n })
-	ds.Blocks = p.blocks.ordered(nil)
-	ds.Nets = p.nets.ordered(nil)
+	for i, n := range p.vcpus.ns {
+		p.vcpus.vs[i].Number = int32(n)
+	}
+	ds.VCPUs, p.allVCPUs = packed(p.allVCPUs, p.vcpus.vs)
+	ds.Blocks, p.allBlocks = packed(p.allBlocks, p.blocks.vs)
+	ds.Nets, p.allNets = packed(p.allNets, p.nets.vs)
 	if ds.State == StateShutoff {
 		ds.dropRunCounters()
 	}
@@ -142,7 +151,7 @@ func (ds *DomainStats) parseBalloon(field string, v uint64) {
 func parseVCPU(s *VCPUStats, field string, v uint64) {
 	switch field {
 	case "state":
-		s.State = int(v)
+		s.State = int32(v)
 	case "time":
 		s.TimeNs = v
 	}
@@ -228,15 +237,15 @@ func indexed(s string) (int, string, bool) {
 }
 
 // indexedSet collects the <n>.* groups of one kind (vcpu, block, net) of a record
-// without a map, kept sorted by n: libvirt sends each group's fields together, in
-// ascending n, so the usual entry is the last one or a new last one.
+// without a map, kept sorted by n (vs[i] is group ns[i]): libvirt sends each group's
+// fields together, in ascending n, so the usual entry is the last one or a new last one.
 type indexedSet[T any] struct {
 	ns []int
 	vs []T
 }
 
 func (s *indexedSet[T]) reset() {
-	s.ns, s.vs = s.ns[:0], nil
+	s.ns, s.vs = s.ns[:0], s.vs[:0]
 }
 
 // entry returns group n's entry, adding it if new.
@@ -256,18 +265,6 @@ func (s *indexedSet[T]) entry(n int) *T {
 	s.ns = slices.Insert(s.ns, i, n)
 	s.vs = slices.Insert(s.vs, i, zero)
 	return &s.vs[i]
-}
-
-// ordered returns the entries by index (nil if none), calling set with each index.
-func (s *indexedSet[T]) ordered(set func(int, *T)) []T {
-	if set != nil {
-		for i := range s.vs {
-			set(s.ns[i], &s.vs[i])
-		}
-	}
-	out := s.vs
-	s.vs = nil
-	return out
 }
 
 // asUint reads a typed parameter's numeric value; negatives and non-numbers give 0.

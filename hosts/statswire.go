@@ -252,8 +252,9 @@ func (c *conn) allDomainStats(l *lv, stats libvirt.DomainStatsTypes, flags libvi
 		return out, derr
 	}
 	out = make([]statsRecord, 0, len(recs)) // go-libvirt decoded it
+	var p statsParser
 	for _, r := range recs {
-		out = append(out, statsRecord{Dom: r.Dom, Stats: parseDomainStats(UUID(r.Dom.UUID), r.Params)})
+		out = append(out, statsRecord{Dom: r.Dom, Stats: parseDomainStats(&p, UUID(r.Dom.UUID), r.Params)})
 	}
 	return out, nil
 }

@@ -161,8 +161,9 @@ func goLibvirtStats(t *testing.T, body []byte) []statsRecord {
 		t.Fatal(err)
 	}
 	out := make([]statsRecord, 0, len(recs))
+	var p statsParser
 	for _, r := range recs {
-		out = append(out, statsRecord{Dom: r.Dom, Stats: parseDomainStats(UUID(r.Dom.UUID), r.Params)})
+		out = append(out, statsRecord{Dom: r.Dom, Stats: parseDomainStats(&p, UUID(r.Dom.UUID), r.Params)})
 	}
 	return out
 }
@@ -369,8 +370,9 @@ func BenchmarkStatsCall(b *testing.B) {
 			if err != nil || len(rs) != 50 {
 				b.Fatal(len(rs), err)
 			}
+			var p statsParser
 			for _, r := range rs {
-				_ = parseDomainStats(UUID(r.Dom.UUID), r.Params)
+				_ = parseDomainStats(&p, UUID(r.Dom.UUID), r.Params)
 			}
 		}
 	})
@@ -445,8 +447,9 @@ func checkStatsDecode(t *testing.T, driverURI string, stats libvirt.DomainStatsT
 		t.Fatal(err)
 	}
 	want := make([]statsRecord, 0, len(recs))
+	var p statsParser
 	for _, r := range recs {
-		want = append(want, statsRecord{Dom: r.Dom, Stats: parseDomainStats(UUID(r.Dom.UUID), r.Params)})
+		want = append(want, statsRecord{Dom: r.Dom, Stats: parseDomainStats(&p, UUID(r.Dom.UUID), r.Params)})
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: off the wire\n %+v\ngo-libvirt and parseDomainStats\n %+v", driverURI, got, want)
@@ -473,7 +476,7 @@ func TestDecodeStatsReplyLibvirtd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		got := st.Domains[r.Stats.UUID]
+		got := statsOf(st, r.Stats.UUID)
 		got.Addrs = nil // the address round's
 		if !reflect.DeepEqual(got, r.Stats) {
 			t.Errorf("%s: polled %+v, want %+v", r.Dom.Name, got, r.Stats)

@@ -131,7 +131,7 @@ func TestTestDriverOperations(t *testing.T) {
 	if v, err := s.Volumes(ctx); err != nil || len(v) != 2 {
 		t.Errorf("Volumes: %+v %v", v, err)
 	}
-	if st, err := s.PollStats(ctx); err != nil || len(st.Domains) != 2 || st.Domains[fixRunning].State != StateRunning {
+	if st, err := s.PollStats(ctx); err != nil || len(st.Domains()) != 2 || statsOf(st, fixRunning).State != StateRunning {
 		t.Errorf("PollStats: %+v %v", st, err)
 	}
 }

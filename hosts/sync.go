@@ -589,10 +589,9 @@ func (s *Supervisor) pollStats(ctx context.Context, c *conn) (*Stats, error) {
 		s.log.Warn("stats not read", "err", err)
 		return nil, err
 	}
-	st := &Stats{At: time.Now(), Domains: make(map[UUID]DomainStats, len(recs))}
+	st := packStats(time.Now(), len(recs), func(i int) *DomainStats { return &recs[i].Stats })
 	doms := make(map[UUID]libvirt.Domain, len(recs))
 	for _, r := range recs {
-		st.Domains[r.Stats.UUID] = r.Stats
 		doms[r.Stats.UUID] = r.Dom
 	}
 	reread, err := s.pollAddresses(ctx, c, st, doms)

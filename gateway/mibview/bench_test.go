@@ -62,7 +62,7 @@ func fleetMIB(tb testing.TB, nh, n int) (*view.View, *mib.Handler) {
 func syncBenchHost(v *view.View, host string, first, n int) {
 	v.Health(host, hosts.Health{Status: hosts.Up, Since: time.Now()})
 	inv := hosts.Inventory{}
-	st := &hosts.Stats{At: time.Now(), Domains: map[hosts.UUID]hosts.DomainStats{}}
+	var ds []hosts.DomainStats
 	for i := first; i < first+n; i++ {
 		u := hosts.UUID{0xbe, byte(i >> 16), byte(i >> 8), byte(i)}
 		inv.Domains = append(inv.Domains, hosts.Domain{UUID: u, Name: fmt.Sprintf("vm%05d", i), ID: int32(i + 1),
@@ -74,12 +74,12 @@ func syncBenchHost(v *view.View, host string, first, n int) {
 			NICs: []hosts.NIC{{MAC: fmt.Sprintf("52:54:00:%02x:%02x:%02x", byte(i>>16), byte(i>>8), byte(i)),
 				Type: "network", Source: "default", Target: fmt.Sprintf("vnet%d", i)}},
 		})
-		st.Domains[u] = hosts.DomainStats{UUID: u, CPUTimeNs: uint64(i) * 1e9,
+		ds = append(ds, hosts.DomainStats{UUID: u, CPUTimeNs: uint64(i) * 1e9,
 			Blocks: []hosts.BlockStats{{Name: "vda", RdBytes: 1}, {Name: "vdb", RdBytes: 2}},
-			Nets:   []hosts.NetStats{{Name: fmt.Sprintf("vnet%d", i), RxBytes: 3}}}
+			Nets:   []hosts.NetStats{{Name: fmt.Sprintf("vnet%d", i), RxBytes: 3}}})
 	}
 	v.Synced(host, inv)
-	v.Stats(host, st)
+	v.Stats(host, hosts.NewStats(time.Now(), ds))
 }
 
 // BenchmarkMIBWalk walks a table with GETBULK-sized requests (25 varbinds share one

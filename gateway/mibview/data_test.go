@@ -103,8 +103,8 @@ func TestNetworkAddresses(t *testing.T) {
 	d.NICs = append(d.NICs, hosts.NIC{MAC: "52:54:00:00:00:99", Type: "network", Source: "default"})
 	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{d, viewtest.Domain(2, hosts.StateRunning)}})
 	ip := netip.MustParseAddr
-	tv.Stats("a", &hosts.Stats{At: tv.Clock.Now(), Domains: map[hosts.UUID]hosts.DomainStats{
-		viewtest.UUID(1): {UUID: viewtest.UUID(1), State: hosts.StateRunning, Addrs: []hosts.IfaceAddr{
+	tv.Stats("a", hosts.NewStats(tv.Clock.Now(), []hosts.DomainStats{
+		{UUID: viewtest.UUID(1), State: hosts.StateRunning, Addrs: []hosts.IfaceAddr{
 			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("fd00::7"), Prefix: 64},
 			{MAC: "52:54:00:00:00:99", Source: hosts.AddrARP, Addr: ip("192.168.122.7"), Prefix: 0},
 			{MAC: "52:54:00:00:00:99", Source: hosts.AddrLease, Addr: ip("192.168.122.7"), Prefix: 24},
@@ -114,8 +114,8 @@ func TestNetworkAddresses(t *testing.T) {
 			{MAC: "52:54:00:00:00:01", Source: hosts.AddrARP, Addr: ip("10.0.0.5"), Prefix: 0},
 			{MAC: "52:54:00:00:00:77", Source: hosts.AddrAgent, Addr: ip("10.9.9.9"), Prefix: 8}, // no such NIC
 		}},
-		viewtest.UUID(2): {UUID: viewtest.UUID(2), State: hosts.StateRunning},
-	}})
+		{UUID: viewtest.UUID(2), State: hosts.StateRunning},
+	}))
 	s := tv.Read()
 	r, _ := s.VMByUUID("a", viewtest.UUID(1))
 	nicIdx := map[string]uint32{}

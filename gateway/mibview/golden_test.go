@@ -69,8 +69,8 @@ func goldenFixture(t *testing.T) []walker {
 		}
 	}
 	now := tv.Clock.Now()
-	tv.Stats("kvm1", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{web.UUID: stats(web), saving.UUID: stats(saving)}})
-	tv.Stats("kvm2", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{db.UUID: stats(db)}})
+	tv.Stats("kvm1", hosts.NewStats(now, []hosts.DomainStats{stats(web), stats(saving)}))
+	tv.Stats("kvm2", hosts.NewStats(now, []hosts.DomainStats{stats(db)}))
 	tv.Health("kvm2", hosts.Health{Status: hosts.Down, Since: now, LastError: "connection refused"})
 	tv.Clock.Add(5 * time.Second) // within three stats intervals: the counters are current
 	a := mibview.New(tv.View, tv.Reg, nil, mibview.WithAgent("1.2.3", start))

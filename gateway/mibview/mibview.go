@@ -336,7 +336,7 @@ func (ms *mibSnap) cpuCounters(r view.VMRow, row *mib.CPURow) {
 	if fresh {
 		row.State = mib.CPUOffline
 		for _, v := range ds.VCPUs {
-			if v.Number == int(row.Index-1) {
+			if v.Number == int32(row.Index-1) {
 				row.State, row.TimeNs = mib.CPUState(v.State+1), v.TimeNs
 			}
 		}
@@ -609,7 +609,7 @@ func (ms *mibSnap) imageBlock(im *view.DiskImage) *hosts.BlockStats {
 	if !fresh {
 		return nil
 	}
-	ds, ok := st.Domains[im.SizeFrom.UUID]
+	ds, ok := st.Domain(im.SizeFrom.UUID)
 	if !ok {
 		return nil
 	}

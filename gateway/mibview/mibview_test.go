@@ -71,8 +71,8 @@ func mibFixture(t *testing.T) (*view.View, *mib.Handler) {
 			Nets:          []hosts.NetStats{{Name: "vnet0", RxBytes: 1000, RxPkts: 10, TxBytes: 2000, TxPkts: 20}, {Name: "vnet9", RxBytes: 7}},
 		}
 	}
-	v.Stats("kvm1", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{web1.UUID: stats(web1.UUID)}})
-	v.Stats("kvm2", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{db1.UUID: stats(db1.UUID)}})
+	v.Stats("kvm1", hosts.NewStats(now, []hosts.DomainStats{stats(web1.UUID)}))
+	v.Stats("kvm2", hosts.NewStats(now, []hosts.DomainStats{stats(db1.UUID)}))
 	v.Health("kvm2", hosts.Health{Status: hosts.Down, Since: now, LastError: "connection refused"})
 	return v, mib.NewHandler(mibview.New(v, reg, nil))
 }
@@ -311,8 +311,8 @@ func TestMIBViewOldCounters(t *testing.T) {
 	v.Health("h", hosts.Health{Status: hosts.Up, Since: time.Now()})
 	d := hosts.Domain{UUID: hosts.UUID{1}, Name: "old", ID: 1, State: hosts.StateRunning, VCPUs: 1, MemoryKiB: 1024}
 	v.Synced("h", hosts.Inventory{Domains: []hosts.Domain{d}})
-	v.Stats("h", &hosts.Stats{At: time.Now().Add(-time.Hour), Domains: map[hosts.UUID]hosts.DomainStats{
-		d.UUID: {UUID: d.UUID, CPUTimeNs: 1e9, HasBalloon: true, BalloonRSSKiB: 5}}})
+	v.Stats("h", hosts.NewStats(time.Now().Add(-time.Hour), []hosts.DomainStats{
+		{UUID: d.UUID, CPUTimeNs: 1e9, HasBalloon: true, BalloonRSSKiB: 5}}))
 	h := mib.NewHandler(mibview.New(v, reg, nil))
 	id := vmIDOf(t, v, "old")
 	for _, tc := range []struct {
@@ -372,10 +372,10 @@ func TestImageSizeFromStats(t *testing.T) {
 		}
 	}
 	check("before any stats", 8<<30)
-	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{d.UUID: {UUID: d.UUID,
-		State: hosts.StateRunning, Blocks: []hosts.BlockStats{{Name: "vda", Capacity: 9 << 30, Allocation: 0, Physical: 600 << 20}}}}})
+	v.Stats("h", hosts.NewStats(now, []hosts.DomainStats{{UUID: d.UUID,
+		State: hosts.StateRunning, Blocks: []hosts.BlockStats{{Name: "vda", Capacity: 9 << 30, Allocation: 0, Physical: 600 << 20}}}}))
 	check("running, resized", 9<<30)
-	v.Stats("h", &hosts.Stats{At: now, Domains: map[hosts.UUID]hosts.DomainStats{}}) // no longer running
+	v.Stats("h", &hosts.Stats{At: now}) // no longer running
 	check("stopped", 8<<30)
 }
 

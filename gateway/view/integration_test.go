@@ -36,7 +36,9 @@ func TestViewWithRealSupervisors(t *testing.T) {
 			if !ok {
 				return false
 			}
-			if st, fresh := s.Stats(n); !fresh || st.Domains[r.Domain.UUID].UUID != r.Domain.UUID {
+			if st, fresh := s.Stats(n); !fresh {
+				return false
+			} else if _, ok := st.Domain(r.Domain.UUID); !ok {
 				return false
 			}
 		}

@@ -69,7 +69,7 @@ type Snapshot struct {
 	lastStats  *hosts.Stats
 	statsFresh bool
 	dsVM       *VM // the record whose counters ds holds
-	ds         hosts.DomainStats
+	ds         *hosts.DomainStats
 }
 
 // VMRow is a VM as a context shows it.
@@ -257,17 +257,20 @@ func (s *Snapshot) Stats(host string) (st *hosts.Stats, fresh bool) {
 
 // DomainStats returns a VM row's counters and whether they are current: its host is
 // connected and polled recently. A domain missing from a current poll (inactive) has
-// zero counters, which are current. The result is read only and valid until the next
-// call (a pointer, not a copy of the ~200-byte struct per row).
+// zero counters, which are current. The result is read only: the Stats' own.
 func (s *Snapshot) DomainStats(r VMRow) (*hosts.DomainStats, bool) {
 	st, fresh := s.Stats(r.Host)
 	if !fresh || r.Stale {
 		return &noStats, false
 	}
 	if s.dsVM != r.VM { // the sub-rows of one VM come one after another
-		s.ds, s.dsVM = st.Domains[r.Domain.UUID], r.VM
+		ds, ok := st.Domain(r.Domain.UUID)
+		if !ok {
+			ds = &noStats
+		}
+		s.ds, s.dsVM = ds, r.VM
 	}
-	return &s.ds, true
+	return s.ds, true
 }
 
 // noStats is DomainStats' answer without counters; never modified.

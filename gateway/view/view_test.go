@@ -110,7 +110,7 @@ func TestDownHostStaleThenReconnectReconciles(t *testing.T) {
 	tv := viewtest.New(t, "a", "b")
 	tv.Synced("a", hosts.Inventory{Domains: []hosts.Domain{viewtest.Domain(1, hosts.StateRunning), viewtest.Domain(2, hosts.StateRunning)}})
 	tv.Synced("b", hosts.Inventory{Domains: []hosts.Domain{viewtest.Domain(5, hosts.StateRunning)}})
-	tv.Stats("a", &hosts.Stats{At: tv.Clock.Now(), Domains: map[hosts.UUID]hosts.DomainStats{viewtest.UUID(1): {CPUTimeNs: 7}}})
+	tv.Stats("a", hosts.NewStats(tv.Clock.Now(), []hosts.DomainStats{{UUID: viewtest.UUID(1), CPUTimeNs: 7}}))
 	before := viewtest.VMIDs(t, tv.Read(), "")
 
 	tv.Health("a", hosts.Health{Status: hosts.Down, LastError: "connection reset"})
@@ -125,7 +125,7 @@ func TestDownHostStaleThenReconnectReconciles(t *testing.T) {
 	}
 	r1, _ := s.VMByUUID("", viewtest.UUID(1))
 	st, fresh := s.Stats(r1.Host)
-	if ds, ok := st.Domains[r1.Domain.UUID]; !ok || fresh || ds.CPUTimeNs != 7 {
+	if ds, ok := st.Domain(r1.Domain.UUID); !ok || fresh || ds.CPUTimeNs != 7 {
 		t.Errorf("counters of a down host: fresh=%v ok=%v %+v, want last values, not fresh", fresh, ok, ds)
 	}
 	if _, fresh := s.DomainStats(r1); fresh {
@@ -397,7 +397,7 @@ func TestStorageSyncedKeepsDevices(t *testing.T) {
 func TestStatsReplacedAreFreed(t *testing.T) {
 	tv := viewtest.New(t, "a", "b")
 	w := func() weak.Pointer[hosts.Stats] { // nothing of the test's keeps old
-		old := &hosts.Stats{At: tv.Clock.Now(), Domains: map[hosts.UUID]hosts.DomainStats{{1}: {CPUTimeNs: 1}}}
+		old := hosts.NewStats(tv.Clock.Now(), []hosts.DomainStats{{UUID: hosts.UUID{1}, CPUTimeNs: 1}})
 		tv.Stats("a", old)
 		tv.Stats("b", &hosts.Stats{At: tv.Clock.Now()})
 		if st, _ := tv.Read().Stats("a"); st != old {
@@ -410,7 +410,7 @@ func TestStatsReplacedAreFreed(t *testing.T) {
 	if w.Value() != nil {
 		t.Fatal("the replaced counter snapshot is still reachable")
 	}
-	if st, _ := tv.Read().Stats("a"); st == nil || len(st.Domains) != 0 {
+	if st, _ := tv.Read().Stats("a"); st == nil || len(st.Domains()) != 0 {
 		t.Fatalf("after the swap: %+v", st)
 	}
 }
