@@ -92,18 +92,24 @@ func TestWorkersReuse(t *testing.T) {
 	w := &workers{jobs: make(chan func()), idle: time.Hour}
 	var mu sync.Mutex
 	gids := map[uint64]bool{}
-	for range 20 {
+	for i := range 20 {
 		done := make(chan struct{})
-		w.run(func() {
+		job := func() {
 			mu.Lock()
 			gids[goid()] = true
 			mu.Unlock()
 			close(done)
-		})
-		<-done
-		for w.waiting.Load() != 1 { // the worker is back at its select: the next run finds it
-			runtime.Gosched()
 		}
+		if i == 0 {
+			w.run(job)
+		} else {
+			// run's own first case, retried until the worker is back at its select (its
+			// waiting count goes up just before it gets there): run would start another.
+			for !offer(w, job) {
+				runtime.Gosched()
+			}
+		}
+		<-done
 	}
 	if len(gids) != 1 {
 		t.Errorf("20 jobs in turn ran on %d goroutines, want 1", len(gids))
@@ -128,15 +134,18 @@ func TestWorkersReuse(t *testing.T) {
 	}
 }
 
-// noWorkerWaits says whether no worker of w takes a job now.
-func noWorkerWaits(w *workers) bool {
+// offer hands fn to a worker of w waiting for a job, as run does first.
+func offer(w *workers, fn func()) bool {
 	select {
-	case w.jobs <- func() {}:
-		return false
-	default:
+	case w.jobs <- fn:
 		return true
+	default:
+		return false
 	}
 }
+
+// noWorkerWaits says whether no worker of w takes a job now.
+func noWorkerWaits(w *workers) bool { return !offer(w, func() {}) }
 
 // goid is the calling goroutine's ID, from its stack header.
 func goid() uint64 {
