@@ -311,7 +311,7 @@ type Stats struct {
 }
 
 // NewStats packs the counters of a host's domains, one DomainStats per UUID, polled
-// at at. It copies ds and their groups.
+// at at. It copies ds and their VCPU, Block and Net groups; Addrs stay shared.
 func NewStats(at time.Time, ds []DomainStats) *Stats {
 	return packStats(at, len(ds), func(i int) *DomainStats { return &ds[i] })
 }
